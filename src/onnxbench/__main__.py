@@ -1,0 +1,3 @@
+from onnxbench.cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""A Case: one measurement to make, as plain data, and its stable id.
+
+A case names a model (a zoo name, an ``.onnx`` path or a ``file.py:factory``), its config,
+the exporter that produced the ONNX graph (``None`` when the model *is* an ONNX file or
+the runtime runs PyTorch directly), the runtime, one batch size, an optional sequence
+length, a precision, runtime options and the measurement policy. Its id is a readable,
+filesystem-safe slug of those fields, so re-runs find finished cases (resume) and a
+summary can be rebuilt from ``raw/`` alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from onnxbench.measure.policy import MeasurePolicy
+
+
+class Case(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(description="zoo name, path to an .onnx file, or path/to/file.py:factory")
+    config: str | None = Field(None, description="named config of a zoo model")
+    exporter: str | None = Field(None, description="exporter that produced the ONNX graph")
+    runtime: str = Field(description="runtime name, e.g. ort-cpu, torch-cpu, ort:OpenVINOExecutionProvider")
+    batch: int = Field(ge=1)
+    seq: int | None = Field(None, ge=1)
+    precision: str = "fp32"
+    options: dict[str, Any] = Field(default_factory=dict, description="runtime/model options")
+    shapes: dict[str, list[int]] = Field(default_factory=dict, description="explicit input shapes")
+    ranges: dict[str, tuple[float, float]] = Field(default_factory=dict, description="value ranges of inputs")
+    measure: MeasurePolicy = Field(default_factory=MeasurePolicy)
+    repeat: int = Field(0, ge=0, description="index of this repeat (0-based)")
+    seed: int = 0
+
+    @property
+    def case_id(self) -> str:
+        return case_id(self)
+
+    @property
+    def artifact_key(self) -> str:
+        """Cases with the same key share one export (model, config, exporter, export options)."""
+        export_opts = {k: v for k, v in sorted(self.options.items()) if k in EXPORT_OPTIONS}
+        parts = [_slug(_model_label(self.model)), self.config or "", self.exporter or "none",
+                 self.precision]
+        if export_opts:
+            parts.append(_short_hash(export_opts))
+        return "_".join(p for p in parts if p)
+
+
+# options that change the exported/optimised graph rather than how it is run
+EXPORT_OPTIONS = frozenset({"opset", "fix", "level", "fuse", "truncate_layers", "keep_io_types",
+                            "image_size", "calibration"})
+
+
+def _model_label(model: str) -> str:
+    # a path becomes its file stem; a factory path keeps the factory name
+    if ":" in model and model.split(":", 1)[0].endswith(".py"):
+        path, factory = model.split(":", 1)
+        return f"{path.rsplit('/', 1)[-1].removesuffix('.py')}-{factory}"
+    return model.rsplit("/", 1)[-1].removesuffix(".onnx")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.+-]+", "-", text).strip("-").lower() or "x"
+
+
+def _short_hash(data: Any) -> str:
+    blob = json.dumps(data, sort_keys=True, default=str).encode()
+    return hashlib.sha1(blob).hexdigest()[:8]
+
+
+def case_id(case: Case) -> str:
+    """Readable, stable, filesystem-safe id: model_config_exporter_runtime_bN[_sN]_prec[_opts][_rK]."""
+    parts = [_slug(_model_label(case.model))]
+    if case.config:
+        parts.append(_slug(case.config))
+    parts.append(_slug(case.exporter or "none"))
+    parts.append(_slug(case.runtime))
+    parts.append(f"b{case.batch}")
+    if case.seq is not None:
+        parts.append(f"s{case.seq}")
+    parts.append(_slug(case.precision))
+    extra = {"options": case.options, "shapes": case.shapes, "ranges": case.ranges,
+             "measure": case.measure.model_dump(), "seed": case.seed}
+    default_extra = {"options": {}, "shapes": {}, "ranges": {},
+                     "measure": MeasurePolicy().model_dump(), "seed": 0}
+    if case.options:
+        parts.append(_slug("-".join(f"{k}={v}" for k, v in sorted(case.options.items())))[:60])
+    if extra != default_extra:
+        parts.append(_short_hash(extra))
+    parts.append(f"r{case.repeat}")
+    return "_".join(parts)

@@ -1,0 +1,58 @@
+"""The onnxbench command line: the only place that prints.
+
+Each command group lives in its own module with a ``register(app)`` function; this module
+builds the typer app and turns UserError / CheckFailed into one line and an exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from onnxbench.errors import CheckFailed, UserError
+
+app = typer.Typer(
+    name="onnxbench",
+    help="Does it export, which runtime for which load, and what does optimisation buy?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# one module per command group; each owns its commands
+from onnxbench.cli import (  # noqa: E402
+    bench_cmd,
+    env_cmd,
+    export_cmd,
+    optimize_cmd,
+    report_cmd,
+    run_cmd,
+    zoo_cmd,
+)
+
+for _module in (env_cmd, bench_cmd, zoo_cmd, export_cmd, run_cmd, report_cmd, optimize_cmd):
+    _module.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; user errors become one line on stderr and exit code 2."""
+    try:
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
+    except UserError as exc:
+        print(f"onnxbench: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except CheckFailed as exc:
+        print(f"onnxbench: check failed: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("onnxbench: aborted", file=sys.stderr)
+        sys.exit(130)
+    except __import__("click").exceptions.ClickException as exc:
+        # usage errors from the parser itself (unknown option, bad type): one line, exit 2
+        print(f"onnxbench: error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,28 @@
+"""How long to measure: warm-up and the stopping rules (plain data, validated)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MeasurePolicy(BaseModel):
+    """Warm-up and stopping rules for one measurement.
+
+    The loop runs at least ``min_runs`` iterations and for at least ``min_time_s``; it
+    stops at ``max_runs`` or ``max_time_s``, whichever comes first, or earlier once the
+    95 % CI of the median is within ``target_ci_pct`` % of the median (if set).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    warmup: int = Field(10, ge=0, description="untimed runs before timing (per shape)")
+    min_runs: int = Field(10, ge=1, description="timed runs at least")
+    max_runs: int = Field(1000, ge=1, description="timed runs at most")
+    min_time_s: float = Field(0.2, ge=0, description="timed seconds at least")
+    max_time_s: float = Field(10.0, gt=0, description="timed seconds at most")
+    target_ci_pct: float | None = Field(
+        None, gt=0, description="stop once the 95% CI of the median is within this % of it"
+    )
+    unstable_iqr_ratio: float = Field(
+        0.25, gt=0, description="IQR/median above this marks the result unstable"
+    )

@@ -1,0 +1,112 @@
+"""The result of one case: the contract between measuring and everything after it.
+
+``raw/<case_id>/result.json`` holds one ``Result``. Summary, report, compare and history
+read these files, never live objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from onnxbench.case import Case
+
+Status = Literal["ok", "failed", "skipped", "crashed", "oom", "timeout"]
+SCHEMA_VERSION = 1
+
+
+class Stats(BaseModel):
+    """Summary statistics of the steady-state latencies, in milliseconds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int
+    mean: float
+    std: float
+    min: float
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    max: float
+    iqr: float
+    cv: float
+    median_ci_low: float
+    median_ci_high: float
+    ci_level: float = 0.95
+    percentile_method: str = "linear (numpy default, Hyndman-Fan type 7)"
+    ci_method: str = "bootstrap (percentile, 2000 resamples)"
+    unstable: bool = False
+    unstable_reason: str | None = None
+
+
+class Timing(BaseModel):
+    """Everything timed about one case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_create_ms: float | None = None
+    first_run_ms: float | None = None
+    warmup_runs: int = 0
+    stop_rule: str | None = None  # min_runs|max_runs|max_time|target_ci
+    timed_s: float | None = None
+    clock: str = "time.perf_counter_ns, host, after synchronize()"
+    latencies_ms: list[float] = Field(default_factory=list)
+    stages_ms: dict[str, float] = Field(default_factory=dict)  # e.g. end-to-end stages, compile
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: int = SCHEMA_VERSION
+    case_id: str
+    case: Case
+    status: Status
+    reason: str | None = None
+    started_at: str | None = None
+    duration_s: float | None = None
+    timing: Timing = Field(default_factory=Timing)
+    stats: Stats | None = None
+    throughput: float | None = None  # items/s = batch / mean latency
+    memory: dict[str, Any] = Field(default_factory=dict)  # peak_rss_mb, gpu_*
+    runtime_info: dict[str, Any] = Field(default_factory=dict)  # providers, threads, tf32, ...
+    parity: dict[str, Any] | None = None
+    accuracy: dict[str, Any] | None = None
+    env: dict[str, Any] | None = None
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_result(result: Result, raw_dir: Path) -> Path:
+    """Write ``raw_dir/<case_id>/result.json`` atomically and return its path."""
+    path = raw_dir / result.case_id / "result.json"
+    atomic_write_text(path, result.model_dump_json(indent=1))
+    return path
+
+
+def read_result(path: Path) -> Result:
+    return Result.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def read_results(raw_dir: Path) -> list[Result]:
+    """All results under ``raw_dir``, sorted by case id (a stable order for summaries)."""
+    paths = sorted(Path(raw_dir).glob("*/result.json"))
+    return [read_result(p) for p in paths]

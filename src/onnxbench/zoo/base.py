@@ -1,0 +1,83 @@
+"""ModelSpec: what the zoo knows about a model.
+
+A spec builds the PyTorch module for a named config (seeded; trained briefly where the
+model has data), makes seeded example inputs for a batch (and sequence length) keyed by the
+ONNX input names, names inputs/outputs and dynamic axes, and, where it has data, evaluates
+its task metric through any ``predict`` function (PyTorch or ONNX Runtime alike).
+
+The module a spec builds takes its inputs positionally in ``input_names`` order and returns
+a tensor or a tuple of tensors in ``output_names`` order, so exporters and runtimes need no
+model-specific code.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+Predict = Callable[[Mapping[str, np.ndarray]], list[np.ndarray]]
+
+
+class ModelSpec(ABC):
+    name: str = ""
+    description: str = ""
+    configs: dict[str, dict[str, Any]] = {}
+    default_config: str = ""
+    has_seq: bool = False  # text models take a sequence length
+    default_seq: int | None = None
+
+    def config(self, name: str | None) -> dict[str, Any]:
+        """The named config's settings; raises UserError naming the allowed ones."""
+        from onnxbench.errors import UserError
+
+        key = name or self.default_config
+        if key not in self.configs:
+            raise UserError(f"model {self.name!r}: unknown config {key!r}; "
+                            f"choose one of: {', '.join(self.configs)}")
+        return self.configs[key]
+
+    @abstractmethod
+    def build(self, config: str | None, *, seed: int = 0,
+              options: Mapping[str, Any] | None = None,
+              train: bool = True) -> "torch.nn.Module":  # noqa: F821
+        """A fresh module in eval mode, deterministic in ``seed``.
+
+        Specs with data (dcnv2, moe) train briefly when ``train`` is true; ``train=False``
+        gives the untrained skeleton that ``load`` fills from a saved state dict.
+        """
+
+    def load(self, config: str | None, *, state_path: Path | None = None,
+             options: Mapping[str, Any] | None = None):
+        """Build, then load a saved state dict if given (cheap path used by workers)."""
+        import torch
+
+        module = self.build(config, seed=0, options=options, train=state_path is None)
+        if state_path is not None:
+            module.load_state_dict(torch.load(state_path, map_location="cpu"))
+        return module.eval()
+
+    @abstractmethod
+    def input_names(self, config: str | None) -> list[str]: ...
+
+    @abstractmethod
+    def output_names(self, config: str | None) -> list[str]: ...
+
+    @abstractmethod
+    def dynamic_axes(self, config: str | None) -> dict[str, dict[int, str]]: ...
+
+    @abstractmethod
+    def make_inputs(self, config: str | None, batch: int, seq: int | None = None,
+                    seed: int = 0) -> dict[str, np.ndarray]:
+        """Seeded example inputs keyed by input name, valid for the model (ids inside vocab)."""
+
+    def evaluate(self, predict: Predict, config: str | None,
+                 options: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """The task metric on held-out data through ``predict``; None if the model has no data."""
+        return None
+
+    def param_count(self, config: str | None) -> int:
+        module = self.build(config, seed=0, train=False)
+        return sum(p.numel() for p in module.parameters())
