@@ -20,6 +20,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    """Does it export, which runtime for which load, and what does optimisation buy?"""
+    # an explicit callback keeps typer in group mode even while one command is registered
+    # (otherwise `onnxbench env` fails with "unexpected extra argument (env)")
+
 # one module per command group; each owns its commands
 from onnxbench.cli import (  # noqa: E402
     bench_cmd,
@@ -52,7 +59,20 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         print("onnxbench: aborted", file=sys.stderr)
         sys.exit(130)
-    except __import__("click").exceptions.ClickException as exc:
+    except _CLICK_ERRORS as exc:
         # usage errors from the parser itself (unknown option, bad type): one line, exit 2
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `onnxbench`: help, not an error
+            print(exc.format_message())
+            sys.exit(0)
         print(f"onnxbench: error: {exc.format_message()}", file=sys.stderr)
         sys.exit(2)
+
+
+# typer >= 0.20 vendors click as typer._click, whose exceptions are not click's
+_CLICK_ERRORS: tuple[type[Exception], ...] = (__import__("click").exceptions.ClickException,)
+try:
+    from typer._click.exceptions import ClickException as _TyperClickException
+
+    _CLICK_ERRORS += (_TyperClickException,)
+except ImportError:  # older typer uses click itself
+    pass

@@ -1,9 +1,31 @@
-"""Commands of this group (filled in by its owner)."""
+"""``onnxbench env``: the measurement-environment table every benchmark carries."""
 
 from __future__ import annotations
+
+import json
 
 import typer
 
 
+def env(json_out: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
+    """Show the machine and software this tool measures on (CPU, RAM, GPUs, versions)."""
+    from onnxbench import env as env_mod
+
+    data = env_mod.collect()
+    if json_out:
+        typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Measurement environment", show_header=True)
+    table.add_column("Field", style="bold")
+    table.add_column("Value")
+    for key, value in env_mod.as_rows(data):
+        table.add_row(key, value)
+    Console().print(table)
+
+
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the app."""
+    """Add the ``env`` command to the app."""
+    app.command("env")(env)
