@@ -1,0 +1,149 @@
+"""Reports from a run directory: tables, crossovers, speed-ups, A/B statistics, md and html.
+
+``build_report(run_dir)`` reads files only and returns a ``Report`` (plain values);
+``write_reports(run_dir)`` renders it as ``report.md`` and ``report.html`` beside ``raw/``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from onnxbench.errors import UserError
+from onnxbench.report.compare import Comparison, ab_in_run
+from onnxbench.report.crossover import Crossover, find_crossovers, winner_sentence
+from onnxbench.report.load import Point, RunData, group_points, load_run
+from onnxbench.report.tables import (Group, Table, build_groups, comparison_table, env_table,
+                                     exporter_table, latency_table, speedup_table, word)
+from onnxbench.result import atomic_write_text
+
+FORMATS = ("md", "html")
+
+
+@dataclass
+class GroupReport:
+    group: Group
+    sentence: str
+    crossovers: list[tuple[str, str, Crossover]]  # (label A, label B, crossover)
+    tables: list[Table]
+
+
+@dataclass
+class Report:
+    run: RunData
+    points: list[Point]
+    groups: list[GroupReport]
+    tables: list[Table]                 # run-wide: environment, exporter matrix
+    ab: Comparison | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_dir": str(self.run.run_dir), "counts": self.counts,
+            "groups": [_group_dict(g) for g in self.groups],
+            "tables": [t.to_dict() for g in self.groups for t in g.tables]
+            + [t.to_dict() for t in self.tables],
+            "ab": self.ab.to_dict() if self.ab else None, "env": self.run.env,
+        }
+
+
+def _point_dict(x: int, p: Point | None) -> dict[str, Any]:
+    if p is None:
+        return {"x": x, "status": "not run"}
+    return {"x": x, "case": p.key, "status": p.status, "reason": p.reason, "unstable": p.unstable,
+            "mean_ms": p.mean, "median_ms": p.median, "p95_ms": p.p95, "p99_ms": p.p99,
+            "median_ci_ms": list(p.ci) if p.ci else None, "throughput": p.throughput,
+            "repeats": len(p.results), "accuracy": p.accuracy(), "parity": p.parity()}
+
+
+def _group_dict(g: GroupReport) -> dict[str, Any]:
+    return {"title": g.group.title, "axis": g.group.axis, "xs": g.group.xs, "sentence": g.sentence,
+            "series": [{"label": s.label, "runtime": s.runtime,
+                        "points": [_point_dict(x, s.points.get(x)) for x in g.group.xs]}
+                       for s in g.group.series],
+            "crossovers": [{"a": a, "b": b, **c.to_dict()} for a, b, c in g.crossovers]}
+
+
+def _numbers(group: Group, series) -> tuple[list, list, list]:
+    """xs, medians, CIs of a series where it has a trustworthy number."""
+    xs = [x for x in group.xs if x in series.points and word(series.points[x]) is None]
+    return xs, [series.points[x].median for x in xs], [series.points[x].ci for x in xs]
+
+
+def _crossovers(group: Group) -> list[tuple[str, str, Crossover]]:
+    out = []
+    for sa, sb in itertools.combinations(group.series, 2):
+        xa, ma, ca = _numbers(group, sa)
+        xb, mb, cb = _numbers(group, sb)
+        common = [x for x in xa if x in xb]
+        if len(common) < 2:
+            continue
+        ia, ib = [xa.index(x) for x in common], [xb.index(x) for x in common]
+        for c in find_crossovers(common, [ma[i] for i in ia], [ca[i] for i in ia],
+                                 [mb[i] for i in ib], [cb[i] for i in ib]):
+            out.append((sa.label, sb.label, c))
+    return out
+
+
+def _sentence(group: Group) -> str:
+    series = {}
+    for s in group.series:
+        meds = [s.points[x].median if x in s.points and word(s.points[x]) is None else None
+                for x in group.xs]
+        cis = [s.points[x].ci if x in s.points else None for x in group.xs]
+        series[s.label] = (meds, cis)
+    return winner_sentence(group.axis, group.xs, series)
+
+
+def _group_report(group: Group, baseline: str | None) -> GroupReport:
+    tables = [comparison_table(group)] if len(group.series) > 1 else []
+    sp = speedup_table(group, baseline)
+    tables += [sp] if sp else []
+    tables += [latency_table(group, s) for s in group.series]
+    sentence = f"{group.title}: {_sentence(group)}" if len(group.series) > 1 and len(group.xs) > 1 else ""
+    return GroupReport(group, sentence, _crossovers(group), tables)
+
+
+def build_report(run_dir: str | Path | RunData, *, baseline: str | None = None,
+                 threshold: float = 0.05) -> Report:
+    """Everything the report shows, from files only."""
+    run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
+    points = group_points(run.results)
+    groups = [_group_report(g, baseline) for g in build_groups(points)]
+    tables = [env_table(run.env)] if run.env else []
+    ex = exporter_table(points)
+    tables += [ex] if ex else []
+    ab = ab_in_run(run, threshold=threshold) if run.ab_axes else None
+    counts: dict[str, int] = {}
+    for r in run.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    counts["unstable"] = sum(p.unstable for p in points)
+    return Report(run, points, groups, tables, ab if ab and ab.pairs else None, counts)
+
+
+def write_reports(run_dir: str | Path, formats: tuple[str, ...] | list[str] = FORMATS, *,
+                  baseline: str | None = None) -> list[Path]:
+    """Write report.md / report.html into the run directory; returns the paths written."""
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise UserError(f"--format {','.join(bad)}: unknown; choose from {','.join(FORMATS)}")
+    return save_report(build_report(run_dir, baseline=baseline), formats)
+
+
+def save_report(report: Report, formats: tuple[str, ...] | list[str] = FORMATS) -> list[Path]:
+    """Render an already built Report into its run directory (report.<fmt>)."""
+    paths = []
+    for fmt in formats:
+        if fmt == "md":
+            from onnxbench.report.markdown import render_markdown as render
+        else:
+            from onnxbench.report.html import render_html as render
+        path = report.run.run_dir / f"report.{fmt}"
+        atomic_write_text(path, render(report))
+        paths.append(path)
+    return paths
+
+
+__all__ = ["Report", "build_report", "write_reports", "save_report", "FORMATS"]

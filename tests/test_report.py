@@ -1,0 +1,101 @@
+"""`onnxbench report`: tables in the usual shapes, words (never numbers) for odd statuses,
+speed-ups, the crossover sentence, and the files written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from report_fixtures import BATCHES, cpu_ms, make_run
+
+from onnxbench.cli import main
+from onnxbench.report import build_report, write_reports
+from onnxbench.report.load import group_points, load_run
+from onnxbench.report.markdown import render_markdown
+from onnxbench.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return make_run(tmp_path_factory.mktemp("run"), repeats=2)
+
+
+def _table(report, suffix):
+    return next(t for g in report.groups for t in g.tables if t.title.endswith(suffix))
+
+
+def test_repeats_fold_into_points(run):
+    points = group_points(load_run(run).results)
+    ok = [p for p in points if p.case.runtime == "ort-cpu" and p.case.config == "light"]
+    assert len(ok) == len(BATCHES) and all(len(p.results) == 2 for p in ok)
+    p = next(p for p in ok if p.case.batch == 64)
+    assert p.median == pytest.approx(cpu_ms(64), rel=0.02)
+    assert p.ci[0] <= p.median <= p.ci[1]
+
+
+def test_comparison_table_winner_bold_and_words(run):
+    rep = build_report(run)
+    t = _table(rep, "runtime comparison (median latency)")
+    assert t.headers[0] == "Batch" and t.headers[-1] == "Winner"
+    assert "ORT CPU (ms)" in t.headers and "ORT CUDA (ms)" in t.headers
+    rows = {int(r[0].text): r for r in t.rows}
+    assert rows[1][-1].text == "ORT CPU" and rows[256][-1].text == "ORT CUDA"
+    cpu_col = t.headers.index("ORT CPU (ms)")
+    assert rows[1][cpu_col].bold and not rows[256][cpu_col].bold
+    torch_col = t.headers.index("PyTorch CPU (ms)")
+    assert rows[16][torch_col].text.startswith("unstable") and rows[16][torch_col].value is None
+    cuda_col = t.headers.index("PyTorch CUDA (ms)")
+    assert rows[1][cuda_col].text.startswith("skipped: no CUDA device")
+
+
+def test_latency_table_shape_accuracy_and_failed(run):
+    rep = build_report(run)
+    t = _table(rep, "light: ORT CPU")
+    assert t.headers[:5] == ["Batch", "Mean (ms)", "Median (ms)", "P95 (ms)", "P99 (ms)"]
+    assert "Accuracy" in t.headers and t.rows[0][t.headers.index("Accuracy")].text == "auc=0.71"
+    failed = _table(rep, "heavy: ORT CPU")
+    assert [c.text for c in failed.rows[0][1:5]] == ["failed"] * 4
+    assert "RuntimeError: boom" in failed.rows[0][-1].text
+
+
+def test_speedups_against_pytorch_on_same_device(run):
+    t = _table(build_report(run), "speed-up over baseline (× faster, >1 is better)")
+    assert t.headers[1] == "ORT CPU vs PyTorch CPU"
+    values = [r[1].value for r in t.rows if r[1].value is not None]
+    assert values and all(v == pytest.approx(1.5, rel=0.03) for v in values)
+    assert t.rows[BATCHES.index(16)][1].text == "–"  # the baseline is unstable there
+
+
+def test_crossover_sentence(run):
+    rep = build_report(run)
+    light = next(g for g in rep.groups if "light" in g.group.title)
+    assert "ORT CPU is fastest up to batch 16; ORT CUDA from 64 (crossover ≈ " in light.sentence
+    cpu_cuda = [c for a, b, c in light.crossovers if {a, b} == {"ORT CPU", "ORT CUDA"}]
+    assert len(cpu_cuda) == 1 and 16 < cpu_cuda[0].x_cross < 64
+
+
+def test_markdown_never_prints_numbers_for_odd_statuses(run):
+    md = render_markdown(build_report(run))
+    assert "| Batch | Mean (ms) | Median (ms) | P95 (ms) | P99 (ms) |" in md
+    assert "| 1 | failed | failed | failed | failed |" in md
+    assert "| 16 | unstable | unstable | unstable | unstable |" in md
+    assert "## Environment" in md and "Test CPU" in md
+
+
+def test_write_reports_and_cli(run, capsys):
+    paths = write_reports(run)
+    assert [p.name for p in paths] == ["report.md", "report.html"]
+    html = paths[1].read_text()
+    assert html.count('class="plotly-graph-div"') >= 3 and 'class="sortable"' in html
+    main(["report", str(run), "--format", "md", "--json"])  # success returns (exit 0)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["written"] == [str(run / "report.md")] and doc["counts"]["skipped"] == 1
+
+
+def test_bad_inputs(tmp_path, run, capsys):
+    with pytest.raises(UserError):
+        load_run(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(run), "--format", "pdf"])
+    assert exc.value.code == 2 and capsys.readouterr().err.count("\n") == 1
