@@ -1,9 +1,46 @@
-"""Commands of this group (filled in by its owner)."""
+"""``onnxbench zoo``: the built-in models, their configs and parameter counts."""
 
 from __future__ import annotations
+
+import json
+from typing import Optional
 
 import typer
 
 
+def _human(n: int) -> str:
+    """1234567 -> '1.23M' (a table cell); the JSON keeps the exact count."""
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return str(n)
+
+
+def zoo(model: Optional[str] = typer.Argument(None, help="only this model (a zoo name or "
+                                              "path/to/file.py:factory)"),
+        as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
+    """List the zoo's models with their configs, inputs, outputs and parameter counts."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from onnxbench.zoo.catalog import describe_zoo
+
+    rows = describe_zoo(model)
+    if as_json:
+        typer.echo(json.dumps({"models": rows}, indent=1))
+        return
+    table = Table(title="onnxbench zoo")
+    for col in ("model", "config", "params", "inputs", "settings"):
+        table.add_column(col, justify="right" if col in ("params", "inputs") else "left")
+    for r in rows:
+        config = f"{r['config']} *" if r["default"] else r["config"]
+        table.add_row(r["model"], config, _human(r["params"]), str(len(r["inputs"])),
+                      r["settings"])
+    console = Console()
+    console.print(table)
+    console.print("* default config; exact counts with --json")
+
+
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the app."""
+    """Add ``onnxbench zoo`` to the app."""
+    app.command("zoo")(zoo)

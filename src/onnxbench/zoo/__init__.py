@@ -26,5 +26,10 @@ def resolve(model: str) -> ModelSpec:
         from onnxbench.zoo.external import FactorySpec
 
         return FactorySpec.from_path(model)
+    from onnxbench.tf.zoo import tf_source  # keras-* names, SavedModel dirs, .keras; no TF import
+
+    tf_spec = tf_source(model)
+    if tf_spec is not None:
+        return tf_spec
     raise UserError(f"unknown model {model!r}; choose one of: {', '.join(sorted(REGISTRY))}, "
                     "a path/to/file.py:factory, or an .onnx file")

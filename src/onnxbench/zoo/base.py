@@ -13,6 +13,7 @@ model-specific code.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -70,14 +71,59 @@ class ModelSpec(ABC):
 
     @abstractmethod
     def make_inputs(self, config: str | None, batch: int, seq: int | None = None,
-                    seed: int = 0) -> dict[str, np.ndarray]:
-        """Seeded example inputs keyed by input name, valid for the model (ids inside vocab)."""
+                    seed: int = 0, *,
+                    options: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """Seeded example inputs keyed by input name, valid for the model (ids inside vocab).
+
+        ``options`` are the model's build options (image_size, data_dir, ...): pass the same
+        ones given to ``build`` so the inputs fit that module.
+        """
 
     def evaluate(self, predict: Predict, config: str | None,
                  options: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """The task metric on held-out data through ``predict``; None if the model has no data."""
         return None
 
-    def param_count(self, config: str | None) -> int:
-        module = self.build(config, seed=0, train=False)
+    def param_count(self, config: str | None,
+                    options: Mapping[str, Any] | None = None) -> int:
+        """Parameters of the built module; specs override it to count without allocating."""
+        module = self.build(config, seed=0, options=options, train=False)
         return sum(p.numel() for p in module.parameters())
+
+    def describe(self, config: str | None) -> str:
+        """One line on what the config is (for ``onnxbench zoo``)."""
+        settings = self.config(config)
+        return ", ".join(f"{k}={v}" for k, v in settings.items() if not k.startswith("_"))
+
+
+def count_params(module) -> int:
+    """Number of parameters of a module (shared tensors counted once)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def meta_param_count(make: Callable[[], Any]) -> int:
+    """Count the parameters of ``make()`` built on the meta device: no memory, no init time.
+
+    Listing base/large transformer configs would otherwise allocate gigabytes.
+    """
+    import torch
+
+    with torch.device("meta"):
+        return count_params(make())
+
+
+@contextmanager
+def single_thread():
+    """Run brief training on one torch thread, then restore the thread count.
+
+    The zoo's training steps are tiny; on a shared machine torch's intra-op thread pool
+    spends far longer waiting for busy cores than computing (seconds become a minute).
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

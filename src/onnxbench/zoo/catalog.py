@@ -1,1 +1,34 @@
-"""Imports every built-in spec so it registers itself (filled in by the zoo modules)."""
+"""Imports every built-in spec so it registers itself.
+
+Each spec module imports torch/transformers/deepctr only inside its methods, so importing
+the catalog (and listing the zoo) stays cheap.
+"""
+
+from onnxbench.zoo import dcnv2, moe, resnet, transformers_text  # noqa: F401
+
+BUILTIN = ("dcnv2", "moe", "resnet18", "resnet50", "bert", "deberta-v2")
+
+
+def describe_zoo(model: str | None = None) -> list[dict]:
+    """One row per (model, config): name, config, description, parameters, inputs, outputs.
+
+    Parameter counts are taken on the meta device (no memory, no weights initialised), so
+    listing base/large transformers and the 40M-parameter DCNv2 configs stays quick.
+    """
+    from onnxbench.zoo import REGISTRY, resolve
+
+    specs = [resolve(model)] if model else [REGISTRY[name] for name in BUILTIN]
+    rows = []
+    for spec in specs:
+        for config in spec.configs:
+            rows.append({
+                "model": spec.name, "config": config,
+                "default": config == spec.default_config,
+                "description": spec.description,
+                "settings": spec.describe(config),
+                "params": spec.param_count(config),
+                "inputs": spec.input_names(config),
+                "outputs": spec.output_names(config),
+                "has_seq": spec.has_seq, "default_seq": spec.default_seq,
+            })
+    return rows

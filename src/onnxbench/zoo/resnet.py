@@ -1,0 +1,132 @@
+"""ResNet-18 / ResNet-50 image classifiers, seeded random weights.
+
+Built from transformers' ``ResNetConfig`` with the real stage depths and widths, because
+torchvision cannot load against the CPU build of torch on these machines. Where torchvision
+does import, ``options['backend'] = 'torchvision'`` builds ``torchvision.models.resnet18/50``
+instead. ``options['image_size']`` (224 by default, e.g. 512) sets the input height/width.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from onnxbench.errors import Skip, UserError
+from onnxbench.zoo import register
+from onnxbench.zoo.base import ModelSpec, meta_param_count
+
+# the real shapes of microsoft/resnet-18 and microsoft/resnet-50
+SHAPES = {
+    "resnet18": {"layer_type": "basic", "depths": [2, 2, 2, 2],
+                 "hidden_sizes": [64, 128, 256, 512], "embedding_size": 64, "num_labels": 1000},
+    "resnet50": {"layer_type": "bottleneck", "depths": [3, 4, 6, 3],
+                 "hidden_sizes": [256, 512, 1024, 2048], "embedding_size": 64, "num_labels": 1000},
+}
+# tiny twins for tests: same block type as the real model, a few thousand parameters
+TINY = {"resnet18": {"layer_type": "basic", "depths": [1, 1], "hidden_sizes": [8, 16],
+                     "embedding_size": 8, "num_labels": 10, "image_size": 32},
+        "resnet50": {"layer_type": "bottleneck", "depths": [1, 1], "hidden_sizes": [16, 32],
+                     "embedding_size": 8, "num_labels": 10, "image_size": 32}}
+
+
+def _classifier(model):
+    """``pixel_values`` → ``logits`` as a plain tensor (HF returns a ModelOutput)."""
+    import torch
+    from torch import nn
+
+    class ResNetLogits(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+            out = self.model(pixel_values)
+            return out if isinstance(out, torch.Tensor) else out.logits
+
+    return ResNetLogits()
+
+
+class ResNetSpec(ModelSpec):
+    description = "ResNet image classifier (transformers ResNetConfig, real shapes, random init)"
+    default_config = "default"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.configs = {"default": dict(SHAPES[name], image_size=224),
+                        "512": dict(SHAPES[name], image_size=512),
+                        "tiny": dict(TINY[name])}
+
+    def image_size(self, config: str | None, options: Mapping[str, Any] | None) -> int:
+        size = (options or {}).get("image_size", self.config(config)["image_size"])
+        try:
+            size = int(size)
+        except (TypeError, ValueError):
+            size = 0
+        if size < 32:
+            raise UserError(f"model {self.name!r}: option image_size={size!r} must be an "
+                            "integer >= 32 (e.g. 224 or 512)")
+        return size
+
+    def _hf(self, cfg: dict[str, Any]):
+        from transformers import ResNetConfig, ResNetForImageClassification
+
+        keys = ("layer_type", "depths", "hidden_sizes", "embedding_size", "num_labels")
+        return ResNetForImageClassification(ResNetConfig(**{k: cfg[k] for k in keys}))
+
+    def _torchvision(self, cfg: dict[str, Any]):
+        try:
+            import torchvision.models as tvm
+        except Exception as exc:  # noqa: BLE001 - any import failure means "not here"
+            raise Skip(f"backend torchvision does not import here: {str(exc).splitlines()[0]}")
+        if cfg.get("num_labels") != 1000:
+            raise UserError(f"model {self.name!r}: backend torchvision has no tiny config")
+        return getattr(tvm, self.name)(weights=None)
+
+    def _make(self, config: str | None, options: Mapping[str, Any] | None):
+        cfg = self.config(config)
+        backend = (options or {}).get("backend", "transformers")
+        if backend == "transformers":
+            return self._hf(cfg)
+        if backend == "torchvision":
+            return self._torchvision(cfg)
+        raise UserError(f"model {self.name!r}: option backend={backend!r}; choose "
+                        "transformers or torchvision")
+
+    def build(self, config: str | None, *, seed: int = 0,
+              options: Mapping[str, Any] | None = None, train: bool = True):
+        import torch
+
+        self.image_size(config, options)  # validate early
+        torch.manual_seed(seed)
+        return _classifier(self._make(config, options)).eval()
+
+    def param_count(self, config: str | None, options: Mapping[str, Any] | None = None) -> int:
+        return meta_param_count(lambda: self._make(config, options))
+
+    def describe(self, config: str | None) -> str:
+        cfg = self.config(config)
+        return (f"{cfg['layer_type']}, depths {'-'.join(map(str, cfg['depths']))}, widths "
+                f"{cfg['hidden_sizes'][0]}..{cfg['hidden_sizes'][-1]}, {cfg['num_labels']} "
+                f"classes, {cfg['image_size']}px")
+
+    def input_names(self, config: str | None) -> list[str]:
+        return ["pixel_values"]
+
+    def output_names(self, config: str | None) -> list[str]:
+        return ["logits"]
+
+    def dynamic_axes(self, config: str | None) -> dict[str, dict[int, str]]:
+        return {"pixel_values": {0: "batch"}, "logits": {0: "batch"}}
+
+    def make_inputs(self, config: str | None, batch: int, seq: int | None = None,
+                    seed: int = 0, *, options: Mapping[str, Any] | None = None
+                    ) -> dict[str, np.ndarray]:
+        """Normalised-looking pixels: standard normal, float32 [batch, 3, H, W]."""
+        size = self.image_size(config, options)
+        rng = np.random.default_rng(seed)
+        return {"pixel_values": rng.standard_normal((batch, 3, size, size), dtype=np.float32)}
+
+
+RESNET18 = register(ResNetSpec("resnet18"))
+RESNET50 = register(ResNetSpec("resnet50"))
