@@ -1,9 +1,106 @@
-"""Commands of this group (filled in by its owner)."""
+"""``onnxbench optimize MODEL.onnx``: write optimised graphs and print the change report.
+
+Thin: validates the flags, calls ``onnxbench.optimize.apply_optimizations``, writes the
+report next to the graphs (``change_report.json``) and prints it as tables or one JSON
+document. A fusion that finds nothing to fuse is not an error (exit 0, reason in the
+report); a truncation beyond the model's depth is (exit 2).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+
+from onnxbench.errors import UserError
+
+
+def _precision(fp16: bool, int8: str | None) -> str:
+    if fp16 and int8:
+        raise UserError("--fp16 and --int8: choose one precision per optimised graph")
+    if int8 is not None:
+        if int8 not in ("dynamic", "static"):
+            raise UserError(f"--int8: unknown mode {int8!r}; choose one of: dynamic, static")
+        return f"int8-{int8}"
+    return "fp16" if fp16 else "fp32"
+
+
+_QUIET_SETTINGS = {"providers", "op_types", "model_hint", "detected"}
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:,.1f}"
+
+
+def _render(doc: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="optimisation steps", title_justify="left")
+    for col in ("step", "settings", "nodes", "size KB", "fused", "not fused / notes"):
+        table.add_column(col, justify="right" if col in ("nodes", "size KB") else "left",
+                         overflow="fold")
+    table.add_row("source", Path(doc["source"]["path"]).name, str(doc["nodes_before"]),
+                  _kb(doc["bytes_before"]), "", "")
+    for step in doc["steps"]:
+        after = step.get("after") or {}
+        settings = ", ".join(f"{k}={v}" for k, v in step["settings"].items()
+                             if v not in (None, [], 0, False) and k not in _QUIET_SETTINGS)
+        fused = ", ".join(f"{k} {v}" for k, v in step["fused"].items())
+        why = [f"{k}: {v}" for k, v in step["not_fused"].items()] + step["notes"]
+        table.add_row(step["step"], settings, str(after.get("nodes", "—")),
+                      _kb(after["file_bytes"]) if after else "—", fused, "\n".join(why))
+    console.print(table)
+    delta = Table(title="node count by op type (before → after)", title_justify="left")
+    for col in ("op", "before", "after", "change"):
+        delta.add_column(col, justify="left" if col == "op" else "right")
+    before, after = doc["source"]["op_counts"], doc["final"]["op_counts"]
+    for op, change in doc["op_delta"].items():
+        delta.add_row(op, str(before.get(op, 0)), str(after.get(op, 0)), f"{change:+d}")
+    console.print(delta)
+    console.print(f"optimised graph: {doc['output']}", highlight=False, soft_wrap=True)
+
+
+def optimize(
+    model: Path = typer.Argument(..., help="the exported .onnx graph to optimise"),
+    level: Optional[str] = typer.Option(None, "--level", help="ORT offline level: basic|extended|all"),
+    fuse: Optional[str] = typer.Option(None, "--fuse", help="transformer fusion model type, e.g. bert"),
+    fp16: bool = typer.Option(False, "--fp16", help="convert to float16"),
+    keep_io_types: bool = typer.Option(False, "--keep-io-types", help="fp16: keep float32 inputs/outputs"),
+    op_block: Optional[list[str]] = typer.Option(None, "--fp16-block-op", help="fp16: op type kept in float32 (repeatable)"),
+    int8: Optional[str] = typer.Option(None, "--int8", help="int8 quantisation: dynamic|static"),
+    calibration: str = typer.Option("minmax", "--calibration", help="static int8: minmax|entropy|percentile"),
+    truncate_layers: int = typer.Option(0, "--truncate-layers", help="remove the encoder's last N layers (proved)"),
+    model_name: Optional[str] = typer.Option(None, "--model-name", help="zoo model of the graph (bert|deberta-v2|moe|...)"),
+    config: Optional[str] = typer.Option(None, "--config", help="zoo config of the graph, e.g. tiny"),
+    seq: Optional[int] = typer.Option(None, "--seq", help="sequence length of calibration/proof inputs"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: MODEL_optimized/ next to it)"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
+) -> None:
+    """Write optimised ONNX graphs and a change report (nodes, fused ops, size, what did not fuse)."""
+    from onnxbench.optimize import apply_optimizations
+
+    precision = _precision(fp16, int8)
+    if truncate_layers < 0:
+        raise UserError(f"--truncate-layers: must be a positive number of layers, "
+                        f"not {truncate_layers}")
+    out_dir = out or model.with_name(f"{model.stem}_optimized")
+    result = apply_optimizations(
+        model, out_dir, precision=precision, level=level, fuse=fuse,
+        model_type_hint=model_name, calibration_inputs=None, keep_io_types=keep_io_types,
+        op_block_list=op_block or None, calibration=calibration,
+        truncate_layers=truncate_layers, model=model_name, config=config, seq=seq)
+    doc = result.report.summary()
+    (out_dir / "change_report.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    if json_out:
+        typer.echo(json.dumps(doc, indent=1))
+    else:
+        _render(doc)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the app."""
+    """Add ``optimize`` to the app."""
+    app.command("optimize")(optimize)

@@ -1,0 +1,153 @@
+"""Optimisation passes over an exported ONNX graph, chained, each one reported.
+
+``apply_optimizations`` is the one entry point the artifact builder (suites) and the
+``onnxbench optimize`` command share. The chain's order is fixed because each pass expects
+the previous one's output: truncate (PyTorch, before export) -> transformer fusion ->
+precision (fp16 or int8) -> ORT offline level. Quantising comes before the ORT level as ORT
+recommends: the quantizer knows plain MatMul/Gemm, not the FusedGemm/FusedMatMul that the
+extended level writes (entropy calibration finds nothing to histogram on such a graph). Each pass writes its own file in ``out_dir``
+so every intermediate graph can be inspected, and adds a step to the change report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from onnxbench.errors import UserError
+from onnxbench.optimize.report import ChangeReport, StepReport, summarize_graph
+
+PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8-static")
+
+# zoo model -> transformer optimizer model type its fusion uses
+FUSE_TYPE_FOR_MODEL = {"bert": "bert", "deberta-v2": "bert", "deberta": "bert"}
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    """The final graph's path and the report of how it was made."""
+
+    path: Path
+    report: ChangeReport
+
+
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise UserError(f"precision: unknown value {precision!r}; choose one of: "
+                        f"{', '.join(PRECISIONS)}")
+
+
+def _check_names(level: str | None, fuse: str | None, opts: Mapping[str, Any]) -> None:
+    """Fail on a misspelt level, fusion type or calibration method before any work."""
+    from onnxbench.optimize import fusion, int8, levels
+
+    if level:
+        levels.ort_level(level)
+    if fuse and FUSE_TYPE_FOR_MODEL.get(fuse, fuse) not in fusion.fusion_model_types():
+        raise UserError(f"--fuse: unknown model type {fuse!r}; choose one of: "
+                        f"{', '.join(fusion.fusion_model_types())}")
+    if opts.get("calibration"):
+        int8.calibration_method(opts["calibration"])
+
+
+def _calibration(current: Path, calibration_inputs: Iterable[Mapping] | None,
+                 opts: Mapping[str, Any]) -> tuple[list, str]:
+    """Calibration batches: given ones, else the zoo's data, else seeded graph inputs."""
+    from onnxbench.optimize import int8
+
+    if calibration_inputs is not None:
+        return list(calibration_inputs), "given calibration inputs"
+    if opts.get("model") and not str(opts["model"]).endswith(".onnx"):
+        return int8.zoo_calibration(opts["model"], opts.get("config"), seq=opts.get("seq"),
+                                    options=opts.get("model_options"))
+    feeds = int8.synthetic_calibration(current, seq=opts.get("seq") or 16)
+    return feeds, f"seeded example inputs synthesised from the graph ({len(feeds)} batches)"
+
+
+def _precision_step(current: Path, out_dir: Path, stem: str, precision: str,
+                    calibration_inputs, opts: Mapping[str, Any]) -> StepReport | None:
+    from onnxbench.optimize import fp16, int8
+
+    dst = out_dir / f"{stem}.{precision}.onnx"
+    if precision == "fp16":
+        return fp16.to_fp16(current, dst, keep_io_types=bool(opts.get("keep_io_types", False)),
+                            op_block_list=opts.get("op_block_list"))
+    if precision == "int8-dynamic":
+        return int8.quantize_dynamic_int8(current, dst)
+    if precision == "int8-static":
+        feeds, source = _calibration(current, calibration_inputs, opts)
+        return int8.quantize_static_int8(current, dst, feeds,
+                                         method=opts.get("calibration") or "minmax",
+                                         source=source)
+    return None
+
+
+def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp32",
+                        level: str | None = None, fuse: str | None = None,
+                        model_type_hint: str | None = None,
+                        calibration_inputs: Iterable[Mapping] | None = None,
+                        **opts: Any) -> OptimizeResult:
+    """Run the requested passes on ``onnx_path``, writing each graph under ``out_dir``.
+
+    ``opts``: ``truncate_layers`` (with ``model``, ``config``: rebuilds the zoo model, proves
+    and exports the truncated encoder first), ``keep_io_types``, ``op_block_list`` (fp16),
+    ``calibration`` (minmax|entropy|percentile), ``seq`` (calibration inputs), ``seed`` and
+    ``model_options`` (rebuilding the zoo model as it was exported),
+    ``num_heads``/``hidden_size`` (fusion; 0 = detect). With nothing requested the result is
+    the input graph and an empty step list.
+    """
+    from onnxbench.inputs import load_onnx
+
+    _check_precision(precision)
+    _check_names(level, fuse, opts)
+    onnx_path, out_dir = Path(onnx_path), Path(out_dir)
+    load_onnx(onnx_path)  # UserError on a missing / not-ONNX file
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = ChangeReport(source=summarize_graph(onnx_path))
+    current, stem = onnx_path, onnx_path.stem
+    for step in _passes(onnx_path, out_dir, stem, fuse, model_type_hint, opts):
+        report.steps.append(step)
+        if step.after is not None:
+            current, stem = Path(step.after.path), Path(step.after.path).stem
+    step = _precision_step(current, out_dir, stem, precision, calibration_inputs, opts)
+    if step is not None:
+        report.steps.append(step)
+        current, stem = Path(step.after.path), Path(step.after.path).stem
+    if level:
+        from onnxbench.optimize import levels
+
+        report.steps.append(levels.optimize_level(current, out_dir / f"{stem}.{level}.onnx",
+                                                  level))
+        current = Path(report.steps[-1].after.path)
+    report.output = str(current)
+    return OptimizeResult(current, report)
+
+
+def _passes(src: Path, out_dir: Path, stem: str, fuse: str | None,
+            model_type_hint: str | None, opts: Mapping[str, Any]):
+    """Yield the model-level steps in order (truncate, fuse), each reading the previous."""
+    from onnxbench.optimize import fusion, truncate
+
+    current = src
+    n_remove = int(opts.get("truncate_layers") or 0)
+    if n_remove:
+        model = opts.get("model") or model_type_hint
+        if not model:
+            raise UserError("--truncate-layers needs --model-name (bert or deberta-v2): the "
+                            "encoder is rebuilt in PyTorch, truncated and re-exported")
+        dst = out_dir / f"{stem}.trunc{n_remove}.onnx"
+        step = truncate.truncate_zoo_model(model, opts.get("config"), n_remove, dst,
+                                           seq=opts.get("seq"), seed=int(opts.get("seed") or 0),
+                                           options=opts.get("model_options"))
+        current, stem = dst, dst.stem
+        yield step
+    if fuse:
+        fuse_type = FUSE_TYPE_FOR_MODEL.get(fuse, fuse)
+        dst = out_dir / f"{stem}.fused.onnx"
+        step = fusion.fuse(current, dst, fuse_type, model_hint=model_type_hint,
+                           num_heads=int(opts.get("num_heads") or 0),
+                           hidden_size=int(opts.get("hidden_size") or 0))
+        if step.after is not None:
+            current, stem = dst, dst.stem
+        yield step

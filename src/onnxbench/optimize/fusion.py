@@ -1,0 +1,155 @@
+"""Transformer fusion through ``onnxruntime.transformers.optimizer``.
+
+The optimizer recognises exact subgraph patterns (attention, LayerNorm with a residual,
+Gelu, embeddings) and replaces each with one fused contrib operator. It has no DeBERTa
+model type; applying the ``bert`` type to DeBERTa fuses some pieces and not others, so the
+step reports, per expected fused operator, whether it appeared and, if not, the most
+likely reason: a claim of speed-up needs a fused graph, not a flag.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from onnxbench.errors import UserError
+from onnxbench.optimize.report import StepReport, quiet, summarize_graph
+
+# For each fused-op family the bert optimizer can produce: the fused op names that count.
+EXPECTED = {
+    "bert": {
+        "Attention": ("Attention", "MultiHeadAttention"),
+        "EmbedLayerNormalization": ("EmbedLayerNormalization",),
+        "SkipLayerNormalization": ("SkipLayerNormalization", "SkipSimplifiedLayerNormalization"),
+        "Gelu": ("Gelu", "FastGelu", "BiasGelu", "GemmFastGelu"),
+    },
+}
+
+# Model-specific explanations (zoo name -> fused family -> why it does not fuse).
+KNOWN_GAPS = {
+    "deberta-v2": {
+        "Attention": "DeBERTa's disentangled attention adds content-to-position and "
+                     "position-to-content scores (relative position buckets); the BERT "
+                     "attention pattern does not match it",
+        "EmbedLayerNormalization": "DeBERTa's embeddings (optional absolute positions, mask "
+                                   "multiplied after LayerNorm) differ from BERT's "
+                                   "word+position+segment pattern",
+    },
+}
+
+
+def fusion_model_types() -> list[str]:
+    from onnxruntime.transformers.optimizer import MODEL_TYPES
+
+    return sorted(MODEL_TYPES)
+
+
+def _missing_reason(family: str, ops: Counter, model_hint: str | None) -> str:
+    """Why an expected fused family did not appear: model knowledge first, then the graph."""
+    known = KNOWN_GAPS.get(model_hint or "", {}).get(family)
+    if known:
+        return known
+    if family == "Attention":
+        if not ops.get("Softmax"):
+            return "no Softmax in the graph: there is no attention to fuse"
+        return ("attention subgraph did not match the fusion pattern (an SDPA-exported "
+                "attention or a non-BERT mask path); export with attn_implementation='eager' "
+                "and the TorchScript exporter for the pattern the optimizer knows")
+    if family == "Gelu" and not (ops.get("Erf") or ops.get("Tanh") or ops.get("Gelu")):
+        return "no Erf/Tanh/Gelu in the graph: there is no Gelu to fuse"
+    if family in ("SkipLayerNormalization", "EmbedLayerNormalization") and not (
+            ops.get("LayerNormalization") or ops.get("ReduceMean")):
+        return "no LayerNormalization in the graph"
+    if family == "EmbedLayerNormalization" and not ops.get("Gather"):
+        return "no embedding lookup (Gather) feeding a LayerNormalization"
+    return "the subgraph around it did not match the optimizer's pattern"
+
+
+def _const_ints(model) -> dict[str, list[int]]:
+    """Integer constants of the graph (Constant nodes and initializers) by output name."""
+    from onnx import numpy_helper
+
+    found = {}
+    for init in model.graph.initializer:
+        if init.data_type in (6, 7) and 0 < np.prod(init.dims or [1]) <= 8:
+            found[init.name] = numpy_helper.to_array(init).ravel().tolist()
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            arr = numpy_helper.to_array(node.attribute[0].t)
+            if arr.dtype.kind in "iu" and arr.size <= 8:
+                found[node.output[0]] = arr.ravel().tolist()
+    return found
+
+
+def detect_heads(path: Path) -> tuple[int, int]:
+    """(num_heads, hidden_size) read from the graph, or (0, 0) when not found.
+
+    hidden = the width of the LayerNormalization scales; heads = hidden / D of the first
+    ``Reshape(x, [b, s, H or -1, D])`` that splits hidden into heads, whose
+    shape is a constant or a Concat of constants, as the TorchScript exporter writes it.
+    """
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    ln_scales = [n.input[1] for n in model.graph.node if n.op_type == "LayerNormalization"]
+    dims = {i.name: list(i.dims) for i in model.graph.initializer}
+    hidden = next((dims[s][0] for s in ln_scales if len(dims.get(s, [])) == 1), 0)
+    consts, producers = _const_ints(model), {o: n for n in model.graph.node for o in n.output}
+    for node in model.graph.node:
+        if node.op_type != "Reshape" or not hidden:
+            continue
+        shape = consts.get(node.input[1])
+        src = producers.get(node.input[1])
+        if shape is None and src is not None and src.op_type == "Concat" and len(src.input) == 4:
+            tail = [consts.get(i) for i in src.input[2:]]
+            shape = [0, 0] + [t[0] for t in tail] if all(t and len(t) == 1 for t in tail) else None
+        if not shape or len(shape) != 4 or shape[3] <= 0 or hidden % shape[3]:
+            continue
+        heads = hidden // shape[3]  # H may be written as -1 ([b, s, -1, D])
+        if shape[2] in (-1, heads):
+            return int(heads), int(hidden)
+    return 0, 0  # the optimizer takes both or neither
+
+
+def fuse(src: Path, dst: Path, model_type: str = "bert", *, model_hint: str | None = None,
+         num_heads: int = 0, hidden_size: int = 0) -> StepReport:
+    """Fuse ``src`` with the transformer optimizer's ``model_type`` and save to ``dst``.
+
+    Never raises for a model the optimizer cannot fuse: the step comes back with
+    ``applied=False`` and the reason, and ``after`` is None (the chain keeps ``src``).
+    """
+    if model_type not in fusion_model_types():
+        raise UserError(f"--fuse: unknown model type {model_type!r}; choose one of: "
+                        f"{', '.join(fusion_model_types())}")
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    step = StepReport(step="fuse", settings={"model_type": model_type, "model_hint": model_hint,
+                                             "num_heads": num_heads, "hidden_size": hidden_size})
+    before = Counter(summarize_graph(Path(src)).op_counts)
+    if not (num_heads and hidden_size):
+        num_heads, hidden_size = detect_heads(Path(src))
+        step.settings.update(num_heads=num_heads, hidden_size=hidden_size, detected=True)
+    try:
+        with quiet():
+            optimized = optimize_model(str(src), model_type=model_type, num_heads=num_heads,
+                                       hidden_size=hidden_size, opt_level=0)
+    except Exception as exc:  # the optimizer fails on graphs it does not understand
+        step.applied = False
+        step.notes.append(f"the {model_type} optimizer could not process this graph: "
+                          f"{type(exc).__name__}: {(str(exc) or 'no message').splitlines()[0][:200]}")
+        return step
+    stats = {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
+    step.fused = dict(sorted(stats.items()))
+    for family, names in EXPECTED.get(model_type, {}).items():
+        if not any(stats.get(n) for n in names):
+            step.not_fused[family] = _missing_reason(family, before, model_hint)
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    optimized.save_model_to_file(str(dst))
+    step.after = summarize_graph(Path(dst))
+    if not stats:
+        step.applied = False
+        step.notes.append(f"no {model_type} fusion pattern matched this graph; "
+                          "the saved graph is only cleaned up, not fused")
+    return step

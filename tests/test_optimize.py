@@ -1,0 +1,250 @@
+"""Each optimisation pass on tiny transformer exports built here from seeded configs."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from onnxbench.errors import UserError
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+HIDDEN, HEADS, VOCAB = 32, 2, 100
+
+
+def _tiny(kind: str, layers: int = 2):
+    torch.manual_seed(0)
+    common = dict(hidden_size=HIDDEN, num_attention_heads=HEADS, num_hidden_layers=layers,
+                  intermediate_size=64, vocab_size=VOCAB, max_position_embeddings=64,
+                  attn_implementation="eager")
+    if kind == "bert":
+        return transformers.BertModel(transformers.BertConfig(**common)).eval()
+    return transformers.DebertaV2Model(transformers.DebertaV2Config(**common)).eval()
+
+
+class _LastHidden(torch.nn.Module):
+    def __init__(self, hf):
+        super().__init__()
+        self.hf = hf
+
+    def forward(self, input_ids, attention_mask):
+        return self.hf(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def _inputs(batch=2, seq=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"input_ids": rng.integers(0, VOCAB, (batch, seq)).astype(np.int64),
+            "attention_mask": np.ones((batch, seq), dtype=np.int64)}
+
+
+def _export(kind: str, path: Path) -> Path:
+    feeds = _inputs()
+    args = tuple(torch.as_tensor(feeds[k]) for k in ("input_ids", "attention_mask"))
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+            "last_hidden_state": {0: "batch", 1: "seq"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_LastHidden(_tiny(kind)), args, str(path), dynamo=False,
+                          input_names=["input_ids", "attention_mask"],
+                          output_names=["last_hidden_state"], dynamic_axes=axes,
+                          opset_version=17)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bert_onnx(tmp_path_factory) -> Path:
+    return _export("bert", tmp_path_factory.mktemp("bert") / "bert.onnx")
+
+
+@pytest.fixture(scope="module")
+def deberta_onnx(tmp_path_factory) -> Path:
+    return _export("deberta", tmp_path_factory.mktemp("deberta") / "deberta.onnx")
+
+
+def _run(path: Path, feeds=None) -> np.ndarray:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return sess.run(None, feeds or _inputs(seed=1))[0]
+
+
+def test_levels_shrink_or_keep_graph_and_agree(bert_onnx, tmp_path):
+    from onnxbench.optimize import apply_optimizations
+
+    ref = _run(bert_onnx)
+    for level in ("basic", "extended", "all"):
+        res = apply_optimizations(bert_onnx, tmp_path, level=level)
+        assert res.path.exists() and res.path != bert_onnx
+        assert res.report.final.nodes <= res.report.source.nodes
+        np.testing.assert_allclose(_run(res.path), ref, atol=1e-4, rtol=1e-3)
+    assert res.report.steps[-1].notes  # 'all' warns it is hardware specific
+
+
+def test_bert_fusion_counts(bert_onnx, tmp_path):
+    from onnxbench.optimize import apply_optimizations
+
+    res = apply_optimizations(bert_onnx, tmp_path, fuse="bert", model_type_hint="bert")
+    step = res.report.steps[0]
+    assert step.applied
+    for op in ("Attention", "SkipLayerNormalization", "EmbedLayerNormalization"):
+        assert step.fused.get(op, 0) > 0, step.fused
+    assert not step.not_fused, step.not_fused
+    assert res.report.final.op_counts.get("com.microsoft::Attention") == 2
+    assert res.report.final.nodes < res.report.source.nodes
+    np.testing.assert_allclose(_run(res.path), _run(bert_onnx), atol=1e-4, rtol=1e-3)
+
+
+def test_deberta_fusion_reports_what_did_not_fuse(deberta_onnx, tmp_path):
+    from onnxbench.optimize import apply_optimizations
+
+    res = apply_optimizations(deberta_onnx, tmp_path, fuse="bert", model_type_hint="deberta-v2")
+    step = res.report.steps[0]
+    assert "Attention" in step.not_fused and "disentangled" in step.not_fused["Attention"]
+    assert step.fused.get("SkipLayerNormalization", 0) > 0
+    np.testing.assert_allclose(_run(res.path), _run(deberta_onnx), atol=1e-4, rtol=1e-3)
+
+
+def test_fuse_on_non_transformer_is_not_a_crash(tmp_path):
+    from onnx import TensorProto, helper
+
+    from onnxbench.optimize import apply_optimizations
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    path = tmp_path / "relu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
+    res = apply_optimizations(path, tmp_path / "out", fuse="bert")
+    step = res.report.steps[0]
+    assert not step.applied and step.notes
+    assert "no Softmax" in step.not_fused["Attention"]
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_fp16_io_types(bert_onnx, tmp_path, keep):
+    from onnxbench.optimize import apply_optimizations
+
+    res = apply_optimizations(bert_onnx, tmp_path, precision="fp16", keep_io_types=keep)
+    io = res.report.final.io_types
+    assert io["last_hidden_state"] == ("float32" if keep else "float16")
+    assert io["input_ids"] == "int64"
+    inits = onnx.load(str(res.path)).graph.initializer
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in inits)
+
+
+def test_fp16_reports_out_of_range_initializers(tmp_path):
+    from onnx import TensorProto, helper, numpy_helper
+
+    from onnxbench.optimize.fp16 import to_fp16
+
+    w = numpy_helper.from_array(np.array([1.0, 1e6, 1e-9, 0.0], np.float32), "w")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])
+    graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g", [x], [y], [w])
+    src = tmp_path / "add.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), src)
+    step = to_fp16(src, tmp_path / "add16.onnx", keep_io_types=True)
+    found = step.details["out_of_range_initializers"]
+    assert found == [{"name": "w", "size": 4, "overflow": 1, "underflow": 1, "max_abs": 1e6}]
+
+
+def test_int8_dynamic_op_types(bert_onnx, tmp_path):
+    from onnxbench.optimize import apply_optimizations
+
+    res = apply_optimizations(bert_onnx, tmp_path, precision="int8-dynamic")
+    ops = res.report.final.op_counts
+    assert ops.get("DynamicQuantizeLinear", 0) > 0 and ops.get("MatMulInteger", 0) > 0
+    out, ref = _run(res.path), _run(bert_onnx)
+    assert out.shape == ref.shape and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("method", ["minmax", "percentile"])
+def test_int8_static_qdq(bert_onnx, tmp_path, method):
+    from onnxbench.optimize import apply_optimizations
+
+    calib = [_inputs(seed=s) for s in range(3)]
+    res = apply_optimizations(bert_onnx, tmp_path, precision="int8-static",
+                              calibration_inputs=calib, calibration=method)
+    ops = res.report.final.op_counts
+    assert ops.get("QuantizeLinear", 0) > 0 and ops.get("DequantizeLinear", 0) > 0
+    step = res.report.steps[-1]
+    assert step.settings["calibration"] == method and step.details["calibration_batches"] == 3
+    assert np.isfinite(_run(res.path)).all()
+
+
+def test_int8_static_synthesised_calibration(bert_onnx, tmp_path):
+    from onnxbench.optimize import apply_optimizations
+
+    res = apply_optimizations(bert_onnx, tmp_path, precision="int8-static", seq=8)
+    assert "synthesised" in res.report.steps[-1].details["calibration_data"]
+
+
+@pytest.mark.parametrize("kind", ["bert", "deberta"])
+def test_truncation_proved(kind):
+    from onnxbench.optimize.truncate import prove_truncation, truncate_encoder
+
+    full = _tiny(kind, layers=4)
+    cut = truncate_encoder(full, 2)
+    assert len(cut.encoder.layer) == 2 and len(full.encoder.layer) == 4
+    proof = prove_truncation(full, cut, _inputs())
+    assert proof.equal and proof.compared.endswith("hidden_states[-3]")
+    assert proof.max_abs_diff <= 1e-5
+
+
+def test_truncation_proof_can_fail():
+    """Comparing against the wrong hidden state must fail: the check is real."""
+    from onnxbench.optimize.truncate import prove_truncation, truncate_encoder
+
+    full = _tiny("bert", layers=4)
+    cut = truncate_encoder(full, 1)
+    cut.encoder.layer[-1].output.dense.weight.data *= 2.0  # tamper with a kept layer
+    assert not prove_truncation(full, cut, _inputs()).equal
+
+
+def test_truncation_beyond_depth_is_user_error():
+    from onnxbench.optimize.truncate import truncate_encoder
+
+    with pytest.raises(UserError, match="has 2 layers"):
+        truncate_encoder(_tiny("bert", layers=2), 2)
+
+
+def test_bad_inputs_are_user_errors(tmp_path):
+    from onnxbench.optimize import apply_optimizations
+
+    with pytest.raises(UserError, match="no such file"):
+        apply_optimizations(tmp_path / "missing.onnx", tmp_path)
+    junk = tmp_path / "junk.onnx"
+    junk.write_text("not a model")
+    with pytest.raises(UserError):
+        apply_optimizations(junk, tmp_path)
+    with pytest.raises(UserError, match="precision"):
+        apply_optimizations(junk, tmp_path, precision="int4")
+
+
+def test_cli_optimize_json(bert_onnx, tmp_path, capsys):
+    from onnxbench.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["optimize", str(bert_onnx), "--fuse", "bert", "--level", "basic",
+              "--int8", "dynamic", "--out", str(tmp_path), "--json"])
+        raise SystemExit(0)
+    assert exc.value.code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [s["step"] for s in doc["steps"]] == ["fuse", "int8", "level"]
+    assert doc["nodes_after"] < doc["nodes_before"]
+    assert Path(doc["output"]).exists()
+
+
+def test_cli_bad_file_exit_2(tmp_path, capsys):
+    from onnxbench.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["optimize", str(tmp_path / "nope.onnx")])
+    assert exc.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
