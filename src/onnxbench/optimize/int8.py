@@ -91,19 +91,19 @@ def synthetic_calibration(path: Path, *, count: int = 8, batch: int = 1, seq: in
 def zoo_calibration(model: str, config: str | None, *, count: int = 8, batch: int = 8,
                     seq: int | None = None, seed: int = 0,
                     options: Mapping[str, Any] | None = None) -> tuple[list[dict], str]:
-    """Calibration batches from the zoo spec: held-out rows where it has data, else seeded
+    """Calibration batches from the zoo spec: training rows where it has data (the held-out
+    rows are scored for accuracy, so calibrating on them would flatter int8), else seeded
     example inputs from ``make_inputs``. Returns (batches, a one-line description)."""
     from onnxbench.zoo import resolve
 
     spec = resolve(model)
-    held_out = getattr(spec, "held_out", None)
-    if callable(held_out):
-        x = held_out(config, options)
-        x = x[0] if isinstance(x, tuple) else x
+    calibration_rows = getattr(spec, "calibration_rows", None)
+    if callable(calibration_rows):
+        x = calibration_rows(config, options)
         name = spec.input_names(config)[0]
         rows = [x[i:i + batch] for i in range(0, min(len(x), count * batch), batch)]
         return [{name: np.ascontiguousarray(r)} for r in rows], \
-            f"{model} held-out rows ({sum(len(r) for r in rows)} of {len(x)})"
+            f"{model} training rows ({sum(len(r) for r in rows)} of {len(x)})"
     seq = seq or spec.default_seq
     feeds = [spec.make_inputs(config, batch, seq, seed=seed + i) for i in range(count)]
     return feeds, f"{model} seeded example inputs ({count} batches of {batch}, seq {seq})"

@@ -85,6 +85,11 @@ class MoESpec(ModelSpec):
         split = load_split(options)
         return split.x_test, split.y_test
 
+    def calibration_rows(self, config: str | None = None,
+                         options: Mapping[str, Any] | None = None) -> np.ndarray:
+        """Training rows for int8 calibration: the held-out rows stay unseen until scored."""
+        return load_split(options).x_train
+
     def build(self, config: str | None, *, seed: int = 0,
               options: Mapping[str, Any] | None = None, train: bool = True):
         import torch
