@@ -1,9 +1,296 @@
-"""Commands of this group (filled in by its owner)."""
+"""``onnxbench export | verify | lint | inspect``: does it export, and is the graph sound?"""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+
+from onnxbench.errors import CheckFailed, UserError
+from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL
+
+EXPORTER_CHOICES = ("dynamo", "torchscript", "jit-trace", "jit-script", "all")
+RTOL_HELP = f"relative tolerance of the parity check (default {DEFAULT_RTOL:g})"
+ATOL_HELP = f"absolute tolerance of the parity check (default {DEFAULT_ATOL:g})"
+JSON_HELP = "print one JSON document instead of tables"
+
+
+def _console():
+    """Rich console; 140 columns when piped (rich's 80 would fold the matrix)."""
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=140)
+
+
+def _esc(text: Any) -> str:
+    """Escape rich markup: shapes such as [batch, 4, 1] would be eaten as tags."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return ""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} B"
+
+
+def _short_error(error: str | None, width: int = 48) -> str:
+    """'ORT error: Concat (node_cat)' from ORT's long message; others truncated."""
+    if not error:
+        return ""
+    match = re.search(r"running (\S+) node\. Name:'([^']*)'", error)
+    if match:
+        return f"{match.group(1)} {match.group(2)}"
+    return _esc(error if len(error) <= width else error[: width - 1] + "…")
+
+
+def _cell_text(cell) -> str:
+    if cell is None or cell.status == "not-run":
+        return "·"
+    if cell.status == "ort-error":
+        return f"[red]ORT error: {_short_error(cell.error, 24)}[/red]"
+    mark = "[green]✓[/green]" if cell.status == "pass" else "[red]✗[/red]"
+    value = cell.max_abs if cell.max_abs is not None else float("nan")
+    if value == 0:
+        return f"{mark} 0"
+    return f"{mark} {value:.0e}" if cell.max_abs is not None else f"{mark} {_esc(cell.error)}"
+
+
+def _parse_ints(text: str, option: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v < 1 for v in values):
+        raise UserError(f"{option} {text!r}: expected comma-separated positive integers, "
+                        "e.g. 1,2,8,64")
+    return values
+
+
+def _matrix_table(matrix):
+    from rich.table import Table
+
+    title = f"exporter matrix: {matrix.model}" + (f" ({matrix.config})" if matrix.config else "")
+    table = Table(title=f"{title}  rtol={matrix.rtol:g} atol={matrix.atol:g}")
+    for col in ("variant", "status", "export s", "opset", "nodes", "size", "lint"):
+        table.add_column(col, justify="left" if col in ("variant", "status") else "right")
+    for key in matrix.keys:
+        table.add_column(key, justify="left")
+    for row in matrix.rows:
+        res = row.export
+        status = "ok" if res.ok else "[red]failed[/red]"
+        errors = sum(f.severity == "error" for f in row.lint)
+        lint_text = (f"[red]{errors} err[/red]" if errors else "") + \
+            (f" {len(row.lint) - errors} warn" if len(row.lint) > errors else "")
+        export_s = f"{res.export_s:.2f}" if res.export_s is not None and not row.pad_to else ""
+        table.add_row(row.label, status, export_s, str(res.opset or ""), str(res.nodes or ""),
+                      _size(res.size_bytes), lint_text.strip() or ("0" if res.ok else ""),
+                      *[_cell_text(row.cells.get(k)) if res.ok else "" for k in matrix.keys])
+    return table
+
+
+def _findings_table(title: str, findings: list):
+    from rich.table import Table
+
+    table = Table(title=_esc(title))
+    for col in ("severity", "rule", "op", "node", "message"):
+        table.add_column(col, overflow="fold")
+    for f in findings:
+        style = "red" if f.severity == "error" else "yellow"
+        table.add_row(f"[{style}]{f.severity}[/{style}]", f.rule, f.op, _esc(f.node),
+                      _esc(f.message))
+    return table
+
+
+def _print_matrix(matrix) -> None:
+    console = _console()
+    console.print(_matrix_table(matrix))
+    console.print("✓/✗ max abs difference vs PyTorch; · not run (pad rows change batch 1 "
+                  "only)")
+    for row in matrix.rows:
+        if not row.export.ok:
+            console.print(f"[red]{row.label} failed:[/red] {_esc(row.export.error)}")
+    errors = {(row.label, c.error) for row in matrix.rows for c in row.cells.values()
+              if c.status == "ort-error"}
+    for label, error in sorted(errors):
+        console.print(f"[red]{label} ORT error:[/red] {_esc(error)}")
+    seen = set()
+    for row in matrix.rows:
+        if row.lint and row.export.path not in seen:
+            seen.add(row.export.path)
+            console.print(_findings_table(f"lint: {row.export.path}", row.lint))
+    for note in matrix.notes:
+        console.print(f"note: {_esc(note)}")
+    written = sorted({r.export.path for r in matrix.rows if r.export.ok})
+    console.print("wrote: " + _esc(", ".join([*written, matrix.reference])))
+
+
+def export_command(
+    model: str = typer.Argument(..., help="zoo name or path/to/file.py:factory"),
+    config: Optional[str] = typer.Option(None, "--config", "-c", help="named config of the model"),
+    exporter: str = typer.Option("dynamo", "--exporter", "-e",
+                                 help="dynamo | torchscript | jit-trace | jit-script | all"),
+    opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset (default: exporter's)"),
+    fix: Optional[str] = typer.Option(None, "--fix", help="export-side fix: squeeze-dims"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder "
+                                       "(default exports/<model>[_<config>])"),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="local weights folder"),
+    batches: str = typer.Option("1,2,8,64", "--batches", help="batch sizes to check parity at"),
+    seqs: Optional[str] = typer.Option(None, "--seqs", help="sequence lengths (text models)"),
+    rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help=RTOL_HELP),
+    atol: float = typer.Option(DEFAULT_ATOL, "--atol", help=ATOL_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Export a model with one exporter (or `all`: the exporter matrix), lint every file
+    written, and check parity against PyTorch at every batch size."""
+    from onnxbench.export.exporters import EXPORTERS
+    from onnxbench.export.matrix import export_matrix, model_stem
+
+    if exporter not in EXPORTER_CHOICES:
+        raise UserError(f"--exporter {exporter!r}: choose one of {', '.join(EXPORTER_CHOICES)}")
+    options: dict[str, Any] = {}
+    if weights is not None:
+        if not weights.exists():
+            raise UserError(f"--weights {str(weights)!r}: no such folder; give the folder "
+                            "holding the model's config.json and weights")
+        options["weights"] = str(weights)
+    out_dir = out or Path("exports") / (model_stem(model) + (f"_{config}" if config else ""))
+    matrix = export_matrix(
+        model, config, EXPORTERS if exporter == "all" else (exporter,), opset=opset,
+        out_dir=out_dir, fix=fix, batches=_parse_ints(batches, "--batches"),
+        seqs=_parse_ints(seqs, "--seqs") if seqs else None, rtol=rtol, atol=atol,
+        options=options, all_mode=exporter == "all")
+    if as_json:
+        typer.echo(json.dumps(matrix.to_dict(), indent=1))
+    else:
+        _print_matrix(matrix)
+    if not any(r.export.ok for r in matrix.rows):
+        raise CheckFailed(f"{model}: no exporter produced a graph")
+
+
+def verify_command(
+    onnx_path: Path = typer.Argument(..., help="the .onnx file to check"),
+    reference: Path = typer.Option(..., "--reference", "-r", help="reference.json from export"),
+    rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help=RTOL_HELP),
+    atol: float = typer.Option(DEFAULT_ATOL, "--atol", help=ATOL_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Check an ONNX file against a reference.json on ONNX Runtime (CPU); exit 1 on mismatch."""
+    from rich.table import Table
+
+    from onnxbench.export.reference import verify
+
+    report = verify(onnx_path, reference, rtol, atol)
+    if as_json:
+        typer.echo(json.dumps(report, indent=1))
+    else:
+        table = Table(title=f"verify {onnx_path}  rtol={rtol:g} atol={atol:g}")
+        for col in ("shape", "result", "max abs", "max rel", "min atol", "min rtol", "detail"):
+            table.add_column(col, overflow="fold")
+        for key, case in report["cases"].items():
+            mark = "[green]pass[/green]" if case["passed"] else "[red]FAIL[/red]"
+            nums = [_num(case.get(k)) for k in ("max_abs", "max_rel", "min_atol", "min_rtol")]
+            detail = case.get("error") or case.get("reason") or _first_bad(case)
+            table.add_row(key, mark, *nums, _esc(detail))
+        console = _console()
+        console.print(table)
+        if report["omitted"]:
+            console.print(f"not in the reference (size cap): {', '.join(report['omitted'])}")
+    if not report["passed"]:
+        bad = [k for k, c in report["cases"].items() if not c["passed"]]
+        raise CheckFailed(f"{onnx_path}: mismatch at {', '.join(bad)} (rtol={rtol:g}, "
+                          f"atol={atol:g})")
+
+
+def _num(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else ("" if value is None else str(value))
+
+
+def _first_bad(case: dict[str, Any]) -> str:
+    for out in case.get("outputs", []):
+        if not out["passed"]:
+            return out.get("reason") or f"{out['name']}: {out['mismatches']}/{out['size']} differ"
+    return ""
+
+
+def lint_command(
+    onnx_path: Path = typer.Argument(..., help="the .onnx file to lint"),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Find dynamic-shape hazards statically (e.g. Squeeze without axes); exit 1 on errors."""
+    from onnxbench.export.lint import has_errors, lint
+    from onnxbench.inputs import load_onnx
+
+    findings = lint(load_onnx(onnx_path))
+    if as_json:
+        typer.echo(json.dumps({"model": str(onnx_path), "errors": has_errors(findings),
+                               "findings": [f.to_dict() for f in findings]}, indent=1))
+    elif findings:
+        _console().print(_findings_table(f"lint: {onnx_path}", findings))
+    else:
+        _console().print(f"lint: {_esc(onnx_path)}: no hazards found")
+    if has_errors(findings):
+        n = sum(f.severity == "error" for f in findings)
+        raise CheckFailed(f"{onnx_path}: {n} error finding(s)")
+
+
+def inspect_command(
+    onnx_path: Path = typer.Argument(..., help="the .onnx file to inspect"),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    netron: bool = typer.Option(False, "--netron", help="open the graph in Netron (extra viz)"),
+) -> None:
+    """Inputs/outputs with symbolic dims, opset, producer, parameters, op histogram."""
+    from onnxbench.export.inspect import inspect_model, open_netron
+
+    info = inspect_model(onnx_path)
+    if as_json:
+        typer.echo(json.dumps(info, indent=1))
+    else:
+        _print_inspect(info)
+    if netron:
+        address = open_netron(onnx_path)
+        if not as_json:
+            _console().print(f"netron: serving {onnx_path} at {address}")
+
+
+def _print_inspect(info: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    console = _console()
+    producer = f"{info['producer']['name']} {info['producer']['version']}".strip()
+    opsets = ", ".join(f"{d} {v}" for d, v in info["opsets"].items())
+    console.print(f"{_esc(info['path'])}: {_size(info['file_bytes'])}, producer {producer or '?'}, "
+                  f"opset {opsets}, IR {info['ir_version']}")
+    console.print(f"parameters: {info['parameters']:,} ({_size(info['parameter_bytes'])} in "
+                  f"{info['initializers']} initializers); nodes: {info['nodes']}")
+    io_table = Table(title="inputs and outputs")
+    for col in ("kind", "name", "dtype", "shape"):
+        io_table.add_column(col)
+    for kind in ("inputs", "outputs"):
+        for v in info[kind]:
+            shape = "?" if v["shape"] is None else "[" + ", ".join(map(str, v["shape"])) + "]"
+            io_table.add_row(kind[:-1], _esc(v["name"]), v["dtype"], _esc(shape))
+    console.print(io_table)
+    ops = Table(title="op histogram")
+    ops.add_column("op")
+    ops.add_column("count", justify="right")
+    for op, count in info["ops"].items():
+        ops.add_row(_esc(op), str(count))
+    console.print(ops)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the app."""
+    """Add ``export``, ``verify``, ``lint`` and ``inspect`` to the app."""
+    app.command("export")(export_command)
+    app.command("verify")(verify_command)
+    app.command("lint")(lint_command)
+    app.command("inspect")(inspect_command)

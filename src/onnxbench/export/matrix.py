@@ -1,0 +1,268 @@
+"""The exporter matrix: every exporter, parity against PyTorch at every batch (and seq).
+
+One row per export variant: each exporter as is, each exporter with an export-side fix
+(``dynamo+fix``), and each as-is export run with the ``pad_batch_to`` workaround at batch 1
+(``dynamo+pad2``). One cell per input shape: ONNX Runtime (CPU) outputs against the
+PyTorch outputs stored in ``reference.json``, or the ORT error's first line when the graph
+cannot run at that shape (DCNMix's batch-1 ``Concat`` failure).
+
+The reference is PyTorch eager. Where eager itself fails at a shape (DCNMix fails at
+batch 1 too), the reference for that shape comes from padding the batch (rows are
+independent in eval mode) and ``Matrix.notes`` says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from onnxbench.export.exporters import EXPORTERS, ExportResult, export, first_line
+from onnxbench.export.fixes import apply_fix
+from onnxbench.export.lint import Finding, lint
+from onnxbench.export.reference import ort_session, shape_key, write_reference
+from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare
+from onnxbench.runtimes.pad import pad_batch, trim
+
+DEFAULT_BATCHES = (1, 2, 8, 64)
+PAD_TO = 2
+EXAMPLE_BATCH = 2  # torch.export specialises size-1 dims; traces bake batch-1 squeezes in
+
+
+@dataclass
+class Cell:
+    """Parity of one variant at one input shape."""
+
+    key: str
+    batch: int
+    seq: int | None
+    status: str  # pass | fail | ort-error | not-run
+    max_abs: float | None = None
+    max_rel: float | None = None
+    min_atol: float | None = None
+    min_rtol: float | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_report(cls, key, batch, seq, report: ParityReport) -> "Cell":
+        return cls(key=key, batch=batch, seq=seq, status="pass" if report.passed else "fail",
+                   max_abs=report.max_abs, max_rel=report.max_rel, min_atol=report.min_atol,
+                   min_rtol=report.min_rtol, error=report.first_problem())
+
+
+@dataclass
+class Row:
+    """One export variant: how it exported, what the lint found, and its cells."""
+
+    label: str
+    exporter: str
+    fix: str | None
+    pad_to: int | None
+    export: ExportResult
+    lint: list[Finding] = field(default_factory=list)
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "exporter": self.exporter, "fix": self.fix,
+                "pad_to": self.pad_to, "export": self.export.to_dict(),
+                "lint": [f.to_dict() for f in self.lint],
+                "cells": {k: _finite(asdict(c)) for k, c in self.cells.items()}}
+
+
+@dataclass
+class Matrix:
+    model: str
+    config: str | None
+    rtol: float
+    atol: float
+    shapes: list[tuple[int, int | None]]
+    out_dir: str
+    reference: str
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[str]:
+        return [shape_key(b, s) for b, s in self.shapes]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "config": self.config, "rtol": self.rtol, "atol": self.atol,
+                "shapes": [shape_key(b, s) for b, s in self.shapes], "out_dir": self.out_dir,
+                "reference": self.reference, "notes": self.notes,
+                "rows": [r.to_dict() for r in self.rows]}
+
+
+def _finite(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, float) and not np.isfinite(v) else v)
+            for k, v in d.items()}
+
+
+def model_stem(model: str) -> str:
+    """File stem of a model: zoo name, or ``file-factory`` for ``path/file.py:factory``."""
+    if ":" in model and model.split(":", 1)[0].endswith(".py"):
+        path, factory = model.split(":", 1)
+        model = f"{Path(path).stem}-{factory}"
+    return re.sub(r"[^A-Za-z0-9.+-]+", "-", model).strip("-") or "model"
+
+
+def torch_outputs(module, inputs: Mapping[str, np.ndarray],
+                  input_names: Sequence[str]) -> list[np.ndarray]:
+    """PyTorch eager outputs (a tensor or a tuple of tensors) as numpy arrays."""
+    import torch
+
+    args = [torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in input_names]
+    with torch.no_grad():
+        out = module(*args)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    return [o.detach().cpu().numpy() for o in outs]
+
+
+def _reference_outputs(module, inputs, input_names, key, notes) -> list[np.ndarray] | None:
+    """Eager outputs; through padding when eager fails at this shape (noted)."""
+    try:
+        return torch_outputs(module, inputs, input_names)
+    except Exception as exc:  # noqa: BLE001  (a model failing at a shape is a finding)
+        padded, n_real = pad_batch(inputs, PAD_TO)
+        if n_real >= PAD_TO:
+            notes.append(f"PyTorch fails at {key}: {first_line(exc)}; no reference there")
+            return None
+        notes.append(f"PyTorch itself fails at {key} ({first_line(exc)}); its reference comes "
+                     f"from pad_batch_to={PAD_TO}")
+        return trim(torch_outputs(module, padded, input_names), n_real)
+
+
+def run_cells(path: Path, shapes, inputs_by_key, outputs_by_key, output_names,
+              rtol: float, atol: float, pad_to: int | None = None) -> dict[str, Cell]:
+    """ORT CPU vs the reference at each shape (with padding when ``pad_to`` is set)."""
+    cells: dict[str, Cell] = {}
+    try:
+        session = ort_session(path)
+    except Exception as exc:  # noqa: BLE001
+        error = first_line(exc)
+        return {shape_key(b, s): Cell(shape_key(b, s), b, s, "ort-error", error=error)
+                for b, s in shapes}
+    for batch, seq in shapes:
+        key = shape_key(batch, seq)
+        expected = outputs_by_key.get(key)
+        if expected is None or (pad_to and batch >= pad_to):
+            cells[key] = Cell(key, batch, seq, "not-run")
+            continue
+        feed, n_real = pad_batch(inputs_by_key[key], pad_to) if pad_to else (
+            inputs_by_key[key], batch)
+        try:
+            actual = trim(session.run(None, feed), n_real)
+        except Exception as exc:  # noqa: BLE001
+            cells[key] = Cell(key, batch, seq, "ort-error", error=first_line(exc))
+            continue
+        cells[key] = Cell.from_report(key, batch, seq,
+                                      compare(expected, actual, output_names, rtol, atol))
+    return cells
+
+
+def _variants(exporters: Sequence[str], fix: str | None, all_mode: bool):
+    """(exporter, fix) pairs: as-is exports, plus fixed ones (always in ``all`` mode)."""
+    out = []
+    for exporter in exporters:
+        if fix is None or all_mode:
+            out.append((exporter, None))
+        if fix is not None or all_mode:
+            out.append((exporter, fix or "squeeze-dims"))
+    return out
+
+
+def _file_name(stem: str, exporter: str, fix: str | None, single: bool) -> str:
+    if single:
+        return f"{stem}.onnx"
+    return f"{stem}_{exporter}{'_fixed' if fix else ''}.onnx"
+
+
+def _shapes(spec, batches, seqs) -> list[tuple[int, int | None]]:
+    if not spec.has_seq:
+        return [(b, None) for b in batches]
+    if not seqs:
+        longest = spec.default_seq or 16
+        seqs = sorted({max(2, longest // 8), longest})
+    return [(b, s) for s in seqs for b in batches]
+
+
+def export_matrix(spec_name: str, config: str | None, exporters: Sequence[str] = EXPORTERS, *,
+                  opset: int | None = None, out_dir: Path = Path("exports"),
+                  fix: str | None = None, batches: Sequence[int] = DEFAULT_BATCHES,
+                  seqs: Sequence[int] | None = None, rtol: float = DEFAULT_RTOL,
+                  atol: float = DEFAULT_ATOL, options: Mapping[str, Any] | None = None,
+                  seed: int = 0, all_mode: bool | None = None) -> Matrix:
+    """Export with each exporter (and fix), lint each file, check parity at each shape.
+
+    Writes ``<model>.onnx`` (one variant) or ``<model>_<exporter>[_fixed].onnx`` and
+    ``reference.json`` into ``out_dir``. ``all_mode`` (default: more than one exporter)
+    adds a fixed variant of every exporter.
+    """
+    from onnxbench.zoo import resolve
+
+    spec = resolve(spec_name)
+    spec.config(config)  # UserError for an unknown config, before any work
+    apply_fix(fix)  # UserError for an unknown fix name, before any work
+    all_mode = len(exporters) > 1 if all_mode is None else all_mode
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    module = spec.build(config, seed=seed, options=options, train=True)
+    shapes = _shapes(spec, batches, seqs)
+    matrix = Matrix(model=spec_name, config=config, rtol=rtol, atol=atol, shapes=shapes,
+                    out_dir=str(out_dir), reference=str(out_dir / "reference.json"))
+    inputs, outputs = _write_reference(spec, config, module, shapes, seed, options, matrix)
+    example_seq = max((s for _, s in shapes if s), default=None)
+    example = spec.make_inputs(config, EXAMPLE_BATCH, example_seq, seed, options=options)
+    names_in, names_out = spec.input_names(config), spec.output_names(config)
+    variants = _variants(exporters, fix, all_mode)
+    for exporter, variant_fix in variants:
+        path = out_dir / _file_name(model_stem(spec_name), exporter, variant_fix,
+                                    len(variants) == 1)
+        with apply_fix(variant_fix):
+            result = export(module, example, input_names=names_in, output_names=names_out,
+                            dynamic_axes=spec.dynamic_axes(config), exporter=exporter,
+                            opset=opset, out_path=path)
+        result.fix = variant_fix
+        matrix.rows.extend(_rows_of(result, exporter, variant_fix, shapes, inputs, outputs,
+                                    names_out, rtol, atol))
+    return matrix
+
+
+def _write_reference(spec, config, module, shapes, seed, options, matrix: Matrix):
+    """Seeded inputs and PyTorch outputs at every shape, written to reference.json."""
+    names_in = spec.input_names(config)
+    inputs = {shape_key(b, s): spec.make_inputs(config, b, s, seed, options=options)
+              for b, s in shapes}
+    outputs = {}
+    for key, feed in inputs.items():
+        ref = _reference_outputs(module, feed, names_in, key, matrix.notes)
+        if ref is not None:
+            outputs[key] = ref
+    write_reference(Path(matrix.reference), inputs, outputs, {
+        "model": matrix.model, "config": config, "seed": seed, "input_names": names_in,
+        "output_names": spec.output_names(config), "rtol": matrix.rtol, "atol": matrix.atol,
+        "notes": matrix.notes})
+    return inputs, outputs
+
+
+def _rows_of(result: ExportResult, exporter, fix, shapes, inputs, outputs, names_out, rtol,
+             atol) -> list[Row]:
+    """The variant's row, plus its ``+pad`` row when it is an as-is export with batch < 2."""
+    label = f"{exporter}+fix" if fix else exporter
+    row = Row(label=label, exporter=exporter, fix=fix, pad_to=None, export=result)
+    if not result.ok:
+        return [row]
+    import onnx
+
+    row.lint = lint(onnx.load(result.path, load_external_data=False))
+    row.cells = run_cells(Path(result.path), shapes, inputs, outputs, names_out, rtol, atol)
+    rows = [row]
+    if fix is None and any(b < PAD_TO for b, _ in shapes):
+        pad = Row(label=f"{exporter}+pad{PAD_TO}", exporter=exporter, fix=None, pad_to=PAD_TO,
+                  export=result, lint=row.lint)
+        pad.cells = run_cells(Path(result.path), shapes, inputs, outputs, names_out, rtol,
+                              atol, pad_to=PAD_TO)
+        rows.append(pad)
+    return rows

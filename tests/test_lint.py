@@ -1,0 +1,166 @@
+"""Each lint rule on a small hand-built graph, a clean graph, and the lint command's exit codes."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from onnxbench.cli import main
+from onnxbench.export.lint import has_errors, lint
+
+F = TensorProto.FLOAT
+
+
+def _model(nodes, inputs, outputs, inits=(), opset=17, value_info=()):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(inits),
+                              value_info=list(value_info))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+def _const(name, values, dtype=np.int64):
+    return numpy_helper.from_array(np.asarray(values, dtype=dtype), name)
+
+
+def _rules(model):
+    return [(f.rule, f.severity, f.node) for f in lint(model)]
+
+
+def test_squeeze_without_axes_on_dynamic_dim_is_an_error():
+    m = _model([helper.make_node("Squeeze", ["x"], ["y"], name="sq")],
+               [helper.make_tensor_value_info("x", F, ["batch", 4, 1])],
+               [helper.make_tensor_value_info("y", F, None)])
+    assert _rules(m) == [("squeeze-no-axes", "error", "sq")]
+    assert "[batch, 4, 1]" in lint(m)[0].message
+
+
+def test_squeeze_without_axes_and_without_shapes_is_a_warning():
+    m = _model([helper.make_node("Relu", ["x"], ["r"]),
+                helper.make_node("Squeeze", ["r"], ["y"], name="sq")],
+               [helper.make_tensor_value_info("x", F, None)],
+               [helper.make_tensor_value_info("y", F, None)])
+    assert _rules(m) == [("squeeze-no-axes", "warning", "sq")]
+
+
+def test_squeeze_with_axes_or_static_shape_is_clean():
+    with_axes = _model([helper.make_node("Squeeze", ["x", "ax"], ["y"], name="sq")],
+                       [helper.make_tensor_value_info("x", F, ["batch", 4, 1])],
+                       [helper.make_tensor_value_info("y", F, ["batch", 4])],
+                       inits=[_const("ax", [2])])
+    static = _model([helper.make_node("Squeeze", ["x"], ["y"], name="sq")],
+                    [helper.make_tensor_value_info("x", F, [2, 4, 1])],
+                    [helper.make_tensor_value_info("y", F, [2, 4])])
+    assert lint(with_axes) == [] and lint(static) == []
+
+
+def test_squeeze_of_a_dynamic_axis_is_an_error():
+    m = _model([helper.make_node("Squeeze", ["x", "ax"], ["y"], name="sq0")],
+               [helper.make_tensor_value_info("x", F, ["batch", 4])],
+               [helper.make_tensor_value_info("y", F, None)], inits=[_const("ax", [0])])
+    assert ("squeeze-dynamic-axis", "error", "sq0") in _rules(m)
+
+
+def test_unsqueeze_without_axes_is_an_error():
+    m = _model([helper.make_node("Unsqueeze", ["x"], ["y"], name="unsq")],
+               [helper.make_tensor_value_info("x", F, ["batch", 4])],
+               [helper.make_tensor_value_info("y", F, None)])
+    assert ("unsqueeze-no-axes", "error", "unsq") in _rules(m)
+
+
+def test_reshape_baking_the_batch_size_is_an_error_but_minus_one_is_fine():
+    def build(shape):
+        return _model([helper.make_node("Reshape", ["x", "shape"], ["y"], name="rs")],
+                      [helper.make_tensor_value_info("x", F, ["batch", 2, 3])],
+                      [helper.make_tensor_value_info("y", F, None)],
+                      inits=[_const("shape", shape)])
+
+    assert ("reshape-baked-batch", "error", "rs") in _rules(build([8, 6]))
+    assert lint(build([-1, 6])) == []
+    assert lint(build([0, 6])) == []
+
+
+def test_constant_node_shape_is_seen_too():
+    m = _model([helper.make_node("Constant", [], ["shape"], value=helper.make_tensor(
+                    "s", TensorProto.INT64, [2], [4, 6])),
+                helper.make_node("Reshape", ["x", "shape"], ["y"], name="rs")],
+               [helper.make_tensor_value_info("x", F, ["batch", 2, 3])],
+               [helper.make_tensor_value_info("y", F, None)])
+    assert ("reshape-baked-batch", "error", "rs") in _rules(m)
+
+
+def test_broadcast_against_a_fixed_size_pins_a_declared_dim():
+    m = _model([helper.make_node("Add", ["x", "bias"], ["y"], name="add")],
+               [helper.make_tensor_value_info("x", F, ["batch", 4])],
+               [helper.make_tensor_value_info("y", F, None)],
+               inits=[numpy_helper.from_array(np.zeros((8, 4), np.float32), "bias")])
+    rules = _rules(m)
+    assert ("dim-pinned", "error", "add") in rules
+    assert "'batch'" in lint(m)[0].message
+
+
+def test_concat_and_expand_pin_dims():
+    concat = _model([helper.make_node("Concat", ["x", "c"], ["y"], name="cat", axis=1)],
+                    [helper.make_tensor_value_info("x", F, ["batch", 4])],
+                    [helper.make_tensor_value_info("y", F, None)],
+                    inits=[numpy_helper.from_array(np.zeros((3, 2), np.float32), "c")])
+    expand = _model([helper.make_node("Expand", ["x", "shape"], ["y"], name="ex")],
+                    [helper.make_tensor_value_info("x", F, ["batch", 4])],
+                    [helper.make_tensor_value_info("y", F, None)],
+                    inits=[_const("shape", [5, 4])])
+    assert ("dim-pinned", "error", "cat") in _rules(concat)
+    assert ("dim-pinned", "error", "ex") in _rules(expand)
+
+
+def test_output_with_fixed_batch_dim_is_a_warning():
+    m = _model([helper.make_node("ReduceSum", ["x"], ["y"], name="sum", keepdims=1)],
+               [helper.make_tensor_value_info("x", F, ["batch", 4])],
+               [helper.make_tensor_value_info("y", F, [1, 1])])
+    assert ("output-dim-static", "warning", "y") in _rules(m)
+    assert not has_errors(lint(m))
+
+
+def test_clean_graph_passes():
+    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
+    m = _model([helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+                helper.make_node("Relu", ["h"], ["y"], name="relu")],
+               [helper.make_tensor_value_info("x", F, ["batch", 4])],
+               [helper.make_tensor_value_info("y", F, ["batch", 3])], inits=[w])
+    assert lint(m) == []
+
+
+def _exit_code(argv, capsys):
+    """Run the CLI entry point; (exit code, captured output). Success returns without exit."""
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr()
+
+
+@pytest.mark.parametrize("with_axes,expected", [(False, 1), (True, 0)])
+def test_lint_command_exit_codes(tmp_path, capsys, with_axes, expected):
+    inputs = ["x", "ax"] if with_axes else ["x"]
+    m = _model([helper.make_node("Squeeze", inputs, ["y"], name="the_squeeze")],
+               [helper.make_tensor_value_info("x", F, ["batch", 4, 1])],
+               [helper.make_tensor_value_info("y", F, ["batch", 4])],
+               inits=[_const("ax", [2])] if with_axes else [])
+    path = tmp_path / "m.onnx"
+    onnx.save(m, path)
+    code, out = _exit_code(["lint", str(path), "--json"], capsys)
+    assert code == expected
+    import json
+
+    doc = json.loads(out.out)
+    assert doc["errors"] is (expected == 1)
+    assert [f["node"] for f in doc["findings"]] == ([] if with_axes else ["the_squeeze"])
+
+
+def test_lint_command_bad_file_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    code, out = _exit_code(["lint", str(bad)], capsys)
+    assert code == 2 and str(bad) in out.err and len(out.err.strip().splitlines()) == 1
