@@ -1,0 +1,59 @@
+"""GPU memory of one case, whatever the runtime.
+
+PyTorch knows its own peaks (``max_memory_allocated`` / ``max_memory_reserved``); ONNX
+Runtime's CUDA arena does not report through PyTorch, so for it we ask the driver (NVML)
+how much device memory this process holds, and the device total in use as a fallback
+(inside containers NVML may not see our PID). Returns ``{}`` on CPU runtimes or where NVML
+is unavailable: memory is best-effort metadata, never a reason to fail a case.
+
+Keys all start with ``gpu_mem_`` so the executor can lift them from ``info()`` into
+``Result.memory``; the CUDA runtimes add them to their ``info()``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def gpu_memory(runtime: Any) -> dict[str, float]:
+    """Device memory figures (MB) for a prepared runtime; ``{}`` when it uses no GPU."""
+    own = getattr(runtime, "gpu_memory", None)
+    if callable(own):  # torch runtimes report their own peaks
+        return own()
+    if getattr(runtime, "device", "cpu") != "cuda":
+        return {}
+    device_id = (getattr(runtime, "opts", None) or {}).get("device_id", 0)
+    return nvml_memory(device_id)
+
+
+def nvml_memory(device_id: int = 0) -> dict[str, float]:
+    """This process's device memory and the device's used/total memory via NVML (MB)."""
+    try:
+        import pynvml
+    except ImportError:
+        return {}
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        return {}
+    try:
+        handle = pynvml.nvmlDeviceGetHandleByIndex(device_id)
+        mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
+        result = {"gpu_mem_device_used_mb": mem.used / 2**20,
+                  "gpu_mem_device_total_mb": mem.total / 2**20}
+        try:
+            procs = pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
+        except pynvml.NVMLError:
+            procs = []
+        for proc in procs:
+            if proc.pid == os.getpid() and proc.usedGpuMemory is not None:
+                result["gpu_mem_process_used_mb"] = proc.usedGpuMemory / 2**20
+        return result
+    except pynvml.NVMLError:
+        return {}
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except pynvml.NVMLError:
+            pass

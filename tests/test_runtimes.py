@@ -1,0 +1,338 @@
+"""The runtimes on the CPU: ORT sessions and options, skips, fallback detection, torch, test runtimes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from onnxbench.artifact import Artifact
+from onnxbench.errors import Skip, UserError
+from onnxbench.runtimes import RUNTIME_NAMES, get_runtime, runtime_device, validate_runtime_name
+
+RNG = np.random.default_rng(0)
+W = RNG.standard_normal((4, 3)).astype(np.float32)
+B = RNG.standard_normal(3).astype(np.float32)
+
+
+def _reference(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x @ W + B, 0)
+
+
+@pytest.fixture(scope="module")
+def onnx_file(tmp_path_factory):
+    """Y = Relu(X @ W + B), batch dynamic: small enough for every session option."""
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], ["XW"]),
+         helper.make_node("Add", ["XW", "B"], ["Z"]),
+         helper.make_node("Relu", ["Z"], ["Y"])],
+        "tiny",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 3])],
+        [numpy_helper.from_array(W, "W"), numpy_helper.from_array(B, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    onnx.save(model, path)
+    return path
+
+
+@pytest.fixture()
+def inputs():
+    return {"X": np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)}
+
+
+def _prepared(name, path, options=None):
+    rt = get_runtime(name)
+    rt.prepare(Artifact(model=str(path), onnx_path=path), options or {})
+    return rt
+
+
+# ---- names -------------------------------------------------------------------------
+
+def test_names_resolve_and_unknown_is_user_error():
+    for name in RUNTIME_NAMES:
+        assert validate_runtime_name(name) == name
+    assert validate_runtime_name("ort:OpenVINOExecutionProvider").startswith("ort:")
+    with pytest.raises(UserError, match="unknown runtime 'ort-gpu'.*ort-cuda"):
+        get_runtime("ort-gpu")
+    with pytest.raises(UserError, match="provider name"):
+        validate_runtime_name("ort:")
+    assert runtime_device("ort-trt") == "cuda" and runtime_device("torch-cpu") == "cpu"
+
+
+def test_importing_runtimes_does_not_import_torch():
+    code = ("import sys, onnxbench.runtimes as r; r.get_runtime('ort-cpu'); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ---- ORT on the CPU ----------------------------------------------------------------
+
+@pytest.mark.parametrize("options", [
+    {},
+    {"graph_optimization_level": "disable"},
+    {"graph_optimization_level": "basic", "intra_op_threads": 1, "inter_op_threads": 1},
+    {"graph_optimization_level": "extended", "execution_mode": "parallel", "inter_op_threads": 2},
+    {"graph_optimization_level": "all", "threads": 1, "provider_options": {}},
+])
+def test_ort_cpu_session_options(onnx_file, inputs, options):
+    rt = _prepared("ort-cpu", onnx_file, options)
+    np.testing.assert_allclose(rt.run(inputs)[0], _reference(inputs["X"]), rtol=1e-5, atol=1e-6)
+    call = rt.bind(inputs)
+    np.testing.assert_allclose(call()[0], _reference(inputs["X"]), rtol=1e-5, atol=1e-6)
+    rt.synchronize()
+    info = rt.info()
+    assert info["active_providers"] == ["CPUExecutionProvider"]
+    assert info["session_create_ms"] > 0
+    assert info["session_options"]["graph_optimization_level"] == options.get(
+        "graph_optimization_level", "all")
+    if "intra_op_threads" in options or "threads" in options:
+        assert info["threads"]["intra_op"] == 1
+    if options.get("execution_mode"):
+        assert info["session_options"]["execution_mode"] == "parallel"
+    rt.close()
+
+
+def test_ort_cpu_bind_is_a_bare_session_run(onnx_file, inputs):
+    rt = _prepared("ort-cpu", onnx_file)
+    call = rt.bind(inputs)
+    assert call.func == rt.sess.run  # functools.partial over session.run: no extra layers
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"graph_optimization_level": "max"}, "graph_optimization_level='max' must be one of: disable"),
+    ({"intra_op_threads": -1}, "intra_op_threads=-1 must be an integer >= 0"),
+    ({"execution_mode": "async"}, "execution_mode='async' must be one of: sequential, parallel"),
+    ({"intra_op_thread": 2}, "unknown option 'intra_op_thread'; did you mean 'intra_op_threads'"),
+    ({"provider_options": "x"}, "provider_options must be a mapping"),
+    ({"io_binding": "maybe"}, "io_binding='maybe' must be true or false"),
+    ({"cuda_graph": True, "io_binding": False}, "cuda_graph=true needs io_binding=true"),
+])
+def test_ort_invalid_options_are_user_errors(onnx_file, options, message):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        _prepared("ort-cpu", onnx_file, options)
+
+
+def test_ort_ignores_options_of_other_parts(onnx_file):
+    rt = _prepared("ort-cpu", onnx_file, {"opset": 17, "pipeline": "fast"})
+    assert rt.info()["ignored_options"] == ["opset", "pipeline"]
+
+
+def test_ort_without_onnx_graph_skips():
+    with pytest.raises(Skip, match="no ONNX graph"):
+        get_runtime("ort-cpu").prepare(Artifact(model="dcnv2"), {})
+
+
+@pytest.mark.parametrize("name, provider", [
+    ("ort:NoSuchExecutionProvider", "NoSuchExecutionProvider"),
+    ("ort-cuda", "CUDAExecutionProvider"),
+    ("ort-trt", "TensorrtExecutionProvider"),
+])
+def test_absent_provider_skips_with_reason(onnx_file, name, provider):
+    import onnxruntime as ort
+
+    if provider in ort.get_available_providers():
+        pytest.skip(f"{provider} is available on this machine")
+    with pytest.raises(Skip, match=f"ONNX Runtime here has no {provider} \\(available: .*CPUExecutionProvider"):
+        _prepared(name, onnx_file)
+
+
+def test_fallback_to_cpu_is_detected(onnx_file, monkeypatch):
+    import onnxruntime as ort
+
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort.InferenceSession, "get_providers", lambda self: ["CPUExecutionProvider"])
+    with pytest.raises(Skip, match="provider fell back to CPU: CUDAExecutionProvider not active "
+                                   r"\(active: CPUExecutionProvider\)"):
+        _prepared("ort-cuda", onnx_file, {"use_tf32": 0})
+
+
+def test_trt_fallback_says_tensorrt_not_installed(onnx_file, monkeypatch):
+    import onnxruntime as ort
+
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["TensorrtExecutionProvider", "CPUExecutionProvider"])
+    with pytest.raises(Skip, match="TensorRT not installed"):
+        _prepared("ort-trt", onnx_file, {"trt_fp16": True, "trt_workspace_mb": 64})
+
+
+def test_provider_options_for_gpu_providers():
+    from onnxbench.runtimes.ort import parse_options, provider_list
+
+    opts = parse_options("ort-cuda", {"cuda_graph": "on", "use_tf32": 0, "device_id": 1,
+                                      "cudnn_conv_algo_search": "heuristic"})
+    (name, po), cpu = provider_list("ort-cuda", "CUDAExecutionProvider", opts)
+    assert name == "CUDAExecutionProvider" and cpu == "CPUExecutionProvider"
+    assert po == {"device_id": "1", "use_tf32": "0", "cudnn_conv_algo_search": "HEURISTIC",
+                  "enable_cuda_graph": "1"}
+    opts = parse_options("ort-trt", {"trt_fp16": 1, "trt_engine_cache_dir": "/tmp/e",
+                                     "trt_workspace_mb": 2})
+    trt, cuda, _ = provider_list("ort-trt", "TensorrtExecutionProvider", opts)
+    assert trt[1]["trt_fp16_enable"] == "1" and trt[1]["trt_engine_cache_path"] == "/tmp/e"
+    assert trt[1]["trt_max_workspace_size"] == str(2 * 1024 * 1024)
+    assert cuda[0] == "CUDAExecutionProvider"
+
+
+# ---- PyTorch -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ModuleArtifact(Artifact):
+    """An artifact whose module is built in the test (no zoo needed)."""
+
+    def load_module(self):
+        import torch
+
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+
+class TwoInputs:
+    """Outputs a tuple, takes two inputs: checks the order and the output flattening."""
+
+    @staticmethod
+    def build():
+        import torch
+
+        class M(torch.nn.Module):
+            def forward(self, a, b):
+                return a - b, (a * 2,)
+
+        return M()
+
+
+def test_torch_cpu_matches_module_and_records_settings(inputs):
+    import torch
+
+    rt = get_runtime("torch-cpu")
+    rt.prepare(ModuleArtifact(model="tiny"), {"threads": 1})
+    expected = ModuleArtifact(model="tiny").load_module()(torch.from_numpy(inputs["X"])).detach().numpy()
+    np.testing.assert_allclose(rt.run(inputs)[0], expected, rtol=1e-6)
+    out = rt.bind(inputs)()
+    assert isinstance(out, torch.Tensor) and not out.requires_grad
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6)
+    info = rt.info()
+    assert info["threads"]["torch"] == 1 and info["device"] == "cpu" and info["tf32"] is None
+    assert "cuda_events" not in info["clock"]
+    rt.close()
+
+
+def test_torch_input_order_and_tuple_outputs():
+    rt = get_runtime("torch-cpu")
+
+    @dataclass(frozen=True)
+    class Two(Artifact):
+        def load_module(self):
+            return TwoInputs.build()
+
+    rt.prepare(Two(model="two"), {})
+    a, b = np.ones((2, 2), np.float32), np.full((2, 2), 3, np.float32)
+    diff, double = rt.run({"a": a, "b": b})
+    np.testing.assert_array_equal(diff, a - b)
+    np.testing.assert_array_equal(double, a * 2)
+
+
+def test_torch_on_onnx_only_artifact_skips():
+    with pytest.raises(Skip, match="need a PyTorch model"):
+        get_runtime("torch-cpu").prepare(Artifact(model="m.onnx", onnx_path=None), {})
+
+
+def test_torch_cuda_skips_without_cuda():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(Skip, match=r"no CUDA device: torch.cuda.is_available\(\) is False"):
+        get_runtime("torch-cuda").prepare(ModuleArtifact(model="tiny"), {})
+
+
+def test_torch_invalid_option_is_user_error():
+    with pytest.raises(UserError, match="precision='int4' must be one of: fp32, fp16, bf16"):
+        get_runtime("torch-cpu").prepare(ModuleArtifact(model="tiny"), {"precision": "int4"})
+
+
+def test_torch_compile_cpu(inputs):
+    rt = get_runtime("torch-compile-cpu")
+    try:
+        rt.prepare(ModuleArtifact(model="tiny"), {"backend": "eager", "threads": 1})
+    except Skip as exc:
+        pytest.skip(str(exc))
+    eager = get_runtime("torch-cpu")
+    eager.prepare(ModuleArtifact(model="tiny"), {})
+    call = rt.bind(inputs)  # compiles here, outside the timed calls
+    info = rt.info()
+    assert info["compile_ms"] > 0 and info["compile_backend"] == "eager"
+    np.testing.assert_allclose(call().numpy(), eager.run(inputs)[0], rtol=1e-5)
+    with pytest.raises(UserError, match="backend='nope' must be one of"):
+        get_runtime("torch-compile-cpu").prepare(ModuleArtifact(model="tiny"), {"backend": "nope"})
+    with pytest.raises(UserError, match="mode='fast' must be one of"):
+        get_runtime("torch-compile-cpu").prepare(ModuleArtifact(model="tiny"), {"mode": "fast"})
+
+
+@pytest.mark.slow
+def test_torch_compile_cpu_inductor(inputs):
+    """Inductor builds C++ here: skipped with the reason where the toolchain is missing."""
+    rt = get_runtime("torch-compile-cpu")
+    try:
+        rt.prepare(ModuleArtifact(model="tiny"), {"threads": 1})
+        call = rt.bind(inputs)
+    except Skip as exc:
+        pytest.skip(str(exc))
+    except RuntimeError as exc:
+        pytest.skip(f"inductor cannot compile here: {exc}")
+    eager = get_runtime("torch-cpu")
+    eager.prepare(ModuleArtifact(model="tiny"), {})
+    np.testing.assert_allclose(call().numpy(), eager.run(inputs)[0], rtol=1e-4, atol=1e-6)
+
+
+# ---- test runtimes -----------------------------------------------------------------
+
+def test_test_runtimes_misbehave_as_documented():
+    art = Artifact(model="anything.onnx")
+    with pytest.raises(Skip, match="always skips"):
+        get_runtime("test-skip").prepare(art, {})
+    with pytest.raises(MemoryError):
+        get_runtime("test-oom").prepare(art, {})
+    late = get_runtime("test-oom")
+    late.prepare(art, {"at": "run"})
+    with pytest.raises(MemoryError):
+        late.run({"x": np.zeros(1)})
+
+
+def test_test_abort_crashes_the_process():
+    code = ("from onnxbench.runtimes import get_runtime; from onnxbench.artifact import Artifact; "
+            "get_runtime('test-abort').prepare(Artifact(model='m.onnx'), {})")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert proc.returncode == -6  # SIGABRT
+
+
+def test_test_delay_is_slowed_by_the_known_fraction(monkeypatch):
+    from onnxbench.runtimes import testing
+
+    base, slow = get_runtime("test-delay"), get_runtime("test-delay")
+    base.prepare(Artifact(model="m.onnx"), {"delay_us": 200})
+    slow.prepare(Artifact(model="m.onnx"), {"delay_us": 200, "slowdown": 0.1})
+    assert slow.info()["delay_ns"] == 220_000 and base.info()["delay_ns"] == 200_000
+    ticks = iter(range(0, 10**9, 1000))  # a fake clock: 1 us per reading
+    monkeypatch.setattr(testing.time, "perf_counter_ns", lambda: next(ticks))
+    slow.bind({})()
+    assert next(ticks) == 221_000  # read at 0, then spun until the clock read 220 us
+    with pytest.raises(UserError, match="delay_us and slowdown must be numbers"):
+        get_runtime("test-delay").prepare(Artifact(model="m.onnx"), {"delay_us": "soon"})
+
+
+def test_gpu_memory_is_empty_on_cpu_runtimes(onnx_file):
+    from onnxbench.runtimes.gpu_memory import gpu_memory
+
+    assert gpu_memory(_prepared("ort-cpu", onnx_file)) == {}
+    rt = get_runtime("torch-cpu")
+    rt.prepare(ModuleArtifact(model="tiny"), {})
+    assert gpu_memory(rt) == {}
