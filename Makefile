@@ -10,7 +10,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0
-	$(PIP) -c constraints.txt -e '.[test]'
+	$(PIP) -c constraints.txt -e '.[test,tf]'
 	touch $(STAMP)
 
 install: $(STAMP)
