@@ -12,7 +12,7 @@ import typer
 from onnxbench.errors import CheckFailed, UserError
 from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL
 
-EXPORTER_CHOICES = ("dynamo", "torchscript", "jit-trace", "jit-script", "all")
+EXPORTER_CHOICES = ("dynamo", "torchscript", "jit-trace", "jit-script", "tf2onnx", "all")
 RTOL_HELP = f"relative tolerance of the parity check (default {DEFAULT_RTOL:g})"
 ATOL_HELP = f"absolute tolerance of the parity check (default {DEFAULT_ATOL:g})"
 JSON_HELP = "print one JSON document instead of tables"
@@ -114,7 +114,8 @@ def _findings_table(title: str, findings: list):
 def _print_matrix(matrix) -> None:
     console = _console()
     console.print(_matrix_table(matrix))
-    console.print("✓/✗ max abs difference vs PyTorch; · not run (pad rows change batch 1 "
+    source = "TensorFlow" if any("TensorFlow" in n for n in matrix.notes) else "PyTorch"
+    console.print(f"✓/✗ max abs difference vs {source}; · not run (pad rows change batch 1 "
                   "only)")
     for row in matrix.rows:
         if not row.export.ok:
@@ -154,6 +155,7 @@ def export_command(
     written, and check parity against PyTorch at every batch size."""
     from onnxbench.export.exporters import EXPORTERS
     from onnxbench.export.matrix import export_matrix, model_stem
+    from onnxbench.zoo import resolve
 
     if exporter not in EXPORTER_CHOICES:
         raise UserError(f"--exporter {exporter!r}: choose one of {', '.join(EXPORTER_CHOICES)}")
@@ -164,11 +166,21 @@ def export_command(
                             "holding the model's config.json and weights")
         options["weights"] = str(weights)
     out_dir = out or Path("exports") / (model_stem(model) + (f"_{config}" if config else ""))
-    matrix = export_matrix(
-        model, config, EXPORTERS if exporter == "all" else (exporter,), opset=opset,
-        out_dir=out_dir, fix=fix, batches=_parse_ints(batches, "--batches"),
-        seqs=_parse_ints(seqs, "--seqs") if seqs else None, rtol=rtol, atol=atol,
-        options=options, all_mode=exporter == "all")
+    common = dict(opset=opset, out_dir=out_dir, batches=_parse_ints(batches, "--batches"),
+                  seqs=_parse_ints(seqs, "--seqs") if seqs else None, rtol=rtol, atol=atol,
+                  options=options)
+    if getattr(resolve(model), "framework", None) == "tf":
+        from onnxbench.tf.export import tf_export_matrix
+
+        if exporter not in ("tf2onnx", "all"):
+            raise UserError(f"--exporter {exporter!r}: {model} is a TensorFlow model; use tf2onnx")
+        matrix = tf_export_matrix(model, config, ("tf2onnx",), **common)
+    else:
+        if exporter == "tf2onnx":
+            raise UserError(f"--exporter tf2onnx: {model} is a PyTorch model; choose one of "
+                            f"{', '.join(EXPORTERS)} or all")
+        matrix = export_matrix(model, config, EXPORTERS if exporter == "all" else (exporter,),
+                               fix=fix, all_mode=exporter == "all", **common)
     if as_json:
         typer.echo(json.dumps(matrix.to_dict(), indent=1))
     else:

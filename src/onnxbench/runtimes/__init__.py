@@ -31,7 +31,10 @@ ORT_ALIASES = {
 TORCH_NAMES = ("torch-cpu", "torch-cuda")
 COMPILE_NAMES = ("torch-compile-cpu", "torch-compile-cuda")
 TEST_NAMES = ("test-abort", "test-oom", "test-sleep", "test-delay", "test-skip")
-RUNTIME_NAMES: tuple[str, ...] = (*ORT_ALIASES, *TORCH_NAMES, *COMPILE_NAMES, *TEST_NAMES)
+# TensorFlow runtimes (the [tf] extra); onnxbench.tf.runtimes imports TensorFlow lazily
+TF_NAMES = ("tf-call", "tf-predict-on-batch", "tf-predict", "tf-saved-model")
+RUNTIME_NAMES: tuple[str, ...] = (*ORT_ALIASES, *TORCH_NAMES, *COMPILE_NAMES, *TF_NAMES,
+                                  *TEST_NAMES)
 _PROVIDER_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -72,6 +75,10 @@ def get_runtime(name: str):
         from onnxbench.runtimes.torch_compile import TorchCompileRuntime
 
         return TorchCompileRuntime(name, device=name.removeprefix("torch-compile-"))
+    if name in TF_NAMES:
+        from onnxbench.tf.runtimes import get_tf_runtime
+
+        return get_tf_runtime(name)
     from onnxbench.runtimes.testing import TEST_RUNTIMES
 
     return TEST_RUNTIMES[name](name)

@@ -4,9 +4,11 @@ Each spec module imports torch/transformers/deepctr only inside its methods, so 
 the catalog (and listing the zoo) stays cheap.
 """
 
+from onnxbench.tf import zoo as _tf_zoo  # noqa: F401  (Keras specs; TensorFlow loads lazily)
 from onnxbench.zoo import dcnv2, moe, resnet, transformers_text  # noqa: F401
 
-BUILTIN = ("dcnv2", "moe", "resnet18", "resnet50", "bert", "deberta-v2")
+BUILTIN = ("dcnv2", "moe", "resnet18", "resnet50", "bert", "deberta-v2",
+           "keras-resnet50", "keras-encoder")
 
 
 def describe_zoo(model: str | None = None) -> list[dict]:
