@@ -1,9 +1,292 @@
-"""Commands of this group (filled in by its owner)."""
+"""``onnxbench bench``: one model over runtimes × batch sizes, each measurement in a worker.
+
+Also holds the two renderers the ``run`` command shares: the latency tables (one per
+model/config/exporter/runtime series, rows by batch) and the progress display (a rich bar
+on a terminal, one log line per case otherwise or with ``--quiet``).
+"""
 
 from __future__ import annotations
 
+import json
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
 import typer
+
+from onnxbench.errors import UserError
+
+SERIES_KEYS = ("model", "config", "exporter", "runtime", "precision", "options")
+LABEL_WIDTH = 48
+
+
+# ------------------------------------------------------------------------- rendering
+
+def _ms(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.3f}"
+
+
+def _options(row: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(row["options"]) if row.get("options") else {}
+
+
+def _series_title(row: dict[str, Any], common: dict[str, Any]) -> str:
+    """model · config · exporter · runtime [· precision] [· options that differ]."""
+    parts = [Path(row["model"]).name, row.get("config"), row.get("exporter"), row["runtime"]]
+    if row.get("precision") not in (None, "fp32"):
+        parts.append(row["precision"])
+    varying = {k: v for k, v in _options(row).items() if common.get(k, object()) != v}
+    parts += [f"{k}={v}" for k, v in sorted(varying.items())]
+    return " · ".join(str(p) for p in parts if p)
+
+
+def _common_options(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Options every row shares (said once under the tables, not in every title)."""
+    if not rows:
+        return {}
+    common = _options(rows[0])
+    for row in rows[1:]:
+        opts = _options(row)
+        common = {k: v for k, v in common.items() if k in opts and opts[k] == v}
+    return common
+
+
+def render_tables(rows: list[dict[str, Any]], console) -> None:
+    """One ``| Batch | Mean | Median | P95 | P99 |`` table (ms) per series of summary rows."""
+    from rich.table import Table
+
+    series: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        series.setdefault(tuple(str(row.get(k)) for k in SERIES_KEYS), []).append(row)
+    common = _common_options(rows)
+    for group in series.values():
+        has_seq = any(r.get("seq") is not None for r in group)
+        table = Table(title=_series_title(group[0], common), title_justify="left")
+        for col in ["Batch"] + (["Seq"] if has_seq else []) + ["Mean", "Median", "P95", "P99"]:
+            table.add_column(col, justify="right")
+        table.add_column("Items/s", justify="right")
+        table.add_column("Note")
+        for r in sorted(group, key=lambda r: (r["batch"], r.get("seq") or 0)):
+            note = "" if r["status"] == "ok" else f"{r['status']}: {r.get('reason') or ''}"
+            if r.get("unstable"):
+                note = f"UNSTABLE {r.get('reason') or ''}".strip()
+            elif r["status"] == "ok" and r.get("reason"):
+                note = r["reason"]
+            cells = [str(r["batch"])] + ([str(r.get("seq") or "")] if has_seq else [])
+            cells += [_ms(r.get(k)) for k in ("mean_ms", "p50_ms", "p95_ms", "p99_ms")]
+            cells += ["—" if r.get("throughput") is None else f"{r['throughput']:.1f}", note]
+            table.add_row(*cells)
+        console.print(table)
+    if common:
+        console.print("options (all cases): " + ", ".join(f"{k}={v}" for k, v in
+                                                          sorted(common.items())),
+                      highlight=False)
+    console.print("latencies in ms; Median = p50; UNSTABLE = IQR/median above the threshold",
+                  highlight=False, style="dim")
+
+
+@contextmanager
+def progress_display(quiet: bool = False) -> Iterator:
+    """A progress callback: a rich bar (case, done/total, ETA) on a terminal, else log lines."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
+        TimeElapsedColumn, TimeRemainingColumn
+
+    err = Console(stderr=True)
+    if quiet or not err.is_terminal:
+        yield lambda p: _log_line(p, err)
+        return
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                   console=err, transient=True)
+    task = None
+
+    def update(p) -> None:
+        nonlocal task
+        if task is None:
+            task = bar.add_task("starting", total=p.total)
+        label = f"{'building ' if p.phase == 'artifact' else ''}{p.name}"
+        if len(label) > LABEL_WIDTH:  # case ids are long; the bar and ETA must stay visible
+            label = label[:LABEL_WIDTH - 1] + "…"
+        if p.phase == "case":
+            bar.update(task, total=p.total, completed=p.done, description=label)
+        else:
+            bar.update(task, description=label)
+        if p.event == "end" and p.status != "ok":
+            err.print(f"[yellow]{p.name}: {p.status}[/] {p.reason or ''}", highlight=False)
+
+    with bar:
+        yield update
+
+
+def _log_line(p, console) -> None:
+    if p.event != "end":
+        return
+    where = f"[{p.done}/{p.total}] " if p.phase == "case" else "[artifact] "
+    took = f" ({p.duration_s:.1f} s)" if p.duration_s is not None else ""
+    reason = f": {p.reason}" if p.reason and p.status != "ok" else ""
+    console.print(f"{where}{p.name} {p.status}{took}{reason}", highlight=False, markup=False,
+                  soft_wrap=True)
+
+
+# ----------------------------------------------------------------------- bench command
+
+def parse_int_list(flag: str, text: str | None) -> list[int]:
+    """``"1,2,8"`` → [1, 2, 8]; UserError naming the flag unless all are positive integers."""
+    if text is None:
+        return []
+    try:
+        values = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v < 1 for v in values):
+        raise UserError(f"{flag} {text!r}: expected positive integers separated by commas, "
+                        "e.g. 1,2,8,32")
+    return values
+
+
+def _policy(runs, warmup, min_time, max_time, target_ci):
+    from onnxbench.measure.policy import MeasurePolicy
+
+    fields: dict[str, Any] = {}
+    if warmup is not None:
+        fields["warmup"] = warmup
+    if runs is not None:
+        fields.update(max_runs=runs, min_runs=runs if target_ci is None else min(10, runs))
+        fields["min_time_s"] = 0.0
+    for key, value in (("min_time_s", min_time), ("max_time_s", max_time),
+                       ("target_ci_pct", target_ci)):
+        if value is not None:
+            fields[key] = value
+    try:
+        return MeasurePolicy(**fields)
+    except Exception as exc:  # pydantic: a negative or zero value
+        err = exc.errors()[0] if hasattr(exc, "errors") else {"loc": ("?",), "msg": str(exc)}
+        raise UserError(f"--{str(err['loc'][0]).replace('_s', '').replace('_', '-')}: "
+                        f"{err['msg']}") from None
+
+
+def _check_model(model: str, shapes, ranges, batch: int, seq: int | None) -> bool:
+    """True for a bare ONNX file (validated, dims resolvable), False for a zoo/factory model."""
+    if model.endswith(".onnx") or Path(model).is_file():
+        from onnxbench.inputs import load_onnx, synthesize
+
+        proto = load_onnx(model)
+        synthesize(proto, batch=batch, seq=seq, shapes=shapes, ranges=ranges)
+        return True
+    from onnxbench.zoo import resolve
+
+    resolve(model)
+    return False
+
+
+def _exporter(name: str, where: str) -> str:
+    from onnxbench.artifacts import known_exporters
+
+    exporters = known_exporters()
+    if name not in exporters:
+        raise UserError(f"{where} {name!r}: unknown exporter; choose one of: "
+                        f"{', '.join(exporters)}")
+    return name
+
+
+def build_cases(model, runtimes, batches, seqs, policy, shapes, ranges, config, exporter,
+                threads) -> list:
+    """The bench matrix: runtime × batch × seq, one Case each."""
+    from onnxbench.case import Case
+
+    options = {"threads": threads} if threads else {}
+    return [Case(model=model, config=config, exporter=exporter, runtime=rt, batch=b, seq=s,
+                 options=options, shapes=shapes, ranges=ranges, measure=policy)
+            for rt in runtimes for b in batches for s in (seqs or [None])]
+
+
+def bench(
+    model: str = typer.Argument(..., help="an .onnx file, a zoo name, or file.py:factory"),
+    runtime: list[str] = typer.Option(["ort-cpu"], "--runtime", "-r",
+                                      help="runtimes, comma-separated (repeatable)"),
+    batch: str = typer.Option("1", "--batch", "-b", help="batch sizes, e.g. 1,2,8,32"),
+    seq: Optional[str] = typer.Option(None, "--seq", help="sequence lengths, e.g. 128,512"),
+    shape: list[str] = typer.Option([], "--shape", help="NAME=D0,D1,... (repeatable)"),
+    range_: list[str] = typer.Option([], "--range", help="NAME=LOW:HIGH (repeatable)"),
+    runs: Optional[int] = typer.Option(None, "--runs", help="timed runs"),
+    warmup: Optional[int] = typer.Option(None, "--warmup", help="untimed warm-up runs"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="intra-op/torch threads"),
+    min_time: Optional[float] = typer.Option(None, "--min-time", help="timed seconds at least"),
+    max_time: Optional[float] = typer.Option(None, "--max-time", help="timed seconds at most"),
+    target_ci: Optional[float] = typer.Option(None, "--target-ci",
+                                              help="stop once the median's 95% CI is within PCT %"),
+    timeout: float = typer.Option(600.0, "--timeout", help="per-measurement time-out (s)"),
+    config: Optional[str] = typer.Option(None, "--config", help="zoo model config"),
+    exporter: Optional[str] = typer.Option(None, "--exporter",
+                                           help="exporter for a zoo model (default dynamo)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory to write"),
+    quiet: bool = typer.Option(False, "--quiet", help="log lines instead of a progress bar"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
+) -> None:
+    """Benchmark MODEL on each runtime and batch size; one isolated worker per measurement."""
+    from onnxbench.inputs import parse_range, parse_shape
+    from onnxbench.runtimes import validate_runtime_name
+
+    runtimes = [validate_runtime_name(r.strip()) for item in runtime for r in item.split(",")
+                if r.strip()]
+    batches, seqs = parse_int_list("--batch", batch), parse_int_list("--seq", seq)
+    shapes = dict(parse_shape(s) for s in shape)
+    ranges = dict(parse_range(r) for r in range_)
+    if timeout <= 0:
+        raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
+    policy = _policy(runs, warmup, min_time, max_time, target_ci)
+    is_onnx = _check_model(model, shapes, ranges, min(batches), seqs[0] if seqs else None)
+    if is_onnx:
+        model, config, exporter = str(Path(model)), None, None
+    else:
+        exporter = _exporter(exporter or "dynamo", "--exporter")
+    cases = build_cases(model, runtimes, batches, seqs, policy, shapes, ranges, config, exporter,
+                        threads)
+    run_dir, rows = _run_bench(cases, out, timeout, quiet)
+    _print(run_dir, rows, json_out)
+
+
+def _run_bench(cases, out: Path | None, timeout: float, quiet: bool):
+    from onnxbench.suite.aggregate import aggregate
+    from onnxbench.suite.plan import Plan
+    from onnxbench.suite.rundir import RunDir, create_run_dir, write_configs
+    from onnxbench.suite.runner import collect_env, run_cases
+
+    if out is None:
+        run = create_run_dir(Path("runs"), "bench", datetime.now())
+    else:
+        if (out / "raw").is_dir() and any((out / "raw").iterdir()):
+            raise UserError(f"--out {out}: already holds a run (raw/ has results); "
+                            "give a new or empty directory")
+        run = RunDir(out)
+        for sub in (run.raw, run.configs, run.summary):
+            sub.mkdir(parents=True, exist_ok=True)
+    plan = Plan("bench", cases, {c.case_id: timeout for c in cases})
+    with run.lock():
+        env = collect_env()
+        write_configs(run, plan.to_json(), env)
+        with progress_display(quiet) as progress:
+            run_cases(plan, run, progress=progress, env=env)
+        summary = aggregate(run.path)
+    return run.path, summary.rows
+
+
+def _print(run_dir: Path, rows: list[dict[str, Any]], json_out: bool) -> None:
+    if json_out:
+        typer.echo(json.dumps({"run_dir": str(run_dir), "rows": rows}, indent=1, default=str))
+        return
+    from rich.console import Console
+
+    console = Console()
+    render_tables(rows, console)
+    console.print(f"results: {run_dir}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the app."""
+    """Add the ``bench`` command to the app."""
+    app.command("bench")(bench)
+
+
+__all__ = ["bench", "render_tables", "progress_display", "parse_int_list", "register"]

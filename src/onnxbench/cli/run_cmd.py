@@ -1,9 +1,156 @@
-"""Commands of this group (filled in by its owner)."""
+"""``onnxbench run`` (a YAML suite into a run directory) and ``onnxbench aggregate``.
+
+    onnxbench run --suite NAME|PATH [--out runs/] [--only REGEX] [--dry-run] [--quiet] [--json]
+    onnxbench run --resume RUN_DIR [--only REGEX]
+    onnxbench run --aggregate-only --input-dir RUN_DIR      (alias: onnxbench aggregate RUN_DIR)
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+
+from onnxbench.errors import UserError
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def _dry_run(plan, only: str | None, json_out: bool) -> None:
+    from onnxbench.suite.runner import select
+
+    cases = select(plan.cases, only)
+    keys = sorted({c.artifact_key for c in cases})
+    if json_out:
+        doc = {"suite": plan.suite, "n_cases": len(cases), "n_artifacts": len(keys),
+               "ab_axes": plan.ab_axes,
+               "cases": [{"case_id": c.case_id, "timeout_s": plan.timeout_for(c)} for c in cases]}
+        typer.echo(json.dumps(doc, indent=1, default=str))
+        return
+    console = _console()
+    console.print(f"suite {plan.suite}: {len(cases)} cases, {len(keys)} artifacts "
+                  "(dry run, nothing executed)", highlight=False)
+    for c in cases:
+        console.print(f"  {c.case_id}", highlight=False, soft_wrap=True)
+
+
+def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
+    rows = outcome.summary.rows if outcome.summary else []
+    report = [str(p) for p in outcome.report] if isinstance(outcome.report, list) else []
+    if json_out:
+        doc: dict[str, Any] = {"run_dir": str(outcome.run_dir), "summary": outcome.summary.document
+                               if outcome.summary else None, "reports": report,
+                               "report_error": outcome.report_error}
+        typer.echo(json.dumps(doc, indent=1, default=str))
+        return
+    from onnxbench.cli.bench_cmd import render_tables
+
+    console = _console()
+    render_tables(rows, console)
+    if outcome.summary:
+        statuses = outcome.summary.document.get("statuses", {})
+        console.print("cases: " + ", ".join(f"{n} {s}" for s, n in statuses.items()),
+                      highlight=False)
+        console.print(f"summary: {outcome.summary.csv_path}", highlight=False, soft_wrap=True)
+    for path in report:
+        console.print(f"report: {path}", highlight=False, soft_wrap=True)
+    if outcome.report_error:
+        console.print(f"report not written: {outcome.report_error}", highlight=False)
+    console.print(f"run directory: {outcome.run_dir}", highlight=False, soft_wrap=True)
+
+
+def _aggregate_only(run_dir: Path, json_out: bool) -> None:
+    from onnxbench.suite.runner import RunOutcome, finish
+    from onnxbench.suite.rundir import RunDir
+
+    if not Path(run_dir).is_dir():
+        raise UserError(f"{run_dir}: no such run directory; pass a directory made by "
+                        "`onnxbench run`")
+    run = RunDir(Path(run_dir))
+    with run.lock():
+        outcome = finish(run, RunOutcome(run.path))
+    _print_outcome(outcome, json_out)
+
+
+def run(
+    suite: Optional[str] = typer.Option(None, "--suite", "-s",
+                                        help="built-in suite name or path to a YAML file"),
+    out: Path = typer.Option(Path("runs"), "--out", help="where run directories go"),
+    only: Optional[str] = typer.Option(None, "--only", help="run only case ids matching REGEX"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the plan, run nothing"),
+    resume: Optional[Path] = typer.Option(None, "--resume",
+                                          help="finish RUN_DIR: run cases without a result"),
+    aggregate_only: bool = typer.Option(False, "--aggregate-only",
+                                        help="rebuild summary/ from raw/ of --input-dir"),
+    input_dir: Optional[Path] = typer.Option(None, "--input-dir",
+                                             help="run directory for --aggregate-only"),
+    quiet: bool = typer.Option(False, "--quiet", help="one log line per case, no bar"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
+) -> None:
+    """Run a suite: one isolated worker per case, results in runs/<suite>_<time>/."""
+    from onnxbench.cli.bench_cmd import progress_display
+    from onnxbench.suite import expand, load_suite
+    from onnxbench.suite import runner
+
+    if aggregate_only:
+        if input_dir is None:
+            raise UserError("--aggregate-only needs --input-dir RUN_DIR")
+        return _aggregate_only(input_dir, json_out)
+    if (suite is None) == (resume is None):
+        raise UserError("give exactly one of --suite NAME|PATH or --resume RUN_DIR "
+                        f"(built-in suites: {', '.join(_builtin())})")
+    if resume is not None:
+        with progress_display(quiet) as progress:
+            outcome = _interruptible(lambda: runner.resume(resume, only=only, progress=progress),
+                                     resume)
+        return _print_outcome(outcome, json_out)
+    parsed, _path, text = load_suite(suite)
+    plan = expand(parsed)
+    if dry_run:
+        return _dry_run(plan, only, json_out)
+    if not runner.select(plan.cases, only):
+        raise UserError(f"--only {only!r}: matches none of the {len(plan.cases)} case ids; "
+                        "see them with --dry-run")
+    from onnxbench.suite.rundir import create_run_dir
+
+    run_dir = create_run_dir(out, plan.suite)
+    with progress_display(quiet) as progress:
+        outcome = _interruptible(lambda: runner.run_suite(plan, out, suite_text=text, only=only,
+                                                          progress=progress, run=run_dir),
+                                 run_dir.path)
+    _print_outcome(outcome, json_out)
+
+
+def _interruptible(fn, run_dir: Path):
+    """Run; on Ctrl-C say how to resume (finished results are already on disk), exit 130."""
+    try:
+        return fn()
+    except KeyboardInterrupt:
+        typer.echo(f"onnxbench: interrupted; finished cases are saved in {run_dir}; continue "
+                   f"with `onnxbench run --resume {run_dir}`", err=True)
+        raise typer.Exit(130) from None
+
+
+def _builtin() -> list[str]:
+    from onnxbench.suite.schema import builtin_names
+
+    return builtin_names()
+
+
+def aggregate(run_dir: Path = typer.Argument(..., help="run directory (runs/<suite>_<time>/)"),
+              json_out: bool = typer.Option(False, "--json", help="print one JSON document")
+              ) -> None:
+    """Rebuild summary/summary.{csv,json} (and the report) from RUN_DIR/raw alone."""
+    _aggregate_only(run_dir, json_out)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this group's commands to the app."""
+    """Add the ``run`` and ``aggregate`` commands to the app."""
+    app.command("run")(run)
+    app.command("aggregate")(aggregate)

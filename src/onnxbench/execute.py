@@ -1,0 +1,207 @@
+"""One case end to end, inside its worker: artifact → runtime → inputs → measure → Result.
+
+This runs in the isolated worker process (``onnxbench.worker``), so it may pin threads and
+set environment variables freely: they die with the process. It never prints; it returns
+a ``Result`` (status ``ok`` or ``skipped``). Any other exception propagates to the worker,
+which records it as ``failed`` with its first line.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+import numpy as np
+
+from onnxbench.artifact import Artifact
+from onnxbench.case import Case
+from onnxbench.errors import Skip
+from onnxbench.result import Result, Timing
+
+THREAD_OPTIONS = ("threads", "intra_op_threads")
+
+
+def now_iso() -> str:
+    """UTC time stamp with microseconds (also tells resume which run wrote a result)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def pin_threads(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Pin OMP/MKL/torch threads from ``threads``/``intra_op_threads``; return what was set.
+
+    ORT and torch in one process oversubscribe cores unless both are told the same number.
+    """
+    n = next((options[k] for k in THREAD_OPTIONS if options.get(k) is not None), None)
+    pinned: dict[str, Any] = {}
+    if n is not None:
+        n = int(n)
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[var] = str(n)
+        pinned["requested_threads"] = n
+    if "torch" in sys.modules:  # preloaded by the fork server; never imported just for this
+        import torch
+
+        if n is not None:
+            torch.set_num_threads(n)
+        pinned["torch_threads"] = torch.get_num_threads()
+    pinned["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS")
+    return pinned
+
+
+def make_case_inputs(case: Case, artifact: Artifact) -> dict[str, np.ndarray]:
+    """Seeded inputs: the zoo spec's own for zoo/factory models, else synthesised from ONNX."""
+    if artifact.has_torch:
+        from onnxbench.zoo import resolve
+
+        spec = resolve(artifact.model)
+        return spec.make_inputs(case.config, case.batch, case.seq, case.seed,
+                                options=artifact.options)
+    from onnxbench.inputs import synthesize
+
+    return synthesize(artifact.onnx_path, batch=case.batch, seq=case.seq,
+                      shapes=case.shapes or None, ranges=case.ranges or None, seed=case.seed)
+
+
+def _pad(inputs: dict[str, np.ndarray], case: Case) -> tuple[dict[str, np.ndarray], dict]:
+    """Pad the batch up to ``pad_batch_to`` (graphs that break at batch 1 need it).
+
+    Returns the inputs and what was done, for runtime_info; throughput still counts only
+    the real rows.
+    """
+    to = case.options.get("pad_batch_to")
+    if not to or int(to) <= case.batch:
+        return inputs, {}
+    from onnxbench.runtimes.pad import pad_batch
+
+    padded, n_real = pad_batch(inputs, int(to))
+    return padded, {"padded_batch": int(to), "real_batch": n_real}
+
+
+def peak_memory_mb() -> dict[str, float]:
+    """Peak and current RSS of this worker process, in MB."""
+    import psutil
+
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {"peak_rss_mb": round(peak_kb / 1024.0, 3),
+            "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 3)}
+
+
+def _gpu_memory(info: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in info.items() if k.startswith("gpu_") and "mem" in k}
+
+
+def execute_case(case: Case, artifact: Artifact, env: dict[str, Any] | None = None) -> Result:
+    """Measure one case and return its Result (``ok`` or ``skipped``; errors propagate).
+
+    ``env`` is the environment fingerprint collected once per run; None collects it here.
+    """
+    started, t0 = now_iso(), time.monotonic()
+    threads = pin_threads(case.options)
+    from onnxbench.runtimes import get_runtime
+
+    runtime = get_runtime(case.runtime)
+    base = dict(case_id=case.case_id, case=case, started_at=started)
+    try:
+        result = _measure(case, artifact, runtime, base)
+    except Skip as exc:
+        result = Result(status="skipped", reason=str(exc).strip().splitlines()[0] if str(exc)
+                        else "skipped", **base)
+    finally:
+        _close(runtime)
+    result.runtime_info = {**threads, **result.runtime_info}
+    result.memory = {**peak_memory_mb(), **result.memory}
+    result.env = env if env is not None else _collect_env()
+    result.duration_s = round(time.monotonic() - t0, 6)
+    return result
+
+
+def _measure(case: Case, artifact: Artifact, runtime, base: dict[str, Any]) -> Result:
+    """Prepare (timed as session creation), bind, run the timing loop, summarise."""
+    from onnxbench.measure.stats import summarize
+    from onnxbench.measure.timer import measure
+
+    if case.runtime.startswith("torch") and not artifact.has_torch:
+        raise Skip("PyTorch runtimes need a PyTorch model; this case has only an ONNX file")
+    inputs, padding = _pad(make_case_inputs(case, artifact), case)
+    t = time.perf_counter_ns()
+    runtime.prepare(artifact, case.options)
+    session_ms = (time.perf_counter_ns() - t) / 1e6
+    call = runtime.bind(inputs)
+    timing: Timing = measure(call, runtime.synchronize, case.measure)
+    timing.session_create_ms = session_ms
+    stats = summarize(timing.latencies_ms, unstable_iqr_ratio=case.measure.unstable_iqr_ratio)
+    info = {**dict(runtime.info() or {}), **padding}
+    memory = {**peak_memory_mb(), **_gpu_memory(info)}
+    parity = _parity(case, artifact, runtime, inputs)
+    return Result(status="ok", timing=timing, stats=stats,
+                  throughput=case.batch / (stats.mean / 1000.0) if stats.mean > 0 else None,
+                  memory=memory, runtime_info=info, parity=parity,
+                  accuracy=_accuracy(case, artifact, runtime), **base)
+
+
+def _accuracy(case: Case, artifact: Artifact, runtime) -> dict[str, Any] | None:
+    """The model's task metric on its held-out data through this runtime (option
+    ``accuracy``; zoo models with data only), after timing so it cannot disturb it."""
+    if not case.options.get("accuracy") or not artifact.has_torch:
+        return None
+    from onnxbench.zoo import resolve
+
+    return resolve(artifact.model).evaluate(runtime.run, case.config, options=artifact.options)
+
+
+def _parity(case: Case, artifact: Artifact, runtime, inputs) -> dict[str, Any] | None:
+    """Parity of this runtime against PyTorch at this case's batch (option ``verify``),
+    else the export's own record (artifact.json) when this case runs the exported graph.
+
+    ``verify`` builds the PyTorch module in this worker, after the timing loop (so it
+    cannot disturb the timings; peak memory is read before it).
+    """
+    if case.options.get("verify") and artifact.has_torch and not case.runtime.startswith("torch"):
+        return verify_case(case, artifact, runtime, inputs)
+    if artifact.onnx_path is None or not case.runtime.startswith("ort"):
+        return None
+    from onnxbench.artifacts import read_artifact_meta
+
+    meta = read_artifact_meta(artifact)
+    return meta.get("parity") if meta else None
+
+
+def verify_case(case: Case, artifact: Artifact, runtime, inputs) -> dict[str, Any]:
+    """This runtime's outputs against the PyTorch module's on the same (real) rows."""
+    import torch
+
+    from onnxbench.parity import compare
+    from onnxbench.runtimes.pad import trim
+    from onnxbench.zoo import resolve
+
+    spec = resolve(artifact.model)
+    names = spec.input_names(case.config)
+    actual = trim(runtime.run(inputs), case.batch)
+    module = artifact.load_module()
+    with torch.inference_mode():
+        expected = module(*(torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in names))
+    expected = [expected] if isinstance(expected, torch.Tensor) else list(expected)
+    expected = trim([t.detach().cpu().numpy() for t in expected], case.batch)
+    rtol = float(case.options.get("rtol", 1e-3))
+    atol = float(case.options.get("atol", 1e-4))
+    report = compare(expected, actual, spec.output_names(case.config), rtol=rtol, atol=atol)
+    return {"batch": case.batch, "against": "torch", **report.to_dict()}
+
+
+def _close(runtime) -> None:
+    try:
+        runtime.close()
+    except Exception:  # noqa: BLE001 - closing must not turn a result into a failure
+        pass
+
+
+def _collect_env() -> dict[str, Any]:
+    try:
+        from onnxbench.env import collect
+    except ImportError:
+        return {}
+    return collect()

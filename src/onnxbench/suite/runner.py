@@ -1,0 +1,178 @@
+"""Run a plan into a run directory: artifacts first, then one worker per case.
+
+Each case's ``result.json`` is written (atomically) as soon as the case ends, so Ctrl-C or
+a kill loses nothing finished, and ``resume`` runs only the cases without one. Progress
+goes to a callback (the CLI draws the bar); nothing here prints.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from onnxbench.artifact import Artifact
+from onnxbench.artifacts import cached_artifact, is_onnx_model, onnx_artifact, prepare_artifact
+from onnxbench.case import Case
+from onnxbench.errors import UserError
+from onnxbench.execute import execute_case, now_iso
+from onnxbench.result import Result, write_result
+from onnxbench.suite.aggregate import Summary, aggregate
+from onnxbench.suite.plan import Plan
+from onnxbench.suite.rundir import RunDir, create_run_dir, open_run_dir, read_env, \
+    read_plan_text, write_configs
+from onnxbench.worker import WorkerOutcome, run_isolated
+
+ARTIFACT_TIMEOUT_S = 1800.0
+
+
+@dataclass
+class Progress:
+    """One progress event: a phase starts/ends one item; ``done``/``total`` count cases."""
+
+    phase: Literal["artifact", "case"]
+    event: Literal["start", "end"]
+    name: str
+    done: int
+    total: int
+    status: str | None = None
+    reason: str | None = None
+    duration_s: float | None = None
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    results: list[Result] = field(default_factory=list)
+    summary: Summary | None = None
+    report: Any = None
+    report_error: str | None = None
+
+
+def select(cases: list[Case], only: str | None) -> list[Case]:
+    """Cases whose id matches ``only`` (a regex, searched); all when None."""
+    if not only:
+        return list(cases)
+    try:
+        pattern = re.compile(only)
+    except re.error as exc:
+        raise UserError(f"--only {only!r}: not a valid regular expression ({exc})") from None
+    return [c for c in cases if pattern.search(c.case_id)]
+
+
+def collect_env() -> dict[str, Any]:
+    """The environment fingerprint, once per run (onnxbench.env, if it has landed)."""
+    try:
+        from onnxbench.env import collect
+    except ImportError:
+        return {}
+    return collect()
+
+
+def failed_result(case: Case, outcome: WorkerOutcome, started: str, prefix: str = "") -> Result:
+    """A Result for a worker that did not return one (crash, oom, timeout, exception)."""
+    result = Result(case_id=case.case_id, case=case, status=outcome.status,
+                    reason=f"{prefix}{outcome.reason}", started_at=started,
+                    duration_s=round(outcome.duration_s, 6))
+    if outcome.traceback:
+        result.traceback = outcome.traceback  # kept for debugging (Result allows extras)
+    return result
+
+
+def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
+                    progress: ProgressFn) -> dict[str, Artifact | WorkerOutcome]:
+    """One artifact per key (cached in ``artifacts/``), each built in its own worker."""
+    built: dict[str, Artifact | WorkerOutcome] = {}
+    firsts: dict[str, Case] = {}
+    for case in cases:
+        firsts.setdefault(case.artifact_key, case)
+    for key, case in firsts.items():
+        if is_onnx_model(case.model):
+            built[key] = onnx_artifact(case)
+            continue
+        cached = cached_artifact(case, run.artifacts)
+        if cached is not None:
+            built[key] = cached
+            continue
+        progress(Progress("artifact", "start", key, 0, len(cases)))
+        limit = max(plan.timeout_for(case), ARTIFACT_TIMEOUT_S)
+        outcome = run_isolated(prepare_artifact, case, run.artifacts, timeout_s=limit,
+                               log_path=run.artifacts / key / "worker.log")
+        built[key] = outcome.value if outcome.ok else outcome
+        progress(Progress("artifact", "end", key, 0, len(cases), outcome.status,
+                          outcome.reason, outcome.duration_s))
+    return built
+
+
+def run_cases(plan: Plan, run: RunDir, *, only: str | None = None,
+              progress: ProgressFn | None = None, env: dict[str, Any] | None = None
+              ) -> list[Result]:
+    """Run every selected case that has no result yet; each result is written as it ends."""
+    progress = progress or (lambda _p: None)
+    pending = [c for c in select(plan.cases, only) if not run.done(c)]
+    artifacts = build_artifacts(pending, run, plan, progress)
+    env = env if env is not None else read_env(run)
+    results = []
+    for i, case in enumerate(pending):
+        progress(Progress("case", "start", case.case_id, i, len(pending)))
+        started = now_iso()
+        artifact = artifacts[case.artifact_key]
+        if isinstance(artifact, WorkerOutcome):
+            result = failed_result(case, artifact, started, prefix="export failed: ")
+            result.status, result.duration_s = "failed", 0.0
+        else:
+            outcome = run_isolated(execute_case, case, artifact, env,
+                                   timeout_s=plan.timeout_for(case),
+                                   mem_limit_mb=case.options.get("mem_limit_mb"),
+                                   log_path=run.raw / case.case_id / "worker.log")
+            result = outcome.value if outcome.ok else failed_result(case, outcome, started)
+        write_result(result, run.raw)
+        results.append(result)
+        progress(Progress("case", "end", case.case_id, i + 1, len(pending), result.status,
+                          result.reason, result.duration_s))
+    return results
+
+
+def finish(run: RunDir, outcome: RunOutcome) -> RunOutcome:
+    """Aggregate ``raw/`` and write the reports (when onnxbench.report has landed)."""
+    outcome.summary = aggregate(run.path)
+    try:
+        from onnxbench.report import write_reports
+    except ImportError:
+        return outcome
+    try:
+        outcome.report = write_reports(run.path)
+    except Exception as exc:  # noqa: BLE001 - a report problem must not lose the run
+        from onnxbench.worker import first_line
+
+        outcome.report_error = first_line(exc)
+    return outcome
+
+
+def run_suite(plan: Plan, out_root: Path | str, *, suite_text: str | None = None,
+              only: str | None = None, progress: ProgressFn | None = None,
+              run: RunDir | None = None) -> RunOutcome:
+    """A fresh run directory for the plan (or ``run``, made by the caller with
+    ``create_run_dir`` so it knows where to resume): configs, every case, summary, report."""
+    run = run or create_run_dir(out_root, plan.suite)
+    with run.lock():
+        env = collect_env()
+        write_configs(run, plan.to_json(), env, suite_text)
+        outcome = RunOutcome(run.path)
+        outcome.results = run_cases(plan, run, only=only, progress=progress, env=env)
+        return finish(run, outcome)
+
+
+def resume(run_dir: Path | str, *, only: str | None = None,
+           progress: ProgressFn | None = None) -> RunOutcome:
+    """Run the cases of an existing run directory that have no result, then re-aggregate."""
+    run = open_run_dir(run_dir)
+    with run.lock():
+        plan = Plan.from_json(read_plan_text(run))
+        outcome = RunOutcome(run.path)
+        outcome.results = run_cases(plan, run, only=only, progress=progress)
+        return finish(run, outcome)

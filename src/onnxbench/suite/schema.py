@@ -1,0 +1,316 @@
+"""The YAML suite format, validated with pydantic; every mistake becomes ONE line.
+
+A suite names defaults and a list of case entries. The fields documented as *axes* (model,
+config, exporter, runtimes, batch, seq, precision) take a scalar or a list, and lists
+expand into the matrix; ``ab: {option: [values]}`` adds option axes that the report
+compares as A/B. Everything else takes one value: a list there is an error, not an axis.
+
+A validation error names the file, the line (from the YAML node marks), the field path,
+the bad value and what would be right, e.g.::
+
+    suites/x.yaml:7: cases[0].runtime: unknown field; did you mean 'runtimes'? ...
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from onnxbench.errors import UserError
+
+AXES = ("model", "config", "exporter", "runtimes", "batch", "seq", "precision")
+
+
+def _as_list(value: Any) -> Any:
+    """A scalar axis value becomes a one-element list; None stays None (unset)."""
+    if value is None or isinstance(value, list):
+        return value
+    return [value]
+
+
+PosInt = Annotated[int, Field(ge=1)]
+IntAxis = Annotated[list[PosInt] | None, BeforeValidator(_as_list)]
+StrAxis = Annotated[list[str] | None, BeforeValidator(_as_list)]
+OptStrAxis = Annotated[list[str | None] | None, BeforeValidator(_as_list)]
+
+
+class MeasureSpec(BaseModel):
+    """Measurement overrides; ``runs: N`` means exactly N timed runs (min = max = N)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    warmup: int | None = Field(None, ge=0)
+    runs: PosInt | None = None
+    min_runs: PosInt | None = None
+    max_runs: PosInt | None = None
+    min_time_s: float | None = Field(None, ge=0)
+    max_time_s: float | None = Field(None, gt=0)
+    target_ci_pct: float | None = Field(None, gt=0)
+    unstable_iqr_ratio: float | None = Field(None, gt=0)
+
+
+class Axes(BaseModel):
+    """Fields shared by ``defaults`` and each case entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config: OptStrAxis = None
+    exporter: OptStrAxis = None
+    runtimes: StrAxis = None
+    batch: IntAxis = None
+    seq: IntAxis = None
+    precision: StrAxis = None
+    options: dict[str, Any] | None = None
+    measure: MeasureSpec | None = None
+    repeats: PosInt | None = None
+    timeout_s: float | None = Field(None, gt=0)
+    seed: int | None = None
+
+
+class Defaults(Axes):
+    """Suite-wide values each case inherits unless it sets its own."""
+
+
+class CaseEntry(Axes):
+    """One block of the matrix: its axes expand into cases."""
+
+    model: Annotated[list[str], BeforeValidator(_as_list)]
+    shapes: dict[str, list[PosInt]] | None = None
+    ranges: dict[str, tuple[float, float]] | None = None
+    ab: dict[str, list[Any]] | None = None
+
+
+class Suite(BaseModel):
+    """A whole suite file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    description: str = ""
+    defaults: Defaults = Field(default_factory=Defaults)
+    cases: list[CaseEntry] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------------------- loading
+
+def builtin_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "suites"
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
+
+
+def find_suite(name_or_path: str) -> Path:
+    """A built-in suite by name, or a user's YAML file by path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise UserError(f"{name_or_path}: no such suite file; give a YAML path or one of "
+                            f"the built-in suites: {', '.join(builtin_names())}")
+        return path
+    builtin = builtin_dir() / f"{name_or_path}.yaml"
+    if builtin.is_file():
+        return builtin
+    raise UserError(f"unknown suite {name_or_path!r}; choose one of: "
+                    f"{', '.join(builtin_names())}, or give a path to a .yaml file")
+
+
+def load_suite(name_or_path: str) -> tuple[Suite, Path, str]:
+    """Read, parse and validate a suite; returns (suite, its path, the text as given)."""
+    path = find_suite(name_or_path)
+    text = path.read_text(encoding="utf-8")
+    return parse_suite(text, str(path)), path, text
+
+
+def parse_suite(text: str, source: str = "<suite>") -> Suite:
+    """Validate suite YAML text; UserError with file:line: field: problem on any mistake."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"{where}: not valid YAML ({problem})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: a suite is a YAML mapping with 'suite:' and 'cases:'")
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise UserError(_where(source, node, err["loc"]) + _describe(err, data)) from None
+    problem = check_names(suite)
+    if problem:
+        loc, msg = problem
+        raise UserError(_where(source, node, loc) + msg)
+    return suite
+
+
+def _where(source: str, node: yaml.Node | None, loc: tuple) -> str:
+    """``file:line: field.path: `` for a pydantic/our loc, via the YAML node marks."""
+    line = _line_of(node, loc)
+    path = _path_text(loc)
+    return f"{source}:{line}: {path}: " if line else f"{source}: {path}: "
+
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match is None:
+                break
+            key, node = match
+            line = (key.start_mark.line + 1) if part == loc[-1] else node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _path_text(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _value_at(data: Any, loc: tuple) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _allowed_fields(loc: tuple) -> list[str]:
+    parent = loc[:-1]
+    if not parent:
+        return list(Suite.model_fields)
+    if parent[-1] == "measure":
+        return list(MeasureSpec.model_fields)
+    if parent == ("defaults",):
+        return list(Defaults.model_fields)
+    return list(CaseEntry.model_fields)
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def _describe(err: dict[str, Any], data: Any) -> str:
+    """The problem and what would be right, for one pydantic error."""
+    loc, kind = err["loc"], err["type"]
+    value = _value_at(data, loc)
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(loc)
+        return (f"unknown field {loc[-1]!r}; {_did_you_mean(str(loc[-1]), allowed)}"
+                f"allowed: {', '.join(allowed)}")
+    if kind == "missing":
+        return "required field is missing"
+    if isinstance(value, (list, dict)) and kind.endswith(("_type", "_parsing")) \
+            and not isinstance(_value_at(data, loc[:-1]), list):
+        return (f"got a {type(value).__name__} ({value!r}) where a single value belongs; "
+                f"only these fields expand as lists: {', '.join(AXES)} (and ab:)")
+    return f"{err['msg'].rstrip('.')}; got {value!r}"
+
+
+# ------------------------------------------------------------------ semantic checks
+
+Problem = tuple[tuple, str]
+
+
+def check_names(suite: Suite) -> Problem | None:
+    """Names pydantic cannot know: models, configs, runtimes, option values."""
+    checks = [_check_axes(("defaults",), suite.defaults, None)]
+    for i, entry in enumerate(suite.cases):
+        checks.append(_check_models(i, entry))
+        checks.append(_check_axes(("cases", i), entry, entry))
+    return next((p for p in checks if p), None)
+
+
+def _check_models(i: int, entry: CaseEntry) -> Problem | None:
+    for j, model in enumerate(entry.model):
+        loc = ("cases", i, "model", j)
+        if model.endswith(".onnx") or (":" in model and model.split(":")[0].endswith(".py")):
+            path = model.split(":")[0] if not model.endswith(".onnx") else model
+            if not Path(path).is_file():
+                return loc, f"model file {path!r} not found; give an existing path or a zoo name"
+            continue
+        spec, problem = _zoo_spec(model)
+        if problem:
+            return loc, problem
+        for k, config in enumerate(entry.config or []):
+            if config is not None and config not in spec.configs:
+                return (("cases", i, "config", k),
+                        f"unknown config {config!r} of model {model!r}; "
+                        f"{_did_you_mean(config, list(spec.configs))}"
+                        f"choose one of: {', '.join(spec.configs)}")
+    return None
+
+
+def _zoo_spec(model: str):
+    from onnxbench.zoo import REGISTRY, resolve
+
+    try:
+        return resolve(model), None
+    except UserError:
+        names = sorted(REGISTRY)
+        return None, (f"unknown model {model!r}; {_did_you_mean(model, names)}"
+                      f"choose one of: {', '.join(names)}, "
+                      "a path/to/model.onnx or path/to/file.py:factory")
+
+
+def _check_axes(base: tuple, axes: Axes, entry: CaseEntry | None) -> Problem | None:
+    for j, name in enumerate(axes.runtimes or []):
+        message = _runtime_problem(name)
+        if message:
+            return base + ("runtimes", j), message
+    for j, name in enumerate(axes.exporter or []):
+        message = _exporter_problem(name)
+        if message:
+            return base + ("exporter", j), message
+    for key, value in (axes.options or {}).items():
+        if isinstance(value, (list, dict)) and key not in DICT_OPTIONS:
+            return (base + ("options", key),
+                    f"got a {type(value).__name__} ({value!r}) where a single value belongs; "
+                    f"to compare values put them under ab: {{{key}: {value!r}}}")
+    for key, values in ((entry.ab if entry else None) or {}).items():
+        if not values:
+            return base + ("ab", key), "an A/B axis needs at least one value, e.g. [1, 4]"
+    return None
+
+
+DICT_OPTIONS = frozenset({"provider_options", "session_config", "compile"})
+
+
+def _exporter_problem(name: str | None) -> str | None:
+    from onnxbench.artifacts import known_exporters
+
+    exporters = known_exporters()
+    if name is None or name in exporters:
+        return None
+    return (f"unknown exporter {name!r}; {_did_you_mean(name, list(exporters))}"
+            f"choose one of: {', '.join(exporters)}")
+
+
+def _runtime_problem(name: str) -> str | None:
+    try:
+        from onnxbench.runtimes import validate_runtime_name
+    except ImportError:
+        return None
+    try:
+        validate_runtime_name(name)
+    except UserError as exc:
+        return str(exc)
+    return None

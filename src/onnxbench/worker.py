@@ -1,0 +1,217 @@
+"""Run one function in an isolated process: a crash, an OOM or a time-out becomes a status.
+
+Every measurement runs in its own process so thread pools, CUDA contexts, memory peaks and
+crashes stay inside it. The parent never dies with a case: a signal becomes ``crashed``
+(with the signal's name), a ``MemoryError`` or a SIGKILL we did not send (the kernel's OOM
+killer) becomes ``oom``, an overrun becomes ``timeout`` (the whole process group is
+killed), an exception becomes ``failed`` with its first line (the traceback is kept for
+debugging, never printed here).
+
+The default start method is ``forkserver`` with numpy, onnxruntime and torch preloaded, so
+each worker is a cheap fork that skips the multi-second torch import; ``spawn`` is the
+fallback (set ``ONNXBENCH_START_METHOD=spawn`` to force it). The zoo is not preloaded:
+model code may print at import, and the fork server's output is the user's terminal.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import Any, Callable, Iterator, Literal
+
+WorkerStatus = Literal["ok", "failed", "crashed", "oom", "timeout"]
+
+# imported once by the fork server, so no worker pays for them (scipy.stats alone takes
+# seconds); a module that fails to import here is silently imported later by the worker
+PRELOAD = ["numpy", "scipy.stats", "onnx", "onnxruntime", "torch", "psutil",
+           "onnxbench.execute", "onnxbench.artifacts", "onnxbench.inputs",
+           "onnxbench.measure.timer", "onnxbench.measure.stats", "onnxbench.runtimes.ort",
+           "onnxbench.runtimes.torch_eager"]
+_CONTEXT: mp.context.BaseContext | None = None
+MAX_REASON = 300  # a reason is one line in a table; the full text stays in the traceback
+
+
+@dataclass
+class WorkerOutcome:
+    """What came back from a worker: its status, the function's value, and why not ok."""
+
+    status: WorkerStatus
+    value: Any = None
+    reason: str | None = None
+    traceback: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _context() -> mp.context.BaseContext:
+    """The multiprocessing context, created once (forkserver with preloads, else spawn)."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        method = os.environ.get("ONNXBENCH_START_METHOD", "forkserver")
+        if method not in mp.get_all_start_methods():
+            method = "spawn"
+        ctx = mp.get_context(method)
+        if method == "forkserver":
+            ctx.set_forkserver_preload(PRELOAD)
+        _CONTEXT = ctx
+    return _CONTEXT
+
+
+def first_line(exc: BaseException) -> str:
+    """The exception's first non-empty line, prefixed by its type when the text is bare."""
+    text = str(exc).strip()
+    line = text.splitlines()[0].strip() if text else ""
+    if len(line) > MAX_REASON:
+        line = line[:MAX_REASON - 1] + "…"
+    if line and not getattr(exc, "show_type", True):
+        return line
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+def _limit_memory(mem_limit_mb: int | None) -> None:
+    if mem_limit_mb:
+        import resource
+
+        limit = int(mem_limit_mb) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _redirect_output(log_path: str | None) -> None:
+    """Send the worker's stdout/stderr (C++ libraries log there too) to ``log_path``."""
+    if not log_path:
+        return
+    os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    for stream in (1, 2):
+        os.dup2(fd, stream)
+    os.close(fd)
+
+
+def _child(conn, fn: Callable, args: tuple, mem_limit_mb: int | None,
+           log_path: str | None) -> None:
+    """Worker body: own process group (so a time-out kills helpers too), run, send back."""
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # inherited from the start
+    _redirect_output(log_path)
+    try:
+        _limit_memory(mem_limit_mb)
+        message = ("ok", fn(*args), None, None)
+    except MemoryError as exc:
+        message = ("oom", None, f"out of memory: {first_line(exc)}", traceback.format_exc())
+    except BaseException as exc:  # noqa: BLE001 - everything becomes a status
+        message = ("failed", None, first_line(exc), traceback.format_exc())
+    try:
+        conn.send(message)
+    except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable return value
+        conn.send(("failed", None, f"could not send the result back: {first_line(exc)}",
+                   traceback.format_exc()))
+    conn.close()
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold SIGINT back (it is delivered right after) while a worker starts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _kill_group(proc) -> None:
+    """Kill the worker and everything it started (its process group)."""
+    if proc.pid is None:
+        return
+    for kill in (lambda: os.killpg(proc.pid, signal.SIGKILL), proc.kill):
+        try:
+            kill()
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+    proc.join(5)
+
+
+def _death_reason(exitcode: int | None) -> tuple[WorkerStatus, str]:
+    """Status and reason for a worker that ended without sending a message."""
+    if exitcode is not None and exitcode < 0:
+        sig = signal.Signals(-exitcode)
+        if sig == signal.SIGKILL:
+            return "oom", "worker was killed by SIGKILL (likely the out-of-memory killer)"
+        return "crashed", f"worker died with {sig.name}"
+    return "crashed", f"worker exited with code {exitcode} before sending a result"
+
+
+def run_isolated(fn: Callable, *args: Any, timeout_s: float | None = None,
+                 mem_limit_mb: int | None = None,
+                 log_path: str | os.PathLike | None = None) -> WorkerOutcome:
+    """Run ``fn(*args)`` (picklable, module-level) in its own process and report how it went.
+
+    ``timeout_s`` bounds the wall-clock time (None: no bound); ``mem_limit_mb`` caps the
+    worker's address space (RLIMIT_AS; unsuitable for CUDA workers, off by default);
+    ``log_path`` receives the worker's stdout/stderr (kept off the user's terminal).
+    A KeyboardInterrupt in the parent kills the worker and propagates.
+    """
+    ctx = _context()
+    parent_conn, child_conn = ctx.Pipe(duplex=False)
+    log = os.fspath(log_path) if log_path is not None else None
+    proc = ctx.Process(target=_child, args=(child_conn, fn, args, mem_limit_mb, log),
+                       daemon=True)
+    start = time.monotonic()
+    try:
+        with _sigint_deferred():  # a Ctrl-C mid-start would orphan a half-started worker
+            proc.start()
+        child_conn.close()
+        outcome = _wait(proc, parent_conn, start, timeout_s)
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        parent_conn.close()
+    outcome.duration_s = time.monotonic() - start
+    return outcome
+
+
+def _wait(proc, conn, start: float, timeout_s: float | None) -> WorkerOutcome:
+    """Wait for a message or the worker's death, whichever first, within the time limit."""
+    while True:
+        remaining = None if timeout_s is None else timeout_s - (time.monotonic() - start)
+        if remaining is not None and remaining <= 0:
+            _kill_group(proc)
+            return WorkerOutcome("timeout", reason=f"timed out after {timeout_s:g} s")
+        ready = wait([conn, proc.sentinel], timeout=remaining)
+        if conn in ready:
+            try:
+                status, value, reason, tb = conn.recv()
+            except (EOFError, OSError):
+                proc.join()
+                return _died(proc.exitcode)
+            proc.join(30)
+            if proc.is_alive():
+                _kill_group(proc)
+            return WorkerOutcome(status, value, reason, tb)
+        if proc.sentinel in ready:
+            # the pipe may still hold a message sent just before exit
+            if conn.poll(0):
+                continue
+            proc.join()
+            return _died(proc.exitcode)
+
+
+def _died(exitcode: int | None) -> WorkerOutcome:
+    status, reason = _death_reason(exitcode)
+    return WorkerOutcome(status, reason=reason)

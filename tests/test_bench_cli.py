@@ -1,0 +1,147 @@
+"""``onnxbench bench``: the happy path on a tiny graph, and every bad input (exit 2, one line)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from onnxbench.cli import main
+from onnxbench.result import read_results
+from test_worker import write_tiny_onnx
+
+FAST = ["--runs", "3", "--warmup", "1"]
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in-process; (exit code, stdout, stderr)."""
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def tiny(tmp_path) -> Path:
+    return write_tiny_onnx(tmp_path / "tiny.onnx")
+
+
+def test_bench_json_writes_one_result_per_measurement(tmp_path, tiny, capsys):
+    out_dir = tmp_path / "out"
+    code, out, err = cli(capsys, "bench", str(tiny), "--runtime", "ort-cpu,torch-cpu",
+                         "--batch", "1,3", *FAST, "--out", str(out_dir), "--json", "--quiet")
+    assert code == 0, err
+    doc = json.loads(out)
+    rows = {(r["runtime"], r["batch"]): r for r in doc["rows"]}
+    assert set(rows) == {("ort-cpu", 1), ("ort-cpu", 3), ("torch-cpu", 1), ("torch-cpu", 3)}
+    assert rows[("ort-cpu", 3)]["status"] == "ok" and rows[("ort-cpu", 3)]["n"] == 3
+    assert rows[("ort-cpu", 3)]["p50_ms"] > 0
+    assert rows[("torch-cpu", 1)]["status"] == "skipped"
+    assert "PyTorch runtimes need a PyTorch model" in rows[("torch-cpu", 1)]["reason"]
+    results = read_results(out_dir / "raw")
+    assert len(results) == 4 and (out_dir / "env.json").is_file()
+    ok = [r for r in results if r.status == "ok"]
+    assert all(len(r.timing.latencies_ms) == 3 for r in ok)
+    assert {r.case.batch for r in ok} == {1, 3}
+
+
+def test_bench_table_has_a_table_per_runtime(tmp_path, tiny, capsys):
+    code, out, err = cli(capsys, "bench", str(tiny), "--runtime", "ort-cpu,test-skip",
+                         "--batch", "2", *FAST, "--out", str(tmp_path / "o"), "--quiet")
+    assert code == 0, err
+    assert "tiny.onnx · ort-cpu" in out and "tiny.onnx · test-skip" in out
+    for header in ("Batch", "Mean", "Median", "P95", "P99"):
+        assert header in out
+    assert "skipped" in out
+
+
+def _truncated(tmp_path: Path, tiny: Path) -> Path:
+    data = tiny.read_bytes()
+    bad = tmp_path / "trunc.onnx"
+    bad.write_bytes(data[: len(data) // 2])
+    return bad
+
+
+def _symbolic(tmp_path: Path) -> Path:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "width"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "width"])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "sym.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+BAD_INPUTS = {
+    "missing file": (lambda tmp, tiny: [str(tmp / "nope.onnx")], "nope.onnx"),
+    "not onnx": (lambda tmp, tiny: [str(_write(tmp / "text.onnx", "hello"))], "text.onnx"),
+    "truncated": (lambda tmp, tiny: [str(_truncated(tmp, tiny))], "trunc.onnx"),
+    "unknown runtime": (lambda tmp, tiny: [str(tiny), "--runtime", "ort-gpu"], "ort-gpu"),
+    "malformed shape": (lambda tmp, tiny: [str(tiny), "--shape", "x=1,a"], "--shape"),
+    "negative batch": (lambda tmp, tiny: [str(tiny), "--batch", "-4"], "--batch"),
+    "zero batch": (lambda tmp, tiny: [str(tiny), "--batch", "0,2"], "--batch"),
+    "unresolved dim": (lambda tmp, tiny: [str(_symbolic(tmp))], "width"),
+    "unknown model": (lambda tmp, tiny: ["no-such-model"], "no-such-model"),
+    "bad runs": (lambda tmp, tiny: [str(tiny), "--runs", "0"], "runs"),
+}
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUTS))
+def test_bad_input_is_one_line_and_exit_2(name, tmp_path, tiny, capsys):
+    make_args, expected = BAD_INPUTS[name]
+    out_dir = tmp_path / "never"
+    code, out, err = cli(capsys, "bench", *make_args(tmp_path, tiny), "--out", str(out_dir))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert expected in lines[0] and "Traceback" not in err
+    assert not (out_dir / "raw").exists() or not any((out_dir / "raw").iterdir())
+
+
+def test_bench_zoo_model_builds_one_artifact_and_runs_torch_too(tmp_path, capsys):
+    out_dir = tmp_path / "zoo"
+    code, out, err = cli(capsys, "bench", "dcnv2", "--config", "tiny", "--exporter",
+                         "torchscript", "--runtime", "ort-cpu,torch-cpu", "--batch", "2,4",
+                         *FAST, "--out", str(out_dir), "--json", "--quiet")
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    assert sorted((r["runtime"], r["batch"], r["status"]) for r in rows) == [
+        ("ort-cpu", 2, "ok"), ("ort-cpu", 4, "ok"), ("torch-cpu", 2, "ok"), ("torch-cpu", 4, "ok")]
+    (artifact,) = (out_dir / "artifacts").iterdir()  # one export shared by all four cases
+    meta = json.loads((artifact / "artifact.json").read_text())
+    assert meta["status"] == "ok" and meta["exporter"] == "torchscript"
+    assert meta["parity"]["passed"] is True and isinstance(meta["lint"], list)
+    ort = [r for r in read_results(out_dir / "raw") if r.case.runtime == "ort-cpu"]
+    assert all(r.parity and r.parity["passed"] for r in ort)
+
+
+def test_failed_export_fails_all_its_cases_with_the_first_line(tmp_path, capsys):
+    suite = tmp_path / "bad-export.yaml"
+    suite.write_text("suite: bad-export\ndefaults:\n  measure: {runs: 3, warmup: 1}\n"
+                     "cases:\n  - model: dcnv2\n    config: tiny\n    exporter: torchscript\n"
+                     "    runtimes: [ort-cpu, torch-cpu]\n    batch: 2\n"
+                     "    options: {opset: 3}\n")
+    code, out, err = cli(capsys, "run", "--suite", str(suite), "--out", str(tmp_path / "r"),
+                         "--json", "--quiet")
+    assert code == 0, err
+    rows = json.loads(out)["summary"]["rows"]
+    assert [r["status"] for r in rows] == ["failed", "failed"]
+    for r in rows:  # the exporter's own first line, once, without our wrapper's type
+        assert r["reason"].startswith("export failed: ") and "opset" in r["reason"].lower()
+        assert r["reason"].count("RuntimeError") <= 1 and "\n" not in r["reason"]
+
+
+def test_unknown_exporter_is_bad_input(capsys):
+    code, _, err = cli(capsys, "bench", "dcnv2", "--exporter", "onnx-magic")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "onnx-magic" in err

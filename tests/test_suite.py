@@ -1,0 +1,217 @@
+"""Suites: matrix expansion, validation errors (one line naming file, line and field), run
+directories, atomic writes, per-case time-outs, all-skipped suites, aggregate-only."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from onnxbench.errors import UserError
+from onnxbench.result import atomic_write_text, read_results
+from onnxbench.suite import expand, parse_suite
+from onnxbench.suite.rundir import RunDir, create_run_dir
+from test_bench_cli import cli
+from test_worker import write_tiny_onnx
+
+MATRIX = """
+suite: m
+defaults:
+  runtimes: [ort-cpu, test-skip]
+  batch: [1, 8]
+  measure: {{warmup: 3, runs: 7}}
+  repeats: 2
+cases:
+  - model: {tiny}
+    config: [a, b]          # ignored for a bare ONNX file: de-duplicated
+    ab: {{intra_op_threads: [1, 2]}}
+  - model: {tiny}
+    runtimes: test-delay
+    batch: 4
+    repeats: 1
+    options: {{delay_us: 50}}
+"""
+
+
+def test_matrix_expansion_order_and_axes(tmp_path):
+    tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
+    plan = expand(parse_suite(MATRIX.format(tiny=tiny), "m.yaml"))
+    first = [c for c in plan.cases if c.repeat == 0]
+    # entry 1: 2 threads x 2 runtimes x 2 batches (configs collapse), entry 2: one case
+    assert len(first) == 9 and len(plan.cases) == 17
+    assert [c.repeat for c in plan.cases] == [0] * 9 + [1] * 8  # repeats interleaved
+    assert plan.ab_axes == {"intra_op_threads": [1, 2]}
+    assert {c.options["intra_op_threads"] for c in first[:8]} == {1, 2}
+    assert first[0].measure.warmup == 3 and first[0].measure.max_runs == 7 \
+        and first[0].measure.min_runs == 7
+    assert all(c.config is None and c.exporter is None for c in plan.cases)
+    delay = [c for c in plan.cases if c.runtime == "test-delay"]
+    assert len(delay) == 1 and delay[0].batch == 4 and delay[0].options == {"delay_us": 50}
+    assert len({c.case_id for c in plan.cases}) == len(plan.cases)
+    # deterministic: expanding again gives the same ids in the same order
+    again = expand(parse_suite(MATRIX.format(tiny=tiny), "m.yaml"))
+    assert [c.case_id for c in again.cases] == [c.case_id for c in plan.cases]
+
+
+BASE = "suite: bad\ncases:\n  - model: {model}\n"
+ERRORS = {
+    "typo field": (BASE + "    runtime: [ort-cpu]\n", 4, "cases[0].runtime",
+                   "did you mean 'runtimes'"),
+    "negative batch": (BASE + "    batch: [1, -2]\n", 4, "cases[0].batch[1]",
+                       "greater than or equal to 1"),
+    "unknown runtime": (BASE + "    runtimes: [ort-cpu,\n      ort-gpu]\n", 5,
+                        "cases[0].runtimes[1]", "unknown runtime 'ort-gpu'"),
+    "unknown model": ("suite: bad\ncases:\n  - model: dcnv3\n", 3, "cases[0].model[0]",
+                      "did you mean 'dcnv2'"),
+    "unknown config": ("suite: bad\ncases:\n  - model: dcnv2\n    config: lite\n", 4,
+                       "cases[0].config[0]", "did you mean 'light'"),
+    "list for scalar": ("suite: bad\ndefaults:\n  repeats: [1, 2]\ncases:\n  - model: {model}\n",
+                        3, "defaults.repeats", "where a single value belongs"),
+    "list option": (BASE + "    options:\n      threads: [1, 2]\n", 5, "cases[0].options.threads",
+                    "ab: {threads: [1, 2]}"),
+    "measure typo": (BASE + "    measure: {warmups: 5}\n", 4, "cases[0].measure.warmups",
+                     "did you mean 'warmup'"),
+    "missing cases": ("suite: bad\ndescription: x\n", None, "cases", "required field"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_validation_error_is_one_line_with_file_line_field(name, tmp_path, capsys):
+    text, line, field, fragment = ERRORS[name]
+    tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.replace("{model}", str(tiny)))
+    code, out, err = cli(capsys, "run", "--suite", str(path), "--dry-run")
+    assert code == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    where = f"{path}:{line}: " if line else f"{path}"
+    assert where in lines[0] and f" {field}: " in lines[0] and fragment in lines[0], lines[0]
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    with pytest.raises(UserError, match=r"s\.yaml:5: not valid YAML"):
+        parse_suite("suite: x\ncases:\n  - model: a\n    batch: 1\n   runtimes: b\n", "s.yaml")
+
+
+@pytest.mark.parametrize("name,count", [("dcnv2-cpu", 18), ("quickstart", None),
+                                        ("dcnv2-cpu-vs-gpu", None)])
+def test_builtin_suites_validate_and_expand(name, count, capsys):
+    code, out, err = cli(capsys, "run", "--suite", name, "--dry-run", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["suite"] == name and doc["n_cases"] == len(doc["cases"]) > 0
+    if count is not None:
+        assert doc["n_cases"] == count
+
+
+def test_run_dirs_are_exclusive_and_locked(tmp_path):
+    from datetime import datetime
+
+    when = datetime(2026, 1, 2, 3, 4, 5)
+    a, b = create_run_dir(tmp_path, "s", when), create_run_dir(tmp_path, "s", when)
+    assert a.path.name == "s_20260102-030405" and b.path.name == "s_20260102-030405-2"
+    with a.lock():
+        with pytest.raises(UserError, match="in use by another onnxbench process"):
+            with RunDir(a.path).lock():
+                pass
+    with RunDir(a.path).lock():  # released once the holder is done
+        pass
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "raw" / "c" / "result.json"
+    atomic_write_text(target, "old")
+
+    def broken_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in target.parent.iterdir()] == ["result.json"]  # no temp left
+
+
+RUN = """
+suite: small
+defaults:
+  measure: {{warmup: 1, runs: 5}}
+cases:
+  - model: {tiny}
+    runtimes: [ort-cpu, test-skip]
+    batch: [1, 2]
+    repeats: 2
+  - model: {tiny}
+    runtimes: test-sleep
+    timeout_s: 1
+"""
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """One real run of a small suite (ok, skipped, timeout; repeats) shared by the tests."""
+    from onnxbench.cli import main
+
+    tmp = tmp_path_factory.mktemp("run")
+    tiny = write_tiny_onnx(tmp / "tiny.onnx")
+    suite = tmp / "small.yaml"
+    suite.write_text(RUN.format(tiny=tiny))
+    try:
+        main(["run", "--suite", str(suite), "--out", str(tmp / "runs"), "--quiet"])
+    except SystemExit as exc:
+        assert not exc.code
+    (run_dir,) = (tmp / "runs").iterdir()
+    return run_dir
+
+
+def test_run_writes_the_layout_and_statuses(small_run):
+    for rel in ("configs/suite.yaml", "configs/plan.json", "configs/env.json", "env.json",
+                "summary/summary.csv", "summary/summary.json"):
+        assert (small_run / rel).is_file(), rel
+    results = read_results(small_run / "raw")
+    statuses = sorted(r.status for r in results)
+    assert statuses == ["ok"] * 4 + ["skipped"] * 4 + ["timeout"]
+    slept = next(r for r in results if r.status == "timeout")
+    assert slept.reason == "timed out after 1 s" and slept.duration_s < 30
+
+
+def test_summary_folds_repeats(small_run):
+    results = [r for r in read_results(small_run / "raw") if r.status == "ok"]
+    doc = json.loads((small_run / "summary" / "summary.json").read_text())
+    rows = {(r["runtime"], r["batch"]): r for r in doc["rows"]}
+    assert len(doc["rows"]) == 5 and doc["statuses"] == {"ok": 4, "skipped": 4, "timeout": 1}
+    row = rows[("ort-cpu", 2)]
+    medians = [r.stats.p50 for r in results if r.case.batch == 2]
+    assert row["n_repeats"] == 2 and row["n"] == 10
+    assert row["p50_ms"] == pytest.approx(np.mean(medians), abs=1e-6)
+    assert row["repeat_std_ms"] == pytest.approx(np.std(medians, ddof=1), abs=1e-6)
+    assert rows[("test-sleep", 1)]["status"] == "timeout"
+
+
+def test_aggregate_only_reproduces_the_summary_byte_for_byte(small_run, capsys):
+    summary = small_run / "summary"
+    before = {p.name: p.read_bytes() for p in summary.iterdir()}
+    for p in summary.iterdir():
+        p.unlink()
+    code, out, err = cli(capsys, "aggregate", str(small_run), "--json")
+    assert code == 0, err
+    assert {p.name: p.read_bytes() for p in summary.iterdir()} == before
+    code, out, err = cli(capsys, "run", "--aggregate-only", "--input-dir", str(small_run))
+    assert code == 0, err
+    assert {p.name: p.read_bytes() for p in summary.iterdir()} == before
+
+
+def test_all_skipped_suite_succeeds(tmp_path, capsys):
+    tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
+    suite = tmp_path / "skip.yaml"
+    suite.write_text(f"suite: skips\ncases:\n  - model: {tiny}\n    runtimes: [test-skip, "
+                     "torch-cpu]\n    batch: [1, 2]\n")
+    code, out, err = cli(capsys, "run", "--suite", str(suite), "--out", str(tmp_path / "r"),
+                         "--quiet", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["summary"]["statuses"] == {"skipped": 4}
+    assert all(r["status"] == "skipped" and r["reason"] for r in doc["summary"]["rows"])
