@@ -241,7 +241,7 @@ def test_cli_zoo_json_lists_every_model_with_param_counts():
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)["models"]
     assert {r["model"] for r in rows} == {"dcnv2", "moe", "resnet18", "resnet50", "bert",
-                                          "deberta-v2"}
+                                          "deberta-v2", "keras-resnet50", "keras-encoder"}
     counts = {(r["model"], r["config"]): r["params"] for r in rows}
     assert counts[("dcnv2", "light")] == resolve("dcnv2").param_count("light")
     assert counts[("bert", "large")] > counts[("bert", "base")] > counts[("bert", "tiny")]

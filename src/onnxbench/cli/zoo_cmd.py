@@ -8,8 +8,10 @@ from typing import Optional
 import typer
 
 
-def _human(n: int) -> str:
+def _human(n: int | None) -> str:
     """1234567 -> '1.23M' (a table cell); the JSON keeps the exact count."""
+    if n is None:
+        return "n/a (pip install 'onnxbench[tf]')"
     for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
         if n >= scale:
             return f"{n / scale:.3g}{unit}"

@@ -17,6 +17,7 @@ def describe_zoo(model: str | None = None) -> list[dict]:
     Parameter counts are taken on the meta device (no memory, no weights initialised), so
     listing base/large transformers and the 40M-parameter DCNv2 configs stays quick.
     """
+    from onnxbench.errors import Skip
     from onnxbench.zoo import REGISTRY, resolve
 
     specs = [resolve(model)] if model else [REGISTRY[name] for name in BUILTIN]
@@ -28,9 +29,17 @@ def describe_zoo(model: str | None = None) -> list[dict]:
                 "default": config == spec.default_config,
                 "description": spec.description,
                 "settings": spec.describe(config),
-                "params": spec.param_count(config),
+                "params": _params(spec, config, Skip),
                 "inputs": spec.input_names(config),
                 "outputs": spec.output_names(config),
                 "has_seq": spec.has_seq, "default_seq": spec.default_seq,
             })
     return rows
+
+
+def _params(spec, config: str, skip: type[Exception]) -> int | None:
+    """The parameter count, or None where the framework is not installed (the [tf] extra)."""
+    try:
+        return spec.param_count(config)
+    except skip:
+        return None
