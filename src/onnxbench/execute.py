@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import resource
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -23,6 +25,8 @@ from onnxbench.errors import Skip
 from onnxbench.result import Result, Timing
 
 THREAD_OPTIONS = ("threads", "intra_op_threads")
+# seeded synthetic images for pipeline cases: deterministic, so shared across runs
+IMAGE_CACHE = Path(tempfile.gettempdir()) / "onnxbench-images"
 
 
 def now_iso() -> str:
@@ -126,6 +130,12 @@ def _measure(case: Case, artifact: Artifact, runtime, base: dict[str, Any]) -> R
 
     if case.runtime.startswith("torch") and not artifact.has_torch:
         raise Skip("PyTorch runtimes need a PyTorch model; this case has only an ONNX file")
+    if "pipeline" in case.options:  # an end-to-end image pipeline times its own stages
+        from onnxbench.pipeline import run_pipeline_case
+
+        result = run_pipeline_case(case, artifact, IMAGE_CACHE)
+        result.started_at = base["started_at"]
+        return result
     inputs, padding = _pad(make_case_inputs(case, artifact), case)
     t = time.perf_counter_ns()
     runtime.prepare(artifact, case.options)
@@ -174,7 +184,7 @@ def verify_case(case: Case, artifact: Artifact, runtime, inputs) -> dict[str, An
     """This runtime's outputs against the PyTorch module's on the same (real) rows."""
     import torch
 
-    from onnxbench.parity import compare
+    from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL, compare
     from onnxbench.runtimes.pad import trim
     from onnxbench.zoo import resolve
 
@@ -186,8 +196,8 @@ def verify_case(case: Case, artifact: Artifact, runtime, inputs) -> dict[str, An
         expected = module(*(torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in names))
     expected = [expected] if isinstance(expected, torch.Tensor) else list(expected)
     expected = trim([t.detach().cpu().numpy() for t in expected], case.batch)
-    rtol = float(case.options.get("rtol", 1e-3))
-    atol = float(case.options.get("atol", 1e-4))
+    rtol = float(case.options.get("rtol", DEFAULT_RTOL))
+    atol = float(case.options.get("atol", DEFAULT_ATOL))
     report = compare(expected, actual, spec.output_names(case.config), rtol=rtol, atol=atol)
     return {"batch": case.batch, "against": "torch", **report.to_dict()}
 
