@@ -53,10 +53,12 @@ def test_latency_table_shape_accuracy_and_failed(run):
     rep = build_report(run)
     t = _table(rep, "light: ORT CPU")
     assert t.headers[:5] == ["Batch", "Mean (ms)", "Median (ms)", "P95 (ms)", "P99 (ms)"]
-    assert "Accuracy" in t.headers and t.rows[0][t.headers.index("Accuracy")].text == "auc=0.71"
+    acc = t.rows[0][t.headers.index("Accuracy")].text
+    assert acc == "AUC 0.710 (n=512, held-out)" and "{" not in acc and "logloss" not in acc
     failed = _table(rep, "heavy: ORT CPU")
     assert [c.text for c in failed.rows[0][1:5]] == ["failed"] * 4
-    assert "RuntimeError: boom" in failed.rows[0][-1].text
+    assert failed.rows[0][-1].text == "failed: boom"  # the head of the reason in the cell …
+    assert any("RuntimeError: boom" in n for n in failed.notes)  # … the whole reason below
 
 
 def test_speedups_against_pytorch_on_same_device(run):

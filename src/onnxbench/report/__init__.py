@@ -15,6 +15,8 @@ from onnxbench.errors import UserError
 from onnxbench.report.compare import Comparison, ab_in_run
 from onnxbench.report.crossover import Crossover, find_crossovers, winner_sentence
 from onnxbench.report.load import Point, RunData, group_points, load_run
+from onnxbench.report.optim import optimisation_table
+from onnxbench.report.pipelines import PipelineReport, is_pipeline, pipeline_reports
 from onnxbench.report.tables import (Group, Table, build_groups, comparison_table, env_table,
                                      exporter_table, latency_table, speedup_table, word)
 from onnxbench.result import atomic_write_text
@@ -38,13 +40,20 @@ class Report:
     tables: list[Table]                 # run-wide: environment, exporter matrix
     ab: Comparison | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    pipelines: list[PipelineReport] = field(default_factory=list)
+
+    def ab_table(self) -> Table | None:
+        from onnxbench.report.abtable import ab_table
+
+        return ab_table(self.ab) if self.ab else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_dir": str(self.run.run_dir), "counts": self.counts,
             "groups": [_group_dict(g) for g in self.groups],
+            "pipelines": [p.to_dict() for p in self.pipelines],
             "tables": [t.to_dict() for g in self.groups for t in g.tables]
-            + [t.to_dict() for t in self.tables],
+            + [p.table.to_dict() for p in self.pipelines] + [t.to_dict() for t in self.tables],
             "ab": self.ab.to_dict() if self.ab else None, "env": self.run.env,
         }
 
@@ -60,6 +69,7 @@ def _point_dict(x: int, p: Point | None) -> dict[str, Any]:
 
 def _group_dict(g: GroupReport) -> dict[str, Any]:
     return {"title": g.group.title, "axis": g.group.axis, "xs": g.group.xs, "sentence": g.sentence,
+            "notes": g.group.notes,
             "series": [{"label": s.label, "runtime": s.runtime,
                         "points": [_point_dict(x, s.points.get(x)) for x in g.group.xs]}
                        for s in g.group.series],
@@ -99,8 +109,7 @@ def _sentence(group: Group) -> str:
 
 def _group_report(group: Group, baseline: str | None) -> GroupReport:
     tables = [comparison_table(group)] if len(group.series) > 1 else []
-    sp = speedup_table(group, baseline)
-    tables += [sp] if sp else []
+    tables += [t for t in (optimisation_table(group), speedup_table(group, baseline)) if t]
     tables += [latency_table(group, s) for s in group.series]
     sentence = f"{group.title}: {_sentence(group)}" if len(group.series) > 1 and len(group.xs) > 1 else ""
     return GroupReport(group, sentence, _crossovers(group), tables)
@@ -111,7 +120,8 @@ def build_report(run_dir: str | Path | RunData, *, baseline: str | None = None,
     """Everything the report shows, from files only."""
     run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
     points = group_points(run.results)
-    groups = [_group_report(g, baseline) for g in build_groups(points)]
+    plain = [p for p in points if not is_pipeline(p)]
+    groups = [_group_report(g, baseline) for g in build_groups(plain)] if plain else []
     tables = [env_table(run.env)] if run.env else []
     ex = exporter_table(points)
     tables += [ex] if ex else []
@@ -120,7 +130,8 @@ def build_report(run_dir: str | Path | RunData, *, baseline: str | None = None,
     for r in run.results:
         counts[r.status] = counts.get(r.status, 0) + 1
     counts["unstable"] = sum(p.unstable for p in points)
-    return Report(run, points, groups, tables, ab if ab and ab.pairs else None, counts)
+    return Report(run, points, groups, tables, ab if ab and ab.pairs else None, counts,
+                  pipeline_reports(points))
 
 
 def write_reports(run_dir: str | Path, formats: tuple[str, ...] | list[str] = FORMATS, *,

@@ -15,6 +15,7 @@ from typing import Any
 
 from onnxbench.errors import CheckFailed, UserError
 from onnxbench.report.abtest import ABResult, adjust, compare_arms
+from onnxbench.report.labels import case_label, model_config, split_fields
 from onnxbench.report.load import Point, RunData, group_points, load_run
 
 
@@ -104,9 +105,16 @@ def _without(point: Point, axis: str) -> str:
     return json.dumps({**rest, "options": opts}, sort_keys=True, default=str)
 
 
+def ab_label(point: Point, varying: list[str], axis: str) -> str:
+    """"resnet18/tiny PyTorch CPU (pipeline=gpu)": what tells this pair apart, not the case id."""
+    return f"{model_config(point.case)} " + case_label(point.case, varying, skip=(f"options.{axis}",))
+
+
 def ab_in_run(run: RunData, *, threshold: float = 0.05, alpha: float = 0.05) -> Comparison:
     """Pairs along each of the plan's ``ab_axes`` (A = the axis' first value)."""
     points = group_points(run.results)
+    in_ab = [p for p in points if any(axis in p.case.options for axis in run.ab_axes)]
+    _, varying = split_fields(p.case for p in in_ab or points)
     pairs: list[Pair] = []
     for axis, values in run.ab_axes.items():
         arms: dict[str, dict[str, Point]] = {}
@@ -118,7 +126,7 @@ def ab_in_run(run: RunData, *, threshold: float = 0.05, alpha: float = 0.05) -> 
             keys = [k for k in order if k in group] + sorted(k for k in group if k not in order)
             for kb in keys[1:]:
                 a, b = group[keys[0]], group[kb]
-                pairs.append(Pair(f"{a.key} [{axis}: {keys[0]} → {kb}]", a, b))
+                pairs.append(Pair(f"{ab_label(a, varying, axis)} [{axis}: {keys[0]} → {kb}]", a, b))
     return Comparison(test_pairs(pairs, threshold, alpha), threshold)
 
 

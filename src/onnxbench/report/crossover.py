@@ -79,8 +79,12 @@ def find_crossovers(xs: Sequence[float], medians_a: Sequence[float], ci_a: Seque
     return out
 
 
-def _fmt(x: float) -> str:
+def fmt_x(x: float) -> str:
+    """A batch or seq value as people say it: whole numbers from 10 up (a crossover ≈ 40)."""
     return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
+
+
+_fmt = fmt_x
 
 
 def winner_sentence(axis: str, xs: Sequence[float], series: dict[str, tuple[list[float], list]]) -> str:

@@ -17,11 +17,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from onnxbench.report.crossover import INTERPOLATION, fmt_x
+from onnxbench.report.markdown import crossover_lines
 from onnxbench.report.tables import Table, word
 
 if TYPE_CHECKING:
     from onnxbench.report import GroupReport, Report
-    from onnxbench.report.compare import Comparison
+    from onnxbench.report.pipelines import PipelineReport
 
 MAX_POINTS = 400
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -36,7 +38,7 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def html_table(table: Table) -> str:
+def html_table(table: Table, heading: str = "h3") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in table.headers)
     rows = []
     for row in table.rows:
@@ -45,12 +47,18 @@ def html_table(table: Table) -> str:
             text = html.escape(c.text)
             text = f"<b>{text}</b>" if c.bold else text
             attr = f' data-sort="{c.value}"' if isinstance(c.value, (int, float)) else ""
-            cls = ' class="word"' if c.is_word else ""
+            cls = ' class="word"' if c.is_word else ("" if isinstance(c.value, (int, float)) else ' class="text"')
             tds.append(f"<td{attr}{cls}>{text}</td>")
         rows.append("<tr>" + "".join(tds) + "</tr>")
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in table.notes)
-    return (f"<h3>{html.escape(table.title)}</h3><table class=\"sortable\"><thead><tr>{head}"
+    return (f"<{heading}>{html.escape(table.title)}</{heading}><table class=\"sortable\"><thead><tr>{head}"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>{notes}")
+
+
+def _x_axis(group) -> dict:
+    """Log axis ticked at the measured batch/seq values (not plotly's 2…9 minor labels)."""
+    return {"type": "log", "title": group.axis, "tickvals": group.xs,
+            "ticktext": [str(x) for x in group.xs]}
 
 
 def _latency_figure(g: "GroupReport") -> go.Figure:
@@ -71,11 +79,11 @@ def _latency_figure(g: "GroupReport") -> go.Figure:
     for a, b, c in g.crossovers:  # a trace, not a shape: shapes on log axes take log10 units
         fig.add_trace(go.Scatter(x=[c.x_cross, c.x_cross], y=[min(ys), max(ys)], mode="lines",
                                  line={"dash": "dot", "color": "#555"},
-                                 name=f"crossover {a} / {b} ≈ {c.x_cross:.3g}"
+                                 name=f"crossover {a} / {b} ≈ {fmt_x(c.x_cross)}"
                                  + (" (within noise)" if c.within_noise else "")))
     fig.update_layout(title=f"{group.title}: median latency (band: 95% CI of the median)",
-                      xaxis={"type": "log", "title": group.axis},
-                      yaxis={"type": "log", "title": "latency (ms)"}, height=420)
+                      xaxis=_x_axis(group), yaxis={"type": "log", "title": "latency (ms)"},
+                      height=420)
     return fig
 
 
@@ -87,8 +95,7 @@ def _throughput_figure(g: "GroupReport") -> go.Figure:
             fig.add_trace(go.Scatter(x=xs, y=[s.points[x].throughput for x in xs], name=s.label,
                                      mode="lines+markers", line={"color": COLORS[i % len(COLORS)]}))
     fig.update_layout(title=f"{group.title}: throughput (items/s = {group.axis} / mean latency)",
-                      xaxis={"type": "log", "title": group.axis},
-                      yaxis={"type": "log", "title": "items/s"}, height=380)
+                      xaxis=_x_axis(group), yaxis={"type": "log", "title": "items/s"}, height=380)
     return fig
 
 
@@ -109,43 +116,78 @@ def _distribution_figure(g: "GroupReport") -> go.Figure:
     return fig
 
 
-def _figures(report: "Report") -> list[go.Figure]:
-    figs = []
-    for g in report.groups:
-        if any(p.median is not None for s in g.group.series for p in s.points.values()):
-            if len(g.group.xs) > 1:
-                figs += [_latency_figure(g), _throughput_figure(g)]
-            figs.append(_distribution_figure(g))
-    return figs
+def _group_figures(g: "GroupReport") -> list[go.Figure]:
+    if not any(p.median is not None for s in g.group.series for p in s.points.values()):
+        return []
+    figs = [_latency_figure(g), _throughput_figure(g)] if len(g.group.xs) > 1 else []
+    return figs + [_distribution_figure(g)]
 
 
-def _ab_html(comp: "Comparison") -> str:
-    from onnxbench.report.markdown import ab_markdown  # reuse the wording, render as a table
-    lines = [ln for ln in ab_markdown(comp).splitlines() if ln.startswith("|")]
-    rows = [[c.strip().strip("*") for c in ln.strip("|").split("|")] for ln in lines]
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[2:])
-    return (f"<h2>A/B comparison</h2><p class=\"note\">B/A ratio of medians, 95% CI, Holm-adjusted p, "
-            f"equivalent = whole CI within ±{comp.threshold:.0%}</p>"
-            f"<table class=\"sortable\"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+def _pipeline_figure(pr: "PipelineReport") -> go.Figure | None:
+    """Stacked bars of the stage medians per pipeline, E2E marked: where the time goes."""
+    rows = [r for r in pr.rows if r.stages]  # stage medians stand on their own
+    if not rows:
+        return None
+    names = [f"{r.name} pin={int(r.switch('pin_memory'))} nb={int(r.switch('non_blocking'))}"
+             for r in rows]
+    fig = go.Figure()
+    for i, stage in enumerate(pr.stages):
+        fig.add_trace(go.Bar(y=names, x=[r.stages.get(stage, 0.0) for r in rows], name=stage,
+                             orientation="h", marker_color=COLORS[i % len(COLORS)]))
+    fig.add_trace(go.Scatter(y=names, x=[r.e2e if word(r.point) is None else None for r in rows],
+                             mode="markers", name="E2E median (trustworthy only)",
+                             marker={"symbol": "line-ns-open", "size": 18, "color": "#000"}))
+    fig.update_layout(barmode="stack", title=f"{pr.title}: stage medians per pipeline (ms)",
+                      xaxis={"title": "ms"}, height=180 + 40 * len(rows))
+    return fig
+
+
+def _chart(fig: go.Figure | None) -> list[str]:
+    if fig is None:
+        return []
+    return ['<div class="chart">' + fig.to_html(full_html=False, include_plotlyjs=False) + "</div>"]
+
+
+def _notes(notes: list[str]) -> str:
+    return "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
+
+
+def _list(items: list[str]) -> str:
+    return "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in items) + "</ul>"
+
+
+def _summary(report: "Report") -> list[str]:
+    parts = [f"<h1>onnxbench report: {html.escape(report.run.run_dir.name)}</h1>"]
+    c = report.counts
+    parts.append(f"<p>{len(report.points)} points from {len(report.run.results)} results: "
+                 + html.escape(", ".join(f"{v} {k}" for k, v in sorted(c.items()) if v)) + ".</p>")
+    sentences = [g.sentence for g in report.groups if g.sentence]
+    if sentences:
+        parts += ["<h2>Which runtime, for which load</h2>", _list(sentences),
+                  _notes([f"Crossovers interpolated {INTERPOLATION}; a tie within CI is not a flip."])]
+    pipes = [p.sentence for p in report.pipelines if p.sentence]
+    if pipes:
+        parts += ["<h2>Where the end-to-end time goes</h2>", _list(pipes)]
+    return parts
 
 
 def render_html(report: "Report") -> str:
     """The whole page as a string (plotly.js inlined once; no network needed to view it)."""
-    parts = [f"<h1>onnxbench report: {html.escape(report.run.run_dir.name)}</h1>"]
-    sentences = [g.sentence for g in report.groups if g.sentence]
-    if sentences:
-        parts.append("<h2>Which runtime, for which load</h2><ul>"
-                     + "".join(f"<li>{html.escape(s)}</li>" for s in sentences) + "</ul>")
-    for fig in _figures(report):
-        parts.append('<div class="chart">' + fig.to_html(full_html=False, include_plotlyjs=False)
-                     + "</div>")
+    parts = _summary(report)
     for g in report.groups:
-        parts.append(f"<h2>{html.escape(g.group.title)}</h2>")
+        parts += [f"<h2>{html.escape(g.group.title)}</h2>", _notes(g.group.notes)]
+        cross = [ln.removeprefix("- ") for ln in crossover_lines(g)]
+        parts += [_list(cross)] if cross else []
+        for fig in _group_figures(g):
+            parts += _chart(fig)
         parts += [html_table(t) for t in g.tables]
-    if report.ab:
-        parts.append(_ab_html(report.ab))
-    parts += [html_table(t) for t in report.tables]
+    if report.pipelines:
+        parts.append("<h2>End-to-end pipelines</h2>")
+        for pr in report.pipelines:
+            parts += _chart(_pipeline_figure(pr)) + [html_table(pr.table)]
+    ab = report.ab_table()
+    parts += [html_table(ab, "h2")] if ab else []
+    parts += [html_table(t, "h2") for t in report.tables]
     return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
             f"<title>onnxbench report: {html.escape(report.run.run_dir.name)}</title>"
             f"<style>{_asset('style.css')}</style><script type=\"text/javascript\">{get_plotlyjs()}</script>"

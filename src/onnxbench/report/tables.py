@@ -13,23 +13,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from onnxbench.report.fmt import DASH, accuracy_text, one_line, ratio, short_reason, sig
+from onnxbench.report.labels import (case_label, common_options_line, model_config,
+                                     model_title, runtime_label, split_fields)
 from onnxbench.report.load import Point
 
-RUNTIME_LABELS = {
-    "ort-cpu": "ORT CPU", "ort-cuda": "ORT CUDA", "ort-trt": "ORT TensorRT",
-    "torch-cpu": "PyTorch CPU", "torch-cuda": "PyTorch CUDA",
-    "torch-compile-cpu": "PyTorch compiled CPU", "torch-compile-cuda": "PyTorch compiled CUDA",
-}
 GPU_MARKERS = ("cuda", "trt", "tensorrt", "gpu", "dml", "rocm", "migraphx")
-
-
-def runtime_label(runtime: str) -> str:
-    return RUNTIME_LABELS.get(runtime, runtime)
-
-
-def model_title(model: str) -> str:
-    """A zoo name as is; a path (``.onnx`` or ``file.py:factory``) by its file name."""
-    return model.rsplit("/", 1)[-1] if "/" in model else model
 
 
 def device_of(runtime: str) -> str:
@@ -65,57 +54,68 @@ class Series:
 
 @dataclass
 class Group:
-    """One model/config (at a fixed seq or batch) swept over ``axis``."""
+    """One model/config (at a fixed seq or batch) swept over ``axis``.
+
+    ``notes`` holds what every case of the group shares (said once, not in every label).
+    """
 
     title: str
     axis: str  # "batch" or "seq"
     xs: list[int]
     series: list[Series]
+    notes: list[str] = field(default_factory=list)
 
 
 def ms(v: float | None) -> str:
-    if v is None:
-        return "–"
-    return f"{v:.0f}" if v >= 1000 else f"{v:.3g}"
+    return sig(v)
 
 
 def word(point: Point | None) -> str | None:
-    """The word (with reason) that replaces a number, or None when the point has a number."""
+    """The word (with a short reason) that replaces a number, or None when it has a number."""
     if point is None:
         return "not run"
     if point.median is None:
-        return f"{point.status}: {_short(point.reason)}" if point.reason else point.status
+        return f"{point.status}: {short_reason(point.reason)}" if point.reason else point.status
     if point.unstable:
-        return f"unstable: {_short(point.reason)}"
+        return f"unstable: {short_reason(point.reason)}"
     return None
 
 
-def _short(text: str | None, limit: int = 80) -> str:
-    text = (text or "").splitlines()[0] if text else ""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def reason_notes_of(items: list[tuple[str, Any, Point | None]], axis: str = "") -> list[str]:
+    """The full reason behind each word, once per (label, status, reason), with its xs.
+
+    ``items`` are (label, x, point); x is None where a table has no sweep axis.
+    """
+    seen: dict[tuple[str, str, str], list[str]] = {}
+    for label, x, p in items:
+        if p is not None and word(p) and p.reason:
+            status = "unstable" if p.median is not None else p.status
+            seen.setdefault((label, status, one_line(p.reason)), []).append("" if x is None else str(x))
+    return [f"{label} {status}" + (f" at {axis} {', '.join(xs)}" if any(xs) else "") + f": {reason}"
+            for (label, status, reason), xs in seen.items()]
 
 
-def _series_label(case, multi_exporter: bool) -> str:
-    parts = [runtime_label(case.runtime)]
-    if multi_exporter and case.exporter:
-        parts.append(case.exporter)
-    if case.precision != "fp32":
-        parts.append(case.precision)
-    if case.options:
-        parts.append(", ".join(f"{k}={v}" for k, v in sorted(case.options.items())))
-    return " ".join(parts[:1]) + (f" ({'; '.join(parts[1:])})" if len(parts) > 1 else "")
+def reason_notes(group: Group) -> list[str]:
+    """The full reason behind each word in a group's tables (cells carry only its head)."""
+    return reason_notes_of([(s.label, x, p) for s in group.series for x, p in sorted(s.points.items())],
+                           group.axis)
+
+
+def _sweep_axis(pts: list[Point]) -> str:
+    """Sweep over seq when the batch is fixed and several seq values exist, else over batch."""
+    batches, seqs = {p.case.batch for p in pts}, {p.case.seq for p in pts}
+    return "seq" if len(batches) == 1 and len(seqs) > 1 and None not in seqs else "batch"
 
 
 def build_groups(points: list[Point]) -> list[Group]:
-    """Per model/config: sweeps over batch (or seq when batch is fixed), one series per runtime."""
+    """Per model/config: sweeps over batch (or seq when batch is fixed), one series per
+    runtime × exporter × precision × options."""
     by_model: dict[tuple, list[Point]] = {}
     for p in points:
         by_model.setdefault((p.case.model, p.case.config), []).append(p)
     groups = []
     for (model, config), pts in by_model.items():
-        batches = {p.case.batch for p in pts}
-        seqs = {p.case.seq for p in pts}
-        axis = "seq" if len(batches) == 1 and len(seqs) > 1 and None not in seqs else "batch"
+        axis = _sweep_axis(pts)
         fixed_name = "batch" if axis == "seq" else "seq"
         by_fixed: dict[Any, list[Point]] = {}
         for p in pts:
@@ -129,22 +129,17 @@ def build_groups(points: list[Point]) -> list[Group]:
 
 
 def _group(title: str, axis: str, pts: list[Point]) -> Group:
-    multi = len({p.case.exporter for p in pts if p.case.exporter}) > 1
+    _, varying = split_fields(p.case for p in pts)
     series: dict[str, Series] = {}
     for p in pts:
         c = p.case
         key = json.dumps([c.runtime, c.exporter, c.precision, c.options], sort_keys=True, default=str)
-        s = series.setdefault(key, Series(_series_label(c, multi), c.runtime, {}))
+        label = case_label(c, varying, skip=("batch", "seq"))
+        s = series.setdefault(key, Series(label, c.runtime, {}))
         s.points[getattr(c, axis)] = p
     xs = sorted({x for s in series.values() for x in s.points})
-    return Group(title, axis, xs, sorted(series.values(), key=lambda s: s.label))
-
-
-def _accuracy_text(acc: dict[str, Any] | None) -> str:
-    if not acc:
-        return "–"
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in acc.items() if isinstance(v, (int, float, str)))
+    note = common_options_line(p.case for p in pts)
+    return Group(title, axis, xs, sorted(series.values(), key=lambda s: s.label), [note] if note else [])
 
 
 def latency_table(group: Group, series: Series) -> Table:
@@ -161,11 +156,12 @@ def latency_table(group: Group, series: Series) -> Table:
             [Cell(ms(v), v) for v in (p.mean, p.median, p.p95, p.p99)]
         row = [Cell(str(x), x), *nums]
         if has_acc:
-            row.append(Cell(_accuracy_text(p.accuracy() if p else None)))
+            row.append(Cell(accuracy_text(p.accuracy() if p else None)))
         if notes_needed:
-            row.append(Cell(w or (_short(p.reason) if p and p.reason else ""), is_word=bool(w)))
+            row.append(Cell(w or (short_reason(p.reason) if p and p.reason else ""), is_word=bool(w)))
         rows.append(row)
-    return Table(f"{group.title}: {series.label}", headers, rows)
+    only = Group(group.title, group.axis, group.xs, [series])
+    return Table(f"{group.title}: {series.label}", headers, rows, reason_notes(only))
 
 
 def winner(group: Group, i: int) -> Series | None:
@@ -187,9 +183,10 @@ def comparison_table(group: Group) -> Table:
             p = s.points.get(x)
             w = word(p)
             row.append(Cell(w, is_word=True) if w else Cell(ms(p.median), p.median, bold=s is best))
-        row.append(Cell(best.label if best else "–", bold=best is not None))
+        row.append(Cell(best.label if best else DASH, bold=best is not None))
         rows.append(row)
-    return Table(f"{group.title}: runtime comparison (median latency)", headers, rows)
+    return Table(f"{group.title}: runtime comparison (median latency)", headers, rows,
+                 reason_notes(group))
 
 
 def baseline_for(group: Group, series: Series, baseline: str | None) -> Series | None:
@@ -210,13 +207,15 @@ def speedup_table(group: Group, baseline: str | None = None) -> Table | None:
         for s, b in cols:
             ps, pb = s.points.get(x), b.points.get(x)
             if word(ps) or word(pb):
-                row.append(Cell("–"))
+                row.append(Cell(DASH))
             else:
                 r = pb.median / ps.median
-                row.append(Cell(f"{r:.2f}×", r, bold=r > 1))
+                row.append(Cell(ratio(r), r, bold=r > 1))
         rows.append(row)
-    if not any(c.value is not None for r in rows for c in r[1:]):
+    keep = [0] + [i for i in range(1, len(headers)) if any(r[i].value is not None for r in rows)]
+    if len(keep) == 1:
         return None  # no baseline number anywhere: nothing to say
+    headers, rows = [headers[i] for i in keep], [[r[i] for i in keep] for r in rows]
     return Table(f"{group.title}: speed-up over baseline (× faster, >1 is better)", headers, rows,
                  ["speed-up = baseline median / runtime median, per " + group.axis])
 
@@ -230,8 +229,8 @@ def _flatten(data: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str
     if isinstance(data, list):
         text = ", ".join(json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v)
                          for v in data)
-        return [(prefix, text or "–")]
-    return [(prefix, "–" if data is None else str(data))]
+        return [(prefix, text or DASH)]
+    return [(prefix, DASH if data is None else str(data))]
 
 
 def env_table(env: dict[str, Any]) -> Table:
@@ -239,32 +238,39 @@ def env_table(env: dict[str, Any]) -> Table:
     return Table("Environment", ["Field", "Value"], rows)
 
 
+def _runs_export(p: Point) -> bool:
+    """A point that ran an exported graph (or carries parity): PyTorch rows do not."""
+    return bool(p.parity()) or bool(p.case.exporter) and not p.case.runtime.startswith("torch")
+
+
 def exporter_table(points: list[Point]) -> Table | None:
     """Exporter matrix with parity: one row per (model, config, exporter, runtime, batch, seq)."""
-    pts = [p for p in points if p.case.exporter or p.parity()]
+    pts = [p for p in points if _runs_export(p)]
     if not pts or not any(p.parity() for p in pts) and len({p.case.exporter for p in pts}) < 2:
         return None
     keys: list[str] = []
     for p in pts:
         for k, v in (p.parity() or {}).items():
-            if isinstance(v, (int, float, str, bool)) and k not in keys:
+            if isinstance(v, (int, float, str, bool)) and k not in keys + ["batch", "seq"]:
                 keys.append(k)
+    _, varying = split_fields(p.case for p in pts)
     headers = ["Model", "Exporter", "Runtime", "Batch", "Seq", "Status", *keys]
     rows = []
     for p in sorted(pts, key=lambda p: (p.case.model, p.case.config or "", p.case.exporter or "",
                                         p.case.runtime, p.case.batch, p.case.seq or 0)):
         c, par = p.case, p.parity() or {}
-        rows.append([Cell(c.model + (f"/{c.config}" if c.config else "")), Cell(c.exporter or "–"),
-                     Cell(runtime_label(c.runtime)), Cell(str(c.batch), c.batch),
-                     Cell(str(c.seq or "–"), c.seq),
+        rows.append([Cell(model_config(c)), Cell(c.exporter or DASH),
+                     Cell(case_label(c, varying, skip=("batch", "seq", "exporter", "options.verify"))),
+                     Cell(str(c.batch), c.batch), Cell(str(c.seq or DASH), c.seq),
                      Cell(word(p) or "ok", is_word=word(p) is not None),
                      *[_parity_cell(par.get(k)) for k in keys]])
-    return Table("Exporter matrix and parity", headers, rows)
+    notes = [n for n in [common_options_line(p.case for p in pts)] if n]
+    return Table("Exporter matrix and parity", headers, rows, notes)
 
 
 def _parity_cell(v: Any) -> Cell:
     if isinstance(v, bool) or v is None:
-        return Cell("–" if v is None else ("yes" if v else "NO"))
+        return Cell(DASH if v is None else ("yes" if v else "NO"))
     if isinstance(v, (int, float)):
-        return Cell(f"{v:.3g}", float(v))
+        return Cell(sig(v), float(v))
     return Cell(str(v))
