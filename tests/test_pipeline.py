@@ -74,3 +74,23 @@ def test_pin_memory_and_cuda_skip_cleanly_without_a_gpu(tmp_path):
     cuda_case = _case("gpu").model_copy(update={"runtime": "torch-cuda"})
     with pytest.raises(Skip, match="no CUDA device"):
         run_pipeline_case(cuda_case, Artifact("resnet18", "tiny"), tmp_path)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda(), reason="no CUDA device: torch.cuda.is_available() is False")
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+def test_pipelines_on_cuda_with_pinned_non_blocking_copies(tmp_path, pipeline):
+    case = _case(pipeline, pin_memory=True, non_blocking=True).model_copy(
+        update={"runtime": "torch-cuda"})
+    result = run_pipeline_case(case, Artifact(model="resnet18", config="tiny"), tmp_path)
+    assert result.status == "ok" and result.runtime_info["device"].startswith("cuda")
+    assert result.timing.stages_ms["h2d"] > 0
+    # the copies and device maths must not change what the model sees beyond the resize
+    if pipeline != "gpu":
+        assert result.accuracy["first_divergent_stage"] is None, result.accuracy
