@@ -136,15 +136,18 @@ def _measure(case: Case, artifact: Artifact, runtime, base: dict[str, Any]) -> R
         result = run_pipeline_case(case, artifact, IMAGE_CACHE)
         result.started_at = base["started_at"]
         return result
+    options = runtime_options(case, artifact)
     inputs, padding = _pad(make_case_inputs(case, artifact), case)
     t = time.perf_counter_ns()
-    runtime.prepare(artifact, case.options)
+    runtime.prepare(artifact, options)
     session_ms = (time.perf_counter_ns() - t) / 1e6
+    inputs = _graph_inputs(runtime, inputs)
     call = runtime.bind(inputs)
     timing: Timing = measure(call, runtime.synchronize, case.measure)
     timing.session_create_ms = session_ms
+    timing.stages_ms.update(device_times(runtime, call, timing))
     stats = summarize(timing.latencies_ms, unstable_iqr_ratio=case.measure.unstable_iqr_ratio)
-    info = {**dict(runtime.info() or {}), **padding}
+    info = {**dict(runtime.info() or {}), **padding, **_what_ran(case, artifact, runtime)}
     memory = {**peak_memory_mb(), **_gpu_memory(info)}
     parity = _parity(case, artifact, runtime, inputs)
     return Result(status="ok", timing=timing, stats=stats,
@@ -153,14 +156,89 @@ def _measure(case: Case, artifact: Artifact, runtime, base: dict[str, Any]) -> R
                   accuracy=_accuracy(case, artifact, runtime), **base)
 
 
+def runtime_options(case: Case, artifact: Artifact) -> dict[str, Any]:
+    """The options the runtime is prepared with: the case's, plus its precision for the
+    PyTorch runtimes (fp16/bf16 through their ``precision`` option). Skip where the case's
+    label cannot be honoured: int8 is an ONNX graph precision, and a bare ``.onnx`` file is
+    not optimised by the suite (run ``onnxbench optimize`` and benchmark its output)."""
+    from onnxbench.artifacts import OPTIMIZE_OPTIONS, wants_optimization
+
+    options = dict(case.options)
+    if case.runtime.startswith("torch") and case.precision != "fp32":
+        if case.precision.startswith("int8"):
+            raise Skip(f"precision {case.precision} is an ONNX graph quantisation; PyTorch "
+                       "runtimes run fp32, fp16 or bf16")
+        options.setdefault("precision", case.precision)
+    elif not artifact.has_torch and wants_optimization(case):
+        asked = sorted(k for k in OPTIMIZE_OPTIONS if case.options.get(k))
+        raise Skip(f"{', '.join(asked + [case.precision])}: a bare .onnx model is not "
+                   "optimised in a suite; run `onnxbench optimize` and benchmark its output")
+    return options
+
+
+def _graph_inputs(runtime, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Inputs cast to the ONNX session's declared dtypes (an fp16 graph without
+    keep_io_types takes float16), before binding so no cast is timed."""
+    sess = getattr(runtime, "sess", None)
+    if sess is None or not hasattr(sess, "get_inputs"):
+        return inputs
+    from onnxbench.accuracy import session_caster
+
+    cast = session_caster(sess)
+    return {**inputs, **cast(inputs)}
+
+
+def _what_ran(case: Case, artifact: Artifact, runtime) -> dict[str, Any]:
+    """Proof of what was measured: the ONNX graph's op counts and the optimisation record
+    (ORT), or the encoder depth of the PyTorch module (truncation)."""
+    from onnxbench.artifacts import graph_record, optimization_record, read_artifact_meta
+
+    info: dict[str, Any] = {}
+    if case.runtime.startswith("torch"):
+        n_remove = int(artifact.options.get("truncate_layers") or 0)
+        module = getattr(runtime, "module", None)
+        if n_remove and module is not None:
+            from onnxbench.optimize.truncate import find_encoder
+
+            info["module"] = {"encoder_layers": len(find_encoder(module).encoder.layer),
+                              "truncated_layers": n_remove}
+        return info
+    if case.runtime.startswith("ort") and artifact.onnx_path is not None and artifact.has_torch:
+        info["graph"] = graph_record(artifact)
+        record = optimization_record(read_artifact_meta(artifact))
+        if record:
+            info["optimization"] = record
+    return info
+
+
+def device_times(runtime, call, timing: Timing, runs: int = 200) -> dict[str, float]:
+    """On a CUDA PyTorch runtime, the device's own time per call from CUDA events (median),
+    next to the host clock's synchronised figure; measured after the timing loop."""
+    if getattr(runtime, "device_kind", None) != "cuda" or not hasattr(runtime, "measure_device_ms"):
+        return {}
+    n = max(1, min(runs, len(timing.latencies_ms)))
+    return {"cuda_events_p50_ms": float(np.median([runtime.measure_device_ms(call)
+                                                   for _ in range(n)]))}
+
+
 def _accuracy(case: Case, artifact: Artifact, runtime) -> dict[str, Any] | None:
-    """The model's task metric on its held-out data through this runtime (option
-    ``accuracy``; zoo models with data only), after timing so it cannot disturb it."""
+    """This runtime's task metric and its delta against fp32 PyTorch (option ``accuracy``;
+    zoo/factory models only), after timing so it cannot disturb it."""
     if not case.options.get("accuracy") or not artifact.has_torch:
         return None
-    from onnxbench.zoo import resolve
+    from onnxbench.accuracy import case_accuracy
 
-    return resolve(artifact.model).evaluate(runtime.run, case.config, options=artifact.options)
+    to = int(case.options.get("pad_batch_to") or 0)
+    sess = getattr(runtime, "sess", None)
+
+    def predict(inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        from onnxbench.runtimes.pad import pad_batch, trim
+
+        padded, n_real = pad_batch(inputs, to) if to else (dict(inputs), None)
+        out = runtime.run(_graph_inputs(runtime, padded) if sess is not None else padded)
+        return trim(out, n_real) if n_real is not None else list(out)
+
+    return case_accuracy(case, artifact, predict)
 
 
 def _parity(case: Case, artifact: Artifact, runtime, inputs) -> dict[str, Any] | None:
