@@ -275,3 +275,23 @@ def test_dcnv2_tiny_matrix_shows_the_batch1_hazard(tmp_path, capsys):
         assert not any(f["severity"] == "error" for f in fixed["lint"])
     assert _cli(["lint", str(tmp_path / "dcnv2_dynamo.onnx")], capsys)[0] == 1
     assert _cli(["lint", str(tmp_path / "dcnv2_dynamo_fixed.onnx")], capsys)[0] == 0
+
+
+@pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
+def test_moe_export_predicts_like_pytorch_on_the_whole_held_out_split(tmp_path, exporter):
+    """The routed MoE's ONNX graph must give PyTorch's class for every held-out digit."""
+    from onnxbench.zoo import resolve
+
+    spec = resolve("moe")
+    module = spec.build(None, seed=0)
+    x, y = spec.held_out()
+    result = export(module, spec.make_inputs(None, 4), input_names=spec.input_names(None),
+                    output_names=spec.output_names(None), dynamic_axes=spec.dynamic_axes(None),
+                    exporter=exporter, opset=None, out_path=tmp_path / "moe.onnx")
+    assert result.ok, result.error
+    onnx_logits = ort_session(tmp_path / "moe.onnx").run(None, {"pixels": x})[0]
+    with torch.inference_mode():
+        torch_logits = module(torch.from_numpy(x)).numpy()
+    assert len(x) == len(y) >= 400
+    np.testing.assert_array_equal(onnx_logits.argmax(1), torch_logits.argmax(1))
+    assert (onnx_logits.argmax(1) == y).mean() >= 0.9
