@@ -19,7 +19,7 @@ from onnxbench.artifact import Artifact
 from onnxbench.errors import Skip, UserError
 from onnxbench.runtimes import as_bool, as_choice, as_int, split_options
 
-TORCH_OPTIONS = frozenset({"threads", "precision", "tf32", "cuda_events", "device_id"})
+TORCH_OPTIONS = frozenset({"threads", "precision", "tf32", "device_id"})
 PRECISIONS = ("fp32", "fp16", "bf16")
 
 
@@ -46,7 +46,6 @@ def parse_options(runtime: str, options: Mapping[str, Any] | None,
         "threads": None if raw.get("threads") is None else as_int(runtime, "threads", raw["threads"], 1),
         "precision": as_choice(runtime, "precision", raw.get("precision", "fp32"), PRECISIONS),
         "tf32": None if raw.get("tf32") is None else as_bool(runtime, "tf32", raw["tf32"]),
-        "cuda_events": as_bool(runtime, "cuda_events", raw.get("cuda_events", False)),
         "device_id": as_int(runtime, "device_id", raw.get("device_id", 0)),
         "ignored_options": ignored,
     }
@@ -114,8 +113,9 @@ class TorchEagerRuntime:
             "tf32": {"matmul": bool(torch.backends.cuda.matmul.allow_tf32),
                      "cudnn": bool(torch.backends.cudnn.allow_tf32)} if cuda else None,
             "session_create_ms": load_ms,
-            "clock": "cuda_events" if cuda and self.opts["cuda_events"]
-            else "time.perf_counter_ns, host, after synchronize()",
+            "clock": "time.perf_counter_ns, host, after synchronize()",
+            # the executor adds the device's own time: timing.stages_ms.cuda_events_p50_ms
+            "device_clock": "CUDA events (median after the timing loop)" if cuda else None,
             "ignored_options": self.opts["ignored_options"],
         }
         if cuda:
@@ -159,7 +159,7 @@ class TorchEagerRuntime:
             self._torch.cuda.synchronize(self.device)
 
     def measure_device_ms(self, call: Callable[[], Any]) -> float:
-        """Device time of one ``call`` in ms from CUDA events (when info()['clock'] is cuda_events)."""
+        """Device time of one ``call`` in ms from CUDA events (the executor's device clock)."""
         torch = self._torch
         if self.device_kind != "cuda":
             raise RuntimeError(f"{self.name}: CUDA events need a CUDA runtime")
