@@ -10,6 +10,11 @@ difference of predicted probabilities. Everything runs through ``predict`` funct
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -96,7 +101,9 @@ def accuracy_delta(model: str, predict: Predict, reference: Predict, *,
             return {**got, "reference_value": ref["value"], "delta": got["value"] - ref["value"],
                     "higher_is_better": True}
     seq = seq or getattr(spec, "default_seq", None)
-    batches = [spec.make_inputs(config, batch, seq, seed=seed + i) for i in range(n_batches)]
+    extra = {"options": options} if options else {}  # the inputs must fit the built module
+    batches = [spec.make_inputs(config, batch, seq, seed=seed + i, **extra)
+               for i in range(n_batches)]
     metric = info["metric"] if info["metric"] in COMPARISONS else DEFAULT_METRIC["metric"]
     ideal = METRICS.get(model, DEFAULT_METRIC).get("ideal", DEFAULT_METRIC["ideal"])
     out = compare_to_reference(metric, predict, reference, batches)
@@ -105,23 +112,130 @@ def accuracy_delta(model: str, predict: Predict, reference: Predict, *,
             "inputs": f"{n_batches} seeded batches of {batch}" + (f", seq {seq}" if seq else "")}
 
 
+def session_caster(sess) -> Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]:
+    """Inputs restricted to an ORT session's inputs and cast to their declared dtypes (an
+    fp16 graph without keep_io_types takes float16 inputs; the zoo makes float32 ones)."""
+    kinds = {"tensor(float16)": np.float16, "tensor(float)": np.float32,
+             "tensor(int64)": np.int64, "tensor(int32)": np.int32}
+    types = {i.name: kinds.get(i.type) for i in sess.get_inputs()}
+
+    def cast(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: (np.asarray(v).astype(types[k], copy=False) if types.get(k) else
+                    np.asarray(v)) for k, v in inputs.items() if k in types}
+
+    return cast
+
+
 def onnx_predict(path, providers: tuple[str, ...] = ("CPUExecutionProvider",),
                  threads: int | None = None) -> Predict:
-    """A predict function over an ONNX file that casts inputs to the graph's dtypes
-    (an fp16 graph without keep_io_types takes float16 inputs)."""
+    """A predict function over an ONNX file that casts inputs to the graph's dtypes."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
     sess = ort.InferenceSession(str(path), sess_options=opts, providers=list(providers))
-    kinds = {"tensor(float16)": np.float16, "tensor(float)": np.float32,
-             "tensor(int64)": np.int64, "tensor(int32)": np.int32}
-    types = {i.name: kinds.get(i.type) for i in sess.get_inputs()}
+    cast = session_caster(sess)
 
     def predict(inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        feeds = {k: (np.asarray(v).astype(types[k]) if types.get(k) else np.asarray(v))
-                 for k, v in inputs.items() if k in types}
-        return sess.run(None, feeds)
+        return sess.run(None, cast(inputs))
 
     return predict
+
+
+def torch_predict(module, input_names: list[str]) -> Predict:
+    """fp32 PyTorch on the CPU as a predict function (the reference every variant is
+    compared with): inputs taken positionally in ``input_names`` order."""
+    import torch
+
+    from onnxbench.runtimes.torch_eager import to_numpy_list
+
+    def predict(inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        args = [torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in input_names
+                if n in inputs]
+        with torch.inference_mode():
+            return to_numpy_list(module(*args))
+
+    return predict
+
+
+class CachedReference:
+    """A reference predict function whose outputs are kept on disk, keyed by the inputs.
+
+    Every variant of a model (plain, fused, fp16, int8, each runtime) is compared with the
+    same fp32 PyTorch outputs on the same seeded inputs; computing them once per input and
+    weights, and building the module only on a miss, keeps accuracy cheap for big models.
+    """
+
+    def __init__(self, make: Callable[[], Predict], cache_dir: Path | None, key: str) -> None:
+        self._make, self._predict = make, None
+        self.cache_dir, self.key = (Path(cache_dir) if cache_dir else None), key
+        self.hits = self.misses = 0
+
+    def _digest(self, inputs: Mapping[str, np.ndarray]) -> str:
+        h = hashlib.sha1(self.key.encode())
+        for name in sorted(inputs):
+            arr = np.ascontiguousarray(inputs[name])
+            h.update(f"{name}|{arr.dtype}|{arr.shape}".encode())
+            h.update(arr.tobytes())
+        return h.hexdigest()[:20]
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        path = self.cache_dir / f"{self._digest(inputs)}.npz" if self.cache_dir else None
+        if path is not None and path.is_file():
+            self.hits += 1
+            with np.load(path) as data:
+                return [data[f"out{i}"] for i in range(len(data.files))]
+        self.misses += 1
+        if self._predict is None:
+            self._predict = self._make()
+        outputs = [np.asarray(o) for o in self._predict(inputs)]
+        if path is not None:
+            _save_npz(path, outputs)
+        return outputs
+
+
+def _save_npz(path: Path, outputs: list[np.ndarray]) -> None:
+    """Write atomically: a reader sees the whole file or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".ref.", suffix=".npz", dir=path.parent)
+    with os.fdopen(fd, "wb") as fh:
+        np.savez(fh, **{f"out{i}": o for i, o in enumerate(outputs)})
+    os.replace(tmp, path)
+
+
+ACCURACY_BATCH, ACCURACY_BATCHES, ACCURACY_SEED = 4, 2, 1000
+
+
+def case_accuracy(case, artifact, predict: Predict) -> dict[str, Any]:
+    """``predict`` (this case's runtime) scored against fp32 PyTorch for one suite case.
+
+    MoE: held-out accuracy of both and the delta; the others: the metric over
+    ``ACCURACY_BATCHES`` seeded batches of up to ``ACCURACY_BATCH`` rows at the case's
+    sequence length. The reference is the artifact's own module (truncated when the case
+    truncates: its graph is proved equal to the full model's ``hidden_states[-(N+1)]``),
+    fp32, on the CPU, cached beside the state dict so variants share it.
+    """
+    from onnxbench.artifacts import OPTIMIZE_OPTIONS
+    from onnxbench.zoo import resolve
+
+    spec = resolve(artifact.model)
+    names = spec.input_names(case.config)
+    state = Path(artifact.torch_state) if artifact.torch_state else None
+    cache = state.parent / "reference" if state and state.is_file() else None
+    # what the PyTorch module depends on: graph-only passes (fuse, precision...) do not count
+    module_opts = {k: v for k, v in sorted(artifact.options.items())
+                   if k not in OPTIMIZE_OPTIONS or k == "truncate_layers"}
+    key = json.dumps([artifact.model, artifact.config, module_opts, str(state.resolve())
+                      if state else None, state.stat().st_size if cache else None,
+                      state.stat().st_mtime_ns if cache else None], default=str)
+    reference = CachedReference(lambda: torch_predict(artifact.load_module(), names), cache, key)
+    result = accuracy_delta(artifact.model, predict, reference, config=case.config,
+                            batch=min(case.batch, ACCURACY_BATCH), seq=case.seq,
+                            n_batches=ACCURACY_BATCHES, seed=case.seed + ACCURACY_SEED,
+                            spec=spec, options=artifact.options or None)
+    n_remove = int(artifact.options.get("truncate_layers") or 0)
+    result["reference"] = "fp32 PyTorch, CPU" + (f", truncated by {n_remove} layers"
+                                                 if n_remove else "")
+    result["reference_cached"] = reference.misses == 0
+    return result

@@ -33,4 +33,10 @@ class Artifact:
         from onnxbench.zoo import resolve
 
         spec = resolve(self.model)
-        return spec.load(self.config, state_path=self.torch_state, options=self.options)
+        module = spec.load(self.config, state_path=self.torch_state, options=self.options)
+        n_remove = int(self.options.get("truncate_layers") or 0)
+        if n_remove:  # run the truncated encoder its ONNX graph was made from (like for like)
+            from onnxbench.optimize.truncate import truncate_encoder
+
+            module = truncate_encoder(module, n_remove, copy_module=False)
+        return module

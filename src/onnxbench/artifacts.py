@@ -6,12 +6,21 @@ one trained module and one exported graph: ``artifacts/<key>/model.pt`` (state d
 PyTorch). ``prepare_artifact`` runs in a worker, once per key, before the cases that use it;
 a second call finds ``artifact.json`` and returns the cached artifact. A bare ``.onnx``
 model needs no build: its artifact is just the file.
+
+A case that asks for an optimised graph (precision other than fp32, or one of
+``OPTIMIZE_OPTIONS``) gets its own key, so "plain" and "fused" never share a graph. Its
+artifact reuses the plain export of the same model (its *base* artifact: same key without
+the optimisation options, built first if missing, so four variants cost one export), runs
+``onnxbench.optimize.apply_optimizations`` on it into ``artifacts/<key>/`` and points
+``onnx_path`` at the result; the change report goes into ``artifact.json`` and, through
+``optimization_record``, into every case's ``runtime_info['optimization']``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +29,11 @@ from onnxbench.case import EXPORT_OPTIONS, Case
 from onnxbench.result import atomic_write_text
 
 META = "artifact.json"
+# case options that act on the exported graph (onnxbench.optimize); precision too
+OPTIMIZE_OPTIONS = frozenset({"level", "fuse", "truncate_layers", "keep_io_types", "calibration",
+                              "op_block_list", "num_heads", "hidden_size"})
+# the passes on the model's structure (truncate, fuse); precision and the ORT level come after
+MODEL_PASS_OPTIONS = frozenset({"truncate_layers", "fuse", "num_heads", "hidden_size"})
 
 
 class ExportFailed(RuntimeError):
@@ -42,6 +56,23 @@ def known_exporters() -> tuple[str, ...]:
 def artifact_options(case: Case) -> dict[str, Any]:
     """The case options that change the built/exported model (the artifact key's options)."""
     return {k: v for k, v in sorted(case.options.items()) if k in EXPORT_OPTIONS}
+
+
+def wants_optimization(case: Case) -> bool:
+    """True when the case's graph is not the plain fp32 export (a precision or a pass)."""
+    return case.precision != "fp32" or any(case.options.get(k) for k in OPTIMIZE_OPTIONS)
+
+
+def base_case(case: Case) -> Case:
+    """The case whose graph this one's passes start from: with a precision or level on top
+    of truncation/fusion, the fp32 truncated/fused case (fused once, then fp16 and int8
+    from it); otherwise the plain fp32 export."""
+    late = case.precision != "fp32" or any(case.options.get(k) for k in
+                                           OPTIMIZE_OPTIONS - MODEL_PASS_OPTIONS)
+    structural = any(case.options.get(k) for k in MODEL_PASS_OPTIONS)
+    drop = OPTIMIZE_OPTIONS - MODEL_PASS_OPTIONS if late and structural else OPTIMIZE_OPTIONS
+    options = {k: v for k, v in case.options.items() if k not in drop}
+    return case.model_copy(update={"precision": "fp32", "options": options})
 
 
 def is_onnx_model(model: str) -> bool:
@@ -85,6 +116,8 @@ def prepare_artifact(case: Case, cache_dir: Path) -> Artifact:
         from onnxbench.tf.export import prepare_tf_artifact
 
         return prepare_tf_artifact(case, cache_dir)
+    if case.exporter and wants_optimization(case):
+        return _prepare_optimized(case, Path(cache_dir))
     import torch
 
     out = Path(cache_dir) / case.artifact_key
@@ -120,9 +153,140 @@ def export_batch(case: Case) -> int:
 
 
 def _artifact_from(case: Case, out: Path, meta: dict[str, Any]) -> Artifact:
-    onnx = out / meta["onnx"] if meta.get("onnx") else None
-    return Artifact(model=case.model, config=case.config, onnx_path=onnx,
-                    torch_state=out / meta["torch_state"], options=dict(meta.get("options", {})))
+    def where(key: str) -> Path | None:  # optimised artifacts point into their base's folder
+        return Path(os.path.normpath(out / meta[key])) if meta.get(key) else None
+
+    return Artifact(model=case.model, config=case.config, onnx_path=where("onnx"),
+                    torch_state=where("torch_state"), options=dict(meta.get("options", {})))
+
+
+def _prepare_optimized(case: Case, cache_dir: Path) -> Artifact:
+    """Optimise the base artifact's graph for ``case``; record the change report.
+
+    The PyTorch module stays the base's state dict: ``Artifact.load_module`` truncates it
+    when ``truncate_layers`` is set, so PyTorch runtimes run what the graph was made from.
+    """
+    base = prepare_artifact(base_case(case), cache_dir)
+    base_meta = read_artifact_meta(base) or {}
+    out = cache_dir / case.artifact_key
+    out.mkdir(parents=True, exist_ok=True)
+    options = artifact_options(case)
+    meta: dict[str, Any] = {
+        "status": "ok", "key": case.artifact_key, "model": case.model, "config": case.config,
+        "exporter": case.exporter, "precision": case.precision, "options": options,
+        "base": base_case(case).artifact_key, "onnx": None,
+        "torch_state": os.path.relpath(base.torch_state, out) if base.torch_state else None,
+        "export": base_meta.get("export"), "export_parity": base_meta.get("parity") or base_meta.get("export_parity")}
+    try:
+        meta.update(_optimize(case, base_meta.get("optimization"), base.onnx_path, out,
+                              options))
+    except Exception as exc:
+        from onnxbench.worker import first_line
+
+        meta.update(status="failed", reason=f"optimisation failed: {first_line(exc)}")
+        atomic_write_text(out / META, json.dumps(meta, indent=1, default=str))
+        raise
+    atomic_write_text(out / META, json.dumps(meta, indent=1, default=str))
+    return _artifact_from(case, out, meta)
+
+
+def _optimize(case: Case, base_opt: dict[str, Any] | None, src: Path | None, out: Path,
+              options: dict[str, Any]) -> dict:
+    """Run the passes the case asks for that its base has not run; the artifact.json part
+    (the graph, and the change report of the whole chain from the plain export)."""
+    from onnxbench.optimize import PRECISIONS, apply_optimizations
+
+    if src is None:
+        return {"optimization": {"skipped": "no exported graph to optimise"}}
+    if case.precision not in PRECISIONS:  # bf16: a PyTorch-only precision, no ONNX graph
+        return {"optimization": {"skipped": f"precision {case.precision} has no ONNX "
+                                            f"conversion (graph precisions: "
+                                            f"{', '.join(PRECISIONS)})"}}
+    done = bool((base_opt or {}).get("steps"))  # the base already truncated / fused
+    fuse = None if done else options.get("fuse")
+    block = options.get("op_block_list")
+    result = apply_optimizations(
+        src, out, precision=case.precision, level=options.get("level"),
+        fuse=case.model if fuse is True else fuse or None, model_type_hint=case.model,
+        keep_io_types=bool(options.get("keep_io_types", False)),
+        op_block_list=block.split(",") if isinstance(block, str) else block,
+        calibration=options.get("calibration"),
+        truncate_layers=0 if done else int(options.get("truncate_layers") or 0),
+        model=case.model, config=case.config, seed=case.seed, model_options=options,
+        num_heads=int(options.get("num_heads") or 0),
+        hidden_size=int(options.get("hidden_size") or 0))
+    path = _inside(result.path, out)
+    return {"onnx": path.name, "graph": _graph_summary(path),
+            "optimization": _chain(base_opt if done else None, result.report.summary())}
+
+
+def _chain(base_opt: dict[str, Any] | None, own: dict[str, Any]) -> dict[str, Any]:
+    """One change report from the plain export: the base's steps, then this artifact's."""
+    if not base_opt:
+        return own
+    from collections import Counter
+
+    before, after = Counter(base_opt["source"]["op_counts"]), Counter(own["final"]["op_counts"])
+    return {**own, "source": base_opt["source"], "steps": base_opt["steps"] + own["steps"],
+            "nodes_before": base_opt["nodes_before"], "bytes_before": base_opt["bytes_before"],
+            "op_delta": {k: after[k] - before[k] for k in sorted(set(before) | set(after))
+                         if after[k] != before[k]}}
+
+
+def _inside(path: Path, out: Path) -> Path:
+    """``path`` itself when it lies in ``out``, else a hard link (a copy across devices) in
+    ``out``: a chain that changed nothing (a fusion that found no pattern) still gives the
+    artifact its own file, so ``read_artifact_meta`` finds this key's record beside it."""
+    path = Path(path)
+    if path.parent.resolve() == out.resolve():
+        return path
+    dst = out / path.name
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(path, dst)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(path, dst)
+    return dst
+
+
+def optimization_record(meta: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The compact change report a case's ``runtime_info['optimization']`` carries: node
+    counts before/after, op delta, and per pass what fused, what did not and why, and the
+    calibration source; None for a plain artifact."""
+    opt = (meta or {}).get("optimization")
+    if not opt:
+        return None
+    if "steps" not in opt:
+        return {"artifact": meta.get("key"), **opt}
+    steps = []
+    for step in opt["steps"]:
+        details = {k: (len(v) if isinstance(v, list) else v)
+                   for k, v in (step.get("details") or {}).items()}
+        steps.append({"step": step["step"], "settings": step.get("settings", {}),
+                      "applied": step.get("applied", True), "fused": step.get("fused", {}),
+                      "not_fused": step.get("not_fused", {}), "notes": step.get("notes", []),
+                      "details": details})
+    return {"artifact": meta.get("key"), "base_artifact": meta.get("base"),
+            "precision": meta.get("precision"), "onnx": meta.get("onnx"),
+            "nodes_before": opt.get("nodes_before"), "nodes_after": opt.get("nodes_after"),
+            "bytes_before": opt.get("bytes_before"), "bytes_after": opt.get("bytes_after"),
+            "op_delta": opt.get("op_delta", {}), "steps": steps}
+
+
+def graph_record(artifact: Artifact) -> dict[str, Any] | None:
+    """What the ONNX graph a runtime loads is made of (file, nodes, op counts, I/O types):
+    the proof that a "fused" or "int8" case ran its own graph."""
+    if artifact.onnx_path is None:
+        return None
+    meta = read_artifact_meta(artifact) or {}
+    graph = meta.get("graph")
+    if not graph or Path(graph.get("path", "")).resolve() != Path(artifact.onnx_path).resolve():
+        graph = _graph_summary(artifact.onnx_path)
+    return {"artifact": meta.get("key"), "onnx": str(artifact.onnx_path),
+            "nodes": graph["nodes"], "op_counts": graph["op_counts"],
+            "io_types": graph.get("io_types", {}), "file_bytes": graph.get("file_bytes")}
 
 
 def _export(spec, module, case: Case, options: dict[str, Any], out: Path) -> dict[str, Any]:
@@ -142,9 +306,16 @@ def _export(spec, module, case: Case, options: dict[str, Any], out: Path) -> dic
         raise ExportFailed(res.error or f"exporter {case.exporter} failed")
     record: dict[str, Any] = {"onnx": "model.onnx", "export": _plain(res)}
     record["lint"] = _lint(onnx.load(str(out / "model.onnx")))
+    record["graph"] = _graph_summary(out / "model.onnx")
     record["parity"] = _verify(module, feeds, names, spec.output_names(case.config),
                                out / "model.onnx", batch)
     return record
+
+
+def _graph_summary(path: Path) -> dict[str, Any]:
+    from onnxbench.optimize.report import summarize_graph
+
+    return summarize_graph(path).model_dump()
 
 
 def _lint(model) -> Any:

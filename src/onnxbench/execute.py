@@ -171,7 +171,8 @@ def runtime_options(case: Case, artifact: Artifact) -> dict[str, Any]:
         options.setdefault("precision", case.precision)
     elif not artifact.has_torch and wants_optimization(case):
         asked = sorted(k for k in OPTIMIZE_OPTIONS if case.options.get(k))
-        raise Skip(f"{', '.join(asked + [case.precision])}: a bare .onnx model is not "
+        asked += [f"precision {case.precision}"] if case.precision != "fp32" else []
+        raise Skip(f"{', '.join(asked)}: a bare .onnx model is not "
                    "optimised in a suite; run `onnxbench optimize` and benchmark its output")
     return options
 

@@ -56,15 +56,16 @@ def encoder_depth(module) -> int:
     return len(find_encoder(module).encoder.layer)
 
 
-def truncate_encoder(module, n_remove: int):
-    """A deep copy of ``module`` whose encoder has its last ``n_remove`` layers removed."""
+def truncate_encoder(module, n_remove: int, *, copy_module: bool = True):
+    """``module`` (a deep copy, unless ``copy_module`` is False: a runtime loading a large
+    encoder need not hold it twice) with its encoder's last ``n_remove`` layers removed."""
     import torch
 
     depth = encoder_depth(module)
     if not 1 <= n_remove < depth:
         raise UserError(f"--truncate-layers {n_remove}: the model has {depth} layers; remove "
                         f"between 1 and {depth - 1} so at least one layer remains")
-    clone = copy.deepcopy(module)
+    clone = copy.deepcopy(module) if copy_module else module
     hf = find_encoder(clone)
     hf.encoder.layer = torch.nn.ModuleList(list(hf.encoder.layer)[: depth - n_remove])
     hf.config.num_hidden_layers = depth - n_remove
