@@ -211,8 +211,10 @@ def case_accuracy(case, artifact, predict: Predict) -> dict[str, Any]:
     """``predict`` (this case's runtime) scored against fp32 PyTorch for one suite case.
 
     MoE: held-out accuracy of both and the delta; the others: the metric over
-    ``ACCURACY_BATCHES`` seeded batches of up to ``ACCURACY_BATCH`` rows at the case's
-    sequence length. The reference is the artifact's own module (truncated when the case
+    ``ACCURACY_BATCHES`` seeded batches of ``ACCURACY_BATCH`` rows at the case's sequence
+    length, whatever the case's batch: accuracy is about numerics, the same rows serve
+    every batch and variant (one cached reference), and a model that cannot run batch 1
+    (DCNMix) still gets a reference. The reference is the artifact's own module (truncated when the case
     truncates: its graph is proved equal to the full model's ``hidden_states[-(N+1)]``),
     fp32, on the CPU, cached beside the state dict so variants share it.
     """
@@ -231,7 +233,7 @@ def case_accuracy(case, artifact, predict: Predict) -> dict[str, Any]:
                       state.stat().st_mtime_ns if cache else None], default=str)
     reference = CachedReference(lambda: torch_predict(artifact.load_module(), names), cache, key)
     result = accuracy_delta(artifact.model, predict, reference, config=case.config,
-                            batch=min(case.batch, ACCURACY_BATCH), seq=case.seq,
+                            batch=ACCURACY_BATCH, seq=case.seq,
                             n_batches=ACCURACY_BATCHES, seed=case.seed + ACCURACY_SEED,
                             spec=spec, options=artifact.options or None)
     n_remove = int(artifact.options.get("truncate_layers") or 0)
