@@ -15,7 +15,7 @@ from typing import Any, Callable, Literal
 from onnxbench.artifact import Artifact
 from onnxbench.artifacts import cached_artifact, is_onnx_model, onnx_artifact, prepare_artifact
 from onnxbench.case import Case
-from onnxbench.errors import UserError
+from onnxbench.errors import Skip, UserError
 from onnxbench.execute import execute_case, now_iso
 from onnxbench.result import Result, write_result
 from onnxbench.suite.aggregate import Summary, aggregate
@@ -83,10 +83,26 @@ def failed_result(case: Case, outcome: WorkerOutcome, started: str, prefix: str 
     return result
 
 
+def prepare_or_skip(case: Case, cache_dir: Path) -> Artifact | Skip:
+    """``prepare_artifact`` in the worker, with a ``Skip`` (e.g. an absent extra) returned
+    rather than raised: the key's cases are then ``skipped`` with its reason, not failed."""
+    try:
+        return prepare_artifact(case, cache_dir)
+    except Skip as exc:
+        return exc
+
+
+def skipped_result(case: Case, skip: Skip, started: str) -> Result:
+    """The Result of a case whose artifact could not be built here (``Skip``)."""
+    reason = str(skip).strip().splitlines()[0] if str(skip).strip() else "skipped"
+    return Result(case_id=case.case_id, case=case, status="skipped", reason=reason,
+                  started_at=started, duration_s=0.0)
+
+
 def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
-                    progress: ProgressFn) -> dict[str, Artifact | WorkerOutcome]:
+                    progress: ProgressFn) -> dict[str, Artifact | Skip | WorkerOutcome]:
     """One artifact per key (cached in ``artifacts/``), each built in its own worker."""
-    built: dict[str, Artifact | WorkerOutcome] = {}
+    built: dict[str, Artifact | Skip | WorkerOutcome] = {}
     firsts: dict[str, Case] = {}
     for case in cases:
         firsts.setdefault(case.artifact_key, case)
@@ -100,11 +116,13 @@ def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
             continue
         progress(Progress("artifact", "start", key, 0, len(cases)))
         limit = max(plan.timeout_for(case), ARTIFACT_TIMEOUT_S)
-        outcome = run_isolated(prepare_artifact, case, run.artifacts, timeout_s=limit,
+        outcome = run_isolated(prepare_or_skip, case, run.artifacts, timeout_s=limit,
                                log_path=run.artifacts / key / "worker.log")
         built[key] = outcome.value if outcome.ok else outcome
-        progress(Progress("artifact", "end", key, 0, len(cases), outcome.status,
-                          outcome.reason, outcome.duration_s))
+        skipped = isinstance(built[key], Skip)
+        progress(Progress("artifact", "end", key, 0, len(cases),
+                          "skipped" if skipped else outcome.status,
+                          str(built[key]) if skipped else outcome.reason, outcome.duration_s))
     return built
 
 
@@ -121,7 +139,9 @@ def run_cases(plan: Plan, run: RunDir, *, only: str | None = None,
         progress(Progress("case", "start", case.case_id, i, len(pending)))
         started = now_iso()
         artifact = artifacts[case.artifact_key]
-        if isinstance(artifact, WorkerOutcome):
+        if isinstance(artifact, Skip):
+            result = skipped_result(case, artifact, started)
+        elif isinstance(artifact, WorkerOutcome):
             result = failed_result(case, artifact, started, prefix="export failed: ")
             result.status, result.duration_s = "failed", 0.0
         else:

@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from onnxbench.errors import Skip
 
@@ -121,3 +121,76 @@ def set_threads(intra: int | None, inter: int | None = None) -> dict[str, Any]:
     return {"tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
             "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
             "tf_threads_applied": applied}
+
+
+def limit_allocator(limit_mb: int | None) -> dict[str, Any]:
+    """Cap TensorFlow's allocator at ``limit_mb`` (the CPU stand-in for a GPU's memory).
+
+    On the CPU, TensorFlow's default allocator has no budget, and under an address-space
+    limit (RLIMIT_AS) its executor segfaults on a failed allocation instead of raising.
+    Its BFC allocator with a limit (``TF_CPU_ALLOCATOR_USE_BFC``/``TF_CPU_BFC_MEM_LIMIT_IN_MB``,
+    read when TensorFlow creates its CPU allocator, so set before the first import) fails
+    the way a full GPU does: ``ResourceExhaustedError: OOM when allocating tensor``. On a
+    GPU the same budget is a logical device's ``memory_limit``.
+    """
+    if limit_mb is None:
+        return {}
+    already = "tensorflow" in sys.modules
+    os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
+    os.environ["TF_CPU_BFC_MEM_LIMIT_IN_MB"] = str(int(limit_mb))
+    tf = import_tf()
+    gpus = tf.config.list_physical_devices("GPU")
+    try:
+        for gpu in gpus:
+            tf.config.set_logical_device_configuration(
+                gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=int(limit_mb))])
+        gpu_applied = bool(gpus)
+    except RuntimeError:  # devices already initialised in this process
+        gpu_applied = False
+    return {"tf_allocator_limit_mb": int(limit_mb),
+            "tf_allocator": "BFC (TF_CPU_ALLOCATOR_USE_BFC)",
+            "tf_allocator_limit_applied": not already or gpu_applied}
+
+
+def oom_error() -> type[Exception] | None:
+    """TensorFlow's out-of-memory exception type, if TensorFlow is loaded."""
+    tf = sys.modules.get("tensorflow")
+    return getattr(getattr(tf, "errors", None), "ResourceExhaustedError", None)
+
+
+def memory_error(exc: BaseException) -> MemoryError:
+    """A ``MemoryError`` (the worker records it as ``oom``) carrying TensorFlow's OOM line."""
+    text = str(exc).strip()
+    line = next((ln.strip() for ln in text.splitlines() if "OOM" in ln),
+                text.splitlines()[0] if text else "")
+    return MemoryError(f"TensorFlow: {line[line.find('OOM'):] if 'OOM' in line else line}")
+
+
+@contextlib.contextmanager
+def oom_as_memory_error() -> Iterator[None]:
+    """TensorFlow's out-of-memory error raised as ``MemoryError`` (a GPU that runs out,
+    or a budget from :func:`limit_allocator`), so the case is ``oom``, not ``failed``."""
+    error = oom_error()
+    if error is None:
+        yield
+        return
+    try:
+        yield
+    except error as exc:
+        raise memory_error(exc) from exc
+
+
+def guard_oom(call: Callable[[], Any]) -> Callable[[], Any]:
+    """``call`` with TensorFlow's OOM turned into ``MemoryError`` (no extra work when it
+    does not raise: a ``try`` costs nothing on Python 3.11+, one call frame ~0.1 us)."""
+    error = oom_error()
+    if error is None:
+        return call
+
+    def guarded() -> Any:
+        try:
+            return call()
+        except error as exc:
+            raise memory_error(exc) from exc
+
+    return guarded

@@ -22,16 +22,18 @@ import os
 import shutil
 import tempfile
 import time
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from onnxbench.artifact import Artifact
 from onnxbench.errors import Skip
-from onnxbench.tf import import_tf, set_threads, versions
+from onnxbench.tf import guard_oom, import_tf, limit_allocator, oom_as_memory_error, \
+    set_threads, versions
 
 TF_OPTIONS = frozenset({"threads", "intra_op_threads", "inter_op_threads", "reduce_retracing",
-                        "fixed_signature", "precision"})
+                        "fixed_signature", "precision", "allocator_limit_mb"})
 RETRACE_TEXT = "triggered tf.function retracing"
 
 
@@ -70,20 +72,22 @@ class TFRuntime:
 
     # -- protocol -------------------------------------------------------------------
     def prepare(self, artifact: Artifact, options: Mapping[str, Any]) -> None:
+        self.opts = self._options(options)
+        # the allocator budget must be set before TensorFlow's first import
+        limit = limit_allocator(self.opts["allocator_limit_mb"])
         import_tf()  # Skip with the install line when the extra is absent
         if not artifact.has_torch:
             raise Skip("TensorFlow runtimes need a TensorFlow model; this case has only an ONNX file")
         from onnxbench.zoo import resolve
 
-        self.opts = self._options(options)
-        self._info = set_threads(self.opts["threads"], self.opts["inter_op_threads"])
+        self._info = {**limit, **set_threads(self.opts["threads"], self.opts["inter_op_threads"])}
         self._watch_retracing()
         self.spec, self.config = resolve(artifact.model), artifact.config
         if getattr(self.spec, "framework", None) != "tf":
             raise Skip(f"{self.name} runs TensorFlow models; {artifact.model!r} is not one")
-        self.model = self.spec.load(artifact.config, state_path=artifact.torch_state,
-                                    options=artifact.options)
-        self._setup()
+        with oom_as_memory_error():
+            self.model = self._load(artifact)
+            self._setup()
 
     def run(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         out = self.bind(inputs)()
@@ -95,7 +99,7 @@ class TFRuntime:
     def bind(self, inputs: Mapping[str, np.ndarray]) -> Callable[[], Any]:
         tf = import_tf()
         tensors = [tf.constant(inputs[n]) for n in self.spec.input_names(self.config)]
-        return self._callable(tensors, inputs)
+        return guard_oom(self._callable(tensors, inputs))
 
     def synchronize(self) -> None:
         """CPU eager/graph execution has returned by the time the call does."""
@@ -107,6 +111,12 @@ class TFRuntime:
                 "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86)"),
                 "ignored_options": self.opts["ignored"]}
         info.update(self._tracing())
+        if self.opts["allocator_limit_mb"] is not None:  # BFC tracks its peak
+            try:
+                peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
+                info["tf_allocator_peak_mb"] = round(peak / 2**20, 1)
+            except (ValueError, RuntimeError):  # not the BFC allocator (TF loaded earlier)
+                pass
         info["retracing_warnings"] = self._counter.count if self._counter else 0
         return info
 
@@ -123,6 +133,11 @@ class TFRuntime:
             self._tmp = None
 
     # -- for subclasses ---------------------------------------------------------------
+    def _load(self, artifact: Artifact) -> Any:
+        """The model to run: the Keras model with the artifact's weights (or the source)."""
+        return self.spec.load(artifact.config, state_path=artifact.torch_state,
+                              options=artifact.options)
+
     def _setup(self) -> None:
         """Build what the timed call needs (a tf.function, a loaded signature)."""
 
@@ -149,11 +164,13 @@ class TFRuntime:
         raw, ignored = split_options(self.name, options, TF_OPTIONS)
         threads = raw.get("intra_op_threads", raw.get("threads"))
         inter = raw.get("inter_op_threads")
+        limit = raw.get("allocator_limit_mb")
         as_choice(self.name, "precision", raw.get("precision", "fp32"), ["fp32"])
         return {"threads": None if threads is None else as_int(self.name, "threads", threads, 1),
                 "inter_op_threads": None if inter is None else as_int(self.name, "inter_op_threads", inter, 1),
                 "reduce_retracing": as_bool(self.name, "reduce_retracing", raw.get("reduce_retracing", False)),
                 "fixed_signature": as_bool(self.name, "fixed_signature", raw.get("fixed_signature", False)),
+                "allocator_limit_mb": None if limit is None else as_int(self.name, "allocator_limit_mb", limit, 1),
                 "ignored": ignored}
 
     def _watch_retracing(self) -> None:
@@ -232,6 +249,18 @@ class TFPredictRuntime(TFPredictOnBatchRuntime):
 class TFSavedModelRuntime(TFRuntime):
     """The ``serving_default`` signature of a loaded SavedModel (a concrete function)."""
 
+    def _load(self, artifact: Artifact) -> Any:
+        """The artifact's SavedModel (exported once, beside the ONNX graph), as a deployment
+        loads it: no Keras model in memory; else the Keras model, exported in ``_setup``."""
+        saved = saved_model_dir(artifact)
+        if saved is None:
+            return super()._load(artifact)
+        tf = import_tf()
+        t0 = time.perf_counter()
+        loaded = tf.saved_model.load(str(saved))
+        self._info["saved_model_load_s"] = round(time.perf_counter() - t0, 3)
+        return loaded
+
     def _setup(self) -> None:
         tf = import_tf()
         loaded = self.model
@@ -262,6 +291,19 @@ class TFSavedModelRuntime(TFRuntime):
     def _tracing(self) -> dict[str, Any]:
         return {"tracing_count": 0, "traced": "loaded serving_default signature "
                 "(a concrete function: it cannot retrace)"}
+
+
+def saved_model_dir(artifact: Artifact) -> Path | None:
+    """The SavedModel directory the artifact build exported (``artifact.json``'s
+    ``saved_model``), if any."""
+    from onnxbench.artifacts import read_artifact_meta
+
+    meta = read_artifact_meta(artifact) or {}
+    where = artifact.onnx_path or artifact.torch_state
+    if not meta.get("saved_model") or where is None:
+        return None
+    path = Path(where).parent / meta["saved_model"]
+    return path if path.is_dir() else None
 
 
 TF_RUNTIMES: dict[str, type[TFRuntime]] = {
