@@ -190,9 +190,11 @@ def comparison_table(group: Group) -> Table:
 
 
 def baseline_for(group: Group, series: Series, baseline: str | None) -> Series | None:
-    """The baseline series: the named runtime, else PyTorch on the same device."""
-    name = baseline or ("torch-cuda" if device_of(series.runtime) == "gpu" else "torch-cpu")
-    return next((s for s in group.series if s.runtime == name), None)
+    """The baseline series: the named runtime, else the source framework on the same device
+    (PyTorch; for a TensorFlow model, TensorFlow's plain call)."""
+    names = [baseline] if baseline else (
+        ["torch-cuda"] if device_of(series.runtime) == "gpu" else ["torch-cpu", "tf-call"])
+    return next((s for name in names for s in group.series if s.runtime == name), None)
 
 
 def speedup_table(group: Group, baseline: str | None = None) -> Table | None:
