@@ -164,3 +164,29 @@ def test_lint_command_bad_file_exits_2(tmp_path, capsys):
     bad.write_bytes(b"not a model")
     code, out = _exit_code(["lint", str(bad)], capsys)
     assert code == 2 and str(bad) in out.err and len(out.err.strip().splitlines()) == 1
+
+
+def _wide_concat(n: int):
+    names = [f"x{i}" for i in range(n)]
+    return _model([helper.make_node("Concat", names, ["y"], name="wide", axis=1)],
+                  [helper.make_tensor_value_info(x, F, ["batch", 1]) for x in names],
+                  [helper.make_tensor_value_info("y", F, ["batch", n])])
+
+
+def test_wide_concat_is_flagged_for_cuda_graphs_and_split_concat_fixes_it():
+    import onnxruntime as ort
+
+    from onnxbench.optimize.concat import split_wide_concats
+
+    assert _rules(_wide_concat(32)) == []
+    model = _wide_concat(200)
+    assert ("concat-cuda-graph", "warning", "wide") in _rules(model)
+    rng = np.random.default_rng(0)
+    feed = {f"x{i}": rng.normal(size=(3, 1)).astype(np.float32) for i in range(200)}
+    before = ort.InferenceSession(model.SerializeToString()).run(None, feed)[0]
+    assert split_wide_concats(model) == 1
+    onnx.checker.check_model(model)
+    assert max(len(n.input) for n in model.graph.node) <= 32
+    assert [f for f in lint(model) if f.rule == "concat-cuda-graph"] == []
+    after = ort.InferenceSession(model.SerializeToString()).run(None, feed)[0]
+    np.testing.assert_array_equal(before, after)  # same tensor, element for element

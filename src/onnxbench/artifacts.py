@@ -31,9 +31,11 @@ from onnxbench.result import atomic_write_text
 META = "artifact.json"
 # case options that act on the exported graph (onnxbench.optimize); precision too
 OPTIMIZE_OPTIONS = frozenset({"level", "fuse", "truncate_layers", "keep_io_types", "calibration",
-                              "op_block_list", "num_heads", "hidden_size"})
-# the passes on the model's structure (truncate, fuse); precision and the ORT level come after
-MODEL_PASS_OPTIONS = frozenset({"truncate_layers", "fuse", "num_heads", "hidden_size"})
+                              "op_block_list", "num_heads", "hidden_size", "split_concat"})
+# the passes on the model's structure (truncate, fuse, split_concat); precision and the ORT
+# level come after
+MODEL_PASS_OPTIONS = frozenset({"truncate_layers", "fuse", "num_heads", "hidden_size",
+                                "split_concat"})
 
 
 class ExportFailed(RuntimeError):
@@ -214,7 +216,8 @@ def _optimize(case: Case, base_opt: dict[str, Any] | None, src: Path | None, out
         truncate_layers=0 if done else int(options.get("truncate_layers") or 0),
         model=case.model, config=case.config, seed=case.seed, model_options=options,
         num_heads=int(options.get("num_heads") or 0),
-        hidden_size=int(options.get("hidden_size") or 0))
+        hidden_size=int(options.get("hidden_size") or 0),
+        split_concat=0 if done else int(options.get("split_concat") or 0))
     path = _inside(result.path, out)
     return {"onnx": path.name, "graph": _graph_summary(path),
             "optimization": _chain(base_opt if done else None, result.report.summary())}

@@ -17,6 +17,9 @@ Rules (id, severity):
   concrete size > 1 on the same axis, so the graph only runs when the dim has that value.
 - ``output-dim-static`` (warning): a graph output's first dim is concrete while an input's
   first dim is dynamic: the batch axis was lost on the way.
+- ``concat-cuda-graph`` (warning): a Concat with more than 32 inputs; ONNX Runtime's CUDA
+  provider refuses it during CUDA-graph capture (seen with DCNv2's 100-feature config on an
+  H100). The ``split_concat: 32`` optimisation option splits it into an equivalent tree.
 """
 
 from __future__ import annotations
@@ -198,6 +201,18 @@ def _check_broadcast(node, idx, g: _Graph) -> list[Finding]:
 
 
 def _check_concat(node, idx, g: _Graph) -> list[Finding]:
+    from onnxbench.optimize.concat import CUDA_GRAPH_CONCAT_LIMIT
+
+    wide = []
+    if len(node.input) > CUDA_GRAPH_CONCAT_LIMIT:
+        wide = [Finding("concat-cuda-graph", WARNING, _label(node, idx), node.op_type,
+                        f"Concat of {len(node.input)} inputs: ONNX Runtime's CUDA provider "
+                        f"takes at most {CUDA_GRAPH_CONCAT_LIMIT} during CUDA-graph capture; "
+                        f"option split_concat: {CUDA_GRAPH_CONCAT_LIMIT} splits it")]
+    return wide + _concat_pins(node, idx, g)
+
+
+def _concat_pins(node, idx, g: _Graph) -> list[Finding]:
     shapes = [(n, g.shape(n)) for n in node.input if n]
     if any(s is None for _, s in shapes) or len({len(s) for _, s in shapes}) != 1:
         return []

@@ -94,7 +94,8 @@ def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp3
     and exports the truncated encoder first), ``keep_io_types``, ``op_block_list`` (fp16),
     ``calibration`` (minmax|entropy|percentile), ``seq`` (calibration inputs), ``seed`` and
     ``model_options`` (rebuilding the zoo model as it was exported),
-    ``num_heads``/``hidden_size`` (fusion; 0 = detect). With nothing requested the result is
+    ``num_heads``/``hidden_size`` (fusion; 0 = detect), ``split_concat`` (at most this many
+    inputs per Concat: ORT's CUDA graphs take 32). With nothing requested the result is
     the input graph and an empty step list.
     """
     from onnxbench.inputs import load_onnx
@@ -151,3 +152,8 @@ def _passes(src: Path, out_dir: Path, stem: str, fuse: str | None,
         if step.after is not None:
             current, stem = dst, dst.stem
         yield step
+    if opts.get("split_concat"):
+        from onnxbench.optimize.concat import split_concats_file
+
+        dst = out_dir / f"{stem}.concat.onnx"
+        yield split_concats_file(current, dst, int(opts["split_concat"]))
