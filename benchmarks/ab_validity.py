@@ -18,11 +18,11 @@ Usage: python benchmarks/ab_validity.py [--write] [--comparisons 20] [--repeats 
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 
 from onnxbench.artifact import Artifact
+from onnxbench.env import markdown_lines
 from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.measure.timer import measure
 from onnxbench.report.abtest import ABResult, compare_arms
@@ -60,22 +60,6 @@ def _rows(results: list[ABResult]) -> list[str]:
             f"{r.effect_size:.2f} | {r.verdict} |" for i, r in enumerate(results)]
 
 
-def _env_lines() -> list[str]:
-    try:
-        from onnxbench.env import collect
-
-        env = collect()
-        cpu = env.get("cpu", {})
-        return [f"- CPU: {cpu.get('model') or cpu.get('brand_raw') or platform.processor()} "
-                f"({cpu.get('physical_cores', '?')} physical cores, {cpu.get('logical_threads', '?')} threads)",
-                f"- OS: {env.get('os', {}).get('release', platform.release())}, kernel "
-                f"{env.get('os', {}).get('kernel', platform.release())}",
-                f"- Python {platform.python_version()}; "
-                + ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items() if v)]
-    except Exception as exc:  # the figures matter more than the fingerprint
-        return [f"- {platform.platform()}, Python {platform.python_version()} (env.collect failed: {exc})"]
-
-
 def render(aa: list[ABResult], sens: list[ABResult], repeats: int, seconds: float) -> str:
     aa_ok = sum(r.verdict in ("no significant difference", "equivalent") for r in aa)
     sens_ok = sum(r.verdict == "slower" for r in sens)
@@ -98,7 +82,7 @@ def render(aa: list[ABResult], sens: list[ABResult], repeats: int, seconds: floa
         "Statistic: Welch t-test on the log of each repeat's median; ratio = exp(mean log B − "
         f"mean log A) with its 95 % Welch CI; threshold ±{THRESHOLD:.0%} "
         "(equivalent = whole CI inside it). Each comparison stands alone (no correction across the 20).",
-        "", "## Environment", "", *_env_lines(), "",
+        "", "## Environment", "", *markdown_lines(), "",
         "## A/A comparisons", "", head, *_rows(aa), "",
         "## Sensitivity comparisons (B +10 %)", "", head, *_rows(sens), ""])
 

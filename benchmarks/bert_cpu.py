@@ -15,7 +15,6 @@ Usage: python benchmarks/bert_cpu.py [--write] [--seq 128] [--batch 1] [--thread
 from __future__ import annotations
 
 import argparse
-import platform
 import tempfile
 import time
 import warnings
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from onnxbench.accuracy import cosine_similarity, onnx_predict
+from onnxbench.env import markdown_lines
 from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.measure.stats import summarize
 from onnxbench.measure.timer import measure
@@ -101,10 +101,8 @@ def _run(tmp: Path, seq: int, batch: int, threads: int) -> tuple[list[dict], dic
     return rows, facts
 
 
-def render(rows: list[dict], facts: dict, seq: int, batch: int, threads: int) -> str:
-    import onnxruntime as ort
-    import torch
-
+def render(rows: list[dict], facts: dict, seq: int, batch: int, threads: int,
+           note: str = "") -> str:
     base = rows[0]["stats"].p50
     lines = [
         "# BERT-base on ONNX Runtime CPU vs PyTorch eager (issue 6)", "",
@@ -112,8 +110,7 @@ def render(rows: list[dict], facts: dict, seq: int, batch: int, threads: int) ->
         "intra_op_num_threads), seeded random weights (bert-base shapes), one process, "
         "variants measured one after another on the same inputs with onnxbench's timing "
         f"loop (warm-up {POLICY.warmup}, {POLICY.min_runs}–{POLICY.max_runs} runs).", "",
-        "**Measured on a busy shared machine (2 cores shared with other jobs): the figures "
-        "are indicative only; the lead re-runs this on a quiet machine.**", "",
+        *([f"> {note}", ""] if note else []),
         "| variant | median ms | p95 ms | mean ms | n | speed-up vs PyTorch (median) "
         "| cosine vs fp32 | note |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
@@ -130,10 +127,8 @@ def render(rows: list[dict], facts: dict, seq: int, batch: int, threads: int) ->
               f"{facts['prep_s']:.0f} s.", "",
               "Cosine: mean over samples of the cosine similarity of `last_hidden_state` to "
               "PyTorch fp32 on 3 further seeded batches (1.0 = identical).", "",
-              f"Environment: {platform.processor() or platform.machine()}, Python "
-              f"{platform.python_version()}, torch {torch.__version__}, onnxruntime "
-              f"{ort.__version__}.", "",
-              "Re-run: `python benchmarks/bert_cpu.py --write`."]
+              "Re-run: `python benchmarks/bert_cpu.py --write`.", "",
+              "## Environment", "", *markdown_lines()]
     return "\n".join(lines) + "\n"
 
 
@@ -143,9 +138,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--write", action="store_true", help=f"write {OUT}")
+    parser.add_argument("--note", default="", help="a line to add (e.g. 'machine was busy')")
     args = parser.parse_args()
     rows, facts = run(args.seq, args.batch, args.threads)
-    text = render(rows, facts, args.seq, args.batch, args.threads)
+    text = render(rows, facts, args.seq, args.batch, args.threads, args.note)
     print(text)
     if args.write:
         OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -152,10 +152,8 @@ def markdown(res: dict, note: str) -> str:
         "",
         "## Environment",
         "",
-        "| Field | Value |",
-        "| --- | --- |",
+        *env_mod.markdown_lines(),
     ]
-    lines += [f"| {k} | {v} |" for k, v in env_mod.as_rows(env_mod.collect())]
     return "\n".join(lines) + "\n"
 
 

@@ -200,3 +200,9 @@ def as_rows(env: dict[str, Any]) -> list[tuple[str, str]]:
          or "none set"),
     ]
     return rows
+
+
+def markdown_lines(env: dict[str, Any] | None = None) -> list[str]:
+    """The environment as a markdown table (benchmarks commit it beside their figures)."""
+    rows = as_rows(env if env is not None else collect())
+    return ["| Field | Value |", "| --- | --- |", *(f"| {k} | {v} |" for k, v in rows)]
