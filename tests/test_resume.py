@@ -44,7 +44,8 @@ def _wait_for_results(raw: Path, at_least: int, proc: subprocess.Popen, limit_s:
                          f"(exit {proc.poll()}): {proc.stderr.read() if proc.stderr else ''}")
 
 
-def test_resume_after_kill_reruns_only_missing_cases(tmp_path, capsys):
+def _start_slow_suite(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """Start the slow suite in a subprocess; return it and its run directory once made."""
     tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
     suite = tmp_path / "slow.yaml"
     suite.write_text(SUITE.format(tiny=tiny))
@@ -52,12 +53,20 @@ def test_resume_after_kill_reruns_only_missing_cases(tmp_path, capsys):
     proc = subprocess.Popen([sys.executable, "-m", "onnxbench", "run", "--suite", str(suite),
                              "--out", str(runs), "--quiet"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(runs.glob("*/raw")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    found = [p.parent for p in runs.glob("*/raw")]
+    if len(found) != 1:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"expected one run directory, found {found}")
+    return proc, found[0]
+
+
+def test_resume_after_kill_reruns_only_missing_cases(tmp_path, capsys):
+    proc, run_dir = _start_slow_suite(tmp_path)
     try:
-        runs.mkdir(exist_ok=True)
-        deadline = time.monotonic() + 60
-        while not list(runs.glob("*/raw")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        (run_dir,) = [p.parent for p in runs.glob("*/raw")]
         _wait_for_results(run_dir / "raw", 2, proc)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
@@ -102,18 +111,8 @@ def test_resume_of_a_non_run_dir_is_one_line(tmp_path, capsys):
 
 
 def test_ctrl_c_keeps_finished_results_and_says_how_to_resume(tmp_path):
-    tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
-    suite = tmp_path / "slow.yaml"
-    suite.write_text(SUITE.format(tiny=tiny))
-    runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "onnxbench", "run", "--suite", str(suite),
-                             "--out", str(runs), "--quiet"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc, run_dir = _start_slow_suite(tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while not list(runs.glob("*/raw")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        (run_dir,) = [p.parent for p in runs.glob("*/raw")]
         _wait_for_results(run_dir / "raw", 1, proc)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)

@@ -24,7 +24,7 @@ import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 WorkerStatus = Literal["ok", "failed", "crashed", "oom", "timeout"]
 
@@ -65,6 +65,17 @@ def _context() -> mp.context.BaseContext:
             ctx.set_forkserver_preload(PRELOAD)
         _CONTEXT = ctx
     return _CONTEXT
+
+
+def preload(modules: Iterable[str]) -> None:
+    """Ask the fork server to import ``modules`` too, so no worker pays for them.
+
+    Only a fork server not started yet takes them (best effort): the runner calls this
+    with what the plan's models need (e.g. transformers' ResNet, ~4 s a worker otherwise).
+    """
+    PRELOAD.extend(m for m in modules if m not in PRELOAD)
+    if _CONTEXT is not None and _CONTEXT.get_start_method() == "forkserver":
+        _CONTEXT.set_forkserver_preload(PRELOAD)
 
 
 def first_line(exc: BaseException) -> str:

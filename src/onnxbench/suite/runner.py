@@ -22,7 +22,7 @@ from onnxbench.suite.aggregate import Summary, aggregate
 from onnxbench.suite.plan import Plan
 from onnxbench.suite.rundir import RunDir, create_run_dir, open_run_dir, read_env, \
     read_plan_text, write_configs
-from onnxbench.worker import WorkerOutcome, run_isolated
+from onnxbench.worker import WorkerOutcome, preload, run_isolated
 
 ARTIFACT_TIMEOUT_S = 1800.0
 
@@ -126,12 +126,22 @@ def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
     return built
 
 
+def _model_modules(cases: list[Case]) -> list[str]:
+    """The heavy modules the plan's zoo models import (a spec's ``preload``)."""
+    from onnxbench.zoo import REGISTRY, resolve
+
+    resolve("moe")  # registers the built-in specs
+    return sorted({m for name in {c.model for c in cases} if name in REGISTRY
+                   for m in getattr(REGISTRY[name], "preload", ())})
+
+
 def run_cases(plan: Plan, run: RunDir, *, only: str | None = None,
               progress: ProgressFn | None = None, env: dict[str, Any] | None = None
               ) -> list[Result]:
     """Run every selected case that has no result yet; each result is written as it ends."""
     progress = progress or (lambda _p: None)
     pending = [c for c in select(plan.cases, only) if not run.done(c)]
+    preload(_model_modules(pending))
     artifacts = build_artifacts(pending, run, plan, progress)
     env = env if env is not None else read_env(run)
     results = []

@@ -28,6 +28,8 @@ class ModelSpec(ABC):
     configs: dict[str, dict[str, Any]] = {}
     default_config: str = ""
     has_seq: bool = False  # text models take a sequence length
+    # heavy modules the fork server imports once for a run that uses this model
+    preload: tuple[str, ...] = ()
     default_seq: int | None = None
 
     def config(self, name: str | None) -> dict[str, Any]:

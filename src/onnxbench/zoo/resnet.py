@@ -50,6 +50,7 @@ def _classifier(model):
 class ResNetSpec(ModelSpec):
     description = "ResNet image classifier (transformers ResNetConfig, real shapes, random init)"
     default_config = "default"
+    preload = ("transformers", "transformers.models.resnet.modeling_resnet")
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -76,6 +76,8 @@ class TextEncoderSpec(ModelSpec):
                  inputs: list[str], outputs: list[str], description: str) -> None:
         self.name, self.arch, self.configs = name, arch, sizes
         self._inputs, self._outputs, self.description = inputs, outputs, description
+        module = {"Bert": "bert", "DebertaV2": "deberta_v2"}.get(arch, arch.lower())
+        self.preload = ("transformers", f"transformers.models.{module}.modeling_{module}")
 
     def _classes(self):
         import transformers
