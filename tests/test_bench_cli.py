@@ -145,3 +145,20 @@ def test_failed_export_fails_all_its_cases_with_the_first_line(tmp_path, capsys)
 def test_unknown_exporter_is_bad_input(capsys):
     code, _, err = cli(capsys, "bench", "dcnv2", "--exporter", "onnx-magic")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "onnx-magic" in err
+
+
+def test_suite_fix_squeeze_dims_lets_batch_1_run_natively(tmp_path, capsys):
+    """The export-side fix in a suite: the plain export fails at batch 1, the fixed one runs."""
+    suite = tmp_path / "fix.yaml"
+    suite.write_text("suite: fix\ndefaults:\n  measure: {runs: 3, warmup: 1}\n"
+                     "cases:\n  - model: dcnv2\n    config: tiny\n    exporter: torchscript\n"
+                     "    runtimes: [ort-cpu]\n    batch: 1\n"
+                     "  - model: dcnv2\n    config: tiny\n    exporter: torchscript\n"
+                     "    runtimes: [ort-cpu]\n    batch: 1\n    options: {fix: squeeze-dims}\n")
+    code, out, err = cli(capsys, "run", "--suite", str(suite), "--out", str(tmp_path / "r"),
+                         "--json", "--quiet")
+    assert code == 0, err
+    # summary rows carry options as a JSON string ("" when there are none)
+    rows = {"fix" in json.loads(r["options"] or "{}"): r for r in json.loads(out)["summary"]["rows"]}
+    assert rows[False]["status"] == "failed" and "Concat" in rows[False]["reason"]
+    assert rows[True]["status"] == "ok"

@@ -297,17 +297,20 @@ def _export(spec, module, case: Case, options: dict[str, Any], out: Path) -> dic
     import onnx
 
     from onnxbench.export.exporters import export
+    from onnxbench.export.fixes import apply_fix
 
     batch = export_batch(case)
     feeds = spec.make_inputs(case.config, batch, case.seq, case.seed, options=options)
     names = spec.input_names(case.config)
-    res = export(module, feeds, input_names=names,
-                 output_names=spec.output_names(case.config),
-                 dynamic_axes=spec.dynamic_axes(case.config), exporter=case.exporter,
-                 opset=options.get("opset"), out_path=out / "model.onnx")
+    with apply_fix(options.get("fix")):  # e.g. squeeze-dims: batch 1 passes natively
+        res = export(module, feeds, input_names=names,
+                     output_names=spec.output_names(case.config),
+                     dynamic_axes=spec.dynamic_axes(case.config), exporter=case.exporter,
+                     opset=options.get("opset"), out_path=out / "model.onnx")
     if not res.ok:
         raise ExportFailed(res.error or f"exporter {case.exporter} failed")
-    record: dict[str, Any] = {"onnx": "model.onnx", "export": _plain(res)}
+    record: dict[str, Any] = {"onnx": "model.onnx", "export": _plain(res),
+                              "fix": options.get("fix")}
     record["lint"] = _lint(onnx.load(str(out / "model.onnx")))
     record["graph"] = _graph_summary(out / "model.onnx")
     record["parity"] = _verify(module, feeds, names, spec.output_names(case.config),
