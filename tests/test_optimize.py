@@ -248,3 +248,37 @@ def test_cli_bad_file_exit_2(tmp_path, capsys):
         main(["optimize", str(tmp_path / "nope.onnx")])
     assert exc.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def _embedding_graph(path: Path) -> Path:
+    """ids [batch, 1] -> Gather from a 20-row table -> MatMul: ids must stay below 20."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    table = numpy_helper.from_array(rng.normal(size=(20, 8)).astype(np.float32), "table")
+    weight = numpy_helper.from_array(rng.normal(size=(8, 4)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["table", "ids"], ["emb"]),
+         helper.make_node("MatMul", ["emb", "w"], ["y"])], "emb",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 1, 4])],
+        initializer=[table, weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_static_int8_on_a_bare_graph_needs_valid_calibration_ids(tmp_path, capsys):
+    from onnxbench.cli import main
+
+    graph = _embedding_graph(tmp_path / "emb.onnx")
+    with pytest.raises(SystemExit) as exit_info:  # ids drawn from 0..99 overflow the table
+        main(["optimize", str(graph), "--int8", "static", "--out", str(tmp_path / "a")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and "--range" in err[0], err
+    main(["optimize", str(graph), "--int8", "static", "--range", "ids=0:20",
+          "--out", str(tmp_path / "b"), "--json"])  # returns: exit code 0
+    doc = json.loads(capsys.readouterr().out)
+    assert "QuantizeLinear" in json.dumps(doc)
+    assert (tmp_path / "b" / "emb.int8-static.onnx").exists()

@@ -77,10 +77,12 @@ def optimize(
     model_name: Optional[str] = typer.Option(None, "--model-name", help="zoo model of the graph (bert|deberta-v2|moe|...)"),
     config: Optional[str] = typer.Option(None, "--config", help="zoo config of the graph, e.g. tiny"),
     seq: Optional[int] = typer.Option(None, "--seq", help="sequence length of calibration/proof inputs"),
+    ranges: Optional[list[str]] = typer.Option(None, "--range", help="static int8 without --model-name: value range of an integer input, NAME=lo:hi (repeatable)"),
     out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: MODEL_optimized/ next to it)"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Write optimised ONNX graphs and a change report (nodes, fused ops, size, what did not fuse)."""
+    from onnxbench.inputs import parse_range
     from onnxbench.optimize import apply_optimizations
 
     precision = _precision(fp16, int8)
@@ -92,7 +94,8 @@ def optimize(
         model, out_dir, precision=precision, level=level, fuse=fuse,
         model_type_hint=model_name, calibration_inputs=None, keep_io_types=keep_io_types,
         op_block_list=op_block or None, calibration=calibration,
-        truncate_layers=truncate_layers, model=model_name, config=config, seq=seq)
+        truncate_layers=truncate_layers, model=model_name, config=config, seq=seq,
+        ranges=dict(parse_range(r) for r in ranges or ()) or None)
     doc = result.report.summary()
     (out_dir / "change_report.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
     if json_out:

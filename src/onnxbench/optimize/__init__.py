@@ -61,8 +61,26 @@ def _calibration(current: Path, calibration_inputs: Iterable[Mapping] | None,
     if opts.get("model") and not str(opts["model"]).endswith(".onnx"):
         return int8.zoo_calibration(opts["model"], opts.get("config"), seq=opts.get("seq"),
                                     options=opts.get("model_options"))
-    feeds = int8.synthetic_calibration(current, seq=opts.get("seq") or 16)
+    feeds = int8.synthetic_calibration(current, seq=opts.get("seq") or 16,
+                                       ranges=opts.get("ranges"))
+    _check_feed_runs(current, feeds[0])
     return feeds, f"seeded example inputs synthesised from the graph ({len(feeds)} batches)"
+
+
+def _check_feed_runs(path: Path, feed: Mapping[str, Any]) -> None:
+    """Synthesised calibration inputs must run: integer ids outside a vocabulary do not."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 4  # the failure is reported below, once, not by ORT's logger too
+    try:
+        ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"]).run(None, dict(feed))
+    except Exception as exc:  # noqa: BLE001 - any ORT failure on these inputs says the same
+        detail = str(exc).strip().splitlines()[0].split("Status Message:")[-1].strip()[:160]
+        raise UserError(f"{path.name}: static int8 calibration cannot run the graph on inputs "
+                        f"synthesised from it ({detail}); give --model-name/--config to "
+                        "calibrate on the zoo model's data, or --range NAME=lo:hi for integer "
+                        "inputs") from None
 
 
 def _precision_step(current: Path, out_dir: Path, stem: str, precision: str,

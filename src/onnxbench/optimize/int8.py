@@ -80,12 +80,17 @@ def _fit_feeds(path: Path, feeds: Iterable[Mapping[str, np.ndarray]]) -> list[di
     return fitted
 
 
-def synthetic_calibration(path: Path, *, count: int = 8, batch: int = 1, seq: int | None = 16,
-                          seed: int = 0) -> list[dict[str, np.ndarray]]:
-    """Seeded example inputs from the graph itself (the fallback when no data is known)."""
+def synthetic_calibration(path: Path, *, count: int = 8, batch: int = 2, seq: int | None = 16,
+                          seed: int = 0, ranges: Mapping[str, tuple[float, float]] | None = None
+                          ) -> list[dict[str, np.ndarray]]:
+    """Seeded example inputs from the graph itself (the fallback when no data is known).
+
+    Batch 2, not 1: a graph with a batch-1 hazard (a bare squeeze) must still calibrate.
+    """
     from onnxbench.inputs import synthesize
 
-    return [synthesize(path, batch=batch, seq=seq, seed=seed + i) for i in range(count)]
+    return [synthesize(path, batch=batch, seq=seq, ranges=ranges, seed=seed + i)
+            for i in range(count)]
 
 
 def zoo_calibration(model: str, config: str | None, *, count: int = 8, batch: int = 8,
