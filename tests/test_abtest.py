@@ -77,3 +77,13 @@ def test_adjust_recomputes_verdicts():
     assert [r.p_adjusted for r in family] == pytest.approx(expected)
     assert family[0].p_adjusted >= single.p_value
     assert all(r.significant == (r.p_adjusted < r.alpha) for r in family)
+
+
+def test_single_repeat_fallback_never_pools_repeats_of_the_other_arm():
+    """Arm A has a slow second repeat (drift); B has one repeat like A's first: no change."""
+    rng = np.random.default_rng(3)
+    first = list(rng.normal(10.0, 0.1, 300))
+    drifted = list(rng.normal(14.0, 0.1, 300))
+    same_as_first = list(rng.normal(10.0, 0.1, 300))
+    res = compare_arms([first, drifted], [same_as_first], threshold=0.05)
+    assert abs(res.ratio - 1.0) < 0.01, res

@@ -139,7 +139,7 @@ def export_command(
     model: str = typer.Argument(..., help="zoo name or path/to/file.py:factory"),
     config: Optional[str] = typer.Option(None, "--config", "-c", help="named config of the model"),
     exporter: str = typer.Option("dynamo", "--exporter", "-e",
-                                 help="dynamo | torchscript | jit-trace | jit-script | all"),
+                                 help="dynamo | torchscript | jit-trace | jit-script | tf2onnx (Keras models) | all"),
     opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset (default: exporter's)"),
     fix: Optional[str] = typer.Option(None, "--fix", help="export-side fix: squeeze-dims"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder "

@@ -135,7 +135,9 @@ def compare_arms(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], *,
         diff, lo, hi, p = _welch_repeats(med_a, med_b, alpha)
         eff, measure, method, note = _hedges_g(np.log(med_a), np.log(med_b)), "Hedges' g (log repeat medians)", METHOD_REPEATS, None
     else:
-        pa, pb = np.concatenate(reps_a), np.concatenate(reps_b)
+        # one repeat per arm at best: compare the first repeat of each (run side by side),
+        # never a pool of several repeats against one, which would mix drift into the ratio
+        pa, pb = reps_a[0], reps_b[0]
         diff, lo, hi, p, eff = _raw_single(pa, pb, alpha)
         measure, method, note = "rank-biserial r (raw latencies)", METHOD_RAW, WITHIN_RUN
     res = ABResult(ratio=math.exp(diff), ci_low=math.exp(lo), ci_high=math.exp(hi), p_value=p,
