@@ -87,3 +87,14 @@ def test_single_repeat_fallback_never_pools_repeats_of_the_other_arm():
     same_as_first = list(rng.normal(10.0, 0.1, 300))
     res = compare_arms([first, drifted], [same_as_first], threshold=0.05)
     assert abs(res.ratio - 1.0) < 0.01, res
+
+
+def test_the_table_shows_the_latencies_the_ratio_compares():
+    rng = np.random.default_rng(4)
+    a = [list(rng.normal(m, 0.05, 200)) for m in (10.0, 10.2, 9.9)]
+    b = [list(rng.normal(m, 0.05, 200)) for m in (11.0, 11.1, 10.9)]
+    res = compare_arms(a, b)
+    assert res.ratio == pytest.approx(res.center_b / res.center_a)
+    single = compare_arms([a[0], a[1]], [b[0]])
+    assert single.center_a == pytest.approx(np.median(a[0]))
+    assert single.ratio == pytest.approx(single.center_b / single.center_a)

@@ -51,6 +51,10 @@ class ABResult:
     threshold: float
     alpha: float = 0.05
     note: str | None = None
+    # the two latencies the ratio compares (ms): the geometric mean of the per-repeat
+    # medians, or with a single repeat the median of each arm's first repeat
+    center_a: float | None = None
+    center_b: float | None = None
 
     @property
     def change_pct(self) -> float:
@@ -133,17 +137,20 @@ def compare_arms(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], *,
         med_a = np.array([np.median(r) for r in reps_a])
         med_b = np.array([np.median(r) for r in reps_b])
         diff, lo, hi, p = _welch_repeats(med_a, med_b, alpha)
+        center_a, center_b = (float(np.exp(np.mean(np.log(m)))) for m in (med_a, med_b))
         eff, measure, method, note = _hedges_g(np.log(med_a), np.log(med_b)), "Hedges' g (log repeat medians)", METHOD_REPEATS, None
     else:
         # one repeat per arm at best: compare the first repeat of each (run side by side),
         # never a pool of several repeats against one, which would mix drift into the ratio
         pa, pb = reps_a[0], reps_b[0]
         diff, lo, hi, p, eff = _raw_single(pa, pb, alpha)
+        center_a, center_b = float(np.median(pa)), float(np.median(pb))
         measure, method, note = "rank-biserial r (raw latencies)", METHOD_RAW, WITHIN_RUN
     res = ABResult(ratio=math.exp(diff), ci_low=math.exp(lo), ci_high=math.exp(hi), p_value=p,
                    p_adjusted=p, effect_size=eff, effect_measure=measure, verdict="",
                    significant=False, method=method, n_a=len(reps_a), n_b=len(reps_b),
-                   threshold=threshold, alpha=alpha, note=note)
+                   threshold=threshold, alpha=alpha, note=note, center_a=center_a,
+                   center_b=center_b)
     return _with_verdict(res)
 
 
