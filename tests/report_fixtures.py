@@ -13,7 +13,6 @@ from typing import Any, Callable
 import numpy as np
 
 from onnxbench.case import Case
-from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.result import Result, Stats, Timing, write_result
 
 BATCHES = [1, 4, 16, 64, 256]

@@ -9,22 +9,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from onnxbench.cli import main
 from onnxbench.result import read_results
+from clitools import run_cli as cli
 from test_worker import write_tiny_onnx
 
 FAST = ["--runs", "3", "--warmup", "1"]
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; (exit code, stdout, stderr)."""
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

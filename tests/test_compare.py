@@ -10,7 +10,7 @@ import pytest
 
 from report_fixtures import make_result
 
-from onnxbench.cli import main
+from clitools import run_cli
 from onnxbench.report import build_report
 from onnxbench.report.compare import compare_runs
 from onnxbench.result import write_result
@@ -26,17 +26,9 @@ def write_run(tmp: Path, name: str, factor: float, *, seed: int, repeats: int = 
     return run
 
 
-def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return exc.value.code or 0, out.out, out.err
-
-
 def test_same_speed_exits_0(tmp_path, capsys):
     a, b = write_run(tmp_path, "a", 1.0, seed=1), write_run(tmp_path, "b", 1.0, seed=2)
-    code, out, _ = run_cli(["compare", str(a), str(b), "--json"], capsys)
+    code, out, _ = run_cli(capsys, "compare", str(a), str(b), "--json")
     doc = json.loads(out)
     assert code == 0 and doc["regressions"] == []
     assert len(doc["pairs"]) == 2 and all(p["verdict"] != "slower" for p in doc["pairs"])
@@ -44,17 +36,17 @@ def test_same_speed_exits_0(tmp_path, capsys):
 
 def test_significant_regression_exits_1(tmp_path, capsys):
     a, b = write_run(tmp_path, "a", 1.0, seed=1), write_run(tmp_path, "b", 1.25, seed=2)
-    code, out, err = run_cli(["compare", str(a), str(b), "--threshold", "5%"], capsys)
+    code, out, err = run_cli(capsys, "compare", str(a), str(b), "--threshold", "5%")
     assert code == 1
     assert "regression" in err and err.count("\n") == 1
     # an improvement is not a failure
-    code, out, _ = run_cli(["compare", str(b), str(a), "--json"], capsys)
+    code, out, _ = run_cli(capsys, "compare", str(b), str(a), "--json")
     assert code == 0 and len(json.loads(out)["improvements"]) == 2
 
 
 def test_regression_below_threshold_exits_0(tmp_path, capsys):
     a, b = write_run(tmp_path, "a", 1.0, seed=1), write_run(tmp_path, "b", 1.25, seed=2)
-    code, _, _ = run_cli(["compare", str(a), str(b), "--threshold", "40%"], capsys)
+    code, _, _ = run_cli(capsys, "compare", str(a), str(b), "--threshold", "40%")
     assert code == 0
 
 
@@ -64,7 +56,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, bad):
     other = {"missing": tmp_path / "nope", "empty": tmp_path / "empty"}.get(bad, a)
     (tmp_path / "empty" / "raw").mkdir(parents=True)
     args = ["compare", str(a), str(other)] + (["--threshold", "lots"] if bad == "threshold" else [])
-    code, _, err = run_cli(args, capsys)
+    code, _, err = run_cli(capsys, *args)
     assert code == 2 and err.count("\n") == 1 and err.startswith("onnxbench: error:")
 
 

@@ -11,7 +11,7 @@ import onnx
 import pytest
 import torch
 
-from onnxbench.cli import main
+from clitools import run_cli
 from onnxbench.export.exporters import EXPORTERS, export
 from onnxbench.export.fixes import apply_fix
 from onnxbench.export.inspect import inspect_model
@@ -185,32 +185,23 @@ def test_matrix_shows_batch1_failure_and_fixes(squeeze_matrix):
     assert doc["rows"][0]["cells"]["b1"]["status"] == "ort-error"
 
 
-def _cli(argv, capsys):
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr()
-
-
 def test_verify_exit_codes(squeeze_matrix, capsys, tmp_path):
-    out = squeeze_matrix.out_dir
+    out_dir = squeeze_matrix.out_dir
     ref = squeeze_matrix.reference
     fixed = next(r.export.path for r in squeeze_matrix.rows if r.fix)
     plain = next(r.export.path for r in squeeze_matrix.rows if not r.fix)
-    code, cap = _cli(["verify", fixed, "--reference", ref, "--json"], capsys)
-    assert code == 0 and json.loads(cap.out)["passed"] is True
-    code, cap = _cli(["verify", plain, "--reference", ref], capsys)
-    assert code == 1 and "b1" in cap.err
+    code, out, err = run_cli(capsys, "verify", fixed, "--reference", ref, "--json")
+    assert code == 0 and json.loads(out)["passed"] is True
+    code, out, err = run_cli(capsys, "verify", plain, "--reference", ref)
+    assert code == 1 and "b1" in err
     # a reference whose outputs are off fails; a looser tolerance passes it
     inputs, outputs, meta = read_reference(ref)
     shifted = {k: [o + 1e-3 for o in v] for k, v in outputs.items()}
     bad_ref = write_reference(tmp_path / "bad.json", inputs, shifted, meta)
-    assert _cli(["verify", fixed, "--reference", str(bad_ref)], capsys)[0] == 1
-    assert _cli(["verify", fixed, "--reference", str(bad_ref), "--atol", "1e-2"], capsys)[0] == 0
-    code, cap = _cli(["verify", fixed, "--reference", f"{out}/missing.json"], capsys)
-    assert code == 2 and "missing.json" in cap.err
+    assert run_cli(capsys, "verify", fixed, "--reference", str(bad_ref))[0] == 1
+    assert run_cli(capsys, "verify", fixed, "--reference", str(bad_ref), "--atol", "1e-2")[0] == 0
+    code, out, err = run_cli(capsys, "verify", fixed, "--reference", f"{out_dir}/missing.json")
+    assert code == 2 and "missing.json" in err
 
 
 def test_reference_caps_its_size(tmp_path):
@@ -233,13 +224,13 @@ def test_inspect_reports_symbolic_dims_and_parameters(tmp_path, capsys):
     assert info["parameters"] == sum(p.numel() for p in module.parameters())
     assert info["parameter_bytes"] == 4 * info["parameters"]
     assert sum(info["ops"].values()) == info["nodes"] == result.nodes
-    code, cap = _cli(["inspect", result.path, "--json"], capsys)
-    assert code == 0 and json.loads(cap.out)["parameters"] == info["parameters"]
+    code, out, err = run_cli(capsys, "inspect", result.path, "--json")
+    assert code == 0 and json.loads(out)["parameters"] == info["parameters"]
     try:
         import netron  # noqa: F401
     except ImportError:
-        code, cap = _cli(["inspect", result.path, "--netron"], capsys)
-        assert code == 2 and "onnxbench[viz]" in cap.err
+        code, out, err = run_cli(capsys, "inspect", result.path, "--netron")
+        assert code == 2 and "onnxbench[viz]" in err
 
 
 @pytest.mark.parametrize("argv,needle", [
@@ -251,17 +242,17 @@ def test_inspect_reports_symbolic_dims_and_parameters(tmp_path, capsys):
     (["export", "dcnv2", "--fix", "everything"], "everything"),
 ])
 def test_export_bad_input_exits_2_with_one_line(argv, needle, capsys):
-    code, cap = _cli(argv, capsys)
+    code, out, err = run_cli(capsys, *argv)
     assert code == 2
-    assert needle in cap.err and len(cap.err.strip().splitlines()) == 1
+    assert needle in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
 def test_dcnv2_tiny_matrix_shows_the_batch1_hazard(tmp_path, capsys):
-    code, cap = _cli(["export", "dcnv2", "--config", "tiny", "--exporter", "all",
-                      "--batches", "1,2,8", "--out", str(tmp_path), "--json"], capsys)
+    code, out, err = run_cli(capsys, "export", "dcnv2", "--config", "tiny", "--exporter", "all",
+                      "--batches", "1,2,8", "--out", str(tmp_path), "--json")
     assert code == 0
-    rows = {r["label"]: r for r in json.loads(cap.out)["rows"]}
+    rows = {r["label"]: r for r in json.loads(out)["rows"]}
     for exporter in ("dynamo", "torchscript"):
         plain = rows[exporter]
         assert plain["export"]["status"] == "ok"
@@ -273,8 +264,8 @@ def test_dcnv2_tiny_matrix_shows_the_batch1_hazard(tmp_path, capsys):
         fixed = rows[f"{exporter}+fix"]
         assert all(c["status"] == "pass" for c in fixed["cells"].values())
         assert not any(f["severity"] == "error" for f in fixed["lint"])
-    assert _cli(["lint", str(tmp_path / "dcnv2_dynamo.onnx")], capsys)[0] == 1
-    assert _cli(["lint", str(tmp_path / "dcnv2_dynamo_fixed.onnx")], capsys)[0] == 0
+    assert run_cli(capsys, "lint", str(tmp_path / "dcnv2_dynamo.onnx"))[0] == 1
+    assert run_cli(capsys, "lint", str(tmp_path / "dcnv2_dynamo_fixed.onnx"))[0] == 0
 
 
 @pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])

@@ -7,7 +7,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnxbench.cli import main
+from clitools import run_cli
 from onnxbench.export.lint import has_errors, lint
 
 F = TensorProto.FLOAT
@@ -131,16 +131,6 @@ def test_clean_graph_passes():
     assert lint(m) == []
 
 
-def _exit_code(argv, capsys):
-    """Run the CLI entry point; (exit code, captured output). Success returns without exit."""
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    return code, capsys.readouterr()
-
-
 @pytest.mark.parametrize("with_axes,expected", [(False, 1), (True, 0)])
 def test_lint_command_exit_codes(tmp_path, capsys, with_axes, expected):
     inputs = ["x", "ax"] if with_axes else ["x"]
@@ -150,11 +140,11 @@ def test_lint_command_exit_codes(tmp_path, capsys, with_axes, expected):
                inits=[_const("ax", [2])] if with_axes else [])
     path = tmp_path / "m.onnx"
     onnx.save(m, path)
-    code, out = _exit_code(["lint", str(path), "--json"], capsys)
+    code, out, err = run_cli(capsys, "lint", str(path), "--json")
     assert code == expected
     import json
 
-    doc = json.loads(out.out)
+    doc = json.loads(out)
     assert doc["errors"] is (expected == 1)
     assert [f["node"] for f in doc["findings"]] == ([] if with_axes else ["the_squeeze"])
 
@@ -162,8 +152,8 @@ def test_lint_command_exit_codes(tmp_path, capsys, with_axes, expected):
 def test_lint_command_bad_file_exits_2(tmp_path, capsys):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")
-    code, out = _exit_code(["lint", str(bad)], capsys)
-    assert code == 2 and str(bad) in out.err and len(out.err.strip().splitlines()) == 1
+    code, out, err = run_cli(capsys, "lint", str(bad))
+    assert code == 2 and str(bad) in err and len(err.strip().splitlines()) == 1
 
 
 def _wide_concat(n: int):

@@ -13,7 +13,6 @@ import pytest
 import onnxbench.tf as obtf
 from onnxbench.artifacts import cached_artifact
 from onnxbench.case import Case
-from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.result import read_results
 from onnxbench.suite import expand, parse_suite
 from onnxbench.suite.runner import run_suite

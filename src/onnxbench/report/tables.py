@@ -15,7 +15,7 @@ from typing import Any
 
 from onnxbench.report.fmt import DASH, accuracy_text, one_line, ratio, short_reason, sig
 from onnxbench.report.labels import (case_label, common_options_line, model_config,
-                                     model_title, runtime_label, split_fields)
+                                     model_title, split_fields)
 from onnxbench.report.load import Point
 
 GPU_MARKERS = ("cuda", "trt", "tensorrt", "gpu", "dml", "rocm", "migraphx")

@@ -42,8 +42,7 @@ class TorchCompileRuntime(TorchEagerRuntime):
         return opts
 
     def _wrap(self, module):
-        torch = self._torch
-        import torch._dynamo
+        import torch._dynamo  # binds ``torch`` too, with the compiler's backends loaded
 
         backend = self.opts["backend"]
         known = torch._dynamo.list_backends(exclude_tags=())
