@@ -115,7 +115,6 @@ def _child(conn, fn: Callable, args: tuple, mem_limit_mb: int | None,
         os.setpgid(0, 0)
     except OSError:
         pass
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # inherited from the start
     _redirect_output(log_path)
     try:
         _limit_memory(mem_limit_mb)
@@ -134,15 +133,25 @@ def _child(conn, fn: Callable, args: tuple, mem_limit_mb: int | None,
 
 @contextmanager
 def _sigint_deferred() -> Iterator[None]:
-    """Hold SIGINT back (it is delivered right after) while a worker starts."""
+    """Hold Ctrl-C back while a worker starts, and raise it right after.
+
+    A KeyboardInterrupt inside ``Process.start()`` leaves the fork server with a request cut
+    in half (it prints an EOFError traceback). Masking SIGINT in the main thread is not
+    enough: another thread may take the signal and Python still runs its handler in the
+    main thread. So the handler itself is swapped for one that only notes the signal.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: pending.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        if previous is not None:  # None: a handler set outside Python; leave it
+            signal.signal(signal.SIGINT, previous)
+        if pending:
+            raise KeyboardInterrupt
 
 
 def _kill_group(proc) -> None:
