@@ -282,3 +282,48 @@ def test_static_int8_on_a_bare_graph_needs_valid_calibration_ids(tmp_path, capsy
     doc = json.loads(capsys.readouterr().out)
     assert "QuantizeLinear" in json.dumps(doc)
     assert (tmp_path / "b" / "emb.int8-static.onnx").exists()
+
+
+def _ids_through_floats_model(path, vocab: int = 5000):
+    """deepctr's pattern: int64 ids → float → Concat with a dense value → Slice → int64 →
+    embedding Gather; the dense value is sliced back out and scales the embedding."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    table = numpy_helper.from_array(
+        np.random.default_rng(0).normal(size=(vocab, 4)).astype(np.float32), "table")
+    consts = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
+              [("s0", [0]), ("e0", [1]), ("s1", [1]), ("e1", [2]), ("ax", [1])]]
+    nodes = [helper.make_node("Cast", ["ids"], ["ids_f"], to=TensorProto.FLOAT),
+             helper.make_node("Concat", ["ids_f", "dense"], ["x"], axis=1),
+             helper.make_node("Slice", ["x", "s0", "e0", "ax"], ["id_col"]),
+             helper.make_node("Cast", ["id_col"], ["id_i"], to=TensorProto.INT64),
+             helper.make_node("Squeeze", ["id_i", "ax"], ["id_v"]),
+             helper.make_node("Gather", ["table", "id_v"], ["emb"]),
+             helper.make_node("Slice", ["x", "s1", "e1", "ax"], ["dense_col"]),
+             helper.make_node("Mul", ["emb", "dense_col"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "ids", [helper.make_tensor_value_info("ids", TensorProto.INT64, ["n", 1]),
+                       helper.make_tensor_value_info("dense", TensorProto.FLOAT, ["n", 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])], [table, *consts])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=10), path)
+
+
+def test_fp16_keeps_integer_ids_exact(tmp_path):
+    """Ids above 2048 are not exact in fp16 (4097 → 4096, 4999 → 5000, out of range): the
+    id path must stay fp32 while the rest of the graph converts."""
+    import onnxruntime as ort
+
+    from onnxbench.optimize.fp16 import to_fp16
+
+    src, dst = tmp_path / "ids.onnx", tmp_path / "ids16.onnx"
+    _ids_through_floats_model(src)
+    step = to_fp16(src, dst, keep_io_types=True)
+    assert step.details["id_path_nodes"] == 4  # Cast→float, Concat, Slice, Cast→int64
+    feeds = {"ids": np.array([[4097], [4999], [3]], np.int64),
+             "dense": np.array([[0.5], [1.0], [2.0]], np.float32)}
+    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(
+        None, feeds)[0]
+    ref, out = run(src), run(dst)
+    np.testing.assert_allclose(out, ref, rtol=2e-3, atol=2e-3)
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in onnx.load(str(dst)).graph.initializer)

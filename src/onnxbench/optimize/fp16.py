@@ -5,6 +5,15 @@ clamps initializers silently; this step lists every float32 initializer with val
 outside that range first, so an accuracy loss has a named cause. ``keep_io_types`` keeps
 the graph's inputs and outputs float32 (a Cast at each edge) so callers need not change;
 ``op_block_list`` keeps the named op types in float32.
+
+Integer ids that travel as floats are the other trap. deepctr-style models (DCNv2) cast
+their int64 ids to float, concatenate them with the dense values, slice them back out and
+cast them to int64 for the embedding lookup. Converted naively, that path runs in fp16,
+which holds integers exactly only up to 2048 and overflows at 65504: ids are silently
+rounded to a neighbouring embedding row, or become out of range. ``id_path_nodes`` finds
+every data-movement node between such an int→float Cast and the float→int Cast, the
+converter keeps them in float32, and the fp32→fp16→fp32 round trips it inserts between
+them are dropped so the ids stay exact.
 """
 
 from __future__ import annotations
@@ -39,6 +48,102 @@ def out_of_range_initializers(model) -> list[dict]:
     return found
 
 
+INTEGER_TYPES = frozenset({2, 3, 4, 5, 6, 7, 12, 13})  # TensorProto (U)INT8/16/32/64
+# ops that move values without computing on them: an id passing through stays an id
+DATA_MOVEMENT = frozenset({"Slice", "Concat", "Squeeze", "Unsqueeze", "Reshape", "Flatten",
+                           "Transpose", "Gather", "GatherElements", "Split", "Identity",
+                           "Expand", "Tile"})
+
+
+def _cast_to(node) -> int | None:
+    return next((a.i for a in node.attribute if a.name == "to"), None)
+
+
+def id_path_nodes(graph) -> list[str]:
+    """Names of the nodes that carry integer ids as floats, back from each float→int Cast.
+
+    From every Cast to an integer type, walk producers back through data-movement ops
+    (every input of a Concat, the data input of the others) and stop at a Cast (kept: it
+    is where ids become floats) or at anything that computes. Nodes must be named.
+    """
+    producer = {out: node for node in graph.node for out in node.output}
+    found: dict[str, None] = {}
+    for node in graph.node:
+        if node.op_type != "Cast" or _cast_to(node) not in INTEGER_TYPES:
+            continue
+        path, stack, seen = [node.name], [node.input[0]], set()
+        while stack:
+            src = producer.get(stack.pop())
+            if src is None or src.name in seen:
+                continue
+            seen.add(src.name)
+            if src.op_type == "Cast":
+                path.append(src.name)
+            elif src.op_type in DATA_MOVEMENT:
+                path.append(src.name)
+                stack.extend(src.input if src.op_type == "Concat" else src.input[:1])
+        if len(path) > 1:  # a float→int Cast fed by a path back to where ids became floats
+            found.update(dict.fromkeys(path))
+    return list(found)
+
+
+def _drop_round_trips(model, keep_fp32: set[str]) -> int:
+    """Feed the ``keep_fp32`` nodes their fp32 values directly: drop fp32→fp16→fp32 Casts.
+
+    The converter casts a blocked node's fp32 output to fp16 and back again before the next
+    blocked node; for ids that round trip is the corruption. Returns the pairs removed.
+    """
+    from onnx import TensorProto
+
+    graph = model.graph
+    types = {v.name: v.type.tensor_type.elem_type
+             for v in [*graph.input, *graph.value_info, *graph.output]}
+    producer = {out: node for node in graph.node for out in node.output}
+    rename: dict[str, str] = {}
+    casts: set[str] = set()
+    for node in graph.node:
+        if node.op_type != "Cast" or _cast_to(node) != TensorProto.FLOAT:
+            continue
+        down = producer.get(node.input[0])
+        if (down is not None and down.op_type == "Cast"
+                and _cast_to(down) == TensorProto.FLOAT16
+                and types.get(down.input[0]) == TensorProto.FLOAT):
+            rename[node.output[0]] = down.input[0]
+            casts |= {node.name, down.name}
+    changed = 0
+    for node in graph.node:
+        if node.name in keep_fp32:
+            for i, name in enumerate(node.input):
+                if name in rename:
+                    node.input[i] = rename[name]
+                    changed += 1
+    _remove_unused(graph, casts)
+    return changed
+
+
+def _used_names(graph) -> set[str]:
+    """Every tensor name a node reads, subgraphs (If/Loop bodies) included, plus outputs."""
+    used = {o.name for o in graph.output}
+    for node in graph.node:
+        used.update(node.input)
+        for attr in node.attribute:
+            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                used |= _used_names(sub)
+    return used
+
+
+def _remove_unused(graph, candidates: set[str]) -> None:
+    """Drop the ``candidates`` nodes none of whose outputs is read (until nothing changes)."""
+    while True:
+        used = _used_names(graph)
+        dead = [n for n in graph.node
+                if n.name in candidates and not any(o in used for o in n.output)]
+        if not dead:
+            return
+        for node in dead:
+            graph.node.remove(node)
+
+
 def to_fp16(src: Path, dst: Path, *, keep_io_types: bool = False,
             op_block_list: Iterable[str] | None = None) -> StepReport:
     """Convert ``src`` to float16 and save to ``dst``; report out-of-range initializers."""
@@ -48,15 +153,25 @@ def to_fp16(src: Path, dst: Path, *, keep_io_types: bool = False,
     model = onnx.load(str(src))
     block = sorted(set(DEFAULT_OP_BLOCK_LIST) | set(op_block_list or ()))
     outside = out_of_range_initializers(model)
+    for i, node in enumerate(model.graph.node):
+        node.name = node.name or f"_fp16_unnamed_{i}"
+    ids = id_path_nodes(model.graph)
     converted = convert_float_to_float16(model, keep_io_types=keep_io_types,
-                                         op_block_list=block, max_finite_val=FP16_MAX,
+                                         op_block_list=block, node_block_list=ids,
+                                         max_finite_val=FP16_MAX,
                                          min_positive_val=FP16_MIN_POSITIVE)
+    if ids:
+        _drop_round_trips(converted, set(ids))
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     onnx.save(converted, str(dst))
     step = StepReport(step="fp16", settings={"keep_io_types": keep_io_types,
                                              "op_block_list": sorted(set(op_block_list or ()))},
                       after=summarize_graph(Path(dst)))
     step.details["out_of_range_initializers"] = outside
+    step.details["id_path_nodes"] = len(ids)
+    if ids:
+        step.notes.append(f"{len(ids)} node(s) carrying integer ids as floats kept in float32 "
+                          "(fp16 holds integers exactly only up to 2048)")
     if outside:
         n = sum(o["overflow"] + o["underflow"] for o in outside)
         step.notes.append(f"{n} initializer value(s) in {len(outside)} tensor(s) lie outside "
