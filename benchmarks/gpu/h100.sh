@@ -1,62 +1,92 @@
 #!/usr/bin/env bash
 # Everything onnxbench measures on the lent GPU machine, in as few calls as possible.
 #
-#   bash benchmarks/gpu/h100.sh main    # env, dcnv2-cpu-vs-gpu
-#   bash benchmarks/gpu/h100.sh extra   # GPU tests, pipeline-ab, moe-backends, bert-optimize-gpu
+#   bash benchmarks/gpu/h100.sh main pipelines bert tests   # any parts, in this order
+#
+#   main       env.json, nvidia-smi, dcnv2-cpu-vs-gpu
+#   pipelines  pipeline-ab
+#   bert       bert-optimize-gpu
+#   moe        moe-backends
+#   tests      the GPU tests (tests/test_gpu_runtimes.py, tests/test_pipeline.py)
+#
+# One call of the device tool may run 600 s, so the whole script keeps to a deadline
+# (BUDGET_S, default 560 s) and every suite gets the time left. A suite cut short keeps each
+# finished case (results are written as cases end); calling the script again while the
+# machine is warm resumes it (`onnxbench run --resume`) and skips suites already complete.
+# Each call packs every suite's run directory, complete or not, as $OUT/<suite>.tgz.
 #
 # It expects ONNX Runtime's CUDA build in /tmp/site (../shared/device/ort-gpu-parts.sh) and
-# the pure-Python wheels the machine lacks in .whl/ (pydantic, plotly, deepctr-torch). Each
-# step has its own time limit, so one slow step cannot eat the call; a suite cut short keeps
-# every finished case (results are written as cases end) and is aggregated from raw/.
+# the pure-Python wheels the machine lacks in .whl/ (pydantic, plotly, deepctr-torch).
 # A dry run on a CPU machine: SKIP_WHEELS=1 ONLY='light.*_b2_' OUT=/tmp/o PATH=.venv/bin:$PATH \
 #   bash benchmarks/gpu/h100.sh main   (every GPU case is then skipped with its reason)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-part=${1:-main}
 out=${OUT:-/tmp/out}
-runs=/tmp/onnxbench-runs
+runs=${RUNS:-/tmp/onnxbench-runs}
+deadline=$(( $(date +%s) + ${BUDGET_S:-560} ))
 mkdir -p "$out" "$runs"
 
-if [ -d .whl ] && [ -z "${SKIP_WHEELS:-}" ]; then
+if [ -d .whl ] && [ -z "${SKIP_WHEELS:-}" ] && [ ! -e /tmp/site/.onnxbench-wheels ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/site .whl/*.whl
+    --target /tmp/site .whl/*.whl && touch /tmp/site/.onnxbench-wheels
 fi
 export PYTHONPATH=/tmp/site:$PWD/src PYTHONUNBUFFERED=1
 ob() { python3 -m onnxbench "$@"; }
+left() { echo $(( deadline - $(date +%s) )); }
 
-# one suite: run it under a time limit, aggregate what finished, report, pack the run dir
+# one suite: run (or resume) it within the time left, aggregate what finished, report, pack
 suite() {
-  local name=$1 limit=$2; shift 2
-  local start=$(date +%s)
-  timeout -k 10 "$limit" python3 -m onnxbench run --suite "$name" --out "$runs" --quiet \
-    ${ONLY:+--only "$ONLY"} "$@" \
-    > "$runs/$name.log" 2>&1
-  echo "suite $name: exit $? after $(( $(date +%s) - start )) s"
-  local dir
+  local name=$1 dir start=$(date +%s) limit
   dir=$(ls -d "$runs/${name}"_* 2>/dev/null | tail -1)
+  if [ -e "$runs/$name.complete" ]; then
+    echo "suite $name: complete in an earlier call"
+  elif [ "$(left)" -lt 40 ]; then
+    echo "suite $name: not started, $(left) s left"
+  else
+    limit=$(left)
+    # SIGINT: the runner stops like on Ctrl-C, keeping every finished case
+    if [ -n "$dir" ]; then
+      timeout -s INT -k 20 "$limit" python3 -m onnxbench run --resume "$dir" --quiet \
+        ${ONLY:+--only "$ONLY"} \
+        >> "$runs/$name.log" 2>&1
+    else
+      timeout -s INT -k 20 "$limit" python3 -m onnxbench run --suite "$name" --out "$runs" \
+        --quiet ${ONLY:+--only "$ONLY"} >> "$runs/$name.log" 2>&1
+    fi
+    local rc=$?
+    echo "suite $name: exit $rc after $(( $(date +%s) - start )) s"
+    # exit 0 or 1 (some cases failed) means every case has a result
+    [ $rc -le 1 ] && touch "$runs/$name.complete"
+    dir=$(ls -d "$runs/${name}"_* 2>/dev/null | tail -1)
+  fi
   [ -n "$dir" ] || { tail -5 "$runs/$name.log"; return; }
   ob aggregate "$dir" > /dev/null 2>&1
   ob report "$dir" --format md > /dev/null 2>&1
   cp "$runs/$name.log" "$dir/run.log"
   tar -czf "$out/$name.tgz" -C "$runs" --exclude='*.onnx' --exclude='*.pt' --exclude='*.data' \
     --exclude='*.h5' --exclude='report.html' "$(basename "$dir")"
-  tail -4 "$runs/$name.log"
+  echo "  $(ls "$dir/raw" | wc -l) case results; $(tail -2 "$runs/$name.log" | tr '\n' ' ')"
 }
 
-case "$part" in
-  main)
-    ob env --json > "$out/env.json"
-    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm \
-      --format=csv > "$out/nvidia-smi.csv" 2>&1
-    suite dcnv2-cpu-vs-gpu 500
-    ;;
-  extra)
-    timeout 100 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_runtimes.py \
-      tests/test_pipeline.py > "$out/gpu-tests.log" 2>&1
-    echo "gpu tests: $(tail -1 "$out/gpu-tests.log")"
-    suite pipeline-ab 200
-    suite moe-backends 60
-    suite bert-optimize-gpu 140
-    ;;
-esac
+for part in "$@"; do
+  case "$part" in
+    main)
+      [ -e "$out/env.json" ] || ob env --json > "$out/env.json"
+      nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm \
+        --format=csv > "$out/nvidia-smi.csv" 2>&1
+      suite dcnv2-cpu-vs-gpu ;;
+    pipelines) suite pipeline-ab ;;
+    bert) suite bert-optimize-gpu ;;
+    moe) suite moe-backends ;;
+    tests)
+      if [ "$(left)" -gt 60 ]; then
+        timeout -k 10 "$(( $(left) - 10 ))" python3 -m pytest -q -p no:cacheprovider \
+          tests/test_gpu_runtimes.py tests/test_pipeline.py > "$out/gpu-tests.log" 2>&1
+        echo "gpu tests: $(tail -1 "$out/gpu-tests.log")"
+      else
+        echo "gpu tests: not started, $(left) s left"
+      fi ;;
+    *) echo "unknown part $part (main, pipelines, bert, moe, tests)"; exit 2 ;;
+  esac
+done
 ls -la "$out"
