@@ -3,7 +3,9 @@
 #
 #   bash benchmarks/gpu/h100.sh main pipelines bert tests   # any parts, in this order
 #
-#   main       env.json, nvidia-smi, dcnv2-cpu-vs-gpu
+# Every call also writes env.json and nvidia-smi.csv to $OUT.
+#   main       dcnv2-cpu-vs-gpu
+#   fold       dcnv2-gpu-fold (the 100x100 target with fold_slices)
 #   pipelines  pipeline-ab
 #   bert       bert-optimize-gpu
 #   moe        moe-backends
@@ -68,13 +70,13 @@ suite() {
   echo "  $(ls "$dir/raw" | wc -l) case results; $(tail -2 "$runs/$name.log" | tr '\n' ' ')"
 }
 
+ob env --json > "$out/env.json"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm \
+  --format=csv > "$out/nvidia-smi.csv" 2>&1
 for part in "$@"; do
   case "$part" in
-    main)
-      [ -e "$out/env.json" ] || ob env --json > "$out/env.json"
-      nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm \
-        --format=csv > "$out/nvidia-smi.csv" 2>&1
-      suite dcnv2-cpu-vs-gpu ;;
+    main) suite dcnv2-cpu-vs-gpu ;;
+    fold) suite dcnv2-gpu-fold ;;
     pipelines) suite pipeline-ab ;;
     bert) suite bert-optimize-gpu ;;
     moe) suite moe-backends ;;
@@ -86,7 +88,7 @@ for part in "$@"; do
       else
         echo "gpu tests: not started, $(left) s left"
       fi ;;
-    *) echo "unknown part $part (main, pipelines, bert, moe, tests)"; exit 2 ;;
+    *) echo "unknown part $part (main, fold, pipelines, bert, moe, tests)"; exit 2 ;;
   esac
 done
 ls -la "$out"

@@ -31,11 +31,12 @@ from onnxbench.result import atomic_write_text
 META = "artifact.json"
 # case options that act on the exported graph (onnxbench.optimize); precision too
 OPTIMIZE_OPTIONS = frozenset({"level", "fuse", "truncate_layers", "keep_io_types", "calibration",
-                              "op_block_list", "num_heads", "hidden_size", "split_concat"})
-# the passes on the model's structure (truncate, fuse, split_concat); precision and the ORT
-# level come after
+                              "op_block_list", "num_heads", "hidden_size", "split_concat",
+                              "fold_slices"})
+# the passes on the model's structure (truncate, fuse, fold_slices, split_concat); precision
+# and the ORT level come after
 MODEL_PASS_OPTIONS = frozenset({"truncate_layers", "fuse", "num_heads", "hidden_size",
-                                "split_concat"})
+                                "split_concat", "fold_slices"})
 
 
 class ExportFailed(RuntimeError):
@@ -217,6 +218,7 @@ def _optimize(case: Case, base_opt: dict[str, Any] | None, src: Path | None, out
         model=case.model, config=case.config, seed=case.seed, model_options=options,
         num_heads=int(options.get("num_heads") or 0),
         hidden_size=int(options.get("hidden_size") or 0),
+        fold_slices=False if done else bool(options.get("fold_slices")),
         split_concat=0 if done else int(options.get("split_concat") or 0))
     path = _inside(result.path, out)
     return {"onnx": path.name, "graph": _graph_summary(path),

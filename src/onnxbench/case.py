@@ -55,7 +55,8 @@ class Case(BaseModel):
 # options that change the exported/optimised graph rather than how it is run
 EXPORT_OPTIONS = frozenset({"opset", "fix", "level", "fuse", "truncate_layers", "keep_io_types",
                             "image_size", "calibration", "export_batch",
-                            "op_block_list", "num_heads", "hidden_size", "split_concat"})
+                            "op_block_list", "num_heads", "hidden_size", "split_concat",
+                            "fold_slices"})
 
 
 def _model_label(model: str) -> str:

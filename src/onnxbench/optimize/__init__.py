@@ -112,7 +112,8 @@ def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp3
     and exports the truncated encoder first), ``keep_io_types``, ``op_block_list`` (fp16),
     ``calibration`` (minmax|entropy|percentile), ``seq`` (calibration inputs), ``seed`` and
     ``model_options`` (rebuilding the zoo model as it was exported),
-    ``num_heads``/``hidden_size`` (fusion; 0 = detect), ``split_concat`` (at most this many
+    ``num_heads``/``hidden_size`` (fusion; 0 = detect), ``fold_slices`` (fold slices of a
+    Concat and exact id cast pairs: CTR models' feature shuffling), ``split_concat`` (at most this many
     inputs per Concat: ORT's CUDA graphs take 32). With nothing requested the result is
     the input graph and an empty step list.
     """
@@ -169,6 +170,13 @@ def _passes(src: Path, out_dir: Path, stem: str, fuse: str | None,
                            hidden_size=int(opts.get("hidden_size") or 0))
         if step.after is not None:
             current, stem = dst, dst.stem
+        yield step
+    if opts.get("fold_slices"):
+        from onnxbench.optimize.fold import fold_file
+
+        dst = out_dir / f"{stem}.fold.onnx"
+        step = fold_file(current, dst)
+        current, stem = dst, dst.stem
         yield step
     if opts.get("split_concat"):
         from onnxbench.optimize.concat import split_concats_file

@@ -23,6 +23,7 @@ from typing import Iterable
 
 import numpy as np
 
+from onnxbench.optimize.graphedit import attribute, remove_unused
 from onnxbench.optimize.report import StepReport, summarize_graph
 
 FP16_MAX = 65504.0
@@ -56,7 +57,7 @@ DATA_MOVEMENT = frozenset({"Slice", "Concat", "Squeeze", "Unsqueeze", "Reshape",
 
 
 def _cast_to(node) -> int | None:
-    return next((a.i for a in node.attribute if a.name == "to"), None)
+    return attribute(node, "to")
 
 
 def id_path_nodes(graph) -> list[str]:
@@ -117,31 +118,8 @@ def _drop_round_trips(model, keep_fp32: set[str]) -> int:
                 if name in rename:
                     node.input[i] = rename[name]
                     changed += 1
-    _remove_unused(graph, casts)
+    remove_unused(graph, only=casts)
     return changed
-
-
-def _used_names(graph) -> set[str]:
-    """Every tensor name a node reads, subgraphs (If/Loop bodies) included, plus outputs."""
-    used = {o.name for o in graph.output}
-    for node in graph.node:
-        used.update(node.input)
-        for attr in node.attribute:
-            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
-                used |= _used_names(sub)
-    return used
-
-
-def _remove_unused(graph, candidates: set[str]) -> None:
-    """Drop the ``candidates`` nodes none of whose outputs is read (until nothing changes)."""
-    while True:
-        used = _used_names(graph)
-        dead = [n for n in graph.node
-                if n.name in candidates and not any(o in used for o in n.output)]
-        if not dead:
-            return
-        for node in dead:
-            graph.node.remove(node)
 
 
 def to_fp16(src: Path, dst: Path, *, keep_io_types: bool = False,

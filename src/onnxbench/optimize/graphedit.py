@@ -1,0 +1,72 @@
+"""Small in-place edits of an ONNX graph shared by the rewriting passes (fp16, fold).
+
+ONNX nodes have no side effects, so a node none of whose outputs is read can go; names
+read inside subgraphs (If/Loop bodies) count as read.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+
+def used_names(graph) -> set[str]:
+    """Every tensor name a node reads, subgraphs (If/Loop bodies) included, plus outputs."""
+    used = {o.name for o in graph.output}
+    for node in graph.node:
+        used.update(node.input)
+        for attr in node.attribute:
+            for sub in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                used |= used_names(sub)
+    return used
+
+
+def remove_unused(graph, only: Iterable[str] | None = None) -> int:
+    """Drop nodes none of whose outputs is read, until nothing changes; ``only``: limit
+    the removal to these node names. Returns how many went."""
+    allowed = None if only is None else set(only)
+    removed = 0
+    while True:
+        used = used_names(graph)
+        dead = [n for n in graph.node if (allowed is None or n.name in allowed)
+                and not any(o in used for o in n.output)]
+        if not dead:
+            return removed
+        for node in dead:
+            graph.node.remove(node)
+        removed += len(dead)
+
+
+def rename_inputs(graph, mapping: dict[str, str]) -> int:
+    """Make every node that reads a key of ``mapping`` read its value instead."""
+    changed = 0
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in mapping:
+                node.input[i] = mapping[name]
+                changed += 1
+    return changed
+
+
+def constant_values(graph) -> dict[str, np.ndarray]:
+    """Values known without running the graph: initializers and Constant nodes' tensors."""
+    from onnx import numpy_helper
+
+    values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    values[node.output[0]] = numpy_helper.to_array(attr.t)
+    return values
+
+
+def attribute(node, name: str, default=None):
+    """A node attribute's value (``onnx.helper.get_attribute_value``) or ``default``."""
+    from onnx import helper
+
+    for attr in node.attribute:
+        if attr.name == name:
+            return helper.get_attribute_value(attr)
+    return default
