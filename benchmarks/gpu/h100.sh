@@ -5,7 +5,8 @@
 #
 # Every call also writes env.json and nvidia-smi.csv to $OUT.
 #   main       dcnv2-cpu-vs-gpu
-#   fold       dcnv2-gpu-fold (the 100x100 target with fold_slices)
+#   fold       dcnv2-gpu-fold (fold_slices on heavy and 100x100)
+#   target     dcnv2-100x100-gpu (the 100x100 target with every CTR graph rewrite)
 #   pipelines  pipeline-ab
 #   bert       bert-optimize-gpu
 #   moe        moe-backends
@@ -77,6 +78,7 @@ for part in "$@"; do
   case "$part" in
     main) suite dcnv2-cpu-vs-gpu ;;
     fold) suite dcnv2-gpu-fold ;;
+    target) suite dcnv2-100x100-gpu ;;
     pipelines) suite pipeline-ab ;;
     bert) suite bert-optimize-gpu ;;
     moe) suite moe-backends ;;
@@ -88,7 +90,7 @@ for part in "$@"; do
       else
         echo "gpu tests: not started, $(left) s left"
       fi ;;
-    *) echo "unknown part $part (main, fold, pipelines, bert, moe, tests)"; exit 2 ;;
+    *) echo "unknown part $part (main, fold, target, pipelines, bert, moe, tests)"; exit 2 ;;
   esac
 done
 ls -la "$out"

@@ -32,11 +32,11 @@ META = "artifact.json"
 # case options that act on the exported graph (onnxbench.optimize); precision too
 OPTIMIZE_OPTIONS = frozenset({"level", "fuse", "truncate_layers", "keep_io_types", "calibration",
                               "op_block_list", "num_heads", "hidden_size", "split_concat",
-                              "fold_slices"})
-# the passes on the model's structure (truncate, fuse, fold_slices, split_concat); precision
-# and the ORT level come after
+                              "fold_slices", "merge_embeddings"})
+# the passes on the model's structure (truncate, fuse, fold_slices, merge_embeddings,
+# split_concat); precision and the ORT level come after
 MODEL_PASS_OPTIONS = frozenset({"truncate_layers", "fuse", "num_heads", "hidden_size",
-                                "split_concat", "fold_slices"})
+                                "split_concat", "fold_slices", "merge_embeddings"})
 
 
 class ExportFailed(RuntimeError):
@@ -219,6 +219,7 @@ def _optimize(case: Case, base_opt: dict[str, Any] | None, src: Path | None, out
         num_heads=int(options.get("num_heads") or 0),
         hidden_size=int(options.get("hidden_size") or 0),
         fold_slices=False if done else bool(options.get("fold_slices")),
+        merge_embeddings=False if done else bool(options.get("merge_embeddings")),
         split_concat=0 if done else int(options.get("split_concat") or 0))
     path = _inside(result.path, out)
     return {"onnx": path.name, "graph": _graph_summary(path),

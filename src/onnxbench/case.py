@@ -56,7 +56,7 @@ class Case(BaseModel):
 EXPORT_OPTIONS = frozenset({"opset", "fix", "level", "fuse", "truncate_layers", "keep_io_types",
                             "image_size", "calibration", "export_batch",
                             "op_block_list", "num_heads", "hidden_size", "split_concat",
-                            "fold_slices"})
+                            "fold_slices", "merge_embeddings"})
 
 
 def _model_label(model: str) -> str:

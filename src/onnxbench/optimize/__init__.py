@@ -113,7 +113,8 @@ def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp3
     ``calibration`` (minmax|entropy|percentile), ``seq`` (calibration inputs), ``seed`` and
     ``model_options`` (rebuilding the zoo model as it was exported),
     ``num_heads``/``hidden_size`` (fusion; 0 = detect), ``fold_slices`` (fold slices of a
-    Concat and exact id cast pairs: CTR models' feature shuffling), ``split_concat`` (at most this many
+    Concat and exact id cast pairs: CTR models' feature shuffling), ``merge_embeddings``
+    (per-feature embedding lookups → one lookup in a concatenated table), ``split_concat`` (at most this many
     inputs per Concat: ORT's CUDA graphs take 32). With nothing requested the result is
     the input graph and an empty step list.
     """
@@ -176,6 +177,13 @@ def _passes(src: Path, out_dir: Path, stem: str, fuse: str | None,
 
         dst = out_dir / f"{stem}.fold.onnx"
         step = fold_file(current, dst)
+        current, stem = dst, dst.stem
+        yield step
+    if opts.get("merge_embeddings"):
+        from onnxbench.optimize.embeddings import merge_file
+
+        dst = out_dir / f"{stem}.emb.onnx"
+        step = merge_file(current, dst)
         current, stem = dst, dst.stem
         yield step
     if opts.get("split_concat"):

@@ -24,30 +24,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from onnxbench.optimize.graphedit import attribute, constant_values, remove_unused, rename_inputs
+from onnxbench.optimize.graphedit import (attribute, constant_values, remove_unused,
+                                          rename_inputs, tensor_info)
 
 # integers a float type holds exactly: 2^(mantissa bits + 1)
 EXACT_INTEGERS = {1: 2 ** 24, 10: 2 ** 11, 11: 2 ** 53, 16: 2 ** 8}  # float, fp16, double, bf16
 INTEGER_TYPES = frozenset({2, 3, 4, 5, 6, 7, 12, 13})
-
-
-def _tensor_info(model) -> dict[str, tuple[int, list]]:
-    """name → (elem_type, dims: int or None per axis) from ONNX shape inference."""
-    import onnx
-
-    inferred = onnx.shape_inference.infer_shapes(model)
-    g = inferred.graph
-    info = {}
-    for v in [*g.input, *g.value_info, *g.output]:
-        t = v.type.tensor_type
-        dims = ([d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
-                if t.HasField("shape") else None)
-        info[v.name] = (t.elem_type, dims)
-    for init in g.initializer:
-        info[init.name] = (init.data_type, list(init.dims))
-    return info
 
 
 def _scalar(values: dict, name: str | None) -> int | None:
@@ -153,7 +135,7 @@ def fold_feature_shuffling(model) -> dict[str, int]:
     graph = model.graph
     before = len(graph.node)
     counts = {}
-    info, values = _tensor_info(model), constant_values(graph)
+    info, values = tensor_info(model), constant_values(graph)
     producer = {out: node for node in graph.node for out in node.output}
     outputs = {o.name for o in graph.output}
     slices = {k: v for k, v in _fold_slices(graph, producer, values, info).items()

@@ -70,3 +70,20 @@ def attribute(node, name: str, default=None):
         if attr.name == name:
             return helper.get_attribute_value(attr)
     return default
+
+
+def tensor_info(model) -> dict[str, tuple[int, list]]:
+    """name → (elem_type, dims: int or None per axis) from ONNX shape inference."""
+    import onnx
+
+    inferred = onnx.shape_inference.infer_shapes(model)
+    g = inferred.graph
+    info = {}
+    for v in [*g.input, *g.value_info, *g.output]:
+        t = v.type.tensor_type
+        dims = ([d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+                if t.HasField("shape") else None)
+        info[v.name] = (t.elem_type, dims)
+    for init in g.initializer:
+        info[init.name] = (init.data_type, list(init.dims))
+    return info
