@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import onnxruntime as ort
+from clitools import run_cli
 from onnx import TensorProto, helper, numpy_helper
 
 from onnxbench.optimize.fold import fold_feature_shuffling
@@ -92,3 +93,29 @@ def test_a_slice_of_part_of_an_input_is_left_alone():
     assert counts["slices"] == 2 and _ops(model).count("Slice") == 1
     for a, b in zip(before, _run(model, dense_width=2)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_cli_runs_the_ctr_passes_in_order(tmp_path, capsys):
+    import json
+
+
+
+    src = tmp_path / "ctr.onnx"
+    onnx.save(_ctr_graph(), src)
+    code, out, _ = run_cli(capsys, "optimize", str(src), "--fold-slices", "--merge-embeddings",
+                           "--split-concat", "2", "--out", str(tmp_path / "o"), "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert [s["step"] for s in doc["steps"]] == ["fold_slices", "merge_embeddings",
+                                                 "split_concat"]
+    final = onnx.load(doc["output"])
+    assert max(len(n.input) for n in final.graph.node if n.op_type == "Concat") <= 2
+    for a, b in zip(_run(_ctr_graph()), _run(final)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_cli_split_concat_of_one_exits_2(tmp_path, capsys):
+    src = tmp_path / "ctr.onnx"
+    onnx.save(_ctr_graph(), src)
+    code, _, err = run_cli(capsys, "optimize", str(src), "--split-concat", "1")
+    assert code == 2 and "--split-concat" in err and len(err.strip().splitlines()) == 1

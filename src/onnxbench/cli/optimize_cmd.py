@@ -74,6 +74,9 @@ def optimize(
     int8: Optional[str] = typer.Option(None, "--int8", help="int8 quantisation: dynamic|static"),
     calibration: str = typer.Option("minmax", "--calibration", help="static int8: minmax|entropy|percentile"),
     truncate_layers: int = typer.Option(0, "--truncate-layers", help="remove the encoder's last N layers (proved)"),
+    fold_slices: bool = typer.Option(False, "--fold-slices", help="fold slices of a Concat and exact id cast pairs (CTR feature assembly)"),
+    merge_embeddings: bool = typer.Option(False, "--merge-embeddings", help="per-feature embedding lookups -> one lookup in concatenated tables"),
+    split_concat: int = typer.Option(0, "--split-concat", help="split Concats of more than N inputs (CUDA graphs take 32)"),
     model_name: Optional[str] = typer.Option(None, "--model-name", help="zoo model of the graph (bert|deberta-v2|moe|...)"),
     config: Optional[str] = typer.Option(None, "--config", help="zoo config of the graph, e.g. tiny"),
     seq: Optional[int] = typer.Option(None, "--seq", help="sequence length of calibration/proof inputs"),
@@ -89,12 +92,16 @@ def optimize(
     if truncate_layers < 0:
         raise UserError(f"--truncate-layers: must be a positive number of layers, "
                         f"not {truncate_layers}")
+    if split_concat < 0 or split_concat == 1:
+        raise UserError(f"--split-concat: the most inputs per Concat, 2 or more (32 for ORT's "
+                        f"CUDA graphs), not {split_concat}")
     out_dir = out or model.with_name(f"{model.stem}_optimized")
     result = apply_optimizations(
         model, out_dir, precision=precision, level=level, fuse=fuse,
         model_type_hint=model_name, calibration_inputs=None, keep_io_types=keep_io_types,
         op_block_list=op_block or None, calibration=calibration,
         truncate_layers=truncate_layers, model=model_name, config=config, seq=seq,
+        fold_slices=fold_slices, merge_embeddings=merge_embeddings, split_concat=split_concat,
         ranges=dict(parse_range(r) for r in ranges or ()) or None)
     doc = result.report.summary()
     (out_dir / "change_report.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")

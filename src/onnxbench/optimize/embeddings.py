@@ -22,8 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from onnxbench.optimize.graphedit import (attribute, constant_values, remove_unused,
-                                          tensor_info, used_names)
+from onnxbench.optimize.graphedit import (
+    attribute,
+    constant_values,
+    remove_unused,
+    tensor_info,
+    used_names,
+)
 
 
 def _lookups(concat, producer, readers, values, info):

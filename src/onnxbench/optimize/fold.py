@@ -24,8 +24,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from onnxbench.optimize.graphedit import (attribute, constant_values, remove_unused,
-                                          rename_inputs, tensor_info)
+from onnxbench.optimize.graphedit import (
+    attribute,
+    constant_values,
+    remove_unused,
+    rename_inputs,
+    tensor_info,
+)
 
 # integers a float type holds exactly: 2^(mantissa bits + 1)
 EXACT_INTEGERS = {1: 2 ** 24, 10: 2 ** 11, 11: 2 ** 53, 16: 2 ** 8}  # float, fp16, double, bf16

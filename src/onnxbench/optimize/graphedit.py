@@ -6,7 +6,7 @@ read inside subgraphs (If/Loop bodies) count as read.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
