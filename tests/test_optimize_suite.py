@@ -158,10 +158,16 @@ def test_graph_options_change_the_artifact_key():
     for update in ({"precision": "int8-dynamic"}, {"options": {"fuse": "bert"}},
                    {"options": {"truncate_layers": 1}}, {"options": {"level": "basic"}},
                    {"options": {"op_block_list": "Gelu"}}, {"options": {"calibration": "entropy"}},
-                   {"options": {"num_heads": 2}}, {"options": {"keep_io_types": True}}):
+                   {"options": {"num_heads": 2}}, {"options": {"keep_io_types": True}},
+                   {"options": {"weights": "/w"}}, {"options": {"attn_implementation": "sdpa"}},
+                   {"options": {"data_dir": "/d"}}, {"options": {"pad_batch_to": 4}},
+                   {"options": {"fold_slices": True}}, {"options": {"merge_embeddings": True}},
+                   {"options": {"split_concat": 32}}):
         keys.add(plain.model_copy(update=update).artifact_key)
-    assert len(keys) == 9
+    assert len(keys) == 16
     assert plain.model_copy(update={"options": {"threads": 1}}).artifact_key == plain.artifact_key
+    # pad_batch_to 2 exports at the default batch 2: the same graph, the same artifact
+    assert plain.model_copy(update={"options": {"pad_batch_to": 2}}).artifact_key == plain.artifact_key
 
 
 def test_cached_reference_builds_once(tmp_path):

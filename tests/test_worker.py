@@ -51,6 +51,13 @@ def raise_value_error():
     raise ValueError("bad value here\nsecond line of detail")
 
 
+def raise_ort_allocation_failure():
+    raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code "
+                       "returned while running MatMul node. Status Message: "
+                       "bfc_arena.cc:359 AllocateRawInternal Failed to allocate memory for "
+                       "requested buffer of size 8589934592")
+
+
 def kill_self():
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -74,6 +81,24 @@ def test_exception_is_failed_with_first_line_and_traceback():
     assert out.status == "failed"
     assert out.reason == "ValueError: bad value here"
     assert "raise_value_error" in out.traceback
+
+
+def test_a_runtime_allocation_failure_is_oom_not_failed():
+    out = run_isolated(raise_ort_allocation_failure, timeout_s=60)
+    assert out.status == "oom"
+    assert out.reason.startswith("out of memory: RuntimeError: [ONNXRuntimeError]")
+
+
+@pytest.mark.parametrize("message, oom", [
+    ("CUDA out of memory. Tried to allocate 2.00 GiB", True),
+    ("CUDA failure 2: out of memory ; GPU=0", True),
+    ("std::bad_alloc", True),
+    ("Invalid rank for input: x Got: 1 Expected: 2", False),
+    ("Ranks of input data are different, cannot concatenate them", False)])
+def test_out_of_memory_messages(message, oom):
+    from onnxbench.worker import is_out_of_memory
+
+    assert is_out_of_memory(RuntimeError(message)) is oom
 
 
 def test_sigkill_not_sent_by_us_is_oom():

@@ -45,6 +45,9 @@ class Case(BaseModel):
     def artifact_key(self) -> str:
         """Cases with the same key share one export (model, config, exporter, export options)."""
         export_opts = {k: v for k, v in sorted(self.options.items()) if k in EXPORT_OPTIONS}
+        pad = int(self.options.get("pad_batch_to") or 0)
+        if pad > int(self.options.get("export_batch") or 2):  # exported at the padded batch
+            export_opts["export_batch"] = pad
         parts = [_slug(_model_label(self.model)), self.config or "", self.exporter or "none",
                  self.precision]
         if export_opts:
@@ -52,9 +55,11 @@ class Case(BaseModel):
         return "_".join(p for p in parts if p)
 
 
-# options that change the exported/optimised graph rather than how it is run
+# options that change the exported/optimised graph rather than how it is run: the model's
+# build options (weights, attention, data, backend, image size), the export, the passes
 EXPORT_OPTIONS = frozenset({"opset", "fix", "level", "fuse", "truncate_layers", "keep_io_types",
-                            "image_size", "calibration", "export_batch",
+                            "image_size", "calibration", "export_batch", "weights",
+                            "attn_implementation", "data_dir", "backend",
                             "op_block_list", "num_heads", "hidden_size", "split_concat",
                             "fold_slices", "merge_embeddings"})
 

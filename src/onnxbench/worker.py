@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import re
 import signal
 import threading
 import time
@@ -108,6 +109,19 @@ def _redirect_output(log_path: str | None) -> None:
     os.close(fd)
 
 
+# how the runtimes say they ran out of memory without raising MemoryError: ONNX Runtime's
+# arena ("Failed to allocate memory", "BFCArena"), CUDA ("out of memory",
+# "cudaErrorMemoryAllocation"), C++ (std::bad_alloc); torch raises OutOfMemoryError
+OUT_OF_MEMORY = re.compile(r"failed to allocate memory|bfcarena|cuda(?: failure 2:|error)?.{0,20}"
+                           r"out of memory|cudaerrormemoryallocation|bad_alloc", re.IGNORECASE)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Is ``exc`` a runtime running out of (host or device) memory?"""
+    return (isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
+            or bool(OUT_OF_MEMORY.search(str(exc))))
+
+
 def _child(conn, fn: Callable, args: tuple, mem_limit_mb: int | None,
            log_path: str | None) -> None:
     """Worker body: own process group (so a time-out kills helpers too), run, send back."""
@@ -119,10 +133,10 @@ def _child(conn, fn: Callable, args: tuple, mem_limit_mb: int | None,
     try:
         _limit_memory(mem_limit_mb)
         message = ("ok", fn(*args), None, None)
-    except MemoryError as exc:
-        message = ("oom", None, f"out of memory: {first_line(exc)}", traceback.format_exc())
     except BaseException as exc:  # noqa: BLE001 - everything becomes a status
-        message = ("failed", None, first_line(exc), traceback.format_exc())
+        status = "oom" if is_out_of_memory(exc) else "failed"
+        reason = f"out of memory: {first_line(exc)}" if status == "oom" else first_line(exc)
+        message = (status, None, reason, traceback.format_exc())
     try:
         conn.send(message)
     except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable return value
