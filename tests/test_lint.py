@@ -180,3 +180,24 @@ def test_wide_concat_is_flagged_for_cuda_graphs_and_split_concat_fixes_it():
     assert [f for f in lint(model) if f.rule == "concat-cuda-graph"] == []
     after = ort.InferenceSession(model.SerializeToString()).run(None, feed)[0]
     np.testing.assert_array_equal(before, after)  # same tensor, element for element
+
+
+def test_fp16_cast_to_int_is_flagged_and_onnxbench_fp16_avoids_it(tmp_path):
+    """deepctr's id path converted naively carries ids in fp16; onnxbench's pass does not."""
+    from onnxbench.optimize.fp16 import to_fp16
+
+    table = numpy_helper.from_array(np.ones((5000, 2), np.float32), "table")
+    nodes = [helper.make_node("Cast", ["ids"], ["f"], name="to_float", to=F),
+             helper.make_node("Cast", ["f"], ["i"], name="to_int", to=TensorProto.INT64),
+             helper.make_node("Gather", ["table", "i"], ["y"], name="lookup")]
+    model = _model(nodes, [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch"])],
+                   [helper.make_tensor_value_info("y", F, ["batch", 2])], [table])
+    assert "fp16-id-cast" not in {r for r, _, _ in _rules(model)}
+    onnx.save(model, tmp_path / "m.onnx")
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    naive = onnx.load(str(tmp_path / "m.onnx"))
+    assert ("fp16-id-cast", "warning", "to_int") in _rules(
+        convert_float_to_float16(naive, keep_io_types=True))
+    to_fp16(tmp_path / "m.onnx", tmp_path / "m16.onnx", keep_io_types=True)
+    assert "fp16-id-cast" not in {r for r, _, _ in _rules(onnx.load(str(tmp_path / "m16.onnx")))}

@@ -20,6 +20,10 @@ Rules (id, severity):
 - ``concat-cuda-graph`` (warning): a Concat with more than 32 inputs; ONNX Runtime's CUDA
   provider refuses it during CUDA-graph capture (seen with DCNv2's 100-feature config on an
   H100). The ``split_concat: 32`` optimisation option splits it into an equivalent tree.
+- ``fp16-id-cast`` (warning): a Cast from float16/bfloat16 to an integer type. When the
+  value is an id (deepctr casts ids to float and back before the embedding lookup), fp16
+  is exact only up to 2048 and overflows at 65504: the lookup reads a wrong row. The
+  ``fp16`` pass of onnxbench keeps such paths in float32.
 """
 
 from __future__ import annotations
@@ -60,8 +64,10 @@ class _Graph:
         self.model = _infer(model)
         graph = self.model.graph
         self.shapes: dict[str, list[Dim] | None] = {}
+        self.types: dict[str, int] = {}
         for info in [*graph.input, *graph.value_info, *graph.output]:
             self.shapes[info.name] = _dims(info)
+            self.types[info.name] = info.type.tensor_type.elem_type
         self.constants: dict[str, np.ndarray] = {}
         for init in graph.initializer:
             self.shapes[init.name] = list(init.dims)
@@ -240,6 +246,26 @@ def _check_expand(node, idx, g: _Graph) -> list[Finding]:
     return []
 
 
+_INTEGER_TYPES = {onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32,
+                  onnx.TensorProto.INT64, onnx.TensorProto.UINT8, onnx.TensorProto.UINT16,
+                  onnx.TensorProto.UINT32, onnx.TensorProto.UINT64}
+_HALF_TYPES = {onnx.TensorProto.FLOAT16: ("float16", 2048),
+               onnx.TensorProto.BFLOAT16: ("bfloat16", 256)}
+
+
+def _check_cast(node, idx, g: _Graph) -> list[Finding]:
+    half = _HALF_TYPES.get(g.types.get(node.input[0]))
+    to = _attr(node, "to")
+    if half is None or to not in _INTEGER_TYPES:
+        return []
+    name, exact = half
+    return [Finding("fp16-id-cast", WARNING, _label(node, idx), node.op_type,
+                    f"casts {name} {node.input[0]!r} to "
+                    f"{onnx.TensorProto.DataType.Name(to).lower()}: if it carries ids, "
+                    f"{name} is exact only up to {exact} and larger ids land on the wrong "
+                    "row; keep that path in float32")]
+
+
 def _check_outputs(g: _Graph) -> list[Finding]:
     graph = g.model.graph
     dynamic_batch = any((s := g.shape(i.name)) and _is_dynamic(s[0]) for i in graph.input)
@@ -260,7 +286,7 @@ def _fmt(shape: list[Dim]) -> str:
 
 
 _CHECKS = {"Squeeze": _check_squeeze, "Unsqueeze": _check_squeeze, "Reshape": _check_reshape,
-           "Concat": _check_concat, "Expand": _check_expand}
+           "Concat": _check_concat, "Expand": _check_expand, "Cast": _check_cast}
 
 
 def lint(model: onnx.ModelProto) -> list[Finding]:
