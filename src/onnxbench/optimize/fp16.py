@@ -23,7 +23,7 @@ from typing import Iterable
 
 import numpy as np
 
-from onnxbench.optimize.graphedit import attribute, remove_unused
+from onnxbench.optimize.graphedit import attribute, remove_unused, tensor_info
 from onnxbench.optimize.report import StepReport, summarize_graph
 
 FP16_MAX = 65504.0
@@ -60,18 +60,25 @@ def _cast_to(node) -> int | None:
     return attribute(node, "to")
 
 
-def id_path_nodes(graph) -> list[str]:
+FLOAT_TYPES = frozenset({1, 10, 11, 16})  # float, float16, double, bfloat16
+
+
+def id_path_nodes(graph, types: dict[str, int] | None = None) -> list[str]:
     """Names of the nodes that carry integer ids as floats, back from each float→int Cast.
 
-    From every Cast to an integer type, walk producers back through data-movement ops
-    (every input of a Concat, the data input of the others) and stop at a Cast (kept: it
-    is where ids become floats) or at anything that computes. Nodes must be named.
+    From every Cast of a float to an integer type (``types``: element type per tensor
+    name, from shape inference; without it every Cast to an integer counts), walk
+    producers back through data-movement ops (every input of a Concat, the data input of
+    the others) and stop at a Cast (kept: it is where ids become floats) or at anything
+    that computes. Nodes must be named.
     """
     producer = {out: node for node in graph.node for out in node.output}
     found: dict[str, None] = {}
     for node in graph.node:
         if node.op_type != "Cast" or _cast_to(node) not in INTEGER_TYPES:
             continue
+        if types and types.get(node.input[0], 1) not in FLOAT_TYPES:
+            continue  # an integer already (e.g. a Shape element): fp16 never touches it
         path, stack, seen = [node.name], [node.input[0]], set()
         while stack:
             src = producer.get(stack.pop())
@@ -86,6 +93,15 @@ def id_path_nodes(graph) -> list[str]:
         if len(path) > 1:  # a float→int Cast fed by a path back to where ids became floats
             found.update(dict.fromkeys(path))
     return list(found)
+
+
+def _element_types(model) -> dict[str, int] | None:
+    """Element type per tensor name from ONNX shape inference; None when it cannot run
+    (e.g. a model over 2 GB in memory)."""
+    try:
+        return {name: elem for name, (elem, _) in tensor_info(model).items()}
+    except Exception:  # noqa: BLE001 - the walk then treats every Cast to int as a candidate
+        return None
 
 
 def _drop_round_trips(model, keep_fp32: set[str]) -> int:
@@ -133,7 +149,7 @@ def to_fp16(src: Path, dst: Path, *, keep_io_types: bool = False,
     outside = out_of_range_initializers(model)
     for i, node in enumerate(model.graph.node):
         node.name = node.name or f"_fp16_unnamed_{i}"
-    ids = id_path_nodes(model.graph)
+    ids = id_path_nodes(model.graph, _element_types(model))
     converted = convert_float_to_float16(model, keep_io_types=keep_io_types,
                                          op_block_list=block, node_block_list=ids,
                                          max_finite_val=FP16_MAX,
