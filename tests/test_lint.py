@@ -201,3 +201,17 @@ def test_fp16_cast_to_int_is_flagged_and_onnxbench_fp16_avoids_it(tmp_path):
         convert_float_to_float16(naive, keep_io_types=True))
     to_fp16(tmp_path / "m.onnx", tmp_path / "m16.onnx", keep_io_types=True)
     assert "fp16-id-cast" not in {r for r, _, _ in _rules(onnx.load(str(tmp_path / "m16.onnx")))}
+
+
+def test_an_unknown_dim_is_not_a_pinned_one():
+    """A position table sliced to the sequence length: inference cannot tell its width
+    (unk__1), which is fixed (32); the Keras encoder's export looks like this."""
+    add = helper.make_node("Add", ["tok", "pos"], ["y"], name="add")
+    known = _model([add], [helper.make_tensor_value_info("tok", F, ["batch", "seq", 32]),
+                           helper.make_tensor_value_info("pos", F, [1, "seq", "hidden"])],
+                   [helper.make_tensor_value_info("y", F, None)])
+    unknown = _model([add], [helper.make_tensor_value_info("tok", F, ["batch", "seq", 32]),
+                             helper.make_tensor_value_info("pos", F, [1, "seq", "unk__1"])],
+                     [helper.make_tensor_value_info("y", F, None)])
+    assert ("dim-pinned", "error", "add") in _rules(known)  # a declared dim: a real pin
+    assert [r for r in _rules(unknown) if r[0] == "dim-pinned"] == []

@@ -15,6 +15,8 @@ Rules (id, severity):
 - ``dim-pinned`` (error for a declared input dim, warning otherwise): an op (broadcasting
   elementwise op, Concat, Expand to a constant shape) combines a dynamic dim with a
   concrete size > 1 on the same axis, so the graph only runs when the dim has that value.
+  A dim shape inference could not work out (unnamed, or its ``unk__N`` placeholder) is
+  not taken for a dynamic one.
 - ``output-dim-static`` (warning): a graph output's first dim is concrete while an input's
   first dim is dynamic: the batch axis was lost on the way.
 - ``concat-cuda-graph`` (warning): a Concat with more than 32 inputs; ONNX Runtime's CUDA
@@ -118,6 +120,13 @@ def _is_dynamic(dim: Dim) -> bool:
     return not isinstance(dim, int)
 
 
+def _is_unknown(dim: Dim) -> bool:
+    """A dim shape inference could not work out: no name, or a placeholder it (or
+    tf2onnx) invented (``unk__N``). Not evidence of a dynamic axis: a position-embedding
+    table sliced to the sequence length has an unknown but fixed width."""
+    return dim is None or (isinstance(dim, str) and dim.startswith("unk__"))
+
+
 def _label(node: onnx.NodeProto, index: int) -> str:
     return node.name or f"{node.op_type}#{index}"
 
@@ -183,13 +192,16 @@ def _check_reshape(node, idx, g: _Graph) -> list[Finding]:
     return []
 
 
-def _pin_finding(node, idx, g: _Graph, dim: Dim, size: int, tensor: str) -> Finding:
+def _pin_finding(node, idx, g: _Graph, dim: Dim, size: int, tensor: str) -> list[Finding]:
+    if _is_unknown(dim):
+        return []
     declared = isinstance(dim, str) and dim in g.input_dim_names
     what = f"input dim {dim!r}" if declared else f"dynamic dim {dim or '?'!r}"
-    return Finding("dim-pinned", ERROR if declared else WARNING, _label(node, idx), node.op_type,
-                   f"{node.op_type} combines {what} of {tensor!r} with a fixed size {size}: "
-                   f"the graph only runs when it is {size}" + (" (or 1)" if
-                                                               node.op_type != "Concat" else ""))
+    return [Finding("dim-pinned", ERROR if declared else WARNING, _label(node, idx),
+                    node.op_type,
+                    f"{node.op_type} combines {what} of {tensor!r} with a fixed size {size}: "
+                    f"the graph only runs when it is {size}" + (" (or 1)" if
+                                                                node.op_type != "Concat" else ""))]
 
 
 def _check_broadcast(node, idx, g: _Graph) -> list[Finding]:
@@ -200,9 +212,10 @@ def _check_broadcast(node, idx, g: _Graph) -> list[Finding]:
     for axis in range(1, rank + 1):  # aligned from the right, as numpy broadcasting
         col = [(n, s[-axis]) for n, s in shapes if len(s) >= axis]
         fixed = [d for _, d in col if isinstance(d, int) and d > 1]
-        dyn = [(n, d) for n, d in col if _is_dynamic(d)]
+        dyn = [(n, d) for n, d in col if _is_dynamic(d) and not _is_unknown(d)]
         if fixed and dyn:
-            return [_pin_finding(node, idx, g, dyn[0][1], fixed[0], dyn[0][0])]
+            if found := _pin_finding(node, idx, g, dyn[0][1], fixed[0], dyn[0][0]):
+                return found
     return []
 
 
@@ -228,9 +241,10 @@ def _concat_pins(node, idx, g: _Graph) -> list[Finding]:
         if k == axis:
             continue
         fixed = [s[k] for _, s in shapes if isinstance(s[k], int) and s[k] > 0]
-        dyn = [(n, s[k]) for n, s in shapes if _is_dynamic(s[k])]
+        dyn = [(n, s[k]) for n, s in shapes if _is_dynamic(s[k]) and not _is_unknown(s[k])]
         if fixed and dyn:
-            return [_pin_finding(node, idx, g, dyn[0][1], fixed[0], dyn[0][0])]
+            if found := _pin_finding(node, idx, g, dyn[0][1], fixed[0], dyn[0][0]):
+                return found
     return []
 
 
@@ -242,7 +256,8 @@ def _check_expand(node, idx, g: _Graph) -> list[Finding]:
     for axis in range(1, min(len(shape), len(target)) + 1):
         dim, size = shape[-axis], int(target[-axis])
         if _is_dynamic(dim) and size > 1:
-            return [_pin_finding(node, idx, g, dim, size, node.input[0])]
+            if found := _pin_finding(node, idx, g, dim, size, node.input[0]):
+                return found
     return []
 
 
