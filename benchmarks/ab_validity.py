@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from onnxbench.artifact import Artifact
 from onnxbench.env import markdown_lines
@@ -27,11 +26,12 @@ from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.measure.timer import measure
 from onnxbench.report.abtest import ABResult, compare_arms
 from onnxbench.runtimes import get_runtime
+from _output import DOCS, emit
 
 DELAY_US = 200.0
 THRESHOLD = 0.05
 POLICY = MeasurePolicy(warmup=20, min_runs=50, max_runs=250, min_time_s=0.0, max_time_s=0.06)
-OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "ab_validity.md"
+OUT = DOCS / "ab_validity.md"
 
 
 def _bound(slowdown: float):
@@ -97,11 +97,7 @@ def main() -> None:
     aa = experiment(0.0, args.comparisons, args.repeats)
     sens = experiment(0.10, args.comparisons, args.repeats)
     text = render(aa, sens, args.repeats, time.perf_counter() - t0)
-    print(text)
-    if args.write:
-        OUT.parent.mkdir(parents=True, exist_ok=True)
-        OUT.write_text(text, encoding="utf-8")
-        print(f"wrote {OUT}")
+    emit(text, OUT, args.write)
 
 
 if __name__ == "__main__":

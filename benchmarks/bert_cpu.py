@@ -28,8 +28,9 @@ from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.measure.stats import summarize
 from onnxbench.measure.timer import measure
 from onnxbench.optimize import apply_optimizations
+from _output import DOCS, emit
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "bert_cpu.md"
+OUT = DOCS / "bert_cpu.md"
 POLICY = MeasurePolicy(warmup=5, min_runs=20, max_runs=60, min_time_s=1.0, max_time_s=15.0)
 
 
@@ -142,11 +143,7 @@ def main() -> None:
     args = parser.parse_args()
     rows, facts = run(args.seq, args.batch, args.threads)
     text = render(rows, facts, args.seq, args.batch, args.threads, args.note)
-    print(text)
-    if args.write:
-        OUT.parent.mkdir(parents=True, exist_ok=True)
-        OUT.write_text(text, encoding="utf-8")
-        print(f"wrote {OUT}")
+    emit(text, OUT, args.write)
 
 
 if __name__ == "__main__":

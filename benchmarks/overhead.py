@@ -21,10 +21,8 @@ from __future__ import annotations
 import argparse
 import functools
 import statistics
-import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -34,8 +32,9 @@ from onnx import TensorProto, helper, numpy_helper
 from onnxbench import env as env_mod
 from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.measure.timer import measure
+from _output import DOCS, emit
 
-OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "overhead.md"
+OUT = DOCS / "overhead.md"
 TARGET = 1.02
 
 
@@ -167,11 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     res = run_benchmark(args.blocks, args.runs, args.width)
     text = markdown(res, args.note)
-    print(text)
-    if args.write:
-        OUT.parent.mkdir(parents=True, exist_ok=True)
-        OUT.write_text(text, encoding="utf-8")
-        print(f"wrote {OUT}", file=sys.stderr)
+    emit(text, OUT, args.write)
     return 0
 
 
