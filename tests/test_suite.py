@@ -96,9 +96,19 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         parse_suite("suite: x\ncases:\n  - model: a\n    batch: 1\n   runtimes: b\n", "s.yaml")
 
 
-@pytest.mark.parametrize("name,count", [("dcnv2-cpu", 18), ("quickstart", None),
-                                        ("dcnv2-cpu-vs-gpu", None)])
-def test_builtin_suites_validate_and_expand(name, count, capsys):
+EXPECTED_CASES = {"dcnv2-cpu": 18, "dcnv2-cpu-vs-gpu": 90, "dcnv2-gpu-fold": 36,
+                  "dcnv2-100x100-gpu": 8, "pipeline-ab": 240, "bert-optimize-gpu": 24}
+
+
+def _builtin_names():
+    from onnxbench.suite.schema import builtin_names
+
+    return builtin_names()
+
+
+@pytest.mark.parametrize("name", _builtin_names())
+def test_builtin_suites_validate_and_expand(name, capsys):
+    count = EXPECTED_CASES.get(name)
     code, out, err = cli(capsys, "run", "--suite", name, "--dry-run", "--json")
     assert code == 0, err
     doc = json.loads(out)

@@ -25,14 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from onnxbench.artifact import Artifact
-from onnxbench.case import EXPORT_OPTIONS, Case
+from onnxbench.case import EXPORT_OPTIONS, OPTIMIZE_OPTIONS, Case
 from onnxbench.result import atomic_write_text
 
 META = "artifact.json"
-# case options that act on the exported graph (onnxbench.optimize); precision too
-OPTIMIZE_OPTIONS = frozenset({"level", "fuse", "truncate_layers", "keep_io_types", "calibration",
-                              "op_block_list", "num_heads", "hidden_size", "split_concat",
-                              "fold_slices", "merge_embeddings"})
 # the passes on the model's structure (truncate, fuse, fold_slices, merge_embeddings,
 # split_concat); precision and the ORT level come after
 MODEL_PASS_OPTIONS = frozenset({"truncate_layers", "fuse", "num_heads", "hidden_size",

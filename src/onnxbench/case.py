@@ -55,13 +55,14 @@ class Case(BaseModel):
         return "_".join(p for p in parts if p)
 
 
+# case options that act on the exported graph (onnxbench.optimize); precision too
+OPTIMIZE_OPTIONS = frozenset({"level", "fuse", "truncate_layers", "keep_io_types", "calibration",
+                              "op_block_list", "num_heads", "hidden_size", "split_concat",
+                              "fold_slices", "merge_embeddings"})
 # options that change the exported/optimised graph rather than how it is run: the model's
 # build options (weights, attention, data, backend, image size), the export, the passes
-EXPORT_OPTIONS = frozenset({"opset", "fix", "level", "fuse", "truncate_layers", "keep_io_types",
-                            "image_size", "calibration", "export_batch", "weights",
-                            "attn_implementation", "data_dir", "backend",
-                            "op_block_list", "num_heads", "hidden_size", "split_concat",
-                            "fold_slices", "merge_embeddings"})
+EXPORT_OPTIONS = frozenset({"weights", "attn_implementation", "data_dir", "backend", "image_size",
+                            "opset", "fix", "export_batch"}) | OPTIMIZE_OPTIONS
 
 
 def _model_label(model: str) -> str:

@@ -261,19 +261,14 @@ def _check_expand(node, idx, g: _Graph) -> list[Finding]:
     return []
 
 
-_INTEGER_TYPES = {onnx.TensorProto.INT8, onnx.TensorProto.INT16, onnx.TensorProto.INT32,
-                  onnx.TensorProto.INT64, onnx.TensorProto.UINT8, onnx.TensorProto.UINT16,
-                  onnx.TensorProto.UINT32, onnx.TensorProto.UINT64}
-_HALF_TYPES = {onnx.TensorProto.FLOAT16: ("float16", 2048),
-               onnx.TensorProto.BFLOAT16: ("bfloat16", 256)}
-
-
 def _check_cast(node, idx, g: _Graph) -> list[Finding]:
-    half = _HALF_TYPES.get(g.types.get(node.input[0]))
-    to = _attr(node, "to")
-    if half is None or to not in _INTEGER_TYPES:
+    from onnxbench.optimize.graphedit import EXACT_INTEGERS, INTEGER_TYPES
+
+    source, to = g.types.get(node.input[0]), _attr(node, "to")
+    if source not in (onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16) \
+            or to not in INTEGER_TYPES:
         return []
-    name, exact = half
+    name, exact = onnx.TensorProto.DataType.Name(source).lower(), EXACT_INTEGERS[source]
     return [Finding("fp16-id-cast", WARNING, _label(node, idx), node.op_type,
                     f"casts {name} {node.input[0]!r} to "
                     f"{onnx.TensorProto.DataType.Name(to).lower()}: if it carries ids, "

@@ -22,16 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from onnxbench.optimize.graphedit import (
-    attribute,
-    constant_values,
-    remove_unused,
-    tensor_info,
-    used_names,
-)
+from onnxbench.optimize.graphedit import (attribute, constant_values, producers, readers,
+                                          remove_unused, tensor_info, used_names)
 
 
-def _lookups(concat, producer, readers, values, info):
+def _lookups(concat, producer, reads, values, info):
     """The Gathers feeding ``concat`` if they form a mergeable set, else None."""
     gathers = [producer.get(x) for x in concat.input]
     if len(gathers) < 2 or any(g is None or g.op_type != "Gather" for g in gathers):
@@ -47,7 +42,7 @@ def _lookups(concat, producer, readers, values, info):
     axis = attribute(concat, "axis") % 3
     if len({i[0] for i in ids}) != 1 or axis == 0:
         return None
-    if any(attribute(g, "axis", 0) != 0 or len(readers.get(g.output[0], [])) != 1
+    if any(attribute(g, "axis", 0) != 0 or len(reads.get(g.output[0], [])) != 1
            for g in gathers):
         return None
     return gathers, tables
@@ -74,17 +69,14 @@ def merge_embedding_lookups(model) -> dict[str, int]:
 
     graph = model.graph
     info, values = tensor_info(model), constant_values(graph)
-    producer = {out: node for node in graph.node for out in node.output}
-    readers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            readers.setdefault(name, []).append(node)
-    merged = replaced = 0
-    new_nodes, new_inits, done = [], [], set()
-    for concat in list(graph.node):
+    producer, reads = producers(graph), readers(graph)
+    replaced = 0
+    replacement: dict[int, list] = {}  # id(Concat node) → the nodes that stand in for it
+    new_inits = []
+    for concat in graph.node:
         if concat.op_type != "Concat":
             continue
-        found = _lookups(concat, producer, readers, values, info)
+        found = _lookups(concat, producer, reads, values, info)
         if found is None:
             continue
         gathers, tables = found
@@ -100,7 +92,7 @@ def merge_embedding_lookups(model) -> dict[str, int]:
                       numpy_helper.from_array(offsets.astype(np_ids), f"{stem}_offsets"),
                       numpy_helper.from_array(np.zeros((), np_ids), f"{stem}_zero"),
                       numpy_helper.from_array(np.array([0, 1, -1], np.int64), f"{stem}_shape")]
-        new_nodes.append((concat, [
+        replacement[id(concat)] = [
             helper.make_node("Concat", [g.input[1] for g in gathers], [f"{stem}_ids"],
                              name=f"{stem}_ids", axis=1),
             helper.make_node("Less", [f"{stem}_ids", f"{stem}_zero"], [f"{stem}_neg"],
@@ -111,14 +103,11 @@ def merge_embedding_lookups(model) -> dict[str, int]:
                              [f"{stem}_local"], name=f"{stem}_local"),
             helper.make_node("Add", [f"{stem}_local", f"{stem}_offsets"], [f"{stem}_rows"],
                              name=f"{stem}_rows"),
-            *_lookup(stem, list(concat.output), flatten=attribute(concat, "axis") % 3 == 2)]))
-        done.add(concat.name or concat.output[0])
-        merged += 1
+            *_lookup(stem, list(concat.output), flatten=attribute(concat, "axis") % 3 == 2)]
         replaced += len(gathers)
-    if not merged:
+    if not replacement:
         return {"merged": 0, "lookups_replaced": 0}
     nodes = []
-    replacement = {id(c): ns for c, ns in new_nodes}
     for node in graph.node:
         nodes.extend(replacement.get(id(node), [node]))
     del graph.node[:]
@@ -129,7 +118,7 @@ def merge_embedding_lookups(model) -> dict[str, int]:
     keep = [init for init in graph.initializer if init.name in used]
     del graph.initializer[:]
     graph.initializer.extend(keep)
-    return {"merged": merged, "lookups_replaced": replaced}
+    return {"merged": len(replacement), "lookups_replaced": replaced}
 
 
 def merge_file(src: Path, dst: Path):

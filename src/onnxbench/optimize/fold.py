@@ -24,17 +24,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from onnxbench.optimize.graphedit import (
-    attribute,
-    constant_values,
-    remove_unused,
-    rename_inputs,
-    tensor_info,
-)
-
-# integers a float type holds exactly: 2^(mantissa bits + 1)
-EXACT_INTEGERS = {1: 2 ** 24, 10: 2 ** 11, 11: 2 ** 53, 16: 2 ** 8}  # float, fp16, double, bf16
-INTEGER_TYPES = frozenset({2, 3, 4, 5, 6, 7, 12, 13})
+from onnxbench.optimize.graphedit import (EXACT_INTEGERS, INTEGER_TYPES, attribute,
+                                          constant_values, producers, readers,
+                                          remove_unused, rename_inputs, tensor_info)
 
 
 def _scalar(values: dict, name: str | None) -> int | None:
@@ -74,7 +66,7 @@ def _fold_slices(graph, producer, values, info) -> dict[str, str]:
     return mapping
 
 
-def _fold_id_casts(graph, producer, readers, values, info) -> dict[str, str]:
+def _fold_id_casts(graph, producer, reads, values, info) -> dict[str, str]:
     """Cast(int→float→int) read only by Gathers from small enough tables → the int tensor."""
     mapping = {}
     for node in graph.node:
@@ -86,7 +78,7 @@ def _fold_id_casts(graph, producer, readers, values, info) -> dict[str, str]:
         source = inner.input[0]
         if (info.get(source) or (None,))[0] != attribute(node, "to"):
             continue
-        if _only_small_lookups(node.output[0], readers, values,
+        if _only_small_lookups(node.output[0], reads, values,
                                EXACT_INTEGERS[attribute(inner, "to")]):
             mapping[node.output[0]] = source
     return mapping
@@ -95,15 +87,15 @@ def _fold_id_casts(graph, producer, readers, values, info) -> dict[str, str]:
 RESHAPING = frozenset({"Squeeze", "Unsqueeze", "Reshape", "Flatten", "Identity"})
 
 
-def _only_small_lookups(name: str, readers, values, limit: int) -> bool:
+def _only_small_lookups(name: str, reads, values, limit: int) -> bool:
     """Is every use of ``name`` (through reshaping ops) the indices of a Gather from a
     constant table of at most ``limit`` rows along the gathered axis?"""
-    users = readers.get(name, [])
+    users = reads.get(name, [])
     if not users:
         return False
     for user in users:
         if user.op_type in RESHAPING and user.input[0] == name:
-            if not _only_small_lookups(user.output[0], readers, values, limit):
+            if not _only_small_lookups(user.output[0], reads, values, limit):
                 return False
         elif not (user.op_type == "Gather" and list(user.input[1:]) == [name]
                   and user.input[0] in values
@@ -112,7 +104,7 @@ def _only_small_lookups(name: str, readers, values, limit: int) -> bool:
     return True
 
 
-def _fold_shapes(graph, producer, readers, values, info) -> int:
+def _fold_shapes(graph, producer, reads, values, info) -> int:
     """Shape(Concat) read only for dims other than the axis → Shape(first input)."""
     changed = 0
     for node in graph.node:
@@ -125,7 +117,7 @@ def _fold_shapes(graph, producer, readers, values, info) -> int:
         if dims is None:
             continue
         axis = attribute(concat, "axis") % len(dims)
-        users = readers.get(node.output[0], [])
+        users = reads.get(node.output[0], [])
         if users and all(u.op_type == "Gather" and u.input[0] == node.output[0]
                          and u.input[1] in values and attribute(u, "axis", 0) == 0
                          and axis not in {int(i) % len(dims) for i in values[u.input[1]].reshape(-1)}
@@ -141,22 +133,18 @@ def fold_feature_shuffling(model) -> dict[str, int]:
     before = len(graph.node)
     counts = {}
     info, values = tensor_info(model), constant_values(graph)
-    producer = {out: node for node in graph.node for out in node.output}
+    producer = producers(graph)  # renaming inputs below leaves who writes what unchanged
     outputs = {o.name for o in graph.output}
     slices = {k: v for k, v in _fold_slices(graph, producer, values, info).items()
               if k not in outputs}
     rename_inputs(graph, slices)
     counts["slices"] = len(slices)
-    readers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            readers.setdefault(name, []).append(node)
-    producer = {out: node for node in graph.node for out in node.output}
-    casts = {k: v for k, v in _fold_id_casts(graph, producer, readers, values, info).items()
+    reads = readers(graph)
+    casts = {k: v for k, v in _fold_id_casts(graph, producer, reads, values, info).items()
              if k not in outputs}
     rename_inputs(graph, casts)
     counts["id_casts"] = len(casts)
-    counts["shapes"] = _fold_shapes(graph, producer, readers, values, info)
+    counts["shapes"] = _fold_shapes(graph, producer, reads, values, info)
     remove_unused(graph)
     counts["nodes_removed"] = before - len(graph.node)
     return counts

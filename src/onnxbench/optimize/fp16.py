@@ -23,7 +23,8 @@ from typing import Iterable
 
 import numpy as np
 
-from onnxbench.optimize.graphedit import attribute, remove_unused, tensor_info
+from onnxbench.optimize.graphedit import (FLOAT_TYPES, INTEGER_TYPES, attribute, producers,
+                                          remove_unused, tensor_info)
 from onnxbench.optimize.report import StepReport, summarize_graph
 
 FP16_MAX = 65504.0
@@ -49,18 +50,10 @@ def out_of_range_initializers(model) -> list[dict]:
     return found
 
 
-INTEGER_TYPES = frozenset({2, 3, 4, 5, 6, 7, 12, 13})  # TensorProto (U)INT8/16/32/64
 # ops that move values without computing on them: an id passing through stays an id
 DATA_MOVEMENT = frozenset({"Slice", "Concat", "Squeeze", "Unsqueeze", "Reshape", "Flatten",
                            "Transpose", "Gather", "GatherElements", "Split", "Identity",
                            "Expand", "Tile"})
-
-
-def _cast_to(node) -> int | None:
-    return attribute(node, "to")
-
-
-FLOAT_TYPES = frozenset({1, 10, 11, 16})  # float, float16, double, bfloat16
 
 
 def id_path_nodes(graph, types: dict[str, int] | None = None) -> list[str]:
@@ -72,10 +65,10 @@ def id_path_nodes(graph, types: dict[str, int] | None = None) -> list[str]:
     the others) and stop at a Cast (kept: it is where ids become floats) or at anything
     that computes. Nodes must be named.
     """
-    producer = {out: node for node in graph.node for out in node.output}
+    producer = producers(graph)
     found: dict[str, None] = {}
     for node in graph.node:
-        if node.op_type != "Cast" or _cast_to(node) not in INTEGER_TYPES:
+        if node.op_type != "Cast" or attribute(node, "to") not in INTEGER_TYPES:
             continue
         if types and types.get(node.input[0], 1) not in FLOAT_TYPES:
             continue  # an integer already (e.g. a Shape element): fp16 never touches it
@@ -104,38 +97,33 @@ def _element_types(model) -> dict[str, int] | None:
         return None
 
 
-def _drop_round_trips(model, keep_fp32: set[str]) -> int:
+def _drop_round_trips(model, keep_fp32: set[str]) -> None:
     """Feed the ``keep_fp32`` nodes their fp32 values directly: drop fp32→fp16→fp32 Casts.
 
     The converter casts a blocked node's fp32 output to fp16 and back again before the next
-    blocked node; for ids that round trip is the corruption. Returns the pairs removed.
+    blocked node; for ids that round trip is the corruption.
     """
     from onnx import TensorProto
 
     graph = model.graph
     types = {v.name: v.type.tensor_type.elem_type
              for v in [*graph.input, *graph.value_info, *graph.output]}
-    producer = {out: node for node in graph.node for out in node.output}
+    producer = producers(graph)
     rename: dict[str, str] = {}
     casts: set[str] = set()
     for node in graph.node:
-        if node.op_type != "Cast" or _cast_to(node) != TensorProto.FLOAT:
+        if node.op_type != "Cast" or attribute(node, "to") != TensorProto.FLOAT:
             continue
         down = producer.get(node.input[0])
         if (down is not None and down.op_type == "Cast"
-                and _cast_to(down) == TensorProto.FLOAT16
+                and attribute(down, "to") == TensorProto.FLOAT16
                 and types.get(down.input[0]) == TensorProto.FLOAT):
             rename[node.output[0]] = down.input[0]
             casts |= {node.name, down.name}
-    changed = 0
     for node in graph.node:
         if node.name in keep_fp32:
-            for i, name in enumerate(node.input):
-                if name in rename:
-                    node.input[i] = rename[name]
-                    changed += 1
+            node.input[:] = [rename.get(name, name) for name in node.input]
     remove_unused(graph, only=casts)
-    return changed
 
 
 def to_fp16(src: Path, dst: Path, *, keep_io_types: bool = False,

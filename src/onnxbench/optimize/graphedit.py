@@ -10,6 +10,26 @@ from collections.abc import Iterable
 
 import numpy as np
 
+# onnx.TensorProto element types: (u)int8/16/32/64; float, float16, double, bfloat16
+INTEGER_TYPES = frozenset({2, 3, 4, 5, 6, 7, 12, 13})
+FLOAT_TYPES = frozenset({1, 10, 11, 16})
+# the largest integer each float type holds exactly: 2^(mantissa bits + 1)
+EXACT_INTEGERS = {1: 2 ** 24, 10: 2 ** 11, 11: 2 ** 53, 16: 2 ** 8}
+
+
+def producers(graph) -> dict:
+    """Tensor name → the node that writes it."""
+    return {out: node for node in graph.node for out in node.output}
+
+
+def readers(graph) -> dict[str, list]:
+    """Tensor name → the nodes that read it (in node order)."""
+    found: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            found.setdefault(name, []).append(node)
+    return found
+
 
 def used_names(graph) -> set[str]:
     """Every tensor name a node reads, subgraphs (If/Loop bodies) included, plus outputs."""
