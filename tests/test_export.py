@@ -3,6 +3,7 @@ reference.json + verify, inspect, and the export command's bad-input exits."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import textwrap
 
@@ -143,22 +144,13 @@ def test_unknown_fix_is_a_user_error():
         apply_fix("squeeze-everything")
 
 
-FACTORY = textwrap.dedent('''
-    import torch
-
-    class BareSqueeze(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin, self.out = torch.nn.Linear(4, 4), torch.nn.Linear(8, 1)
-
-        def forward(self, x):
-            h = self.lin(x).unsqueeze(2).squeeze()
-            return self.out(torch.cat([h, x], dim=1))
+# a user's factory file: the BareSqueeze above, standalone, and a make() for --model file.py:make
+FACTORY = "import torch\n\n\n" + inspect.getsource(BareSqueeze) + textwrap.dedent("""
 
     def make():
         torch.manual_seed(0)
         return BareSqueeze().eval(), {"x": torch.randn(2, 4)}
-''')
+""")
 
 
 @pytest.fixture(scope="module")
