@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from onnxbench.artifact import Artifact
+from onnxbench.bundle import Bundle
 from onnxbench.env import markdown_lines
 from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.measure.timer import measure
@@ -36,7 +36,7 @@ OUT = DOCS / "ab_validity.md"
 
 def _bound(slowdown: float):
     rt = get_runtime("test-delay")
-    rt.prepare(Artifact(model="none.onnx"), {"delay_us": DELAY_US, "slowdown": slowdown})
+    rt.prepare(Bundle.of_onnx("none.onnx"), {"delay_us": DELAY_US, "slowdown": slowdown})
     return rt.bind({})
 
 

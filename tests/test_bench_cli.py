@@ -32,7 +32,7 @@ def test_bench_json_writes_one_result_per_measurement(tmp_path, tiny, capsys):
     assert rows[("ort-cpu", 3)]["status"] == "ok" and rows[("ort-cpu", 3)]["n"] == 3
     assert rows[("ort-cpu", 3)]["p50_ms"] > 0
     assert rows[("torch-cpu", 1)]["status"] == "skipped"
-    assert "PyTorch runtimes need a PyTorch model" in rows[("torch-cpu", 1)]["reason"]
+    assert "torch-cpu runs a PyTorch model; this case has only an ONNX file" in rows[("torch-cpu", 1)]["reason"]
     results = read_results(out_dir / "raw")
     assert len(results) == 4 and (out_dir / "env.json").is_file()
     ok = [r for r in results if r.status == "ok"]

@@ -7,17 +7,14 @@ on Ampere and newer, which moves results by ~1e-4 relative).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnxbench.artifact import Artifact
+from onnxbench.bundle import Bundle
 from onnxbench.errors import Skip
 from onnxbench.runtimes import get_runtime
-from onnxbench.runtimes.gpu_memory import gpu_memory
 
 pytestmark = pytest.mark.gpu
 
@@ -65,7 +62,7 @@ def _x(batch: int, seed: int = 1) -> dict[str, np.ndarray]:
 
 def _prepared(name, path, options):
     rt = get_runtime(name)
-    rt.prepare(Artifact(model=str(path), onnx_path=path), options)
+    rt.prepare(Bundle.of_onnx(path), options)
     return rt
 
 
@@ -86,9 +83,7 @@ def test_ort_cuda_io_binding_parity_without_tf32(mlp_file):
     expected = _cpu_reference(mlp_file, inputs)
     np.testing.assert_allclose(bound, expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(rt.run(inputs)[0], expected, rtol=1e-5, atol=1e-5)
-    memory = gpu_memory(rt)
-    assert memory.get("gpu_mem_device_used_mb", 0) > 0
-    assert rt.info()["gpu_mem_device_used_mb"] > 0
+    assert rt.device_memory().get("gpu_mem_device_used_mb", 0) > 0
 
 
 def test_ort_cuda_default_tf32_is_recorded(mlp_file):
@@ -143,20 +138,22 @@ def test_ort_trt_runs_or_skips_with_reason(mlp_file):
     np.testing.assert_allclose(rt.run(_x(4))[0], _cpu_reference(mlp_file, _x(4)), rtol=1e-3, atol=1e-3)
 
 
-@dataclass(frozen=True)
-class MlpArtifact(Artifact):
-    def load_module(self):
-        import torch
+def _mlp():
+    import torch
 
-        torch.manual_seed(0)
-        return torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 16))
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 16))
+
+
+def MlpArtifact(model: str = "mlp") -> Bundle:  # noqa: N802 - reads like the record it was
+    return Bundle.of_module(_mlp, model=model)
 
 
 def _torch_reference(inputs):
     import torch
 
     with torch.inference_mode():
-        return MlpArtifact(model="mlp").load_module()(torch.from_numpy(inputs["X"])).numpy()
+        return _mlp()(torch.from_numpy(inputs["X"])).numpy()
 
 
 def test_torch_cuda_parity_events_and_memory():
@@ -167,13 +164,12 @@ def test_torch_cuda_parity_events_and_memory():
     assert info["tf32"] == {"matmul": False, "cudnn": False} and info["device_clock"].startswith("CUDA events")
     inputs = _x(32)
     call = rt.bind(inputs)
-    assert rt.measure_device_ms(call) > 0
+    assert rt.device_time_ms(call) > 0
     rt.synchronize()
     np.testing.assert_allclose(call().cpu().numpy(), _torch_reference(inputs), rtol=1e-5, atol=1e-5)
-    memory = gpu_memory(rt)
+    memory = rt.device_memory()
     assert memory["gpu_mem_peak_allocated_mb"] > 0
     assert memory["gpu_mem_peak_reserved_mb"] >= memory["gpu_mem_peak_allocated_mb"]
-    assert rt.info()["gpu_mem_peak_allocated_mb"] == memory["gpu_mem_peak_allocated_mb"]
 
 
 def test_torch_cuda_fp16_is_close():

@@ -120,16 +120,17 @@ def test_truncation_runs_the_truncated_module(results):
     assert "truncated by 1" in trunc.accuracy["reference"]
 
 
-def test_artifact_load_module_truncates(tmp_path):
+def test_bundle_load_module_truncates(tmp_path):
     from onnxbench.artifacts import prepare_artifact
+    from onnxbench.bundle import Bundle
     from onnxbench.optimize.truncate import encoder_depth
 
     case = Case(model="bert", config="tiny", runtime="torch-cpu", batch=1,
                 options={"truncate_layers": 1})
     artifact = prepare_artifact(case, tmp_path)
-    assert encoder_depth(artifact.load_module()) == 1
+    assert encoder_depth(Bundle.resolve(artifact).load_module()) == 1
     plain = prepare_artifact(case.model_copy(update={"options": {}}), tmp_path)
-    assert encoder_depth(plain.load_module()) == 2
+    assert encoder_depth(Bundle.resolve(plain).load_module()) == 2
 
 
 def _case(**kw) -> Case:
@@ -139,17 +140,22 @@ def _case(**kw) -> Case:
 
 def test_precision_reaches_torch_runtimes_and_int8_skips():
     from onnxbench.artifact import Artifact
+    from onnxbench.bundle import Bundle
     from onnxbench.execute import runtime_options
+    from onnxbench.runtimes import get_runtime
 
-    art = Artifact(model="bert", config="tiny")
-    opts = runtime_options(_case(runtime="torch-cuda", precision="fp16"), art)
+    def options(case, bundle):
+        return runtime_options(case, bundle, get_runtime(case.runtime))
+
+    art = Bundle.resolve(Artifact(model="bert", config="tiny"))
+    opts = options(_case(runtime="torch-cuda", precision="fp16"), art)
     assert opts["precision"] == "fp16"
-    assert "precision" not in runtime_options(_case(precision="fp16"), art)  # the graph is
-    with pytest.raises(Skip, match="int8-dynamic"):
-        runtime_options(_case(runtime="torch-cpu", precision="int8-dynamic"), art)
-    onnx_file = Artifact(model="m.onnx", onnx_path=Path("m.onnx"))
+    assert "precision" not in options(_case(precision="fp16"), art)  # the graph is
+    with pytest.raises(Skip, match="precision int8-dynamic: torch-cpu runs fp32, fp16, bf16"):
+        options(_case(runtime="torch-cpu", precision="int8-dynamic"), art)
+    onnx_file = Bundle.of_onnx("m.onnx")
     with pytest.raises(Skip, match="fuse"):
-        runtime_options(_case(model="m.onnx", options={"fuse": "bert"}), onnx_file)
+        options(_case(model="m.onnx", options={"fuse": "bert"}), onnx_file)
 
 
 def test_graph_options_change_the_artifact_key():

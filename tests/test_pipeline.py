@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from onnxbench.artifact import Artifact
+from onnxbench.bundle import Bundle
 from onnxbench.case import Case
 from onnxbench.errors import Skip
 from onnxbench.measure.policy import MeasurePolicy
@@ -33,7 +34,8 @@ def test_images_are_real_encoded_files_and_seeded(tmp_path):
 @pytest.mark.parametrize("pipeline", sorted(PIPELINES))
 def test_pipeline_case_times_every_stage(tmp_path, pipeline):
     case = _case(pipeline)
-    result = run_pipeline_case(case, Artifact(model="resnet18", config="tiny"), tmp_path)
+    bundle = Bundle.resolve(Artifact(model="resnet18", config="tiny"))
+    result = run_pipeline_case(case, bundle, tmp_path)
     assert result.status == "ok"
     stages = result.runtime_info["stages"]
     assert stages[0] == "decode" and stages[-2:] == ["inference", "postprocess"]
@@ -87,7 +89,8 @@ def _cuda() -> bool:
 def test_pipelines_on_cuda_with_pinned_non_blocking_copies(tmp_path, pipeline):
     case = _case(pipeline, pin_memory=True, non_blocking=True).model_copy(
         update={"runtime": "torch-cuda"})
-    result = run_pipeline_case(case, Artifact(model="resnet18", config="tiny"), tmp_path)
+    bundle = Bundle.resolve(Artifact(model="resnet18", config="tiny"))
+    result = run_pipeline_case(case, bundle, tmp_path)
     assert result.status == "ok" and result.runtime_info["device"].startswith("cuda")
     assert result.timing.stages_ms["h2d"] > 0
     # the copies and device maths must not change what the model sees beyond the resize

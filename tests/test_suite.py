@@ -74,6 +74,29 @@ ERRORS = {
     "measure typo": (BASE + "    measure: {warmups: 5}\n", 4, "cases[0].measure.warmups",
                      "did you mean 'warmup'"),
     "missing cases": ("suite: bad\ndescription: x\n", None, "cases", "required field"),
+    # options are checked against the families of the case's runtime before anything runs
+    "option typo": (BASE + "    options:\n      intra_op_thread: 2\n", 5,
+                    "cases[0].options.intra_op_thread",
+                    "unknown option 'intra_op_thread'; did you mean 'intra_op_threads'? "
+                    "valid options for ort-cpu: accuracy,"),
+    "option of no family": (BASE + "    options: {frobnicate: 1}\n", 4,
+                            "cases[0].options.frobnicate", "belongs to no option family"),
+    "option typo in defaults": ("suite: bad\ndefaults:\n  options: {verfy: true}\n"
+                                "cases:\n  - model: {model}\n", 3, "defaults.options.verfy",
+                                "did you mean 'verify'"),
+    "option typo in ab": (BASE + "    ab: {intra_op_thread: [1, 2]}\n", 4,
+                          "cases[0].ab.intra_op_thread", "did you mean 'intra_op_threads'"),
+    "bad runtime option value": (BASE + "    options: {graph_optimization_level: maximum}\n",
+                                 4, "cases[0].options.graph_optimization_level",
+                                 "runtime ort-cpu: option graph_optimization_level='maximum' "
+                                 "must be one of: disable, basic, extended, layout, all"),
+    "bad harness option value": (BASE + "    options: {mem_limit_mb: lots}\n", 4,
+                                 "cases[0].options.mem_limit_mb",
+                                 "harness: option mem_limit_mb='lots' must be an integer >= 1"),
+    "bad ab value": (BASE + "    runtimes: torch-cpu\n    ab: {precision: [fp32, fp8]}\n", 5,
+                     "cases[0].ab.precision", "precision='fp8' must be one of: fp32, fp16"),
+    "bool time-out": (BASE + "    timeout_s: true\n", 4, "cases[0].timeout_s",
+                      "must be a number > 0; got True"),
 }
 
 
@@ -89,6 +112,26 @@ def test_validation_error_is_one_line_with_file_line_field(name, tmp_path, capsy
     assert len(lines) == 1, err
     where = f"{path}:{line}: " if line else f"{path}"
     assert where in lines[0] and f" {field}: " in lines[0] and fragment in lines[0], lines[0]
+
+
+def test_option_typo_stops_before_anything_runs(tmp_path, capsys):
+    """A typo exits 2 at plan time: no run directory, no worker, no result."""
+    tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
+    path = tmp_path / "typo.yaml"
+    path.write_text(BASE.replace("{model}", str(tiny)) + "    options: {intra_op_thread: 2}\n")
+    code, out, err = cli(capsys, "run", "--suite", str(path), "--out", str(tmp_path / "runs"))
+    assert code == 2 and "did you mean 'intra_op_threads'" in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_options_of_another_runtime_are_shared_not_errors(tmp_path):
+    """A suite shares options between runtimes: ORT's io_binding next to torch-cpu is fine
+    (torch-cpu records it as ignored), and each runtime checks the values it owns."""
+    tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
+    text = (BASE.replace("{model}", str(tiny)) + "    runtimes: [ort-cpu, torch-cpu]\n"
+            "    options: {io_binding: false, tf32: true, threads: 1, verify: true}\n")
+    plan = expand(parse_suite(text, "ok.yaml"))
+    assert len(plan.cases) == 2
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):

@@ -40,12 +40,17 @@ def exported(spec, tmp_path_factory):
     return model, path, result
 
 
-def _artifact(tmp_path, spec, model):
+def _bundle(model: str, config: str | None = None, **fields):
     from onnxbench.artifact import Artifact
+    from onnxbench.bundle import Bundle
 
+    return Bundle.resolve(Artifact(model=model, config=config, **fields))
+
+
+def _artifact(tmp_path, spec, model):
     weights = tmp_path / "model.weights.h5"
     model.save_weights(str(weights))
-    return Artifact(model=ENCODER, config=CFG, torch_state=weights)
+    return _bundle(ENCODER, CFG, state_path=weights)
 
 
 def test_lazy_import_and_registry(spec):
@@ -86,10 +91,10 @@ def test_tf2onnx_export_and_parity_at_each_batch(spec, exported):
 def test_runtime_runs_matches_onnx_and_reports_tracing(name, spec, exported, tmp_path):
     import onnxruntime as ort
 
-    from onnxbench.tf.runtimes import get_tf_runtime
+    from onnxbench.runtimes import get_runtime
 
     model, path, _ = exported
-    runtime = get_tf_runtime(name)
+    runtime = get_runtime(name)
     runtime.prepare(_artifact(tmp_path, spec, model), {"threads": 1, "not_mine": 1})
     try:
         feeds = spec.make_inputs(CFG, 2, SEQ, seed=3)
@@ -103,7 +108,8 @@ def test_runtime_runs_matches_onnx_and_reports_tracing(name, spec, exported, tmp
         runtime.close()
     expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)
     np.testing.assert_allclose(out[0], expected[0], rtol=1e-3, atol=1e-5)
-    assert info["runtime"] == name and info["framework"] == "tensorflow"
+    assert info["runtime"] == name and info["framework"] == "tf"
+    assert info["backend"] == "tensorflow"
     assert "tracing_count" in info and "retracing_warnings" in info
     assert info["ignored_options"] == ["not_mine"]
     if name != "tf-saved-model":
@@ -113,12 +119,12 @@ def test_runtime_runs_matches_onnx_and_reports_tracing(name, spec, exported, tmp
 
 
 def test_tf_call_counts_retracing_per_shape(spec, exported, tmp_path):
-    from onnxbench.tf.runtimes import get_tf_runtime
+    from onnxbench.runtimes import get_runtime
 
     model = exported[0]
     counts = {}
     for fixed in (False, True):
-        runtime = get_tf_runtime("tf-call")
+        runtime = get_runtime("tf-call")
         runtime.prepare(_artifact(tmp_path, spec, model), {"fixed_signature": fixed})
         for batch in range(1, 7):  # six shapes: TF warns from the fifth retrace in a row
             runtime.bind(spec.make_inputs(CFG, batch, 4 + batch))()
@@ -129,34 +135,41 @@ def test_tf_call_counts_retracing_per_shape(spec, exported, tmp_path):
     assert counts[False][0] == 6 and counts[False][1] >= 1  # each new shape retraced
 
 
-def test_runtime_option_typo_is_user_error(spec, exported, tmp_path):
-    from onnxbench.tf.runtimes import get_tf_runtime
+def test_runtime_option_typo_and_bad_value_are_user_errors(spec, exported, tmp_path):
+    from onnxbench.options import check_options
+    from onnxbench.runtimes import get_runtime
 
-    with pytest.raises(UserError, match="reduce_retracing"):
-        get_tf_runtime("tf-call").prepare(_artifact(tmp_path, spec, exported[0]),
-                                          {"reduce_retrace": True})
+    with pytest.raises(UserError, match="did you mean 'reduce_retracing'"):
+        check_options("tf-call", {"reduce_retrace": True})
+    with pytest.raises(UserError, match="option reduce_retracing='often' must be true or false"):
+        get_runtime("tf-call").prepare(_artifact(tmp_path, spec, exported[0]),
+                                       {"reduce_retracing": "often"})
 
 
 def test_missing_extra_skips_with_install_line(monkeypatch, tmp_path):
     import importlib.util
 
-    from onnxbench.artifact import Artifact
-    from onnxbench.tf.runtimes import get_tf_runtime
+    from onnxbench.runtimes import get_runtime
 
+    bundle = _bundle(ENCODER, CFG)
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "tensorflow" else real(name, *a))
     with pytest.raises(Skip, match=r"pip install 'onnxbench\[tf\]'"):
-        get_tf_runtime("tf-call").prepare(Artifact(model=ENCODER, config=CFG), {})
+        get_runtime("tf-call").prepare(bundle, {})
 
 
-def test_onnx_only_case_skips(tmp_path):
-    from onnxbench.artifact import Artifact
-    from onnxbench.tf.runtimes import get_tf_runtime
+def test_onnx_only_case_and_torch_model_skip(tmp_path):
+    from onnxbench.bundle import Bundle
+    from onnxbench.runtimes import get_runtime
 
-    with pytest.raises(Skip, match="TensorFlow model"):
-        get_tf_runtime("tf-predict").prepare(Artifact(model=str(tmp_path / "m.onnx"),
-                                                      onnx_path=tmp_path / "m.onnx"), {})
+    with pytest.raises(Skip, match="tf-predict runs a TensorFlow model; this case has only"):
+        get_runtime("tf-predict").prepare(Bundle.of_onnx(tmp_path / "m.onnx"), {})
+    with pytest.raises(Skip, match="tf-call runs a TensorFlow model; 'dcnv2' is a PyTorch model"):
+        get_runtime("tf-call").prepare(_bundle("dcnv2", "tiny"), {})
+    with pytest.raises(Skip, match="torch-cpu runs a PyTorch model; 'keras-encoder' is a "
+                                   "TensorFlow model"):
+        get_runtime("torch-cpu").prepare(_bundle(ENCODER, CFG), {})
 
 
 def test_bad_savedmodel_dir_and_bad_keras_file_are_user_errors(tmp_path):
@@ -182,9 +195,8 @@ def test_bad_savedmodel_dir_and_bad_keras_file_are_user_errors(tmp_path):
 
 
 def test_keras_file_source_runs_and_exports(spec, exported, tmp_path):
-    from onnxbench.artifact import Artifact
     from onnxbench.tf.export import export_tf, tf_parity
-    from onnxbench.tf.runtimes import get_tf_runtime
+    from onnxbench.runtimes import get_runtime
     from onnxbench.zoo import resolve
 
     path = tmp_path / "enc.keras"
@@ -194,8 +206,8 @@ def test_keras_file_source_runs_and_exports(spec, exported, tmp_path):
     res = export_tf(source, None, tmp_path / "enc.onnx")
     assert res.ok, res.error
     assert tf_parity(source, None, tmp_path / "enc.onnx", [1, 2], 6)["passed"]
-    runtime = get_tf_runtime("tf-predict-on-batch")
-    runtime.prepare(Artifact(model=str(path)), {})
+    runtime = get_runtime("tf-predict-on-batch")
+    runtime.prepare(_bundle(str(path)), {})
     out = runtime.run(source.make_inputs(None, 2, 6))
     runtime.close()
     assert out[0].shape == (2, 6, spec.config(CFG)["hidden"])
@@ -203,9 +215,8 @@ def test_keras_file_source_runs_and_exports(spec, exported, tmp_path):
 
 @pytest.mark.slow
 def test_savedmodel_dir_source_exports_and_runs(exported, tmp_path):
-    from onnxbench.artifact import Artifact
     from onnxbench.tf.export import export_tf, tf_parity
-    from onnxbench.tf.runtimes import get_tf_runtime
+    from onnxbench.runtimes import get_runtime
     from onnxbench.zoo import resolve
 
     sm = tmp_path / "encoder_savedmodel"
@@ -215,15 +226,15 @@ def test_savedmodel_dir_source_exports_and_runs(exported, tmp_path):
     assert res.ok, res.error
     assert tf_parity(source, None, tmp_path / "sm.onnx", [1, 2], 5)["passed"]
     with pytest.raises(Skip, match="needs a Keras model"):
-        get_tf_runtime("tf-predict-on-batch").prepare(Artifact(model=str(sm)), {})
-    runtime = get_tf_runtime("tf-saved-model")
-    runtime.prepare(Artifact(model=str(sm)), {})
+        get_runtime("tf-predict-on-batch").prepare(_bundle(str(sm)), {})
+    runtime = get_runtime("tf-saved-model")
+    runtime.prepare(_bundle(str(sm)), {})
     out = runtime.run(source.make_inputs(None, 2, 5))
     assert runtime.info()["tracing_count"] == 0
     runtime.close()
     assert out[0].shape[:2] == (2, 5)
-    call = get_tf_runtime("tf-call")
-    call.prepare(Artifact(model=str(sm)), {})
+    call = get_runtime("tf-call")
+    call.prepare(_bundle(str(sm)), {})
     np.testing.assert_allclose(call.run(source.make_inputs(None, 2, 5))[0], out[0], rtol=1e-5)
     call.close()
 
@@ -231,7 +242,7 @@ def test_savedmodel_dir_source_exports_and_runs(exported, tmp_path):
 def test_prepare_tf_artifact_exports_checks_and_caches(tmp_path):
     from onnxbench.case import Case
     from onnxbench.tf.export import prepare_tf_artifact
-    from onnxbench.tf.runtimes import get_tf_runtime
+    from onnxbench.runtimes import get_runtime
 
     case = Case(model=ENCODER, config=CFG, exporter="tf2onnx", runtime="tf-call", batch=2,
                 seq=8, options={"opset": 13})
@@ -239,11 +250,12 @@ def test_prepare_tf_artifact_exports_checks_and_caches(tmp_path):
     meta = json.loads((tmp_path / case.artifact_key / "artifact.json").read_text())
     assert meta["status"] == "ok" and meta["framework"] == "tf"
     assert meta["export"]["opset"] == 13 and meta["parity"]["passed"]
-    assert artifact.onnx_path.is_file() and artifact.torch_state.is_file()
+    assert artifact.onnx_path.is_file() and artifact.state_path.is_file()
     mtime = artifact.onnx_path.stat().st_mtime_ns
     assert prepare_tf_artifact(case, tmp_path).onnx_path.stat().st_mtime_ns == mtime  # cached
-    runtime = get_tf_runtime("tf-call")
-    runtime.prepare(artifact, case.options)
+    runtime = get_runtime("tf-call")
+    runtime.prepare(_bundle(artifact.model, artifact.config, state_path=artifact.state_path,
+                            onnx_path=artifact.onnx_path), case.options)
     from onnxbench.zoo import resolve
 
     feeds = resolve(ENCODER).make_inputs(CFG, 2, 8, seed=5)
@@ -255,21 +267,13 @@ def test_prepare_tf_artifact_exports_checks_and_caches(tmp_path):
     np.testing.assert_allclose(out[0], ref.run(None, feeds)[0], rtol=1e-3, atol=1e-5)
 
 
-def test_execute_case_measures_tf_and_ort_on_one_artifact(tmp_path, monkeypatch):
+def test_execute_case_measures_tf_and_ort_on_one_artifact(tmp_path):
     """The worker's path end to end: TF runtime and ORT CPU on the artifact's two halves."""
-    import onnxbench.runtimes as registry
     from onnxbench.case import Case
     from onnxbench.execute import execute_case
     from onnxbench.measure.policy import MeasurePolicy
     from onnxbench.tf.export import prepare_tf_artifact
-    from onnxbench.tf.runtimes import TF_RUNTIMES, get_tf_runtime
 
-    real = registry.get_runtime
-    try:
-        real("tf-call")
-    except UserError:  # the registry does not dispatch tf-* yet: route them here
-        monkeypatch.setattr(registry, "get_runtime",
-                            lambda n: get_tf_runtime(n) if n in TF_RUNTIMES else real(n))
     policy = MeasurePolicy(warmup=1, min_runs=3, max_runs=3, min_time_s=0, max_time_s=5)
     results = {}
     for runtime in ("tf-call", "ort-cpu"):

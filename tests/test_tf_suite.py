@@ -60,20 +60,25 @@ cases:
 
 
 def test_cached_artifact_without_weights_or_graph(tmp_path):
-    """A SavedModel source has no Keras weights file (torch_state None in artifact.json)."""
+    """A SavedModel source has no Keras weights file (state_file None in artifact.json);
+    a run directory of an older onnxbench says torch_state."""
     case = Case(model="keras-encoder", config="tiny", exporter="tf2onnx", runtime="ort-cpu",
                 batch=1)
     out = tmp_path / case.artifact_key
     out.mkdir()
     meta = {"status": "ok", "key": case.artifact_key, "model": case.model, "onnx": "model.onnx",
-            "torch_state": None, "options": {"opset": 17}}
+            "state_file": None, "options": {"opset": 17}}
     (out / "artifact.json").write_text(json.dumps(meta))
     artifact = cached_artifact(case, tmp_path)
-    assert artifact.torch_state is None and artifact.onnx_path == out / "model.onnx"
-    assert artifact.options == {"opset": 17}
+    assert artifact.state_path is None and artifact.onnx_path == out / "model.onnx"
+    assert artifact.options == {"opset": 17} and artifact.has_module
+    meta["state_file"] = "model.weights.h5"
+    (out / "artifact.json").write_text(json.dumps(meta))
+    assert cached_artifact(case, tmp_path).state_path == out / "model.weights.h5"
+    del meta["state_file"]
     meta["torch_state"] = "model.weights.h5"
     (out / "artifact.json").write_text(json.dumps(meta))
-    assert cached_artifact(case, tmp_path).torch_state == out / "model.weights.h5"
+    assert cached_artifact(case, tmp_path).state_path == out / "model.weights.h5"
 
 
 @needs_tf
@@ -139,7 +144,7 @@ def test_tiny_tf_vs_ort_suite_end_to_end(tmp_path):
         ort = results[("ort-cpu", batch)]
         assert ort.parity["passed"] and ort.parity["atol"] == 1e-5  # TF vs ORT, before timing
         call = results[("tf-call", batch)].runtime_info
-        assert call["framework"] == "tensorflow" and call["tracing_count"] == 1
+        assert call["framework"] == "tf" and call["tracing_count"] == 1
         assert call["retracing_warnings"] == 0
         assert results[("tf-saved-model", batch)].runtime_info["tracing_count"] == 0
     meta = json.loads(next((outcome.run_dir / "artifacts").glob("*/artifact.json")).read_text())

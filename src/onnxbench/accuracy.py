@@ -112,20 +112,6 @@ def accuracy_delta(model: str, predict: Predict, reference: Predict, *,
             "inputs": f"{n_batches} seeded batches of {batch}" + (f", seq {seq}" if seq else "")}
 
 
-def session_caster(sess) -> Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]:
-    """Inputs restricted to an ORT session's inputs and cast to their declared dtypes (an
-    fp16 graph without keep_io_types takes float16 inputs; the zoo makes float32 ones)."""
-    kinds = {"tensor(float16)": np.float16, "tensor(float)": np.float32,
-             "tensor(int64)": np.int64, "tensor(int32)": np.int32}
-    types = {i.name: kinds.get(i.type) for i in sess.get_inputs()}
-
-    def cast(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {k: (np.asarray(v).astype(types[k], copy=False) if types.get(k) else
-                    np.asarray(v)) for k, v in inputs.items() if k in types}
-
-    return cast
-
-
 def onnx_predict(path, providers: tuple[str, ...] = ("CPUExecutionProvider",),
                  threads: int | None = None) -> Predict:
     """A predict function over an ONNX file that casts inputs to the graph's dtypes."""
@@ -134,8 +120,10 @@ def onnx_predict(path, providers: tuple[str, ...] = ("CPUExecutionProvider",),
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
+    from onnxbench.runtimes.ort import input_caster
+
     sess = ort.InferenceSession(str(path), sess_options=opts, providers=list(providers))
-    cast = session_caster(sess)
+    cast = input_caster(sess)
 
     def predict(inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         return sess.run(None, cast(inputs))
@@ -146,15 +134,10 @@ def onnx_predict(path, providers: tuple[str, ...] = ("CPUExecutionProvider",),
 def torch_predict(module, input_names: list[str]) -> Predict:
     """fp32 PyTorch on the CPU as a predict function (the reference every variant is
     compared with): inputs taken positionally in ``input_names`` order."""
-    import torch
-
-    from onnxbench.runtimes.torch_eager import to_numpy_list
+    from onnxbench.runtimes.torch_eager import run_module
 
     def predict(inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        args = [torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in input_names
-                if n in inputs]
-        with torch.inference_mode():
-            return to_numpy_list(module(*args))
+        return run_module(module, inputs, [n for n in input_names if n in inputs])
 
     return predict
 
@@ -207,23 +190,24 @@ def _save_npz(path: Path, outputs: list[np.ndarray]) -> None:
 ACCURACY_BATCH, ACCURACY_BATCHES, ACCURACY_SEED = 4, 2, 1000
 
 
-def case_accuracy(case, artifact, predict: Predict) -> dict[str, Any]:
+def case_accuracy(case, bundle, predict: Predict) -> dict[str, Any]:
     """``predict`` (this case's runtime) scored against fp32 PyTorch for one suite case.
 
     MoE: held-out accuracy of both and the delta; the others: the metric over
     ``ACCURACY_BATCHES`` seeded batches of ``ACCURACY_BATCH`` rows at the case's sequence
     length, whatever the case's batch: accuracy is about numerics, the same rows serve
     every batch and variant (one cached reference), and a model that cannot run batch 1
-    (DCNMix) still gets a reference. The reference is the artifact's own module (truncated when the case
-    truncates: its graph is proved equal to the full model's ``hidden_states[-(N+1)]``),
-    fp32, on the CPU, cached beside the state dict so variants share it.
+    (DCNMix) still gets a reference. The reference is the bundle's own module (truncated when
+    the case truncates: its graph is proved equal to the full model's
+    ``hidden_states[-(N+1)]``), fp32, on the CPU, cached beside the weights so variants
+    share it.
     """
-    from onnxbench.artifacts import OPTIMIZE_OPTIONS
-    from onnxbench.zoo import resolve
+    from onnxbench.options import OPTIMIZE_OPTIONS
 
-    spec = resolve(artifact.model)
-    names = spec.input_names(case.config)
-    state = Path(artifact.torch_state) if artifact.torch_state else None
+    artifact = bundle.artifact
+    spec = bundle.spec
+    names = bundle.input_names()
+    state = Path(artifact.state_path) if artifact.state_path else None
     cache = state.parent / "reference" if state and state.is_file() else None
     # what the PyTorch module depends on: graph-only passes (fuse, precision...) do not count
     module_opts = {k: v for k, v in sorted(artifact.options.items())
@@ -231,7 +215,7 @@ def case_accuracy(case, artifact, predict: Predict) -> dict[str, Any]:
     key = json.dumps([artifact.model, artifact.config, module_opts, str(state.resolve())
                       if state else None, state.stat().st_size if cache else None,
                       state.stat().st_mtime_ns if cache else None], default=str)
-    reference = CachedReference(lambda: torch_predict(artifact.load_module(), names), cache, key)
+    reference = CachedReference(lambda: torch_predict(bundle.load_module(), names), cache, key)
     result = accuracy_delta(artifact.model, predict, reference, config=case.config,
                             batch=ACCURACY_BATCH, seq=case.seq,
                             n_batches=ACCURACY_BATCHES, seed=case.seed + ACCURACY_SEED,

@@ -26,6 +26,7 @@ from typing import Any
 
 from onnxbench.artifact import Artifact
 from onnxbench.case import EXPORT_OPTIONS, OPTIMIZE_OPTIONS, Case
+from onnxbench.onnxfile import is_onnx_file
 from onnxbench.result import atomic_write_text
 
 META = "artifact.json"
@@ -74,18 +75,14 @@ def base_case(case: Case) -> Case:
     return case.model_copy(update={"precision": "fp32", "options": options})
 
 
-def is_onnx_model(model: str) -> bool:
-    return model.endswith(".onnx")
-
-
 def onnx_artifact(case: Case) -> Artifact:
     """The artifact of a bare ONNX file: the file itself."""
-    return Artifact(model=case.model, onnx_path=Path(case.model))
+    return Artifact(model=case.model, onnx_path=Path(case.model), bare_onnx=True)
 
 
 def cached_artifact(case: Case, cache_dir: Path) -> Artifact | None:
     """The artifact already built for this case's key, or None."""
-    if is_onnx_model(case.model):
+    if is_onnx_file(case.model):
         return onnx_artifact(case)
     meta = _read_json(Path(cache_dir) / case.artifact_key / META)
     if not meta or meta.get("status") != "ok":
@@ -95,7 +92,7 @@ def cached_artifact(case: Case, cache_dir: Path) -> Artifact | None:
 
 def read_artifact_meta(artifact: Artifact) -> dict[str, Any] | None:
     """``artifact.json`` beside the artifact's files, if any."""
-    where = artifact.onnx_path or artifact.torch_state
+    where = artifact.onnx_path or artifact.state_path
     return _read_json(Path(where).parent / META) if where else None
 
 
@@ -126,7 +123,7 @@ def prepare_artifact(case: Case, cache_dir: Path) -> Artifact:
     torch.save(module.state_dict(), out / "model.pt")
     meta: dict[str, Any] = {"status": "ok", "key": case.artifact_key, "model": case.model,
                             "config": case.config, "exporter": case.exporter,
-                            "options": options, "torch_state": "model.pt", "onnx": None}
+                            "options": options, "state_file": "model.pt", "onnx": None}
     if case.exporter:
         try:
             meta.update(_export(spec, module, case, options, out))
@@ -155,14 +152,15 @@ def _artifact_from(case: Case, out: Path, meta: dict[str, Any]) -> Artifact:
     def where(key: str) -> Path | None:  # optimised artifacts point into their base's folder
         return Path(os.path.normpath(out / meta[key])) if meta.get(key) else None
 
+    state = "state_file" if meta.get("state_file") else "torch_state"  # older runs: torch_state
     return Artifact(model=case.model, config=case.config, onnx_path=where("onnx"),
-                    torch_state=where("torch_state"), options=dict(meta.get("options", {})))
+                    state_path=where(state), options=dict(meta.get("options", {})))
 
 
 def _prepare_optimized(case: Case, cache_dir: Path) -> Artifact:
     """Optimise the base artifact's graph for ``case``; record the change report.
 
-    The PyTorch module stays the base's state dict: ``Artifact.load_module`` truncates it
+    The PyTorch module stays the base's state dict: ``Bundle.load_module`` truncates it
     when ``truncate_layers`` is set, so PyTorch runtimes run what the graph was made from.
     """
     base = prepare_artifact(base_case(case), cache_dir)
@@ -174,7 +172,7 @@ def _prepare_optimized(case: Case, cache_dir: Path) -> Artifact:
         "status": "ok", "key": case.artifact_key, "model": case.model, "config": case.config,
         "exporter": case.exporter, "precision": case.precision, "options": options,
         "base": base_case(case).artifact_key, "onnx": None,
-        "torch_state": os.path.relpath(base.torch_state, out) if base.torch_state else None,
+        "state_file": os.path.relpath(base.state_path, out) if base.state_path else None,
         "export": base_meta.get("export"), "export_parity": base_meta.get("parity") or base_meta.get("export_parity")}
     try:
         meta.update(_optimize(case, base_meta.get("optimization"), base.onnx_path, out,

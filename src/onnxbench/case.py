@@ -18,6 +18,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from onnxbench.measure.policy import MeasurePolicy
+from onnxbench.options import EXPORT_OPTIONS, OPTIMIZE_OPTIONS
+
+__all__ = ["Case", "case_id", "EXPORT_OPTIONS", "OPTIMIZE_OPTIONS"]
 
 
 class Case(BaseModel):
@@ -53,16 +56,6 @@ class Case(BaseModel):
         if export_opts:
             parts.append(_short_hash(export_opts))
         return "_".join(p for p in parts if p)
-
-
-# case options that act on the exported graph (onnxbench.optimize); precision too
-OPTIMIZE_OPTIONS = frozenset({"level", "fuse", "truncate_layers", "keep_io_types", "calibration",
-                              "op_block_list", "num_heads", "hidden_size", "split_concat",
-                              "fold_slices", "merge_embeddings"})
-# options that change the exported/optimised graph rather than how it is run: the model's
-# build options (weights, attention, data, backend, image size), the export, the passes
-EXPORT_OPTIONS = frozenset({"weights", "attn_implementation", "data_dir", "backend", "image_size",
-                            "opset", "fix", "export_batch"}) | OPTIMIZE_OPTIONS
 
 
 def _model_label(model: str) -> str:

@@ -195,8 +195,11 @@ def build_cases(model, runtimes, batches, seqs, policy, shapes, ranges, config, 
                 threads) -> list:
     """The bench matrix: runtime × batch × seq, one Case each."""
     from onnxbench.case import Case
+    from onnxbench.options import check_options
 
     options = {"threads": threads} if threads else {}
+    for rt in runtimes:  # every option of every case, before anything runs
+        check_options(rt, options)
     return [Case(model=model, config=config, exporter=exporter, runtime=rt, batch=b, seq=s,
                  options=options, shapes=shapes, ranges=ranges, measure=policy)
             for rt in runtimes for b in batches for s in (seqs or [None])]

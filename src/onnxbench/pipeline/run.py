@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.artifact import Artifact
+from onnxbench.bundle import Bundle
 from onnxbench.case import Case
 from onnxbench.errors import Skip, UserError
 from onnxbench.pipeline.images import make_images
@@ -97,13 +97,13 @@ def _stage_medians(stages: list[Stage], images: list[Path], sync, runs: int) -> 
     return {name: float(np.median(v)) / 1e6 for name, v in samples.items()}
 
 
-def run_pipeline_case(case: Case, artifact: Artifact, work_dir: Path) -> Result:
+def run_pipeline_case(case: Case, bundle: Bundle, work_dir: Path) -> Result:
     """Measure one pipeline case; raises Skip when this machine cannot run it."""
     from onnxbench.measure.stats import summarize
     from onnxbench.measure.timer import measure
 
     name, settings, sync = _settings(case)
-    module = artifact.load_module().to(settings.device).eval()
+    module = bundle.load_module().to(settings.device).eval()
     images = make_images(work_dir, n=int(case.options.get("images", 16)), seed=case.seed,
                          fmt=case.options.get("image_format", "jpeg"))
     tail = model_stages(module, settings.device)

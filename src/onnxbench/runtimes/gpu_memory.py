@@ -1,30 +1,16 @@
-"""GPU memory of one case, whatever the runtime.
+"""GPU memory from the driver (NVML), for runtimes that cannot say it themselves.
 
-PyTorch knows its own peaks (``max_memory_allocated`` / ``max_memory_reserved``); ONNX
-Runtime's CUDA arena does not report through PyTorch, so for it we ask the driver (NVML)
-how much device memory this process holds, and the device total in use as a fallback
-(inside containers NVML may not see our PID). Returns ``{}`` on CPU runtimes or where NVML
-is unavailable: memory is best-effort metadata, never a reason to fail a case.
-
-Keys all start with ``gpu_mem_`` so the executor can lift them from ``info()`` into
-``Result.memory``; the CUDA runtimes add them to their ``info()``.
+PyTorch knows its own peaks (``max_memory_allocated`` / ``max_memory_reserved``, in the
+torch runtimes' ``device_memory()``); ONNX Runtime's CUDA arena does not report through
+PyTorch, so for it we ask the driver how much device memory this process holds, and the
+device total in use as a fallback (inside containers NVML may not see our PID). Returns
+``{}`` where NVML is unavailable: memory is best-effort metadata, never a reason to fail a
+case. Keys all start with ``gpu_mem_``; the executor puts them into ``Result.memory``.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
-
-
-def gpu_memory(runtime: Any) -> dict[str, float]:
-    """Device memory figures (MB) for a prepared runtime; ``{}`` when it uses no GPU."""
-    own = getattr(runtime, "gpu_memory", None)
-    if callable(own):  # torch runtimes report their own peaks
-        return own()
-    if getattr(runtime, "device", "cpu") != "cuda":
-        return {}
-    device_id = (getattr(runtime, "opts", None) or {}).get("device_id", 0)
-    return nvml_memory(device_id)
 
 
 def nvml_memory(device_id: int = 0) -> dict[str, float]:

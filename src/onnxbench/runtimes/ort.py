@@ -14,13 +14,18 @@ from __future__ import annotations
 import functools
 import time
 import warnings
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from onnxbench.artifact import Artifact
-from onnxbench.errors import Skip, UserError
-from onnxbench.runtimes import as_bool, as_choice, as_int, split_options
+from onnxbench.errors import Skip, UserError, first_line
+from onnxbench.options import Count, Flag, OptFlag, PosInt, Table, Text, choice, integer
+from onnxbench.runtimes.base import Device, Inputs, Runtime, RuntimeOptions
+
+if TYPE_CHECKING:
+    from onnxbench.bundle import Bundle
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -29,134 +34,145 @@ TRT = "TensorrtExecutionProvider"
 LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
           "extended": "ORT_ENABLE_EXTENDED", "layout": "ORT_ENABLE_LAYOUT", "all": "ORT_ENABLE_ALL"}
 MODES = {"sequential": "ORT_SEQUENTIAL", "parallel": "ORT_PARALLEL"}
-CONV_SEARCH = ("EXHAUSTIVE", "HEURISTIC", "DEFAULT")
-ORT_OPTIONS = frozenset({
-    "graph_optimization_level", "intra_op_threads", "inter_op_threads", "threads",
-    "execution_mode", "provider_options", "io_binding", "timing", "cuda_graph", "use_tf32",
-    "cudnn_conv_algo_search", "device_id", "trt_fp16", "trt_int8", "trt_engine_cache_dir",
-    "trt_workspace_mb",
-})
 # CUDA EP: graph capture starts after a couple of regular runs; bind() runs past that.
 _GRAPH_WARMUP_RUNS = 3
 
 
-def parse_options(runtime: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Validated ORT options with defaults filled in; UserError names a bad option/value."""
-    raw, ignored = split_options(runtime, options, ORT_OPTIONS)
-    level = raw.get("graph_optimization_level", "all")
-    intra = raw.get("intra_op_threads", raw.get("threads"))
-    provider_options = raw.get("provider_options") or {}
-    if not isinstance(provider_options, Mapping):
-        raise UserError(f"runtime {runtime}: option provider_options must be a mapping "
-                        f"of provider option names to values, got {provider_options!r}")
-    parsed = {
-        "graph_optimization_level": as_choice(runtime, "graph_optimization_level", level, LEVELS),
-        "intra_op_threads": None if intra is None else as_int(runtime, "intra_op_threads", intra),
-        "inter_op_threads": None if raw.get("inter_op_threads") is None
-        else as_int(runtime, "inter_op_threads", raw["inter_op_threads"]),
-        "execution_mode": as_choice(runtime, "execution_mode",
-                                    raw.get("execution_mode", "sequential"), MODES),
-        "provider_options": {str(k): str(v) for k, v in provider_options.items()},
-        "io_binding": as_bool(runtime, "io_binding", raw.get("io_binding", True)),
-        "timing": as_choice(runtime, "timing", raw.get("timing", "inference"), ("inference", "e2e")),
-        "cuda_graph": as_bool(runtime, "cuda_graph", raw.get("cuda_graph", False)),
-        "use_tf32": None if raw.get("use_tf32") is None
-        else as_bool(runtime, "use_tf32", raw["use_tf32"]),
-        "cudnn_conv_algo_search": None if raw.get("cudnn_conv_algo_search") is None
-        else as_choice(runtime, "cudnn_conv_algo_search", raw["cudnn_conv_algo_search"], CONV_SEARCH),
-        "device_id": as_int(runtime, "device_id", raw.get("device_id", 0)),
-        "trt": {k: raw[k] for k in ("trt_fp16", "trt_int8", "trt_engine_cache_dir",
-                                    "trt_workspace_mb") if k in raw},
-        "ignored_options": ignored,
-    }
-    if parsed["cuda_graph"] and not parsed["io_binding"]:
-        raise UserError(f"runtime {runtime}: option cuda_graph=true needs io_binding=true "
-                        "(CUDA graphs replay fixed device buffers)")
-    return parsed
+class OrtOptions(RuntimeOptions):
+    """ONNX Runtime session and provider options."""
+
+    graph_optimization_level: Annotated[str, choice(*LEVELS)] = Field(
+        "all", description="ORT graph optimisation level of the session")
+    intra_op_threads: Count = Field(None, description="intra-op threads (ORT's default)")
+    threads: Count = Field(None, description="intra-op threads, when intra_op_threads is unset")
+    inter_op_threads: Count = Field(None, description="inter-op threads (parallel mode)")
+    execution_mode: Annotated[str, choice(*MODES)] = Field("sequential",
+                                                            description="sequential or parallel")
+    provider_options: Table = Field(default_factory=dict,
+                                    description="mapping passed to the provider as is")
+    io_binding: Flag = Field(True, description="CUDA: inputs/outputs resident on the device")
+    timing: Annotated[str, choice("inference", "e2e")] = Field(
+        "inference", description="CUDA: inference (device-resident) or e2e (copies timed)")
+    cuda_graph: Flag = Field(False, description="CUDA: CUDA-graph capture, one graph per shape")
+    use_tf32: OptFlag = Field(None, description="CUDA: TF32 on/off (ORT's default: on)")
+    cudnn_conv_algo_search: Annotated[str | None, choice(
+        "EXHAUSTIVE", "HEURISTIC", "DEFAULT", optional=True)] = Field(
+        None, description="CUDA: cuDNN convolution algorithm search")
+    device_id: Annotated[int, integer(0, optional=False)] = Field(
+        0, description="CUDA/TensorRT device")
+    trt_fp16: OptFlag = Field(None, description="TensorRT: fp16 kernels")
+    trt_int8: OptFlag = Field(None, description="TensorRT: int8 kernels")
+    trt_engine_cache_dir: Text = Field(None, description="TensorRT: engine cache folder")
+    trt_workspace_mb: PosInt = Field(None, description="TensorRT: workspace size (MB)")
+
+    @model_validator(mode="after")
+    def _graphs_need_binding(self) -> OrtOptions:
+        if self.cuda_graph and not self.io_binding:
+            raise ValueError("option cuda_graph=true needs io_binding=true (CUDA graphs replay "
+                             "fixed device buffers)")
+        return self
+
+    @property
+    def intra(self) -> int | None:
+        return self.intra_op_threads if self.intra_op_threads is not None else self.threads
 
 
-def _cuda_provider_options(opts: Mapping[str, Any]) -> dict[str, str]:
-    po = {"device_id": str(opts["device_id"])}
-    if opts["use_tf32"] is not None:
-        po["use_tf32"] = "1" if opts["use_tf32"] else "0"
-    if opts["cudnn_conv_algo_search"]:
-        po["cudnn_conv_algo_search"] = opts["cudnn_conv_algo_search"]
+def _cuda_provider_options(opts: OrtOptions) -> dict[str, str]:
+    po = {"device_id": str(opts.device_id)}
+    if opts.use_tf32 is not None:
+        po["use_tf32"] = "1" if opts.use_tf32 else "0"
+    if opts.cudnn_conv_algo_search:
+        po["cudnn_conv_algo_search"] = opts.cudnn_conv_algo_search
     return po
 
 
-def _trt_provider_options(runtime: str, opts: Mapping[str, Any]) -> dict[str, str]:
-    trt = opts["trt"]
-    po = {"device_id": str(opts["device_id"])}
-    for key, name in (("trt_fp16", "trt_fp16_enable"), ("trt_int8", "trt_int8_enable")):
-        if key in trt:
-            po[name] = "1" if as_bool(runtime, key, trt[key]) else "0"
-    if trt.get("trt_engine_cache_dir"):
-        po.update(trt_engine_cache_enable="1", trt_engine_cache_path=str(trt["trt_engine_cache_dir"]))
-    if "trt_workspace_mb" in trt:
-        mb = as_int(runtime, "trt_workspace_mb", trt["trt_workspace_mb"], minimum=1)
-        po["trt_max_workspace_size"] = str(mb * 1024 * 1024)
-    if opts["cuda_graph"]:
+def _trt_provider_options(opts: OrtOptions) -> dict[str, str]:
+    po = {"device_id": str(opts.device_id)}
+    for flag, name in ((opts.trt_fp16, "trt_fp16_enable"), (opts.trt_int8, "trt_int8_enable")):
+        if flag is not None:
+            po[name] = "1" if flag else "0"
+    if opts.trt_engine_cache_dir:
+        po.update(trt_engine_cache_enable="1", trt_engine_cache_path=opts.trt_engine_cache_dir)
+    if opts.trt_workspace_mb is not None:
+        po["trt_max_workspace_size"] = str(opts.trt_workspace_mb * 1024 * 1024)
+    if opts.cuda_graph:
         po["trt_cuda_graph_enable"] = "1"
     return po
 
 
-def provider_list(runtime: str, provider: str, opts: Mapping[str, Any]) -> list:
+def provider_list(provider: str, opts: OrtOptions) -> list[Any]:
     """The providers argument for InferenceSession, requested provider first."""
+    extra = {k: str(v) for k, v in opts.provider_options.items()}
     if provider == CUDA:
         po = _cuda_provider_options(opts)
-        if opts["cuda_graph"]:
+        if opts.cuda_graph:
             po["enable_cuda_graph"] = "1"
-        chain = [(CUDA, {**po, **opts["provider_options"]}), CPU]
-    elif provider == TRT:
-        chain = [(TRT, {**_trt_provider_options(runtime, opts), **opts["provider_options"]}),
-                 (CUDA, _cuda_provider_options(opts)), CPU]
-    elif provider == CPU:
-        chain = [(CPU, dict(opts["provider_options"]))]
-    else:
-        chain = [(provider, dict(opts["provider_options"])), CPU]
-    return chain
+        return [(CUDA, {**po, **extra}), CPU]
+    if provider == TRT:
+        return [(TRT, {**_trt_provider_options(opts), **extra}),
+                (CUDA, _cuda_provider_options(opts)), CPU]
+    if provider == CPU:
+        return [(CPU, extra)]
+    return [(provider, extra), CPU]
 
 
-def session_options(ort, opts: Mapping[str, Any]):
+def session_options(ort: Any, opts: OrtOptions) -> Any:
     """SessionOptions from parsed options (threads pinned only where asked)."""
     so = ort.SessionOptions()
     so.graph_optimization_level = getattr(ort.GraphOptimizationLevel,
-                                          LEVELS[opts["graph_optimization_level"]])
-    so.execution_mode = getattr(ort.ExecutionMode, MODES[opts["execution_mode"]])
-    if opts["intra_op_threads"] is not None:
-        so.intra_op_num_threads = opts["intra_op_threads"]
-    if opts["inter_op_threads"] is not None:
-        so.inter_op_num_threads = opts["inter_op_threads"]
+                                          LEVELS[opts.graph_optimization_level])
+    so.execution_mode = getattr(ort.ExecutionMode, MODES[opts.execution_mode])
+    if opts.intra is not None:
+        so.intra_op_num_threads = opts.intra
+    if opts.inter_op_threads is not None:
+        so.inter_op_num_threads = opts.inter_op_threads
     so.log_severity_level = 3  # errors only: provider warnings are not onnxbench's output
     return so
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
+def input_caster(sess: Any) -> Callable[[Inputs], dict[str, np.ndarray]]:
+    """Inputs restricted to an ORT session's inputs and cast to their declared dtypes (an
+    fp16 graph without keep_io_types takes float16 inputs; the zoo makes float32 ones)."""
+    kinds = {"tensor(float16)": np.float16, "tensor(float)": np.float32,
+             "tensor(double)": np.float64, "tensor(int64)": np.int64,
+             "tensor(int32)": np.int32}
+    types = {i.name: kinds.get(i.type) for i in sess.get_inputs()}
+
+    def cast(inputs: Inputs) -> dict[str, np.ndarray]:
+        return {k: (np.asarray(v).astype(types[k], copy=False) if types.get(k) else
+                    np.asarray(v)) for k, v in inputs.items() if k in types}
+
+    return cast
 
 
-class OrtRuntime:
-    """ONNX Runtime session for one provider (``ort-cpu``, ``ort-cuda``, ``ort-trt``, ``ort:X``)."""
+class OrtRuntime(Runtime):
+    """ONNX Runtime session for one provider (``ort-cpu``, ``ort-cuda``, ``ort-trt``,
+    ``ort:<Provider>``). This class serves any provider onnxbench has no class for: its
+    calls return host arrays, so they are synchronous (``device = "other"``)."""
 
-    def __init__(self, name: str, provider: str) -> None:
-        self.name = name
-        self.provider = provider
-        self.device = "cuda" if provider in (CUDA, TRT) else "cpu" if provider == CPU else "other"
-        self.sess = None
-        self.opts: dict[str, Any] = {}
+    device: ClassVar[Device] = "other"
+    framework = "onnx"
+    needs_module = False
+    thread_safe = True  # InferenceSession.run is thread-safe; each bind() has its own binding
+    Options = OrtOptions
+    PROVIDER: ClassVar[str | None] = None  # None: the part of the name after "ort:"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.provider = self.PROVIDER or name.partition(":")[2]
+        self.opts: OrtOptions = OrtOptions()
+        self.sess: Any = None
+        self._ort: Any = None
         self._info: dict[str, Any] = {}
-        self._binding = None
+        self._binding: Any = None
         self._keep: list[Any] = []  # device buffers must outlive the bound callables
         self._graph_ids = 0
-        self._plain_run_options = None
+        self._plain_run_options: Any = None
+        self._cast: Callable[[Inputs], dict[str, np.ndarray]] | None = None
 
     # ---- prepare ------------------------------------------------------------------
-    def prepare(self, artifact: Artifact, options: Mapping[str, Any]) -> None:
-        if artifact.onnx_path is None:
-            raise Skip(f"no ONNX graph: {self.name} runs an exported .onnx file and this "
-                       "case has none")
-        self.opts = parse_options(self.name, options)
+    def prepare(self, bundle: Bundle, options: Mapping[str, Any]) -> None:
+        self.accept(bundle, options)
         import onnxruntime as ort
 
         self._ort = ort
@@ -165,29 +181,31 @@ class OrtRuntime:
         if self.provider not in available:
             raise Skip(f"ONNX Runtime here has no {self.provider} "
                        f"(available: {', '.join(available)})")
-        providers = provider_list(self.name, self.provider, self.opts)
+        providers = provider_list(self.provider, self.opts)
         start = time.perf_counter_ns()
-        self.sess = self._create(ort, str(artifact.onnx_path), providers)
+        self.sess = self._create(ort, str(bundle.onnx_path), providers)
         create_ms = (time.perf_counter_ns() - start) / 1e6
         self._check_active()
-        if self.opts["cuda_graph"] and self.device == "cuda":
+        self._cast = input_caster(self.sess)
+        if self.opts.cuda_graph and self.device == "cuda":
             self._plain_run_options = ort.RunOptions()
             self._plain_run_options.add_run_config_entry("gpu_graph_id", "-1")
         self._info = self._describe(providers, create_ms)
 
-    def _create(self, ort, path: str, providers: list):
+    def _create(self, ort: Any, path: str, providers: list[Any]) -> Any:
         try:
             with warnings.catch_warnings():  # "provider not available" is checked just after
                 warnings.simplefilter("ignore")
                 return ort.InferenceSession(path, sess_options=session_options(ort, self.opts),
                                             providers=providers, enable_fallback=0)
-        except Exception as exc:  # noqa: BLE001 - re-raised unless it is a provider load failure
+        except Exception as exc:
             if self.provider == TRT:
-                raise Skip(f"TensorRT not installed: session creation failed: {_first_line(exc)}") from exc
+                raise Skip("TensorRT not installed: session creation failed: "
+                           f"{first_line(exc)}") from exc
             text = str(exc).lower()
             if self.provider != CPU and any(k in text for k in ("failed to load", ".so", ".dll",
                                                                   "cannot open shared")):
-                raise Skip(f"{self.provider} could not start here: {_first_line(exc)}") from exc
+                raise Skip(f"{self.provider} could not start here: {first_line(exc)}") from exc
             raise
 
     def _check_active(self) -> None:
@@ -200,43 +218,40 @@ class OrtRuntime:
                        f"{TRT} not active (active: {listed})")
         raise Skip(f"provider fell back to CPU: {self.provider} not active (active: {listed})")
 
-    def _describe(self, providers: list, create_ms: float) -> dict[str, Any]:
-        ort = self._ort
+    def _describe(self, providers: list[Any], create_ms: float) -> dict[str, Any]:
         in_effect = self.sess.get_provider_options()
-        mine = dict(in_effect.get(self.provider, {}))
         tf32 = None
         cuda_opts = in_effect.get(CUDA)
         if cuda_opts and "use_tf32" in cuda_opts:
             tf32 = cuda_opts["use_tf32"] not in ("0", "false", "False")
         so = self.sess.get_session_options()
+        cuda = self.device == "cuda"
         return {
-            "runtime": self.name,
+            **self.base_info(),
             "backend": "onnxruntime",
-            "ort_version": ort.__version__,
+            "ort_version": self._ort.__version__,
             "requested_provider": self.provider,
             "requested_providers": [p[0] if isinstance(p, tuple) else p for p in providers],
             "active_providers": self.sess.get_providers(),
-            "provider_options": mine,
+            "provider_options": dict(in_effect.get(self.provider, {})),
             "session_options": {
-                "graph_optimization_level": self.opts["graph_optimization_level"],
-                "execution_mode": self.opts["execution_mode"],
+                "graph_optimization_level": self.opts.graph_optimization_level,
+                "execution_mode": self.opts.execution_mode,
                 "intra_op_threads": so.intra_op_num_threads,
                 "inter_op_threads": so.inter_op_num_threads,
             },
             "threads": {"intra_op": so.intra_op_num_threads, "inter_op": so.inter_op_num_threads},
             "tf32": tf32,
-            "device": self.device,
-            "device_id": self.opts["device_id"] if self.device == "cuda" else None,
-            "io_binding": self.device == "cuda" and self.opts["io_binding"],
-            "timing": self.opts["timing"] if self.device == "cuda" else "inference",
-            "cuda_graph": self.opts["cuda_graph"] and self.device == "cuda",
+            "device_id": self.opts.device_id if cuda else None,
+            "io_binding": cuda and self.opts.io_binding,
+            "timing": self.opts.timing if cuda else "inference",
+            "cuda_graph": self.opts.cuda_graph and cuda,
             "session_create_ms": create_ms,
             "clock": "time.perf_counter_ns, host, after synchronize()",
-            "ignored_options": self.opts["ignored_options"],
         }
 
     # ---- running ------------------------------------------------------------------
-    def _feed(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _feed(self, inputs: Inputs) -> dict[str, np.ndarray]:
         names = [i.name for i in self.sess.get_inputs()]
         missing = [n for n in names if n not in inputs]
         if missing:
@@ -244,23 +259,29 @@ class OrtRuntime:
                             f"the model's inputs are: {', '.join(names)}")
         return {n: inputs[n] for n in names}
 
-    def run(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    def cast_inputs(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        return {**inputs, **self._cast(inputs)} if self._cast else dict(inputs)
+
+    def run(self, inputs: Inputs) -> list[np.ndarray]:
         return list(self.sess.run(None, self._feed(inputs), self._plain_run_options))
 
-    def bind(self, inputs: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    def bind(self, inputs: Inputs) -> Callable[[], Any]:
         feed = self._feed(inputs)
-        device_bound = self.device == "cuda" and self.opts["io_binding"]
-        if not device_bound or (self.opts["timing"] == "e2e" and not self.opts["cuda_graph"]):
+        device_bound = self.device == "cuda" and self.opts.io_binding
+        if not device_bound or (self.opts.timing == "e2e" and not self.opts.cuda_graph):
             # zero extra Python layers: the overhead benchmark needs the bare session.run
             return functools.partial(self.sess.run, None, feed, self._plain_run_options)
         binding, pairs, outputs, run_options = self._device_binding(feed)
-        if self.opts["timing"] == "e2e":
-            return functools.partial(_graph_e2e_call, self.sess, binding, run_options, pairs, outputs)
+        if self.opts.timing == "e2e":
+            return functools.partial(_graph_e2e_call, self.sess, binding, run_options, pairs,
+                                     outputs)
         return functools.partial(self.sess.run_with_iobinding, binding, run_options)
 
-    def _device_binding(self, feed: Mapping[str, np.ndarray]):
-        """Inputs copied to the device once; outputs bound on the device (pre-allocated for graphs)."""
-        ort, dev = self._ort, self.opts["device_id"]
+    def _device_binding(self, feed: Mapping[str, np.ndarray]
+                        ) -> tuple[Any, list[Any], list[Any], Any]:
+        """Inputs copied to the device once; outputs bound on the device (pre-allocated for
+        CUDA graphs)."""
+        ort, dev = self._ort, self.opts.device_id
         binding = self.sess.io_binding()
         pairs = []
         for name, arr in feed.items():
@@ -269,19 +290,19 @@ class OrtRuntime:
             pairs.append((value, arr))
         run_options = None  # measured on an H100: passing a RunOptions costs ~90 us per run
         names = [o.name for o in self.sess.get_outputs()]
-        outputs: list = []
+        outputs: list[Any] = []
         # pre-allocated outputs: no per-run allocation, and fixed addresses for CUDA graphs
         probe = self.sess.run(None, dict(feed), self._plain_run_options)
         for name, arr in zip(names, probe):
             value = ort.OrtValue.ortvalue_from_shape_and_type(arr.shape, arr.dtype, "cuda", dev)
             binding.bind_ortvalue_output(name, value)
             outputs.append(value)
-        if self.opts["cuda_graph"]:
+        if self.opts.cuda_graph:
             self._graph_ids += 1  # 0 is reserved by ORT, -1 disables capture
             run_options = ort.RunOptions()
             run_options.add_run_config_entry("gpu_graph_id", str(self._graph_ids))
         binding.synchronize_inputs()
-        if self.opts["cuda_graph"]:
+        if self.opts.cuda_graph:
             for _ in range(_GRAPH_WARMUP_RUNS):  # regular runs, then the capture, per shape
                 self.sess.run_with_iobinding(binding, run_options)
             self._info["cuda_graph_ids"] = self._graph_ids
@@ -294,12 +315,28 @@ class OrtRuntime:
             self._binding.synchronize_outputs()
 
     def info(self) -> dict[str, Any]:
-        """Settings in effect, plus device memory in use (NVML) on CUDA."""
+        return dict(self._info)
+
+    def device_memory(self) -> dict[str, float]:
+        """NVML: this process's and the device's memory in use (MB), on CUDA."""
         if self.device != "cuda" or self.sess is None:
-            return dict(self._info)
+            return {}
         from onnxbench.runtimes.gpu_memory import nvml_memory
 
-        return {**self._info, **nvml_memory(self.opts["device_id"])}
+        return nvml_memory(self.opts.device_id)
+
+    def what_ran(self) -> dict[str, Any]:
+        """The graph's op counts and the optimisation record (an artifact built here)."""
+        bundle = self.bundle
+        if bundle is None or bundle.onnx_path is None or not bundle.has_module:
+            return {}
+        from onnxbench.artifacts import graph_record, optimization_record, read_artifact_meta
+
+        info: dict[str, Any] = {"graph": graph_record(bundle.artifact)}
+        record = optimization_record(read_artifact_meta(bundle.artifact))
+        if record:
+            info["optimization"] = record
+        return info
 
     def close(self) -> None:
         self._keep.clear()
@@ -307,7 +344,29 @@ class OrtRuntime:
         self.sess = None
 
 
-def _graph_e2e_call(sess, binding, run_options, pairs, outputs) -> list[np.ndarray]:
+class OrtCpuRuntime(OrtRuntime):
+    """``ort-cpu`` / ``ort:CPUExecutionProvider``."""
+
+    device: ClassVar[Device] = "cpu"
+    PROVIDER = CPU
+
+
+class OrtCudaRuntime(OrtRuntime):
+    """``ort-cuda`` / ``ort:CUDAExecutionProvider``: IO binding, CUDA graphs, TF32."""
+
+    device: ClassVar[Device] = "cuda"
+    PROVIDER = CUDA
+
+
+class OrtTensorrtRuntime(OrtRuntime):
+    """``ort-trt`` / ``ort:TensorrtExecutionProvider`` (CUDA as its fallback for the rest)."""
+
+    device: ClassVar[Device] = "cuda"
+    PROVIDER = TRT
+
+
+def _graph_e2e_call(sess: Any, binding: Any, run_options: Any, pairs: list[Any],
+                    outputs: list[Any]) -> list[np.ndarray]:
     """End-to-end on fixed device buffers: host -> device copy, replay, device -> host copy."""
     for value, host in pairs:
         value.update_inplace(host)

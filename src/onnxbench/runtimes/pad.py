@@ -8,7 +8,7 @@ independent in such models (eval mode), so the real rows' outputs are unchanged.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -16,13 +16,18 @@ from __future__ import annotations
 import functools
 import os
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
-from onnxbench.artifact import Artifact
-from onnxbench.errors import Skip, UserError
-from onnxbench.runtimes import as_choice
+from onnxbench.errors import Skip
+from onnxbench.options import choice, number
+from onnxbench.runtimes.base import Inputs, Runtime, RuntimeOptions
+
+if TYPE_CHECKING:
+    from onnxbench.bundle import Bundle
 
 
 def busy_wait_ns(duration_ns: int) -> None:
@@ -32,43 +37,53 @@ def busy_wait_ns(duration_ns: int) -> None:
         pass
 
 
-class _TestRuntime:
+class TestOptions(RuntimeOptions):
+    """When and how the test runtimes misbehave."""
+
+    at: Annotated[str, choice("prepare", "run")] = Field(
+        "prepare", description="when the fault happens: prepare or the first run")
+    sleep_s: Annotated[float, number(0, optional=False)] = Field(
+        3600.0, description="test-sleep: seconds to sleep")
+    delay_us: Annotated[float, number(0, optional=False)] = Field(
+        100.0, description="test-delay: busy wait per call (microseconds)")
+    slowdown: Annotated[float, number(-1, above=True, optional=False)] = Field(
+        0.0, description="test-delay: the delay is delay_us * (1 + slowdown)")
+
+
+class _TestRuntime(Runtime):
     """Shared plumbing: echo the inputs as outputs, no device, fault injected at a stage."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.device = "cpu"
-        self.options: dict[str, Any] = {}
+    __test__ = False  # not a pytest test class
+    framework = "test"
+    thread_safe = True
+    Options: ClassVar[type[RuntimeOptions]] = TestOptions
 
-    def prepare(self, artifact: Artifact, options: Mapping[str, Any]) -> None:
-        self.options = dict(options or {})
-        self.stage = as_choice(self.name, "at", self.options.get("at", "prepare"), ("prepare", "run"))
-        if self.stage == "prepare":
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.opts: TestOptions = TestOptions()
+
+    def prepare(self, bundle: Bundle, options: Mapping[str, Any]) -> None:
+        self.accept(bundle, options)
+        if self.opts.at == "prepare":
             self.fault()
 
     def fault(self) -> None:
         """The misbehaviour; the delay runtime has none."""
 
-    def _outputs(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    def _outputs(self, inputs: Inputs) -> list[np.ndarray]:
         return [np.array(v, copy=True) for v in inputs.values()] or [np.zeros(1, np.float32)]
 
-    def run(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        if self.stage == "run":
+    def run(self, inputs: Inputs) -> list[np.ndarray]:
+        if self.opts.at == "run":
             self.fault()
         return self._outputs(inputs)
 
-    def bind(self, inputs: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    def bind(self, inputs: Inputs) -> Callable[[], Any]:
         return functools.partial(self.run, inputs)
 
-    def synchronize(self) -> None:
-        return None
-
     def info(self) -> dict[str, Any]:
-        return {"runtime": self.name, "backend": "test", "options": dict(self.options),
+        return {**self.base_info(), "backend": "test",
                 "clock": "time.perf_counter_ns, host, after synchronize()"}
-
-    def close(self) -> None:
-        return None
 
 
 class AbortRuntime(_TestRuntime):
@@ -83,44 +98,26 @@ class OomRuntime(_TestRuntime):
 
 class SleepRuntime(_TestRuntime):
     def fault(self) -> None:
-        time.sleep(float(self.options.get("sleep_s", 3600)))
+        time.sleep(self.opts.sleep_s)
 
 
 class SkipRuntime(_TestRuntime):
-    def prepare(self, artifact: Artifact, options: Mapping[str, Any]) -> None:
+    def prepare(self, bundle: Bundle, options: Mapping[str, Any]) -> None:
         raise Skip(f"{self.name} always skips (a test runtime)")
 
 
 class DelayRuntime(_TestRuntime):
     """A known latency: ``delay_us * (1 + slowdown)`` of busy waiting per call."""
 
-    def prepare(self, artifact: Artifact, options: Mapping[str, Any]) -> None:
-        super().prepare(artifact, {**(options or {}), "at": "run"})
-        try:
-            delay_us = float(self.options.get("delay_us", 100.0))
-            slowdown = float(self.options.get("slowdown", 0.0))
-        except (TypeError, ValueError) as exc:
-            raise UserError(f"runtime {self.name}: options delay_us and slowdown must be numbers, "
-                            f"got {self.options.get('delay_us')!r}, {self.options.get('slowdown')!r}") from exc
-        if delay_us < 0 or slowdown <= -1:
-            raise UserError(f"runtime {self.name}: need delay_us >= 0 and slowdown > -1, "
-                            f"got {delay_us}, {slowdown}")
-        self.delay_ns = int(round(delay_us * 1000 * (1.0 + slowdown)))
+    def prepare(self, bundle: Bundle, options: Mapping[str, Any]) -> None:
+        super().prepare(bundle, {**(options or {}), "at": "run"})
+        self.delay_ns = round(self.opts.delay_us * 1000 * (1.0 + self.opts.slowdown))
 
     def fault(self) -> None:
         busy_wait_ns(self.delay_ns)
 
-    def bind(self, inputs: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    def bind(self, inputs: Inputs) -> Callable[[], Any]:
         return functools.partial(busy_wait_ns, self.delay_ns)
 
     def info(self) -> dict[str, Any]:
         return {**super().info(), "delay_ns": self.delay_ns}
-
-
-TEST_RUNTIMES: dict[str, type[_TestRuntime]] = {
-    "test-abort": AbortRuntime,
-    "test-oom": OomRuntime,
-    "test-sleep": SleepRuntime,
-    "test-delay": DelayRuntime,
-    "test-skip": SkipRuntime,
-}

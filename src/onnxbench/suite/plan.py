@@ -16,10 +16,10 @@ from typing import Any
 
 from onnxbench.case import Case
 from onnxbench.measure.policy import MeasurePolicy
-from onnxbench.suite.schema import Axes, CaseEntry, MeasureSpec, Suite
+from onnxbench.onnxfile import is_onnx_file
+from onnxbench.suite.schema import DEFAULT_RUNTIMES, Axes, CaseEntry, MeasureSpec, Suite
 
 DEFAULT_TIMEOUT_S = 600.0
-DEFAULT_RUNTIMES = ["ort-cpu"]
 DEFAULT_BATCH = [1]
 
 
@@ -91,7 +91,7 @@ def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, flo
         _pick(entry, d, "seq", [None]))
     out = []
     for model, config, exporter, precision, ab_values, runtime, batch, seq in grid:
-        if model.endswith(".onnx"):  # a bare graph has no config and was not exported here
+        if is_onnx_file(model):  # a bare graph has no config and was not exported here
             config = exporter = None
         case = Case(model=model, config=config, exporter=exporter, runtime=runtime, batch=batch,
                     seq=seq, precision=precision,

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from onnxbench.artifact import Artifact
-from onnxbench.artifacts import cached_artifact, is_onnx_model, onnx_artifact, prepare_artifact
+from onnxbench.artifacts import cached_artifact, onnx_artifact, prepare_artifact
 from onnxbench.case import Case
 from onnxbench.errors import Skip, UserError
 from onnxbench.execute import execute_case, now_iso
+from onnxbench.onnxfile import is_onnx_file
 from onnxbench.result import Result, write_result
 from onnxbench.suite.aggregate import Summary, aggregate
 from onnxbench.suite.plan import Plan
@@ -107,7 +108,7 @@ def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
     for case in cases:
         firsts.setdefault(case.artifact_key, case)
     for key, case in firsts.items():
-        if is_onnx_model(case.model):
+        if is_onnx_file(case.model):
             built[key] = onnx_artifact(case)
             continue
         cached = cached_artifact(case, run.artifacts)

@@ -14,6 +14,7 @@ the bad value and what would be right, e.g.::
 from __future__ import annotations
 
 import difflib
+import itertools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,8 +22,10 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from onnxbench.errors import UserError
+from onnxbench.options import OptionError, check_options, number
 
 AXES = ("model", "config", "exporter", "runtimes", "batch", "seq", "precision")
+DEFAULT_RUNTIMES = ["ort-cpu"]
 
 
 def _as_list(value: Any) -> Any:
@@ -67,7 +70,7 @@ class Axes(BaseModel):
     options: dict[str, Any] | None = None
     measure: MeasureSpec | None = None
     repeats: PosInt | None = None
-    timeout_s: float | None = Field(None, gt=0)
+    timeout_s: Annotated[float | None, number(0, above=True)] = None
     seed: int | None = None
 
 
@@ -144,7 +147,7 @@ def parse_suite(text: str, source: str = "<suite>") -> Suite:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise UserError(_where(source, node, err["loc"]) + _describe(err, data)) from None
-    problem = check_names(suite)
+    problem = check_names(suite) or check_suite_options(suite)
     if problem:
         loc, msg = problem
         raise UserError(_where(source, node, loc) + msg)
@@ -305,12 +308,39 @@ def _exporter_problem(name: str | None) -> str | None:
 
 
 def _runtime_problem(name: str) -> str | None:
-    try:
-        from onnxbench.runtimes import validate_runtime_name
-    except ImportError:
-        return None
+    from onnxbench.runtimes.registry import validate_runtime_name
+
     try:
         validate_runtime_name(name)
     except UserError as exc:
         return str(exc)
     return None
+
+
+def check_suite_options(suite: Suite) -> Problem | None:
+    """Every case's options against the option families of its runtime (before anything
+    runs): each entry's merged options (and each A/B combination) for each runtime."""
+    defaults = suite.defaults.options or {}
+    for i, entry in enumerate(suite.cases):
+        options = {**defaults, **(entry.options or {})}
+        runtimes = entry.runtimes or suite.defaults.runtimes or DEFAULT_RUNTIMES
+        ab = entry.ab or {}
+        combos = [dict(zip(ab, values)) for values in itertools.product(*ab.values())]
+        for runtime in runtimes:
+            for combo in combos or [{}]:
+                try:
+                    check_options(runtime, {**options, **combo})
+                except OptionError as exc:
+                    return _option_loc(i, entry, defaults, exc.key), str(exc)
+    return None
+
+
+def _option_loc(i: int, entry: CaseEntry, defaults: dict[str, Any], key: str) -> tuple:
+    """Where an option was given: the entry's ab or options, else the defaults'."""
+    if key in (entry.ab or {}):
+        return ("cases", i, "ab", key)
+    if key in (entry.options or {}):
+        return ("cases", i, "options", key)
+    if key in defaults:
+        return ("defaults", "options", key)
+    return ("cases", i)

@@ -205,7 +205,7 @@ def prepare_tf_artifact(case, cache_dir: Path):
     """The TF twin of ``onnxbench.artifacts.prepare_artifact`` (same ``artifact.json`` keys).
 
     Builds the seeded Keras model once per artifact key, saves its weights (the
-    ``torch_state`` slot: ``spec.load`` reads it back), converts with tf2onnx when the case
+    ``state_file``: ``spec.load`` reads it back), converts with tf2onnx when the case
     has an exporter and checks parity against TensorFlow at the case's batch.
     """
     from onnxbench.artifact import Artifact
@@ -226,7 +226,7 @@ def prepare_tf_artifact(case, cache_dir: Path):
         meta = {"status": "ok", "key": case.artifact_key, "model": case.model,
                 "config": case.config, "exporter": case.exporter, "options": options,
                 "framework": "tf", "versions": versions(),
-                "torch_state": save_weights(spec, model, out), "onnx": None,
+                "state_file": save_weights(spec, model, out), "onnx": None,
                 **save_saved_model(spec, model, out)}
         if case.exporter:
             meta.update(_export_record(spec, model, case, options, out))
@@ -235,7 +235,7 @@ def prepare_tf_artifact(case, cache_dir: Path):
             raise RuntimeError(meta["reason"])
     return Artifact(model=case.model, config=case.config,
                     onnx_path=out / meta["onnx"] if meta.get("onnx") else None,
-                    torch_state=out / meta["torch_state"] if meta.get("torch_state") else None,
+                    state_path=out / meta["state_file"] if meta.get("state_file") else None,
                     options=dict(meta.get("options") or {}))
 
 

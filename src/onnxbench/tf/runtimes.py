@@ -22,18 +22,46 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
+from pydantic import Field
 
 from onnxbench.artifact import Artifact
 from onnxbench.errors import Skip
-from onnxbench.tf import guard_oom, import_tf, limit_allocator, oom_as_memory_error, \
-    set_threads, versions
+from onnxbench.options import Flag, PosInt, choice
+from onnxbench.runtimes.base import Inputs, Runtime, RuntimeOptions
+from onnxbench.tf import (
+    guard_oom,
+    import_tf,
+    limit_allocator,
+    oom_as_memory_error,
+    set_threads,
+    versions,
+)
 
-TF_OPTIONS = frozenset({"threads", "intra_op_threads", "inter_op_threads", "reduce_retracing",
-                        "fixed_signature", "precision", "allocator_limit_mb"})
+if TYPE_CHECKING:
+    from onnxbench.bundle import Bundle
+
+
+class TFOptions(RuntimeOptions):
+    """TensorFlow runtime options."""
+
+    threads: PosInt = Field(None, description="intra-op threads")
+    intra_op_threads: PosInt = Field(None, description="intra-op threads (over threads)")
+    inter_op_threads: PosInt = Field(None, description="inter-op threads")
+    reduce_retracing: Flag = Field(False, description="tf.function(reduce_retracing=...)")
+    fixed_signature: Flag = Field(False, description="tf-call: trace once for any shape")
+    precision: Annotated[str, choice("fp32")] = Field("fp32", description="fp32 only")
+    allocator_limit_mb: PosInt = Field(None, description="cap TensorFlow's allocator (MB)")
+
+    @property
+    def intra(self) -> int | None:
+        return self.intra_op_threads if self.intra_op_threads is not None else self.threads
+
+
 RETRACE_TEXT = "triggered tf.function retracing"
 
 
@@ -56,13 +84,17 @@ class _OnlyErrors(logging.Filter):
         return record.levelno >= logging.ERROR
 
 
-class TFRuntime:
+class TFRuntime(Runtime):
     """Shared life cycle: options, threads, the Keras model, inputs as tensors, info."""
 
-    kind = "tf"
+    framework = "tf"
+    needs_module = True
+    thread_safe = True  # a traced tf.function / concrete function may be called concurrently
+    Options: ClassVar[type[RuntimeOptions]] = TFOptions
 
     def __init__(self, name: str) -> None:
-        self.name = name
+        super().__init__(name)
+        self.opts: TFOptions = TFOptions()
         self.model: Any = None
         self.spec: Any = None
         self.config: str | None = None
@@ -71,32 +103,26 @@ class TFRuntime:
         self._tmp: str | None = None
 
     # -- protocol -------------------------------------------------------------------
-    def prepare(self, artifact: Artifact, options: Mapping[str, Any]) -> None:
-        self.opts = self._options(options)
+    def prepare(self, bundle: Bundle, options: Mapping[str, Any]) -> None:
+        self.accept(bundle, options)
         # the allocator budget must be set before TensorFlow's first import
-        limit = limit_allocator(self.opts["allocator_limit_mb"])
+        limit = limit_allocator(self.opts.allocator_limit_mb)
         import_tf()  # Skip with the install line when the extra is absent
-        if not artifact.has_torch:
-            raise Skip("TensorFlow runtimes need a TensorFlow model; this case has only an ONNX file")
-        from onnxbench.zoo import resolve
-
-        self._info = {**limit, **set_threads(self.opts["threads"], self.opts["inter_op_threads"])}
+        self._info = {**limit, **set_threads(self.opts.intra, self.opts.inter_op_threads)}
         self._watch_retracing()
-        self.spec, self.config = resolve(artifact.model), artifact.config
-        if getattr(self.spec, "framework", None) != "tf":
-            raise Skip(f"{self.name} runs TensorFlow models; {artifact.model!r} is not one")
+        self.spec, self.config = bundle.spec, bundle.config
         with oom_as_memory_error():
-            self.model = self._load(artifact)
+            self.model = self._load(bundle)
             self._setup()
 
-    def run(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    def run(self, inputs: Inputs) -> list[np.ndarray]:
         out = self.bind(inputs)()
         if isinstance(out, Mapping):
             out = [out[k] for k in self.spec.output_names(self.config)]
         out = out if isinstance(out, (list, tuple)) else [out]
         return [np.asarray(o) for o in out]
 
-    def bind(self, inputs: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+    def bind(self, inputs: Inputs) -> Callable[[], Any]:
         tf = import_tf()
         tensors = [tf.constant(inputs[n]) for n in self.spec.input_names(self.config)]
         return guard_oom(self._callable(tensors, inputs))
@@ -106,12 +132,11 @@ class TFRuntime:
 
     def info(self) -> dict[str, Any]:
         tf = import_tf()
-        info = {"runtime": self.name, "framework": "tensorflow", **versions(), **self._info,
+        info = {**self.base_info(), "backend": "tensorflow", **versions(), **self._info,
                 "devices": [d.name for d in tf.config.list_logical_devices()],
-                "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86)"),
-                "ignored_options": self.opts["ignored"]}
+                "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86)")}
         info.update(self._tracing())
-        if self.opts["allocator_limit_mb"] is not None:  # BFC tracks its peak
+        if self.opts.allocator_limit_mb is not None:  # BFC tracks its peak
             try:
                 peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
                 info["tf_allocator_peak_mb"] = round(peak / 2**20, 1)
@@ -133,10 +158,9 @@ class TFRuntime:
             self._tmp = None
 
     # -- for subclasses ---------------------------------------------------------------
-    def _load(self, artifact: Artifact) -> Any:
+    def _load(self, bundle: Bundle) -> Any:
         """The model to run: the Keras model with the artifact's weights (or the source)."""
-        return self.spec.load(artifact.config, state_path=artifact.torch_state,
-                              options=artifact.options)
+        return bundle.load_module()
 
     def _setup(self) -> None:
         """Build what the timed call needs (a tf.function, a loaded signature)."""
@@ -158,21 +182,6 @@ class TFRuntime:
                        "with tf-call or tf-saved-model")
 
     # -- helpers ----------------------------------------------------------------------
-    def _options(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        from onnxbench.runtimes import as_bool, as_choice, as_int, split_options
-
-        raw, ignored = split_options(self.name, options, TF_OPTIONS)
-        threads = raw.get("intra_op_threads", raw.get("threads"))
-        inter = raw.get("inter_op_threads")
-        limit = raw.get("allocator_limit_mb")
-        as_choice(self.name, "precision", raw.get("precision", "fp32"), ["fp32"])
-        return {"threads": None if threads is None else as_int(self.name, "threads", threads, 1),
-                "inter_op_threads": None if inter is None else as_int(self.name, "inter_op_threads", inter, 1),
-                "reduce_retracing": as_bool(self.name, "reduce_retracing", raw.get("reduce_retracing", False)),
-                "fixed_signature": as_bool(self.name, "fixed_signature", raw.get("fixed_signature", False)),
-                "allocator_limit_mb": None if limit is None else as_int(self.name, "allocator_limit_mb", limit, 1),
-                "ignored": ignored}
-
     def _watch_retracing(self) -> None:
         tf_logger = logging.getLogger("tensorflow")
         self._saved_log = (tf_logger.level, tf_logger.propagate)
@@ -200,14 +209,14 @@ class TFCallRuntime(TFRuntime):
             def call(args):
                 return model(**dict(zip(names, args if isinstance(args, list) else [args])))
 
-            self._fn = tf.function(call, reduce_retracing=self.opts["reduce_retracing"])
+            self._fn = tf.function(call, reduce_retracing=self.opts.reduce_retracing)
             self._wrap = lambda tensors: tensors
             return
         signature = None
-        if self.opts["fixed_signature"]:
+        if self.opts.fixed_signature:
             signature = [self._args(self.spec.input_signature(self.config))]
         self._fn = tf.function(lambda x: model(x, training=False), input_signature=signature,
-                               reduce_retracing=self.opts["reduce_retracing"])
+                               reduce_retracing=self.opts.reduce_retracing)
         self._wrap = self._args
 
     def _callable(self, tensors, inputs):
@@ -216,12 +225,14 @@ class TFCallRuntime(TFRuntime):
 
     def _tracing(self) -> dict[str, Any]:
         return {"tracing_count": int(self._fn.experimental_get_tracing_count()),
-                "traced": "tf.function(model)", "reduce_retracing": self.opts["reduce_retracing"],
-                "fixed_signature": self.opts["fixed_signature"]}
+                "traced": "tf.function(model)", "reduce_retracing": self.opts.reduce_retracing,
+                "fixed_signature": self.opts.fixed_signature}
 
 
 class TFPredictOnBatchRuntime(TFRuntime):
     """``model.predict_on_batch(x)``: Keras' predict step, compiled by Keras itself."""
+
+    thread_safe = False  # Keras' predict machinery keeps per-model state
 
     def _setup(self) -> None:
         self._keras_only()
@@ -231,7 +242,7 @@ class TFPredictOnBatchRuntime(TFRuntime):
         return lambda: model.predict_on_batch(args)
 
     def _tracing(self) -> dict[str, Any]:
-        fn = getattr(self.model, "predict_function", None)
+        fn: Any = getattr(self.model, "predict_function", None)
         count = fn.experimental_get_tracing_count() if hasattr(
             fn, "experimental_get_tracing_count") else None
         return {"tracing_count": count, "traced": "model.predict_function"}
@@ -249,12 +260,12 @@ class TFPredictRuntime(TFPredictOnBatchRuntime):
 class TFSavedModelRuntime(TFRuntime):
     """The ``serving_default`` signature of a loaded SavedModel (a concrete function)."""
 
-    def _load(self, artifact: Artifact) -> Any:
+    def _load(self, bundle: Bundle) -> Any:
         """The artifact's SavedModel (exported once, beside the ONNX graph), as a deployment
         loads it: no Keras model in memory; else the Keras model, exported in ``_setup``."""
-        saved = saved_model_dir(artifact)
+        saved = saved_model_dir(bundle.artifact)
         if saved is None:
-            return super()._load(artifact)
+            return super()._load(bundle)
         tf = import_tf()
         t0 = time.perf_counter()
         loaded = tf.saved_model.load(str(saved))
@@ -281,7 +292,7 @@ class TFSavedModelRuntime(TFRuntime):
         sig, feeds = self._sig, dict(zip(self._keys, tensors))
         return lambda: sig(**feeds)
 
-    def run(self, inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    def run(self, inputs: Inputs) -> list[np.ndarray]:
         out = self.bind(inputs)()
         keys = list(out)
         wanted = self.spec.output_names(self.config)
@@ -299,21 +310,8 @@ def saved_model_dir(artifact: Artifact) -> Path | None:
     from onnxbench.artifacts import read_artifact_meta
 
     meta = read_artifact_meta(artifact) or {}
-    where = artifact.onnx_path or artifact.torch_state
+    where = artifact.onnx_path or artifact.state_path
     if not meta.get("saved_model") or where is None:
         return None
     path = Path(where).parent / meta["saved_model"]
     return path if path.is_dir() else None
-
-
-TF_RUNTIMES: dict[str, type[TFRuntime]] = {
-    "tf-call": TFCallRuntime,
-    "tf-predict-on-batch": TFPredictOnBatchRuntime,
-    "tf-predict": TFPredictRuntime,
-    "tf-saved-model": TFSavedModelRuntime,
-}
-
-
-def get_tf_runtime(name: str) -> TFRuntime:
-    """A fresh, unprepared TF runtime (``prepare`` raises Skip without the extra)."""
-    return TF_RUNTIMES[name](name)

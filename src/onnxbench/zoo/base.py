@@ -23,6 +23,8 @@ Predict = Callable[[Mapping[str, np.ndarray]], list[np.ndarray]]
 
 
 class ModelSpec(ABC):
+    # the framework ``build`` returns a model of: "torch" (an nn.Module) or a plugin's ("tf")
+    framework: str = "torch"
     name: str = ""
     description: str = ""
     configs: dict[str, dict[str, Any]] = {}

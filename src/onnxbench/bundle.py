@@ -1,0 +1,134 @@
+"""A case's model resolved once, in its worker: what every later step reads.
+
+The worker turns the plain ``Artifact`` record into a ``Bundle`` once (``Bundle.resolve``:
+one trip to the zoo) and hands it down: the runtime's ``prepare``, the inputs, parity
+(``verify``), accuracy and the record of what ran all read the same bundle, so none of them
+resolves the model again.
+
+- ``spec``: the zoo/factory/plugin ``ModelSpec`` (None for a bare ONNX file);
+- ``framework``: ``"onnx"`` (a bare ONNX file), ``"torch"`` or ``"tf"`` (the spec's);
+- ``onnx_path``: the graph to run, if any;
+- ``load_module()``: builds the source model (a PyTorch module or a Keras model) with the
+  artifact's weights; a fresh one per call, so a runtime that moves or converts its module
+  (``torch-cuda`` in fp16) never changes the reference that parity and accuracy use;
+- ``make_inputs(case)``: the case's seeded inputs (the spec's own, or synthesised from the
+  ONNX graph's declared inputs).
+
+A ``loader`` callable replaces the spec's build (tests and library users hand in a module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from onnxbench.artifact import Artifact
+from onnxbench.errors import Skip
+
+if TYPE_CHECKING:
+    from onnxbench.case import Case
+    from onnxbench.zoo.base import ModelSpec
+
+
+@dataclass(eq=False)
+class Bundle:
+    artifact: Artifact
+    spec: ModelSpec | None = None
+    loader: Callable[[], Any] | None = None
+    framework_override: str | None = None  # with a loader: the loader's framework (torch)
+
+    @classmethod
+    def resolve(cls, artifact: Artifact) -> Bundle:
+        """The bundle of ``artifact``: its spec looked up once (none for a bare ONNX file)."""
+        if not artifact.has_module:
+            return cls(artifact)
+        from onnxbench.zoo import resolve
+
+        return cls(artifact, spec=resolve(artifact.model))
+
+    @classmethod
+    def of_module(cls, make: Callable[[], Any], *, onnx_path: Path | None = None,
+                  model: str = "module", framework: str = "torch") -> Bundle:
+        """A bundle around a module built by ``make`` (no zoo): for tests and the API."""
+        return cls(Artifact(model=model, onnx_path=onnx_path), loader=make,
+                   framework_override=framework)
+
+    @classmethod
+    def of_onnx(cls, path: str | Path) -> Bundle:
+        """A bundle of a bare ONNX file."""
+        return cls(Artifact(model=str(path), onnx_path=Path(path)))
+
+    # ---- what it holds ----------------------------------------------------------------
+    @property
+    def model(self) -> str:
+        return self.artifact.model
+
+    @property
+    def config(self) -> str | None:
+        return self.artifact.config
+
+    @property
+    def onnx_path(self) -> Path | None:
+        return self.artifact.onnx_path
+
+    @property
+    def framework(self) -> str:
+        """``onnx`` for a bare ONNX file, else the source model's framework."""
+        if self.loader is not None:
+            return self.framework_override or "torch"
+        if self.spec is None:
+            return "onnx"
+        return self.spec.framework
+
+    @property
+    def has_module(self) -> bool:
+        return self.loader is not None or self.spec is not None
+
+    def input_names(self) -> list[str]:
+        if self.spec is None:
+            raise Skip("input names need the source model; this case has only an ONNX file")
+        return self.spec.input_names(self.config)
+
+    def output_names(self) -> list[str]:
+        if self.spec is None:
+            raise Skip("output names need the source model; this case has only an ONNX file")
+        return self.spec.output_names(self.config)
+
+    # ---- what it builds ---------------------------------------------------------------
+    def load_module(self) -> Any:
+        """A fresh source model with the artifact's weights (eval mode); Skip if none.
+
+        ``truncate_layers`` truncates a PyTorch encoder as its ONNX graph was (like for like).
+        """
+        if self.loader is not None:
+            return self.loader()
+        if self.spec is None:
+            raise Skip("this case has only an ONNX file: there is no source model to run")
+        art = self.artifact
+        module = self.spec.load(art.config, state_path=art.state_path, options=art.options)
+        n_remove = int(art.options.get("truncate_layers") or 0)
+        if n_remove and self.framework == "torch":
+            from onnxbench.optimize.truncate import truncate_encoder
+
+            module = truncate_encoder(module, n_remove, copy_module=False)
+        return module
+
+    def make_inputs(self, case: Case) -> dict[str, np.ndarray]:
+        """Seeded inputs for ``case``: the spec's own, else synthesised from the graph."""
+        if self.spec is not None:
+            return self.spec.make_inputs(case.config, case.batch, case.seq, case.seed,
+                                         options=self.artifact.options)
+        if self.onnx_path is None:
+            raise Skip("no ONNX graph and no source model to make inputs for")
+        from onnxbench.inputs import synthesize
+
+        return synthesize(self.onnx_path, batch=case.batch, seq=case.seq,
+                          shapes=case.shapes or None, ranges=case.ranges or None,
+                          seed=case.seed)
+
+
+__all__ = ["Bundle"]
