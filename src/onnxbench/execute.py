@@ -147,10 +147,15 @@ def _measure(case: Case, bundle: Bundle, runtime: Runtime, base: dict[str, Any])
     info = {**runtime.info(), **padding, **runtime.what_ran()}
     memory = {**peak_memory_mb(), **runtime.device_memory()}
     parity = _parity(case, bundle, runtime, inputs)
+    accuracy = _accuracy(case, bundle, runtime)
+    from onnxbench.profile import after_timing  # fresh sessions: the timed one is done
+
+    placement, profile = after_timing(runtime, runtime.cast_inputs(inputs), case.options,
+                                      stats.p50)
     return Result(status="ok", timing=timing, stats=stats,
                   throughput=case.batch / (stats.mean / 1000.0) if stats.mean > 0 else None,
-                  memory=memory, runtime_info=info, parity=parity,
-                  accuracy=_accuracy(case, bundle, runtime), **base)
+                  memory=memory, runtime_info=info, parity=parity, accuracy=accuracy,
+                  placement=placement, profile=profile, **base)
 
 
 def runtime_options(case: Case, bundle: Bundle, runtime: Runtime) -> dict[str, Any]:

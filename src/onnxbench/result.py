@@ -77,6 +77,8 @@ class Result(BaseModel):
     runtime_info: dict[str, Any] = Field(default_factory=dict)  # providers, threads, tf32, ...
     parity: dict[str, Any] | None = None
     accuracy: dict[str, Any] | None = None
+    placement: dict[str, Any] | None = None  # ORT: nodes per provider, CPU fallbacks, Memcpy
+    profile: dict[str, Any] | None = None  # option profile: the untimed per-operator pass
     env: dict[str, Any] | None = None
 
 

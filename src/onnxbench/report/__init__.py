@@ -41,6 +41,7 @@ class Report:
     ab: Comparison | None = None
     counts: dict[str, int] = field(default_factory=dict)
     pipelines: list[PipelineReport] = field(default_factory=list)
+    why: Any = None  # profile_tables.ProfileSection: placement, profiles, explained A/Bs
 
     def ab_table(self) -> Table | None:
         from onnxbench.report.abtable import ab_table
@@ -55,6 +56,7 @@ class Report:
             "tables": [t.to_dict() for g in self.groups for t in g.tables]
             + [p.table.to_dict() for p in self.pipelines] + [t.to_dict() for t in self.tables],
             "ab": self.ab.to_dict() if self.ab else None, "env": self.run.env,
+            "why": self.why.to_dict() if self.why else None,
         }
 
 
@@ -130,8 +132,18 @@ def build_report(run_dir: str | Path | RunData, *, baseline: str | None = None,
     for r in run.results:
         counts[r.status] = counts.get(r.status, 0) + 1
     counts["unstable"] = sum(p.unstable for p in points)
-    return Report(run, points, groups, tables, ab if ab and ab.pairs else None, counts,
-                  pipeline_reports(points))
+    report = Report(run, points, groups, tables, ab if ab and ab.pairs else None, counts,
+                    pipeline_reports(points))
+    report.why = _why(report)
+    return report
+
+
+def _why(report: Report):
+    """Placement, per-operator profiles and explained A/Bs (profile_tables), if any."""
+    from onnxbench.report.profile_tables import profile_section
+
+    section = profile_section(report.points, [g.group for g in report.groups], report.ab)
+    return section if section else None
 
 
 def write_reports(run_dir: str | Path, formats: tuple[str, ...] | list[str] = FORMATS, *,

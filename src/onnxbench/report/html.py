@@ -187,6 +187,13 @@ def render_html(report: "Report") -> str:
             parts += _chart(_pipeline_figure(pr)) + [html_table(pr.table)]
     ab = report.ab_table()
     parts += [html_table(ab, "h2")] if ab else []
+    if report.why:
+        from onnxbench.report.profile_charts import section_figures
+
+        parts.append("<h2>Why: placement, profiles, explained A/B</h2>")
+        for fig in section_figures(report.why):
+            parts += _chart(fig)
+        parts += [html_table(t) for t in report.why.tables]
     parts += [html_table(t, "h2") for t in report.tables]
     return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
             f"<title>onnxbench report: {html.escape(report.run.run_dir.name)}</title>"

@@ -69,5 +69,8 @@ def render_markdown(report: "Report") -> str:
         body += ["## End-to-end pipelines", ""] + [md_table(p.table) for p in report.pipelines]
     ab = report.ab_table()
     body += [md_table(ab, 2)] if ab else []
+    if report.why:
+        body += ["## Why: placement, profiles, explained A/B", ""]
+        body += [md_table(t) for t in report.why.tables]
     body += [md_table(t, 2) for t in report.tables]
     return "\n".join(body).rstrip() + "\n"

@@ -169,6 +169,7 @@ class OrtRuntime(Runtime):
         self._graph_ids = 0
         self._plain_run_options: Any = None
         self._cast: Callable[[Inputs], dict[str, np.ndarray]] | None = None
+        self._providers: list[Any] = []
 
     # ---- prepare ------------------------------------------------------------------
     def prepare(self, bundle: Bundle, options: Mapping[str, Any]) -> None:
@@ -182,6 +183,7 @@ class OrtRuntime(Runtime):
             raise Skip(f"ONNX Runtime here has no {self.provider} "
                        f"(available: {', '.join(available)})")
         providers = provider_list(self.provider, self.opts)
+        self._providers = providers
         start = time.perf_counter_ns()
         self.sess = self._create(ort, str(bundle.onnx_path), providers)
         create_ms = (time.perf_counter_ns() - start) / 1e6
@@ -337,6 +339,34 @@ class OrtRuntime(Runtime):
         if record:
             info["optimization"] = record
         return info
+
+    # ---- diagnostics on fresh sessions (onnxbench.profile), never the timed one ---------
+    def _fresh_session_args(self) -> tuple[str, list[Any], Callable[[], Any]]:
+        """Model, providers (CUDA graphs off: plain runs) and an options factory like the
+        timed session's."""
+        off = ("enable_cuda_graph", "trt_cuda_graph_enable")
+        providers = [(p[0], {k: v for k, v in p[1].items() if k not in off})
+                     if isinstance(p, tuple) else p for p in self._providers]
+        path = str(self.bundle.onnx_path) if self.bundle else ""
+        return path, providers, lambda: session_options(self._ort, self.opts)
+
+    def placement(self) -> dict[str, Any] | None:
+        """Nodes per provider, CPU fallbacks and Memcpy nodes (onnxbench.profile.placement)."""
+        if self.sess is None:
+            return None
+        from onnxbench.profile.placement import session_placement
+
+        model, providers, make = self._fresh_session_args()
+        return session_placement(model, providers, make, self.provider)
+
+    def profile(self, inputs: Inputs, runs: int = 10) -> dict[str, Any] | None:
+        """ORT's session profiler over ``runs`` runs (onnxbench.profile.ort)."""
+        if self.sess is None:
+            return None
+        from onnxbench.profile.ort import profile_session
+
+        model, providers, make = self._fresh_session_args()
+        return profile_session(model, providers, make, self._feed(inputs), runs=runs)
 
     def close(self) -> None:
         self._keep.clear()

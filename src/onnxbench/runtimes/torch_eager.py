@@ -186,6 +186,16 @@ class TorchEagerRuntime(Runtime):
         end.synchronize()
         return float(start.elapsed_time(end))
 
+    def profile(self, inputs: Inputs, runs: int = 10) -> dict[str, Any] | None:
+        """torch.profiler over ``runs`` calls bound to ``inputs`` (onnxbench.profile.torch)."""
+        if self.module is None:
+            return None
+        from onnxbench.profile.torch import profile_callable
+
+        cuda = self.device == "cuda"
+        return profile_callable(self.bind(inputs), runs=runs, device=self.device,
+                                sync=self.synchronize if cuda else None)
+
     def device_memory(self) -> dict[str, float]:
         """Peak allocated / reserved device memory of this process since prepare (MB)."""
         if self.device != "cuda" or self._torch is None:
