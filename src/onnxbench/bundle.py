@@ -117,17 +117,28 @@ class Bundle:
             module = truncate_encoder(module, n_remove, copy_module=False)
         return module
 
-    def make_inputs(self, case: Case) -> dict[str, np.ndarray]:
-        """Seeded inputs for ``case``: the spec's own, else synthesised from the graph."""
+    def make_inputs(self, case: Case, seq: int | None = None) -> dict[str, np.ndarray]:
+        """The inputs of ``case``: the user's (``case.inputs``, checked against the graph,
+        the first ``batch`` rows), else seeded ones, the spec's own or synthesised from the
+        graph; ``case.values`` fill inputs with one number. ``seq`` overrides the case's (a
+        mixed-shape case asks for each of its lengths; by default its heaviest one)."""
+        from onnxbench.inputs import fill_values, synthesize
+        from onnxbench.shape_mix import main_length
+
+        seq = seq or case.seq or main_length(case.seq_mix)
+        if case.inputs:
+            from onnxbench.input_files import feeds_for
+
+            names = self.input_names() if self.onnx_path is None else None
+            return feeds_for(case.inputs, onnx_model=self.onnx_path, names=names,
+                             batch=case.batch, values=case.values, cast_floats=self.has_module)
         if self.spec is not None:
-            return self.spec.make_inputs(case.config, case.batch, case.seq, case.seed,
-                                         options=self.artifact.options)
+            return fill_values(self.spec.make_inputs(case.config, case.batch, seq, case.seed,
+                                                     options=self.artifact.options), case.values)
         if self.onnx_path is None:
             raise Skip("no ONNX graph and no source model to make inputs for")
-        from onnxbench.inputs import synthesize
-
-        return synthesize(self.onnx_path, batch=case.batch, seq=case.seq,
-                          shapes=case.shapes or None, ranges=case.ranges or None,
+        return synthesize(self.onnx_path, batch=case.batch, seq=seq, shapes=case.shapes or None,
+                          ranges=case.ranges or None, values=case.values or None,
                           seed=case.seed)
 
 

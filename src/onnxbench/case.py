@@ -35,7 +35,12 @@ class Case(BaseModel):
     precision: str = "fp32"
     options: dict[str, Any] = Field(default_factory=dict, description="runtime/model options")
     shapes: dict[str, list[int]] = Field(default_factory=dict, description="explicit input shapes")
-    ranges: dict[str, tuple[float, float]] = Field(default_factory=dict, description="value ranges of inputs")
+    ranges: dict[str, tuple[float, float]] = Field(default_factory=dict,
+                                                   description="value ranges of inputs (inclusive)")
+    values: dict[str, float] = Field(default_factory=dict, description="inputs filled with one value")
+    inputs: str | None = Field(None, description="the user's inputs: .npz, .npy folder or ORT test data")
+    seq_mix: list[tuple[int, float]] | None = Field(
+        None, description="mixed shapes: (sequence length, weight) pairs run in one session")
     measure: MeasurePolicy = Field(default_factory=MeasurePolicy)
     repeat: int = Field(0, ge=0, description="index of this repeat (0-based)")
     seed: int = 0
@@ -85,9 +90,14 @@ def case_id(case: Case) -> str:
     parts.append(f"b{case.batch}")
     if case.seq is not None:
         parts.append(f"s{case.seq}")
+    if case.seq_mix:
+        parts.append("smix")
     parts.append(_slug(case.precision))
     extra = {"options": case.options, "shapes": case.shapes, "ranges": case.ranges,
              "measure": case.measure.model_dump(), "seed": case.seed}
+    # newer fields enter the hash only when set, so the ids of older cases stay the same
+    extra.update({k: v for k, v in (("values", case.values), ("inputs", case.inputs),
+                                    ("seq_mix", case.seq_mix)) if v})
     default_extra = {"options": {}, "shapes": {}, "ranges": {},
                      "measure": MeasurePolicy().model_dump(), "seed": 0}
     if case.options:

@@ -137,12 +137,16 @@ def _measure(case: Case, bundle: Bundle, runtime: Runtime, base: dict[str, Any])
     t = time.perf_counter_ns()
     runtime.prepare(bundle, options)
     session_ms = (time.perf_counter_ns() - t) / 1e6
-    call = runtime.bind(runtime.cast_inputs(inputs))
     # a CPU runtime's synchronize() is a no-op: leave it out of the timed loop altogether
     sync = runtime.synchronize if runtime.device == "cuda" else None
-    timing: Timing = measure(call, sync, case.measure)
+    mix = None
+    if case.seq_mix:  # mixed shapes: one session, a seeded order of lengths
+        timing, mix = _timed_mix(case, bundle, runtime, sync)
+    else:
+        call = runtime.bind(runtime.cast_inputs(inputs))
+        timing = measure(call, sync, case.measure)
+        timing.stages_ms.update(device_times(runtime, call, timing))
     timing.session_create_ms = session_ms
-    timing.stages_ms.update(device_times(runtime, call, timing))
     stats = summarize(timing.latencies_ms, unstable_iqr_ratio=case.measure.unstable_iqr_ratio)
     info = {**runtime.info(), **padding, **runtime.what_ran()}
     memory = {**peak_memory_mb(), **runtime.device_memory()}
@@ -155,7 +159,19 @@ def _measure(case: Case, bundle: Bundle, runtime: Runtime, base: dict[str, Any])
     return Result(status="ok", timing=timing, stats=stats,
                   throughput=case.batch / (stats.mean / 1000.0) if stats.mean > 0 else None,
                   memory=memory, runtime_info=info, parity=parity, accuracy=accuracy,
-                  placement=placement, profile=profile, **base)
+                  placement=placement, profile=profile, mix=mix, **base)
+
+
+def _timed_mix(case: Case, bundle: Bundle, runtime: Runtime,
+               sync: Callable[[], None] | None) -> tuple[Timing, dict[str, Any]]:
+    """The timing loop over the case's ``seq_mix`` (``onnxbench.shape_mix``)."""
+    from onnxbench.shape_mix import run_mix
+
+    def bind(seq: int) -> Callable[[], Any]:
+        feeds, _ = _pad(bundle.make_inputs(case, seq=seq), case)
+        return runtime.bind(runtime.cast_inputs(feeds))
+
+    return run_mix(bind, sync, case.measure, case.seq_mix or [], case.seed)
 
 
 def runtime_options(case: Case, bundle: Bundle, runtime: Runtime) -> dict[str, Any]:
@@ -197,9 +213,11 @@ def device_times(runtime: Runtime, call: Callable[[], Any], timing: Timing,
 
 
 def _accuracy(case: Case, bundle: Bundle, runtime: Runtime) -> dict[str, Any] | None:
-    """This runtime's task metric and its delta against fp32 (option ``accuracy``; models
-    with a source module only), after timing so it cannot disturb it."""
-    if not case.options.get("accuracy") or not bundle.has_module:
+    """This runtime's task metric and its delta against fp32, after timing so it cannot
+    disturb it: option ``accuracy_data`` (the user's labelled .npz, any model; see
+    ``onnxbench.labelled``), or option ``accuracy`` (models with a source module)."""
+    labelled = case.options.get("accuracy_data")
+    if not labelled and (not case.options.get("accuracy") or not bundle.has_module):
         return None
     from onnxbench.accuracy import case_accuracy
     from onnxbench.runtimes.pad import pad_batch, trim
@@ -211,6 +229,10 @@ def _accuracy(case: Case, bundle: Bundle, runtime: Runtime) -> dict[str, Any] | 
         out = runtime.run(runtime.cast_inputs(padded))
         return trim(out, n_real) if n_real is not None else list(out)
 
+    if labelled:
+        from onnxbench.labelled import case_labelled_accuracy
+
+        return case_labelled_accuracy(case, bundle, predict)
     return case_accuracy(case, bundle, predict)
 
 

@@ -15,8 +15,10 @@ Dim resolution, first match wins, per dim:
 anything left is a UserError naming the input, the dim and the ``--shape`` that sets it.
 
 Values: floats are standard normal (or uniform in ``ranges[name]``), integers uniform in
-``[low, high)`` (default ``[0, 100)``, clipped to the dtype; masks default to ones), bools
-random, strings short random words. bfloat16 comes back as an ``ml_dtypes.bfloat16`` array;
+``ranges[name]`` with BOTH ends inclusive (``16000:16000`` is exactly 16000; default 0..99,
+clipped to the dtype; masks default to ones), bools random, strings short random words.
+``values[name]`` fills an input with one number instead (a scalar such as a sample rate, or
+a constant tensor of the resolved shape). Real data is read by ``onnxbench.input_files``. bfloat16 comes back as an ``ml_dtypes.bfloat16`` array;
 ONNX Runtime takes it only as an OrtValue (``OrtValue.ortvalue_from_numpy_with_onnx_type(
 a.view(np.uint16), onnx.TensorProto.BFLOAT16)``).
 """
@@ -36,7 +38,7 @@ from onnxbench.errors import UserError
 SEQ_NAMES = frozenset({"seq", "sequence", "seq_len", "seqlen", "sequence_length",
                        "seq_length", "num_tokens", "tokens", "length"})
 BATCH_NAMES = frozenset({"batch", "batch_size", "batchsize", "n", "b", "bs", "num_batches"})
-DEFAULT_INT_RANGE = (0, 100)
+DEFAULT_INT_RANGE = (0, 99)  # inclusive
 _MASK_RE = re.compile(r"mask", re.IGNORECASE)
 _UNSUPPORTED = {"float8", "float4", "int4", "uint4", "int2", "uint2", "complex"}
 
@@ -72,7 +74,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
-def _as_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
+def as_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
     return model if isinstance(model, onnx.ModelProto) else load_onnx(model)
 
 
@@ -83,7 +85,7 @@ def graph_inputs(model: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
     return [vi for vi in model.graph.input if vi.name not in inits]
 
 
-def _elem_type(vi: onnx.ValueInfoProto) -> int:
+def elem_type(vi: onnx.ValueInfoProto) -> int:
     if vi.type.WhichOneof("value") != "tensor_type":
         kind = vi.type.WhichOneof("value") or "unknown"
         raise UserError(f"input {vi.name!r}: type {kind} is not a tensor; onnxbench can "
@@ -106,7 +108,7 @@ def numpy_dtype(elem_type: int, input_name: str = "?") -> np.dtype:
     return dtype
 
 
-def _dims(vi: onnx.ValueInfoProto) -> list[int | str | None] | None:
+def declared_dims(vi: onnx.ValueInfoProto) -> list[int | str | None] | None:
     """Declared dims: int (fixed), str (symbol) or None (unknown); None if rank unknown."""
     tt = vi.type.tensor_type
     if not tt.HasField("shape"):
@@ -125,15 +127,15 @@ def _dims(vi: onnx.ValueInfoProto) -> list[int | str | None] | None:
 def describe_inputs(model: str | Path | onnx.ModelProto) -> list[dict[str, Any]]:
     """Name, dtype and declared dims of every input (symbols as strings, unknown as "?")."""
     rows = []
-    for vi in graph_inputs(_as_model(model)):
-        elem = _elem_type(vi)
+    for vi in graph_inputs(as_model(model)):
+        elem = elem_type(vi)
         onnx_name = TensorProto.DataType.Name(elem) if elem in TensorProto.DataType.values() \
             else str(elem)
         try:
             dtype = numpy_dtype(elem, vi.name).name
         except UserError:
             dtype = None
-        dims = _dims(vi)
+        dims = declared_dims(vi)
         rows.append({"name": vi.name, "onnx_type": onnx_name, "dtype": dtype,
                      "dims": None if dims is None else ["?" if d is None else d for d in dims]})
     return rows
@@ -155,15 +157,17 @@ def resolve_shape(name: str, dims: list[int | str | None] | None, *, is_int: boo
 def _check_explicit(name: str, dims: list[int | str | None] | None, shape: list[int]) -> list[int]:
     if dims is not None and len(dims) != len(shape):
         raise UserError(f"--shape {name}: gives {len(shape)} dims but the input has rank "
-                        f"{len(dims)} ({_fmt_dims(dims)})")
+                        f"{len(dims)} ({fmt_dims(dims)})")
     for axis, (want, got) in enumerate(zip(dims or [], shape)):
         if isinstance(want, int) and want != got:
             raise UserError(f"--shape {name}: dim {axis} is fixed to {want} in the graph, "
-                            f"not {got} ({_fmt_dims(dims)})")
+                            f"not {got} ({fmt_dims(dims)})")
     return shape
 
 
-def _fmt_dims(dims: Sequence[int | str | None]) -> str:
+def fmt_dims(dims: Sequence[int | str | None] | None) -> str:
+    if dims is None:
+        return "?"
     return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
 
 
@@ -197,7 +201,7 @@ def _bind_symbols(inputs: Sequence[onnx.ValueInfoProto],
     all_symbols: set[str] = set()
     bound: dict[str, int] = {}
     for vi in inputs:
-        dims = _dims(vi) or []
+        dims = declared_dims(vi) or []
         all_symbols |= {d for d in dims if isinstance(d, str)}
         if vi.name in shapes and len(shapes[vi.name]) == len(dims):
             bound.update({d: int(v) for d, v in zip(dims, shapes[vi.name]) if isinstance(d, str)})
@@ -216,11 +220,12 @@ def _bind_symbols(inputs: Sequence[onnx.ValueInfoProto],
 def synthesize(model: str | Path | onnx.ModelProto, *, batch: int, seq: int | None = None,
                shapes: Mapping[str, Sequence[int]] | None = None,
                ranges: Mapping[str, tuple[float, float]] | None = None,
+               values: Mapping[str, float] | None = None,
                seed: int = 0) -> dict[str, np.ndarray]:
     """Seeded inputs for every declared input of ``model``, keyed by input name.
 
     Each input draws from its own generator seeded by (seed, position), so the values of
-    one input do not depend on the others' shapes.
+    one input do not depend on the others' shapes. ``values`` fills an input with one value.
     """
     if batch < 1:
         raise UserError(f"--batch: must be a positive integer, not {batch}")
@@ -228,22 +233,62 @@ def synthesize(model: str | Path | onnx.ModelProto, *, batch: int, seq: int | No
         raise UserError(f"--seq: must be a positive integer, not {seq}")
     shapes = dict(shapes or {})
     ranges = dict(ranges or {})
-    proto = _as_model(model)
+    values = dict(values or {})
+    proto = as_model(model)
     inputs = graph_inputs(proto)
-    unknown = set(ranges) - {vi.name for vi in inputs}
-    if unknown:
-        raise UserError(f"--range {sorted(unknown)[0]}: no input of that name; inputs: "
-                        f"{', '.join(vi.name for vi in inputs) or 'none'}")
+    for flag, given in (("--range", ranges), ("--value", values)):
+        unknown = set(given) - {vi.name for vi in inputs}
+        if unknown:
+            raise UserError(f"{flag} {sorted(unknown)[0]}: no input of that name; inputs: "
+                            f"{', '.join(vi.name for vi in inputs) or 'none'}")
     symbols = _bind_symbols(inputs, shapes)
     feeds: dict[str, np.ndarray] = {}
     for i, vi in enumerate(inputs):
-        dtype = numpy_dtype(_elem_type(vi), vi.name)
+        dtype = numpy_dtype(elem_type(vi), vi.name)
         is_int = dtype.kind in "iu"
-        shape = resolve_shape(vi.name, _dims(vi), is_int=is_int, batch=batch, seq=seq,
+        shape = resolve_shape(vi.name, declared_dims(vi), is_int=is_int, batch=batch, seq=seq,
                               explicit=shapes, symbols=symbols)
+        if vi.name in values:
+            feeds[vi.name] = filled(vi.name, dtype, shape, values[vi.name])
+            continue
         rng = np.random.default_rng([seed, i])
         feeds[vi.name] = _values(vi.name, dtype, shape, rng, ranges.get(vi.name))
     return feeds
+
+
+def fill_values(feeds: Mapping[str, np.ndarray], values: Mapping[str, float] | None
+                ) -> dict[str, np.ndarray]:
+    """``feeds`` with each input named in ``values`` filled with that value (same shape and
+    dtype); UserError for a name that is no input."""
+    out = dict(feeds)
+    for name, value in (values or {}).items():
+        if name not in out:
+            raise UserError(f"--value {name}: no input of that name; inputs: {', '.join(out)}")
+        arr = np.asarray(out[name])
+        out[name] = filled(name, arr.dtype, arr.shape, value)
+    return out
+
+
+def filled(name: str, dtype: np.dtype, shape: Sequence[int], value: float) -> np.ndarray:
+    """An array of ``shape`` holding ``value`` (``--value``); UserError if ``dtype`` cannot
+    hold it exactly (a fraction for an integer input, a number outside its range)."""
+    if dtype.kind in "iub":
+        if float(value) != int(value):
+            raise UserError(f"--value {name}={value:g}: input {name!r} is {dtype.name}; "
+                            "give a whole number")
+        if dtype.kind == "b":
+            if value not in (0, 1):
+                raise UserError(f"--value {name}={value:g}: input {name!r} is bool; give 0 or 1")
+        else:
+            info = np.iinfo(dtype)
+            if not info.min <= int(value) <= info.max:
+                raise UserError(f"--value {name}={value:g}: outside {dtype.name} "
+                                f"[{info.min}, {info.max}]")
+        return np.full(tuple(shape), int(value), dtype=dtype)
+    if dtype.kind in "OUS":
+        raise UserError(f"--value {name}: input {name!r} holds strings; --value fills "
+                        "numeric inputs only")
+    return np.full(tuple(shape), value).astype(dtype)
 
 
 def _values(name: str, dtype: np.dtype, shape: list[int], rng: np.random.Generator,
@@ -257,21 +302,28 @@ def _values(name: str, dtype: np.dtype, shape: list[int], rng: np.random.Generat
         return np.asarray(rng.choice(words, size=size), dtype=object)
     if dtype.kind in "iu":
         low, high = _int_range(name, dtype, value_range)
-        return np.asarray(rng.integers(low, high, size=size, endpoint=False)).astype(dtype)
+        return np.asarray(rng.integers(low, high, size=size, endpoint=True)).astype(dtype)
     if value_range is not None:
         low, high = value_range
+        if low == high:
+            return np.full(size, low).astype(dtype)
         return np.asarray(rng.uniform(low, high, size=size)).astype(dtype)
     return np.asarray(rng.standard_normal(size=size)).astype(dtype)
 
 
 def _int_range(name: str, dtype: np.dtype, value_range: tuple[float, float] | None) -> tuple[int, int]:
+    """Inclusive (low, high) of an integer input."""
     info = np.iinfo(dtype)
     if value_range is None:
         if _MASK_RE.search(name):
-            return 1, 2  # attention masks: attend to every position
-        return max(DEFAULT_INT_RANGE[0], int(info.min)), min(DEFAULT_INT_RANGE[1], int(info.max) + 1)
-    low, high = int(value_range[0]), int(value_range[1])
-    if low < info.min or high - 1 > info.max:
+            return 1, 1  # attention masks: attend to every position
+        return max(DEFAULT_INT_RANGE[0], int(info.min)), min(DEFAULT_INT_RANGE[1], int(info.max))
+    low, high = value_range
+    if float(low) != int(low) or float(high) != int(high):
+        raise UserError(f"--range {name}={low:g}:{high:g}: input {name!r} is {dtype.name}; "
+                        "give whole numbers")
+    low, high = int(low), int(high)
+    if low < info.min or high > info.max:
         raise UserError(f"--range {name}={low}:{high}: outside {dtype.name} "
                         f"[{info.min}, {info.max}]")
     return low, high
@@ -296,11 +348,17 @@ def parse_shape(text: str) -> tuple[str, list[int]]:
     return name, values
 
 
+RANGE_HELP = ("NAME=LOW:HIGH, both ends inclusive: input_ids=0:29999, sr=16000:16000 is "
+              "exactly 16000 (repeatable)")
+VALUE_HELP = "NAME=NUMBER: fill input NAME with one value, e.g. sample_rate=16000 (repeatable)"
+
+
 def parse_range(text: str) -> tuple[str, tuple[float, float]]:
-    """``"input_ids=0:30000"`` -> ``("input_ids", (0, 30000))`` (high exclusive for ints)."""
+    """``"input_ids=0:29999"`` -> ``("input_ids", (0, 29999))``; both ends inclusive."""
     name, sep, rng = text.partition("=")
     name = name.strip()
-    fmt = "expected NAME=LOW:HIGH with LOW < HIGH, e.g. input_ids=0:30000"
+    fmt = ("expected NAME=LOW:HIGH with LOW <= HIGH (both inclusive), e.g. input_ids=0:29999 "
+           "or sr=16000:16000")
     low_s, colon, high_s = rng.partition(":")
     if not sep or not name or not colon:
         raise UserError(f"--range {text!r}: {fmt}")
@@ -308,6 +366,19 @@ def parse_range(text: str) -> tuple[str, tuple[float, float]]:
         low, high = float(low_s), float(high_s)
     except ValueError:
         raise UserError(f"--range {text!r}: {fmt}") from None
-    if not (np.isfinite(low) and np.isfinite(high)) or low >= high:
+    if not (np.isfinite(low) and np.isfinite(high)) or low > high:
         raise UserError(f"--range {text!r}: {fmt}")
     return name, (int(low) if low.is_integer() else low, int(high) if high.is_integer() else high)
+
+
+def parse_value(text: str) -> tuple[str, float]:
+    """``"sample_rate=16000"`` -> ``("sample_rate", 16000)`` (``--value``)."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not sep or not name or not np.isfinite(value):
+        raise UserError(f"--value {text!r}: expected NAME=NUMBER, e.g. sample_rate=16000")
+    return name, int(value) if value.is_integer() else value

@@ -179,6 +179,16 @@ class OptionModel(BaseModel):
         return {name: f.description or "" for name, f in cls.model_fields.items()}
 
 
+def _profile_runs(value: Any) -> int:
+    """The ``profile`` option as a number of runs (``onnxbench.profile.profile_runs``)."""
+    from onnxbench.profile import profile_runs
+
+    try:
+        return profile_runs(value)
+    except UserError as exc:
+        raise ValueError(str(exc).split(": ", 1)[-1]) from None
+
+
 class HarnessOptions(OptionModel):
     """Options the executor itself reads, for any runtime."""
 
@@ -195,6 +205,16 @@ class HarnessOptions(OptionModel):
     accuracy: Flag = Field(False, description="after timing, the task metric through this "
                                                "runtime and its delta against fp32")
     mem_limit_mb: PosInt = Field(None, description="address-space limit of the worker (MB)")
+    profile: Annotated[int, BeforeValidator(_profile_runs)] = Field(
+        0, description="after timing, an untimed per-operator profiling pass on a fresh "
+                       "session: true (20 runs) or the number of runs")
+    accuracy_data: Text = Field(None, description="after timing, the task metric on this "
+                                                  "labelled .npz (inputs plus 'labels')")
+    metric: Annotated[str | None, choice("accuracy", "top5", "auc", "mse", "cosine",
+                                         optional=True)] = Field(
+        None, description="accuracy_data's metric (accuracy)")
+    reference: Text = Field(None, description="accuracy_data: the fp32 .onnx to compare with")
+    accuracy_batch: PosInt = Field(None, description="accuracy_data: rows per call (32)")
 
 
 class PipelineOptions(OptionModel):

@@ -79,6 +79,7 @@ class Result(BaseModel):
     accuracy: dict[str, Any] | None = None
     placement: dict[str, Any] | None = None  # ORT: nodes per provider, CPU fallbacks, Memcpy
     profile: dict[str, Any] | None = None  # option profile: the untimed per-operator pass
+    mix: dict[str, Any] | None = None  # seq_mix cases: per-shape latency and the mix's own
     env: dict[str, Any] | None = None
 
 

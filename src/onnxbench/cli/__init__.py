@@ -33,12 +33,14 @@ from onnxbench.cli import (  # noqa: E402
     env_cmd,
     export_cmd,
     optimize_cmd,
+    profile_cmd,
     report_cmd,
     run_cmd,
     zoo_cmd,
 )
 
-for _module in (env_cmd, bench_cmd, zoo_cmd, export_cmd, run_cmd, report_cmd, optimize_cmd):
+for _module in (env_cmd, bench_cmd, zoo_cmd, export_cmd, run_cmd, report_cmd, optimize_cmd,
+                profile_cmd):
     _module.register(app)
 
 

@@ -15,6 +15,8 @@ from typing import Any, Iterator, Optional
 
 import typer
 
+from onnxbench.cli.data_opts import (ACCURACY_HELP, INPUTS_HELP, METRIC_HELP, RANGE_HELP,
+                                     REFERENCE_HELP, SEQ_MIX_HELP, VALUE_HELP)
 from onnxbench.errors import UserError
 
 SERIES_KEYS = ("model", "config", "exporter", "runtime", "precision", "options")
@@ -167,13 +169,14 @@ def _policy(runs, warmup, min_time, max_time, target_ci):
                         f"{err['msg']}") from None
 
 
-def _check_model(model: str, shapes, ranges, batch: int, seq: int | None) -> bool:
-    """True for a bare ONNX file (validated, dims resolvable), False for a zoo/factory model."""
+def _check_model(model: str, data, batches: list[int], seq: int | None) -> bool:
+    """True for a bare ONNX file (validated: dims resolvable, inputs and values matching the
+    graph), False for a zoo/factory model."""
     if model.endswith(".onnx") or Path(model).is_file():
-        from onnxbench.inputs import load_onnx, synthesize
+        from onnxbench.cli.data_opts import check_against_graph
+        from onnxbench.inputs import load_onnx
 
-        proto = load_onnx(model)
-        synthesize(proto, batch=batch, seq=seq, shapes=shapes, ranges=ranges)
+        check_against_graph(load_onnx(model), data, batches, seq)
         return True
     from onnxbench.zoo import resolve
 
@@ -191,28 +194,40 @@ def _exporter(name: str, where: str) -> str:
     return name
 
 
-def build_cases(model, runtimes, batches, seqs, policy, shapes, ranges, config, exporter,
-                threads) -> list:
-    """The bench matrix: runtime × batch × seq, one Case each."""
+def build_cases(model, runtimes, batches, seqs, policy, data, config, exporter, threads,
+                options: dict[str, Any] | None = None) -> list:
+    """The bench matrix: runtime × batch × seq, one Case each (``data``: CaseData)."""
     from onnxbench.case import Case
     from onnxbench.options import check_options
 
-    options = {"threads": threads} if threads else {}
+    options = {**({"threads": threads} if threads else {}), **data.options, **(options or {})}
     for rt in runtimes:  # every option of every case, before anything runs
         check_options(rt, options)
+    seqs = [None] if data.seq_mix else (seqs or [None])
     return [Case(model=model, config=config, exporter=exporter, runtime=rt, batch=b, seq=s,
-                 options=options, shapes=shapes, ranges=ranges, measure=policy)
-            for rt in runtimes for b in batches for s in (seqs or [None])]
+                 options=options, measure=policy, **data.fields())
+            for rt in runtimes for b in batches for s in seqs]
 
 
 def bench(
     model: str = typer.Argument(..., help="an .onnx file, a zoo name, or file.py:factory"),
     runtime: list[str] = typer.Option(["ort-cpu"], "--runtime", "-r",
                                       help="runtimes, comma-separated (repeatable)"),
-    batch: str = typer.Option("1", "--batch", "-b", help="batch sizes, e.g. 1,2,8,32"),
+    batch: Optional[str] = typer.Option(None, "--batch", "-b",
+                                        help="batch sizes, e.g. 1,2,8,32 (default 1, or the "
+                                             "rows of --inputs)"),
     seq: Optional[str] = typer.Option(None, "--seq", help="sequence lengths, e.g. 128,512"),
     shape: list[str] = typer.Option([], "--shape", help="NAME=D0,D1,... (repeatable)"),
-    range_: list[str] = typer.Option([], "--range", help="NAME=LOW:HIGH (repeatable)"),
+    range_: list[str] = typer.Option([], "--range", help=RANGE_HELP),
+    value: list[str] = typer.Option([], "--value", help=VALUE_HELP),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help=INPUTS_HELP),
+    seq_mix: Optional[str] = typer.Option(None, "--seq-mix", help=SEQ_MIX_HELP),
+    profile: bool = typer.Option(False, "--profile",
+                                 help="an untimed per-operator profiling pass after each "
+                                      "timed one (ORT profiler / torch.profiler)"),
+    accuracy_data: Optional[Path] = typer.Option(None, "--accuracy-data", help=ACCURACY_HELP),
+    metric: Optional[str] = typer.Option(None, "--metric", help=METRIC_HELP),
+    reference: Optional[Path] = typer.Option(None, "--reference", help=REFERENCE_HELP),
     runs: Optional[int] = typer.Option(None, "--runs", help="timed runs"),
     warmup: Optional[int] = typer.Option(None, "--warmup", help="untimed warm-up runs"),
     threads: Optional[int] = typer.Option(None, "--threads", help="intra-op/torch threads"),
@@ -229,26 +244,38 @@ def bench(
     json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Benchmark MODEL on each runtime and batch size; one isolated worker per measurement."""
-    from onnxbench.inputs import parse_range, parse_shape
+    from onnxbench.cli.data_opts import case_data
     from onnxbench.runtimes import validate_runtime_name
 
     runtimes = [validate_runtime_name(r.strip()) for item in runtime for r in item.split(",")
                 if r.strip()]
-    batches, seqs = parse_int_list("--batch", batch), parse_int_list("--seq", seq)
-    shapes = dict(parse_shape(s) for s in shape)
-    ranges = dict(parse_range(r) for r in range_)
+    data = case_data(shape, range_, value, inputs, seq_mix, accuracy_data, metric, reference)
+    batches = _batches(model, batch, data)
+    seqs = parse_int_list("--seq", seq)
     if timeout <= 0:
         raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
     policy = _policy(runs, warmup, min_time, max_time, target_ci)
-    is_onnx = _check_model(model, shapes, ranges, min(batches), seqs[0] if seqs else None)
+    is_onnx = _check_model(model, data, batches, seqs[0] if seqs else None)
     if is_onnx:
         model, config, exporter = str(Path(model)), None, None
     else:
         exporter = _exporter(exporter or "dynamo", "--exporter")
-    cases = build_cases(model, runtimes, batches, seqs, policy, shapes, ranges, config, exporter,
-                        threads)
+    cases = build_cases(model, runtimes, batches, seqs, policy, data, config, exporter, threads,
+                        {"profile": True} if profile else None)
     run_dir, rows = _run_bench(cases, out, timeout, quiet)
     _print(run_dir, rows, json_out)
+
+
+def _batches(model: str, batch: str | None, data) -> list[int]:
+    """``--batch``, else the rows of a bare graph's ``--inputs``, else 1."""
+    if batch is not None:
+        return parse_int_list("--batch", batch)
+    if data.inputs and (model.endswith(".onnx") or Path(model).is_file()):
+        from onnxbench.cli.data_opts import batch_from_inputs
+        from onnxbench.inputs import load_onnx
+
+        return [batch_from_inputs(load_onnx(model), data) or 1]
+    return [1]
 
 
 def _run_bench(cases, out: Path | None, timeout: float, quiet: bool):

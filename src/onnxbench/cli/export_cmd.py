@@ -191,17 +191,34 @@ def export_command(
 
 def verify_command(
     onnx_path: Path = typer.Argument(..., help="the .onnx file to check"),
-    reference: Path = typer.Option(..., "--reference", "-r", help="reference.json from export"),
+    reference: Optional[Path] = typer.Option(None, "--reference", "-r",
+                                             help="reference.json from export"),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help="your inputs instead: .npz, "
+                                          ".npy folder or input_N.pb folder (with output_N.pb "
+                                          "or arrays named like the outputs to compare with)"),
+    against: Optional[Path] = typer.Option(None, "--against", help="with --inputs: compare "
+                                           "with this .onnx's outputs on the same inputs"),
+    value: list[str] = typer.Option([], "--value", help="with --inputs: NAME=NUMBER fills an input"),
     rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help=RTOL_HELP),
     atol: float = typer.Option(DEFAULT_ATOL, "--atol", help=ATOL_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Check an ONNX file against a reference.json on ONNX Runtime (CPU); exit 1 on mismatch."""
+    """Check an ONNX file on ONNX Runtime (CPU) against a reference.json, or on your own
+    inputs against their expected outputs or another .onnx; exit 1 on mismatch."""
     from rich.table import Table
 
-    from onnxbench.export.reference import verify
+    from onnxbench.export.reference import verify, verify_inputs
+    from onnxbench.inputs import parse_value
 
-    report = verify(onnx_path, reference, rtol, atol)
+    if (reference is None) == (inputs is None):
+        raise UserError("verify: give --reference reference.json or --inputs FILE (one of them)")
+    if against is not None and inputs is None:
+        raise UserError("--against: compares outputs on --inputs; give --inputs FILE too")
+    if inputs is not None:
+        report = verify_inputs(onnx_path, inputs, against, rtol, atol,
+                               dict(parse_value(v) for v in value))
+    else:
+        report = verify(onnx_path, reference, rtol, atol)
     if as_json:
         typer.echo(json.dumps(report, indent=1))
     else:
@@ -282,8 +299,12 @@ def _print_inspect(info: dict[str, Any]) -> None:
     opsets = ", ".join(f"{d} {v}" for d, v in info["opsets"].items())
     console.print(f"{_esc(info['path'])}: {_size(info['file_bytes'])}, producer {producer or '?'}, "
                   f"opset {opsets}, IR {info['ir_version']}")
+    held = f"{info['initializers']} initializers"
+    if info.get("constant_weights"):
+        held += (f" and {info['constant_weights']} Constant nodes "
+                 f"({info['constant_parameters']:,} parameters)")
     console.print(f"parameters: {info['parameters']:,} ({_size(info['parameter_bytes'])} in "
-                  f"{info['initializers']} initializers); nodes: {info['nodes']}")
+                  f"{held}); nodes: {info['nodes']}")
     io_table = Table(title="inputs and outputs")
     for col in ("kind", "name", "dtype", "shape"):
         io_table.add_column(col)

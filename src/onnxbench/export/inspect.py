@@ -1,5 +1,11 @@
 """What an ONNX file holds: inputs/outputs with symbolic dims, opsets, producer, parameters,
 op histogram. Plain data (``inspect_model`` returns a dict), so ``--json`` is free.
+
+Parameters are the initializers' elements plus the weights held in ``Constant`` nodes
+(graphs converted from Paddle, and some exporters, store every weight so): a Constant's
+``value`` tensor counts when it is a weight type (floating point, or 8-bit integer for
+quantised weights) and has more than one element; int64 constants (shapes, axes, indices)
+and scalars (epsilons, scales) do not.
 """
 
 from __future__ import annotations
@@ -47,13 +53,38 @@ def _all_nodes(graph: onnx.GraphProto):
                     yield from _all_nodes(sub)
 
 
+WEIGHT_TYPES = frozenset({onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
+                          onnx.TensorProto.BFLOAT16, onnx.TensorProto.INT8, onnx.TensorProto.UINT8})
+
+
+def constant_weights(graph: onnx.GraphProto) -> list[onnx.TensorProto]:
+    """The weight tensors held in ``Constant`` nodes (subgraphs included; see the module
+    docstring for which count)."""
+    out = []
+    for node in _all_nodes(graph):
+        if node.op_type != "Constant" or node.domain not in ("", "ai.onnx"):
+            continue
+        for attr in node.attribute:
+            if attr.name == "value" and attr.type == onnx.AttributeProto.TENSOR and \
+                    attr.t.data_type in WEIGHT_TYPES and int(np.prod(attr.t.dims, dtype=np.int64)) > 1:
+                out.append(attr.t)
+    return out
+
+
+def _count(tensors) -> tuple[int, int]:
+    """(elements, bytes) of ``tensors``."""
+    n = [int(np.prod(t.dims, dtype=np.int64)) for t in tensors]
+    return sum(n), sum(k * _itemsize(t.data_type) for k, t in zip(n, tensors))
+
+
 def describe(model: onnx.ModelProto) -> dict[str, Any]:
     """Everything ``inspect`` reports, from a loaded model (external data not needed)."""
     graph = model.graph
     init_names = {i.name for i in graph.initializer}
-    params = sum(int(np.prod(i.dims, dtype=np.int64)) for i in graph.initializer)
-    param_bytes = sum(int(np.prod(i.dims, dtype=np.int64)) * _itemsize(i.data_type)
-                      for i in graph.initializer)
+    init_params, init_bytes = _count(list(graph.initializer))
+    constants = constant_weights(graph)
+    const_params, const_bytes = _count(constants)
+    params, param_bytes = init_params + const_params, init_bytes + const_bytes
     ops = Counter((f"{n.domain}::" if n.domain not in ("", "ai.onnx") else "") + n.op_type
                   for n in _all_nodes(graph))
     return {
@@ -66,6 +97,9 @@ def describe(model: onnx.ModelProto) -> dict[str, Any]:
         "parameters": params,
         "parameter_bytes": param_bytes,
         "initializers": len(graph.initializer),
+        "initializer_parameters": init_params,
+        "constant_parameters": const_params,
+        "constant_weights": len(constants),
         "nodes": sum(ops.values()),
         "ops": dict(ops.most_common()),
         "metadata": {p.key: p.value for p in model.metadata_props if not p.key.startswith("pkg.")},

@@ -139,3 +139,42 @@ def verify(model_path: Path, reference_path: Path, rtol: float, atol: float) -> 
     return {"model": str(model_path), "reference": str(reference_path), "rtol": rtol,
             "atol": atol, "passed": bool(cases) and all(c["passed"] for c in cases.values()),
             "cases": cases, "omitted": meta.get("omitted", [])}
+
+
+def verify_inputs(model_path: Path, inputs_path: Path, against: Path | None, rtol: float,
+                  atol: float, values: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """``model_path`` on the user's inputs (``onnxbench.input_files``) on ORT CPU, compared
+    with the expected outputs stored beside them (``output_N.pb``, or arrays named like the
+    model's outputs) or, with ``against``, with another ONNX file's outputs on the same
+    inputs (e.g. the fp32 original of an optimised graph). Same shape as ``verify``'s."""
+    from onnxbench.export.exporters import first_line
+    from onnxbench.input_files import check_inputs, load_user_data
+    from onnxbench.inputs import load_onnx
+    from onnxbench.parity import compare
+
+    model = load_onnx(model_path)
+    data = load_user_data(inputs_path)
+    feeds = check_inputs(model, data, values)
+    names = [o.name for o in model.graph.output]
+    if against is not None:
+        other = load_onnx(against)
+        expected = ort_session(against).run(None, check_inputs(other, data, values))
+        source = str(against)
+    elif data.outputs:
+        expected = [data.outputs.get(n, data.outputs.get(f"#{i}")) for i, n in enumerate(names)]
+        if any(e is None for e in expected):
+            missing = [n for n, e in zip(names, expected) if e is None]
+            raise UserError(f"--inputs {data.source}: no expected output for {missing[0]!r}; "
+                            f"the model's outputs: {', '.join(names)}")
+        source = f"expected outputs in {data.source}"
+    else:
+        raise UserError(f"--inputs {data.source}: holds no expected outputs (output_N.pb, or "
+                        "arrays named like the model's outputs); give --against OTHER.onnx or "
+                        "--reference reference.json")
+    try:
+        actual = ort_session(model_path).run(None, feeds)
+        case = compare(expected, actual, names, rtol, atol).to_dict()
+    except Exception as exc:  # noqa: BLE001  (a graph that cannot run is a failed check)
+        case = {"passed": False, "error": first_line(exc)}
+    return {"model": str(model_path), "reference": source, "rtol": rtol, "atol": atol,
+            "passed": bool(case["passed"]), "cases": {"inputs": case}, "omitted": []}

@@ -1,10 +1,18 @@
-"""Transformer fusion through ``onnxruntime.transformers.optimizer``.
+"""Transformer fusion through ``onnxruntime.transformers.optimizer``, with onnxscript's ORT
+fusion rewriter for the attention the optimizer does not recognise.
 
 The optimizer recognises exact subgraph patterns (attention, LayerNorm with a residual,
-Gelu, embeddings) and replaces each with one fused contrib operator. It has no DeBERTa
-model type; applying the ``bert`` type to DeBERTa fuses some pieces and not others, so the
-step reports, per expected fused operator, whether it appeared and, if not, the most
-likely reason: a claim of speed-up needs a fused graph, not a flag.
+Gelu, embeddings) and replaces each with one fused contrib operator. Its attention patterns
+are the TorchScript exporter's; a graph from the default (dynamo, ``torch.export``)
+exporter spells attention differently (SDPA or the eager softmax path, with its own mask
+arithmetic) and gets no Attention. When the expected attention is missing, the step runs
+onnxscript's rewriter (``onnxscript.rewriter.ort_fusions.optimize_for_ort``: SDPA → MHA →
+Attention, written for dynamo exports) first and the optimizer on its output, keeps that
+graph when it has more fused attention (and ONNX Runtime loads it), and says which fuser
+found it. It has no DeBERTa model type; applying the ``bert`` type to DeBERTa fuses some
+pieces and not others, so the step reports, per expected fused operator, whether it
+appeared and, if not, the most likely reason: a claim of speed-up needs a fused graph, not
+a flag.
 """
 
 from __future__ import annotations
@@ -123,8 +131,6 @@ def fuse(src: Path, dst: Path, model_type: str = "bert", *, model_hint: str | No
     if model_type not in fusion_model_types():
         raise UserError(f"--fuse: unknown model type {model_type!r}; choose one of: "
                         f"{', '.join(fusion_model_types())}")
-    from onnxruntime.transformers.optimizer import optimize_model
-
     step = StepReport(step="fuse", settings={"model_type": model_type, "model_hint": model_hint,
                                              "num_heads": num_heads, "hidden_size": hidden_size})
     before = Counter(summarize_graph(Path(src)).op_counts)
@@ -132,15 +138,18 @@ def fuse(src: Path, dst: Path, model_type: str = "bert", *, model_hint: str | No
         num_heads, hidden_size = detect_heads(Path(src))
         step.settings.update(num_heads=num_heads, hidden_size=hidden_size, detected=True)
     try:
-        with quiet():
-            optimized = optimize_model(str(src), model_type=model_type, num_heads=num_heads,
-                                       hidden_size=hidden_size, opt_level=0)
+        optimized = _ort_optimize(str(src), model_type, num_heads, hidden_size)
     except Exception as exc:  # the optimizer fails on graphs it does not understand
         step.applied = False
         step.notes.append(f"the {model_type} optimizer could not process this graph: "
                           f"{type(exc).__name__}: {(str(exc) or 'no message').splitlines()[0][:200]}")
         return step
     stats = {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
+    step.settings["attention_fuser"] = "onnxruntime.transformers.optimizer"
+    attention = EXPECTED.get(model_type, {}).get("Attention")
+    if attention and not any(stats.get(n) for n in attention) and before.get("Softmax"):
+        optimized, stats = _with_onnxscript(Path(src), Path(dst), model_type, num_heads,
+                                            hidden_size, attention, optimized, stats, step)
     step.fused = dict(sorted(stats.items()))
     for family, names in EXPECTED.get(model_type, {}).items():
         if not any(stats.get(n) for n in names):
@@ -153,3 +162,63 @@ def fuse(src: Path, dst: Path, model_type: str = "bert", *, model_hint: str | No
         step.notes.append(f"no {model_type} fusion pattern matched this graph; "
                           "the saved graph is only cleaned up, not fused")
     return step
+
+
+def _ort_optimize(src: str, model_type: str, num_heads: int, hidden_size: int):
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    with quiet():
+        return optimize_model(src, model_type=model_type, num_heads=num_heads,
+                              hidden_size=hidden_size, opt_level=0)
+
+
+def _with_onnxscript(src: Path, dst: Path, model_type: str, num_heads: int, hidden_size: int,
+                     attention: tuple[str, ...], optimized, stats: dict, step: StepReport):
+    """onnxscript's ORT fusions, then the optimizer; kept when it fuses more attention and
+    ONNX Runtime loads the result. Returns the (optimizer model, statistics) to keep."""
+    import tempfile
+
+    best = sum(stats.get(n, 0) for n in attention)
+    with tempfile.TemporaryDirectory(prefix="onnxbench-fuse-") as tmp:
+        pre = Path(tmp) / f"{dst.stem}.ortfusions.onnx"
+        try:
+            counts = onnxscript_fusions(src, pre)
+            candidate = _ort_optimize(str(pre), model_type, num_heads, hidden_size)
+            candidate.save_model_to_file(str(pre))
+            _loads(pre)
+        except Exception as exc:  # noqa: BLE001 - a second opinion that fails changes nothing
+            step.notes.append("onnxscript's ORT fusion rewriter could not fuse this graph "
+                              f"either: {type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}")
+            return optimized, stats
+        new_stats = {k: v for k, v in candidate.get_fused_operator_statistics().items() if v}
+    if sum(new_stats.get(n, 0) for n in attention) <= best:
+        step.notes.append("onnxscript's ORT fusion rewriter found no attention either")
+        return optimized, stats
+    step.settings["attention_fuser"] = ("onnxscript.rewriter.ort_fusions.optimize_for_ort, then "
+                                        "onnxruntime.transformers.optimizer")
+    step.details["onnxscript_fusions"] = {k: v for k, v in counts.items() if v}
+    step.notes.append("attention fused by onnxscript's ORT fusion rewriter (the optimizer's own "
+                      "patterns did not match this export)")
+    return candidate, new_stats
+
+
+def onnxscript_fusions(src: Path, dst: Path) -> dict[str, int]:
+    """Apply onnxscript's ONNX Runtime fusions (``optimize_for_ort``) to ``src``; save to
+    ``dst``; the count of each fusion applied."""
+    import onnx_ir as ir
+    from onnxscript.rewriter.ort_fusions import optimize_for_ort
+
+    with quiet():
+        model = ir.load(str(src))
+        model, counts = optimize_for_ort(model)
+        ir.save(model, str(dst))
+    return dict(counts)
+
+
+def _loads(path: Path) -> None:
+    """Raise unless ONNX Runtime (CPU) can create a session for ``path``."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 4
+    ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])

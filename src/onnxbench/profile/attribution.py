@@ -18,7 +18,8 @@ medians from the timed loop.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from onnxbench.profile.categories import category
 

@@ -19,14 +19,16 @@ reported beside (``device_by_op_type``). The record says which in ``clock``.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import shutil
 import statistics
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from onnxbench.profile.record import group_nodes, make_record
 
@@ -37,35 +39,45 @@ TOOL = "onnxruntime profiler (SessionOptions.enable_profiling, Chrome-trace JSON
 
 
 def parse_trace(events: list[dict[str, Any]], runs: int | None = None) -> dict[str, Any]:
-    """The profile record of an ORT trace; only the last ``runs`` ``model_run``s count."""
+    """The profile record of an ORT trace; only the last ``runs`` ``model_run``s count.
+
+    Each node event belongs to the run whose window holds it; a node's time is the MEDIAN
+    over runs of its time in that run (a noisy run cannot dominate, as in the timed loop).
+    """
     run_events = sorted((e for e in events if e.get("cat") == "Session"
                          and e.get("name") == "model_run"), key=lambda e: e["ts"])
     kept = run_events[-runs:] if runs else run_events
+    starts = [e["ts"] for e in kept]
     n_runs = len(kept) or 1
-    start = kept[0]["ts"] if kept else float("-inf")
-    acc: dict[str, dict[str, Any]] = {}
-    device: dict[str, float] = defaultdict(float)
+    first = starts[0] if starts else float("-inf")
+    per_run: dict[str, list[float]] = {}
+    meta: dict[str, tuple[str, str]] = {}
+    calls: dict[str, int] = defaultdict(int)
+    device: dict[str, list[float]] = {}
     for e in events:
-        if e.get("ts", 0) < start:
+        ts = e.get("ts", 0)
+        if ts < first or e.get("cat") not in ("Node", "Kernel"):
             continue
+        k = max(bisect.bisect_right(starts, ts) - 1, 0) if starts else 0
         args = e.get("args") or {}
-        if e.get("cat") == "Kernel":
-            device[str(args.get("op_name") or e.get("name"))] += float(e.get("dur", 0))
-        if e.get("cat") != "Node" or not str(e.get("name", "")).endswith(KERNEL_SUFFIX):
+        if e["cat"] == "Kernel":
+            op = str(args.get("op_name") or e.get("name"))
+            device.setdefault(op, [0.0] * n_runs)[k] += float(e.get("dur", 0))
+            continue
+        if not str(e.get("name", "")).endswith(KERNEL_SUFFIX):
             continue
         name = e["name"][: -len(KERNEL_SUFFIX)]
-        row = acc.setdefault(name, {"name": name, "op_type": str(args.get("op_name") or "?"),
-                                    "provider": str(args.get("provider") or "?"), "us": 0.0,
-                                    "calls": 0})
-        row["us"] += float(e.get("dur", 0))
-        row["calls"] += 1
-    nodes = [{"name": r["name"], "op_type": r["op_type"], "provider": r["provider"],
-              "ms": r["us"] / n_runs / 1000.0, "calls": r["calls"] / n_runs} for r in acc.values()]
+        meta.setdefault(name, (str(args.get("op_name") or "?"), str(args.get("provider") or "?")))
+        per_run.setdefault(name, [0.0] * n_runs)[k] += float(e.get("dur", 0))
+        calls[name] += 1
+    nodes = [{"name": name, "op_type": meta[name][0], "provider": meta[name][1],
+              "ms": statistics.median(us) / 1000.0, "calls": calls[name] / n_runs}
+             for name, us in per_run.items()]
     run_ms = statistics.median(e["dur"] / 1000.0 for e in kept) if kept else None
     extra: dict[str, Any] = {}
     if device:
-        rows = [{"name": k, "op_type": k, "provider": "device", "ms": v / n_runs / 1000.0}
-                for k, v in device.items()]
+        rows = [{"name": k, "op_type": k, "provider": "device",
+                 "ms": statistics.median(v) / 1000.0} for k, v in device.items()]
         total = sum(r["ms"] for r in rows)
         extra["device_by_op_type"] = group_nodes(rows, "op_type", total)
         extra["device_sum_ms"] = round(total, 6)
@@ -76,7 +88,7 @@ def parse_trace(events: list[dict[str, Any]], runs: int | None = None) -> dict[s
 def _clock(nodes: list[dict[str, Any]], has_device: bool) -> str:
     gpu = sorted({n["provider"] for n in nodes if n["provider"] in GPU_PROVIDERS})
     if not gpu:
-        return "node kernel_time: host wall time of each node's compute"
+        return "node kernel_time: host wall time of each node's compute, median over runs"
     text = (f"node kernel_time: for {', '.join(gpu)} nodes the host time to enqueue their "
             "kernels (they run asynchronously), for CPU nodes their compute")
     return text + ("; device kernel times (CUPTI) in device_by_op_type" if has_device else

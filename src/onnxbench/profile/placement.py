@@ -30,9 +30,10 @@ import re
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 METHOD = ("ONNX Runtime's verbose session log ('Node placements', session_state.cc), read from "
           "a separate untimed session with the timed session's providers and options")

@@ -22,7 +22,8 @@ execution): the record keeps the number, never clamps it.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 ROUND = 6  # ms to the nanosecond: enough, and result.json stays readable
 

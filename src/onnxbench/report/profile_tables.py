@@ -12,8 +12,9 @@ profiler. Explained A/Bs are formed for every pair whose two points both have a 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from onnxbench.profile.attribution import attribute, profile_of
 from onnxbench.report.fmt import DASH, pct, sig
@@ -79,11 +80,11 @@ def _labeller(points: Iterable[Point]):
 
 # ---------------------------------------------------------------- pairs to explain
 
-def _ab_pairs(ab: "Comparison | None") -> list[tuple[str, Point, Point]]:
+def _ab_pairs(ab: Comparison | None) -> list[tuple[str, Point, Point]]:
     return [(pair.label, pair.a, pair.b) for pair in (ab.pairs if ab else [])]
 
 
-def _variant_pairs(groups: Iterable["Group"]) -> list[tuple[str, Point, Point]]:
+def _variant_pairs(groups: Iterable[Group]) -> list[tuple[str, Point, Point]]:
     out = []
     for g in groups:
         for s in g.series:
@@ -97,7 +98,7 @@ def _variant_pairs(groups: Iterable["Group"]) -> list[tuple[str, Point, Point]]:
     return out
 
 
-def explained_pairs(ab: "Comparison | None", groups: Iterable["Group"]) -> list[Explained]:
+def explained_pairs(ab: Comparison | None, groups: Iterable[Group]) -> list[Explained]:
     """Every A/B and variant pair whose two points have profiles and numbers, explained."""
     out, seen = [], set()
     for label, a, b in _ab_pairs(ab) + _variant_pairs(groups):
@@ -211,8 +212,8 @@ def placement_table(points: list[Point], label) -> Table | None:
                  rows, notes + ([f"method: {method}"] if method else []))
 
 
-def profile_section(points: list[Point], groups: Iterable["Group"],
-                    ab: "Comparison | None" = None) -> ProfileSection:
+def profile_section(points: list[Point], groups: Iterable[Group],
+                    ab: Comparison | None = None) -> ProfileSection:
     """The report's "Why" part: placement, profiles, and the explained A/Bs."""
     label = _labeller(points)
     section = ProfileSection()

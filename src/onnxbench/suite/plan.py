@@ -88,7 +88,7 @@ def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, flo
         _pick(entry, d, "precision", ["fp32"]),
         itertools.product(*(ab[n] for n in ab_names)),
         _pick(entry, d, "runtimes", DEFAULT_RUNTIMES), _pick(entry, d, "batch", DEFAULT_BATCH),
-        _pick(entry, d, "seq", [None]))
+        [None] if entry.seq_mix is not None else _pick(entry, d, "seq", [None]))  # a mix sets seq
     out = []
     for model, config, exporter, precision, ab_values, runtime, batch, seq in grid:
         if is_onnx_file(model):  # a bare graph has no config and was not exported here
@@ -97,9 +97,17 @@ def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, flo
                     seq=seq, precision=precision,
                     options={**options, **dict(zip(ab_names, ab_values))},
                     shapes=entry.shapes or {}, ranges=entry.ranges or {}, measure=policy,
-                    repeat=repeat, seed=int(_pick(entry, d, "seed", 0)))
+                    repeat=repeat, seed=int(_pick(entry, d, "seed", 0)), **_data_fields(entry))
         out.append((case, timeout))
     return out
+
+
+def _data_fields(entry: CaseEntry) -> dict[str, Any]:
+    """The entry's real inputs, fixed values and shape mix (a file of lengths read here)."""
+    from onnxbench.shape_mix import parse_mix
+
+    return {"values": entry.values or {}, "inputs": entry.inputs,
+            "seq_mix": parse_mix(entry.seq_mix) if entry.seq_mix is not None else None}
 
 
 def expand(suite: Suite) -> Plan:

@@ -84,6 +84,9 @@ class CaseEntry(Axes):
     model: Annotated[list[str], BeforeValidator(_as_list)]
     shapes: dict[str, list[PosInt]] | None = None
     ranges: dict[str, tuple[float, float]] | None = None
+    values: dict[str, float] | None = None
+    inputs: str | None = None
+    seq_mix: Any = None
     ab: dict[str, list[Any]] | None = None
 
 
@@ -239,7 +242,38 @@ def check_names(suite: Suite) -> Problem | None:
     for i, entry in enumerate(suite.cases):
         checks.append(_check_models(i, entry))
         checks.append(_check_axes(("cases", i), entry, entry))
+        checks.append(_check_data(i, entry))
     return next((p for p in checks if p), None)
+
+
+def _check_data(i: int, entry: CaseEntry) -> Problem | None:
+    """``inputs`` (a readable file matching a bare graph's inputs), ``values`` and
+    ``seq_mix``: checked here so a mistake stops the suite before it runs."""
+    from onnxbench.shape_mix import parse_mix
+
+    try:
+        if entry.seq_mix is not None:
+            parse_mix(entry.seq_mix)
+    except UserError as exc:
+        return ("cases", i, "seq_mix"), str(exc)
+    graphs = [m for m in entry.model if m.endswith(".onnx") and Path(m).is_file()]
+    try:
+        for graph in graphs:
+            if entry.inputs:
+                from onnxbench.input_files import read_inputs
+
+                read_inputs(entry.inputs, graph, entry.values)
+            elif entry.values:
+                from onnxbench.inputs import synthesize
+
+                synthesize(graph, batch=1, seq=1, shapes=entry.shapes, values=entry.values)
+        if entry.inputs and not graphs:
+            from onnxbench.input_files import load_user_data
+
+            load_user_data(entry.inputs)
+    except UserError as exc:
+        return ("cases", i, "inputs" if entry.inputs else "values"), str(exc)
+    return None
 
 
 def _check_models(i: int, entry: CaseEntry) -> Problem | None:

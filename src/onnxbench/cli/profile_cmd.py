@@ -1,0 +1,158 @@
+"""``onnxbench profile``: why is it slow? Per-operator profiles and node placement.
+
+    onnxbench profile MODEL [--runtime ort-cpu,torch-cpu] [--batch 8] [--seq 128] [--runs 20]
+
+Each runtime × batch is one case in its own worker: a timed pass (its median is what the
+profile is set against), then an untimed profiling pass on a fresh session (ORT's profiler,
+or torch.profiler) and, for ONNX Runtime, the node placement. Prints per case the time by
+op type and provider, the heaviest nodes, the unprofiled share and the placement; with two
+or more runtimes, the explained A/B of each against the first. Results land in a run
+directory like ``bench``'s (report included).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from onnxbench.cli.data_opts import INPUTS_HELP, RANGE_HELP, SEQ_MIX_HELP, VALUE_HELP
+from onnxbench.errors import UserError
+
+TIMED = {"warmup": 10, "min_runs": 10, "max_runs": 200, "min_time_s": 0.0, "max_time_s": 5.0}
+
+
+def _rich_table(table):
+    """A report ``Table`` as a rich table (same content as report.md)."""
+    from rich.markup import escape
+    from rich.table import Table as RichTable
+
+    out = RichTable(title=escape(table.title), title_justify="left")
+    for i, h in enumerate(table.headers):
+        out.add_column(escape(h), justify="left" if i == 0 else "right", overflow="fold")
+    for row in table.rows:
+        out.add_row(*[f"[bold]{escape(c.text)}[/bold]" if c.bold else escape(c.text) for c in row])
+    return out
+
+
+def _node_table(prof: dict[str, Any], top: int):
+    from onnxbench.report.fmt import pct, sig
+    from onnxbench.report.tables import Cell, Table
+
+    rows = [[Cell(n["name"]), Cell(n["op_type"]), Cell(n["provider"]), Cell(sig(n["ms"])),
+             Cell(pct(n["ms"] / prof["op_sum_ms"]) if prof["op_sum_ms"] else "–")]
+            for n in prof["nodes"][:top]]
+    return Table(f"heaviest {len(rows)} of {len(prof['nodes'])} nodes / operators",
+                 ["Node", "Op type", "Provider", "ms per run", "Share"], rows)
+
+
+def _results(run_dir: Path) -> list:
+    from onnxbench.result import read_results
+
+    return read_results(run_dir / "raw")
+
+
+def _print(results: list, top: int) -> None:
+    from rich.console import Console
+
+    from onnxbench.profile.attribution import attribute, profile_of
+    from onnxbench.report.profile_tables import Explained, attribution_table, op_type_table
+
+    console = Console()
+    for r in results:
+        name = f"{r.case.runtime} b{r.case.batch}" + (f" s{r.case.seq}" if r.case.seq else "")
+        if r.status != "ok":
+            console.print(f"{name}: {r.status}: {r.reason}", highlight=False)
+            continue
+        prof = profile_of(r)
+        for line in _placement_lines(name, r.placement):
+            console.print(line, highlight=False, soft_wrap=True)
+        if prof is None:
+            console.print(f"{name}: no profile ({(r.profile or {}).get('skipped') or (r.profile or {}).get('error')})",
+                          highlight=False)
+            continue
+        console.print(_rich_table(op_type_table(name, prof)))
+        console.print(_rich_table(_node_table(prof, top)))
+        console.print(f"{name}: median {prof['measured_median_ms']:.4g} ms, profiled op sum "
+                      f"{prof['op_sum_ms']:.4g} ms, unprofiled {100 * prof['unprofiled_share']:.1f} %"
+                      f" ({prof['clock']})", highlight=False, soft_wrap=True)
+    ok = [r for r in results if r.status == "ok" and profile_of(r)]
+    for b in ok[1:]:
+        att = attribute(ok[0], b, label_a="A", label_b="B")
+        console.print(_rich_table(attribution_table(Explained(
+            f"{ok[0].case.runtime} (A) → {b.case.runtime} (B), batch {b.case.batch}", None, None, att))))
+        for line in att["sentences"]:
+            console.print(f"  {line}", highlight=False, soft_wrap=True)
+
+
+def _placement_lines(name: str, placement: dict[str, Any] | None) -> list[str]:
+    if not placement:
+        return []
+    if placement.get("error"):
+        return [f"{name}: placement: {placement['error']}"]
+    per = ", ".join(f"{k} {v}" for k, v in placement["by_provider"].items())
+    lines = [f"{name}: {placement['nodes']} nodes ({per}); Memcpy nodes: {placement['memcpy_nodes']}"]
+    return lines + [f"{name}: WARNING {w}" for w in placement.get("warnings", [])]
+
+
+def profile_command(
+    model: str = typer.Argument(..., help="an .onnx file, a zoo name, or file.py:factory"),
+    runtime: list[str] = typer.Option(["ort-cpu"], "--runtime", "-r",
+                                      help="runtimes, comma-separated (repeatable); with two or "
+                                           "more, each is explained against the first"),
+    batch: Optional[str] = typer.Option(None, "--batch", "-b", help="batch sizes, e.g. 1,8"),
+    seq: Optional[str] = typer.Option(None, "--seq", help="sequence lengths, e.g. 128"),
+    shape: list[str] = typer.Option([], "--shape", help="NAME=D0,D1,... (repeatable)"),
+    range_: list[str] = typer.Option([], "--range", help=RANGE_HELP),
+    value: list[str] = typer.Option([], "--value", help=VALUE_HELP),
+    inputs: Optional[Path] = typer.Option(None, "--inputs", help=INPUTS_HELP),
+    seq_mix: Optional[str] = typer.Option(None, "--seq-mix", help=SEQ_MIX_HELP),
+    runs: int = typer.Option(20, "--runs", help="profiled runs (after 5 unprofiled warm-ups)"),
+    top: int = typer.Option(15, "--top", help="heaviest nodes to list"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="intra-op/torch threads"),
+    config: Optional[str] = typer.Option(None, "--config", help="zoo model config"),
+    exporter: Optional[str] = typer.Option(None, "--exporter",
+                                           help="exporter for a zoo model (default dynamo)"),
+    timeout: float = typer.Option(600.0, "--timeout", help="per-case time-out (s)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory to write"),
+    quiet: bool = typer.Option(False, "--quiet", help="log lines instead of a progress bar"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
+) -> None:
+    """Per-operator profile (untimed pass) and node placement of MODEL on each runtime."""
+    from onnxbench.cli.bench_cmd import (_batches, _check_model, _exporter, _run_bench,
+                                         build_cases, parse_int_list)
+    from onnxbench.cli.data_opts import case_data
+    from onnxbench.measure.policy import MeasurePolicy
+    from onnxbench.profile import profile_runs
+    from onnxbench.runtimes import validate_runtime_name
+
+    runtimes = [validate_runtime_name(r.strip()) for item in runtime for r in item.split(",")
+                if r.strip()]
+    n_runs = profile_runs(runs, "--runs")
+    if top < 1:
+        raise UserError(f"--top {top}: give a positive number of nodes")
+    data = case_data(shape, range_, value, inputs, seq_mix, None, None, None)
+    batches, seqs = _batches(model, batch, data), parse_int_list("--seq", seq)
+    if _check_model(model, data, batches, seqs[0] if seqs else None):
+        model, config, exporter = str(Path(model)), None, None
+    else:
+        exporter = _exporter(exporter or "dynamo", "--exporter")
+    cases = build_cases(model, runtimes, batches, seqs, MeasurePolicy(**TIMED), data, config,
+                        exporter, threads, {"profile": n_runs})
+    run_dir, _ = _run_bench(cases, out, timeout, quiet)
+    results = _results(run_dir)
+    if json_out:
+        typer.echo(json.dumps({"run_dir": str(run_dir), "results": [
+            {"case_id": r.case_id, "status": r.status, "reason": r.reason,
+             "placement": r.placement, "profile": r.profile} for r in results]}, indent=1,
+            default=str))
+        return
+    _print(results, top)
+    typer.echo(f"results: {run_dir}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``profile`` command to the app."""
+    app.command("profile")(profile_command)
