@@ -251,11 +251,11 @@ def bench(
                 if r.strip()]
     data = case_data(shape, range_, value, inputs, seq_mix, accuracy_data, metric, reference)
     batches = _batches(model, batch, data)
-    seqs = parse_int_list("--seq", seq)
+    seqs = _seqs(seq, data)
     if timeout <= 0:
         raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
     policy = _policy(runs, warmup, min_time, max_time, target_ci)
-    is_onnx = _check_model(model, data, batches, seqs[0] if seqs else None)
+    is_onnx = _check_model(model, data, batches, _first_seq(seqs, data))
     if is_onnx:
         model, config, exporter = str(Path(model)), None, None
     else:
@@ -276,6 +276,20 @@ def _batches(model: str, batch: str | None, data) -> list[int]:
 
         return [batch_from_inputs(load_onnx(model), data) or 1]
     return [1]
+
+
+def _seqs(seq: str | None, data) -> list[int]:
+    """``--seq`` values; none with ``--seq-mix`` (the mix sets every length)."""
+    if seq is not None and data.seq_mix:
+        raise UserError("--seq and --seq-mix: give one (the mix sets the sequence lengths)")
+    return parse_int_list("--seq", seq)
+
+
+def _first_seq(seqs: list[int], data) -> int | None:
+    """The sequence length the graph is checked at: the first --seq, or the mix's main one."""
+    from onnxbench.shape_mix import main_length
+
+    return seqs[0] if seqs else main_length(data.seq_mix)
 
 
 def _run_bench(cases, out: Path | None, timeout: float, quiet: bool):

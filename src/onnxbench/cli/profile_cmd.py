@@ -121,8 +121,8 @@ def profile_command(
     json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Per-operator profile (untimed pass) and node placement of MODEL on each runtime."""
-    from onnxbench.cli.bench_cmd import (_batches, _check_model, _exporter, _run_bench,
-                                         build_cases, parse_int_list)
+    from onnxbench.cli.bench_cmd import (_batches, _check_model, _exporter, _first_seq,
+                                         _run_bench, _seqs, build_cases)
     from onnxbench.cli.data_opts import case_data
     from onnxbench.measure.policy import MeasurePolicy
     from onnxbench.profile import profile_runs
@@ -134,8 +134,8 @@ def profile_command(
     if top < 1:
         raise UserError(f"--top {top}: give a positive number of nodes")
     data = case_data(shape, range_, value, inputs, seq_mix, None, None, None)
-    batches, seqs = _batches(model, batch, data), parse_int_list("--seq", seq)
-    if _check_model(model, data, batches, seqs[0] if seqs else None):
+    batches, seqs = _batches(model, batch, data), _seqs(seq, data)
+    if _check_model(model, data, batches, _first_seq(seqs, data)):
         model, config, exporter = str(Path(model)), None, None
     else:
         exporter = _exporter(exporter or "dynamo", "--exporter")

@@ -131,7 +131,7 @@ def explain(att: Mapping[str, Any], n: int = 3) -> list[str]:
     for r in att["by_op_type"][:n]:
         if r["delta_ms"] == 0:
             break
-        change = _presence(r)
+        change = _presence(r, att)
         lines.append(f"{r['delta_ms']:+.3g} ms in {r['op_type']} ({r['a_ms']:.3g} → "
                      f"{r['b_ms']:.3g} ms per run{change})")
     nodes = att.get("nodes")
@@ -144,11 +144,15 @@ def explain(att: Mapping[str, Any], n: int = 3) -> list[str]:
     return lines
 
 
-def _presence(row: Mapping[str, Any]) -> str:
+def _presence(row: Mapping[str, Any], att: Mapping[str, Any]) -> str:
+    """What changed about an op type besides its time; for one only in A or B (a fused op,
+    or the ops a fusion removed) its share of that side's measured median."""
     if not row["a_nodes"]:
-        return f"; only in B, {_n(row['b_nodes'])} node(s)"
+        return (f"; only in {att['b']}, {_n(row['b_nodes'])} node(s), "
+                f"{100 * row['b_ms'] / att['measured_b_ms']:.3g} % of its median")
     if not row["b_nodes"]:
-        return f"; only in A, {_n(row['a_nodes'])} node(s)"
+        return (f"; only in {att['a']}, {_n(row['a_nodes'])} node(s), "
+                f"{100 * row['a_ms'] / att['measured_a_ms']:.3g} % of its median")
     if row["a_nodes"] != row["b_nodes"]:
         return f"; {_n(row['a_nodes'])} → {_n(row['b_nodes'])} nodes"
     return ""
