@@ -282,3 +282,7 @@ def test_a_mixed_shape_case_gives_per_length_latency_and_the_mix_percentiles(tmp
     assert mix["overall"]["n"] == 60 == result["stats"]["n"]
     assert mix["overall"]["p99"] == pytest.approx(result["stats"]["p99"], rel=1e-6)
     assert result["case"]["seq"] is None and "_smix_" in result["case_id"]
+    from onnxbench.report import write_reports
+
+    md = write_reports(tmp_path / "run", ["md"])[0].read_text()
+    assert "Mixed shapes: latency per sequence length" in md and "**mix (all)**" in md

@@ -127,6 +127,10 @@ def build_report(run_dir: str | Path | RunData, *, baseline: str | None = None,
     tables = [env_table(run.env)] if run.env else []
     ex = exporter_table(points)
     tables += [ex] if ex else []
+    from onnxbench.report.mix_tables import mix_table
+
+    mixed = mix_table(points)
+    tables = ([mixed] if mixed else []) + tables
     ab = ab_in_run(run, threshold=threshold) if run.ab_axes else None
     counts: dict[str, int] = {}
     for r in run.results:
