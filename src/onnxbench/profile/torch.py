@@ -34,6 +34,14 @@ def _self_device_us(event: Any) -> float:
     return 0.0
 
 
+def _host_op(event: Any) -> bool:
+    """A synchronous host-side event (an operator, a runtime call). Device kernels are events
+    too, but their time is already each launching operator's device time: counting them
+    again would count every kernel twice."""
+    kind = getattr(event, "device_type", None)
+    return not getattr(event, "is_async", False) and (kind is None or str(kind).endswith("CPU"))
+
+
 def per_step_rows(events: list[Any], device: str) -> tuple[list[dict], list[dict], int]:
     """(rows, host rows, steps) from ``prof.events()``: each operator's self time per
     profiler step, folded by the MEDIAN over steps (a noisy step cannot dominate); the
@@ -46,7 +54,7 @@ def per_step_rows(events: list[Any], device: str) -> tuple[list[dict], list[dict
     calls: dict[str, int] = {}
     n = len(steps) or 1
     for e in events:
-        if e.name.startswith("ProfilerStep"):
+        if e.name.startswith("ProfilerStep") or not _host_op(e):
             continue
         k = max(bisect.bisect_right(starts, e.time_range.start) - 1, 0) if steps else 0
         host.setdefault(e.name, [0.0] * n)[k] += float(e.self_cpu_time_total)
