@@ -136,23 +136,12 @@ def test_fuse_bert_finds_one_attention_per_layer_of_a_dynamo_export(dynamo_bert,
 def test_fused_vs_unfused_is_explained_with_the_attention_share(tmp_path):
     text = """
 suite: fused
+defaults: {config: tiny, exporter: dynamo, runtimes: [ort-cpu], batch: [2], seq: [16],
+           options: {threads: 1, profile: 5}, measure: {runs: 20, warmup: 3}}
 cases:
   - model: bert
-    config: tiny
-    exporter: dynamo
-    runtimes: [ort-cpu]
-    batch: [2]
-    seq: [16]
-    options: {threads: 1, profile: 5}
-    measure: {runs: 20, warmup: 3}
   - model: bert
-    config: tiny
-    exporter: dynamo
-    runtimes: [ort-cpu]
-    batch: [2]
-    seq: [16]
-    options: {threads: 1, profile: 5, fuse: bert}
-    measure: {runs: 20, warmup: 3}
+    options: {fuse: bert}
 """
     outcome = _run(text, tmp_path)
     report = build_report(outcome.run_dir)

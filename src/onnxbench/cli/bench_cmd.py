@@ -15,8 +15,8 @@ from typing import Any, Iterator, Optional
 
 import typer
 
-from onnxbench.cli.data_opts import (ACCURACY_HELP, INPUTS_HELP, METRIC_HELP, RANGE_HELP,
-                                     REFERENCE_HELP, SEQ_MIX_HELP, VALUE_HELP)
+from onnxbench.cli.data_opts import (ACCURACY_HELP, METRIC_HELP, REFERENCE_HELP, InputsFlag,
+                                     RangeFlag, SeqMixFlag, ShapeFlag, ValueFlag)
 from onnxbench.errors import UserError
 
 SERIES_KEYS = ("model", "config", "exporter", "runtime", "precision", "options")
@@ -217,11 +217,11 @@ def bench(
                                         help="batch sizes, e.g. 1,2,8,32 (default 1, or the "
                                              "rows of --inputs)"),
     seq: Optional[str] = typer.Option(None, "--seq", help="sequence lengths, e.g. 128,512"),
-    shape: list[str] = typer.Option([], "--shape", help="NAME=D0,D1,... (repeatable)"),
-    range_: list[str] = typer.Option([], "--range", help=RANGE_HELP),
-    value: list[str] = typer.Option([], "--value", help=VALUE_HELP),
-    inputs: Optional[Path] = typer.Option(None, "--inputs", help=INPUTS_HELP),
-    seq_mix: Optional[str] = typer.Option(None, "--seq-mix", help=SEQ_MIX_HELP),
+    shape: ShapeFlag = [],  # noqa: B006 - typer copies list defaults
+    range_: RangeFlag = [],  # noqa: B006
+    value: ValueFlag = [],  # noqa: B006
+    inputs: InputsFlag = None,
+    seq_mix: SeqMixFlag = None,
     profile: bool = typer.Option(False, "--profile",
                                  help="an untimed per-operator profiling pass after each "
                                       "timed one (ORT profiler / torch.profiler)"),

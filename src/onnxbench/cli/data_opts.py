@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Optional
+
+import typer
 
 from onnxbench.errors import UserError
 from onnxbench.inputs import RANGE_HELP, VALUE_HELP
@@ -23,6 +25,14 @@ ACCURACY_HELP = "labelled .npz (the model's inputs plus 'labels'): task metric a
 METRIC_HELP = "accuracy | top5 | auc | mse | cosine (of the first output against the labels)"
 REFERENCE_HELP = "fp32 .onnx the accuracy delta is taken against (default: fp32 PyTorch for " \
                  "zoo models, else the model itself on ORT CPU)"
+
+
+# the flags as typer parameter types, declared once for every command that takes them
+ShapeFlag = Annotated[list[str], typer.Option("--shape", help="NAME=D0,D1,... (repeatable)")]
+RangeFlag = Annotated[list[str], typer.Option("--range", help=RANGE_HELP)]
+ValueFlag = Annotated[list[str], typer.Option("--value", help=VALUE_HELP)]
+InputsFlag = Annotated[Optional[Path], typer.Option("--inputs", help=INPUTS_HELP)]
+SeqMixFlag = Annotated[Optional[str], typer.Option("--seq-mix", help=SEQ_MIX_HELP)]
 
 
 @dataclass
@@ -52,6 +62,10 @@ def case_data(shape: list[str], range_: list[str], value: list[str], inputs: Pat
                     dict(parse_value(v) for v in value))
     if inputs is not None:
         from onnxbench.input_files import load_user_data
+
+        if data.shapes or data.ranges:
+            raise UserError(f"{'--shape' if data.shapes else '--range'}: shapes and values come "
+                            f"from --inputs {inputs}; these flags apply to synthesised inputs")
 
         load_user_data(inputs)  # readable, in a known layout
         data.inputs = str(inputs)
@@ -106,6 +120,6 @@ def batch_from_inputs(model, data: CaseData) -> int | None:
     return batch_of(read_inputs(data.inputs, model, data.values), model)
 
 
-__all__ = ["CaseData", "case_data", "check_against_graph", "batch_from_inputs", "RANGE_HELP",
-           "VALUE_HELP", "INPUTS_HELP", "SEQ_MIX_HELP", "ACCURACY_HELP", "METRIC_HELP",
+__all__ = ["CaseData", "case_data", "check_against_graph", "batch_from_inputs", "ShapeFlag",
+           "RangeFlag", "ValueFlag", "InputsFlag", "SeqMixFlag", "ACCURACY_HELP", "METRIC_HELP",
            "REFERENCE_HELP"]

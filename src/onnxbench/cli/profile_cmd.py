@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import typer
 
-from onnxbench.cli.data_opts import INPUTS_HELP, RANGE_HELP, SEQ_MIX_HELP, VALUE_HELP
+from onnxbench.cli.data_opts import InputsFlag, RangeFlag, SeqMixFlag, ShapeFlag, ValueFlag
 from onnxbench.errors import UserError
 
 TIMED = {"warmup": 10, "min_runs": 10, "max_runs": 200, "min_time_s": 0.0, "max_time_s": 5.0}
@@ -104,11 +104,11 @@ def profile_command(
                                            "more, each is explained against the first"),
     batch: Optional[str] = typer.Option(None, "--batch", "-b", help="batch sizes, e.g. 1,8"),
     seq: Optional[str] = typer.Option(None, "--seq", help="sequence lengths, e.g. 128"),
-    shape: list[str] = typer.Option([], "--shape", help="NAME=D0,D1,... (repeatable)"),
-    range_: list[str] = typer.Option([], "--range", help=RANGE_HELP),
-    value: list[str] = typer.Option([], "--value", help=VALUE_HELP),
-    inputs: Optional[Path] = typer.Option(None, "--inputs", help=INPUTS_HELP),
-    seq_mix: Optional[str] = typer.Option(None, "--seq-mix", help=SEQ_MIX_HELP),
+    shape: ShapeFlag = [],  # noqa: B006 - typer copies list defaults
+    range_: RangeFlag = [],  # noqa: B006
+    value: ValueFlag = [],  # noqa: B006
+    inputs: InputsFlag = None,
+    seq_mix: SeqMixFlag = None,
     runs: int = typer.Option(20, "--runs", help="profiled runs (after 5 unprofiled warm-ups)"),
     top: int = typer.Option(15, "--top", help="heaviest nodes to list"),
     threads: Optional[int] = typer.Option(None, "--threads", help="intra-op/torch threads"),
