@@ -70,6 +70,7 @@ cases:
     assert "### Per-operator profiles (untimed pass)" in md
     html = (outcome.run_dir / "report.html").read_text()
     assert "Time by op type per run" in html and "per op type (ms per run" in html
+    assert "Where each node ran: nodes per execution provider" in html
     assert report.to_dict()["why"]["explained"][0]["by_op_type"]
 
 

@@ -10,7 +10,7 @@
 #   pipelines  pipeline-ab
 #   bert       bert-optimize-gpu
 #   moe        moe-backends
-#   tests      the GPU tests (tests/test_gpu_runtimes.py, tests/test_pipeline.py)
+#   tests      the GPU tests (tests/test_gpu_runtimes.py, tests/test_pipeline.py, tests/test_profile_gpu.py)
 #
 # One call of the device tool may run 600 s, so the whole script keeps to a deadline
 # (BUDGET_S, default 560 s) and every suite gets the time left. A suite cut short keeps each
@@ -85,7 +85,8 @@ for part in "$@"; do
     tests)
       if [ "$(left)" -gt 60 ]; then
         timeout -k 10 "$(( $(left) - 10 ))" python3 -m pytest -q -p no:cacheprovider \
-          tests/test_gpu_runtimes.py tests/test_pipeline.py > "$out/gpu-tests.log" 2>&1
+          tests/test_gpu_runtimes.py tests/test_pipeline.py tests/test_profile_gpu.py \
+          > "$out/gpu-tests.log" 2>&1
         echo "gpu tests: $(tail -1 "$out/gpu-tests.log")"
       else
         echo "gpu tests: not started, $(left) s left"

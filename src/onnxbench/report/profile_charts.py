@@ -54,6 +54,26 @@ def attribution_figure(e: Explained) -> go.Figure:
     return fig
 
 
+def placement_figure(section: ProfileSection) -> go.Figure | None:
+    """Stacked bars: per ORT point, its nodes per execution provider; Memcpy nodes apart."""
+    if not section.placed:
+        return None
+    names = [lbl for lbl, _ in section.placed]
+    providers = sorted({p for _, pl in section.placed for p in pl["by_provider"]})
+    fig = go.Figure()
+    for i, prov in enumerate(providers):
+        fig.add_trace(go.Bar(y=names, x=[pl["by_provider"].get(prov, 0) for _, pl in section.placed],
+                             name=prov.removesuffix("ExecutionProvider"), orientation="h",
+                             marker_color=COLORS[i % len(COLORS)]))
+    if any(pl["memcpy_nodes"] for _, pl in section.placed):
+        fig.add_trace(go.Scatter(y=names, x=[pl["memcpy_nodes"] for _, pl in section.placed],
+                                 mode="markers", name="Memcpy nodes",
+                                 marker={"symbol": "x", "size": 12, "color": "#000"}))
+    fig.update_layout(barmode="stack", title="Where each node ran: nodes per execution provider",
+                      xaxis={"title": "nodes"}, height=200 + 30 * len(names))
+    return fig
+
+
 def section_figures(section: ProfileSection) -> list[go.Figure]:
-    fig = op_type_figure(section)
-    return ([fig] if fig else []) + [attribution_figure(e) for e in section.explained]
+    figs = [placement_figure(section), op_type_figure(section)]
+    return [f for f in figs if f] + [attribution_figure(e) for e in section.explained]

@@ -46,6 +46,7 @@ class ProfileSection:
     """Everything the report's "Why" part shows (plain values; md and html render it)."""
 
     profiled: list[tuple[str, Point, dict[str, Any]]] = field(default_factory=list)
+    placed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     explained: list[Explained] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
 
@@ -218,6 +219,8 @@ def profile_section(points: list[Point], groups: Iterable[Group],
     label = _labeller(points)
     section = ProfileSection()
     section.profiled = [(label(p), p, prof) for p in points if (prof := point_profile(p))]
+    section.placed = [(label(p), r.placement) for p in points
+                      if (r := _result_with(p, "placement")) and not r.placement.get("error")]
     section.explained = explained_pairs(ab, list(groups))
     placed = placement_table(points, label)
     section.tables += [placed] if placed else []
