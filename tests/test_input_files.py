@@ -19,30 +19,40 @@ from onnxbench.inputs import parse_range, parse_value, synthesize
 
 def _model(path: Path) -> Path:
     """ids int64 [batch, seq], feats float32 [batch, 4], sr int64 scalar → y [batch, seq]."""
-    inputs = [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "seq"]),
-              helper.make_tensor_value_info("feats", TensorProto.FLOAT, ["batch", 4]),
-              helper.make_tensor_value_info("sr", TensorProto.INT64, [])]
-    nodes = [helper.make_node("Cast", ["ids"], ["idf"], to=TensorProto.FLOAT),
-             helper.make_node("ReduceSum", ["feats", "one"], ["fs"], keepdims=1),
-             helper.make_node("Cast", ["sr"], ["srf"], to=TensorProto.FLOAT),
-             helper.make_node("Add", ["idf", "fs"], ["a"]),
-             helper.make_node("Add", ["a", "srf"], ["y"])]
-    g = helper.make_graph(nodes, "g", inputs,
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq"])],
-                          [numpy_helper.from_array(np.array([1], np.int64), "one")])
+    inputs = [
+        helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "seq"]),
+        helper.make_tensor_value_info("feats", TensorProto.FLOAT, ["batch", 4]),
+        helper.make_tensor_value_info("sr", TensorProto.INT64, []),
+    ]
+    nodes = [
+        helper.make_node("Cast", ["ids"], ["idf"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceSum", ["feats", "one"], ["fs"], keepdims=1),
+        helper.make_node("Cast", ["sr"], ["srf"], to=TensorProto.FLOAT),
+        helper.make_node("Add", ["idf", "fs"], ["a"]),
+        helper.make_node("Add", ["a", "srf"], ["y"]),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "g",
+        inputs,
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq"])],
+        [numpy_helper.from_array(np.array([1], np.int64), "one")],
+    )
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
     return path
 
 
 def _arrays(batch=3, seq=5):
     rng = np.random.default_rng(0)
-    return {"ids": rng.integers(0, 9, (batch, seq)).astype(np.int64),
-            "feats": rng.standard_normal((batch, 4)).astype(np.float32),
-            "sr": np.array(16000, np.int64)}
+    return {
+        "ids": rng.integers(0, 9, (batch, seq)).astype(np.int64),
+        "feats": rng.standard_normal((batch, 4)).astype(np.float32),
+        "sr": np.array(16000, np.int64),
+    }
 
 
 def _expected(a):
-    return (a["ids"].astype(np.float32) + a["feats"].sum(1, keepdims=True) + np.float32(a["sr"]))
+    return a["ids"].astype(np.float32) + a["feats"].sum(1, keepdims=True) + np.float32(a["sr"])
 
 
 def _pb(path: Path, arr: np.ndarray, name: str = "") -> None:
@@ -81,9 +91,12 @@ def test_each_input_format_reads_the_same_feeds(model, tmp_path):
 
 
 def test_a_single_npy_is_a_one_input_model(tmp_path):
-    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 3])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 3])])
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 3])],
+    )
     path = tmp_path / "r.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
     np.save(tmp_path / "x.npy", np.ones((2, 3), np.float32))
@@ -93,9 +106,15 @@ def test_a_single_npy_is_a_one_input_model(tmp_path):
 MISMATCHES = {
     "name": ({"idz": np.zeros((3, 5), np.int64)}, "array 'idz' matches no input"),
     "missing": ({}, "no array for input 'ids'"),
-    "dtype": ({"ids": np.zeros((3, 5), np.int32)}, "input 'ids' is int32 in the file, the model takes int64"),
+    "dtype": (
+        {"ids": np.zeros((3, 5), np.int32)},
+        "input 'ids' is int32 in the file, the model takes int64",
+    ),
     "rank": ({"feats": np.zeros((3, 4, 1), np.float32)}, "input 'feats' has rank 3"),
-    "fixed dim": ({"feats": np.zeros((3, 5), np.float32)}, "input 'feats': dim 1 is 5, the model fixes it to 4"),
+    "fixed dim": (
+        {"feats": np.zeros((3, 5), np.float32)},
+        "input 'feats': dim 1 is 5, the model fixes it to 4",
+    ),
     "symbol": ({"feats": np.zeros((2, 4), np.float32)}, "dim 0 (batch) is 2 but 'ids' has batch=3"),
 }
 
@@ -108,7 +127,9 @@ def test_every_mismatch_is_exit_2_one_line_naming_the_input(model, tmp_path, cap
         a.pop("ids")
     a.update(change)
     np.savez(tmp_path / "bad.npz", **a)
-    code, out, err = run_cli(capsys, "bench", model, "--inputs", tmp_path / "bad.npz", "--runs", "1")
+    code, _out, err = run_cli(
+        capsys, "bench", model, "--inputs", tmp_path / "bad.npz", "--runs", "1"
+    )
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1, err
     assert message in lines[0] and "bad.npz" in lines[0], lines[0]
@@ -116,18 +137,21 @@ def test_every_mismatch_is_exit_2_one_line_naming_the_input(model, tmp_path, cap
 
 def test_unreadable_inputs_and_bad_flags_are_one_line(model, tmp_path, capsys):
     (tmp_path / "junk.npz").write_text("not a zip")
-    cases = [("--inputs", tmp_path / "junk.npz", "cannot read as .npz"),
-             ("--inputs", tmp_path / "nope.npz", "no such file"),
-             ("--inputs", tmp_path, "not a known layout"),
-             ("--value", "sr=1.5", "give a whole number"),
-             ("--value", "sr", "expected NAME=NUMBER"),
-             ("--value", "rate=3", "--value rate: no input of that name"),
-             ("--range", "ids=9:3", "LOW <= HIGH"),
-             ("--range", "ids=0.5:3", "give whole numbers"),
-             ("--seq-mix", "8:0", "positive weights")]
+    cases = [
+        ("--inputs", tmp_path / "junk.npz", "cannot read as .npz"),
+        ("--inputs", tmp_path / "nope.npz", "no such file"),
+        ("--inputs", tmp_path, "not a known layout"),
+        ("--value", "sr=1.5", "give a whole number"),
+        ("--value", "sr", "expected NAME=NUMBER"),
+        ("--value", "rate=3", "--value rate: no input of that name"),
+        ("--range", "ids=9:3", "LOW <= HIGH"),
+        ("--range", "ids=0.5:3", "give whole numbers"),
+        ("--seq-mix", "8:0", "positive weights"),
+    ]
     np.savez(tmp_path / "ok.npz", **_arrays())
-    code, _, err = run_cli(capsys, "bench", model, "--inputs", tmp_path / "ok.npz", "--range",
-                           "ids=0:3")
+    code, _, err = run_cli(
+        capsys, "bench", model, "--inputs", tmp_path / "ok.npz", "--range", "ids=0:3"
+    )
     assert code == 2 and "come from --inputs" in err and len(err.strip().splitlines()) == 1
     for flag, value, message in cases:
         code, _, err = run_cli(capsys, "bench", model, flag, value, "--seq", "4", "--runs", "1")
@@ -150,8 +174,20 @@ def test_value_fills_a_scalar_or_a_tensor_and_ranges_are_inclusive(model):
 def test_bench_on_real_inputs_and_value_runs_them(model, tmp_path, capsys):
     a = _arrays(batch=4)
     np.savez(tmp_path / "in.npz", ids=a["ids"], feats=a["feats"])  # sr comes from --value
-    code, out, err = run_cli(capsys, "bench", model, "--inputs", tmp_path / "in.npz", "--value",
-                             "sr=16000", "--runs", "3", "--out", tmp_path / "run", "--json")
+    code, out, err = run_cli(
+        capsys,
+        "bench",
+        model,
+        "--inputs",
+        tmp_path / "in.npz",
+        "--value",
+        "sr=16000",
+        "--runs",
+        "3",
+        "--out",
+        tmp_path / "run",
+        "--json",
+    )
     assert code == 0, err
     row = json.loads(out)["rows"][0]
     assert row["status"] == "ok" and row["batch"] == 4  # the batch is the file's rows
@@ -171,8 +207,9 @@ def test_verify_on_inputs_with_expected_outputs_and_against_another_graph(model,
     _pb(folder / "output_0.pb", _expected(a) + 100, "y")  # 0.6 % off: beyond rtol 1e-3
     assert run_cli(capsys, "verify", model, "--inputs", folder).code == 1
     np.savez(tmp_path / "in.npz", **a)
-    code, out, err = run_cli(capsys, "verify", model, "--inputs", tmp_path / "in.npz",
-                             "--against", model, "--json")
+    code, out, err = run_cli(
+        capsys, "verify", model, "--inputs", tmp_path / "in.npz", "--against", model, "--json"
+    )
     assert code == 0 and json.loads(out)["cases"]["inputs"]["passed"]
     code, _, err = run_cli(capsys, "verify", model, "--inputs", tmp_path / "in.npz")
     assert code == 2 and "no expected outputs" in err and len(err.strip().splitlines()) == 1
@@ -191,11 +228,15 @@ def test_feeds_without_a_graph_check_names_and_rows(tmp_path):
 
 # ----------------------------------------------------------------- labelled accuracy
 
+
 def _classifier(path: Path, weights: np.ndarray) -> Path:
-    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["logits"])], "c",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 4])],
-                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", 6])],
-                          [numpy_helper.from_array(weights.astype(np.float32), "w")])
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["logits"])],
+        "c",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 4])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", 6])],
+        [numpy_helper.from_array(weights.astype(np.float32), "w")],
+    )
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
     return path
 
@@ -229,9 +270,23 @@ def test_labelled_npz_accuracy_and_its_delta_against_an_fp32_reference(tmp_path,
     worse[:, [0, 1]] = worse[:, [1, 0]]  # a "reference" that predicts differently
     ref = _classifier(tmp_path / "ref.onnx", worse)
     ref_acc = float(np.mean((x @ worse.astype(np.float32)).argmax(1) == labels))
-    code, out, err = run_cli(capsys, "bench", model, "--batch", "8", "--accuracy-data",
-                             tmp_path / "val.npz", "--metric", "accuracy", "--reference", ref,
-                             "--runs", "2", "--out", tmp_path / "run")
+    code, _out, err = run_cli(
+        capsys,
+        "bench",
+        model,
+        "--batch",
+        "8",
+        "--accuracy-data",
+        tmp_path / "val.npz",
+        "--metric",
+        "accuracy",
+        "--reference",
+        ref,
+        "--runs",
+        "2",
+        "--out",
+        tmp_path / "run",
+    )
     assert code == 0, err
     result = json.loads(next((tmp_path / "run" / "raw").glob("*/result.json")).read_text())
     acc = result["accuracy"]
@@ -241,12 +296,14 @@ def test_labelled_npz_accuracy_and_its_delta_against_an_fp32_reference(tmp_path,
     np.savez(tmp_path / "unlabelled.npz", x=x)
     code, _, err = run_cli(capsys, "bench", model, "--accuracy-data", tmp_path / "unlabelled.npz")
     assert code == 2 and "no 'labels' array" in err
-    code, _, err = run_cli(capsys, "bench", model, "--metric", "f1", "--accuracy-data",
-                           tmp_path / "val.npz")
+    code, _, err = run_cli(
+        capsys, "bench", model, "--metric", "f1", "--accuracy-data", tmp_path / "val.npz"
+    )
     assert code == 2 and "choose one of accuracy, top5, auc, mse, cosine" in err
 
 
 # --------------------------------------------------------------------- mixed shapes
+
 
 def test_mix_parsing_and_seeded_order(tmp_path):
     from onnxbench.shape_mix import draw_order, parse_mix
@@ -267,15 +324,35 @@ def test_mix_parsing_and_seeded_order(tmp_path):
 def test_a_mixed_shape_case_gives_per_length_latency_and_the_mix_percentiles(tmp_path, capsys):
     rng = np.random.default_rng(0)
     g = helper.make_graph(
-        [helper.make_node("Gather", ["emb", "ids"], ["e"]), helper.make_node("MatMul", ["e", "w"], ["y"])],
-        "g", [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "seq"])],
+        [
+            helper.make_node("Gather", ["emb", "ids"], ["e"]),
+            helper.make_node("MatMul", ["e", "w"], ["y"]),
+        ],
+        "g",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "seq"])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "seq", 64])],
-        [numpy_helper.from_array(rng.standard_normal((100, 64)).astype(np.float32), "emb"),
-         numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), "w")])
+        [
+            numpy_helper.from_array(rng.standard_normal((100, 64)).astype(np.float32), "emb"),
+            numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), "w"),
+        ],
+    )
     path = tmp_path / "seq.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
-    code, out, err = run_cli(capsys, "bench", path, "--seq-mix", "8:0.5,2048:0.5", "--runs", "60",
-                             "--warmup", "2", "--threads", "1", "--out", tmp_path / "run")
+    code, _out, err = run_cli(
+        capsys,
+        "bench",
+        path,
+        "--seq-mix",
+        "8:0.5,2048:0.5",
+        "--runs",
+        "60",
+        "--warmup",
+        "2",
+        "--threads",
+        "1",
+        "--out",
+        tmp_path / "run",
+    )
     assert code == 0, err
     result = json.loads(next((tmp_path / "run" / "raw").glob("*/result.json")).read_text())
     mix = result["mix"]

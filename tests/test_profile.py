@@ -25,16 +25,27 @@ def _graph(path, n_heavy: int = 1, width: int = 256, heavy: int = 1024):
     rng = np.random.default_rng(0)
     inits, nodes, cur = [], [helper.make_node("Relu", ["x"], ["r"], name="light_relu")], "r"
     for i in range(n_heavy):
-        up = numpy_helper.from_array(rng.standard_normal((width, heavy)).astype(np.float32) * .01, f"up{i}")
-        down = numpy_helper.from_array(rng.standard_normal((heavy, width)).astype(np.float32) * .01, f"dn{i}")
+        up = numpy_helper.from_array(
+            rng.standard_normal((width, heavy)).astype(np.float32) * 0.01, f"up{i}"
+        )
+        down = numpy_helper.from_array(
+            rng.standard_normal((heavy, width)).astype(np.float32) * 0.01, f"dn{i}"
+        )
         inits += [up, down]
-        nodes += [helper.make_node("MatMul", [cur, f"up{i}"], [f"h{i}"], name=f"heavy_up{i}"),
-                  helper.make_node("MatMul", [f"h{i}", f"dn{i}"], [f"o{i}"], name=f"heavy_down{i}")]
+        nodes += [
+            helper.make_node("MatMul", [cur, f"up{i}"], [f"h{i}"], name=f"heavy_up{i}"),
+            helper.make_node("MatMul", [f"h{i}", f"dn{i}"], [f"o{i}"], name=f"heavy_down{i}"),
+        ]
         cur = f"o{i}"
     inits.append(numpy_helper.from_array(np.ones((width,), np.float32), "bias"))
     nodes.append(helper.make_node("Add", [cur, "bias"], ["y"], name="light_add"))
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", width])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", width])], inits)
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", width])],
+        inits,
+    )
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
     return path
 
@@ -78,17 +89,31 @@ def test_parse_trace_drops_warmup_runs_takes_medians_and_device_kernels():
         return {"cat": "Session", "name": "model_run", "ts": ts, "dur": dur}
 
     def node(name, ts, dur, op="MatMul", provider="CUDAExecutionProvider"):
-        return {"cat": "Node", "name": f"{name}_kernel_time", "ts": ts, "dur": dur,
-                "args": {"op_name": op, "provider": provider}}
+        return {
+            "cat": "Node",
+            "name": f"{name}_kernel_time",
+            "ts": ts,
+            "dur": dur,
+            "args": {"op_name": op, "provider": provider},
+        }
 
-    events = [run(0, 100), node("mm", 10, 900),                       # warm-up run: dropped
-              run(200, 50), node("mm", 210, 10), node("mm", 215, 4),  # mm runs twice
-              node("sh", 220, 2, "Shape", "CPUExecutionProvider"),
-              {"cat": "Node", "name": "mm_fence_before", "ts": 211, "dur": 99},
-              {"cat": "Kernel", "name": "gemm", "ts": 230, "dur": 30, "args": {"op_name": "MatMul"}},
-              run(300, 40), node("mm", 310, 20), node("sh", 320, 2, "Shape", "CPUExecutionProvider"),
-              {"cat": "Kernel", "name": "gemm", "ts": 330, "dur": 10, "args": {"op_name": "MatMul"}},
-              run(400, 60), node("mm", 410, 1000), node("sh", 420, 4, "Shape", "CPUExecutionProvider")]
+    events = [
+        run(0, 100),
+        node("mm", 10, 900),  # warm-up run: dropped
+        run(200, 50),
+        node("mm", 210, 10),
+        node("mm", 215, 4),  # mm runs twice
+        node("sh", 220, 2, "Shape", "CPUExecutionProvider"),
+        {"cat": "Node", "name": "mm_fence_before", "ts": 211, "dur": 99},
+        {"cat": "Kernel", "name": "gemm", "ts": 230, "dur": 30, "args": {"op_name": "MatMul"}},
+        run(300, 40),
+        node("mm", 310, 20),
+        node("sh", 320, 2, "Shape", "CPUExecutionProvider"),
+        {"cat": "Kernel", "name": "gemm", "ts": 330, "dur": 10, "args": {"op_name": "MatMul"}},
+        run(400, 60),
+        node("mm", 410, 1000),
+        node("sh", 420, 4, "Shape", "CPUExecutionProvider"),
+    ]
     prof = parse_trace(events, runs=3)
     by = {n["name"]: n for n in prof["nodes"]}
     assert by["mm"]["ms"] == pytest.approx(0.020)  # per-run totals 14, 20, 1000 us → median 20
@@ -114,29 +139,35 @@ def test_placement_counts_on_a_cpu_session(tmp_path):
     assert placed["memcpy_nodes"] == 0 and placed["warnings"] == [] and "error" not in placed
 
 
-GPU_LOG = """\
-2026-01-01 [I:onnxruntime:, cuda_execution_provider.cc:2500 GetCapability] CUDA kernel not found in registries for Op type: NonZero node name: /nz
-2026-01-01 [I:onnxruntime:Default, fallback_cpu_capability.cc:140 GetCpuPreferedNodes] ORT optimization- Force fallback to CPU execution for node: /shape because the CPU execution path is deemed faster than overhead involved with execution on other EPs  capable of executing this node
-2026-01-01 [W:onnxruntime:, transformer_memcpy.cc:83 ApplyImpl] \x1b[0;93m2 Memcpy nodes are added to the graph main_graph for CUDAExecutionProvider. It might have negative impact on performance (including unable to run CUDA graph). Set session_options.log_severity_level=1 to see the detail logs before this message.\x1b[m
-2026-01-01 [V:onnxruntime:, session_state.cc:1598 VerifyEachNodeIsAssignedToAnEp] Node placements
-2026-01-01 [V:onnxruntime:, session_state.cc:1604 VerifyEachNodeIsAssignedToAnEp]  Node(s) placed on [CUDAExecutionProvider]. Number of nodes: 4
-2026-01-01 [V:onnxruntime:, session_state.cc:1606 VerifyEachNodeIsAssignedToAnEp]   MatMul (/mm)
-2026-01-01 [V:onnxruntime:, session_state.cc:1606 VerifyEachNodeIsAssignedToAnEp]   Add (/add)
-2026-01-01 [V:onnxruntime:, session_state.cc:1606 VerifyEachNodeIsAssignedToAnEp]   MemcpyFromHost (Memcpy)
-2026-01-01 [V:onnxruntime:, session_state.cc:1606 VerifyEachNodeIsAssignedToAnEp]   MemcpyToHost (Memcpy_token_1)
-2026-01-01 [V:onnxruntime:, session_state.cc:1604 VerifyEachNodeIsAssignedToAnEp]  Node(s) placed on [CPUExecutionProvider]. Number of nodes: 3
-2026-01-01 [V:onnxruntime:, session_state.cc:1606 VerifyEachNodeIsAssignedToAnEp]   NonZero (/nz)
-2026-01-01 [V:onnxruntime:, session_state.cc:1606 VerifyEachNodeIsAssignedToAnEp]   Shape (/shape)
-2026-01-01 [V:onnxruntime:, session_state.cc:1606 VerifyEachNodeIsAssignedToAnEp]   Gather (/gather)
-"""
+# ORT's own log lines of a CUDA session at VERBOSE (time stamps left out)
+VERIFY = "[V:onnxruntime:, session_state.cc:1606 VerifyEachNodeIsAssignedToAnEp] "
+GPU_LOG = "\n".join([
+    "[I:onnxruntime:, cuda_execution_provider.cc:2500 GetCapability] CUDA kernel not found in "
+    "registries for Op type: NonZero node name: /nz",
+    "[I:onnxruntime:Default, fallback_cpu_capability.cc:140 GetCpuPreferedNodes] ORT "
+    "optimization- Force fallback to CPU execution for node: /shape because the CPU execution "
+    "path is deemed faster than overhead involved with execution on other EPs  capable of "
+    "executing this node",
+    "[W:onnxruntime:, transformer_memcpy.cc:83 ApplyImpl] \x1b[0;93m2 Memcpy nodes are added to "
+    "the graph main_graph for CUDAExecutionProvider. It might have negative impact on "
+    "performance (including unable to run CUDA graph).\x1b[m",
+    VERIFY + "Node placements",
+    VERIFY + " Node(s) placed on [CUDAExecutionProvider]. Number of nodes: 4",
+    *(VERIFY + "  " + n for n in ("MatMul (/mm)", "Add (/add)", "MemcpyFromHost (Memcpy)",
+                                   "MemcpyToHost (Memcpy_token_1)")),
+    VERIFY + " Node(s) placed on [CPUExecutionProvider]. Number of nodes: 3",
+    *(VERIFY + "  " + n for n in ("NonZero (/nz)", "Shape (/shape)", "Gather (/gather)")),
+])
 
 
 def test_placement_log_of_a_gpu_session_names_cpu_fallbacks_and_memcpy():
     placed = parse_placement_log(GPU_LOG, "CUDAExecutionProvider")
     assert placed["by_provider"] == {"CUDAExecutionProvider": 4, "CPUExecutionProvider": 3}
     assert placed["nodes"] == 7
-    assert placed["memcpy_nodes"] == 2 and placed["memcpy_by_op"] == {"MemcpyFromHost": 1,
-                                                                       "MemcpyToHost": 1}
+    assert placed["memcpy_nodes"] == 2 and placed["memcpy_by_op"] == {
+        "MemcpyFromHost": 1,
+        "MemcpyToHost": 1,
+    }
     assert placed["cpu_op_types"] == {"NonZero": 1, "Shape": 1, "Gather": 1}
     why = {n["name"]: n["why"] for n in placed["cpu_nodes"]}
     assert why["/nz"].startswith("no kernel") and why["/shape"].startswith("ORT's choice")
@@ -145,9 +176,11 @@ def test_placement_log_of_a_gpu_session_names_cpu_fallbacks_and_memcpy():
     assert "places 3 of 7 nodes on the CPU" in placed["warnings"][0]
     assert "1 of them have no kernel" in placed["warnings"][0]
     # a single-provider session lists no nodes: Memcpy comes from ORT's own warning count
-    single = GPU_LOG.split("Node placements")[0] + \
-        "[V:onnxruntime:, session_state.cc:1601 VerifyEachNodeIsAssignedToAnEp]  All nodes " \
+    single = (
+        GPU_LOG.split("Node placements")[0]
+        + "[V:onnxruntime:, session_state.cc:1601 VerifyEachNodeIsAssignedToAnEp]  All nodes "
         "placed on [CUDAExecutionProvider]. Number of nodes: 9\n"
+    )
     placed = parse_placement_log(single, "CUDAExecutionProvider")
     assert placed["by_provider"] == {"CUDAExecutionProvider": 9} and placed["memcpy_nodes"] == 2
     assert placed["cpu_op_types"] == {} and len(placed["warnings"]) == 1  # Memcpy only
@@ -180,8 +213,11 @@ def _measured_profile(path, runs=15):
     from onnxbench.measure.timer import measure
 
     sess = ort.InferenceSession(str(path), _options()(), providers=CPU)
-    timing = measure(lambda: sess.run(None, FEEDS), None,
-                     MeasurePolicy(warmup=5, min_runs=30, max_runs=30, min_time_s=0))
+    timing = measure(
+        lambda: sess.run(None, FEEDS),
+        None,
+        MeasurePolicy(warmup=5, min_runs=30, max_runs=30, min_time_s=0),
+    )
     prof = profile_session(path, CPU, _options(), FEEDS, runs=runs, warmup=3)
     return {"profile": attach_measured(prof, float(np.median(timing.latencies_ms)))}
 
@@ -192,8 +228,10 @@ def test_attribution_sums_to_the_measured_difference_and_finds_the_added_matmuls
     att = attribute(a, b, label_a="1 block", label_b="3 blocks")
     terms = sum(r["delta_ms"] for r in att["by_op_type"]) + att["unprofiled_diff_ms"]
     assert terms == pytest.approx(att["measured_diff_ms"], abs=1e-5)
-    assert abs(att["measured_diff_ms"] - att["profiled_diff_ms"]) <= \
-        abs(att["unprofiled_a_ms"]) + abs(att["unprofiled_b_ms"]) + 1e-6
+    assert (
+        abs(att["measured_diff_ms"] - att["profiled_diff_ms"])
+        <= abs(att["unprofiled_a_ms"]) + abs(att["unprofiled_b_ms"]) + 1e-6
+    )
     top = att["by_op_type"][0]
     assert top["op_type"] == "MatMul" and top["a_nodes"] == 2 and top["b_nodes"] == 6
     assert top["delta_ms"] > 0.5 * att["measured_diff_ms"] > 0  # 4 more heavy MatMuls: the cost

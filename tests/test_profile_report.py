@@ -22,15 +22,22 @@ from onnxbench.suite.schema import parse_suite
 
 def _mlp(path: Path) -> Path:
     rng = np.random.default_rng(0)
-    w1 = numpy_helper.from_array(rng.standard_normal((128, 512)).astype(np.float32) * .05, "w1")
-    w2 = numpy_helper.from_array(rng.standard_normal((512, 128)).astype(np.float32) * .05, "w2")
+    w1 = numpy_helper.from_array(rng.standard_normal((128, 512)).astype(np.float32) * 0.05, "w1")
+    w2 = numpy_helper.from_array(rng.standard_normal((512, 128)).astype(np.float32) * 0.05, "w2")
     b = numpy_helper.from_array(np.zeros(512, np.float32), "b")
-    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"], name="up"),
-             helper.make_node("Add", ["h", "b"], ["hb"], name="bias"),
-             helper.make_node("Relu", ["hb"], ["r"], name="act"),
-             helper.make_node("MatMul", ["r", "w2"], ["y"], name="down")]
-    g = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 128])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 128])], [w1, w2, b])
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h"], name="up"),
+        helper.make_node("Add", ["h", "b"], ["hb"], name="bias"),
+        helper.make_node("Relu", ["hb"], ["r"], name="act"),
+        helper.make_node("MatMul", ["r", "w2"], ["y"], name="down"),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 128])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 128])],
+        [w1, w2, b],
+    )
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
     return path
 
@@ -61,8 +68,9 @@ cases:
     report = build_report(outcome.run_dir)
     assert report.why and len(report.why.explained) == 1
     att = report.why.explained[0].attribution
-    assert sum(r["delta_ms"] for r in att["by_op_type"]) + att["unprofiled_diff_ms"] == \
-        pytest.approx(att["measured_diff_ms"], abs=1e-5)
+    assert sum(r["delta_ms"] for r in att["by_op_type"]) + att[
+        "unprofiled_diff_ms"
+    ] == pytest.approx(att["measured_diff_ms"], abs=1e-5)
     md = render_markdown(report)
     assert "## Why: placement, profiles, explained A/B" in md
     assert "### Explained A/B:" in md and "graph_optimization_level" in md
@@ -78,15 +86,19 @@ def test_suite_data_fields_are_checked_before_anything_runs(tmp_path):
     model = _mlp(tmp_path / "mlp.onnx")
     np.savez(tmp_path / "bad.npz", x=np.zeros((4, 127), np.float32))
     base = f"suite: s\ncases:\n  - model: {model}\n"
-    bad = {"    inputs: {p}\n".format(p=tmp_path / "bad.npz"): "cases[0].inputs: --inputs",
-           "    seq_mix: 8:-1\n": "cases[0].seq_mix",
-           "    options: {profile: lots}\n": "option profile='lots'",
-           "    values: {y: 3}\n": "--value y: no input"}
+    bad = {
+        "    inputs: {p}\n".format(p=tmp_path / "bad.npz"): "cases[0].inputs: --inputs",
+        "    seq_mix: 8:-1\n": "cases[0].seq_mix",
+        "    options: {profile: lots}\n": "option profile='lots'",
+        "    values: {y: 3}\n": "--value y: no input",
+    }
     for extra, needle in bad.items():
         with pytest.raises(UserError, match=needle.replace("[", r"\[").replace("]", r"\]")):
             parse_suite(base + extra, "s.yaml")
     np.savez(tmp_path / "good.npz", x=np.zeros((4, 128), np.float32))
-    suite = parse_suite(base + f"    inputs: {tmp_path / 'good.npz'}\n    batch: [2, 4]\n", "s.yaml")
+    suite = parse_suite(
+        base + f"    inputs: {tmp_path / 'good.npz'}\n    batch: [2, 4]\n", "s.yaml"
+    )
     plan = expand(suite)
     assert [c.batch for c in plan.cases] == [2, 4] and plan.cases[0].inputs.endswith("good.npz")
 
@@ -103,9 +115,16 @@ def dynamo_bert(tmp_path_factory) -> Path:
     module = spec.build("tiny", seed=0, options=opts, train=False).eval()
     feeds = spec.make_inputs("tiny", 2, 16, 0, options=opts)
     path = tmp_path_factory.mktemp("dynamo") / "bert.onnx"
-    res = export(module, feeds, input_names=spec.input_names("tiny"),
-                 output_names=spec.output_names("tiny"), dynamic_axes=spec.dynamic_axes("tiny"),
-                 exporter="dynamo", opset=None, out_path=path)
+    res = export(
+        module,
+        feeds,
+        input_names=spec.input_names("tiny"),
+        output_names=spec.output_names("tiny"),
+        dynamic_axes=spec.dynamic_axes("tiny"),
+        exporter="dynamo",
+        opset=None,
+        out_path=path,
+    )
     assert res.ok, res.error
     return path
 
@@ -123,12 +142,17 @@ def test_fuse_bert_finds_one_attention_per_layer_of_a_dynamo_export(dynamo_bert,
     ops = Counter(n.op_type for n in onnx.load(str(res.path)).graph.node)
     assert ops["Attention"] == 2 and ops["Softmax"] == 0
     rng = np.random.default_rng(0)
-    feed = {"input_ids": rng.integers(0, 100, (3, 7)).astype(np.int64),
-            "attention_mask": np.ones((3, 7), np.int64), "token_type_ids": np.zeros((3, 7), np.int64)}
+    feed = {
+        "input_ids": rng.integers(0, 100, (3, 7)).astype(np.int64),
+        "attention_mask": np.ones((3, 7), np.int64),
+        "token_type_ids": np.zeros((3, 7), np.int64),
+    }
     feed["attention_mask"][0, -3:] = 0  # padding must be masked the same way
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    want = ort.InferenceSession(str(dynamo_bert), so, providers=["CPUExecutionProvider"]).run(None, feed)
+    want = ort.InferenceSession(str(dynamo_bert), so, providers=["CPUExecutionProvider"]).run(
+        None, feed
+    )
     got = ort.InferenceSession(str(res.path), providers=["CPUExecutionProvider"]).run(None, feed)
     for w, g in zip(want, got):
         np.testing.assert_allclose(g, w, atol=1e-4, rtol=1e-3)
@@ -159,15 +183,34 @@ def test_inspect_counts_weights_held_in_constant_nodes(tmp_path, capsys):
     from clitools import run_cli
     from onnxbench.export.inspect import inspect_model
 
-    w = helper.make_node("Constant", [], ["w"], value=numpy_helper.from_array(np.ones((4, 3), np.float32)))
-    q = helper.make_node("Constant", [], ["q"], value=numpy_helper.from_array(np.ones((3,), np.int8)))
-    eps = helper.make_node("Constant", [], ["eps"], value=numpy_helper.from_array(np.array(1e-5, np.float32)))
-    shape = helper.make_node("Constant", [], ["s"], value=numpy_helper.from_array(np.array([-1, 3], np.int64)))
-    nodes = [w, q, eps, shape, helper.make_node("MatMul", ["x", "w"], ["h"]),
-             helper.make_node("Add", ["h", "eps"], ["e"]), helper.make_node("Reshape", ["e", "s"], ["y"])]
-    g = helper.make_graph(nodes, "paddle", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 4])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 3])],
-                          [numpy_helper.from_array(np.zeros((2, 2), np.float32), "unused")])
+    w = helper.make_node(
+        "Constant", [], ["w"], value=numpy_helper.from_array(np.ones((4, 3), np.float32))
+    )
+    q = helper.make_node(
+        "Constant", [], ["q"], value=numpy_helper.from_array(np.ones((3,), np.int8))
+    )
+    eps = helper.make_node(
+        "Constant", [], ["eps"], value=numpy_helper.from_array(np.array(1e-5, np.float32))
+    )
+    shape = helper.make_node(
+        "Constant", [], ["s"], value=numpy_helper.from_array(np.array([-1, 3], np.int64))
+    )
+    nodes = [
+        w,
+        q,
+        eps,
+        shape,
+        helper.make_node("MatMul", ["x", "w"], ["h"]),
+        helper.make_node("Add", ["h", "eps"], ["e"]),
+        helper.make_node("Reshape", ["e", "s"], ["y"]),
+    ]
+    g = helper.make_graph(
+        nodes,
+        "paddle",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", 3])],
+        [numpy_helper.from_array(np.zeros((2, 2), np.float32), "unused")],
+    )
     path = tmp_path / "p.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
     info = inspect_model(path)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from onnxbench.errors import UserError
+from onnxbench.errors import UserError, first_line
 from onnxbench.inputs import (
     as_model,
     declared_dims,
@@ -37,7 +37,8 @@ from onnxbench.inputs import (
 )
 
 LABELS = "labels"
-FORMATS = "an .npz, a .npy, a folder of .npy files, or a folder of input_N.pb (ONNX Runtime test data)"
+FORMATS = ("an .npz, a .npy, a folder of .npy files, or a folder of input_N.pb (ONNX Runtime "
+           "test data)")
 _PB = re.compile(r"^(input|output)_(\d+)\.pb$")
 
 
@@ -82,7 +83,8 @@ def _npz(p: Path) -> UserData:
         with np.load(p, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except Exception as exc:  # noqa: BLE001 - zipfile/ValueError: not an npz, object arrays
-        raise UserError(f"--inputs {p}: cannot read as .npz ({_first(exc)})") from None
+        why = first_line(exc, limit=160)
+        raise UserError(f"--inputs {p}: cannot read as .npz ({why})") from None
     if not data:
         raise UserError(f"--inputs {p}: holds no arrays")
     labels = data.pop(LABELS, None)
@@ -93,7 +95,8 @@ def _npy(p: Path) -> np.ndarray:
     try:
         return np.load(p, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the file's, one line
-        raise UserError(f"--inputs {p}: cannot read as .npy ({_first(exc)})") from None
+        why = first_line(exc, limit=160)
+        raise UserError(f"--inputs {p}: cannot read as .npy ({why})") from None
 
 
 def _pb(p: Path) -> tuple[str, np.ndarray]:
@@ -102,7 +105,8 @@ def _pb(p: Path) -> tuple[str, np.ndarray]:
         tensor.ParseFromString(p.read_bytes())
         return tensor.name, onnx.numpy_helper.to_array(tensor)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the file's, one line
-        raise UserError(f"--inputs {p}: not a serialized ONNX TensorProto ({_first(exc)})") from None
+        raise UserError(f"--inputs {p}: not a serialized ONNX TensorProto "
+                        f"({first_line(exc, limit=160)})") from None
 
 
 def _pb_folder(folder: Path) -> UserData:
@@ -120,11 +124,6 @@ def _pb_folder(folder: Path) -> UserData:
 def _index(f: Path) -> int:
     m = _PB.match(f.name)
     return int(m.group(2)) if m else 10**9
-
-
-def _first(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:160] if text else type(exc).__name__
 
 
 # --------------------------------------------------------------------------- checks
@@ -163,12 +162,12 @@ def check_inputs(model: str | Path | onnx.ModelProto, data: UserData,
             feeds[vi.name] = feeds[vi.name].astype(want)
         _check_one(vi, feeds[vi.name], data.source, symbols)
     for name, value in (values or {}).items():
-        vi = next((v for v in declared if v.name == name), None)
-        if vi is None:
+        found = next((v for v in declared if v.name == name), None)
+        if found is None:
             raise UserError(f"--value {name}: no input of that name; inputs: {', '.join(names)}")
         shape = [d if isinstance(d, int) else symbols.get(d, (1, ""))[0] if isinstance(d, str)
-                 else 1 for d in (declared_dims(vi) or [])]
-        feeds[name] = filled(name, numpy_dtype(elem_type(vi), name), shape, value)
+                 else 1 for d in (declared_dims(found) or [])]
+        feeds[name] = filled(name, numpy_dtype(elem_type(found), name), shape, value)
     return {n: feeds[n] for n in names}
 
 
@@ -199,11 +198,13 @@ def _check_one(vi: onnx.ValueInfoProto, arr: np.ndarray, source: str,
                         f"rank {len(dims)} {fmt_dims(dims)}")
     for axis, (d, n) in enumerate(zip(dims, arr.shape)):
         if isinstance(d, int) and d != n:
-            raise UserError(f"{where}: dim {axis} is {n}, the model fixes it to {d} {fmt_dims(dims)}")
+            raise UserError(f"{where}: dim {axis} is {n}, the model fixes it to {d} "
+                            f"{fmt_dims(dims)}")
         if isinstance(d, str):
             seen = symbols.setdefault(d, (n, vi.name))
             if seen[0] != n:
-                raise UserError(f"{where}: dim {axis} ({d}) is {n} but {seen[1]!r} has {d}={seen[0]}")
+                raise UserError(f"{where}: dim {axis} ({d}) is {n} but {seen[1]!r} has "
+                                f"{d}={seen[0]}")
 
 
 def read_inputs(path: str | Path, model: str | Path | onnx.ModelProto,
@@ -259,7 +260,8 @@ def feeds_for(path: str | Path, *, onnx_model: str | Path | onnx.ModelProto | No
     unknown = sorted(set(data.inputs) - set(wanted))
     missing = [n for n in wanted if n not in data.inputs]
     if unknown or missing:
-        what = f"array {unknown[0]!r} matches no input" if unknown else f"no array for input {missing[0]!r}"
+        what = (f"array {unknown[0]!r} matches no input" if unknown
+                else f"no array for input {missing[0]!r}")
         raise UserError(f"--inputs {data.source}: {what}; the model's inputs: {', '.join(wanted)}")
     feeds = {}
     for n in wanted:

@@ -18,22 +18,24 @@ Values: floats are standard normal (or uniform in ``ranges[name]``), integers un
 ``ranges[name]`` with BOTH ends inclusive (``16000:16000`` is exactly 16000; default 0..99,
 clipped to the dtype; masks default to ones), bools random, strings short random words.
 ``values[name]`` fills an input with one number instead (a scalar such as a sample rate, or
-a constant tensor of the resolved shape). Real data is read by ``onnxbench.input_files``. bfloat16 comes back as an ``ml_dtypes.bfloat16`` array;
-ONNX Runtime takes it only as an OrtValue (``OrtValue.ortvalue_from_numpy_with_onnx_type(
-a.view(np.uint16), onnx.TensorProto.BFLOAT16)``).
+a constant tensor of the resolved shape). Real data is read by ``onnxbench.input_files``.
+bfloat16 comes back as an ``ml_dtypes.bfloat16`` array; ONNX Runtime takes it only as an
+OrtValue (``OrtValue.ortvalue_from_numpy_with_onnx_type(a.view(np.uint16),
+onnx.TensorProto.BFLOAT16)``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto
 
-from onnxbench.errors import UserError
+from onnxbench.errors import UserError, first_line
 
 SEQ_NAMES = frozenset({"seq", "sequence", "seq_len", "seqlen", "sequence_length",
                        "seq_length", "num_tokens", "tokens", "length"})
@@ -56,22 +58,19 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
         raise UserError(f"{p}: is a directory, not an .onnx file")
     try:
         model = onnx.load(str(p), load_external_data=False)
-    except Exception as exc:  # protobuf DecodeError and friends
-        raise UserError(f"{p}: not a valid ONNX model (cannot parse: "
-                        f"{_first_line(exc)}); is the file truncated or of another format?") from None
+    except Exception as exc:  # noqa: BLE001 - protobuf DecodeError and friends: the file's
+        why = first_line(exc, with_type=False, limit=200)
+        raise UserError(f"{p}: not a valid ONNX model (cannot parse: {why}); is the file "
+                        "truncated or of another format?") from None
     if not model.HasField("graph") or not model.opset_import or model.ir_version <= 0:
         raise UserError(f"{p}: not a valid ONNX model (no graph, opset or IR version); "
                         "is the file truncated or of another format?")
     try:  # by path: external-data tensors are then checked relative to the model's folder
         onnx.checker.check_model(str(p))
-    except Exception as exc:
-        raise UserError(f"{p}: ONNX checker rejects the model: {_first_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - whatever the checker finds is the file's
+        why = first_line(exc, with_type=False, limit=200)
+        raise UserError(f"{p}: ONNX checker rejects the model: {why}") from None
     return model
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:200]
 
 
 def as_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
@@ -99,7 +98,7 @@ def numpy_dtype(elem_type: int, input_name: str = "?") -> np.dtype:
         else str(elem_type)
     try:
         dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
-    except Exception:
+    except Exception:  # noqa: BLE001 - an element type numpy has no dtype for
         dtype = None
     if dtype is None or elem_type == TensorProto.UNDEFINED or \
             any(dtype.name.startswith(u) for u in _UNSUPPORTED):
@@ -304,14 +303,15 @@ def _values(name: str, dtype: np.dtype, shape: list[int], rng: np.random.Generat
         low, high = _int_range(name, dtype, value_range)
         return np.asarray(rng.integers(low, high, size=size, endpoint=True)).astype(dtype)
     if value_range is not None:
-        low, high = value_range
-        if low == high:
-            return np.full(size, low).astype(dtype)
-        return np.asarray(rng.uniform(low, high, size=size)).astype(dtype)
+        lo, hi = value_range
+        if lo == hi:
+            return np.full(size, lo).astype(dtype)
+        return np.asarray(rng.uniform(lo, hi, size=size)).astype(dtype)
     return np.asarray(rng.standard_normal(size=size)).astype(dtype)
 
 
-def _int_range(name: str, dtype: np.dtype, value_range: tuple[float, float] | None) -> tuple[int, int]:
+def _int_range(name: str, dtype: np.dtype,
+               value_range: tuple[float, float] | None) -> tuple[int, int]:
     """Inclusive (low, high) of an integer input."""
     info = np.iinfo(dtype)
     if value_range is None:

@@ -54,7 +54,8 @@ def score(metric: str, outputs: np.ndarray, labels: np.ndarray) -> float:
     if metric == "cosine":
         tgt = _rows(lab).astype(np.float64)
         den = np.linalg.norm(out, axis=1) * np.linalg.norm(tgt, axis=1)
-        return float(np.mean(np.where(den > 0, (out * tgt).sum(1) / np.where(den > 0, den, 1), 1.0)))
+        cos = (out * tgt).sum(1) / np.where(den > 0, den, 1)
+        return float(np.mean(np.where(den > 0, cos, 1.0)))
     y = lab.reshape(len(lab))
     if metric == "auc":
         from sklearn.metrics import roc_auc_score

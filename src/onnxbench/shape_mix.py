@@ -34,7 +34,8 @@ def parse_mix(spec: Any, where: str = "seq_mix") -> Mix:
         text = spec.strip()
         if text.startswith("@"):
             return _from_file(text[1:], where)
-        spec = [part.split(":") if ":" in part else part for part in text.split(",") if part.strip()]
+        spec = [part.split(":") if ":" in part else part
+                for part in text.split(",") if part.strip()]
     items = list(spec.items()) if isinstance(spec, Mapping) else list(spec or [])
     pairs = [(it, 1.0) if not isinstance(it, (list, tuple)) else tuple(it) for it in items]
     try:
@@ -86,7 +87,8 @@ class MixedCall:
     """Zero-argument call that runs ``calls[order[i]]`` for the i-th call and logs it."""
 
     def __init__(self, calls: Sequence[Callable[[], Any]], order: list[int]) -> None:
-        self.calls, self.order, self.log = list(calls), order, []
+        self.calls, self.order = list(calls), order
+        self.log: list[int] = []
         self._n = len(order)
 
     def __call__(self) -> Any:
@@ -131,7 +133,8 @@ def mix_record(mix: Mix, shapes: list[int], latencies: list[float],
     for i, (length, weight) in enumerate(mix):
         mine = lat[idx == i]
         per.append({"seq": length, "weight": weight, "n": int(mine.size),
-                    "first_run_ms": round(first_ms.get(length, float("nan")), 6), **_quantiles(mine)})
+                    "first_run_ms": round(first_ms.get(length, float("nan")), 6),
+                    **_quantiles(mine)})
     return {"seed": seed, "order": "seeded random draw by weight (numpy default_rng)",
             "per_shape": per, "overall": {"n": int(lat.size), **_quantiles(lat)},
             "percentile_method": "linear (numpy default, Hyndman-Fan type 7)"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -31,8 +31,8 @@ REFERENCE_HELP = "fp32 .onnx the accuracy delta is taken against (default: fp32 
 ShapeFlag = Annotated[list[str], typer.Option("--shape", help="NAME=D0,D1,... (repeatable)")]
 RangeFlag = Annotated[list[str], typer.Option("--range", help=RANGE_HELP)]
 ValueFlag = Annotated[list[str], typer.Option("--value", help=VALUE_HELP)]
-InputsFlag = Annotated[Optional[Path], typer.Option("--inputs", help=INPUTS_HELP)]
-SeqMixFlag = Annotated[Optional[str], typer.Option("--seq-mix", help=SEQ_MIX_HELP)]
+InputsFlag = Annotated[Path | None, typer.Option("--inputs", help=INPUTS_HELP)]
+SeqMixFlag = Annotated[str | None, typer.Option("--seq-mix", help=SEQ_MIX_HELP)]
 
 
 @dataclass
@@ -120,6 +120,17 @@ def batch_from_inputs(model, data: CaseData) -> int | None:
     return batch_of(read_inputs(data.inputs, model, data.values), model)
 
 
-__all__ = ["CaseData", "case_data", "check_against_graph", "batch_from_inputs", "ShapeFlag",
-           "RangeFlag", "ValueFlag", "InputsFlag", "SeqMixFlag", "ACCURACY_HELP", "METRIC_HELP",
-           "REFERENCE_HELP"]
+__all__ = [
+    "ACCURACY_HELP",
+    "METRIC_HELP",
+    "REFERENCE_HELP",
+    "CaseData",
+    "InputsFlag",
+    "RangeFlag",
+    "SeqMixFlag",
+    "ShapeFlag",
+    "ValueFlag",
+    "batch_from_inputs",
+    "case_data",
+    "check_against_graph",
+]

@@ -217,7 +217,7 @@ def verify_command(
     if inputs is not None:
         report = verify_inputs(onnx_path, inputs, against, rtol, atol,
                                dict(parse_value(v) for v in value))
-    else:
+    elif reference is not None:
         report = verify(onnx_path, reference, rtol, atol)
     if as_json:
         typer.echo(json.dumps(report, indent=1))

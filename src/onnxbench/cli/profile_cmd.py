@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -70,19 +70,20 @@ def _print(results: list, top: int) -> None:
         for line in _placement_lines(name, r.placement):
             console.print(line, highlight=False, soft_wrap=True)
         if prof is None:
-            console.print(f"{name}: no profile ({(r.profile or {}).get('skipped') or (r.profile or {}).get('error')})",
-                          highlight=False)
+            why = (r.profile or {}).get("skipped") or (r.profile or {}).get("error")
+            console.print(f"{name}: no profile ({why})", highlight=False)
             continue
         console.print(_rich_table(op_type_table(name, prof)))
         console.print(_rich_table(_node_table(prof, top)))
         console.print(f"{name}: median {prof['measured_median_ms']:.4g} ms, profiled op sum "
-                      f"{prof['op_sum_ms']:.4g} ms, unprofiled {100 * prof['unprofiled_share']:.1f} %"
-                      f" ({prof['clock']})", highlight=False, soft_wrap=True)
+                      f"{prof['op_sum_ms']:.4g} ms, unprofiled "
+                      f"{100 * prof['unprofiled_share']:.1f} % ({prof['clock']})",
+                      highlight=False, soft_wrap=True)
     ok = [r for r in results if r.status == "ok" and profile_of(r)]
     for b in ok[1:]:
         att = attribute(ok[0], b, label_a="A", label_b="B")
-        console.print(_rich_table(attribution_table(Explained(
-            f"{ok[0].case.runtime} (A) → {b.case.runtime} (B), batch {b.case.batch}", None, None, att))))
+        label = f"{ok[0].case.runtime} (A) → {b.case.runtime} (B), batch {b.case.batch}"
+        console.print(_rich_table(attribution_table(Explained(label, None, None, att))))
         for line in att["sentences"]:
             console.print(f"  {line}", highlight=False, soft_wrap=True)
 
@@ -93,7 +94,8 @@ def _placement_lines(name: str, placement: dict[str, Any] | None) -> list[str]:
     if placement.get("error"):
         return [f"{name}: placement: {placement['error']}"]
     per = ", ".join(f"{k} {v}" for k, v in placement["by_provider"].items())
-    lines = [f"{name}: {placement['nodes']} nodes ({per}); Memcpy nodes: {placement['memcpy_nodes']}"]
+    lines = [f"{name}: {placement['nodes']} nodes ({per}); "
+             f"Memcpy nodes: {placement['memcpy_nodes']}"]
     return lines + [f"{name}: WARNING {w}" for w in placement.get("warnings", [])]
 
 
@@ -102,8 +104,8 @@ def profile_command(
     runtime: list[str] = typer.Option(["ort-cpu"], "--runtime", "-r",
                                       help="runtimes, comma-separated (repeatable); with two or "
                                            "more, each is explained against the first"),
-    batch: Optional[str] = typer.Option(None, "--batch", "-b", help="batch sizes, e.g. 1,8"),
-    seq: Optional[str] = typer.Option(None, "--seq", help="sequence lengths, e.g. 128"),
+    batch: str | None = typer.Option(None, "--batch", "-b", help="batch sizes, e.g. 1,8"),
+    seq: str | None = typer.Option(None, "--seq", help="sequence lengths, e.g. 128"),
     shape: ShapeFlag = [],  # noqa: B006 - typer copies list defaults
     range_: RangeFlag = [],  # noqa: B006
     value: ValueFlag = [],  # noqa: B006
@@ -111,18 +113,25 @@ def profile_command(
     seq_mix: SeqMixFlag = None,
     runs: int = typer.Option(20, "--runs", help="profiled runs (after 5 unprofiled warm-ups)"),
     top: int = typer.Option(15, "--top", help="heaviest nodes to list"),
-    threads: Optional[int] = typer.Option(None, "--threads", help="intra-op/torch threads"),
-    config: Optional[str] = typer.Option(None, "--config", help="zoo model config"),
-    exporter: Optional[str] = typer.Option(None, "--exporter",
+    threads: int | None = typer.Option(None, "--threads", help="intra-op/torch threads"),
+    config: str | None = typer.Option(None, "--config", help="zoo model config"),
+    exporter: str | None = typer.Option(None, "--exporter",
                                            help="exporter for a zoo model (default dynamo)"),
     timeout: float = typer.Option(600.0, "--timeout", help="per-case time-out (s)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="run directory to write"),
+    out: Path | None = typer.Option(None, "--out", help="run directory to write"),
     quiet: bool = typer.Option(False, "--quiet", help="log lines instead of a progress bar"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Per-operator profile (untimed pass) and node placement of MODEL on each runtime."""
-    from onnxbench.cli.bench_cmd import (_batches, _check_model, _exporter, _first_seq,
-                                         _run_bench, _seqs, build_cases)
+    from onnxbench.cli.bench_cmd import (
+        _batches,
+        _check_model,
+        _exporter,
+        _first_seq,
+        _run_bench,
+        _seqs,
+        build_cases,
+    )
     from onnxbench.cli.data_opts import case_data
     from onnxbench.measure.policy import MeasurePolicy
     from onnxbench.profile import profile_runs

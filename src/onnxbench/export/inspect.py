@@ -65,8 +65,9 @@ def constant_weights(graph: onnx.GraphProto) -> list[onnx.TensorProto]:
         if node.op_type != "Constant" or node.domain not in ("", "ai.onnx"):
             continue
         for attr in node.attribute:
-            if attr.name == "value" and attr.type == onnx.AttributeProto.TENSOR and \
-                    attr.t.data_type in WEIGHT_TYPES and int(np.prod(attr.t.dims, dtype=np.int64)) > 1:
+            if attr.name != "value" or attr.type != onnx.AttributeProto.TENSOR:
+                continue
+            if attr.t.data_type in WEIGHT_TYPES and int(np.prod(attr.t.dims, dtype=np.int64)) > 1:
                 out.append(attr.t)
     return out
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from onnxbench.errors import UserError
+from onnxbench.errors import UserError, first_line
 from onnxbench.optimize.report import StepReport, quiet, summarize_graph
 
 # For each fused-op family the bert optimizer can produce: the fused op names that count.
@@ -139,10 +139,10 @@ def fuse(src: Path, dst: Path, model_type: str = "bert", *, model_hint: str | No
         step.settings.update(num_heads=num_heads, hidden_size=hidden_size, detected=True)
     try:
         optimized = _ort_optimize(str(src), model_type, num_heads, hidden_size)
-    except Exception as exc:  # the optimizer fails on graphs it does not understand
+    except Exception as exc:  # noqa: BLE001 - it fails on graphs it does not understand
         step.applied = False
         step.notes.append(f"the {model_type} optimizer could not process this graph: "
-                          f"{type(exc).__name__}: {(str(exc) or 'no message').splitlines()[0][:200]}")
+                          f"{first_line(exc, limit=200)}")
         return step
     stats = {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
     step.settings["attention_fuser"] = "onnxruntime.transformers.optimizer"
@@ -188,7 +188,7 @@ def _with_onnxscript(src: Path, dst: Path, model_type: str, num_heads: int, hidd
             _loads(pre)
         except Exception as exc:  # noqa: BLE001 - a second opinion that fails changes nothing
             step.notes.append("onnxscript's ORT fusion rewriter could not fuse this graph "
-                              f"either: {type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}")
+                              f"either: {first_line(exc, limit=200)}")
             return optimized, stats
         new_stats = {k: v for k, v in candidate.get_fused_operator_statistics().items() if v}
     if sum(new_stats.get(n, 0) for n in attention) <= best:

@@ -82,4 +82,4 @@ def after_timing(runtime: Runtime, inputs: Mapping[str, Any], options: Mapping[s
     return node_placement(runtime), prof
 
 
-__all__ = ["after_timing", "node_placement", "run_profile", "profile_runs", "DEFAULT_RUNS"]
+__all__ = ["DEFAULT_RUNS", "after_timing", "node_placement", "profile_runs", "run_profile"]

@@ -28,8 +28,11 @@ TOP_NODES = 10
 
 def profile_of(result: Any) -> dict[str, Any] | None:
     """The ``profile`` record of a result (object or dict), or None."""
-    prof = result.get("profile") if isinstance(result, Mapping) else getattr(result, "profile", None)
-    return prof if isinstance(prof, Mapping) and prof.get("by_op_type") is not None else None
+    prof = (result.get("profile") if isinstance(result, Mapping)
+            else getattr(result, "profile", None))
+    if isinstance(prof, Mapping) and prof.get("by_op_type") is not None:
+        return dict(prof)
+    return None
 
 
 def _median(result: Any, prof: Mapping[str, Any]) -> float | None:

@@ -76,8 +76,9 @@ def parse_trace(events: list[dict[str, Any]], runs: int | None = None) -> dict[s
     run_ms = statistics.median(e["dur"] / 1000.0 for e in kept) if kept else None
     extra: dict[str, Any] = {}
     if device:
-        rows = [{"name": k, "op_type": k, "provider": "device",
-                 "ms": statistics.median(v) / 1000.0} for k, v in device.items()]
+        rows: list[dict[str, Any]] = [
+            {"name": k, "op_type": k, "provider": "device", "ms": statistics.median(v) / 1000.0}
+            for k, v in device.items()]
         total = sum(r["ms"] for r in rows)
         extra["device_by_op_type"] = group_nodes(rows, "op_type", total)
         extra["device_sum_ms"] = round(total, 6)

@@ -112,7 +112,8 @@ def _record(by_provider: Counter, listed: dict, no_kernel: dict, heuristic: set,
     gpu_session = requested in GPU_PROVIDERS
     cpu_nodes = listed.get(CPU, [])
     if gpu_session:
-        record["cpu_nodes"] = [{"op_type": op, "name": name, "why": _why(name, no_kernel, heuristic)}
+        record["cpu_nodes"] = [{"op_type": op, "name": name,
+                                "why": _why(name, no_kernel, heuristic)}
                                for op, name in cpu_nodes[:MAX_LISTED]]
         record["cpu_op_types"] = dict(Counter(op for op, _ in cpu_nodes).most_common())
     record["warnings"] = placement_warnings(record) if gpu_session else []
@@ -134,11 +135,14 @@ def placement_warnings(record: dict[str, Any]) -> list[str]:
     on_cpu = record["by_provider"].get(CPU, 0)
     out = []
     if on_cpu:
-        kinds = ", ".join(f"{op} ×{n}" for op, n in list(record.get("cpu_op_types", {}).items())[:8])
-        no_kernel = sum(1 for n in record.get("cpu_nodes", []) if n["why"] and "no kernel" in n["why"])
+        kinds = ", ".join(f"{op} ×{n}"
+                          for op, n in list(record.get("cpu_op_types", {}).items())[:8])
+        no_kernel = sum(1 for n in record.get("cpu_nodes", [])
+                        if n["why"] and "no kernel" in n["why"])
         out.append(f"{record['requested_provider']} session places {on_cpu} of {record['nodes']} "
                    f"nodes on the CPU" + (f" ({kinds})" if kinds else "")
-                   + (f"; {no_kernel} of them have no kernel on the GPU provider" if no_kernel else ""))
+                   + (f"; {no_kernel} of them have no kernel on the GPU provider"
+                      if no_kernel else ""))
     if record["memcpy_nodes"]:
         out.append(f"{record['memcpy_nodes']} Memcpy node(s) copy tensors between host and device "
                    "inside each run (they also prevent CUDA graph capture)")

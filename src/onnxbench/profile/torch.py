@@ -73,16 +73,17 @@ def record_from_events(events: list[Any], *, runs: int, warmup: int, run_ms: flo
                        device: str) -> dict[str, Any]:
     """The profile record from ``prof.events()`` of a scheduled profiler (module docstring)."""
     rows, host, steps = per_step_rows(events, device)
-    common = {"tool": TOOL, "runs": steps or runs, "warmup": warmup, "run_ms": run_ms}
+    runs = steps or runs
     if device != "cuda":
-        return make_record(rows, clock="self_cpu_time_total: host time of each operator, "
-                                       "children excluded; median over profiled runs", **common)
+        return make_record(rows, tool=TOOL, runs=runs, warmup=warmup, run_ms=run_ms,
+                           clock="self_cpu_time_total: host time of each operator, children "
+                                 "excluded; median over profiled runs")
     host_total = sum(r["ms"] for r in host)
-    return make_record(rows, clock="self_device_time_total: device (CUPTI) time of each "
-                                   "operator's kernels, median over profiled runs; host time "
-                                   "in host_by_op_type",
+    return make_record(rows, tool=TOOL, runs=runs, warmup=warmup, run_ms=run_ms,
+                       clock="self_device_time_total: device (CUPTI) time of each operator's "
+                             "kernels, median over profiled runs; host time in host_by_op_type",
                        host_by_op_type=group_nodes(host, "op_type", host_total),
-                       host_sum_ms=round(host_total, 6), **common)
+                       host_sum_ms=round(host_total, 6))
 
 
 def profile_callable(call: Callable[[], Any], *, runs: int = 20, warmup: int = 5,

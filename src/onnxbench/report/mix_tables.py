@@ -14,16 +14,17 @@ from onnxbench.report.tables import Cell, Table
 
 def mix_table(points: list[Point]) -> Table | None:
     """| Point | Seq | Weight | n | Mean | p50 | p90 | p99 |, the mix's overall row last."""
-    mixed = [(p, r) for p in points for r in p.ok_results() if getattr(r, "mix", None)]
+    mixed = [(p, r) for p in points for r in p.ok_results() if r.mix]
     if not mixed:
         return None
     _, varying = split_fields(p.case for p, _ in mixed)
     rows = []
     for p, r in mixed:
-        label = f"{model_config(p.case)} {case_label(p.case, varying)} (repeat {p.case.repeat})" \
-            if len(p.results) > 1 else f"{model_config(p.case)} {case_label(p.case, varying)}"
-        lines = [(str(s["seq"]), pct(s["weight"]), s) for s in r.mix["per_shape"]]
-        lines.append(("mix (all)", "100 %", r.mix["overall"]))
+        mix = r.mix or {}
+        label = f"{model_config(r.case)} {case_label(r.case, varying)}"
+        label += f" (repeat {r.case.repeat})" if len(p.results) > 1 else ""
+        lines = [(str(s["seq"]), pct(s["weight"]), s) for s in mix["per_shape"]]
+        lines.append(("mix (all)", "100 %", mix["overall"]))
         for seq, weight, s in lines:
             rows.append([Cell(label), Cell(seq, bold=seq == "mix (all)"), Cell(weight),
                          Cell(str(s["n"]), s["n"]),

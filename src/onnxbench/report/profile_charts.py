@@ -31,8 +31,8 @@ def op_type_figure(section: ProfileSection) -> go.Figure | None:
                           (op == "other" and r["op_type"] not in keep)))
         fig.add_trace(go.Bar(y=names, x=xs, name=op, orientation="h",
                              marker_color=COLORS[i % len(COLORS)]))
-    fig.add_trace(go.Scatter(y=names, x=[prof.get("measured_median_ms") for _, _, prof in section.profiled],
-                             mode="markers", name="timed median",
+    medians = [prof.get("measured_median_ms") for _, _, prof in section.profiled]
+    fig.add_trace(go.Scatter(y=names, x=medians, mode="markers", name="timed median",
                              marker={"symbol": "line-ns-open", "size": 18, "color": "#000"}))
     fig.update_layout(barmode="stack", title="Time by op type per run (untimed profiling pass); "
                       "mark: the timed median", xaxis={"title": "ms per run"},
@@ -62,8 +62,9 @@ def placement_figure(section: ProfileSection) -> go.Figure | None:
     providers = sorted({p for _, pl in section.placed for p in pl["by_provider"]})
     fig = go.Figure()
     for i, prov in enumerate(providers):
-        fig.add_trace(go.Bar(y=names, x=[pl["by_provider"].get(prov, 0) for _, pl in section.placed],
-                             name=prov.removesuffix("ExecutionProvider"), orientation="h",
+        counts = [pl["by_provider"].get(prov, 0) for _, pl in section.placed]
+        fig.add_trace(go.Bar(y=names, x=counts, name=prov.removesuffix("ExecutionProvider"),
+                             orientation="h",
                              marker_color=COLORS[i % len(COLORS)]))
     if any(pl["memcpy_nodes"] for _, pl in section.placed):
         fig.add_trace(go.Scatter(y=names, x=[pl["memcpy_nodes"] for _, pl in section.placed],

@@ -36,8 +36,8 @@ class Explained:
     """One explained A/B: its label, the two points, and ``attribute``'s result."""
 
     label: str
-    a: Point
-    b: Point
+    a: Point | None  # None where the pair is not of report points (onnxbench profile)
+    b: Point | None
     attribution: dict[str, Any]
 
 
@@ -56,7 +56,8 @@ class ProfileSection:
     def to_dict(self) -> dict[str, Any]:
         return {"profiled": [{"label": lbl, "point": p.key, "profile": _brief(prof)}
                              for lbl, p, prof in self.profiled],
-                "explained": [{"label": e.label, "a": e.a.key, "b": e.b.key, **e.attribution}
+                "explained": [{"label": e.label, "a": e.a.key if e.a else None,
+                               "b": e.b.key if e.b else None, **e.attribution}
                               for e in self.explained]}
 
 
@@ -119,35 +120,46 @@ def explained_pairs(ab: Comparison | None, groups: Iterable[Group]) -> list[Expl
 
 # ---------------------------------------------------------------------- tables
 
+def _num(v: float | None) -> Cell:
+    """A number of ms (three significant figures), sortable."""
+    return Cell(sig(v), v)
+
+
+def _delta(v: float, bold: bool = False) -> Cell:
+    return Cell(f"{v:+.3g}", v, bold=bold)
+
+
 def profile_summary_table(rows: list[tuple[str, Point, dict[str, Any]]]) -> Table:
-    """One row per profiled point: median, profiled op sum, unprofiled share, top op types."""
-    headers = ["Point", "Median (ms)", "Op sum (ms)", "Unprofiled", "Top op types (ms per run)",
-               "Profiler"]
+    """One row per profiled point: median, profiled run, op sum, unprofiled share, top ops."""
+    headers = ["Point", "Median (ms)", "Profiled run (ms)", "Op sum (ms)", "Unprofiled",
+               "Top op types (ms per run)", "Profiler"]
     body = []
     for label, _, prof in rows:
         tops = "; ".join(f"{r['op_type']} {sig(r['ms'])}" for r in prof["by_op_type"][:3])
-        body.append([Cell(label), Cell(sig(prof.get("measured_median_ms")), prof.get("measured_median_ms")),
-                     Cell(sig(prof["op_sum_ms"]), prof["op_sum_ms"]),
+        tool = "torch.profiler" if prof["tool"].startswith("torch") else "ORT profiler"
+        body.append([Cell(label), _num(prof.get("measured_median_ms")), _num(prof.get("run_ms")),
+                     _num(prof["op_sum_ms"]),
                      Cell(pct(prof.get("unprofiled_share")), prof.get("unprofiled_share")),
-                     Cell(tops or DASH), Cell("torch.profiler" if prof["tool"].startswith("torch")
-                                              else "ORT profiler")])
+                     Cell(tops or DASH), Cell(tool)])
     clocks = sorted({prof["clock"] for _, _, prof in rows})
     notes = ["op sum = per run, the sum of every node's (ORT) or operator's self (PyTorch) time "
-             "in a separate, untimed profiling pass; unprofiled = (median − op sum) / median: "
-             "framework overhead, copies, gaps (negative when the profiler's cost inflates the "
-             "op times)."] + [f"clock: {c}" for c in clocks]
-    return Table("Per-operator profiles (untimed pass)", headers, body, notes)
+             "in a separate, untimed profiling pass; profiled run = one run's wall time inside "
+             "the profiler; unprofiled = (median − op sum) / median: framework overhead, "
+             "copies, gaps (negative when the profiler's cost inflates the op times)."]
+    return Table("Per-operator profiles (untimed pass)", headers, body,
+                 notes + [f"clock: {c}" for c in clocks])
 
 
 def op_type_table(label: str, prof: dict[str, Any], k: int = TOP_OPS) -> Table:
     """The heaviest op types of one profile, the rest folded into one row."""
-    rows = [[Cell(r["op_type"]), Cell(f"{r['nodes']:g}", r["nodes"]), Cell(sig(r["ms"]), r["ms"]),
+    rows = [[Cell(r["op_type"]), Cell(f"{r['nodes']:g}", r["nodes"]), _num(r["ms"]),
              Cell(pct(r["share"]), r["share"])] for r in prof["by_op_type"][:k]]
     rest = prof["by_op_type"][k:]
     if rest:
         ms = sum(r["ms"] for r in rest)
-        rows.append([Cell(f"{len(rest)} other op types"), Cell(f"{sum(r['nodes'] for r in rest):g}"),
-                     Cell(sig(ms), ms), Cell(pct(ms / prof["op_sum_ms"]) if prof["op_sum_ms"] else DASH)])
+        share = pct(ms / prof["op_sum_ms"]) if prof["op_sum_ms"] else DASH
+        rows.append([Cell(f"{len(rest)} other op types"),
+                     Cell(f"{sum(r['nodes'] for r in rest):g}"), _num(ms), Cell(share)])
     providers = ", ".join(f"{r['provider']} {sig(r['ms'])} ms" for r in prof["by_provider"])
     return Table(f"{label}: time by op type", ["Op type", "Nodes", "ms per run", "Share"], rows,
                  [f"by provider: {providers}"] if len(prof["by_provider"]) > 1 else [])
@@ -156,25 +168,20 @@ def op_type_table(label: str, prof: dict[str, Any], k: int = TOP_OPS) -> Table:
 def attribution_table(e: Explained, k: int = TOP_OPS) -> Table:
     """Δ per op type (B − A), the rest folded, the unprofiled term, and the measured total."""
     att = e.attribution
-    rows = []
-    for r in att["by_op_type"][:k]:
-        rows.append([Cell(r["op_type"]), Cell(sig(r["a_ms"]), r["a_ms"]), Cell(sig(r["b_ms"]), r["b_ms"]),
-                     Cell(f"{r['delta_ms']:+.3g}", r["delta_ms"], bold=True),
-                     Cell(f"{r['a_nodes']:g} → {r['b_nodes']:g}")])
+    rows = [[Cell(r["op_type"]), _num(r["a_ms"]), _num(r["b_ms"]), _delta(r["delta_ms"], True),
+             Cell(f"{r['a_nodes']:g} → {r['b_nodes']:g}")] for r in att["by_op_type"][:k]]
     rest = att["by_op_type"][k:]
     if rest:
-        d = sum(r["delta_ms"] for r in rest)
-        rows.append([Cell(f"{len(rest)} other {att['vocabulary']}s"), Cell(sig(sum(r["a_ms"] for r in rest))),
-                     Cell(sig(sum(r["b_ms"] for r in rest))), Cell(f"{d:+.3g}", d), Cell("")])
-    rows.append([Cell("unprofiled (overhead, copies, gaps)"), Cell(sig(att["unprofiled_a_ms"])),
-                 Cell(sig(att["unprofiled_b_ms"])),
-                 Cell(f"{att['unprofiled_diff_ms']:+.3g}", att["unprofiled_diff_ms"]), Cell("")])
-    rows.append([Cell("measured median", bold=True), Cell(sig(att["measured_a_ms"])),
-                 Cell(sig(att["measured_b_ms"])),
-                 Cell(f"{att['measured_diff_ms']:+.3g}", att["measured_diff_ms"], bold=True), Cell("")])
-    notes = list(att["sentences"]) + _node_notes(att)
-    return Table(f"Explained A/B: {e.label}", [att["vocabulary"].capitalize(), "A (ms)", "B (ms)",
-                                               "Δ B−A (ms)", "Nodes A → B"], rows, notes)
+        rows.append([Cell(f"{len(rest)} other {att['vocabulary']}s"),
+                     _num(sum(r["a_ms"] for r in rest)), _num(sum(r["b_ms"] for r in rest)),
+                     _delta(sum(r["delta_ms"] for r in rest)), Cell("")])
+    rows.append([Cell("unprofiled (overhead, copies, gaps)"), _num(att["unprofiled_a_ms"]),
+                 _num(att["unprofiled_b_ms"]), _delta(att["unprofiled_diff_ms"]), Cell("")])
+    rows.append([Cell("measured median", bold=True), _num(att["measured_a_ms"]),
+                 _num(att["measured_b_ms"]), _delta(att["measured_diff_ms"], True), Cell("")])
+    headers = [att["vocabulary"].capitalize(), "A (ms)", "B (ms)", "Δ B−A (ms)", "Nodes A → B"]
+    return Table(f"Explained A/B: {e.label}", headers, rows,
+                 list(att["sentences"]) + _node_notes(att))
 
 
 def _node_notes(att: dict[str, Any]) -> list[str]:
@@ -183,34 +190,36 @@ def _node_notes(att: dict[str, Any]) -> list[str]:
         return []
     tops = "; ".join(f"{n['name']} ({n['op_type']}) {n['delta_ms']:+.3g} ms"
                      for n in nodes["top"][:TOP_NODES] if n["delta_ms"])
-    return [f"largest changes among the {nodes['shared']} nodes both graphs share: {tops}"] if tops else []
+    if not tops:
+        return []
+    return [f"largest changes among the {nodes['shared']} nodes both graphs share: {tops}"]
+
+
+def _placement_row(name: str, pl: dict[str, Any]) -> list[Cell]:
+    if pl.get("error"):
+        return [Cell(name), Cell(pl["error"], is_word=True), Cell(""), Cell(""), Cell("")]
+    per = ", ".join(f"{k.removesuffix('ExecutionProvider')} {v}"
+                    for k, v in pl["by_provider"].items())
+    cpu = pl.get("cpu_op_types")
+    on_cpu = (", ".join(f"{k} ×{v}" for k, v in cpu.items()) if cpu else
+              ("none" if cpu is not None else "n/a (CPU session)"))
+    return [Cell(name), _num(pl["nodes"]), Cell(per or DASH), Cell(on_cpu),
+            Cell(str(pl["memcpy_nodes"]), pl["memcpy_nodes"])]
 
 
 def placement_table(points: list[Point], label) -> Table | None:
     """Nodes per execution provider, CPU nodes of GPU sessions, Memcpy nodes, warnings."""
-    rows, notes = [], []
-    for p in points:
-        r = _result_with(p, "placement")
-        if r is None:
-            continue
-        pl = r.placement
-        if pl.get("error"):
-            rows.append([Cell(label(p)), Cell(pl["error"], is_word=True), Cell(""), Cell(""), Cell("")])
-            continue
-        per = ", ".join(f"{k.removesuffix('ExecutionProvider')} {v}" for k, v in pl["by_provider"].items())
-        cpu = pl.get("cpu_op_types")
-        rows.append([Cell(label(p)), Cell(str(pl["nodes"]), pl["nodes"]), Cell(per or DASH),
-                     Cell(", ".join(f"{k} ×{v}" for k, v in cpu.items()) if cpu else
-                          ("none" if cpu is not None else "n/a (CPU session)")),
-                     Cell(str(pl["memcpy_nodes"]), pl["memcpy_nodes"])])
-        notes += [f"WARNING {label(p)}: {w}" for w in pl.get("warnings", [])]
-    if not rows:
+    placed = [(label(p), r.placement) for p in points
+              if (r := _result_with(p, "placement")) is not None]
+    if not placed:
         return None
-    method = next((_result_with(p, "placement").placement.get("method") for p in points
-                   if _result_with(p, "placement")), None)
-    return Table("Where each node ran (ONNX Runtime placement)",
-                 ["Point", "Nodes", "Nodes per provider", "CPU nodes of a GPU session", "Memcpy nodes"],
-                 rows, notes + ([f"method: {method}"] if method else []))
+    notes = [f"WARNING {name}: {w}" for name, pl in placed for w in pl.get("warnings", [])]
+    method = next((pl["method"] for _, pl in placed if pl.get("method")), None)
+    headers = ["Point", "Nodes", "Nodes per provider", "CPU nodes of a GPU session",
+               "Memcpy nodes"]
+    return Table("Where each node ran (ONNX Runtime placement)", headers,
+                 [_placement_row(name, pl) for name, pl in placed],
+                 notes + ([f"method: {method}"] if method else []))
 
 
 def profile_section(points: list[Point], groups: Iterable[Group],
