@@ -59,6 +59,13 @@ def _pb(path: Path, arr: np.ndarray, name: str = "") -> None:
     path.write_bytes(numpy_helper.from_array(arr, name).SerializeToString())
 
 
+def _bench(capsys, tmp_path: Path, *argv) -> dict:
+    """``onnxbench bench ARGV`` into tmp_path/run (exit 0 asserted): the one result.json."""
+    code, _, err = run_cli(capsys, "bench", *argv, "--out", tmp_path / "run")
+    assert code == 0, err
+    return json.loads(next((tmp_path / "run" / "raw").glob("*/result.json")).read_text())
+
+
 @pytest.fixture()
 def model(tmp_path):
     return _model(tmp_path / "m.onnx")
@@ -174,24 +181,9 @@ def test_value_fills_a_scalar_or_a_tensor_and_ranges_are_inclusive(model):
 def test_bench_on_real_inputs_and_value_runs_them(model, tmp_path, capsys):
     a = _arrays(batch=4)
     np.savez(tmp_path / "in.npz", ids=a["ids"], feats=a["feats"])  # sr comes from --value
-    code, out, err = run_cli(
-        capsys,
-        "bench",
-        model,
-        "--inputs",
-        tmp_path / "in.npz",
-        "--value",
-        "sr=16000",
-        "--runs",
-        "3",
-        "--out",
-        tmp_path / "run",
-        "--json",
-    )
-    assert code == 0, err
-    row = json.loads(out)["rows"][0]
-    assert row["status"] == "ok" and row["batch"] == 4  # the batch is the file's rows
-    result = json.loads(next((tmp_path / "run" / "raw").glob("*/result.json")).read_text())
+    result = _bench(capsys, tmp_path, model, "--inputs", tmp_path / "in.npz",
+                    "--value", "sr=16000", "--runs", "3")
+    assert result["status"] == "ok" and result["case"]["batch"] == 4  # the file's rows
     assert result["case"]["inputs"].endswith("in.npz") and result["case"]["values"] == {"sr": 16000}
 
 
@@ -270,25 +262,9 @@ def test_labelled_npz_accuracy_and_its_delta_against_an_fp32_reference(tmp_path,
     worse[:, [0, 1]] = worse[:, [1, 0]]  # a "reference" that predicts differently
     ref = _classifier(tmp_path / "ref.onnx", worse)
     ref_acc = float(np.mean((x @ worse.astype(np.float32)).argmax(1) == labels))
-    code, _out, err = run_cli(
-        capsys,
-        "bench",
-        model,
-        "--batch",
-        "8",
-        "--accuracy-data",
-        tmp_path / "val.npz",
-        "--metric",
-        "accuracy",
-        "--reference",
-        ref,
-        "--runs",
-        "2",
-        "--out",
-        tmp_path / "run",
-    )
-    assert code == 0, err
-    result = json.loads(next((tmp_path / "run" / "raw").glob("*/result.json")).read_text())
+    result = _bench(capsys, tmp_path, model, "--batch", "8", "--accuracy-data",
+                    tmp_path / "val.npz", "--metric", "accuracy", "--reference", ref,
+                    "--runs", "2")
     acc = result["accuracy"]
     assert acc["metric"] == "accuracy" and acc["n"] == 40
     assert acc["value"] == pytest.approx(0.8) and acc["reference_value"] == pytest.approx(ref_acc)
@@ -338,23 +314,8 @@ def test_a_mixed_shape_case_gives_per_length_latency_and_the_mix_percentiles(tmp
     )
     path = tmp_path / "seq.onnx"
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
-    code, _out, err = run_cli(
-        capsys,
-        "bench",
-        path,
-        "--seq-mix",
-        "8:0.5,2048:0.5",
-        "--runs",
-        "60",
-        "--warmup",
-        "2",
-        "--threads",
-        "1",
-        "--out",
-        tmp_path / "run",
-    )
-    assert code == 0, err
-    result = json.loads(next((tmp_path / "run" / "raw").glob("*/result.json")).read_text())
+    result = _bench(capsys, tmp_path, path, "--seq-mix", "8:0.5,2048:0.5", "--runs", "60",
+                    "--warmup", "2", "--threads", "1")
     mix = result["mix"]
     short, long = mix["per_shape"]
     assert (short["seq"], long["seq"]) == (8, 2048) and short["n"] + long["n"] == 60
