@@ -64,7 +64,7 @@ def _start_slow_suite(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     return proc, found[0]
 
 
-def test_resume_after_kill_reruns_only_missing_cases(tmp_path, capsys):
+def test_resume_after_kill_reruns_only_missing_cases(tmp_path, capsys, monkeypatch):
     proc, run_dir = _start_slow_suite(tmp_path)
     try:
         _wait_for_results(run_dir / "raw", 2, proc)
@@ -76,7 +76,15 @@ def test_resume_after_kill_reruns_only_missing_cases(tmp_path, capsys):
     assert 2 <= len(before) < N_CASES, "kill came too late to test resume"
     mtimes = {cid: (run_dir / "raw" / cid / "result.json").stat().st_mtime_ns for cid in before}
 
-    code, out, err = cli(capsys, "run", "--resume", str(run_dir), "--quiet", "--json")
+    # the plan names a model outside the run directory: refused, nothing runs, one line
+    code, out, err = cli(capsys, "run", "--resume", str(run_dir), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--trust" in err, err
+    assert len(list((run_dir / "raw").glob("*/result.json"))) == len(before)
+    # location-independent: resumed from another working directory (the plan is absolute)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, out, err = cli(capsys, "run", "--resume", str(run_dir), "--trust", "--quiet", "--json")
     assert code == 0, err
     after = {r.case_id: r for r in read_results(run_dir / "raw")}
     assert len(after) == N_CASES and all(r.status == "ok" for r in after.values())
@@ -120,7 +128,7 @@ def test_ctrl_c_keeps_finished_results_and_says_how_to_resume(tmp_path):
         proc.kill()
         proc.wait()
     assert proc.returncode == 130, err
-    assert f"--resume {run_dir}" in err and "Traceback" not in err, err
+    assert f"--resume {run_dir} --trust" in err and "Traceback" not in err, err
     done = read_results(run_dir / "raw")
     assert 1 <= len(done) < N_CASES, len(done)
     assert all(r.status == "ok" for r in done), [(r.status, r.reason) for r in done]

@@ -114,16 +114,16 @@ def prepare_artifact(case: Case, cache_dir: Path) -> Artifact:
         return prepare_tf_artifact(case, cache_dir)
     if case.exporter and wants_optimization(case):
         return _prepare_optimized(case, Path(cache_dir))
-    import torch
+    from onnxbench.weights import save_state
 
     out = Path(cache_dir) / case.artifact_key
     out.mkdir(parents=True, exist_ok=True)
     options = artifact_options(case)
     module = spec.build(case.config, seed=case.seed, options=options, train=True).eval()
-    torch.save(module.state_dict(), out / "model.pt")
     meta: dict[str, Any] = {"status": "ok", "key": case.artifact_key, "model": case.model,
                             "config": case.config, "exporter": case.exporter,
-                            "options": options, "state_file": "model.pt", "onnx": None}
+                            "options": options, "state_file": save_state(module, out),
+                            "onnx": None}
     if case.exporter:
         try:
             meta.update(_export(spec, module, case, options, out))
@@ -149,8 +149,12 @@ def export_batch(case: Case) -> int:
 
 
 def _artifact_from(case: Case, out: Path, meta: dict[str, Any]) -> Artifact:
+    from onnxbench.trust import confined
+
     def where(key: str) -> Path | None:  # optimised artifacts point into their base's folder
-        return Path(os.path.normpath(out / meta[key])) if meta.get(key) else None
+        if not meta.get(key):
+            return None  # never outside artifacts/: artifact.json is data (onnxbench.trust)
+        return confined(Path(os.path.normpath(out / meta[key])), out.parent, f"{out / META}: {key}")
 
     state = "state_file" if meta.get("state_file") else "torch_state"  # older runs: torch_state
     return Artifact(model=case.model, config=case.config, onnx_path=where("onnx"),

@@ -68,7 +68,7 @@ def _model_label(model: str) -> str:
     if ":" in model and model.split(":", 1)[0].endswith(".py"):
         path, factory = model.split(":", 1)
         return f"{path.rsplit('/', 1)[-1].removesuffix('.py')}-{factory}"
-    return model.rsplit("/", 1)[-1].removesuffix(".onnx")
+    return re.sub(r"\.onnx$", "", model.rsplit("/", 1)[-1], flags=re.IGNORECASE)
 
 
 def _slug(text: str) -> str:

@@ -54,23 +54,63 @@ def first_line(exc: BaseException, *, with_type: bool = True, root_cause: bool =
     line = _tidy_ort(next((ln.strip() for ln in text.splitlines() if ln.strip()), ""))
     if with_type and getattr(exc, "show_type", True):
         line = f"{type(exc).__name__}: {line}" if line else type(exc).__name__
-    if len(line) > limit:
-        line = line[:limit - 1] + "…"
-    return line
+    return shorten(line, limit)
+
+
+def shorten(line: str, limit: int = MAX_LINE) -> str:
+    """``line`` within ``limit`` characters: its start and its end, the middle elided (the
+    useful half of a runtime's message is often its end: "... is till opset 28.")."""
+    if len(line) <= limit:
+        return line
+    head = limit // 3
+    return line[:head].rstrip() + " … " + line[-(limit - head - 3):].lstrip()
+
+
+# where ONNX Runtime's C++ threw: "<path>/x.cc:46 void ns::Fn(args...) " before the message
+# (a signature is a qualified C++ name, "a::b(", never an English phrase with a bracket)
+_CPP_WHERE = re.compile(r"(?:/|[A-Za-z]:\\)\S*onnxruntime\S*\.(?:cc|cpp|h):\d+\s+"
+                        r"(?:(?:[\w:<>,*&~]+ ){0,3}[\w<>~]*::[\w:<>~]+"
+                        r"\((?:[^()]|\([^()]*\))*\)(?: const)?\s+)?")
 
 
 def _tidy_ort(line: str) -> str:
-    """Drop the C++ source location and signature from an ORT 'Status Message'.
+    """Drop the C++ source location and signature from an ORT message.
 
     ``... Status Message: /onnxruntime_src/...h:118 onnxruntime::...) const [with ...]
     input_rank == reference_rank was false. Ranks of input data are different ...`` keeps
-    only the sentence after the failed check.
+    only the sentence after the failed check; ``Load model from m.onnx failed:/onnxruntime_
+    src/...h:46 void onnxruntime::...(...) ONNX Runtime only *guarantees* ...`` keeps the
+    message after the signature.
     """
     head, sep, detail = line.partition("Status Message: ")
-    if not sep:
-        return line
-    if " was false. " in detail:
-        detail = detail.rsplit(" was false. ", 1)[1]
-    elif detail.startswith("/"):
-        detail = detail.split(" ", 1)[-1]
-    return f"{head}{sep}{detail.strip()}"
+    if sep and " was false. " in detail:
+        return f"{head}{sep}{detail.rsplit(' was false. ', 1)[1].strip()}"
+    return _CPP_WHERE.sub(" ", line).replace("  ", " ").strip()
+
+
+# what to do about an OS error, by errno: the path comes from the exception itself
+_OS_ADVICE = {
+    "ENOSPC": "no space left on the device; free space or choose another --out",
+    "EDQUOT": "disk quota exceeded; free space or choose another --out",
+    "EROFS": "read-only file system; choose a writable --out (copy a run directory "
+             "somewhere writable to resume or aggregate it there)",
+    "EACCES": "permission denied; fix its permissions or use another path",
+    "EPERM": "operation not permitted; fix its permissions or use another path",
+    "EEXIST": "a file is in the way where a directory belongs; choose another path",
+    "ENOTDIR": "a file is in the way where a directory belongs; choose another path",
+    "EISDIR": "is a directory where a file belongs; choose another path",
+    "ENOENT": "no such file or directory",
+    "ENAMETOOLONG": "the path is too long; choose a shorter one",
+    "EMFILE": "too many open files; raise the limit (ulimit -n)",
+}
+
+
+def os_error_message(exc: OSError, doing: str | None = None) -> str:
+    """One line for an OS error: the path, what went wrong, and what to do about it."""
+    import errno as errno_mod
+
+    name = errno_mod.errorcode.get(exc.errno or 0, "")
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    where = " -> ".join(paths) if paths else "(no path)"
+    advice = _OS_ADVICE.get(name) or (exc.strerror or str(exc)).strip() or type(exc).__name__
+    return f"{where}: {advice}" + (f" ({doing})" if doing else "")

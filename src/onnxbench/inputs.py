@@ -58,6 +58,10 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
         raise UserError(f"{p}: is a directory, not an .onnx file")
     try:
         model = onnx.load(str(p), load_external_data=False)
+    except OSError as exc:  # permission denied, I/O error: not a format problem
+        from onnxbench.errors import os_error_message
+
+        raise UserError(os_error_message(exc, "reading the ONNX model")) from None
     except Exception as exc:  # noqa: BLE001 - protobuf DecodeError and friends: the file's
         why = first_line(exc, with_type=False, limit=200)
         raise UserError(f"{p}: not a valid ONNX model (cannot parse: {why}); is the file "
@@ -230,29 +234,38 @@ def synthesize(model: str | Path | onnx.ModelProto, *, batch: int, seq: int | No
         raise UserError(f"--batch: must be a positive integer, not {batch}")
     if seq is not None and seq < 1:
         raise UserError(f"--seq: must be a positive integer, not {seq}")
-    shapes = dict(shapes or {})
     ranges = dict(ranges or {})
     values = dict(values or {})
-    proto = as_model(model)
-    inputs = graph_inputs(proto)
+    specs = input_specs(model, batch=batch, seq=seq, shapes=shapes)
     for flag, given in (("--range", ranges), ("--value", values)):
-        unknown = set(given) - {vi.name for vi in inputs}
+        unknown = set(given) - set(specs)
         if unknown:
             raise UserError(f"{flag} {sorted(unknown)[0]}: no input of that name; inputs: "
-                            f"{', '.join(vi.name for vi in inputs) or 'none'}")
-    symbols = _bind_symbols(inputs, shapes)
+                            f"{', '.join(specs) or 'none'}")
     feeds: dict[str, np.ndarray] = {}
-    for i, vi in enumerate(inputs):
-        dtype = numpy_dtype(elem_type(vi), vi.name)
-        is_int = dtype.kind in "iu"
-        shape = resolve_shape(vi.name, declared_dims(vi), is_int=is_int, batch=batch, seq=seq,
-                              explicit=shapes, symbols=symbols)
-        if vi.name in values:
-            feeds[vi.name] = filled(vi.name, dtype, shape, values[vi.name])
+    for i, (name, (dtype, shape)) in enumerate(specs.items()):
+        if name in values:
+            feeds[name] = filled(name, dtype, shape, values[name])
             continue
         rng = np.random.default_rng([seed, i])
-        feeds[vi.name] = _values(vi.name, dtype, shape, rng, ranges.get(vi.name))
+        feeds[name] = _values(name, dtype, shape, rng, ranges.get(name))
     return feeds
+
+
+def input_specs(model: str | Path | onnx.ModelProto, *, batch: int, seq: int | None = None,
+                shapes: Mapping[str, Sequence[int]] | None = None
+                ) -> dict[str, tuple[np.dtype, list[int]]]:
+    """(dtype, concrete shape) of every declared input, without allocating anything."""
+    shapes = dict(shapes or {})
+    inputs = graph_inputs(as_model(model))
+    symbols = _bind_symbols(inputs, shapes)
+    out: dict[str, tuple[np.dtype, list[int]]] = {}
+    for vi in inputs:
+        dtype = numpy_dtype(elem_type(vi), vi.name)
+        out[vi.name] = (dtype, resolve_shape(vi.name, declared_dims(vi),
+                                             is_int=dtype.kind in "iu", batch=batch, seq=seq,
+                                             explicit=shapes, symbols=symbols))
+    return out
 
 
 def fill_values(feeds: Mapping[str, np.ndarray], values: Mapping[str, float] | None

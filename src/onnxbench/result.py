@@ -84,10 +84,15 @@ class Result(BaseModel):
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one.
+
+    The file gets the mode an ordinary ``open`` would (0644 under the usual umask 022), not
+    ``mkstemp``'s private 0600: results are meant to be shared.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -98,6 +103,20 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it (Linux: /proc/self/status)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
+
+
 def write_result(result: Result, raw_dir: Path) -> Path:
     """Write ``raw_dir/<case_id>/result.json`` atomically and return its path."""
     path = raw_dir / result.case_id / "result.json"
@@ -106,7 +125,19 @@ def write_result(result: Result, raw_dir: Path) -> Path:
 
 
 def read_result(path: Path) -> Result:
-    return Result.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+    """One ``result.json``; UserError naming the file when it cannot be read or is not one."""
+    from pydantic import ValidationError
+
+    from onnxbench.errors import UserError, os_error_message
+
+    try:
+        return Result.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise UserError(os_error_message(exc, "reading a result")) from None
+    except (ValueError, ValidationError) as exc:  # JSON, UTF-8, schema
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: unreadable result ({first[:160]}); delete it and "
+                        "`onnxbench run --resume` the run to measure that case again") from None
 
 
 def read_results(raw_dir: Path) -> list[Result]:

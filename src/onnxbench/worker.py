@@ -2,10 +2,12 @@
 
 Every measurement runs in its own process so thread pools, CUDA contexts, memory peaks and
 crashes stay inside it. The parent never dies with a case: a signal becomes ``crashed``
-(with the signal's name), a ``MemoryError`` or a SIGKILL we did not send (the kernel's OOM
-killer) becomes ``oom``, an overrun becomes ``timeout`` (the whole process group is
-killed), an exception becomes ``failed`` with its first line (the traceback is kept for
-debugging, never printed here).
+(with the signal's name), a ``MemoryError`` becomes ``oom``, and so does a SIGKILL we did not
+send when the kernel counted an OOM kill meanwhile (``onnxbench.oomkill``; any other SIGKILL
+is ``crashed``), an overrun becomes ``timeout`` (the whole process group is killed), an
+exception becomes ``failed`` with its first line (the traceback is kept for debugging,
+never printed here). Workers die with their parent and end at their deadline even without
+one (``onnxbench.lifeline``).
 
 The default start method is ``forkserver`` with numpy, onnxruntime and torch preloaded, so
 each worker is a cheap fork that skips the multi-second torch import; ``spawn`` is the
@@ -26,6 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterable, Iterator, Literal
+
+from onnxbench import lifeline, oomkill
 
 WorkerStatus = Literal["ok", "failed", "crashed", "oom", "timeout"]
 
@@ -63,9 +67,17 @@ def _context() -> mp.context.BaseContext:
             method = "spawn"
         ctx = mp.get_context(method)
         if method == "forkserver":
-            ctx.set_forkserver_preload(PRELOAD)
+            ctx.set_forkserver_preload(_forkserver_preload())
+            os.environ[lifeline.PARENT_PID_ENV] = str(os.getpid())
         _CONTEXT = ctx
     return _CONTEXT
+
+
+def _forkserver_preload() -> list[str]:
+    """PRELOAD, led by the fork server's lifeline when the main thread may start it (the
+    kernel's parent-death signal follows the thread that started the fork server)."""
+    main = threading.current_thread() is threading.main_thread()
+    return (["onnxbench.forkserver_guard"] if main else []) + PRELOAD
 
 
 def preload(modules: Iterable[str]) -> None:
@@ -76,18 +88,34 @@ def preload(modules: Iterable[str]) -> None:
     """
     PRELOAD.extend(m for m in modules if m not in PRELOAD)
     if _CONTEXT is not None and _CONTEXT.get_start_method() == "forkserver":
-        _CONTEXT.set_forkserver_preload(PRELOAD)
+        _CONTEXT.set_forkserver_preload(_forkserver_preload())
+
+
+# where ONNX Runtime's C++ threw: "<path>/x.cc:46 void ns::Fn(args...) " before the message
+_CPP_WHERE = re.compile(r"(?:/|[A-Za-z]:\\)\S*onnxruntime\S*\.(?:cc|cpp|h):\d+\s+"
+                        r"(?:[\w:<>,~*& ]+?\((?:[^()]|\([^()]*\))*\)(?: const)?\s+)?")
 
 
 def first_line(exc: BaseException) -> str:
-    """The exception's first non-empty line, prefixed by its type when the text is bare."""
+    """The exception's first non-empty line, prefixed by its type when the text is bare.
+
+    ONNX Runtime's C++ source location and function signature are dropped (the useful part
+    comes after them), and a line still too long loses its middle, never its end.
+    """
     text = str(exc).strip()
-    line = text.splitlines()[0].strip() if text else ""
-    if len(line) > MAX_REASON:
-        line = line[:MAX_REASON - 1] + "…"
+    line = _CPP_WHERE.sub(" ", text.splitlines()[0].strip()).replace("  ", " ") if text else ""
+    line = shorten(line)
     if line and not getattr(exc, "show_type", True):
         return line
     return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+def shorten(line: str, limit: int = MAX_REASON) -> str:
+    """``line`` within ``limit`` characters: its start and its end, the middle elided."""
+    if len(line) <= limit:
+        return line
+    head = limit // 3
+    return line[:head].rstrip() + " … " + line[-(limit - head - 3):].lstrip()
 
 
 def _limit_memory(mem_limit_mb: int | None) -> None:
@@ -123,14 +151,16 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 def _child(conn, fn: Callable, args: tuple, mem_limit_mb: int | None,
-           log_path: str | None) -> None:
-    """Worker body: own process group (so a time-out kills helpers too), run, send back."""
+           log_path: str | None, timeout_s: float | None = None) -> None:
+    """Worker body: own process group (so a time-out kills helpers too), a lifeline to the
+    parent, run, send back."""
     try:
         os.setpgid(0, 0)
     except OSError:
         pass
-    _redirect_output(log_path)
+    lifeline.guard_worker(timeout_s)
     try:
+        _redirect_output(log_path)
         _limit_memory(mem_limit_mb)
         message = ("ok", fn(*args), None, None)
     except BaseException as exc:  # noqa: BLE001 - everything becomes a status
@@ -180,13 +210,25 @@ def _kill_group(proc) -> None:
     proc.join(5)
 
 
-def _death_reason(exitcode: int | None) -> tuple[WorkerStatus, str]:
-    """Status and reason for a worker that ended without sending a message."""
+def _death_reason(exitcode: int | None, oom_evidence: str | None = None
+                  ) -> tuple[WorkerStatus, str]:
+    """Status and reason for a worker that ended without sending a message.
+
+    A SIGKILL is ``oom`` only with the kernel's evidence (an ``oom_kill`` counter that rose
+    while the worker ran, ``onnxbench.oomkill``); otherwise someone killed it: ``crashed``.
+    """
     if exitcode is not None and exitcode < 0:
-        sig = signal.Signals(-exitcode)
-        if sig == signal.SIGKILL:
-            return "oom", "worker was killed by SIGKILL (likely the out-of-memory killer)"
-        return "crashed", f"worker died with {sig.name}"
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        if -exitcode == signal.SIGKILL and oom_evidence:
+            return "oom", (f"worker was killed by the out-of-memory killer (SIGKILL; oom_kill "
+                           f"rose in {oom_evidence})")
+        if -exitcode == signal.SIGKILL:
+            return "crashed", ("worker was killed by SIGKILL, not by the out-of-memory killer "
+                               "(no OOM kill counted meanwhile)")
+        return "crashed", f"worker died with {name}"
     return "crashed", f"worker exited with code {exitcode} before sending a result"
 
 
@@ -201,16 +243,19 @@ def run_isolated(fn: Callable, *args: Any, timeout_s: float | None = None,
     A KeyboardInterrupt in the parent kills the worker and propagates.
     """
     ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(_forkserver_preload())  # read when the server starts
     parent_conn, child_conn = ctx.Pipe(duplex=False)
     log = os.fspath(log_path) if log_path is not None else None
-    proc = ctx.Process(target=_child, args=(child_conn, fn, args, mem_limit_mb, log),
-                       daemon=True)
+    proc = ctx.Process(target=_child,
+                       args=(child_conn, fn, args, mem_limit_mb, log, timeout_s), daemon=True)
+    oom_before = oomkill.snapshot()
     start = time.monotonic()
     try:
         with _sigint_deferred():  # a Ctrl-C mid-start would orphan a half-started worker
             proc.start()
         child_conn.close()
-        outcome = _wait(proc, parent_conn, start, timeout_s)
+        outcome = _wait(proc, parent_conn, start, timeout_s, oom_before)
     except BaseException:
         _kill_group(proc)
         raise
@@ -220,7 +265,8 @@ def run_isolated(fn: Callable, *args: Any, timeout_s: float | None = None,
     return outcome
 
 
-def _wait(proc, conn, start: float, timeout_s: float | None) -> WorkerOutcome:
+def _wait(proc, conn, start: float, timeout_s: float | None,
+          oom_before: dict[str, int]) -> WorkerOutcome:
     """Wait for a message or the worker's death, whichever first, within the time limit."""
     while True:
         remaining = None if timeout_s is None else timeout_s - (time.monotonic() - start)
@@ -233,7 +279,7 @@ def _wait(proc, conn, start: float, timeout_s: float | None) -> WorkerOutcome:
                 status, value, reason, tb = conn.recv()
             except (EOFError, OSError):
                 proc.join()
-                return _died(proc.exitcode)
+                return _died(proc.exitcode, start, timeout_s, oom_before)
             proc.join(30)
             if proc.is_alive():
                 _kill_group(proc)
@@ -243,9 +289,14 @@ def _wait(proc, conn, start: float, timeout_s: float | None) -> WorkerOutcome:
             if conn.poll(0):
                 continue
             proc.join()
-            return _died(proc.exitcode)
+            return _died(proc.exitcode, start, timeout_s, oom_before)
 
 
-def _died(exitcode: int | None) -> WorkerOutcome:
-    status, reason = _death_reason(exitcode)
+def _died(exitcode: int | None, start: float, timeout_s: float | None,
+          oom_before: dict[str, int]) -> WorkerOutcome:
+    if exitcode == -signal.SIGKILL and timeout_s is not None \
+            and time.monotonic() - start >= timeout_s:  # its own deadline (lifeline) fired
+        return WorkerOutcome("timeout", reason=f"timed out after {timeout_s:g} s")
+    evidence = oomkill.killed_since(oom_before) if exitcode == -signal.SIGKILL else None
+    status, reason = _death_reason(exitcode, evidence)
     return WorkerOutcome(status, reason=reason)

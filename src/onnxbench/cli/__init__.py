@@ -56,6 +56,11 @@ def main(argv: list[str] | None = None) -> None:
     except CheckFailed as exc:
         print(f"onnxbench: check failed: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # full disk, read-only, permissions, a file in the way: one line
+        from onnxbench.errors import os_error_message
+
+        print(f"onnxbench: error: {os_error_message(exc)}", file=sys.stderr)
+        sys.exit(UserError.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

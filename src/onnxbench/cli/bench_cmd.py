@@ -165,22 +165,40 @@ def _policy(runs, warmup, min_time, max_time, target_ci):
         return MeasurePolicy(**fields)
     except Exception as exc:  # pydantic: a negative or zero value
         err = exc.errors()[0] if hasattr(exc, "errors") else {"loc": ("?",), "msg": str(exc)}
-        raise UserError(f"--{str(err['loc'][0]).replace('_s', '').replace('_', '-')}: "
-                        f"{err['msg']}") from None
+        field = str(err["loc"][0])
+        raise UserError(f"{POLICY_FLAGS.get(field, '--' + field)}: {err['msg']}; got "
+                        f"{err.get('input')!r}") from None
 
 
-def _check_model(model: str, data, batches: list[int], seq: int | None) -> bool:
-    """True for a bare ONNX file (validated: dims resolvable, inputs and values matching the
-    graph), False for a zoo/factory model."""
-    if model.endswith(".onnx") or Path(model).is_file():
+# the flag that sets each MeasurePolicy field (--runs sets both run counts)
+POLICY_FLAGS = {"warmup": "--warmup", "min_runs": "--runs", "max_runs": "--runs",
+                "min_time_s": "--min-time", "max_time_s": "--max-time",
+                "target_ci_pct": "--target-ci"}
+
+
+def _check_model(model: str, data, batches: list[int], seq: int | None,
+                 config: str | None) -> bool:
+    """True for an ONNX file (by content: validated, dims resolvable, inputs and values
+    matching the graph, inputs that fit in memory), False for a zoo/factory model (its
+    config checked, its inputs fit)."""
+    from onnxbench.onnxfile import is_onnx_file
+    from onnxbench.preflight import check_bench_inputs, check_config
+
+    seqs = [seq] if seq else []
+    if is_onnx_file(model):
         from onnxbench.cli.data_opts import check_against_graph
         from onnxbench.inputs import load_onnx
 
-        check_against_graph(load_onnx(model), data, batches, seq)
+        proto = load_onnx(model)
+        if not data.inputs:  # the user's own arrays are already in memory
+            check_bench_inputs(proto, batches, seqs, shapes=data.shapes)
+        check_against_graph(proto, data, batches, seq)
         return True
     from onnxbench.zoo import resolve
 
-    resolve(model)
+    spec = resolve(model)
+    check_config(spec, config)
+    check_bench_inputs(spec, batches, seqs, config=config)
     return False
 
 
@@ -246,6 +264,7 @@ def bench(
     """Benchmark MODEL on each runtime and batch size; one isolated worker per measurement."""
     from onnxbench.cli.data_opts import case_data
     from onnxbench.runtimes import validate_runtime_name
+    from onnxbench.suite.schema import absolute_model
 
     runtimes = [validate_runtime_name(r.strip()) for item in runtime for r in item.split(",")
                 if r.strip()]
@@ -254,10 +273,14 @@ def bench(
     seqs = _seqs(seq, data)
     if timeout <= 0:
         raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads {threads}: must be a positive number of threads (leave "
+                        "it out for the runtime's default)")
     policy = _policy(runs, warmup, min_time, max_time, target_ci)
-    is_onnx = _check_model(model, data, batches, _first_seq(seqs, data))
+    model = absolute_model(model)  # the plan then resumes from anywhere
+    is_onnx = _check_model(model, data, batches, _first_seq(seqs, data), config)
     if is_onnx:
-        model, config, exporter = str(Path(model)), None, None
+        config, exporter = None, None
     else:
         exporter = _exporter(exporter or "dynamo", "--exporter")
     cases = build_cases(model, runtimes, batches, seqs, policy, data, config, exporter, threads,
@@ -295,18 +318,13 @@ def _first_seq(seqs: list[int], data) -> int | None:
 def _run_bench(cases, out: Path | None, timeout: float, quiet: bool):
     from onnxbench.suite.aggregate import aggregate
     from onnxbench.suite.plan import Plan
-    from onnxbench.suite.rundir import RunDir, create_run_dir, write_configs
+    from onnxbench.suite.rundir import create_run_dir, use_run_dir, write_configs
     from onnxbench.suite.runner import collect_env, run_cases
 
     if out is None:
         run = create_run_dir(Path("runs"), "bench", datetime.now())
     else:
-        if (out / "raw").is_dir() and any((out / "raw").iterdir()):
-            raise UserError(f"--out {out}: already holds a run (raw/ has results); "
-                            "give a new or empty directory")
-        run = RunDir(out)
-        for sub in (run.raw, run.configs, run.summary):
-            sub.mkdir(parents=True, exist_ok=True)
+        run = use_run_dir(out)
     plan = Plan("bench", cases, {c.case_id: timeout for c in cases})
     with run.lock():
         env = collect_env()

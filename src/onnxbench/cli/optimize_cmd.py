@@ -27,6 +27,20 @@ def _precision(fp16: bool, int8: str | None) -> str:
     return "fp16" if fp16 else "fp32"
 
 
+def _check_precision_flags(precision: str, keep_io_types: bool, op_block: list[str] | None,
+                           calibration: str | None) -> None:
+    """Flags that only mean something with another: one line instead of being ignored."""
+    if precision != "fp16" and (keep_io_types or op_block):
+        flag = "--keep-io-types" if keep_io_types else "--fp16-block-op"
+        raise UserError(f"{flag}: only applies to --fp16 (float16 conversion); add --fp16 "
+                        f"or drop {flag}")
+    if calibration is not None and precision != "int8-static":
+        why = ("dynamic int8 computes its scales at run time, drop --calibration"
+               if precision == "int8-dynamic" else "add --int8 static")
+        raise UserError(f"--calibration {calibration}: only static int8 (--int8 static) is "
+                        f"calibrated; {why}")
+
+
 _QUIET_SETTINGS = {"providers", "op_types", "model_hint", "detected"}
 
 
@@ -72,7 +86,7 @@ def optimize(
     keep_io_types: bool = typer.Option(False, "--keep-io-types", help="fp16: keep float32 inputs/outputs"),
     op_block: Optional[list[str]] = typer.Option(None, "--fp16-block-op", help="fp16: op type kept in float32 (repeatable)"),
     int8: Optional[str] = typer.Option(None, "--int8", help="int8 quantisation: dynamic|static"),
-    calibration: str = typer.Option("minmax", "--calibration", help="static int8: minmax|entropy|percentile"),
+    calibration: Optional[str] = typer.Option(None, "--calibration", help="static int8: minmax (default)|entropy|percentile"),
     truncate_layers: int = typer.Option(0, "--truncate-layers", help="remove the encoder's last N layers (proved)"),
     fold_slices: bool = typer.Option(False, "--fold-slices", help="fold slices of a Concat and exact id cast pairs (CTR feature assembly)"),
     merge_embeddings: bool = typer.Option(False, "--merge-embeddings", help="per-feature embedding lookups -> one lookup in concatenated tables"),
@@ -89,6 +103,7 @@ def optimize(
     from onnxbench.optimize import apply_optimizations
 
     precision = _precision(fp16, int8)
+    _check_precision_flags(precision, keep_io_types, op_block, calibration)
     if truncate_layers < 0:
         raise UserError(f"--truncate-layers: must be a positive number of layers, "
                         f"not {truncate_layers}")
@@ -96,10 +111,12 @@ def optimize(
         raise UserError(f"--split-concat: the most inputs per Concat, 2 or more (32 for ORT's "
                         f"CUDA graphs), not {split_concat}")
     out_dir = out or model.with_name(f"{model.stem}_optimized")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir}: is a file; give a folder for the optimised graphs")
     result = apply_optimizations(
         model, out_dir, precision=precision, level=level, fuse=fuse,
         model_type_hint=model_name, calibration_inputs=None, keep_io_types=keep_io_types,
-        op_block_list=op_block or None, calibration=calibration,
+        op_block_list=op_block or None, calibration=calibration or "minmax",
         truncate_layers=truncate_layers, model=model_name, config=config, seq=seq,
         fold_slices=fold_slices, merge_embeddings=merge_embeddings, split_concat=split_concat,
         ranges=dict(parse_range(r) for r in ranges or ()) or None)

@@ -32,8 +32,12 @@ def report(run_dir: Path = typer.Argument(..., help="run directory (runs/<suite>
     """Write report.md and report.html into RUN_DIR: tables, crossovers, speed-ups, A/B."""
     from onnxbench.report import build_report, save_report
 
+    from onnxbench.report.load import load_run
+
     fmts = _formats(format)
-    rep = build_report(run_dir, baseline=baseline)
+    run = load_run(run_dir)
+    _check_baseline(baseline, {r.case.runtime for r in run.results})
+    rep = build_report(run, baseline=baseline)
     paths = save_report(rep, fmts)
     if as_json:
         doc = rep.to_dict()
@@ -46,6 +50,13 @@ def report(run_dir: Path = typer.Argument(..., help="run directory (runs/<suite>
             console.print(g.sentence, highlight=False)
     for p in paths:
         console.print(f"wrote {p}", highlight=False)
+
+
+def _check_baseline(baseline: str | None, runtimes: set[str]) -> None:
+    """``--baseline`` must name a runtime the run measured (else no speed-up has a base)."""
+    if baseline is not None and baseline not in runtimes:
+        raise UserError(f"--baseline {baseline!r}: no case of this run used that runtime; "
+                        f"choose one of: {', '.join(sorted(runtimes))}")
 
 
 def compare(run_a: Path = typer.Argument(..., help="baseline run directory (A)"),

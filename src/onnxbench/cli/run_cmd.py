@@ -1,7 +1,7 @@
 """``onnxbench run`` (a YAML suite into a run directory) and ``onnxbench aggregate``.
 
     onnxbench run --suite NAME|PATH [--out runs/] [--only REGEX] [--dry-run] [--quiet] [--json]
-    onnxbench run --resume RUN_DIR [--only REGEX]
+    onnxbench run --resume RUN_DIR [--only REGEX] [--trust]
     onnxbench run --aggregate-only --input-dir RUN_DIR      (alias: onnxbench aggregate RUN_DIR)
 """
 
@@ -90,11 +90,15 @@ def run(
                                         help="rebuild summary/ from raw/ of --input-dir"),
     input_dir: Optional[Path] = typer.Option(None, "--input-dir",
                                              help="run directory for --aggregate-only"),
+    trust: bool = typer.Option(False, "--trust",
+                               help="--resume a plan that names code (file.py:factory) or "
+                                    "files outside RUN_DIR: only for a run you made"),
     quiet: bool = typer.Option(False, "--quiet", help="one log line per case, no bar"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Run a suite: one isolated worker per case, results in runs/<suite>_<time>/."""
     from onnxbench.cli.bench_cmd import progress_display
+    from onnxbench.preflight import check_plan_inputs
     from onnxbench.suite import expand, load_suite
     from onnxbench.suite import runner
 
@@ -107,11 +111,12 @@ def run(
                         f"(built-in suites: {', '.join(_builtin())})")
     if resume is not None:
         with progress_display(quiet) as progress:
-            outcome = _interruptible(lambda: runner.resume(resume, only=only, progress=progress),
-                                     resume)
+            outcome = _interruptible(lambda: runner.resume(resume, only=only, progress=progress,
+                                                           trust=trust), resume)
         return _print_outcome(outcome, json_out)
     parsed, _path, text = load_suite(suite)
     plan = expand(parsed)
+    check_plan_inputs(plan.cases)
     if dry_run:
         return _dry_run(plan, only, json_out)
     if not runner.select(plan.cases, only):
@@ -128,13 +133,32 @@ def run(
 
 
 def _interruptible(fn, run_dir: Path):
-    """Run; on Ctrl-C say how to resume (finished results are already on disk), exit 130."""
+    """Run; on Ctrl-C or an OS error (disk full, read-only, ...) say how to resume (finished
+    results are already on disk): exit 130, or 2 with one line."""
     try:
         return fn()
     except KeyboardInterrupt:
         typer.echo(f"onnxbench: interrupted; finished cases are saved in {run_dir}; continue "
-                   f"with `onnxbench run --resume {run_dir}`", err=True)
+                   f"with `{_resume_command(run_dir)}`", err=True)
         raise typer.Exit(130) from None
+    except OSError as exc:
+        from onnxbench.errors import os_error_message
+
+        raise UserError(f"{os_error_message(exc)}; finished cases are saved in {run_dir}; once "
+                        f"fixed, continue with `{_resume_command(run_dir)}`") from None
+
+
+def _resume_command(run_dir: Path) -> str:
+    """``onnxbench run --resume DIR``, with ``--trust`` when its plan needs it (the user
+    just made this directory, so it is theirs to trust)."""
+    from onnxbench.suite.rundir import open_run_dir, read_plan
+    from onnxbench.trust import plan_references
+
+    try:
+        code, outside = plan_references(read_plan(open_run_dir(run_dir)).cases, Path(run_dir))
+    except Exception:  # noqa: BLE001 - only a hint; the resume itself will say what is wrong
+        code, outside = [], []
+    return f"onnxbench run --resume {run_dir}" + (" --trust" if code or outside else "")
 
 
 def _builtin() -> list[str]:

@@ -59,10 +59,7 @@ def load_run(run_dir: str | Path) -> RunData:
         raise UserError(f"{run}: no such run directory; pass a directory made by `onnxbench run`")
     if not raw.is_dir():
         raise UserError(f"{run}: not a run directory (no raw/ folder with result.json files)")
-    try:
-        results = read_results(raw)
-    except Exception as exc:  # a corrupt result.json is the user's file, not our bug
-        raise UserError(f"{raw}: unreadable result.json ({str(exc).splitlines()[0]})") from exc
+    results = read_results(raw)  # UserError naming an unreadable result.json
     if not results:
         raise UserError(f"{raw}: holds no result.json files; the run has not finished any case")
     env = _read_json(run / "configs" / "env.json") or _read_json(run / "env.json") or {}

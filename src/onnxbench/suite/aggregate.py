@@ -146,11 +146,7 @@ def aggregate(run_dir: Path | str) -> Summary:
     if not (run / "raw").is_dir():
         raise UserError(f"{run}: not a run directory (no raw/ folder); pass a directory "
                         "made by `onnxbench run`")
-    try:
-        results = read_results(run / "raw")
-    except Exception as exc:  # a corrupt file is the user's, not our bug
-        raise UserError(f"{run / 'raw'}: unreadable result.json "
-                        f"({str(exc).splitlines()[0]}); delete it and --resume") from None
+    results = read_results(run / "raw")  # UserError naming an unreadable result.json
     groups: dict[str, list[Result]] = {}
     for r in sorted(results, key=lambda r: (point_id(r.case_id), r.case.repeat)):
         groups.setdefault(point_id(r.case_id), []).append(r)

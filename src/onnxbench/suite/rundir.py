@@ -10,13 +10,19 @@ Layout (the reference harness's, kept so old habits work)::
 
 Two runs never share a directory: creation uses ``mkdir`` (fails if it exists; a suffix is
 added), and an ``flock`` on ``.lock`` keeps a second process (e.g. two ``--resume``) out.
+
+``configs/plan.json`` is written first (atomically, after checking there is room for it):
+it is the one file a resume needs, so a directory either has it and can be resumed, or
+never ran anything and is removed again.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,10 +30,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from onnxbench.case import Case
-from onnxbench.errors import UserError
+from onnxbench.errors import UserError, os_error_message
 from onnxbench.result import atomic_write_text
 
 PLAN = "plan.json"
+PLAN_ROOM = 1 << 20  # free bytes wanted beyond the plan's own size before writing it
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,8 @@ class RunDir:
 def create_run_dir(out_root: Path | str, name: str, now: datetime | None = None) -> RunDir:
     """Make ``out_root/<name>_<YYYYmmdd-HHMMSS>[-N]/`` exclusively (never reuse one)."""
     root = Path(out_root)
+    if root.exists() and not root.is_dir():
+        raise UserError(f"--out {root}: is a file; give the directory run directories go in")
     root.mkdir(parents=True, exist_ok=True)
     stem = f"{name}_{(now or datetime.now()).strftime('%Y%m%d-%H%M%S')}"
     for n in range(1, 1000):
@@ -93,6 +102,20 @@ def create_run_dir(out_root: Path | str, name: str, now: datetime | None = None)
     raise UserError(f"{root}: could not create a new run directory for {name!r}")
 
 
+def use_run_dir(path: Path | str) -> RunDir:
+    """The run directory at a path the user named (``bench --out``): new or empty, not a
+    file and not a finished run."""
+    run = RunDir(Path(path))
+    if run.path.exists() and not run.path.is_dir():
+        raise UserError(f"--out {run.path}: is a file; give a new or empty directory")
+    if run.raw.is_dir() and any(run.raw.iterdir()):
+        raise UserError(f"--out {run.path}: already holds a run (raw/ has results); "
+                        "give a new or empty directory")
+    for sub in (run.raw, run.configs, run.summary):
+        sub.mkdir(parents=True, exist_ok=True)
+    return run
+
+
 def open_run_dir(path: Path | str) -> RunDir:
     """An existing run directory (for --resume); UserError when it is not one."""
     run = RunDir(Path(path))
@@ -104,17 +127,62 @@ def open_run_dir(path: Path | str) -> RunDir:
 
 def write_configs(run: RunDir, plan_json: str, env: dict[str, Any],
                   suite_text: str | None = None) -> None:
-    """The suite as given, the resolved plan and the environment, before any case runs."""
+    """The resolved plan (first: a resume needs only it), the suite as given and the
+    environment, before any case runs. If the plan cannot be written, nothing has run: the
+    empty directory is removed and the error is one line."""
+    try:
+        _check_room(run.configs, len(plan_json.encode()) + PLAN_ROOM)
+        atomic_write_text(run.configs / PLAN, plan_json)
+    except OSError as exc:
+        removed = _discard_skeleton(run)
+        raise UserError(os_error_message(exc, "writing the plan; nothing ran" +
+                                         (f", {run.path} removed" if removed else ""))) \
+            from None
     if suite_text is not None:
         atomic_write_text(run.configs / "suite.yaml", suite_text)
-    atomic_write_text(run.configs / PLAN, plan_json)
     env_text = json.dumps(env, indent=1, sort_keys=True, default=str)
     atomic_write_text(run.configs / "env.json", env_text)
     atomic_write_text(run.path / "env.json", env_text)
 
 
+def _check_room(folder: Path, needed: int) -> None:
+    """OSError(ENOSPC) unless ``folder``'s file system has ``needed`` bytes free."""
+    stat = os.statvfs(folder)
+    if stat.f_bavail * stat.f_frsize < needed:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / PLAN))
+
+
+def _discard_skeleton(run: RunDir) -> bool:
+    """Remove a run directory that holds nothing but its empty skeleton; True if removed."""
+    keep = {".lock", "raw", "configs", "summary", "artifacts"}
+    try:
+        names = set(os.listdir(run.path))
+        if not names <= keep or any(any((run.path / d).iterdir()) for d in names - {".lock"}
+                                    if (run.path / d).is_dir()):
+            return False
+        shutil.rmtree(run.path)
+        return True
+    except OSError:
+        return False
+
+
 def read_plan_text(run: RunDir) -> str:
     return (run.configs / PLAN).read_text(encoding="utf-8")
+
+
+def read_plan(run: RunDir):
+    """The plan of a run directory; UserError (one line) for a plan.json that is not one."""
+    from onnxbench.suite.plan import Plan
+
+    path = run.configs / PLAN
+    try:
+        return Plan.from_json(read_plan_text(run))
+    except OSError as exc:
+        raise UserError(os_error_message(exc, "reading the plan")) from None
+    except (ValueError, KeyError, TypeError) as exc:  # JSON, pydantic (a ValueError), fields
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: not a plan onnxbench wrote ({first[:200]}); "
+                        "start the suite again") from None
 
 
 def read_env(run: RunDir) -> dict[str, Any]:

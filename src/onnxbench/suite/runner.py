@@ -21,8 +21,9 @@ from onnxbench.onnxfile import is_onnx_file
 from onnxbench.result import Result, write_result
 from onnxbench.suite.aggregate import Summary, aggregate
 from onnxbench.suite.plan import Plan
-from onnxbench.suite.rundir import RunDir, create_run_dir, open_run_dir, read_env, \
-    read_plan_text, write_configs
+from onnxbench.suite.rundir import RunDir, create_run_dir, open_run_dir, read_env, read_plan, \
+    write_configs
+from onnxbench.trust import check_resume
 from onnxbench.worker import WorkerOutcome, preload, run_isolated
 
 ARTIFACT_TIMEOUT_S = 1800.0
@@ -199,11 +200,16 @@ def run_suite(plan: Plan, out_root: Path | str, *, suite_text: str | None = None
 
 
 def resume(run_dir: Path | str, *, only: str | None = None,
-           progress: ProgressFn | None = None) -> RunOutcome:
-    """Run the cases of an existing run directory that have no result, then re-aggregate."""
+           progress: ProgressFn | None = None, trust: bool = False) -> RunOutcome:
+    """Run the cases of an existing run directory that have no result, then re-aggregate.
+
+    Before anything runs: a plan that names code or files outside the directory is refused
+    unless ``trust`` (a run directory is data), and every model it needs must be found.
+    """
     run = open_run_dir(run_dir)
     with run.lock():
-        plan = Plan.from_json(read_plan_text(run))
+        plan = read_plan(run)
+        check_resume([c for c in select(plan.cases, only) if not run.done(c)], run.path, trust)
         outcome = RunOutcome(run.path)
         outcome.results = run_cases(plan, run, only=only, progress=progress)
         return finish(run, outcome)

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 
 from onnxbench.errors import UserError
 from onnxbench.options import OptionError, check_options, number
+from onnxbench.suite.yamlsafe import compose_suite_yaml, read_suite_text
+from onnxbench.trust import PATH_OPTIONS
 
 AXES = ("model", "config", "exporter", "runtimes", "batch", "seq", "precision")
 DEFAULT_RUNTIMES = ["ort-cpu"]
@@ -35,7 +38,10 @@ def _as_list(value: Any) -> Any:
     return [value]
 
 
-PosInt = Annotated[int, Field(ge=1)]
+# strict: YAML already types its scalars, so `true` is not 1 and "8" is not 8
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]  # an int is still a float
+PosInt = Annotated[int, Strict(), Field(ge=1)]
 IntAxis = Annotated[list[PosInt] | None, BeforeValidator(_as_list)]
 StrAxis = Annotated[list[str] | None, BeforeValidator(_as_list)]
 OptStrAxis = Annotated[list[str | None] | None, BeforeValidator(_as_list)]
@@ -46,14 +52,14 @@ class MeasureSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    warmup: int | None = Field(None, ge=0)
+    warmup: Int | None = Field(None, ge=0)
     runs: PosInt | None = None
     min_runs: PosInt | None = None
     max_runs: PosInt | None = None
-    min_time_s: float | None = Field(None, ge=0)
-    max_time_s: float | None = Field(None, gt=0)
-    target_ci_pct: float | None = Field(None, gt=0)
-    unstable_iqr_ratio: float | None = Field(None, gt=0)
+    min_time_s: Float | None = Field(None, ge=0)
+    max_time_s: Float | None = Field(None, gt=0)
+    target_ci_pct: Float | None = Field(None, gt=0)
+    unstable_iqr_ratio: Float | None = Field(None, gt=0)
 
 
 class Axes(BaseModel):
@@ -71,7 +77,7 @@ class Axes(BaseModel):
     measure: MeasureSpec | None = None
     repeats: PosInt | None = None
     timeout_s: Annotated[float | None, number(0, above=True)] = None
-    seed: int | None = None
+    seed: Int | None = None
 
 
 class Defaults(Axes):
@@ -83,8 +89,8 @@ class CaseEntry(Axes):
 
     model: Annotated[list[str], BeforeValidator(_as_list)]
     shapes: dict[str, list[PosInt]] | None = None
-    ranges: dict[str, tuple[float, float]] | None = None
-    values: dict[str, float] | None = None
+    ranges: dict[str, tuple[Float, Float]] | None = None
+    values: dict[str, Float] | None = None
     inputs: str | None = None
     seq_mix: Any = None
     ab: dict[str, list[Any]] | None = None
@@ -129,32 +135,31 @@ def find_suite(name_or_path: str) -> Path:
 def load_suite(name_or_path: str) -> tuple[Suite, Path, str]:
     """Read, parse and validate a suite; returns (suite, its path, the text as given)."""
     path = find_suite(name_or_path)
-    text = path.read_text(encoding="utf-8")
+    text = read_suite_text(path)
     return parse_suite(text, str(path)), path, text
 
 
 def parse_suite(text: str, source: str = "<suite>") -> Suite:
-    """Validate suite YAML text; UserError with file:line: field: problem on any mistake."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"{where}: not valid YAML ({problem})") from None
+    """Validate suite YAML text; UserError with file:line: field: problem on any mistake.
+
+    File paths in the suite (models, ``weights``, ``data_dir``) are made absolute against
+    the current directory, so the plan runs (and resumes) from anywhere.
+    """
+    node, data = compose_suite_yaml(text, source)
     if not isinstance(data, dict):
         raise UserError(f"{source}: a suite is a YAML mapping with 'suite:' and 'cases:'")
     try:
         suite = Suite.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise UserError(_where(source, node, err["loc"]) + _describe(err, data)) from None
+        loc = _scalar_loc(data, err["loc"])
+        raise UserError(_where(source, node, loc) + _describe({**err, "loc": loc}, data)) \
+            from None
     problem = check_names(suite) or check_suite_options(suite)
     if problem:
         loc, msg = problem
         raise UserError(_where(source, node, loc) + msg)
-    return suite
+    return absolute_paths(suite)
 
 
 def _where(source: str, node: yaml.Node | None, loc: tuple) -> str:
@@ -191,11 +196,22 @@ def _path_text(loc: tuple) -> str:
 
 def _value_at(data: Any, loc: tuple) -> Any:
     for part in loc:
+        if isinstance(part, int) and not isinstance(data, list):
+            return data  # a scalar axis value, wrapped in a list by _as_list: the whole value
         try:
             data = data[part]
         except (KeyError, IndexError, TypeError):
             return None
     return data
+
+
+def _scalar_loc(data: Any, loc: tuple) -> tuple:
+    """``loc`` without the list index pydantic adds to a scalar axis value (batch: "eight"
+    is ``batch``, not ``batch[0]``)."""
+    for i, part in enumerate(loc):
+        if isinstance(part, int) and not isinstance(_value_at(data, loc[:i]), list):
+            return tuple(loc[:i])
+    return tuple(loc)
 
 
 def _allowed_fields(loc: tuple) -> list[str]:
@@ -279,8 +295,8 @@ def _check_data(i: int, entry: CaseEntry) -> Problem | None:
 def _check_models(i: int, entry: CaseEntry) -> Problem | None:
     for j, model in enumerate(entry.model):
         loc = ("cases", i, "model", j)
-        if model.endswith(".onnx") or (":" in model and model.split(":")[0].endswith(".py")):
-            path = model.split(":")[0] if not model.endswith(".onnx") else model
+        path = model_file(model)
+        if path is not None:
             if not Path(path).is_file():
                 return loc, f"model file {path!r} not found; give an existing path or a zoo name"
             continue
@@ -294,6 +310,44 @@ def _check_models(i: int, entry: CaseEntry) -> Problem | None:
                         f"{_did_you_mean(config, list(spec.configs))}"
                         f"choose one of: {', '.join(spec.configs)}")
     return None
+
+
+def model_file(model: str) -> str | None:
+    """The file a model string names (an ONNX file, by suffix or content, or the .py of a
+    ``file.py:factory``); None for a zoo name or a TensorFlow source."""
+    from onnxbench.onnxfile import is_onnx_file
+
+    if ":" in model and model.split(":", 1)[0].endswith(".py"):
+        return model.split(":", 1)[0]
+    return model if is_onnx_file(model) else None
+
+
+def absolute_model(model: str) -> str:
+    """A model string with its file made absolute (against the current directory, where it
+    was checked), so a plan runs and resumes from anywhere; zoo names unchanged."""
+    path = model_file(model)
+    if path is None:
+        from onnxbench.zoo import REGISTRY
+
+        if model in REGISTRY or not os.path.exists(model):
+            return model
+        path = model  # a TensorFlow source: SavedModel directory or .keras file
+    return os.path.abspath(path) + model[len(path):]  # keeps ":factory"
+
+
+def absolute_paths(suite: Suite) -> Suite:
+    """The suite with its model files and path options absolute (``absolute_model``)."""
+    def options(opts: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not opts:
+            return opts
+        return {k: (os.path.abspath(os.path.expanduser(v))
+                    if k in PATH_OPTIONS and isinstance(v, str) and v else v)
+                for k, v in opts.items()}
+
+    cases = [c.model_copy(update={"model": [absolute_model(m) for m in c.model],
+                                  "options": options(c.options)}) for c in suite.cases]
+    defaults = suite.defaults.model_copy(update={"options": options(suite.defaults.options)})
+    return suite.model_copy(update={"cases": cases, "defaults": defaults})
 
 
 def _zoo_spec(model: str):
@@ -323,8 +377,10 @@ def _check_axes(base: tuple, axes: Axes, entry: CaseEntry | None) -> Problem | N
                     f"got a {type(value).__name__} ({value!r}) where a single value belongs; "
                     f"to compare values put them under ab: {{{key}: {value!r}}}")
     for key, values in ((entry.ab if entry else None) or {}).items():
-        if not values:
-            return base + ("ab", key), "an A/B axis needs at least one value, e.g. [1, 4]"
+        if len({repr(v) for v in values}) < 2:
+            return (base + ("ab", key),
+                    f"an A/B axis compares values: give two or more, e.g. [1, 4], not "
+                    f"{values!r}; for one value use options: {{{key}: ...}}")
     return None
 
 

@@ -56,12 +56,13 @@ class ModelSpec(ABC):
 
     def load(self, config: str | None, *, state_path: Path | None = None,
              options: Mapping[str, Any] | None = None):
-        """Build, then load a saved state dict if given (cheap path used by workers)."""
-        import torch
-
+        """Build, then load saved weights if given (cheap path used by workers): safetensors,
+        or a pickle only through ``torch.load(weights_only=True)`` (onnxbench.weights)."""
         module = self.build(config, seed=0, options=options, train=state_path is None)
         if state_path is not None:
-            module.load_state_dict(torch.load(state_path, map_location="cpu"))
+            from onnxbench.weights import load_state
+
+            load_state(module, state_path)
         return module.eval()
 
     @abstractmethod

@@ -6,8 +6,13 @@ a dict name → tensor/ndarray (its keys become the input names) or a tuple/list
 named ``output_0``, ``output_1``, ... Axis 0 of every input and output is the dynamic batch axis; ``make_inputs`` tiles
 the example rows along it to reach the requested batch.
 
-Everything the user can get wrong (path, import, factory, return value) is a UserError that
-names the file and what is expected.
+Everything the user can get wrong (path, import, factory, return value, a ``sys.exit``)
+is a UserError that names the file and what is expected.
+
+The file is the user's code: importing it runs it. It is imported once per process (the
+spec is cached by path and modification time): onnxbench checks it before anything runs,
+the artifact worker builds and exports it, and a case worker rebuilds the module (or its
+example inputs), each in its own process.
 """
 
 from __future__ import annotations
@@ -26,8 +31,15 @@ EXPECTED = "factory() must return (torch.nn.Module, example_inputs as dict name-
 
 
 def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+# user code may end the process: that is its failure to report, not onnxbench's exit code
+USER_CODE_ERRORS = (Exception, SystemExit)
+_LOADED: dict[tuple[str, int, str], "FactorySpec"] = {}
 
 
 def _load_factory(path: Path, factory: str, where: str) -> Callable[[], Any]:
@@ -39,7 +51,7 @@ def _load_factory(path: Path, factory: str, where: str) -> Callable[[], Any]:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - any failure in user code is the user's to fix
+    except USER_CODE_ERRORS as exc:  # noqa: BLE001 - any failure in user code is the user's
         raise UserError(f"{where}: importing {path} failed ({_first_line(exc)})") from None
     fn = getattr(module, factory, None)
     if not callable(fn):
@@ -93,10 +105,12 @@ class FactorySpec(ModelSpec):
         path = Path(path_text).expanduser()
         if not path.is_file():
             raise UserError(f"model {where!r}: file {path} does not exist")
-        fn = _load_factory(path, factory, where)
-        module, example = cls._call(fn, where)
-        outputs = cls._output_names(module, example, where)
-        return cls(where, fn, example, outputs)
+        key = (str(path.resolve()), path.stat().st_mtime_ns, factory)
+        if key not in _LOADED:  # once per process: importing runs the user's code
+            fn = _load_factory(path, factory, where)
+            module, example = cls._call(fn, where)
+            _LOADED[key] = cls(where, fn, example, cls._output_names(module, example, where))
+        return _LOADED[key]
 
     @staticmethod
     def _call(fn: Callable[[], Any], where: str) -> tuple[Any, dict[str, np.ndarray]]:
@@ -104,8 +118,8 @@ class FactorySpec(ModelSpec):
 
         try:
             result = fn()
-        except Exception as exc:  # noqa: BLE001
-            raise UserError(f"{where}: factory() raised {_first_line(exc)}") from None
+        except USER_CODE_ERRORS as exc:  # noqa: BLE001
+            raise UserError(f"{where}: factory() failed: {_first_line(exc)}") from None
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             raise UserError(f"{where}: factory() returned {type(result).__name__}; {EXPECTED}")
         module, example = result

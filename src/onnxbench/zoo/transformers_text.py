@@ -15,6 +15,7 @@ tuple in ``output_names`` order; the HF model is reachable as ``.model`` (e.g. t
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -110,13 +111,17 @@ class TextEncoderSpec(ModelSpec):
         return cfg
 
     def _make(self, config: str | None, options: Mapping[str, Any] | None):
+        from onnxbench.weights import check_weights_folder
+
         _, model_cls = self._classes()
         folder = self.weights_dir(options)
         hf_cfg = self.hf_config(config, options)
         if folder is not None:
+            safe = check_weights_folder(folder)  # a pickle that may run code: refused here
             try:
-                return model_cls.from_pretrained(folder, config=hf_cfg, local_files_only=True)
-            except (OSError, ValueError) as exc:
+                return model_cls.from_pretrained(folder, config=hf_cfg, local_files_only=True,
+                                                 use_safetensors=safe or None)
+            except (OSError, ValueError, pickle.UnpicklingError) as exc:
                 raise UserError(f"weights {str(folder)!r}: cannot load "
                                 f"({str(exc).splitlines()[0]})") from None
         return model_cls(hf_cfg)
