@@ -11,6 +11,7 @@ Every problem is a ``UserError``: one line, exit 2.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -42,41 +43,51 @@ def memory_limit_bytes() -> int:
 
 
 def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+    """1536 -> '1.5 KiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024:
+            return f"{int(n)} B" if unit == "B" else f"{n:.3g} {unit}"
         n /= 1024
     return f"{n:.3g} PiB"
 
 
-def onnx_input_bytes(model: Any, batch: int, seq: int | None = None,
-                     shapes: Mapping[str, Sequence[int]] | None = None
-                     ) -> tuple[int, str]:
-    """(bytes, the largest input as ``name: dtype[dims]``) of the graph's inputs at
-    ``batch``; nothing is allocated."""
-    from onnxbench.inputs import input_specs
+def input_bytes(model: Any, batch: int, seq: int | None = None, *,
+                shapes: Mapping[str, Sequence[int]] | None = None, config: str | None = None,
+                options: Mapping[str, Any] | None = None) -> tuple[int | None, str]:
+    """(bytes, the largest input as ``name: dtype[dims]``) of ``model``'s inputs at
+    ``batch``, allocating nothing of that size.
 
-    specs = input_specs(model, batch=batch, seq=seq, shapes=shapes)
-    sizes = {name: int(np.prod(shape, dtype=object)) * dtype.itemsize
-             for name, (dtype, shape) in specs.items()}
-    if not sizes:
-        return 0, ""
-    big = max(sizes, key=sizes.__getitem__)
-    dtype, shape = specs[big]
-    return sum(sizes.values()), f"{big}: {dtype.name}{list(shape)}"
+    ``model`` is an ONNX ``ModelProto`` (declared shapes and dtypes) or a zoo spec (its
+    inputs at batch 1, times the batch). None where even that cannot be made here (a
+    TensorFlow source, data that is missing): the worker then says what is wrong.
+    """
+    import onnx
+
+    if isinstance(model, onnx.ModelProto):
+        from onnxbench.inputs import input_specs
+
+        specs = input_specs(model, batch=batch, seq=seq, shapes=shapes)
+        sizes = {name: int(np.prod(shape, dtype=object)) * dtype.itemsize
+                 for name, (dtype, shape) in specs.items()}
+        if not sizes:
+            return 0, ""
+        big = max(sizes, key=sizes.__getitem__)
+        return sum(sizes.values()), f"{big}: {specs[big][0].name}{list(specs[big][1])}"
+    if getattr(model, "framework", "torch") != "torch":
+        return None, ""
+    try:
+        one = model.make_inputs(config, 1, seq or model.default_seq, 0, options=options)
+    except UserError:
+        raise
+    except Exception:  # noqa: BLE001 - the worker will say what is wrong, with its status
+        return None, ""
+    return sum(int(np.asarray(v).nbytes) for v in one.values()) * int(batch), ""
 
 
-def zoo_input_bytes(spec: Any, config: str | None, batch: int, seq: int | None,
-                    options: Mapping[str, Any] | None = None) -> int:
-    """Bytes of a zoo model's inputs at ``batch``: its inputs at batch 1, times the batch."""
-    one = spec.make_inputs(config, 1, seq, 0, options=options)
-    return sum(int(np.asarray(v).nbytes) for v in one.values()) * int(batch)
-
-
-def check_fits(nbytes: int, what: str, fix: str, detail: str = "") -> None:
+def check_fits(nbytes: int | None, what: str, fix: str, detail: str = "") -> None:
     """UserError when ``nbytes`` of inputs exceed this machine's memory."""
     limit = memory_limit_bytes()
-    if nbytes > limit:
+    if nbytes is not None and nbytes > limit:
         extra = f" ({detail})" if detail else ""
         raise UserError(f"{what}: the inputs alone need {human_bytes(nbytes)}{extra} but this "
                         f"machine has {human_bytes(limit)} of memory; {fix}")
@@ -93,85 +104,53 @@ def check_config(spec: Any, config: str | None, flag: str = "--config") -> None:
                         f"choose one of: {', '.join(spec.configs)}")
 
 
+def check_bench_inputs(model: Any, batches: list[int], seqs: list[int], *,
+                       shapes: Mapping[str, Sequence[int]] | None = None,
+                       config: str | None = None) -> None:
+    """``bench``'s largest batch (and seq) fits: ``model`` is an ONNX proto or a zoo spec."""
+    batch, seq = max(batches), (max(seqs) if seqs else None)
+    nbytes, detail = input_bytes(model, batch, seq, shapes=shapes, config=config)
+    check_fits(nbytes, f"--batch {batch}" + (f" --seq {seq}" if seq else ""),
+               "choose a smaller --batch", detail)
+
+
 def check_plan_inputs(cases: Iterable["Case"]) -> None:
-    """Every case's inputs fit in memory (largest batch and seq per model, checked once)."""
+    """Every case's inputs fit in memory (the largest batch and seq of each model)."""
     from onnxbench.onnxfile import is_onnx_file
 
     biggest: dict[tuple, "Case"] = {}
     for case in cases:
-        key = (case.model, case.config, _shape_key(case))
+        key = (case.model, case.config, json.dumps(case.shapes, sort_keys=True))
         best = biggest.get(key)
         if best is None or (case.batch, case.seq or 0) > (best.batch, best.seq or 0):
             biggest[key] = case
     for case in biggest.values():
-        where = f"model {Path(case.model).name if is_onnx_file(case.model) else case.model}" \
-                f" at batch {case.batch}" + (f", seq {case.seq}" if case.seq else "")
-        fix = "lower the suite's batch (or seq)"
-        if is_onnx_file(case.model):
-            nbytes, detail = _onnx_bytes(case.model, case.batch, case.seq,
-                                         tuple(sorted((k, tuple(v))
-                                                      for k, v in case.shapes.items())))
-            check_fits(nbytes, where, fix, detail)
-        else:
-            nbytes = _zoo_bytes(case.model, case.config, case.batch, case.seq,
-                                tuple(sorted(case.options.items(), key=str)))
-            if nbytes is not None:
-                check_fits(nbytes, where, fix)
+        name = Path(case.model).name if is_onnx_file(case.model) else case.model
+        model = _graph(case.model) if is_onnx_file(case.model) else _spec(case.model)
+        nbytes, detail = input_bytes(model, case.batch, case.seq, shapes=case.shapes,
+                                     config=case.config, options=case.options)
+        check_fits(nbytes, f"model {name} at batch {case.batch}" +
+                   (f", seq {case.seq}" if case.seq else ""),
+                   "lower the suite's batch (or seq)", detail)
 
 
-def _shape_key(case: "Case") -> tuple:
-    return tuple(sorted((k, tuple(v)) for k, v in case.shapes.items()))
+def _graph(path: str):
+    """The graph (weights left on disk where external), loaded once per file version."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None  # a missing file is reported by the model checks
+    return _load_graph(path, stat.st_mtime_ns, stat.st_size)
 
 
-@lru_cache(maxsize=64)
-def _load_graph(path: str, mtime: float):
+@lru_cache(maxsize=16)
+def _load_graph(path: str, mtime_ns: int, size: int):
     from onnxbench.inputs import load_onnx
 
     return load_onnx(path)
 
 
-def _onnx_bytes(path: str, batch: int, seq: int | None, shapes: tuple) -> tuple[int, str]:
-    try:
-        mtime = os.stat(path).st_mtime
-    except OSError:
-        return 0, ""  # a missing file is reported by the resume/model checks
-    return onnx_input_bytes(_load_graph(path, mtime), batch, seq,
-                            {k: list(v) for k, v in shapes})
-
-
-def _zoo_bytes(model: str, config: str | None, batch: int, seq: int | None,
-               options: tuple) -> int | None:
-    """The estimate for a PyTorch zoo or factory model; None where making even batch-1
-    inputs here would be costly or impossible (TensorFlow sources, missing data)."""
+def _spec(model: str):
     from onnxbench.zoo import resolve
 
-    try:
-        spec = resolve(model)
-        if getattr(spec, "framework", "torch") != "torch":
-            return None
-        return zoo_input_bytes(spec, config, batch, seq or spec.default_seq, dict(options))
-    except UserError:
-        raise
-    except Exception:  # noqa: BLE001 - the worker will say what is wrong, with its status
-        return None
-
-
-def check_bench_inputs(model: Any, batches: list[int], seqs: list[int], *,
-                       shapes: Mapping[str, Sequence[int]] | None = None,
-                       config: str | None = None) -> None:
-    """``bench``'s largest batch (and seq) fits: ``model`` is an ONNX proto or a zoo spec."""
-    import onnx
-
-    batch, seq = max(batches), (max(seqs) if seqs else None)
-    what, fix = f"--batch {batch}" + (f" --seq {seq}" if seq else ""), "choose a smaller --batch"
-    if isinstance(model, onnx.ModelProto):
-        nbytes, detail = onnx_input_bytes(model, batch, seq, shapes)
-        check_fits(nbytes, what, fix, detail)
-    elif getattr(model, "framework", "torch") == "torch":
-        try:
-            nbytes = zoo_input_bytes(model, config, batch, seq or model.default_seq)
-        except UserError:
-            raise
-        except Exception:  # noqa: BLE001 - the worker says what is wrong, with its status
-            return
-        check_fits(nbytes, what, fix)
+    return resolve(model)

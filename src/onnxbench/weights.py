@@ -68,7 +68,8 @@ def _why(exc: BaseException) -> str:
     for i, line in enumerate(lines):
         if "WeightsUnpickler error" in line:
             rest = line.split("WeightsUnpickler error:", 1)[-1].strip()
-            return f"weights-only unpickler: {rest or (lines[i + 1] if i + 1 < len(lines) else '?')}"
+            rest = rest or (lines[i + 1] if i + 1 < len(lines) else "?")
+            return f"weights-only unpickler: {rest.split('. ')[0].rstrip('.')}"
     return _first(exc)
 
 

@@ -39,7 +39,7 @@ def _first_line(exc: BaseException) -> str:
 
 # user code may end the process: that is its failure to report, not onnxbench's exit code
 USER_CODE_ERRORS = (Exception, SystemExit)
-_LOADED: dict[tuple[str, int, str], "FactorySpec"] = {}
+_LOADED: dict[tuple[str, int, int, str], "FactorySpec"] = {}
 
 
 def _load_factory(path: Path, factory: str, where: str) -> Callable[[], Any]:
@@ -105,7 +105,8 @@ class FactorySpec(ModelSpec):
         path = Path(path_text).expanduser()
         if not path.is_file():
             raise UserError(f"model {where!r}: file {path} does not exist")
-        key = (str(path.resolve()), path.stat().st_mtime_ns, factory)
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, factory)
         if key not in _LOADED:  # once per process: importing runs the user's code
             fn = _load_factory(path, factory, where)
             module, example = cls._call(fn, where)
