@@ -268,18 +268,12 @@ def test_read_only_output_is_one_line_naming_the_path(command, tmp_path, tiny, c
                                                       read_only):
     ro = tmp_path / "ro"
     how = read_only(ro)
-    argv = {"run": ["run", "--suite", str(_suite(tmp_path, tiny)), "--out", str(ro / "runs")],
-            "bench": ["bench", str(tiny), "--out", str(ro / "b")],
+    argv = {"run": ["run", "--suite", str(_suite(tmp_path, tiny)), "--out", str(ro / "runs"),
+                    "--quiet"],
+            "bench": ["bench", str(tiny), "--out", str(ro / "b"), "--quiet"],
             "optimize": ["optimize", str(tiny), "--level", "basic", "--out", str(ro / "o")],
             }[command]
-    try:
-        code, out, err = cli(capsys, *argv, "--quiet") if command != "optimize" else \
-            cli(capsys, *argv)
-    finally:
-        _restore(ro)
-    line = _one_line(code, err)
-    assert str(ro) in line
-    assert ("read-only file system" if how == "EROFS" else "permission denied") in line
+    _assert_refused_read_only(capsys, ro, how, argv)
 
 
 @pytest.mark.parametrize("command", ["resume", "aggregate", "report"])
@@ -292,12 +286,16 @@ def test_read_only_run_dir_is_one_line_naming_the_path(command, finished_run, ca
     argv = {"resume": ["run", "--resume", str(finished_run), "--trust", "--quiet"],
             "aggregate": ["aggregate", str(finished_run)],
             "report": ["report", str(finished_run)]}[command]
+    _assert_refused_read_only(capsys, finished_run, how, argv)
+
+
+def _assert_refused_read_only(capsys, folder: Path, how: str, argv: list[str]) -> None:
     try:
         code, out, err = cli(capsys, *argv)
     finally:
-        _restore(finished_run)
+        _restore(folder)
     line = _one_line(code, err)
-    assert str(finished_run) in line
+    assert str(folder) in line
     assert ("read-only file system" if how == "EROFS" else "permission denied") in line
 
 

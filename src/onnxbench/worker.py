@@ -68,7 +68,6 @@ def _context() -> mp.context.BaseContext:
         ctx = mp.get_context(method)
         if method == "forkserver":
             ctx.set_forkserver_preload(_forkserver_preload())
-            os.environ[lifeline.PARENT_PID_ENV] = str(os.getpid())
         _CONTEXT = ctx
     return _CONTEXT
 
@@ -243,8 +242,9 @@ def run_isolated(fn: Callable, *args: Any, timeout_s: float | None = None,
     A KeyboardInterrupt in the parent kills the worker and propagates.
     """
     ctx = _context()
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(_forkserver_preload())  # read when the server starts
+    if ctx.get_start_method() == "forkserver":  # both read when the fork server starts
+        ctx.set_forkserver_preload(_forkserver_preload())
+        os.environ[lifeline.PARENT_PID_ENV] = str(os.getpid())
     parent_conn, child_conn = ctx.Pipe(duplex=False)
     log = os.fspath(log_path) if log_path is not None else None
     proc = ctx.Process(target=_child,
