@@ -172,7 +172,7 @@ def test_full_disk_before_the_plan_leaves_no_half_made_run_dir(tmp_path, tiny, c
                                   st.f_ffree, st.f_favail, st.f_flag, st.f_namemax))
 
     monkeypatch.setattr(os, "statvfs", full)
-    code, out, err = cli(capsys, "run", "--suite", str(_suite(tmp_path, tiny)), "--out",
+    code, _out, err = cli(capsys, "run", "--suite", str(_suite(tmp_path, tiny)), "--out",
                          str(tmp_path / "runs"), "--quiet")
     line = _one_line(code, err)
     assert "plan.json: no space left on the device" in line and "nothing ran" in line
@@ -192,13 +192,13 @@ def test_full_disk_at_the_first_result_is_one_line_and_resumable(tmp_path, tiny,
 
     with monkeypatch.context() as patch:
         patch.setattr(tempfile, "mkstemp", no_space)
-        code, out, err = cli(capsys, "run", "--suite", str(_suite(tmp_path, tiny)), "--out",
+        code, _, err = cli(capsys, "run", "--suite", str(_suite(tmp_path, tiny)), "--out",
                              str(tmp_path / "runs"), "--quiet")
     line = _one_line(code, err)
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert "result.json: no space left on the device" in line
     assert f"onnxbench run --resume {run_dir} --trust" in line
-    code, out, err = cli(capsys, "run", "--resume", str(run_dir), "--trust", "--quiet")
+    code, _out, err = cli(capsys, "run", "--resume", str(run_dir), "--trust", "--quiet")
     assert code == 0, err
     assert sorted(r.status for r in read_results(run_dir / "raw")) == ["ok", "ok"]
 
@@ -250,7 +250,7 @@ def read_only(monkeypatch):
 
 @pytest.fixture
 def finished_run(tmp_path, tiny, capsys) -> Path:
-    code, out, err = cli(capsys, "run", "--suite", str(_suite(tmp_path, tiny, (1,))), "--out",
+    code, _out, err = cli(capsys, "run", "--suite", str(_suite(tmp_path, tiny, (1,))), "--out",
                          str(tmp_path / "done"), "--quiet")
     assert code == 0, err
     (run_dir,) = (tmp_path / "done").iterdir()
@@ -291,7 +291,7 @@ def test_read_only_run_dir_is_one_line_naming_the_path(command, finished_run, ca
 
 def _assert_refused_read_only(capsys, folder: Path, how: str, argv: list[str]) -> None:
     try:
-        code, out, err = cli(capsys, *argv)
+        code, _out, err = cli(capsys, *argv)
     finally:
         _restore(folder)
     line = _one_line(code, err)
@@ -306,7 +306,7 @@ def test_out_naming_an_existing_file_is_one_line(command, tmp_path, tiny, capsys
     argv = {"run": ["run", "--suite", str(_suite(tmp_path, tiny))],
             "bench": ["bench", str(tiny)],
             "optimize": ["optimize", str(tiny), "--level", "basic"]}[command]
-    code, out, err = cli(capsys, *argv, "--out", str(afile))
+    code, _out, err = cli(capsys, *argv, "--out", str(afile))
     line = _one_line(code, err)
     assert f"--out {afile}: is a file" in line
     assert afile.read_text() == "not a directory"
@@ -322,7 +322,7 @@ def test_permission_error_reading_a_model_is_not_called_a_bad_format(tiny, capsy
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "open", denied)
-    code, out, err = cli(capsys, "bench", str(tiny))
+    code, _out, err = cli(capsys, "bench", str(tiny))
     line = _one_line(code, err)
     assert "permission denied" in line and "truncated" not in line and str(tiny) in line
 
@@ -349,7 +349,7 @@ def test_results_of_a_run_are_shareable(finished_run):
 
 def test_resume_from_anywhere_and_a_missing_model_is_one_line_before_anything_runs(
         tmp_path, tiny, capsys, monkeypatch):
-    code, out, err = cli(capsys, "run", "--suite", str(_suite(tmp_path, tiny)), "--out",
+    code, _, err = cli(capsys, "run", "--suite", str(_suite(tmp_path, tiny)), "--out",
                          str(tmp_path / "runs"), "--only", "_b1_", "--quiet")
     assert code == 0, err
     (run_dir,) = (tmp_path / "runs").iterdir()
@@ -359,11 +359,11 @@ def test_resume_from_anywhere_and_a_missing_model_is_one_line_before_anything_ru
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    code, out, err = cli(capsys, "run", "--resume", str(run_dir), "--trust", "--quiet")
+    code, _, err = cli(capsys, "run", "--resume", str(run_dir), "--trust", "--quiet")
     line = _one_line(code, err)
     assert f"model {tiny}" in line and "not found" in line and "nothing ran" in line
     assert len(read_results(run_dir / "raw")) == 1  # nothing was marked failed
     hidden.rename(tiny)
-    code, out, err = cli(capsys, "run", "--resume", str(run_dir), "--trust", "--quiet")
+    code, _out, err = cli(capsys, "run", "--resume", str(run_dir), "--trust", "--quiet")
     assert code == 0, err
     assert sorted(r.case.batch for r in read_results(run_dir / "raw")) == [1, 2]

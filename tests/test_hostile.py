@@ -65,6 +65,7 @@ MOE_TORCH = Case(model="moe", config="default", runtime="torch-cpu", batch=2, me
 
 def test_crafted_model_pt_in_a_run_dir_does_not_run_on_resume(tmp_path, capsys):
     marker = tmp_path / "PWNED"
+    # "torch_state" is how runs before safetensors named their weights: still read, safely
     run = crafted_run_dir(tmp_path, MOE_TORCH, {"torch_state": "model.pt"})
     crafted_pickle(run / "artifacts" / MOE_TORCH.artifact_key / "model.pt", marker)
     code, out, err = cli(capsys, "run", "--resume", str(run), "--quiet", "--json")
@@ -106,14 +107,14 @@ def test_artifact_record_pointing_outside_the_run_dir_is_refused(how, tmp_path, 
     marker = tmp_path / "PWNED"
     outside = crafted_pickle(tmp_path / "elsewhere.pt", marker)
     if how == "relative path":
-        run = crafted_run_dir(tmp_path, MOE_TORCH, {"torch_state": "../../../elsewhere.pt"})
+        run = crafted_run_dir(tmp_path, MOE_TORCH, {"state_file": "../../../elsewhere.pt"})
     else:
-        run = crafted_run_dir(tmp_path, MOE_TORCH, {"torch_state": "model.pt"})
+        run = crafted_run_dir(tmp_path, MOE_TORCH, {"state_file": "model.pt"})
         (run / "artifacts" / MOE_TORCH.artifact_key / "model.pt").symlink_to(outside)
     for extra in ([], ["--trust"]):  # --trust covers the plan, never artifact records
-        code, out, err = cli(capsys, "run", "--resume", str(run), "--quiet", *extra)
+        code, _out, err = cli(capsys, "run", "--resume", str(run), "--quiet", *extra)
         assert code == 2 and len(err.strip().splitlines()) == 1, err
-        assert "outside" in err and "torch_state" in err, err
+        assert "outside" in err and "state_file" in err, err
     assert not list((run / "raw").iterdir()) and not marker.exists()
 
 
@@ -134,11 +135,11 @@ def test_plan_naming_code_is_refused_on_resume_without_trust(tmp_path, capsys):
     code_file.write_text(FACTORY.format(marker=str(marker)))
     case = Case(model=f"{code_file}:make", runtime="test-skip", batch=1, measure=FAST)
     run = crafted_run_dir(tmp_path, case, None)
-    code, out, err = cli(capsys, "run", "--resume", str(run), "--quiet")
+    code, _, err = cli(capsys, "run", "--resume", str(run), "--quiet")
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "code it would run" in err and "payload.py:make" in err and "--trust" in err
     assert not marker.exists() and not list((run / "raw").iterdir())
-    code, out, err = cli(capsys, "run", "--resume", str(run), "--quiet", "--trust")
+    code, _out, err = cli(capsys, "run", "--resume", str(run), "--quiet", "--trust")
     assert code == 0, err
     assert marker.exists()  # with --trust the user's code runs: the flag is the gate
 
@@ -151,7 +152,7 @@ def test_pickle_weights_folder_is_refused_before_transformers_opens_it(tmp_path,
     BertConfig(vocab_size=128, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                intermediate_size=64).save_pretrained(folder)
     crafted_pickle(folder / "pytorch_model.bin", marker)
-    code, out, err = cli(capsys, "export", "bert", "--weights", str(folder), "--out",
+    code, _out, err = cli(capsys, "export", "bert", "--weights", str(folder), "--out",
                          str(tmp_path / "exp"))
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert "pytorch_model.bin" in err and "safetensors" in err and "Traceback" not in err
@@ -173,7 +174,7 @@ def test_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path, capsys):
     path.write_text(text)
     tracemalloc.start()
     try:
-        code, out, err = cli(capsys, "run", "--suite", str(path), "--dry-run")
+        code, _out, err = cli(capsys, "run", "--suite", str(path), "--dry-run")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -190,7 +191,7 @@ def test_recursive_yaml_alias_is_refused():
 def test_oversized_suite_file_is_refused_before_it_is_parsed(tmp_path, capsys):
     path = tmp_path / "huge.yaml"
     path.write_text("suite: huge\n# " + "x" * (2 << 20) + "\ncases: []\n")
-    code, out, err = cli(capsys, "run", "--suite", str(path), "--dry-run")
+    code, _out, err = cli(capsys, "run", "--suite", str(path), "--dry-run")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "at most" in err, err
 
 
@@ -209,7 +210,7 @@ def make():
 def test_factory_file_is_imported_once_per_process(tmp_path, capsys):
     log = tmp_path / "imports.log"
     (tmp_path / "fac.py").write_text(IMPORT_LOG.format(log=str(log)))
-    code, out, err = cli(capsys, "bench", f"{tmp_path / 'fac.py'}:make", "--exporter",
+    code, _out, err = cli(capsys, "bench", f"{tmp_path / 'fac.py'}:make", "--exporter",
                          "torchscript", "--runs", "3", "--warmup", "1", "--quiet",
                          "--out", str(tmp_path / "run"))
     assert code == 0, err

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -114,11 +115,11 @@ def check_bench_inputs(model: Any, batches: list[int], seqs: list[int], *,
                "choose a smaller --batch", detail)
 
 
-def check_plan_inputs(cases: Iterable["Case"]) -> None:
+def check_plan_inputs(cases: Iterable[Case]) -> None:
     """Every case's inputs fit in memory (the largest batch and seq of each model)."""
     from onnxbench.onnxfile import is_onnx_file
 
-    biggest: dict[tuple, "Case"] = {}
+    biggest: dict[tuple, Case] = {}
     for case in cases:
         key = (case.model, case.config, json.dumps(case.shapes, sort_keys=True))
         best = biggest.get(key)

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from onnxbench.errors import UserError
 
@@ -47,7 +48,7 @@ def is_code(model: str) -> bool:
     return ":" in model and model.split(":", 1)[0].endswith(".py")
 
 
-def plan_references(cases: Iterable["Case"], run_dir: Path) -> tuple[list[str], list[str]]:
+def plan_references(cases: Iterable[Case], run_dir: Path) -> tuple[list[str], list[str]]:
     """(code the plan would import, paths outside ``run_dir`` it would read)."""
     from onnxbench.zoo import REGISTRY, resolve
 
@@ -66,7 +67,7 @@ def plan_references(cases: Iterable["Case"], run_dir: Path) -> tuple[list[str], 
     return list(code), list(outside)
 
 
-def check_resume(cases: list["Case"], run_dir: Path, trust: bool) -> None:
+def check_resume(cases: list[Case], run_dir: Path, trust: bool) -> None:
     """What must hold before a resume runs anything, each refused in one line: artifact
     records inside the run directory (always); no code and no outside file in the plan's
     pending ``cases`` unless ``trust``; every model file they need present."""
@@ -76,7 +77,7 @@ def check_resume(cases: list["Case"], run_dir: Path, trust: bool) -> None:
     check_models_present(cases, run_dir)
 
 
-def check_models_present(cases: Iterable["Case"], run_dir: Path) -> None:
+def check_models_present(cases: Iterable[Case], run_dir: Path) -> None:
     """Each model file (or factory's .py, or TensorFlow source) of ``cases`` exists."""
     from onnxbench.zoo import REGISTRY, resolve
 
@@ -92,7 +93,7 @@ def check_models_present(cases: Iterable["Case"], run_dir: Path) -> None:
                             "directory its path is relative to) and resume again")
 
 
-def _refuse_references(cases: list["Case"], run_dir: Path) -> None:
+def _refuse_references(cases: list[Case], run_dir: Path) -> None:
     code, outside = plan_references(cases, run_dir)
     if not code and not outside:
         return
@@ -114,7 +115,7 @@ def check_artifact_records(run_dir: Path) -> None:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # an unreadable record is rebuilt, never trusted
-        for key in ("onnx", "torch_state"):
+        for key in ("onnx", "state_file", "torch_state"):  # torch_state: older runs
             value = meta.get(key) if isinstance(meta, dict) else None
             if value:
                 confined(meta_path.parent / str(value), root, f"{meta_path}: {key}")

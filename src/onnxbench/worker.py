@@ -30,6 +30,7 @@ from multiprocessing.connection import wait
 from typing import Any, Callable, Iterable, Iterator, Literal
 
 from onnxbench import lifeline, oomkill
+from onnxbench.errors import first_line  # noqa: F401  (the one first-line helper; re-exported)
 
 WorkerStatus = Literal["ok", "failed", "crashed", "oom", "timeout"]
 
@@ -40,7 +41,6 @@ PRELOAD = ["numpy", "scipy.stats", "onnx", "onnxruntime", "torch", "psutil",
            "onnxbench.measure.timer", "onnxbench.measure.stats", "onnxbench.runtimes.ort",
            "onnxbench.runtimes.torch_eager"]
 _CONTEXT: mp.context.BaseContext | None = None
-MAX_REASON = 300  # a reason is one line in a table; the full text stays in the traceback
 
 
 @dataclass
@@ -88,33 +88,6 @@ def preload(modules: Iterable[str]) -> None:
     PRELOAD.extend(m for m in modules if m not in PRELOAD)
     if _CONTEXT is not None and _CONTEXT.get_start_method() == "forkserver":
         _CONTEXT.set_forkserver_preload(_forkserver_preload())
-
-
-# where ONNX Runtime's C++ threw: "<path>/x.cc:46 void ns::Fn(args...) " before the message
-_CPP_WHERE = re.compile(r"(?:/|[A-Za-z]:\\)\S*onnxruntime\S*\.(?:cc|cpp|h):\d+\s+"
-                        r"(?:[\w:<>,~*& ]+?\((?:[^()]|\([^()]*\))*\)(?: const)?\s+)?")
-
-
-def first_line(exc: BaseException) -> str:
-    """The exception's first non-empty line, prefixed by its type when the text is bare.
-
-    ONNX Runtime's C++ source location and function signature are dropped (the useful part
-    comes after them), and a line still too long loses its middle, never its end.
-    """
-    text = str(exc).strip()
-    line = _CPP_WHERE.sub(" ", text.splitlines()[0].strip()).replace("  ", " ") if text else ""
-    line = shorten(line)
-    if line and not getattr(exc, "show_type", True):
-        return line
-    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
-
-
-def shorten(line: str, limit: int = MAX_REASON) -> str:
-    """``line`` within ``limit`` characters: its start and its end, the middle elided."""
-    if len(line) <= limit:
-        return line
-    head = limit // 3
-    return line[:head].rstrip() + " … " + line[-(limit - head - 3):].lstrip()
 
 
 def _limit_memory(mem_limit_mb: int | None) -> None:
