@@ -27,7 +27,8 @@ from onnxbench.errors import UserError
 if TYPE_CHECKING:
     from onnxbench.case import Case
 
-PATH_OPTIONS = ("weights", "data_dir")  # build options that name a file or a folder
+# options that name a file or a folder (model build options, the user's labelled data)
+PATH_OPTIONS = ("weights", "data_dir", "accuracy_data", "reference")
 
 
 def inside(path: Path | str, root: Path | str) -> bool:
@@ -60,8 +61,7 @@ def plan_references(cases: Iterable[Case], run_dir: Path) -> tuple[list[str], li
             code[case.model] = None
         elif case.model not in REGISTRY and not inside(case.model, run_dir):
             outside[case.model] = None
-        for key in PATH_OPTIONS:
-            value = case.options.get(key)
+        for value in [case.inputs, *(case.options.get(key) for key in PATH_OPTIONS)]:
             if isinstance(value, str) and value and not inside(value, run_dir):
                 outside[value] = None
     return list(code), list(outside)

@@ -336,16 +336,20 @@ def absolute_model(model: str) -> str:
 
 
 def absolute_paths(suite: Suite) -> Suite:
-    """The suite with its model files and path options absolute (``absolute_model``)."""
+    """The suite with its model files, ``inputs`` and path options absolute
+    (``absolute_model``)."""
+    def absolute(path: Any) -> Any:
+        return os.path.abspath(os.path.expanduser(path)) if isinstance(path, str) and path \
+            else path
+
     def options(opts: dict[str, Any] | None) -> dict[str, Any] | None:
         if not opts:
             return opts
-        return {k: (os.path.abspath(os.path.expanduser(v))
-                    if k in PATH_OPTIONS and isinstance(v, str) and v else v)
-                for k, v in opts.items()}
+        return {k: absolute(v) if k in PATH_OPTIONS else v for k, v in opts.items()}
 
     cases = [c.model_copy(update={"model": [absolute_model(m) for m in c.model],
-                                  "options": options(c.options)}) for c in suite.cases]
+                                  "options": options(c.options), "inputs": absolute(c.inputs)})
+             for c in suite.cases]
     defaults = suite.defaults.model_copy(update={"options": options(suite.defaults.options)})
     return suite.model_copy(update={"cases": cases, "defaults": defaults})
 
