@@ -217,3 +217,18 @@ def test_factory_file_is_imported_once_per_process(tmp_path, capsys):
     pids = log.read_text().split()
     # onnxbench's own check, the artifact worker, the case worker: once in each
     assert len(pids) == len(set(pids)) and os.getpid() in map(int, pids)
+
+
+def test_every_file_a_plan_reads_counts_as_outside_the_run_dir(tmp_path):
+    from onnxbench.trust import plan_references
+
+    run = tmp_path / "run"
+    run.mkdir()
+    inside = run / "artifacts" / "m.onnx"
+    case = Case(model="moe", runtime="ort-cpu", batch=1, inputs=str(tmp_path / "x.npz"),
+                options={"weights": str(tmp_path / "w"), "accuracy_data": str(inside),
+                         "reference": str(tmp_path / "fp32.onnx")})
+    code, outside = plan_references([case, Case(model=str(inside), runtime="ort-cpu",
+                                                 batch=1)], run)
+    assert code == [] and outside == [str(tmp_path / "x.npz"), str(tmp_path / "w"),
+                                      str(tmp_path / "fp32.onnx")]
