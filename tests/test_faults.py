@@ -206,8 +206,9 @@ def test_full_disk_at_the_first_result_is_one_line_and_resumable(tmp_path, tiny,
 @pytest.fixture
 def read_only(monkeypatch):
     """Make a directory read-only: chmod where that stops writes, else (root) every write
-    under it fails with EROFS. Returns a function of the directory."""
-    def make(folder: Path) -> str:
+    under it fails with ``code`` (EROFS, or EACCES as a chmod would give). Returns a function
+    of the directory."""
+    def make(folder: Path, code: int = errno.EROFS) -> str:
         folder.mkdir(parents=True, exist_ok=True)
         if os.geteuid() != 0:
             for path in [folder, *folder.rglob("*")]:
@@ -220,7 +221,7 @@ def read_only(monkeypatch):
             return os.path.abspath(os.fspath(path)).startswith(root)
 
         def refuse(path):
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(path))
+            raise OSError(code, os.strerror(code), os.fspath(path))
 
         real_open, real_mkdir, real_builtin_open = os.open, os.mkdir, builtins.open
 
@@ -244,7 +245,7 @@ def read_only(monkeypatch):
         monkeypatch.setattr(os, "open", fake_open)
         monkeypatch.setattr(os, "mkdir", fake_mkdir)
         monkeypatch.setattr(builtins, "open", fake_builtin_open)
-        return "EROFS"
+        return errno.errorcode[code]
     return make
 
 
@@ -297,6 +298,14 @@ def _assert_refused_read_only(capsys, folder: Path, how: str, argv: list[str]) -
     line = _one_line(code, err)
     assert str(folder) in line
     assert ("read-only file system" if how == "EROFS" else "permission denied") in line
+
+
+def test_permission_denied_output_is_one_line_naming_the_path(tmp_path, tiny, capsys,
+                                                              read_only):
+    locked = tmp_path / "locked"
+    how = read_only(locked, errno.EACCES)
+    _assert_refused_read_only(capsys, locked, "EACCES" if how != "chmod" else how,
+                              ["bench", str(tiny), "--out", str(locked / "b"), "--quiet"])
 
 
 @pytest.mark.parametrize("command", ["run", "bench", "optimize"])
