@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.options import EXPORT_OPTIONS, OPTIMIZE_OPTIONS
+from onnxbench.scenarios.spec import LoadSpec
 
 __all__ = ["Case", "case_id", "EXPORT_OPTIONS", "OPTIMIZE_OPTIONS"]
 
@@ -44,6 +45,8 @@ class Case(BaseModel):
     measure: MeasurePolicy = Field(default_factory=MeasurePolicy)
     repeat: int = Field(0, ge=0, description="index of this repeat (0-based)")
     seed: int = 0
+    scenario: LoadSpec | None = Field(None, description="a load point (onnxbench.scenarios); "
+                                      "None is single-stream, one request at a time")
 
     @property
     def case_id(self) -> str:
@@ -80,6 +83,14 @@ def _short_hash(data: Any) -> str:
     return hashlib.sha1(blob).hexdigest()[:8]
 
 
+def _scenario_part(case: Case, extra: dict[str, Any]) -> list[str]:
+    """A load point's readable slug (its fields also enter the hash); none for single-stream."""
+    if case.scenario is None:
+        return []
+    extra["scenario"] = case.scenario.model_dump(mode="json")
+    return [_slug(case.scenario.slug())]
+
+
 def case_id(case: Case) -> str:
     """Readable, stable, filesystem-safe id: model_config_exporter_runtime_bN[_sN]_prec[_opts][_rK]."""
     parts = [_slug(_model_label(case.model))]
@@ -102,6 +113,7 @@ def case_id(case: Case) -> str:
                      "measure": MeasurePolicy().model_dump(), "seed": 0}
     if case.options:
         parts.append(_slug("-".join(f"{k}={v}" for k, v in sorted(case.options.items())))[:60])
+    parts += _scenario_part(case, extra)
     if extra != default_extra:
         parts.append(_short_hash(extra))
     parts.append(f"r{case.repeat}")

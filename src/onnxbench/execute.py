@@ -132,6 +132,10 @@ def _measure(case: Case, bundle: Bundle, runtime: Runtime, base: dict[str, Any])
         result = run_pipeline_case(case, bundle, IMAGE_CACHE)
         result.started_at = base["started_at"]
         return result
+    if case.scenario is not None:  # a load point: onnxbench.scenarios serves it
+        from onnxbench.scenarios.run import run_load_case
+
+        return run_load_case(case, bundle, runtime, base)
     options = runtime_options(case, bundle, runtime)
     inputs, padding = _pad(bundle.make_inputs(case), case)
     t = time.perf_counter_ns()

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from onnxbench.case import Case
+from onnxbench.scenarios.record import LoadRecord
 
 Status = Literal["ok", "failed", "skipped", "crashed", "oom", "timeout"]
 SCHEMA_VERSION = 1
@@ -81,6 +82,7 @@ class Result(BaseModel):
     profile: dict[str, Any] | None = None  # option profile: the untimed per-operator pass
     mix: dict[str, Any] | None = None  # seq_mix cases: per-shape latency and the mix's own
     env: dict[str, Any] | None = None
+    load: LoadRecord | None = None  # a load scenario's point (onnxbench.scenarios.record)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

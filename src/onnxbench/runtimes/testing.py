@@ -7,7 +7,9 @@ They need no model and work with any artifact:
 - ``test-sleep``: sleeps ``sleep_s`` (default one hour), longer than any time-out.
 - ``test-delay``: a pure-Python busy wait of ``delay_us`` microseconds, times
   ``1 + slowdown``: the A/B sensitivity benchmark needs a runtime slowed by a *known*
-  fraction (e.g. 10 %) to check that the statistics detect it.
+  fraction (e.g. 10 %) to check that the statistics detect it. With ``wait: sleep`` it
+  sleeps instead, releasing the GIL as a native runtime does: N threads then serve N calls
+  at once (a known capacity for the load scenarios).
 - ``test-skip``: always ``Skip``.
 """
 
@@ -48,6 +50,9 @@ class TestOptions(RuntimeOptions):
         100.0, description="test-delay: busy wait per call (microseconds)")
     slowdown: Annotated[float, number(-1, above=True, optional=False)] = Field(
         0.0, description="test-delay: the delay is delay_us * (1 + slowdown)")
+    wait: Annotated[str, choice("spin", "sleep")] = Field(
+        "spin", description="test-delay: spin (holds the GIL) or sleep (releases it, as a "
+        "native runtime does: N threads serve N calls at once)")
 
 
 class _TestRuntime(Runtime):
@@ -113,11 +118,19 @@ class DelayRuntime(_TestRuntime):
         super().prepare(bundle, {**(options or {}), "at": "run"})
         self.delay_ns = round(self.opts.delay_us * 1000 * (1.0 + self.opts.slowdown))
 
+    def _delay(self) -> None:
+        if self.opts.wait == "sleep":
+            time.sleep(self.delay_ns / 1e9)
+        else:
+            busy_wait_ns(self.delay_ns)
+
     def fault(self) -> None:
-        busy_wait_ns(self.delay_ns)
+        self._delay()
 
     def bind(self, inputs: Inputs) -> Callable[[], Any]:
+        if self.opts.wait == "sleep":
+            return functools.partial(time.sleep, self.delay_ns / 1e9)
         return functools.partial(busy_wait_ns, self.delay_ns)
 
     def info(self) -> dict[str, Any]:
-        return {**super().info(), "delay_ns": self.delay_ns}
+        return {**super().info(), "delay_ns": self.delay_ns, "wait": self.opts.wait}

@@ -1,0 +1,225 @@
+"""One load case inside its worker: pre-check, output check, ceiling, the scenario, a Result.
+
+The order, and why:
+1. serving processes are forked first (processes layout), before any thread or session;
+2. the case's runtime is prepared (timed: ``session_create_ms``) and measured one request at
+   a time (the single-stream pre-check): a bound no single request can meet fails the case
+   here, saying so with the single-stream percentile;
+3. with more than one worker, outputs under concurrency are compared with sequential ones
+   (``check_outputs``): a difference beyond tolerance fails the case with the difference;
+4. the generator's ceiling is measured with a no-op runtime through the same layout;
+5. the workers bind their calls and warm up; then the scenario runs and its trace becomes
+   the ``load`` record, the latencies (``timing.latencies_ms``, from the scheduled arrival)
+   and ``stats`` of the Result.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from onnxbench.bundle import Bundle
+from onnxbench.case import Case
+from onnxbench.measure.policy import MeasurePolicy
+from onnxbench.result import Result, Timing
+from onnxbench.scenarios.analysis import Trace, analyse, latencies_ms, summary_of
+from onnxbench.scenarios.ceiling import drive, harness_mark, measure_ceiling
+from onnxbench.scenarios.context import N_CHECK_SAMPLES, Serving
+from onnxbench.scenarios.early_stopping import requests_needed
+from onnxbench.scenarios.peak import ProbeOutcome, find_peak
+from onnxbench.scenarios.record import LoadRecord, Probe
+from onnxbench.scenarios.spec import LoadSpec
+
+PRECHECK = MeasurePolicy(warmup=5, min_runs=20, max_runs=500, min_time_s=0.2, max_time_s=2.0)
+CALIBRATE_S = 1.0
+BACKLOG_S = 2.0  # open loop: stop issuing once this many seconds of arrivals wait (overload)
+
+
+def run_load_case(case: Case, bundle: Bundle, runtime, base: dict[str, Any]) -> Result:
+    """Measure one load point (``case.scenario``) and return its Result."""
+    spec: LoadSpec = case.scenario
+    serving = Serving(case, bundle, runtime)
+    warmup = case.measure.warmup
+    try:
+        serving.fork_processes(warmup)
+        t = time.perf_counter_ns()
+        runtime.prepare(bundle, serving.options)
+        session_ms = (time.perf_counter_ns() - t) / 1e6
+        single, first_ms = _single_stream(serving)
+        rec = _base_record(spec, single)
+        problem = _infeasible(spec, single, case.runtime)
+        if problem is None and _wants_check(spec):
+            rec.check = _check(serving)
+            problem = None if rec.check.passed else f"outputs under concurrency differ: " \
+                                                    f"{rec.check.problem}"
+        if problem is not None:
+            return _result(case, base, runtime, rec, None, "failed", problem, session_ms, first_ms)
+        ceiling = measure_ceiling(spec, serving.noop_front) if spec.ceiling else None
+        front = serving.front(warmup)
+        front.start()
+        try:
+            trace = _scenario(spec, front, single, rec, case.batch, ceiling)
+        finally:
+            front.stop()
+        status, reason = _status(rec)
+        if trace is not None:
+            p99 = rec.latency_ms.p99 if rec.latency_ms else None
+            rec.harness = harness_mark(rec.achieved_qps if spec.name != "peak" else
+                                       (rec.peak.achieved_qps if rec.peak else None),
+                                       ceiling, trace, p99)
+        return _result(case, base, runtime, rec, trace, status, reason, session_ms, first_ms)
+    finally:
+        serving.close()
+
+
+def _single_stream(serving: Serving) -> tuple[dict[str, Any], float | None]:
+    """One request at a time on the case's runtime (the pre-check, and the curve's origin)."""
+    from onnxbench.measure.timer import measure
+
+    rt = serving.runtimes[0]
+    timing = measure(rt.bind(serving.inputs(1)), serving.sync(rt), PRECHECK)
+    out = summary_of(timing.latencies_ms)
+    out["percentiles_ms"] = {f"p{p:g}": float(np.percentile(timing.latencies_ms, p))
+                             for p in (50, 90, 95, 99, serving.spec.percentile)}
+    return out, timing.first_run_ms
+
+
+def _infeasible(spec: LoadSpec, single: dict[str, Any], runtime: str) -> str | None:
+    """A bound no single request meets: no rate can meet it."""
+    if spec.bound_ms is None:
+        return None
+    value = single["percentiles_ms"][f"p{spec.percentile:g}"]
+    if value <= spec.bound_ms:
+        return None
+    return (f"bound p{spec.percentile:g} <= {spec.bound_ms:g} ms cannot be met: one request at "
+            f"a time already takes p{spec.percentile:g} {value:.3g} ms (p50 "
+            f"{single['p50_ms']:.3g} ms) on {runtime}; use a bound above {value:.3g} ms")
+
+
+def _wants_check(spec: LoadSpec) -> bool:
+    if spec.check_outputs is not None:
+        return spec.check_outputs and spec.layout != "processes"
+    return spec.n_workers > 1 and spec.layout != "processes"
+
+
+def _check(serving: Serving):
+    import threading
+
+    from onnxbench.scenarios.check import check_outputs
+
+    n = serving.spec.n_workers
+    lock = threading.Lock() if serving.spec.layout == "lock" else None
+    fns = [serving.run_fn(i, lock) for i in range(n)]
+    samples = [serving.inputs(1, j) for j in range(N_CHECK_SAMPLES)]
+    opts = serving.case.options
+    kw = {k: float(opts[k]) for k in ("rtol", "atol") if opts.get(k) is not None}
+    return check_outputs(fns, samples, **kw)
+
+
+def _scenario(spec: LoadSpec, front, single: dict[str, Any], rec: LoadRecord,
+              batch: int, ceiling: tuple[float, bool] | None) -> Trace | None:
+    """Run the scenario; fill ``rec``; return the trace its latencies come from."""
+    if spec.name in ("peak", "offline"):
+        capacity = _calibrate(spec, front, ceiling)
+        rec.notes.append(f"calibration: {capacity:.0f} QPS with {2 * spec.n_workers * spec.max_batch}"
+                         " callers in a closed loop for a moment")
+        if spec.name == "peak":
+            return _peak(spec, front, rec, batch, capacity)
+        trace = drive(spec, front, capacity, spec.duration_s)
+    else:
+        trace = drive(spec, front, spec.qps or 0.0, spec.duration_s, **_open_loop_kw(spec))
+    _fill(rec, analyse(trace, batch=batch, percentile=spec.percentile, bound_ms=spec.bound_ms))
+    return trace
+
+
+def _calibrate(spec: LoadSpec, front, ceiling: tuple[float, bool] | None) -> float:
+    """The rate the layout sustains with every worker busy (closed loop, a moment): LoadGen
+    sizes Offline by it, and the peak search starts at half of it."""
+    from onnxbench.scenarios.closed_loop import run_closed_loop
+
+    trace = run_closed_loop(front, 2 * spec.n_workers * spec.max_batch,
+                            min(CALIBRATE_S, spec.duration_s / 4))
+    achieved = analyse(trace).get("achieved_qps") or 1.0
+    return max(1.0, min(achieved, ceiling[0]) if ceiling else achieved)
+
+
+def _open_loop_kw(spec: LoadSpec) -> dict[str, Any]:
+    if spec.name == "concurrency":
+        return {}
+    backlog = max(BACKLOG_S, 4 * (spec.bound_ms or 0) / 1000.0)
+    return {"min_queries": requests_needed(0, spec.percentile),
+            "max_outstanding": max(2000, int((spec.qps or 0.0) * backlog))}
+
+
+def _peak(spec: LoadSpec, front, rec: LoadRecord, batch: int, capacity: float) -> Trace | None:
+    """Widen then bisect the rate; the best probe's trace is the case's latencies."""
+    def probe(qps: float, phase: str) -> ProbeOutcome:
+        kw = _open_loop_kw(spec.model_copy(update={"qps": qps}))
+        trace = drive(spec, front, qps, spec.duration_s, **kw)
+        a = analyse(trace, batch=batch, percentile=spec.percentile, bound_ms=spec.bound_ms)
+        bound = a.get("bound")
+        met = bool(bound and bound.met and not trace.overloaded and not a["n_errors"])
+        return ProbeOutcome(Probe(target_qps=qps, achieved_qps=a.get("achieved_qps"),
+                                  value_ms=bound.value_ms if bound else None, met=met,
+                                  confidence=bound.confidence if bound else None,
+                                  n=a["n_completed"], overloaded=trace.overloaded, phase=phase),
+                            (trace, a))
+
+    start = spec.qps or 0.5 * capacity
+    peak, tried, best = find_peak(probe, start, bound_ms=spec.bound_ms or 0.0,
+                                  percentile=spec.percentile, precision_pct=spec.precision_pct)
+    rec.peak, rec.probes = peak, [t.probe for t in tried]
+    if best is None:
+        return None
+    trace, a = best.detail
+    _fill(rec, a)
+    rec.target_qps = best.probe.target_qps
+    return trace
+
+
+def _fill(rec: LoadRecord, analysed: dict[str, Any]) -> None:
+    for key, value in analysed.items():
+        setattr(rec, key, value)
+
+
+def _base_record(spec: LoadSpec, single: dict[str, Any]) -> LoadRecord:
+    return LoadRecord(scenario=spec.name, generator="", layout=spec.layout,
+                      workers=spec.n_workers, max_batch=spec.max_batch,
+                      max_delay_ms=spec.max_delay_ms if spec.batching else None,
+                      arrival=spec.arrival if spec.name in ("server", "peak") else None,
+                      target_qps=spec.qps if spec.name == "server" else None,
+                      concurrency=spec.concurrency, single_stream=single)
+
+
+def _status(rec: LoadRecord) -> tuple[str, str | None]:
+    if rec.n_errors:
+        return "failed", f"{rec.n_errors} of {rec.n_requests} requests failed: {rec.first_error}"
+    if rec.scenario == "peak" and (rec.peak is None or rec.peak.qps is None):
+        return "failed", rec.peak.reason if rec.peak else "the peak search found no rate"
+    return "ok", None
+
+
+def _result(case: Case, base: dict[str, Any], runtime, rec: LoadRecord, trace: Trace | None,
+            status: str, reason: str | None, session_ms: float, first_ms: float | None) -> Result:
+    from onnxbench.execute import peak_memory_mb
+    from onnxbench.measure.stats import summarize
+
+    lat = latencies_ms(trace) if trace is not None else []
+    timing = Timing(session_create_ms=session_ms, first_run_ms=first_ms,
+                    warmup_runs=case.measure.warmup,
+                    stop_rule="peak search" if rec.scenario == "peak" else "duration",
+                    timed_s=rec.window_s or None, latencies_ms=lat,
+                    clock="time.perf_counter_ns (CLOCK_MONOTONIC), from each request's "
+                          "scheduled arrival to its completion")
+    stats = summarize(lat, unstable_iqr_ratio=case.measure.unstable_iqr_ratio) if lat else None
+    info = {**runtime.info(), **runtime.what_ran(),
+            "layout": {"layout": rec.layout, "workers": rec.workers, "max_batch": rec.max_batch,
+                       "max_delay_ms": rec.max_delay_ms}}
+    return Result(status=status, reason=reason, timing=timing, stats=stats,
+                  throughput=rec.items_per_s, memory={**peak_memory_mb(), **runtime.device_memory()},
+                  runtime_info=info, load=rec, **base)
+
+
+__all__ = ["run_load_case"]

@@ -1,0 +1,297 @@
+"""The load scenarios' core on plain callables and test runtimes: arrivals, latency from the
+scheduled time, closed-loop concurrency, batching, early stopping, the peak search, the
+output check under concurrency and the harness mark.
+
+No test asserts a wall-clock time. Service times are sleeps (never shorter than asked, and
+they release the GIL as a native runtime does), so the assertions are lower bounds and
+counts that a loaded machine cannot break; statistical tests run at strict alpha.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from scipy import stats as sps
+
+from onnxbench.artifact import Artifact
+from onnxbench.bundle import Bundle
+from onnxbench.case import Case
+from onnxbench.scenarios.analysis import Trace, analyse, in_flight, quantile_ci
+from onnxbench.scenarios.arrivals import run_constant
+from onnxbench.scenarios.ceiling import harness_mark
+from onnxbench.scenarios.check import check_outputs, lock_around
+from onnxbench.scenarios.closed_loop import run_closed_loop
+from onnxbench.scenarios.early_stopping import confidence, requests_needed
+from onnxbench.scenarios.loadgen import run_server
+from onnxbench.scenarios.peak import ProbeOutcome, find_peak
+from onnxbench.scenarios.record import Probe
+from onnxbench.scenarios.serving import Front, Request, ThreadPool, noop_callset
+from onnxbench.scenarios.spec import LoadSpec
+
+ALPHA = 1e-3
+
+
+def _front(callset, workers: int = 1, max_batch: int = 1, max_delay_ms: float = 0.0) -> Front:
+    front = Front(lambda done: ThreadPool([callset] * workers, done), max_batch,
+                  int(max_delay_ms * 1e6))
+    front.start()
+    return front
+
+
+def _sleeper(seconds: float):
+    return lambda k: (lambda: time.sleep(seconds))
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(tmp_path_factory):
+    """Y = X @ W, batch dynamic: a real ORT session for the output check."""
+    w = np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("MatMul", ["X", "W"], ["Y"])], "tiny",
+                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 64])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 64])],
+                              [numpy_helper.from_array(w, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path_factory.mktemp("load") / "tiny.onnx"
+    onnx.save(model, path)
+    return path
+
+
+# ---- arrivals ----------------------------------------------------------------------
+
+def test_loadgen_server_arrivals_are_poisson_and_constant_ones_are_not():
+    """KS test of LoadGen's scheduled inter-arrival times against Exp(qps); the same test
+    rejects the constant schedule, so it can fail."""
+    qps = 500.0
+    front = _front(noop_callset, workers=2)
+    try:
+        poisson = run_server(front, qps, 2.0, min_queries=0, seed=7)
+        constant = run_constant(front, qps, 1.0)
+    finally:
+        front.stop()
+    gaps = np.diff(np.sort([r.scheduled for r in poisson.requests])) / 1e9
+    assert gaps.size >= 800
+    p = sps.kstest(gaps, "expon", args=(0, 1.0 / qps)).pvalue
+    assert p > ALPHA, f"LoadGen's arrivals do not look Poisson at {qps} QPS (KS p={p:.2g})"
+    flat = np.diff(np.sort([r.scheduled for r in constant.requests])) / 1e9
+    assert sps.kstest(flat, "expon", args=(0, 1.0 / qps)).pvalue < ALPHA
+
+
+@pytest.mark.slow
+def test_latency_is_measured_from_the_scheduled_arrival_under_a_slow_runtime(tiny_onnx):
+    """test-delay sleeps 20 ms on one worker at twice its capacity: every latency is at least
+    what a FIFO single server owes from the *scheduled* times; far above the service time."""
+    from onnxbench.execute import execute_case
+
+    service_ms = 20.0
+    case = Case(model=str(tiny_onnx), runtime="test-delay", batch=1,
+                options={"delay_us": service_ms * 1000, "wait": "sleep"},
+                scenario=LoadSpec(name="server", qps=100, duration_s=1.0, percentile=50,
+                                  bound_ms=50))
+    result = execute_case(case, Artifact(model=str(tiny_onnx), onnx_path=tiny_onnx, bare_onnx=True), env={})
+    assert result.status == "ok", result.reason
+    load = result.load
+    req = load.requests
+    sched, done = np.array(req.scheduled), np.array(req.completed)
+    assert load.n_completed == len(sched) >= 90 and load.latency_from == "scheduled arrival"
+    assert np.all(np.diff(sched) >= 0)
+    bound = np.empty_like(sched)
+    free = -np.inf
+    for i, s in enumerate(sched):  # Lindley: a single FIFO server never finishes earlier
+        free = max(free, s) + service_ms * 1000
+        bound[i] = free
+    assert np.all(done >= bound - 2), "a request completed before a FIFO server could"
+    lat = np.array(result.timing.latencies_ms)
+    assert np.allclose(lat, (done - sched) / 1000.0, atol=0.002)
+    assert load.latency_ms.p99 > 10 * load.service_ms.p50  # the queue shows
+    assert not load.bound.met and load.bound.over > 0
+    assert not load.harness.limited, load.harness.reasons  # a slow model is not the harness's
+
+
+# ---- closed loop, batching -----------------------------------------------------------
+
+def test_concurrency_keeps_exactly_n_requests_in_flight():
+    lock, active, peak = threading.Lock(), [0], [0]
+
+    def call() -> None:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.01)
+        with lock:
+            active[0] -= 1
+
+    front = _front(lambda k: call, workers=8)
+    try:
+        trace = run_closed_loop(front, 4, 1.0)
+    finally:
+        front.stop()
+    a = analyse(trace)
+    assert peak[0] == 4, f"the runtime saw {peak[0]} concurrent calls with concurrency 4"
+    assert a["in_flight_max"] == 4
+    assert a["in_flight_mean"] > 0.8 * 4  # Little's law: in flight nearly all the time
+    issued = np.array([r.issued for r in trace.requests])
+    assert a["n_requests"] >= 8 and np.all(np.diff(np.sort(issued)) >= 0)
+
+
+def test_in_flight_counts_overlaps():
+    assert in_flight(np.array([0, 1, 2]), np.array([10, 3, 4])) == 3
+    assert in_flight(np.array([0, 5]), np.array([5, 6])) == 1  # done before the next issue
+
+
+def test_batcher_waits_max_delay_and_never_exceeds_max_batch():
+    sizes: list[int] = []
+
+    def callset(k: int):
+        sizes.append(k)  # the pool asks for the call of each batch's size
+        return lambda: time.sleep(0.005)
+
+    front = _front(callset, workers=1, max_batch=4, max_delay_ms=20)
+    try:
+        lone = run_constant(front, 1.0, 1.0)  # one request alone waits for company
+        burst = run_constant(front, 2000.0, 0.1)
+    finally:
+        front.stop()
+    r = lone.requests[0]
+    assert r.started - r.issued >= 20e6 and r.batch == 1
+    batches = [q.batch for q in burst.requests]
+    assert max(batches) == 4 and min(batches) >= 1 and max(sizes) <= 4
+
+
+# ---- statistics ----------------------------------------------------------------------
+
+def test_early_stopping_matches_loadgen():
+    """Our count of queries needed equals LoadGen's rule, and our verdict equals LoadGen's
+    own early_stopping_met on the same run."""
+    assert requests_needed(0, 99) == 459  # ceil(ln 0.01 / ln 0.99)
+    assert requests_needed(0, 90) == 44
+    assert requests_needed(3, 99) > requests_needed(1, 99) > 459
+    assert confidence(459, 0, 99) >= 0.99 > confidence(458, 0, 99)
+    front = _front(noop_callset, workers=2)
+    try:
+        for qps in (300.0, 700.0):
+            trace = run_server(front, qps, 1.0, bound_ms=1000, min_queries=100, seed=3)
+            ours = analyse(trace, bound_ms=1000)["bound"]
+            assert ours.early_stopping_met == bool(trace.loadgen["early_stopping_met"]), qps
+            assert ours.n == trace.loadgen["result_query_count"]
+    finally:
+        front.stop()
+
+
+def test_quantile_ci_covers_and_says_when_it_cannot():
+    x = np.sort(np.random.default_rng(0).exponential(size=2000))
+    lo, hi = quantile_ci(x, 0.99)
+    assert lo < np.percentile(x, 99) < hi
+    assert quantile_ci(np.sort(np.arange(50.0)), 0.99)[1] is None  # 50 values: no upper end
+
+
+# ---- the peak search -----------------------------------------------------------------
+
+def _fake_probe(capacity: float):
+    def probe(qps: float, phase: str) -> ProbeOutcome:
+        met = qps <= capacity
+        return ProbeOutcome(Probe(target_qps=qps, achieved_qps=min(qps, capacity),
+                                  value_ms=5.0 if met else 50.0, met=met, confidence=0.999,
+                                  n=1000, phase=phase))
+    return probe
+
+
+@pytest.mark.parametrize("start", [37.0, 5000.0])
+def test_peak_search_widens_then_bisects(start):
+    peak, tried, best = find_peak(_fake_probe(1000.0), start, bound_ms=10, percentile=99,
+                                  precision_pct=2)
+    assert peak.converged and best is not None
+    assert 0.98 * 1000 <= peak.qps <= 1000 < peak.bracket[1] <= 1.02 * peak.qps
+    phases = [t.probe.phase for t in tried]
+    assert "bisect" in phases and phases[0] == "start"
+
+
+def test_peak_search_says_when_nothing_passes():
+    peak, _, best = find_peak(_fake_probe(0.0), 100.0, bound_ms=10, percentile=99,
+                              precision_pct=5)
+    assert best is None and peak.qps is None and "no rate met the bound" in peak.reason
+
+
+@pytest.mark.slow
+def test_peak_search_finds_a_known_capacity(tiny_onnx):
+    """Two workers sleeping 5 ms each serve at most 2 / 5 ms: with constant arrivals and a
+    generous bound the peak is that capacity (from the service time the run measured)."""
+    from onnxbench.execute import execute_case
+
+    case = Case(model=str(tiny_onnx), runtime="test-delay", batch=1,
+                options={"delay_us": 5000, "wait": "sleep"},
+                scenario=LoadSpec(name="peak", arrival="constant", bound_ms=50, workers=2,
+                                  duration_s=1.0, precision_pct=3, ceiling=False))
+    result = execute_case(case, Artifact(model=str(tiny_onnx), onnx_path=tiny_onnx, bare_onnx=True), env={})
+    assert result.status == "ok", result.reason
+    load = result.load
+    analytic = 2 / (load.service_ms.mean / 1000.0)
+    assert load.peak.converged
+    assert abs(load.peak.qps / analytic - 1) <= 0.10, (load.peak.qps, analytic)
+    assert any(not p.met for p in load.probes) and any(p.met for p in load.probes)
+
+
+# ---- does one session need a lock? ---------------------------------------------------
+
+def test_one_ort_session_shared_by_threads_gives_the_sequential_outputs(tiny_onnx):
+    from onnxbench.runtimes import get_runtime
+
+    rt = get_runtime("ort-cpu")
+    rt.prepare(Bundle.of_onnx(tiny_onnx), {"threads": 1})
+    rng = np.random.default_rng(1)
+    samples = [{"X": rng.standard_normal((8, 64)).astype(np.float32)} for _ in range(4)]
+    check = check_outputs([rt.run] * 4, samples, rounds=5)
+    assert check.passed and check.bitwise_equal and check.compared == 4 * 4 * 5
+    locked = check_outputs([lock_around(rt.run, threading.Lock())] * 4, samples)
+    assert locked.passed
+
+
+def test_an_unsafe_runtime_fails_the_check_with_the_difference():
+    buffer = np.zeros(16, dtype=np.float32)  # one output buffer shared by every call
+
+    def unsafe(inputs):
+        buffer[:] = inputs["x"]
+        time.sleep(0.002)  # another thread overwrites it meanwhile
+        return [buffer.copy()]
+
+    samples = [{"x": np.full(16, float(j), dtype=np.float32)} for j in range(4)]
+    check = check_outputs([unsafe] * 4, samples)
+    assert not check.passed and not check.bitwise_equal
+    assert check.max_abs >= 1.0 and "sequential output" in check.problem
+
+
+# ---- the harness mark ----------------------------------------------------------------
+
+def _trace(delays_ms: list[float]) -> Trace:
+    reqs = []
+    for i, d in enumerate(delays_ms):
+        r = Request(i, scheduled=i * 1_000_000, issued=i * 1_000_000 + int(d * 1e6))
+        r.started, r.done = r.issued, r.issued + 1_000_000
+        reqs.append(r)
+    return Trace("test", reqs)
+
+
+def test_harness_mark_near_the_ceiling_and_for_a_late_generator():
+    near = harness_mark(9000.0, (10000.0, False), _trace([0.0] * 100), 1.0)
+    assert near.limited and "90 %" in near.reasons[0]
+    far = harness_mark(100.0, (10000.0, False), _trace([0.0] * 100), 1.0)
+    assert not far.limited and far.ceiling_qps == 10000.0
+    late = harness_mark(100.0, (10000.0, False), _trace([0.0] * 90 + [5.0] * 10), 6.0)
+    assert late.limited and "issued late" in late.reasons[0]
+
+
+def test_a_no_op_runtime_is_marked_harness_limited(tiny_onnx):
+    """The no-op is served as fast as the harness goes: its result is the harness's."""
+    from onnxbench.execute import execute_case
+
+    case = Case(model=str(tiny_onnx), runtime="test-delay", batch=1, options={"delay_us": 0},
+                scenario=LoadSpec(name="concurrency", concurrency=2, duration_s=0.5))
+    result = execute_case(case, Artifact(model=str(tiny_onnx), onnx_path=tiny_onnx, bare_onnx=True), env={})
+    assert result.status == "ok", result.reason
+    assert result.load.harness.limited, result.load.harness
+    assert result.load.check is not None and result.load.check.passed  # 2 workers share it
