@@ -32,6 +32,7 @@ from onnxbench.cli import (  # noqa: E402
     bench_cmd,
     env_cmd,
     export_cmd,
+    load_cmd,
     optimize_cmd,
     profile_cmd,
     report_cmd,
@@ -40,7 +41,7 @@ from onnxbench.cli import (  # noqa: E402
 )
 
 for _module in (env_cmd, bench_cmd, zoo_cmd, export_cmd, run_cmd, report_cmd, optimize_cmd,
-                profile_cmd):
+                profile_cmd, load_cmd):
     _module.register(app)
 
 

@@ -52,7 +52,11 @@ def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
     from onnxbench.cli.bench_cmd import render_tables
 
     console = _console()
-    render_tables(rows, console)
+    render_tables([r for r in rows if not r.get("scenario")], console)
+    if any(r.get("scenario") for r in rows):
+        from onnxbench.cli.load_cmd import render_load
+
+        render_load(outcome.run_dir, console)
     if outcome.summary:
         statuses = outcome.summary.document.get("statuses", {})
         console.print("cases: " + ", ".join(f"{n} {s}" for s, n in statuses.items()),

@@ -15,6 +15,7 @@ from onnxbench.errors import UserError
 from onnxbench.report.compare import Comparison, ab_in_run
 from onnxbench.report.crossover import Crossover, find_crossovers, winner_sentence
 from onnxbench.report.load import Point, RunData, group_points, load_run
+from onnxbench.report.load_report import LoadReport, is_load, load_report
 from onnxbench.report.optim import optimisation_table
 from onnxbench.report.pipelines import PipelineReport, is_pipeline, pipeline_reports
 from onnxbench.report.tables import (Group, Table, build_groups, comparison_table, env_table,
@@ -42,6 +43,7 @@ class Report:
     counts: dict[str, int] = field(default_factory=dict)
     pipelines: list[PipelineReport] = field(default_factory=list)
     why: Any = None  # profile_tables.ProfileSection: placement, profiles, explained A/Bs
+    load: LoadReport | None = None  # load scenarios (report/load_report.py)
 
     def ab_table(self) -> Table | None:
         from onnxbench.report.abtable import ab_table
@@ -57,6 +59,7 @@ class Report:
             + [p.table.to_dict() for p in self.pipelines] + [t.to_dict() for t in self.tables],
             "ab": self.ab.to_dict() if self.ab else None, "env": self.run.env,
             "why": self.why.to_dict() if self.why else None,
+            "load": self.load.to_dict() if self.load else None,
         }
 
 
@@ -122,7 +125,7 @@ def build_report(run_dir: str | Path | RunData, *, baseline: str | None = None,
     """Everything the report shows, from files only."""
     run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
     points = group_points(run.results)
-    plain = [p for p in points if not is_pipeline(p)]
+    plain = [p for p in points if not is_pipeline(p) and not is_load(p)]
     groups = [_group_report(g, baseline) for g in build_groups(plain)] if plain else []
     tables = [env_table(run.env)] if run.env else []
     ex = exporter_table(points)
@@ -137,7 +140,7 @@ def build_report(run_dir: str | Path | RunData, *, baseline: str | None = None,
         counts[r.status] = counts.get(r.status, 0) + 1
     counts["unstable"] = sum(p.unstable for p in points)
     report = Report(run, points, groups, tables, ab if ab and ab.pairs else None, counts,
-                    pipeline_reports(points))
+                    pipeline_reports(points), load=load_report(points))
     report.why = _why(report)
     return report
 

@@ -171,9 +171,22 @@ def _summary(report: "Report") -> list[str]:
     return parts
 
 
+def _load_parts(report: "Report") -> list[str]:
+    """The load section: sentences, then per model its latency-throughput curve and tables."""
+    if not report.load:
+        return []
+    from onnxbench.report.load_charts import curve_figure
+
+    parts = ["<h2>Which runtime, for which traffic</h2>", _list(report.load.sentences)]
+    for m in report.load.models:
+        parts += [f"<h2>Load: {html.escape(m.title)}</h2>"] + _chart(curve_figure(m))
+        parts += [html_table(t) for t in m.tables]
+    return parts
+
+
 def render_html(report: "Report") -> str:
     """The whole page as a string (plotly.js inlined once; no network needed to view it)."""
-    parts = _summary(report)
+    parts = _summary(report) + _load_parts(report)
     for g in report.groups:
         parts += [f"<h2>{html.escape(g.group.title)}</h2>", _notes(g.group.notes)]
         cross = [ln.removeprefix("- ") for ln in crossover_lines(g)]

@@ -60,6 +60,10 @@ def _summary(report: "Report") -> list[str]:
 
 def render_markdown(report: "Report") -> str:
     body = _summary(report)
+    if report.load:
+        from onnxbench.report.load_report import markdown_lines
+
+        body += markdown_lines(report.load, md_table)
     for g in report.groups:
         body += [f"## {g.group.title}", ""] + [f"_{_esc(n)}_" for n in g.group.notes]
         body += [""] if g.group.notes else []

@@ -81,6 +81,7 @@ class Probe(BaseModel):
     target_qps: float
     achieved_qps: float | None
     value_ms: float | None      # the percentile at this rate
+    p50_ms: float | None = None
     met: bool
     confidence: float | None
     n: int

@@ -32,6 +32,7 @@ ScenarioName = Literal["single-stream", "server", "offline", "concurrency", "pea
 Layout = Literal["shared", "per-thread", "lock", "processes", "streams"]
 Arrival = Literal["poisson", "constant"]
 LAYOUTS: tuple[str, ...] = ("shared", "per-thread", "lock", "processes", "streams")
+INFEASIBLE = "cannot be met: one request at a time already takes"  # a bound below single-stream
 SCENARIOS: tuple[str, ...] = ("single-stream", "server", "offline", "concurrency", "peak")
 
 

@@ -30,7 +30,7 @@ COLUMNS = ["point_id", "model", "config", "exporter", "runtime", "batch", "seq",
            "options", "status", "reason", "n_repeats", "n", "mean_ms", "p50_ms", "p95_ms",
            "p99_ms", "ci_low_ms", "ci_high_ms", "repeat_std_ms", "repeat_min_ms",
            "repeat_max_ms", "unstable", "throughput", "session_create_ms", "first_run_ms",
-           "peak_rss_mb", "accuracy"]
+           "peak_rss_mb", "accuracy", "scenario"]
 DECIMALS = 6
 
 
@@ -103,15 +103,24 @@ def fold(pid: str, results: list[Result]) -> dict[str, Any]:
         "repeat_min_ms": _num(min(medians)) if medians else None,
         "repeat_max_ms": _num(max(medians)) if medians else None,
         "unstable": any(r.stats.unstable for r in ok),
-        "throughput": _num(case.batch / (mean / 1000.0)) if mean else None,
+        "throughput": _num(_throughput(case, ok, mean)),
         "session_create_ms": _num(_mean([r.timing.session_create_ms for r in ok])),
         "first_run_ms": _num(_mean([r.timing.first_run_ms for r in ok])),
         "peak_rss_mb": _num(max((r.memory.get("peak_rss_mb") or 0 for r in ok), default=None)
                             if ok else None),
         "accuracy": next((json.dumps(r.accuracy, sort_keys=True, default=str)
                           for r in results if r.accuracy), ""),
+        "scenario": case.scenario.slug() if case.scenario is not None else "",
     })
     return row
+
+
+def _throughput(case, ok: list[Result], mean: float | None) -> float | None:
+    """items/s: batch / mean latency; a load point's achieved rate (its latency includes
+    the queue, so batch / latency is not its throughput)."""
+    if case.scenario is not None:
+        return _mean([r.throughput for r in ok])
+    return case.batch / (mean / 1000.0) if mean else None
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:

@@ -4,7 +4,8 @@ Each case entry inherits the suite's defaults field by field, then its axes (mod
 exporter, runtimes, batch, seq, precision) and its ``ab:`` option axes expand into the
 cross product. The order is deterministic: repeat 0 of every case, then repeat 1, ... (so
 drift hits every arm alike), and within a repeat the entries' order, then model, config,
-exporter, precision, A/B values, runtime, batch, seq. Duplicate cases keep the first.
+exporter, precision, A/B values, runtime, batch, seq, load point (a ``scenario:`` block's
+cross product, see ``onnxbench.scenarios.spec``). Duplicate cases keep the first.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from onnxbench.case import Case
 from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.onnxfile import is_onnx_file
+from onnxbench.scenarios.spec import LoadSpec, ScenarioBlock
 from onnxbench.suite.schema import DEFAULT_RUNTIMES, Axes, CaseEntry, MeasureSpec, Suite
 
 DEFAULT_TIMEOUT_S = 600.0
@@ -76,6 +78,11 @@ def measure_policy(*specs: MeasureSpec | None) -> MeasurePolicy:
     return MeasurePolicy(**merged)
 
 
+def load_points(block: ScenarioBlock | None) -> list[LoadSpec | None]:
+    """A ``scenario:`` block's load points (one case each); ``[None]``: single-stream."""
+    return block.specs() if block is not None else [None]
+
+
 def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, float]]:
     """Every case of one entry for one repeat index, with its time-out."""
     policy = measure_policy(d.measure, entry.measure)
@@ -88,16 +95,18 @@ def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, flo
         _pick(entry, d, "precision", ["fp32"]),
         itertools.product(*(ab[n] for n in ab_names)),
         _pick(entry, d, "runtimes", DEFAULT_RUNTIMES), _pick(entry, d, "batch", DEFAULT_BATCH),
-        [None] if entry.seq_mix is not None else _pick(entry, d, "seq", [None]))  # a mix sets seq
+        [None] if entry.seq_mix is not None else _pick(entry, d, "seq", [None]),  # a mix sets seq
+        load_points(_pick(entry, d, "scenario")))
     out = []
-    for model, config, exporter, precision, ab_values, runtime, batch, seq in grid:
+    for model, config, exporter, precision, ab_values, runtime, batch, seq, load in grid:
         if is_onnx_file(model):  # a bare graph has no config and was not exported here
             config = exporter = None
         case = Case(model=model, config=config, exporter=exporter, runtime=runtime, batch=batch,
                     seq=seq, precision=precision,
                     options={**options, **dict(zip(ab_names, ab_values))},
                     shapes=entry.shapes or {}, ranges=entry.ranges or {}, measure=policy,
-                    repeat=repeat, seed=int(_pick(entry, d, "seed", 0)), **_data_fields(entry))
+                    repeat=repeat, seed=int(_pick(entry, d, "seed", 0)), scenario=load,
+                    **_data_fields(entry))
         out.append((case, timeout))
     return out
 

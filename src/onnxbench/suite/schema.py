@@ -24,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, Vali
 
 from onnxbench.errors import UserError
 from onnxbench.options import OptionError, check_options, number
+from onnxbench.scenarios.spec import ScenarioBlock
 from onnxbench.suite.yamlsafe import compose_suite_yaml, read_suite_text
 from onnxbench.trust import PATH_OPTIONS
 
@@ -78,6 +79,7 @@ class Axes(BaseModel):
     repeats: PosInt | None = None
     timeout_s: Annotated[float | None, number(0, above=True)] = None
     seed: Int | None = None
+    scenario: ScenarioBlock | None = None  # load points (onnxbench.scenarios); lists expand
 
 
 class Defaults(Axes):
@@ -220,6 +222,8 @@ def _allowed_fields(loc: tuple) -> list[str]:
         return list(Suite.model_fields)
     if parent[-1] == "measure":
         return list(MeasureSpec.model_fields)
+    if parent[-1] == "scenario":
+        return list(ScenarioBlock.model_fields)
     if parent == ("defaults",):
         return list(Defaults.model_fields)
     return list(CaseEntry.model_fields)
@@ -244,7 +248,7 @@ def _describe(err: dict[str, Any], data: Any) -> str:
             and not isinstance(_value_at(data, loc[:-1]), list):
         return (f"got a {type(value).__name__} ({value!r}) where a single value belongs; "
                 f"only these fields expand as lists: {', '.join(AXES)} (and ab:)")
-    return f"{err['msg'].rstrip('.')}; got {value!r}"
+    return f"{err['msg'].removeprefix('Value error, ').rstrip('.')}; got {value!r}"
 
 
 # ------------------------------------------------------------------ semantic checks

@@ -1,0 +1,171 @@
+"""``onnxbench load``: a model under real traffic, each load point a case in its own worker.
+
+    onnxbench load MODEL -r ort-cpu,torch-cpu --qps 100,200,400          (server, Poisson)
+    onnxbench load MODEL --concurrency 1,2,4,8 [--layout shared,per-thread]
+    onnxbench load MODEL --find-peak --p99 10ms [--workers 1,2] [--max-batch 1,8]
+    onnxbench load MODEL --scenario offline
+
+Also holds ``render_load``, the terminal view of a run's load points (the ``run`` command
+prints it too): one sentence per model, then perf_analyzer's table and the others.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from onnxbench.errors import UserError
+
+
+def _split(values: list[str]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _rich_table(table):
+    from rich.table import Table
+
+    out = Table(title=table.title, title_justify="left")
+    for i, head in enumerate(table.headers):
+        out.add_column(head, justify="right" if i else "left")
+    for row in table.rows:
+        out.add_row(*[f"[bold]{c.text}[/]" if c.bold and c.text else c.text for c in row])
+    return out
+
+
+def render_load(run_dir: Path, console) -> bool:
+    """Print a run's load section (sentences, tables, notes); False when it has none."""
+    from onnxbench.report import build_report
+
+    load = build_report(run_dir).load
+    if load is None:
+        return False
+    for model in load.models:
+        for table in model.tables:
+            console.print(_rich_table(table))
+            for note in table.notes:
+                console.print(note, style="dim", highlight=False, soft_wrap=True)
+    for text in load.sentences:
+        console.print(text, highlight=False, soft_wrap=True)
+    console.print("latencies in ms, from each request's scheduled arrival", style="dim",
+                  highlight=False)
+    return True
+
+
+def load(
+    model: str = typer.Argument(..., help="an .onnx file, a zoo name, or file.py:factory"),
+    runtime: list[str] = typer.Option(["ort-cpu"], "--runtime", "-r",
+                                      help="runtimes, comma-separated (repeatable)"),
+    scenario: Optional[str] = typer.Option(None, "--scenario",
+                                           help="server | offline | concurrency | peak "
+                                                "(implied by --qps, --concurrency, --find-peak)"),
+    qps: Optional[str] = typer.Option(None, "--qps", help="server: target rates, e.g. 100,200,400"),
+    concurrency: Optional[str] = typer.Option(None, "--concurrency",
+                                              help="closed loop: callers in flight, e.g. 1,2,4,8"),
+    find_peak: bool = typer.Option(False, "--find-peak",
+                                   help="the highest rate whose percentile is within the bound"),
+    p99: Optional[str] = typer.Option(None, "--p99", help="latency bound of the p99, e.g. 10ms"),
+    bound: Optional[str] = typer.Option(None, "--bound",
+                                        help="latency bound of --percentile, e.g. 25ms"),
+    percentile: Optional[float] = typer.Option(None, "--percentile",
+                                               help="the percentile --bound is on (default 99)"),
+    layout: list[str] = typer.Option(["shared"], "--layout",
+                                     help="shared | per-thread | lock | processes | streams "
+                                          "(comma-separated: each a case)"),
+    workers: Optional[str] = typer.Option(None, "--workers",
+                                          help="serving threads/processes, e.g. 1,2"),
+    threads: Optional[int] = typer.Option(None, "--threads",
+                                          help="intra-op (ORT) / torch threads per session"),
+    max_batch: Optional[str] = typer.Option(None, "--max-batch",
+                                            help="dynamic batching: largest batch, e.g. 1,8"),
+    max_delay: str = typer.Option("1ms", "--max-delay", help="dynamic batching: longest wait"),
+    arrival: str = typer.Option("poisson", "--arrival", help="poisson (LoadGen) | constant"),
+    duration: str = typer.Option("10s", "--duration", help="measured time per point (probe)"),
+    precision: float = typer.Option(5.0, "--precision", help="peak: stop within this % of the rate"),
+    no_ceiling: bool = typer.Option(False, "--no-ceiling",
+                                    help="skip measuring the generator's ceiling"),
+    batch: int = typer.Option(1, "--batch", "-b", help="rows per request"),
+    seq: Optional[int] = typer.Option(None, "--seq", help="sequence length"),
+    config: Optional[str] = typer.Option(None, "--config", help="zoo model config"),
+    exporter: Optional[str] = typer.Option(None, "--exporter", help="exporter for a zoo model"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="per-case time-out (s)"),
+    out: Path = typer.Option(Path("runs"), "--out", help="where run directories go"),
+    quiet: bool = typer.Option(False, "--quiet", help="log lines instead of a progress bar"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
+) -> None:
+    """Serve MODEL under load: arrival rates, concurrency, peak QPS under a latency bound."""
+    cases = _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, percentile,
+                   layout, workers, threads, max_batch, max_delay, arrival, duration, precision,
+                   no_ceiling, batch, seq, config, exporter)
+    if timeout is not None and timeout <= 0:
+        raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
+    from onnxbench.cli.bench_cmd import progress_display
+    from onnxbench.scenarios.api import infeasible_reason, run_load
+
+    with progress_display(quiet) as progress:
+        outcome = run_load(cases, out, timeout_s=timeout, progress=progress)
+    problem = infeasible_reason(outcome.results)
+    if problem:
+        raise UserError(f"{problem} (results: {outcome.run_dir})")
+    if json_out:
+        from onnxbench.report import build_report
+
+        rep = build_report(outcome.run_dir)
+        typer.echo(json.dumps({"run_dir": str(outcome.run_dir),
+                               "load": rep.load.to_dict() if rep.load else None,
+                               "rows": outcome.summary.rows if outcome.summary else []},
+                              indent=1, default=str))
+        return
+    from rich.console import Console
+
+    console = Console()
+    render_load(outcome.run_dir, console)
+    console.print(f"results: {outcome.run_dir}", highlight=False, soft_wrap=True)
+
+
+def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, percentile,
+           layout, workers, threads, max_batch, max_delay, arrival, duration, precision,
+           no_ceiling, batch, seq, config, exporter):
+    """Flags → validated cases (UserError, one line, before anything runs)."""
+    from onnxbench.cli.bench_cmd import _check_model, _exporter
+    from onnxbench.runtimes import validate_runtime_name
+    from onnxbench.scenarios.api import load_cases, load_specs, scenario_name
+    from onnxbench.scenarios.spec import parse_number_list, parse_time
+
+    runtimes = [validate_runtime_name(r) for r in _split(runtime)]
+    rates = parse_number_list("--qps", qps) if qps is not None else None
+    callers = parse_number_list("--concurrency", concurrency, int) if concurrency is not None else None
+    name = scenario_name(rates, callers, find_peak, scenario)
+    if p99 and bound:
+        raise UserError("give the bound once: --p99 10ms, or --bound 10ms --percentile 95")
+    if p99 and percentile not in (None, 99):
+        raise UserError(f"--p99 is a bound on the p99; for the p{percentile:g} use --bound")
+    limit = parse_time("--p99" if p99 else "--bound", p99 or bound, "ms") if (p99 or bound) else None
+    if name == "peak" and limit is None:
+        raise UserError("--find-peak needs a latency bound, e.g. --p99 10ms")
+    if batch < 1:
+        raise UserError(f"--batch {batch}: must be at least 1")
+    specs = load_specs(
+        name, qps=rates, concurrency=callers, layouts=_split(layout),
+        workers=parse_number_list("--workers", workers, int) if workers else [None],
+        max_batch=parse_number_list("--max-batch", max_batch, int) if max_batch else [1],
+        arrival=arrival, duration_s=parse_time("--duration", duration, "s"),
+        bound_ms=limit * 1000 if limit else None, percentile=percentile,
+        max_delay_ms=parse_time("--max-delay", max_delay, "ms") * 1000, precision_pct=precision,
+        ceiling=not no_ceiling)
+    if _check_model(model, {}, {}, batch, seq):
+        model, config, exporter = str(Path(model)), None, None
+    else:
+        exporter = _exporter(exporter or "dynamo", "--exporter")
+    return load_cases(model, runtimes, specs, batch=batch, seq=seq, config=config,
+                      exporter=exporter, threads=threads)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``load`` command to the app."""
+    app.command("load")(load)
+
+
+__all__ = ["load", "render_load", "register"]

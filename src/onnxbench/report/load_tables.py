@@ -1,0 +1,270 @@
+"""Load points in a report: perf_analyzer's table, rate sweeps, peaks, layouts, batching, and
+one sentence per model ("At p99 ≤ 10 ms: ORT CPU, 2 sessions × 1 thread, 850 QPS; ...").
+
+Reads results only (``Result.load``, written by ``onnxbench.scenarios``). Repeats of a point
+fold into the mean of their figures. A point near the generator's ceiling keeps its number
+and is marked *harness-limited*; a failed point shows its status and reason, never a number.
+
+The **knee** of a series (a runtime × layout × batching over its load points) is its highest
+throughput whose p99 is at most twice the series' lowest p99: past it, latency grows faster
+than throughput.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from onnxbench.report.fmt import DASH, one_line, pct, short_reason, sig
+from onnxbench.report.labels import runtime_label
+from onnxbench.report.load import Point
+from onnxbench.report.tables import Cell, Table
+
+THREAD_OPTIONS = ("intra_op_threads", "threads")
+KNEE_FACTOR = 2.0
+
+
+def is_load(point: Point) -> bool:
+    return point.case.scenario is not None
+
+
+@dataclass
+class LoadPoint:
+    """One load point, repeats folded (means of the ok repeats' figures)."""
+
+    point: Point
+    records: list[Any]
+    label: str = ""
+    qps: float | None = None       # achieved requests/s (peak: at the best probe)
+    items: float | None = None     # inferences/s = qps × batch
+    p: dict[str, float | None] = field(default_factory=dict)  # p50/p90/p95/p99 (ms)
+    peak: float | None = None      # the peak's target rate
+    confidence: float | None = None
+    limited: list[str] = field(default_factory=list)  # harness reasons
+
+    @property
+    def case(self):
+        return self.point.case
+
+    @property
+    def spec(self):
+        return self.point.case.scenario
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.records) and self.point.status == "ok"
+
+    def note(self) -> str:
+        if not self.ok:
+            return f"{self.point.status}: {short_reason(self.point.reason, 60)}"
+        bits = ["harness-limited"] if self.limited else []
+        rec = self.records[0]
+        if rec.overloaded:
+            bits.append("overloaded")
+        if self.confidence is not None and self.confidence < 0.99 and rec.bound is not None:
+            bits.append(f"bound at {pct(self.confidence)} confidence")
+        return "; ".join(bits)
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def fold(point: Point) -> LoadPoint:
+    records = [r.load for r in point.results if r.status == "ok" and r.load is not None]
+    lp = LoadPoint(point, records, label=serving_label(point.case))
+    if not records:
+        return lp
+    lp.qps = _mean([r.achieved_qps for r in records])
+    lp.items = _mean([r.items_per_s for r in records])
+    for q in ("p50", "p90", "p95", "p99"):
+        lp.p[q] = _mean([getattr(r.latency_ms, q) if r.latency_ms else None for r in records])
+    if records[0].peak is not None:
+        lp.peak = _mean([r.peak.qps for r in records])
+        lp.confidence = _mean([r.peak.confidence for r in records])
+    elif records[0].bound is not None:
+        lp.confidence = _mean([r.bound.confidence for r in records])
+    lp.limited = [reason for r in records if r.harness for reason in r.harness.reasons]
+    return lp
+
+
+# ---- labels ------------------------------------------------------------------------
+
+def threads_of(case) -> str:
+    n = next((case.options[k] for k in THREAD_OPTIONS if case.options.get(k) is not None), None)
+    return "default threads" if n is None else f"{n} thread{'s' if int(n) != 1 else ''}"
+
+
+def serving_label(case) -> str:
+    """"ORT CPU, 2 sessions × 1 thread" and friends: runtime, layout, threads, batching.
+
+    A concurrency sweep whose workers follow its callers (the default) says "per caller",
+    so the points of one sweep share one label."""
+    spec, rt = case.scenario, runtime_label(case.runtime)
+    unit = "module" if case.runtime.startswith("torch") else "session"
+    t = threads_of(case)
+    per_caller = spec.name == "concurrency" and spec.workers is None
+    w = spec.n_workers
+    many = "a {} per caller" if per_caller else f"{w} {{}}s"
+    threads = ", a thread per caller" if per_caller else (f", {w} threads" if w > 1 else "")
+    text = {
+        "per-thread": f"{many.format(unit)} × {t}" if per_caller or w > 1 else f"1 {unit} × {t}",
+        "processes": f"{many.format('process')} × {t}",
+        "lock": f"1 {unit} × {t} behind a lock{threads}",
+        "streams": f"{many.format('CUDA stream')} × {t}",
+    }.get(spec.layout, f"1 {unit} × {t}{threads}")
+    if spec.batching:
+        text += f", batching ≤ {spec.max_batch} / {spec.max_delay_ms:g} ms"
+    return f"{rt}, {text}"
+
+
+def _series_key(lp: LoadPoint) -> tuple:
+    spec, case = lp.spec, lp.case
+    opts = {k: v for k, v in sorted(case.options.items()) if k not in THREAD_OPTIONS}
+    return (lp.label, case.precision, str(opts), spec.name, spec.arrival, spec.bound_ms,
+            spec.percentile, spec.concurrency if spec.name != "concurrency" else None)
+
+
+def _ms(v: float | None) -> Cell:
+    return Cell(sig(v), v)
+
+
+def _num(v: float | None) -> Cell:
+    return Cell(DASH if v is None else sig(v), v)
+
+
+def _word_row(lp: LoadPoint, width: int) -> list[Cell]:
+    return [Cell(lp.note(), is_word=True)] + [Cell("")] * (width - 1)
+
+
+# ---- tables ------------------------------------------------------------------------
+
+def sweep_table(model: str, label: str, lps: list[LoadPoint]) -> Table:
+    """perf_analyzer's shape for concurrency; a rate sweep's for the server scenario."""
+    spec = lps[0].spec
+    closed = spec.name == "concurrency"
+    head = ["Concurrency" if closed else "Target QPS", "Inferences/s"] + \
+        ([] if closed else ["Achieved QPS"]) + ["p50", "p90", "p95", "p99"]
+    bound = spec.bound_ms is not None
+    if bound:
+        head += [f"p{spec.percentile:g} ≤ {spec.bound_ms:g} ms", "Confidence"]
+    rows = []
+    for lp in sorted(lps, key=lambda x: (x.spec.concurrency or 0, x.spec.qps or 0)):
+        x = lp.spec.concurrency if closed else lp.spec.qps
+        row = [Cell(f"{x:g}", x)]
+        if not lp.ok:
+            rows.append(row + _word_row(lp, len(head)))
+            continue
+        row += [_num(lp.items)] + ([] if closed else [_num(lp.qps)])
+        row += [_ms(lp.p[q]) for q in ("p50", "p90", "p95", "p99")]
+        if bound:
+            met = lp.records[0].bound.met if lp.records[0].bound else None
+            row += [Cell({True: "yes", False: "no", None: DASH}[met]), Cell(pct(lp.confidence))]
+        rows.append(row + [Cell(lp.note())])
+    knee = find_knee(lps)
+    notes = [f"knee ≈ {sig(knee.items)} inferences/s (p99 {sig(knee.p['p99'])} ms): the last "
+             "point whose p99 is within twice the series' lowest"] if knee else []
+    notes += _limited_notes(lps)
+    kind = "concurrency sweep" if closed else "arrival-rate sweep (latency from the scheduled arrival)"
+    return Table(f"{model}: {label}, {kind}", head + ["Note"], rows, notes)
+
+
+def peak_table(model: str, lps: list[LoadPoint]) -> Table:
+    """Every peak search of a model, highest peak first."""
+    spec = lps[0].spec
+    q = f"p{spec.percentile:g}"
+    head = ["Serving", "Bound", "Peak QPS", f"{q} at peak", "p50 at peak", "Confidence",
+            f"Single-stream {q}", "Probes", "Note"]
+    rows = []
+    for lp in sorted(lps, key=lambda x: -(x.peak or 0)):
+        s = lp.spec
+        row = [Cell(lp.label), Cell(f"{q} ≤ {s.bound_ms:g} ms")]
+        if not lp.ok:
+            rows.append(row + _word_row(lp, len(head) - 2))
+            continue
+        rec = lp.records[0]
+        single = (rec.single_stream or {}).get("percentiles_ms", {}).get(q)
+        row += [_num(lp.peak), _ms(rec.peak.value_ms if rec.peak else None), _ms(lp.p["p50"]),
+                Cell(pct(lp.confidence)), _ms(single), Cell(str(len(rec.probes))), Cell(lp.note())]
+        rows.append(row)
+    notes = ["Peak: the highest arrival rate whose percentile stayed within the bound (widen, "
+             "then bisect; LoadGen Server runs); confidence: LoadGen's early-stopping odds that "
+             "the true percentile is within the bound at that rate."] + _limited_notes(lps)
+    return Table(f"{model}: peak QPS under the bound", head, rows, notes)
+
+
+def offline_table(model: str, lps: list[LoadPoint]) -> Table:
+    head = ["Serving", "Inferences/s", "p50", "p99", "Note"]
+    rows = [[Cell(lp.label)] + ([_num(lp.items), _ms(lp.p["p50"]), _ms(lp.p["p99"]),
+                                 Cell(lp.note())] if lp.ok else _word_row(lp, 4))
+            for lp in sorted(lps, key=lambda x: -(x.items or 0))]
+    return Table(f"{model}: offline (every request at once)", head, rows, _limited_notes(lps))
+
+
+def layouts_table(model: str, lps: list[LoadPoint]) -> Table | None:
+    """Lock vs shared vs per-thread (vs processes, streams) side by side, with the output
+    check: does one session need a lock?"""
+    layouts = {lp.spec.layout for lp in lps}
+    if len(layouts) < 2:
+        return None
+    head = ["Serving", "Scenario", "Inferences/s", "p99", "Outputs under concurrency", "Note"]
+    rows = []
+    for lp in sorted(lps, key=lambda x: (x.case.runtime, x.spec.name, x.spec.layout,
+                                         x.spec.concurrency or 0, x.spec.qps or 0)):
+        check = lp.records[0].check if lp.records else None
+        verdict = DASH if check is None else (
+            ("equal (bitwise)" if check.bitwise_equal else f"within tolerance (max abs "
+             f"{sig(check.max_abs)})") if check.passed else f"DIFFER: {short_reason(check.problem, 50)}")
+        value = lp.peak if lp.spec.name == "peak" else lp.items
+        rows.append([Cell(lp.label), Cell(_scenario_text(lp.spec)), _num(value if lp.ok else None),
+                     _ms(lp.p.get("p99")), Cell(verdict), Cell(lp.note())])
+    notes = ["Peak scenario: the value is the peak QPS under the bound."] \
+        if any(lp.spec.name == "peak" for lp in lps) else []
+    return Table(f"{model}: serving layouts side by side (does one session need a lock?)", head,
+                 rows, notes)
+
+
+def batching_table(model: str, lps: list[LoadPoint]) -> Table | None:
+    """Dynamic batching on vs off: does it raise the peak, and what does it cost in p50?"""
+    if len({lp.spec.batching for lp in lps}) < 2:
+        return None
+    head = ["Serving", "Batching", "Peak QPS", "p50 at peak", "p99 at peak", "Mean batch", "Note"]
+    rows = [[Cell(lp.label), Cell(f"≤ {lp.spec.max_batch} / {lp.spec.max_delay_ms:g} ms"
+                                  if lp.spec.batching else "off")]
+            + ([_num(lp.peak), _ms(lp.p["p50"]), _ms(lp.p["p99"]),
+                _num(lp.records[0].mean_batch), Cell(lp.note())] if lp.ok else _word_row(lp, 5))
+            for lp in sorted(lps, key=lambda x: (x.case.runtime, x.spec.layout, x.spec.max_batch))]
+    return Table(f"{model}: dynamic batching on and off (peak under the bound)", head, rows)
+
+
+def _scenario_text(spec) -> str:
+    if spec.name == "concurrency":
+        return f"concurrency {spec.concurrency}"
+    if spec.name == "server":
+        return f"server {spec.qps:g} QPS"
+    if spec.name == "peak":
+        return f"peak, p{spec.percentile:g} ≤ {spec.bound_ms:g} ms"
+    return spec.name
+
+
+def _limited_notes(lps: list[LoadPoint]) -> list[str]:
+    out = []
+    for lp in lps:
+        if lp.limited:
+            out.append(one_line(f"harness-limited, {lp.label} {_scenario_text(lp.spec)}: "
+                                f"{lp.limited[0]}", 300))
+        elif not lp.ok and lp.point.reason:
+            out.append(one_line(f"{lp.label} {_scenario_text(lp.spec)}: {lp.point.reason}", 300))
+    return out
+
+
+def find_knee(lps: list[LoadPoint]) -> LoadPoint | None:
+    pts = [lp for lp in lps if lp.ok and lp.items and lp.p.get("p99")]
+    if len(pts) < 3:
+        return None
+    floor = min(lp.p["p99"] for lp in pts)
+    inside = [lp for lp in pts if lp.p["p99"] <= KNEE_FACTOR * floor]
+    return max(inside, key=lambda lp: lp.items) if inside else None
