@@ -1,0 +1,216 @@
+"""``onnxbench load``, the suite field ``scenario:``, resume/aggregate of load cases, the load
+section of the report, and every bad input (exit 2, one line)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from clitools import run_cli as cli
+from test_worker import write_tiny_onnx
+
+from onnxbench.errors import UserError
+from onnxbench.result import read_results
+from onnxbench.scenarios.spec import LoadSpec, ScenarioBlock, parse_time
+from onnxbench.suite.plan import expand
+from onnxbench.suite.schema import parse_suite
+
+QUICK = ["--duration", "0.5s", "--no-ceiling", "--quiet"]
+SLOW_RT = ["-r", "test-delay"]
+
+
+@pytest.fixture()
+def tiny(tmp_path) -> Path:
+    return write_tiny_onnx(tmp_path / "tiny.onnx")
+
+
+# ---- bad input: exit 2, one line, nothing run ------------------------------------------
+
+BAD = {
+    "zero rate": (["--qps", "0"], "--qps"),
+    "negative rate": (["--qps=-5"], "--qps"),
+    "zero concurrency": (["--concurrency", "0,2"], "--concurrency"),
+    "negative concurrency": (["--concurrency=-1"], "--concurrency"),
+    "fractional concurrency": (["--concurrency", "1.5"], "--concurrency"),
+    "too short for p99": (["--qps", "50", "--duration", "2s"], "needs at least 459"),
+    "peak without a bound": (["--find-peak"], "--p99"),
+    "two scenarios": (["--qps", "10", "--concurrency", "2"], "choose one of"),
+    "no scenario": ([], "choose a load"),
+    "unknown layout": (["--concurrency", "2", "--layout", "shard"], "'shared'"),
+    "bad duration": (["--concurrency", "2", "--duration", "soon"], "--duration"),
+    "zero bound": (["--find-peak", "--p99", "0ms"], "--p99"),
+    "unknown runtime": (["--concurrency", "2", "-r", "ort-gpu"], "ort-gpu"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_load_input_is_one_line_and_exit_2(name, tmp_path, tiny, capsys):
+    args, expected = BAD[name]
+    out_dir = tmp_path / "runs"
+    code, out, err = cli(capsys, "load", str(tiny), *args, "--out", str(out_dir))
+    assert code == 2, (name, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0] and "Traceback" not in err, err
+    assert not out_dir.exists()  # checked before anything ran
+
+
+def test_duration_too_short_says_how_many_requests_it_needs():
+    with pytest.raises(ValueError, match="459"):
+        LoadSpec(name="server", qps=10, duration_s=10)
+    assert LoadSpec(name="server", qps=10, duration_s=46).qps == 10
+    assert LoadSpec(name="server", qps=10, duration_s=10, percentile=90).percentile == 90
+
+
+def test_a_bound_no_single_request_meets_fails_the_case_with_the_single_stream_p99(
+        tmp_path, tiny, capsys):
+    suite = tmp_path / "s.yaml"
+    suite.write_text(f"suite: infeasible\ndefaults:\n  runtimes: [test-delay]\n"
+                     f"  options: {{delay_us: 5000, wait: sleep}}\ncases:\n  - model: {tiny}\n"
+                     "    scenario: {name: peak, bound_ms: 1, duration_s: 0.5, ceiling: false}\n")
+    code, out, err = cli(capsys, "run", "--suite", str(suite), "--out", str(tmp_path / "r"),
+                         "--json", "--quiet")
+    (row,) = json.loads(out)["summary"]["rows"]
+    assert row["status"] == "failed" and "cannot be met" in row["reason"]
+    assert "one request at a time already takes p99" in row["reason"]
+
+
+def test_load_cli_exit_2_on_an_infeasible_bound(tmp_path, tiny, capsys, monkeypatch):
+    from onnxbench.scenarios import api
+
+    real = api.load_cases
+
+    def slow(*args, **kw):  # the same cases, on a runtime that takes 5 ms a request
+        return [c.model_copy(update={"options": {"delay_us": 5000, "wait": "sleep"}})
+                for c in real(*args, **kw)]
+
+    monkeypatch.setattr(api, "load_cases", slow)
+    code, out, err = cli(capsys, "load", str(tiny), *SLOW_RT, "--find-peak", "--p99", "1ms",
+                         *QUICK, "--out", str(tmp_path / "runs"))
+    # it is known only once the pre-check has run: the progress log line, then the error
+    errors = [ln for ln in err.strip().splitlines() if ln.startswith("onnxbench: error:")]
+    assert code == 2 and len(errors) == 1 and err.strip().endswith(errors[0]), err
+    assert "cannot be met" in errors[0] and "one request at a time already takes p99" in errors[0]
+
+
+def test_time_values():
+    assert parse_time("--p99", "10ms", "ms") == pytest.approx(0.010)
+    assert parse_time("--p99", "10", "ms") == pytest.approx(0.010)
+    assert parse_time("--duration", "2m", "s") == 120
+    with pytest.raises(UserError, match="--duration"):
+        parse_time("--duration", "-3s", "s")
+
+
+# ---- the command ------------------------------------------------------------------------
+
+def test_load_concurrency_sweep_prints_perf_analyzers_table(tmp_path, tiny, capsys):
+    out_dir = tmp_path / "runs"
+    code, out, err = cli(capsys, "load", str(tiny), "-r", "ort-cpu", "--concurrency", "1,2",
+                         "--threads", "1", *QUICK, "--out", str(out_dir))
+    assert code == 0, err
+    for head in ("Concurrency", "Inferences/s", "p50", "p90", "p95", "p99"):
+        assert head in out
+    (run,) = out_dir.iterdir()
+    results = read_results(run / "raw")
+    assert len(results) == 2 and all(r.status == "ok" for r in results)
+    for r in results:  # per-request times in the case's own result.json (every stride-th)
+        req = r.load.requests
+        assert req.total == r.load.n_completed and len(req.completed) == -(-req.total // req.stride)
+        assert len(req.scheduled) == len(req.issued) == len(req.started) == len(req.completed)
+        assert len(r.timing.latencies_ms) == len(req.completed)
+        assert r.load.concurrency == r.case.scenario.concurrency
+    two = next(r for r in results if r.case.scenario.concurrency == 2)
+    assert two.load.check.passed and two.load.workers == 2
+
+
+def test_load_server_on_a_zoo_model_json(tmp_path, capsys):
+    code, out, err = cli(capsys, "load", "dcnv2", "--config", "tiny", "--exporter", "torchscript",
+                         "-r", "ort-cpu,torch-cpu", "--batch", "2", "--qps", "100",
+                         "--duration", "5s", "--no-ceiling", "--quiet", "--json",
+                         "--out", str(tmp_path / "runs"))
+    assert code == 0, err
+    doc = json.loads(out)
+    rows = doc["rows"]
+    assert sorted(r["runtime"] for r in rows) == ["ort-cpu", "torch-cpu"]
+    assert all(r["status"] == "ok" and r["scenario"].startswith("server-qps100") for r in rows)
+    assert all(80 <= r["throughput"] / 2 <= 120 for r in rows)  # achieved ≈ offered, batch 2
+    assert doc["load"]["models"][0]["tables"]
+
+
+# ---- suites: scenario:, resume, aggregate, report ----------------------------------------
+
+def _suite_text(tiny: Path) -> str:
+    return f"""suite: load-suite
+defaults:
+  runtimes: [test-delay]
+  options: {{delay_us: 2000, wait: sleep}}
+cases:
+  - model: {tiny}
+    scenario:
+      name: concurrency
+      concurrency: [1, 2]
+      layout: [shared, lock]
+      duration_s: 0.5
+      ceiling: false
+  - model: {tiny}
+    scenario: {{name: server, qps: 200, duration_s: 3, ceiling: false}}
+"""
+
+
+def test_suite_scenario_block_expands_into_load_points(tmp_path, tiny):
+    plan = expand(parse_suite(_suite_text(tiny)))
+    specs = [c.scenario for c in plan.cases]
+    assert len(specs) == 5 and len({c.case_id for c in plan.cases}) == 5
+    assert {(s.concurrency, s.layout) for s in specs[:4]} == {(1, "shared"), (2, "shared"),
+                                                              (1, "lock"), (2, "lock")}
+    assert specs[4].name == "server" and specs[4].qps == 200
+    assert any("concurrency-c2-lock-w2" in c.case_id for c in plan.cases)
+    assert ScenarioBlock(name="single-stream").specs() == [None]
+
+
+@pytest.mark.parametrize("block,expected", [
+    ("{name: server, qps: 0}", "scenario.qps[0]"),
+    ("{name: server}", "needs qps"),
+    ("{name: concurrency, concurency: 2}", "did you mean 'concurrency'"),
+    ("{name: peak}", "needs bound_ms"),
+    ("{name: server, qps: 10, duration_s: 1}", "needs at least 459"),
+    ("{name: offline, qps: 10}", "qps is for the server and peak"),
+    ("{name: rush}", "single-stream"),
+])
+def test_suite_scenario_mistakes_are_one_line_with_the_line(block, expected, tiny):
+    text = f"suite: s\ncases:\n  - model: {tiny}\n    scenario: {block}\n"
+    with pytest.raises(UserError) as err:
+        parse_suite(text, "s.yaml")
+    msg = str(err.value)
+    assert msg.startswith("s.yaml:4: cases[0].scenario") and expected in msg and "\n" not in msg
+
+
+@pytest.mark.slow
+def test_load_suite_resumes_aggregates_and_reports(tmp_path, tiny, capsys):
+    suite = tmp_path / "load.yaml"
+    suite.write_text(_suite_text(tiny))
+    code, out, err = cli(capsys, "run", "--suite", str(suite), "--out", str(tmp_path / "r"),
+                         "--quiet")
+    assert code == 0, err
+    (run,) = (tmp_path / "r").iterdir()
+    assert "Concurrency" in out and "Target QPS" in out
+    victim = next(p for p in (run / "raw").iterdir() if "lock-w2" in p.name)
+    kept = {p.name: (p / "result.json").read_bytes() for p in (run / "raw").iterdir()
+            if p != victim}
+    shutil.rmtree(victim)
+    code, out, err = cli(capsys, "run", "--resume", str(run), "--quiet")
+    assert code == 0, err
+    assert (victim / "result.json").is_file()
+    assert {p: (run / "raw" / p / "result.json").read_bytes() for p in kept} == kept
+    summary = json.loads((run / "summary" / "summary.json").read_text())
+    server = next(r for r in summary["rows"] if r["scenario"].startswith("server"))
+    assert 150 <= server["throughput"] <= 250  # achieved requests/s, not 1 / latency
+    before = (run / "summary" / "summary.csv").read_bytes()
+    assert cli(capsys, "aggregate", str(run)).code == 0
+    assert (run / "summary" / "summary.csv").read_bytes() == before
+    md = (run / "report.md").read_text()
+    assert "Which runtime, for which traffic" in md and "Concurrency | Inferences/s" in md
+    assert "does one session need a lock?" in md and "equal (bitwise)" in md
+    html = (run / "report.html").read_text()
+    assert "latency against throughput" in html
