@@ -295,3 +295,87 @@ def test_a_no_op_runtime_is_marked_harness_limited(tiny_onnx):
     assert result.status == "ok", result.reason
     assert result.load.harness.limited, result.load.harness
     assert result.load.check is not None and result.load.check.passed  # 2 workers share it
+
+
+# ---- torch, and the GPU layouts (skipped without CUDA, with the reason) ----------------
+
+def _zoo_case(runtime: str, layout: str, workers: int = 4):
+    from onnxbench.artifact import Artifact
+
+    case = Case(model="dcnv2", config="tiny", runtime=runtime, batch=2,
+                scenario=LoadSpec(name="concurrency", concurrency=workers, layout=layout,
+                                  duration_s=0.5, ceiling=False))
+    return case, Artifact(model="dcnv2", config="tiny")
+
+
+@pytest.mark.parametrize("layout", ["shared", "lock", "per-thread"])
+def test_torch_module_under_concurrency_gives_the_sequential_outputs(layout):
+    from onnxbench.execute import execute_case
+
+    case, artifact = _zoo_case("torch-cpu", layout, workers=2)
+    result = execute_case(case, artifact, env={})
+    assert result.status == "ok", result.reason
+    assert result.load.check.passed and result.load.in_flight_max == 2
+
+
+def test_streams_layout_needs_cuda(tiny_onnx):
+    from onnxbench.execute import execute_case
+
+    case = Case(model=str(tiny_onnx), runtime="ort-cpu", batch=1,
+                scenario=LoadSpec(name="concurrency", concurrency=2, layout="streams",
+                                  duration_s=0.5))
+    result = execute_case(case, Artifact(model=str(tiny_onnx), onnx_path=tiny_onnx), env={})
+    assert result.status == "skipped" and "CUDA" in result.reason
+
+
+def _cuda_or_skip():
+    import onnxruntime as ort
+    import torch
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        pytest.skip("no CUDAExecutionProvider in this onnxruntime build")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device: torch.cuda.is_available() is False")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("layout", ["shared", "per-thread", "streams", "lock"])
+def test_ort_cuda_session_layouts_keep_sequential_outputs(tiny_onnx, layout):
+    """Concurrent Run on one CUDA session (shared), a session per thread, a stream per
+    thread: outputs under concurrency equal the sequential ones, and 4 stay in flight."""
+    from onnxbench.execute import execute_case
+
+    _cuda_or_skip()
+    case = Case(model=str(tiny_onnx), runtime="ort-cuda", batch=8, options={"use_tf32": False},
+                scenario=LoadSpec(name="concurrency", concurrency=4, layout=layout,
+                                  duration_s=1.0))
+    result = execute_case(case, Artifact(model=str(tiny_onnx), onnx_path=tiny_onnx), env={})
+    assert result.status == "ok", result.reason
+    assert result.load.check.passed, result.load.check.problem
+    assert result.load.in_flight_max == 4
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("runtime,layout", [("torch-cuda", "streams"), ("torch-cuda", "shared"),
+                                            ("torch-compile-cuda", "shared")])
+def test_torch_cuda_layouts_keep_sequential_outputs(runtime, layout):
+    from onnxbench.execute import execute_case
+
+    _cuda_or_skip()
+    case, artifact = _zoo_case(runtime, layout)
+    result = execute_case(case, artifact, env={})
+    assert result.status == "ok", result.reason
+    assert result.load.check.passed, result.load.check.problem
+
+
+@pytest.mark.gpu
+def test_dynamic_batching_on_cuda_batches_under_load(tiny_onnx):
+    from onnxbench.execute import execute_case
+
+    _cuda_or_skip()
+    case = Case(model=str(tiny_onnx), runtime="ort-cuda", batch=1,
+                scenario=LoadSpec(name="concurrency", concurrency=16, workers=1, max_batch=8,
+                                  max_delay_ms=1, duration_s=1.0))
+    result = execute_case(case, Artifact(model=str(tiny_onnx), onnx_path=tiny_onnx), env={})
+    assert result.status == "ok", result.reason
+    assert 1 < result.load.mean_batch <= 8 and max(result.load.requests.batch) <= 8

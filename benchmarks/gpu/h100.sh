@@ -10,7 +10,9 @@
 #   pipelines  pipeline-ab
 #   bert       bert-optimize-gpu
 #   moe        moe-backends
-#   tests      the GPU tests (tests/test_gpu_runtimes.py, tests/test_pipeline.py, tests/test_profile_gpu.py)
+#   serving    serving-gpu (load: peak QPS under p99, concurrency, layouts, batching)
+#   tests      the GPU tests (tests/test_gpu_runtimes.py, tests/test_pipeline.py,
+#              tests/test_profile_gpu.py, tests/test_scenarios.py -m gpu)
 #
 # One call of the device tool may run 600 s, so the whole script keeps to a deadline
 # (BUDGET_S, default 560 s) and every suite gets the time left. A suite cut short keeps each
@@ -19,7 +21,8 @@
 # Each call packs every suite's run directory, complete or not, as $OUT/<suite>.tgz.
 #
 # It expects ONNX Runtime's CUDA build in /tmp/site (../shared/device/ort-gpu-parts.sh) and
-# the pure-Python wheels the machine lacks in .whl/ (pydantic, plotly, deepctr-torch).
+# the wheels the machine lacks in .whl/ (pydantic, plotly, deepctr-torch; mlcommons-loadgen's
+# cp312 manylinux wheel for serving-gpu: it is a compiled extension, not pure Python).
 # A dry run on a CPU machine: SKIP_WHEELS=1 ONLY='light.*_b2_' OUT=/tmp/o PATH=.venv/bin:$PATH \
 #   bash benchmarks/gpu/h100.sh main   (every GPU case is then skipped with its reason)
 set -uo pipefail
@@ -82,16 +85,20 @@ for part in "$@"; do
     pipelines) suite pipeline-ab ;;
     bert) suite bert-optimize-gpu ;;
     moe) suite moe-backends ;;
+    serving) suite serving-gpu ;;
     tests)
       if [ "$(left)" -gt 60 ]; then
         timeout -k 10 "$(( $(left) - 10 ))" python3 -m pytest -q -p no:cacheprovider \
           tests/test_gpu_runtimes.py tests/test_pipeline.py tests/test_profile_gpu.py \
           > "$out/gpu-tests.log" 2>&1
         echo "gpu tests: $(tail -1 "$out/gpu-tests.log")"
+        timeout -k 10 "$(( $(left) - 10 ))" python3 -m pytest -q -p no:cacheprovider -m gpu \
+          tests/test_scenarios.py >> "$out/gpu-tests.log" 2>&1
+        echo "gpu load tests: $(tail -1 "$out/gpu-tests.log")"
       else
         echo "gpu tests: not started, $(left) s left"
       fi ;;
-    *) echo "unknown part $part (main, fold, target, pipelines, bert, moe, tests)"; exit 2 ;;
+    *) echo "unknown part $part (main, fold, target, pipelines, bert, moe, serving, tests)"; exit 2 ;;
   esac
 done
 ls -la "$out"

@@ -108,17 +108,24 @@ def serving_label(case) -> str:
     t = threads_of(case)
     per_caller = spec.name == "concurrency" and spec.workers is None
     w = spec.n_workers
-    many = "a {} per caller" if per_caller else f"{w} {{}}s"
+    many = "a {} per caller" if per_caller else f"{w} {{}}"
     threads = ", a thread per caller" if per_caller else (f", {w} threads" if w > 1 else "")
     text = {
-        "per-thread": f"{many.format(unit)} × {t}" if per_caller or w > 1 else f"1 {unit} × {t}",
-        "processes": f"{many.format('process')} × {t}",
+        "per-thread": f"{many.format(_plural(unit, per_caller or w))} × {t}"
+        if per_caller or w > 1 else f"1 {unit} × {t}",
+        "processes": f"{many.format(_plural('process', per_caller or w))} × {t}",
         "lock": f"1 {unit} × {t} behind a lock{threads}",
-        "streams": f"{many.format('CUDA stream')} × {t}",
+        "streams": f"{many.format(_plural('CUDA stream', per_caller or w))} × {t}",
     }.get(spec.layout, f"1 {unit} × {t}{threads}")
     if spec.batching:
         text += f", batching ≤ {spec.max_batch} / {spec.max_delay_ms:g} ms"
     return f"{rt}, {text}"
+
+
+def _plural(word: str, n: int | bool) -> str:
+    if n is True or n == 1:
+        return word
+    return word + ("es" if word.endswith("s") else "s")
 
 
 def _series_key(lp: LoadPoint) -> tuple:

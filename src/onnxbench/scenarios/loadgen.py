@@ -13,10 +13,13 @@ the moment ``QuerySamplesComplete`` is entered (``loadgen.cc``, ``SampleComplete
 ``sched.delta(complete_begin_time)``) and writes it, with the issue delay, to its trace
 (``mlperf_log_trace.json``: one ``Sample`` event per sample, ``ts`` = scheduled time in µs,
 ``issue_start_ns`` and ``complete_ns`` from it). We read those events back, match them to our
-requests by issue order (checked against the sample index), and put every request's
-scheduled, issued, started and completed time on our clock: LoadGen's clock is the system
-clock, ours CLOCK_MONOTONIC, aligned by the median difference of the completion times (a few
-µs). LoadGen's own summary (``mlperf_log_detail.txt``: validity, completed QPS, its p99,
+requests by issue order (checked against the sample index), and put each request's scheduled
+time on our clock: LoadGen's clock is the system clock, ours CLOCK_MONOTONIC, aligned by the
+median difference of the completion times (our stamp precedes LoadGen's by a few µs, so the
+scheduled time errs early by as much: latencies err long, never short). ``issued`` is our own
+time stamp in ``issue_query`` (when the request reached the server, after LoadGen's issue
+thread took the GIL), so issued minus scheduled is the generator's whole lateness, LoadGen's
+own issue delay included. LoadGen's own summary (``mlperf_log_detail.txt``: validity, completed QPS, its p99,
 early stopping) is kept beside ours as a cross-check.
 """
 
@@ -157,9 +160,8 @@ def align(requests: list[Request], events: np.ndarray) -> None:
     ours_done = np.fromiter((r.done for r in requests), dtype=np.int64, count=len(requests))
     has = ours_done > 0
     offset = int(np.median(ours_done[has] - (sched_lg[has] + events[has, 4])))
-    for r, s, issue in zip(requests, sched_lg, events[:, 3], strict=True):
-        r.scheduled = int(s) + offset
-        r.issued = int(s + issue) + offset
+    for r, s in zip(requests, sched_lg, strict=True):
+        r.scheduled = int(s) + offset  # issued stays ours: when issue_query handed it over
 
 
 def server_settings(qps: float, duration_s: float, percentile: float, bound_ms: float | None,

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from onnxbench.scenarios.record import Peak, Probe
 
-MAX_HALVINGS = 8
+MAX_HALVINGS = 4  # a probe at rate q lasts >= 459 / q s (p99): do not crawl down forever
 MAX_PROBES = 40
 
 

@@ -13,7 +13,9 @@ so every scenario is testable with functions of a known service time.
 from __future__ import annotations
 
 import collections
+import os
 import queue
+import signal
 import threading
 import time
 from typing import Any, Callable, Sequence
@@ -98,25 +100,27 @@ class ThreadPool:
 class ProcessPool:
     """``n`` worker processes, each serving with the CallSet ``build(i)`` made in the child.
 
-    Started with ``fork`` before the case creates any thread or session (the children build
-    their own runtimes); requests travel as ``(ids, k)`` over one queue the idle children pull
-    from, replies as ``(ids, worker, t0, t1, error)``. A request's completion is stamped when
-    its reply arrives in this process, so the IPC both ways is in its latency, as in a real
-    multi-process server.
+    Forked (``os.fork``: a case's worker is a daemonic process, which multiprocessing does
+    not let have children) before the case creates any thread or session; the children
+    build their own runtimes, die with this process (PR_SET_PDEATHSIG) and share its process
+    group, so a time-out kills them too. Requests travel as ``(ids, k)`` over one queue the
+    idle children pull from, replies as ``(ids, worker, t0, t1, error)``. A request is
+    completed when its reply arrives here, so the IPC both ways is in its latency, as in a
+    real multi-process server.
     """
 
     def __init__(self, n: int, build: Callable[[int], CallSet], on_done: Listener,
                  start_timeout_s: float = 600.0) -> None:
         import multiprocessing as mp
 
-        self.ctx = mp.get_context("fork")
+        ctx = mp.get_context("fork")
         self.n, self.build, self.on_done = n, build, on_done
-        self.requests = self.ctx.SimpleQueue()
-        self.replies = self.ctx.SimpleQueue()
+        self.requests = ctx.SimpleQueue()
+        self.replies = ctx.SimpleQueue()
         self.pending: dict[int, Request] = {}
         self.lock = threading.Lock()
         self.start_timeout_s = start_timeout_s
-        self.procs: list = []
+        self.pids: list[int] = []
         self.collector = threading.Thread(target=self._collect, daemon=True,
                                           name="onnxbench-collector")
 
@@ -127,14 +131,23 @@ class ProcessPool:
     def fork(self) -> None:
         """Start the children (call before any thread exists in this process)."""
         for i in range(self.n):
-            p = self.ctx.Process(target=_serve, args=(i, self.build, self.requests, self.replies),
-                                 daemon=True, name=f"onnxbench-server-{i}")
-            p.start()
-            self.procs.append(p)
+            pid = os.fork()
+            if pid == 0:  # the child: serve, then leave without running the parent's exits
+                code = 0
+                try:
+                    _die_with_parent()
+                    _serve(i, self.build, self.requests, self.replies)
+                except BaseException:  # noqa: BLE001 - nothing to report to but the exit code
+                    code = 1
+                os._exit(code)
+            self.pids.append(pid)
+
+    def _alive(self) -> bool:
+        return all(os.waitpid(pid, os.WNOHANG) == (0, 0) for pid in self.pids)
 
     def start(self) -> None:
         """Wait until every child has built its runtime; then collect replies."""
-        if not self.procs:
+        if not self.pids:
             self.fork()
         deadline = time.monotonic() + self.start_timeout_s
         ready = 0
@@ -147,9 +160,8 @@ class ProcessPool:
                     raise RuntimeError(f"serving process {msg[1]}: {msg[2]}")
                 ready += 1
                 continue
-            if any(p.exitcode is not None for p in self.procs):
-                raise RuntimeError("a serving process died while starting (exit codes "
-                                   f"{[p.exitcode for p in self.procs]})")
+            if not self._alive():
+                raise RuntimeError("a serving process died while starting")
             time.sleep(0.01)
         self.collector.start()
 
@@ -174,15 +186,40 @@ class ProcessPool:
             self.on_done(batch)
 
     def stop(self) -> None:
-        for _ in self.procs:
+        if not self.pids:
+            return
+        for _ in self.pids:
             self.requests.put(None)
-        for p in self.procs:
-            p.join(timeout=30)
-            if p.exitcode is None:
-                p.kill()
+        deadline = time.monotonic() + 30
+        for pid in self.pids:
+            _reap(pid, deadline)
+        self.pids = []
         if self.collector.is_alive():
             self.replies.put(None)
             self.collector.join(timeout=30)
+
+
+def _reap(pid: int, deadline: float) -> None:
+    """Wait for a child until ``deadline``, then kill it; never signal a pid already reaped."""
+    try:
+        while time.monotonic() < deadline:
+            if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                return
+            time.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when its parent dies (no orphaned serving processes)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _serve(worker: int, build: Callable[[int], CallSet], requests, replies) -> None:
