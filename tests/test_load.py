@@ -214,3 +214,34 @@ def test_load_suite_resumes_aggregates_and_reports(tmp_path, tiny, capsys):
     assert "does one session need a lock?" in md and "equal (bitwise)" in md
     html = (run / "report.html").read_text()
     assert "latency against throughput" in html
+
+
+def test_load_offline_with_worker_processes(tmp_path, tiny, capsys):
+    """Offline (LoadGen) through 2 serving processes forked by the case's (daemonic) worker."""
+    out_dir = tmp_path / "runs"
+    code, out, err = cli(capsys, "load", str(tiny), "-r", "ort-cpu", "--scenario", "offline",
+                         "--layout", "processes", "--workers", "2", "--threads", "1", *QUICK,
+                         "--out", str(out_dir))
+    assert code == 0, err
+    (result,) = read_results(next(out_dir.iterdir()) / "raw")
+    assert result.status == "ok", result.reason
+    load = result.load
+    assert load.scenario == "offline" and "Offline" in load.generator
+    assert set(load.requests.worker) == {0, 1}  # both processes served
+    assert load.loadgen["result_validity"] in ("VALID", "INVALID")  # LoadGen's own verdict kept
+
+
+@pytest.mark.slow
+def test_load_peak_on_a_zoo_model(tmp_path, capsys):
+    code, out, err = cli(capsys, "load", "dcnv2", "--config", "tiny", "--exporter", "torchscript",
+                         "-r", "ort-cpu", "--batch", "2", "--find-peak", "--bound", "50ms",
+                         "--percentile", "90", "--precision", "20", "--workers", "2",
+                         "--layout", "per-thread", "--threads", "1", *QUICK,
+                         "--out", str(tmp_path / "runs"))
+    assert code == 0, err
+    assert "peak QPS under the bound" in out and "At p90 ≤ 50 ms: ORT CPU, 2 sessions" in out
+    (result,) = read_results(next((tmp_path / "runs").iterdir()) / "raw")
+    peak = result.load.peak
+    assert result.status == "ok" and peak.converged and peak.qps > 0
+    assert peak.bracket[0] < peak.bracket[1] <= peak.bracket[0] * 1.2 + 1e-9
+    assert result.load.check.passed  # 2 sessions under concurrency give the sequential outputs

@@ -122,6 +122,9 @@ def _peak_sentence(bound: tuple[float, float], lps: list[LoadPoint]) -> str:
                 best[rt] = lp
     head = f"At p{bound[0]:g} ≤ {bound[1]:g} ms:"
     if not best:
+        measured = [lp for lp in lps if lp.point.status not in ("skipped",)]
+        if not measured:
+            return f"{head} nothing measured, every case skipped ({lps[0].point.reason})."
         return f"{head} no configuration met the bound."
     ranked = sorted(best.values(), key=lambda lp: -lp.peak)
     bits = []
