@@ -36,6 +36,11 @@ from onnxbench.scenarios.spec import LoadSpec
 ALPHA = 1e-3
 
 
+def _bare(path) -> Artifact:
+    """The artifact record of a bare ONNX file (no source model behind it)."""
+    return Artifact(model=str(path), onnx_path=path, bare_onnx=True)
+
+
 def _front(callset, workers: int = 1, max_batch: int = 1, max_delay_ms: float = 0.0) -> Front:
     front = Front(lambda done: ThreadPool([callset] * workers, done), max_batch,
                   int(max_delay_ms * 1e6))
@@ -93,7 +98,7 @@ def test_latency_is_measured_from_the_scheduled_arrival_under_a_slow_runtime(tin
                 options={"delay_us": service_ms * 1000, "wait": "sleep"},
                 scenario=LoadSpec(name="server", qps=100, duration_s=1.0, percentile=50,
                                   bound_ms=50))
-    result = execute_case(case, Artifact(model=str(tiny_onnx), onnx_path=tiny_onnx, bare_onnx=True), env={})
+    result = execute_case(case, _bare(tiny_onnx), env={})
     assert result.status == "ok", result.reason
     load = result.load
     req = load.requests
@@ -227,7 +232,7 @@ def test_peak_search_finds_a_known_capacity(tiny_onnx):
                 options={"delay_us": 5000, "wait": "sleep"},
                 scenario=LoadSpec(name="peak", arrival="constant", bound_ms=50, workers=2,
                                   duration_s=1.0, precision_pct=3, ceiling=False))
-    result = execute_case(case, Artifact(model=str(tiny_onnx), onnx_path=tiny_onnx, bare_onnx=True), env={})
+    result = execute_case(case, _bare(tiny_onnx), env={})
     assert result.status == "ok", result.reason
     load = result.load
     analytic = 2 / (load.service_ms.mean / 1000.0)
@@ -291,7 +296,7 @@ def test_a_no_op_runtime_is_marked_harness_limited(tiny_onnx):
 
     case = Case(model=str(tiny_onnx), runtime="test-delay", batch=1, options={"delay_us": 0},
                 scenario=LoadSpec(name="concurrency", concurrency=2, duration_s=0.5))
-    result = execute_case(case, Artifact(model=str(tiny_onnx), onnx_path=tiny_onnx, bare_onnx=True), env={})
+    result = execute_case(case, _bare(tiny_onnx), env={})
     assert result.status == "ok", result.reason
     assert result.load.harness.limited, result.load.harness
     assert result.load.check is not None and result.load.check.passed  # 2 workers share it
@@ -318,13 +323,24 @@ def test_torch_module_under_concurrency_gives_the_sequential_outputs(layout):
     assert result.load.check.passed and result.load.in_flight_max == 2
 
 
+def test_a_runtime_not_declared_thread_safe_is_not_shared():
+    """torch.compile declares concurrent calls on one compiled module unsafe: the shared
+    layout is skipped with the reason (lock and per-thread serve it)."""
+    from onnxbench.execute import execute_case
+
+    case, artifact = _zoo_case("torch-compile-cpu", "shared", workers=2)
+    result = execute_case(case, artifact, env={})
+    assert result.status == "skipped" and "thread_safe" in result.reason
+    assert "per-thread or lock" in result.reason
+
+
 def test_streams_layout_needs_cuda(tiny_onnx):
     from onnxbench.execute import execute_case
 
     case = Case(model=str(tiny_onnx), runtime="ort-cpu", batch=1,
                 scenario=LoadSpec(name="concurrency", concurrency=2, layout="streams",
                                   duration_s=0.5))
-    result = execute_case(case, Artifact(model=str(tiny_onnx), onnx_path=tiny_onnx), env={})
+    result = execute_case(case, _bare(tiny_onnx), env={})
     assert result.status == "skipped" and "CUDA" in result.reason
 
 
@@ -349,7 +365,7 @@ def test_ort_cuda_session_layouts_keep_sequential_outputs(tiny_onnx, layout):
     case = Case(model=str(tiny_onnx), runtime="ort-cuda", batch=8, options={"use_tf32": False},
                 scenario=LoadSpec(name="concurrency", concurrency=4, layout=layout,
                                   duration_s=1.0))
-    result = execute_case(case, Artifact(model=str(tiny_onnx), onnx_path=tiny_onnx), env={})
+    result = execute_case(case, _bare(tiny_onnx), env={})
     assert result.status == "ok", result.reason
     assert result.load.check.passed, result.load.check.problem
     assert result.load.in_flight_max == 4
@@ -357,7 +373,7 @@ def test_ort_cuda_session_layouts_keep_sequential_outputs(tiny_onnx, layout):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("runtime,layout", [("torch-cuda", "streams"), ("torch-cuda", "shared"),
-                                            ("torch-compile-cuda", "shared")])
+                                            ("torch-compile-cuda", "lock")])
 def test_torch_cuda_layouts_keep_sequential_outputs(runtime, layout):
     from onnxbench.execute import execute_case
 
@@ -376,6 +392,6 @@ def test_dynamic_batching_on_cuda_batches_under_load(tiny_onnx):
     case = Case(model=str(tiny_onnx), runtime="ort-cuda", batch=1,
                 scenario=LoadSpec(name="concurrency", concurrency=16, workers=1, max_batch=8,
                                   max_delay_ms=1, duration_s=1.0))
-    result = execute_case(case, Artifact(model=str(tiny_onnx), onnx_path=tiny_onnx), env={})
+    result = execute_case(case, _bare(tiny_onnx), env={})
     assert result.status == "ok", result.reason
     assert 1 < result.load.mean_batch <= 8 and max(result.load.requests.batch) <= 8
