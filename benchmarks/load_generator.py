@@ -20,17 +20,17 @@ the generator's time slices, which is exactly what it measures.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
+from _output import DOCS, emit
 from onnxbench import env as env_mod
 from onnxbench.scenarios.analysis import analyse, issue_delay_ms
 from onnxbench.scenarios.arrivals import run_constant
 from onnxbench.scenarios.closed_loop import run_closed_loop
 from onnxbench.scenarios.loadgen import loadgen_version, run_offline, run_server
 from onnxbench.scenarios.serving import Front, ProcessPool, ThreadPool, noop_callset
-from _output import DOCS, emit
 
 OUT = DOCS / "load_generator.md"
 RATES = (500, 1000, 2000, 5000, 10000, 20000, 40000)
@@ -98,7 +98,8 @@ def ceiling_rows(seconds: float) -> list[list[str]]:
                 label = f"{workers} process{'es' if workers > 1 else ''}" if layout == "processes" \
                     else "a thread per caller"
                 rows.append(["closed loop", label, f"{c}", f"{a['achieved_qps']:.0f}",
-                             f"{1000 * a['latency_ms'].p50:.0f}", f"{1000 * a['latency_ms'].p99:.0f}"])
+                             f"{1000 * a['latency_ms'].p50:.0f}",
+                             f"{1000 * a['latency_ms'].p99:.0f}"])
             if layout == "threads":
                 break  # a thread per caller: one row per concurrency is enough
     for workers in (1, 2):
@@ -132,7 +133,7 @@ def main() -> None:
         if achieved >= best.get(key, (0.0, False))[0]:
             best[key] = (achieved, kept_up)
     lines = ["# The load generator's ceiling and scheduling error (no-op runtime)", "",
-             f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with "
+             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
              f"`benchmarks/load_generator.py --seconds {args.seconds:g}`, mlcommons-loadgen "
              f"{loadgen_version()}. A no-op runtime: every figure is the harness's own.", "",
              "## Ceilings", ""]

@@ -20,12 +20,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _output import DOCS, emit
 from onnxbench import env as env_mod
 from onnxbench.report import build_report
 from onnxbench.report.fmt import pct, sig
 from onnxbench.report.load_tables import fold, is_load
 from onnxbench.scenarios.api import run_load
-from _output import DOCS, emit
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = DOCS / "serving_cpu.md"
@@ -106,7 +106,8 @@ def main() -> None:
     emit("\n".join(lines) + "\n", OUT, args.write)
     if args.write:
         SUITE_DOCS.mkdir(parents=True, exist_ok=True)
-        for src in (run / "summary" / "summary.csv", run / "report.md", run / "configs" / "env.json"):
+        for src in (run / "summary" / "summary.csv", run / "report.md",
+                    run / "configs" / "env.json"):
             shutil.copy(src, SUITE_DOCS / src.name)
 
 

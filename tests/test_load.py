@@ -8,14 +8,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from clitools import run_cli as cli
-from test_worker import write_tiny_onnx
 
+from clitools import run_cli as cli
 from onnxbench.errors import UserError
 from onnxbench.result import read_results
 from onnxbench.scenarios.spec import LoadSpec, ScenarioBlock, parse_time
 from onnxbench.suite.plan import expand
 from onnxbench.suite.schema import parse_suite
+from test_worker import write_tiny_onnx
 
 QUICK = ["--duration", "0.5s", "--no-ceiling", "--quiet"]
 SLOW_RT = ["-r", "test-delay"]
@@ -71,6 +71,7 @@ def test_a_bound_no_single_request_meets_fails_the_case_with_the_single_stream_p
                      "    scenario: {name: peak, bound_ms: 1, duration_s: 0.5, ceiling: false}\n")
     code, out, err = cli(capsys, "run", "--suite", str(suite), "--out", str(tmp_path / "r"),
                          "--json", "--quiet")
+    assert code == 0, err  # a failed case is a status, not an exit code (run)
     (row,) = json.loads(out)["summary"]["rows"]
     assert row["status"] == "failed" and "cannot be met" in row["reason"]
     assert "one request at a time already takes p99" in row["reason"]
@@ -86,8 +87,8 @@ def test_load_cli_exit_2_on_an_infeasible_bound(tmp_path, tiny, capsys, monkeypa
                 for c in real(*args, **kw)]
 
     monkeypatch.setattr(api, "load_cases", slow)
-    code, out, err = cli(capsys, "load", str(tiny), *SLOW_RT, "--find-peak", "--p99", "1ms",
-                         *QUICK, "--out", str(tmp_path / "runs"))
+    code, _, err = cli(capsys, "load", str(tiny), *SLOW_RT, "--find-peak", "--p99", "1ms",
+                       *QUICK, "--out", str(tmp_path / "runs"))
     # it is known only once the pre-check has run: the progress log line, then the error
     errors = [ln for ln in err.strip().splitlines() if ln.startswith("onnxbench: error:")]
     assert code == 2 and len(errors) == 1 and err.strip().endswith(errors[0]), err
@@ -219,7 +220,7 @@ def test_load_suite_resumes_aggregates_and_reports(tmp_path, tiny, capsys):
 def test_load_offline_with_worker_processes(tmp_path, tiny, capsys):
     """Offline (LoadGen) through 2 serving processes forked by the case's (daemonic) worker."""
     out_dir = tmp_path / "runs"
-    code, out, err = cli(capsys, "load", str(tiny), "-r", "ort-cpu", "--scenario", "offline",
+    code, _, err = cli(capsys, "load", str(tiny), "-r", "ort-cpu", "--scenario", "offline",
                          "--layout", "processes", "--workers", "2", "--threads", "1", *QUICK,
                          "--out", str(out_dir))
     assert code == 0, err

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -58,39 +57,40 @@ def load(
     model: str = typer.Argument(..., help="an .onnx file, a zoo name, or file.py:factory"),
     runtime: list[str] = typer.Option(["ort-cpu"], "--runtime", "-r",
                                       help="runtimes, comma-separated (repeatable)"),
-    scenario: Optional[str] = typer.Option(None, "--scenario",
+    scenario: str | None = typer.Option(None, "--scenario",
                                            help="server | offline | concurrency | peak "
                                                 "(implied by --qps, --concurrency, --find-peak)"),
-    qps: Optional[str] = typer.Option(None, "--qps", help="server: target rates, e.g. 100,200,400"),
-    concurrency: Optional[str] = typer.Option(None, "--concurrency",
+    qps: str | None = typer.Option(None, "--qps", help="server: target rates, e.g. 100,200,400"),
+    concurrency: str | None = typer.Option(None, "--concurrency",
                                               help="closed loop: callers in flight, e.g. 1,2,4,8"),
     find_peak: bool = typer.Option(False, "--find-peak",
                                    help="the highest rate whose percentile is within the bound"),
-    p99: Optional[str] = typer.Option(None, "--p99", help="latency bound of the p99, e.g. 10ms"),
-    bound: Optional[str] = typer.Option(None, "--bound",
+    p99: str | None = typer.Option(None, "--p99", help="latency bound of the p99, e.g. 10ms"),
+    bound: str | None = typer.Option(None, "--bound",
                                         help="latency bound of --percentile, e.g. 25ms"),
-    percentile: Optional[float] = typer.Option(None, "--percentile",
+    percentile: float | None = typer.Option(None, "--percentile",
                                                help="the percentile --bound is on (default 99)"),
     layout: list[str] = typer.Option(["shared"], "--layout",
                                      help="shared | per-thread | lock | processes | streams "
                                           "(comma-separated: each a case)"),
-    workers: Optional[str] = typer.Option(None, "--workers",
+    workers: str | None = typer.Option(None, "--workers",
                                           help="serving threads/processes, e.g. 1,2"),
-    threads: Optional[int] = typer.Option(None, "--threads",
+    threads: int | None = typer.Option(None, "--threads",
                                           help="intra-op (ORT) / torch threads per session"),
-    max_batch: Optional[str] = typer.Option(None, "--max-batch",
+    max_batch: str | None = typer.Option(None, "--max-batch",
                                             help="dynamic batching: largest batch, e.g. 1,8"),
     max_delay: str = typer.Option("1ms", "--max-delay", help="dynamic batching: longest wait"),
     arrival: str = typer.Option("poisson", "--arrival", help="poisson (LoadGen) | constant"),
     duration: str = typer.Option("10s", "--duration", help="measured time per point (probe)"),
-    precision: float = typer.Option(5.0, "--precision", help="peak: stop within this % of the rate"),
+    precision: float = typer.Option(5.0, "--precision",
+                                    help="peak: stop within this % of the rate"),
     no_ceiling: bool = typer.Option(False, "--no-ceiling",
                                     help="skip measuring the generator's ceiling"),
     batch: int = typer.Option(1, "--batch", "-b", help="rows per request"),
-    seq: Optional[int] = typer.Option(None, "--seq", help="sequence length"),
-    config: Optional[str] = typer.Option(None, "--config", help="zoo model config"),
-    exporter: Optional[str] = typer.Option(None, "--exporter", help="exporter for a zoo model"),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="per-case time-out (s)"),
+    seq: int | None = typer.Option(None, "--seq", help="sequence length"),
+    config: str | None = typer.Option(None, "--config", help="zoo model config"),
+    exporter: str | None = typer.Option(None, "--exporter", help="exporter for a zoo model"),
+    timeout: float | None = typer.Option(None, "--timeout", help="per-case time-out (s)"),
     out: Path = typer.Option(Path("runs"), "--out", help="where run directories go"),
     quiet: bool = typer.Option(False, "--quiet", help="log lines instead of a progress bar"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
@@ -136,13 +136,15 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
 
     runtimes = [validate_runtime_name(r) for r in _split(runtime)]
     rates = parse_number_list("--qps", qps) if qps is not None else None
-    callers = parse_number_list("--concurrency", concurrency, int) if concurrency is not None else None
+    callers = parse_number_list("--concurrency", concurrency, int) \
+        if concurrency is not None else None
     name = scenario_name(rates, callers, find_peak, scenario)
     if p99 and bound:
         raise UserError("give the bound once: --p99 10ms, or --bound 10ms --percentile 95")
     if p99 and percentile not in (None, 99):
         raise UserError(f"--p99 is a bound on the p99; for the p{percentile:g} use --bound")
-    limit = parse_time("--p99" if p99 else "--bound", p99 or bound, "ms") if (p99 or bound) else None
+    limit = parse_time("--p99" if p99 else "--bound", p99 or bound, "ms") \
+        if (p99 or bound) else None
     if name == "peak" and limit is None:
         raise UserError("--find-peak needs a latency bound, e.g. --p99 10ms")
     if batch < 1:
@@ -168,4 +170,4 @@ def register(app: typer.Typer) -> None:
     app.command("load")(load)
 
 
-__all__ = ["load", "render_load", "register"]
+__all__ = ["load", "register", "render_load"]

@@ -33,7 +33,8 @@ def curve_figure(model: ModelLoad) -> go.Figure | None:
                                                                     "color": col}))
     for bound in model.bounds:  # a trace, not a shape: shapes on log axes take log10 units
         fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[bound, bound], mode="lines",
-                                 name=f"bound {bound:g} ms", line={"dash": "dash", "color": "#555"}))
+                                 name=f"bound {bound:g} ms",
+                                 line={"dash": "dash", "color": "#555"}))
     fig.update_layout(title=f"{model.title}: latency against throughput (from the scheduled "
                             "arrival)", xaxis={"title": "inferences/s"},
                       yaxis={"type": "log", "title": "latency (ms)"}, height=460)

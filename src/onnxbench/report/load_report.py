@@ -15,9 +15,19 @@ from typing import Any
 from onnxbench.report.fmt import pct, sig
 from onnxbench.report.labels import model_config, runtime_label
 from onnxbench.report.load import Point
-from onnxbench.report.load_tables import (LoadPoint, _series_key, batching_table, find_knee,
-                                          fold, is_load, layouts_table, offline_table,
-                                          peak_table, sweep_table)
+from onnxbench.report.load_tables import (
+    LoadPoint,
+    _series_key,
+    batching_table,
+    find_knee,
+    fold,
+    is_load,
+    layouts_table,
+    num,
+    offline_table,
+    peak_table,
+    sweep_table,
+)
 from onnxbench.report.tables import Table
 
 LIMITED = " (harness-limited: the generator's ceiling here, not the model's)"
@@ -105,7 +115,7 @@ def sentence(lps: list[LoadPoint]) -> str:
     if not best:
         return "no load point has a number: " + "; ".join(
             f"{lp.label}: {lp.note()}" for lp in lps[:3])
-    top = max(best, key=lambda lp: lp.items)
+    top = max(best, key=lambda lp: num(lp.items))
     where = f" at concurrency {top.spec.concurrency}" if top.spec.name == "concurrency" else ""
     least = "at least " if top.limited else ""
     return (f"highest throughput {least}{sig(top.items)} inferences/s{where} with {top.label} "
@@ -118,7 +128,7 @@ def _peak_sentence(bound: tuple[float, float], lps: list[LoadPoint]) -> str:
     for lp in lps:
         if lp.ok and lp.peak is not None:
             rt = lp.case.runtime
-            if rt not in best or lp.peak > best[rt].peak:
+            if rt not in best or lp.peak > num(best[rt].peak):
                 best[rt] = lp
     head = f"At p{bound[0]:g} ≤ {bound[1]:g} ms:"
     if not best:
@@ -126,12 +136,13 @@ def _peak_sentence(bound: tuple[float, float], lps: list[LoadPoint]) -> str:
         if not measured:
             return f"{head} nothing measured, every case skipped ({lps[0].point.reason})."
         return f"{head} no configuration met the bound."
-    ranked = sorted(best.values(), key=lambda lp: -lp.peak)
+    ranked = sorted(best.values(), key=lambda lp: -num(lp.peak))
     bits = []
     for i, lp in enumerate(ranked):
         text = f"{lp.label}, {'at least ' if lp.limited else ''}{sig(lp.peak)} QPS"
         marks = []
-        if i and ranked[0].peak - lp.peak <= lp.spec.precision_pct / 100 * ranked[0].peak:
+        top = num(ranked[0].peak)
+        if i and top - num(lp.peak) <= lp.spec.precision_pct / 100 * top:
             marks.append(f"a tie with {runtime_label(ranked[0].case.runtime)} within the "
                          f"search's {lp.spec.precision_pct:g} %")
         if lp.limited:
@@ -161,7 +172,7 @@ def curves(lps: list[LoadPoint]) -> list[Curve]:
     for group in groups.values():
         knee = find_knee(group)
         if knee:
-            knees[knee.label] = (knee.items, knee.p["p99"])
+            knees[knee.label] = (num(knee.items), num(knee.p["p99"]))
     return [Curve(label, sorted(pts), knees.get(label)) for label, pts in series.items() if pts]
 
 
@@ -173,4 +184,4 @@ def markdown_lines(load: LoadReport, md_table) -> list[str]:
     return out
 
 
-__all__ = ["LoadReport", "ModelLoad", "Curve", "load_report", "markdown_lines", "is_load"]
+__all__ = ["Curve", "LoadReport", "ModelLoad", "is_load", "load_report", "markdown_lines"]

@@ -82,11 +82,13 @@ def fold(point: Point) -> LoadPoint:
     lp.items = _mean([r.items_per_s for r in records])
     for q in ("p50", "p90", "p95", "p99"):
         lp.p[q] = _mean([getattr(r.latency_ms, q) if r.latency_ms else None for r in records])
-    if records[0].peak is not None:
-        lp.peak = _mean([r.peak.qps for r in records])
-        lp.confidence = _mean([r.peak.confidence for r in records])
-    elif records[0].bound is not None:
-        lp.confidence = _mean([r.bound.confidence for r in records])
+    peaks = [r.peak for r in records if r.peak is not None]
+    bounds = [r.bound for r in records if r.bound is not None]
+    if peaks:
+        lp.peak = _mean([p.qps for p in peaks])
+        lp.confidence = _mean([p.confidence for p in peaks])
+    elif bounds:
+        lp.confidence = _mean([b.confidence for b in bounds])
     lp.limited = [reason for r in records if r.harness for reason in r.harness.reasons]
     return lp
 
@@ -175,7 +177,8 @@ def sweep_table(model: str, label: str, lps: list[LoadPoint]) -> Table:
     notes = [f"knee ≈ {sig(knee.items)} inferences/s (p99 {sig(knee.p['p99'])} ms): the last "
              "point whose p99 is within twice the series' lowest"] if knee else []
     notes += _limited_notes(lps)
-    kind = "concurrency sweep" if closed else "arrival-rate sweep (latency from the scheduled arrival)"
+    kind = "concurrency sweep" if closed else \
+        "arrival-rate sweep (latency from the scheduled arrival)"
     return Table(f"{model}: {label}, {kind}", head + ["Note"], rows, notes)
 
 
@@ -224,7 +227,8 @@ def layouts_table(model: str, lps: list[LoadPoint]) -> Table | None:
         check = lp.records[0].check if lp.records else None
         verdict = DASH if check is None else (
             ("equal (bitwise)" if check.bitwise_equal else f"within tolerance (max abs "
-             f"{sig(check.max_abs)})") if check.passed else f"DIFFER: {short_reason(check.problem, 50)}")
+             f"{sig(check.max_abs)})") if check.passed
+            else f"DIFFER: {short_reason(check.problem, 50)}")
         value = lp.peak if lp.spec.name == "peak" else lp.items
         rows.append([Cell(lp.label), Cell(_scenario_text(lp.spec)), _num(value if lp.ok else None),
                      _ms(lp.p.get("p99")), Cell(verdict), Cell(lp.note())])
@@ -272,6 +276,11 @@ def find_knee(lps: list[LoadPoint]) -> LoadPoint | None:
     pts = [lp for lp in lps if lp.ok and lp.items and lp.p.get("p99")]
     if len(pts) < 3:
         return None
-    floor = min(lp.p["p99"] for lp in pts)
-    inside = [lp for lp in pts if lp.p["p99"] <= KNEE_FACTOR * floor]
-    return max(inside, key=lambda lp: lp.items) if inside else None
+    floor = min(num(lp.p["p99"]) for lp in pts)
+    inside = [lp for lp in pts if num(lp.p["p99"]) <= KNEE_FACTOR * floor]
+    return max(inside, key=lambda lp: num(lp.items)) if inside else None
+
+
+def num(value: float | None) -> float:
+    """A figure known to be there (the caller filtered out the missing ones)."""
+    return float(value or 0.0)

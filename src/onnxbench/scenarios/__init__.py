@@ -19,4 +19,4 @@ from __future__ import annotations
 
 from onnxbench.scenarios.spec import LAYOUTS, SCENARIOS, LoadSpec, ScenarioBlock
 
-__all__ = ["LoadSpec", "ScenarioBlock", "LAYOUTS", "SCENARIOS"]
+__all__ = ["LAYOUTS", "SCENARIOS", "LoadSpec", "ScenarioBlock"]

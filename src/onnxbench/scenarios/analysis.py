@@ -10,8 +10,9 @@ counted from issue to completion; its mean is Little's law (sum of latencies / w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -172,8 +173,19 @@ def summary_of(values: Sequence[float]) -> dict[str, float]:
     """p50/p99/n of a list of ms latencies (the single-stream pre-check)."""
     x = np.asarray(values, dtype=float)
     p50, p99 = np.percentile(x, [50, 99], method="linear")
-    return {"p50_ms": float(p50), "p99_ms": float(p99), "mean_ms": float(x.mean()), "n": int(x.size)}
+    return {"p50_ms": float(p50), "p99_ms": float(p99), "mean_ms": float(x.mean()),
+            "n": int(x.size)}
 
 
-__all__ = ["Trace", "analyse", "record", "quantiles", "quantile_ci", "bound_check", "in_flight",
-           "latencies_ms", "issue_delay_ms", "summary_of"]
+__all__ = [
+    "Trace",
+    "analyse",
+    "bound_check",
+    "in_flight",
+    "issue_delay_ms",
+    "latencies_ms",
+    "quantile_ci",
+    "quantiles",
+    "record",
+    "summary_of",
+]

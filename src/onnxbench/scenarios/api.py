@@ -12,8 +12,9 @@ every other case. Every value a user can get wrong is checked here, before anyth
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -42,8 +43,8 @@ def scenario_name(qps: Sequence[float] | None, concurrency: Sequence[int] | None
                         f"{' and '.join(given)}")
     name = given[0] if given else scenario
     if scenario and given and scenario != given[0]:
-        raise UserError(f"--scenario {scenario} does not go with the "
-                        f"{'--find-peak' if name == 'peak' else '--' + name} flag")
+        flag = {"server": "--qps", "concurrency": "--concurrency", "peak": "--find-peak"}[given[0]]
+        raise UserError(f"--scenario {scenario} does not go with the {flag} flag")
     if name in (None, "single-stream"):
         raise UserError("choose a load: --qps 100,200 (server), --concurrency 1,2,4 "
                         "(closed loop), --find-peak --p99 10ms, or --scenario offline "
@@ -114,7 +115,8 @@ def run_load(cases: list[Case], out: str | Path = "runs", *, timeout_s: float | 
     from onnxbench.suite.plan import Plan
     from onnxbench.suite.runner import run_suite
 
-    timeouts = {c.case_id: timeout_s or case_timeout(c.scenario) for c in cases}
+    timeouts = {c.case_id: timeout_s or (case_timeout(c.scenario) if c.scenario else OVERHEAD_S)
+                for c in cases}
     return run_suite(Plan(name, cases, timeouts), out, progress=progress)
 
 
@@ -124,5 +126,11 @@ def infeasible_reason(results) -> str | None:
                  and INFEASIBLE in r.reason), None)
 
 
-__all__ = ["scenario_name", "load_specs", "load_cases", "run_load", "case_timeout",
-           "infeasible_reason"]
+__all__ = [
+    "case_timeout",
+    "infeasible_reason",
+    "load_cases",
+    "load_specs",
+    "run_load",
+    "scenario_name",
+]

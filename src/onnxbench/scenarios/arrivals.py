@@ -22,7 +22,7 @@ from onnxbench.scenarios.serving import Front, Request, now
 def run_constant(front: Front, qps: float, duration_s: float, *, min_queries: int = 0,
                  max_outstanding: int = 0, drain_s: float = 600.0) -> Trace:
     """Issue ``max(qps × duration, min_queries)`` requests at a constant rate; wait for all."""
-    n = max(int(round(qps * duration_s)), int(min_queries), 1)
+    n = max(round(qps * duration_s), int(min_queries), 1)
     period = 1e9 / qps
     requests: list[Request] = []
     state = {"done": 0}

@@ -15,7 +15,7 @@ rate the harness completes is its ceiling here and now. A result is marked harne
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from onnxbench.scenarios.analysis import Trace, analyse, issue_delay_ms
 from onnxbench.scenarios.record import Harness
@@ -85,4 +85,4 @@ def harness_mark(achieved_qps: float | None, ceiling: tuple[float, bool] | None,
     return out
 
 
-__all__ = ["measure_ceiling", "harness_mark", "drive", "CEILING_QPS", "MARGIN"]
+__all__ = ["CEILING_QPS", "MARGIN", "drive", "harness_mark", "measure_ceiling"]

@@ -11,7 +11,8 @@ case fails with the difference.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,8 @@ def check_outputs(run_fns: Sequence[RunFn], samples: Sequence[Mapping[str, np.nd
                 for j in order:
                     results[t].append((j, [np.array(o, copy=True) for o in run_fns[t](samples[j])]))
         except Exception as exc:  # noqa: BLE001 - reported as the check's problem
-            errors.append(f"thread {t}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            text = str(exc).splitlines()[0] if str(exc) else ""
+            errors.append(f"thread {t}: {type(exc).__name__}: {text}")
 
     threads = [threading.Thread(target=work, args=(t,)) for t in range(len(run_fns))]
     for th in threads:

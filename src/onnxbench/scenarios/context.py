@@ -23,7 +23,8 @@ the copy a real server makes to gather request tensors into a batch is not timed
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +44,8 @@ class Serving:
     def __init__(self, case: Case, bundle: Bundle, first_runtime) -> None:
         from onnxbench.execute import runtime_options
 
+        if case.scenario is None:
+            raise ValueError(f"{case.case_id} has no load scenario")
         self.case, self.bundle, self.spec = case, bundle, case.scenario
         self.options = runtime_options(case, bundle, first_runtime)
         self.cuda = first_runtime.device == "cuda"
@@ -205,4 +208,4 @@ def _on_stream(call: Callable[[], Any]):
     return on_stream, stream.synchronize
 
 
-__all__ = ["Serving", "N_CHECK_SAMPLES"]
+__all__ = ["N_CHECK_SAMPLES", "Serving"]

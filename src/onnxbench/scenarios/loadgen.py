@@ -19,7 +19,8 @@ median difference of the completion times (our stamp precedes LoadGen's by a few
 scheduled time errs early by as much: latencies err long, never short). ``issued`` is our own
 time stamp in ``issue_query`` (when the request reached the server, after LoadGen's issue
 thread took the GIL), so issued minus scheduled is the generator's whole lateness, LoadGen's
-own issue delay included. LoadGen's own summary (``mlperf_log_detail.txt``: validity, completed QPS, its p99,
+own issue delay included. LoadGen's own summary (``mlperf_log_detail.txt``: validity,
+completed QPS, its p99,
 early stopping) is kept beside ours as a cross-check.
 """
 
@@ -79,7 +80,8 @@ class LoadGenRun:
         t = now()
         with self.lock:
             base = len(self.requests)
-            reqs = [Request(base + i, 0, t, sample=s.index, tag=s.id) for i, s in enumerate(samples)]
+            reqs = [Request(base + i, 0, t, sample=s.index, tag=s.id)
+                    for i, s in enumerate(samples)]
             self.requests.extend(reqs)
         for r in reqs:
             self.front.submit(r)
@@ -212,4 +214,4 @@ def run_offline(front: Front, expected_qps: float, duration_s: float, *, seed: i
                                             f"mlperf-loadgen {loadgen_version()} Offline")
 
 
-__all__ = ["run_server", "run_offline", "read_trace", "read_detail", "align", "loadgen_version"]
+__all__ = ["align", "loadgen_version", "read_detail", "read_trace", "run_offline", "run_server"]

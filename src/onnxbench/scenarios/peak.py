@@ -17,8 +17,9 @@ with it, never used to hide a figure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from onnxbench.scenarios.record import Peak, Probe
 
@@ -59,6 +60,7 @@ def find_peak(probe: Callable[[float, str], ProbeOutcome], start_qps: float, *,
                 break
             hi = out
     if lo is None:
+        assert hi is not None  # the first probe failed, so it is the upper end
         return _peak(None, hi, bound_ms, percentile, precision_pct, False,
                      f"no rate met the bound: {hi.probe.target_qps:g} QPS still had "
                      f"p{percentile:g} {_ms(hi.probe.value_ms)}"), tried, None
@@ -98,4 +100,4 @@ def _peak(lo: ProbeOutcome | None, hi: ProbeOutcome | None, bound_ms: float, per
                 converged=converged, reason=reason)
 
 
-__all__ = ["find_peak", "ProbeOutcome"]
+__all__ = ["ProbeOutcome", "find_peak"]

@@ -166,5 +166,13 @@ class LoadRecord(BaseModel):
     requests: RequestLog = Field(default_factory=RequestLog)
 
 
-__all__ = ["LoadRecord", "Quantiles", "BoundCheck", "Harness", "OutputCheck", "Probe", "Peak",
-           "RequestLog"]
+__all__ = [
+    "BoundCheck",
+    "Harness",
+    "LoadRecord",
+    "OutputCheck",
+    "Peak",
+    "Probe",
+    "Quantiles",
+    "RequestLog",
+]

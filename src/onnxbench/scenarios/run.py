@@ -39,7 +39,7 @@ BACKLOG_S = 2.0  # open loop: stop issuing once this many seconds of arrivals wa
 
 def run_load_case(case: Case, bundle: Bundle, runtime, base: dict[str, Any]) -> Result:
     """Measure one load point (``case.scenario``) and return its Result."""
-    spec: LoadSpec = case.scenario
+    spec = _spec_of(case)
     serving = Serving(case, bundle, runtime)
     warmup = case.measure.warmup
     try:
@@ -74,13 +74,19 @@ def run_load_case(case: Case, bundle: Bundle, runtime, base: dict[str, Any]) -> 
         serving.close()
 
 
+def _spec_of(case: Case) -> LoadSpec:
+    if case.scenario is None:
+        raise ValueError(f"{case.case_id} has no load scenario")
+    return case.scenario
+
+
 def _single_stream(serving: Serving) -> tuple[dict[str, Any], float | None]:
     """One request at a time on the case's runtime (the pre-check, and the curve's origin)."""
     from onnxbench.measure.timer import measure
 
     rt = serving.runtimes[0]
     timing = measure(rt.bind(serving.inputs(1)), serving.sync(rt), PRECHECK)
-    out = summary_of(timing.latencies_ms)
+    out: dict[str, Any] = dict(summary_of(timing.latencies_ms))
     out["percentiles_ms"] = {f"p{p:g}": float(np.percentile(timing.latencies_ms, p))
                              for p in (50, 90, 95, 99, serving.spec.percentile)}
     q = serving.spec.percentile
@@ -110,6 +116,7 @@ def _wants_check(spec: LoadSpec) -> bool:
 def _check(serving: Serving):
     import threading
 
+    from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL
     from onnxbench.scenarios.check import check_outputs
 
     n = serving.spec.n_workers
@@ -117,8 +124,8 @@ def _check(serving: Serving):
     fns = [serving.run_fn(i, lock) for i in range(n)]
     samples = [serving.inputs(1, j) for j in range(N_CHECK_SAMPLES)]
     opts = serving.case.options
-    kw = {k: float(opts[k]) for k in ("rtol", "atol") if opts.get(k) is not None}
-    return check_outputs(fns, samples, **kw)
+    return check_outputs(fns, samples, rtol=float(opts.get("rtol") or DEFAULT_RTOL),
+                         atol=float(opts.get("atol") or DEFAULT_ATOL))
 
 
 def _scenario(spec: LoadSpec, front, single: dict[str, Any], rec: LoadRecord,
@@ -126,8 +133,9 @@ def _scenario(spec: LoadSpec, front, single: dict[str, Any], rec: LoadRecord,
     """Run the scenario; fill ``rec``; return the trace its latencies come from."""
     if spec.name in ("peak", "offline"):
         capacity = _calibrate(spec, front, ceiling)
-        rec.notes.append(f"calibration: {capacity:.0f} QPS with {2 * spec.n_workers * spec.max_batch}"
-                         " callers in a closed loop for a moment")
+        callers = 2 * spec.n_workers * spec.max_batch
+        rec.notes.append(f"calibration: {capacity:.0f} QPS with {callers} callers in a closed "
+                         "loop for a moment")
         if spec.name == "peak":
             return _peak(spec, front, rec, batch, capacity)
         trace = drive(spec, front, capacity, spec.duration_s)
@@ -224,7 +232,8 @@ def _result(case: Case, base: dict[str, Any], runtime, rec: LoadRecord, trace: T
             "layout": {"layout": rec.layout, "workers": rec.workers, "max_batch": rec.max_batch,
                        "max_delay_ms": rec.max_delay_ms}}
     return Result(status=status, reason=reason, timing=timing, stats=stats,
-                  throughput=rec.items_per_s, memory={**peak_memory_mb(), **runtime.device_memory()},
+                  throughput=rec.items_per_s,
+                  memory={**peak_memory_mb(), **runtime.device_memory()},
                   runtime_info=info, load=rec, **base)
 
 

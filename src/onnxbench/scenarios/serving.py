@@ -18,7 +18,8 @@ import queue
 import signal
 import threading
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 CallSet = Callable[[int], Callable[[], Any]]  # k batched requests -> the call serving them
 Listener = Callable[[list["Request"]], None]
@@ -28,8 +29,18 @@ now = time.perf_counter_ns
 class Request:
     """One request's life: scheduled, issued (reached the server), started, done (ns)."""
 
-    __slots__ = ("rid", "sample", "tag", "scheduled", "issued", "started", "done", "batch",
-                 "worker", "error")
+    __slots__ = (
+        "batch",
+        "done",
+        "error",
+        "issued",
+        "rid",
+        "sample",
+        "scheduled",
+        "started",
+        "tag",
+        "worker",
+    )
 
     def __init__(self, rid: int, scheduled: int, issued: int, sample: int = 0,
                  tag: Any = None) -> None:
@@ -324,4 +335,4 @@ def _noop() -> None:
     return None
 
 
-__all__ = ["Request", "CallSet", "ThreadPool", "ProcessPool", "Front", "noop_callset", "now"]
+__all__ = ["CallSet", "Front", "ProcessPool", "Request", "ThreadPool", "noop_callset", "now"]

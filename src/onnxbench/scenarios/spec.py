@@ -61,7 +61,7 @@ class LoadSpec(BaseModel):
     seed: int = 0
 
     @model_validator(mode="after")
-    def _fits_scenario(self) -> "LoadSpec":
+    def _fits_scenario(self) -> LoadSpec:
         problem = scenario_problem(self)
         if problem:
             raise ValueError(problem)
@@ -79,7 +79,7 @@ class LoadSpec(BaseModel):
 
     def slug(self) -> str:
         """A short readable id part, e.g. ``server-qps200-shared-w2``."""
-        parts = [self.name]
+        parts: list[str] = [self.name]
         if self.qps is not None:
             parts.append(f"qps{self.qps:g}")
         if self.name in ("server", "peak") and self.arrival != "poisson":
@@ -163,7 +163,7 @@ class ScenarioBlock(BaseModel):
     seed: int | None = None
 
     @model_validator(mode="after")
-    def _points_valid(self) -> "ScenarioBlock":
+    def _points_valid(self) -> ScenarioBlock:
         self.specs()  # raises ValueError (with the problem) on the first bad point
         return self
 
@@ -219,5 +219,13 @@ def parse_number_list(flag: str, text: str, kind: type = float) -> list:
     return values
 
 
-__all__ = ["LoadSpec", "ScenarioBlock", "LAYOUTS", "SCENARIOS", "scenario_problem",
-           "duration_problem", "parse_time", "parse_number_list"]
+__all__ = [
+    "LAYOUTS",
+    "SCENARIOS",
+    "LoadSpec",
+    "ScenarioBlock",
+    "duration_problem",
+    "parse_number_list",
+    "parse_time",
+    "scenario_problem",
+]
