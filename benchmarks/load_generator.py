@@ -38,20 +38,15 @@ CONCURRENCY = (1, 2, 4, 8)
 
 
 def thread_front(workers: int) -> Front:
-    front = Front(lambda done: ThreadPool([noop_callset] * workers, done))
+    front = Front.around(ThreadPool([noop_callset] * workers))
     front.start()
     return front
 
 
 def process_front(workers: int) -> Front:
-    pool = ProcessPool(workers, lambda i: noop_callset, lambda b: None)
+    pool = ProcessPool(workers, lambda i: noop_callset)
     pool.fork()
-
-    def make(done):
-        pool.on_done = done
-        return pool
-
-    front = Front(make)
+    front = Front.around(pool)
     front.start()
     return front
 

@@ -132,10 +132,10 @@ class Serving:
         if self.spec.layout != "processes":
             return
         n = self.spec.n_workers
-        self.pools["real"] = ProcessPool(n, lambda i: self._child_callset(warmup), _unset)
+        self.pools["real"] = ProcessPool(n, lambda i: self._child_callset(warmup))
         self.pools["real"].fork()
         if self.spec.ceiling:
-            self.pools["noop"] = ProcessPool(n, lambda i: noop_callset, _unset)
+            self.pools["noop"] = ProcessPool(n, lambda i: noop_callset)
             self.pools["noop"].fork()
 
     def _child_callset(self, warmup: int) -> CallSet:
@@ -145,34 +145,18 @@ class Serving:
 
     def front(self, warmup: int) -> Front:
         """The front door of the case's layout and batching (not started)."""
-        spec, n = self.spec, self.spec.n_workers
-        if spec.layout == "processes":
-            pool = self.pools["real"]
-
-            def make(done):
-                pool.on_done = done
-                return pool
-        else:
-            lock = threading.Lock() if spec.layout == "lock" else None
-            calls = [self.callset(i, lock, warmup) for i in range(n)]
-
-            def make(done):
-                return ThreadPool(calls, done)
-        return Front(make, spec.max_batch, int(spec.max_delay_ms * 1e6))
+        lock = threading.Lock() if self.spec.layout == "lock" else None
+        return self._front("real", lambda: [self.callset(i, lock, warmup)
+                                            for i in range(self.spec.n_workers)])
 
     def noop_front(self) -> Front:
         """The same layout and batching around a no-op runtime (the generator's ceiling)."""
-        spec = self.spec
-        if spec.layout == "processes":
-            pool = self.pools["noop"]
+        return self._front("noop", lambda: [noop_callset] * self.spec.n_workers)
 
-            def make(done):
-                pool.on_done = done
-                return pool
-        else:
-            def make(done):
-                return ThreadPool([noop_callset] * spec.n_workers, done)
-        return Front(make, spec.max_batch, int(spec.max_delay_ms * 1e6))
+    def _front(self, kind: str, callsets: Callable[[], list[CallSet]]) -> Front:
+        """The forked pool ``kind`` (processes layout) or a thread pool of ``callsets()``."""
+        pool = self.pools[kind] if self.spec.layout == "processes" else ThreadPool(callsets())
+        return Front.around(pool, self.spec.max_batch, int(self.spec.max_delay_ms * 1e6))
 
     def close(self) -> None:
         for pool in self.pools.values():
@@ -185,10 +169,6 @@ class Serving:
                 rt.close()
             except Exception:  # noqa: BLE001
                 pass
-
-
-def _unset(batch) -> None:
-    raise RuntimeError("a process pool's listener was not set")
 
 
 def _is_torch(runtime) -> bool:

@@ -65,9 +65,9 @@ class ThreadPool:
     """``len(callsets)`` worker threads pulling batches from one queue (shared, per-thread,
     lock and streams layouts differ only in the callables each thread holds)."""
 
-    def __init__(self, callsets: Sequence[CallSet], on_done: Listener) -> None:
+    def __init__(self, callsets: Sequence[CallSet], on_done: Listener | None = None) -> None:
         self.callsets = list(callsets)
-        self.on_done = on_done
+        self.on_done: Listener = on_done or _unset
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.threads = [threading.Thread(target=self._work, args=(i,), daemon=True,
                                          name=f"onnxbench-worker-{i}")
@@ -120,12 +120,13 @@ class ProcessPool:
     real multi-process server.
     """
 
-    def __init__(self, n: int, build: Callable[[int], CallSet], on_done: Listener,
+    def __init__(self, n: int, build: Callable[[int], CallSet], on_done: Listener | None = None,
                  start_timeout_s: float = 600.0) -> None:
         import multiprocessing as mp
 
         ctx = mp.get_context("fork")
-        self.n, self.build, self.on_done = n, build, on_done
+        self.n, self.build = n, build
+        self.on_done: Listener = on_done or _unset
         self.requests = ctx.SimpleQueue()
         self.replies = ctx.SimpleQueue()
         self.pending: dict[int, Request] = {}
@@ -277,6 +278,14 @@ class Front:
         self.thread = threading.Thread(target=self._batch_loop, daemon=True,
                                        name="onnxbench-batcher") if self.batching else None
 
+    @classmethod
+    def around(cls, pool: Any, max_batch: int = 1, max_delay_ns: int = 0) -> Front:
+        """A front for an existing pool (it reports its batches to this front)."""
+        def make(done: Listener) -> Any:
+            pool.on_done = done
+            return pool
+        return cls(make, max_batch, max_delay_ns)
+
     def set_listener(self, listener: Listener) -> None:
         self.listener = listener
 
@@ -324,6 +333,10 @@ class Front:
             self.idle.release()
             self.thread.join(timeout=30)
         self.pool.stop()
+
+
+def _unset(batch: list[Request]) -> None:
+    raise RuntimeError("a pool's listener was not set (wrap it in a Front)")
 
 
 def noop_callset(k: int) -> Callable[[], None]:
