@@ -23,7 +23,7 @@ from pathlib import Path
 from _output import DOCS, emit
 from onnxbench import env as env_mod
 from onnxbench.report import build_report
-from onnxbench.report.fmt import pct, sig
+from onnxbench.report.fmt import one_line, pct, sig
 from onnxbench.report.load_tables import fold, is_load
 from onnxbench.scenarios.api import run_load
 
@@ -60,16 +60,18 @@ def recheck_case(lp, seconds: float):
     return lp.case.model_copy(update={"scenario": type(spec)(**spec.model_dump())})
 
 
-def row(lp, result, seconds: float) -> list[str]:
-    load = result.load if result is not None else None
-    b = load.bound if load else None
+def row(lp, result) -> list[str]:
     q = f"p{lp.spec.percentile:g}"
-    return [f"{lp.case.model}/{lp.case.config}", lp.label, f"{q} ≤ {lp.spec.bound_ms:g} ms",
-            sig(lp.peak), pct(lp.confidence),
-            sig(load.achieved_qps) if load else (result.status if result else "not run"),
-            sig(b.value_ms) if b else "–", ("yes" if b.met else "NO") if b else "–",
-            pct(b.confidence) if b else "–",
-            "harness-limited" if load and load.harness and load.harness.limited else ""]
+    head = [f"{lp.case.model}/{lp.case.config}", lp.label, f"{q} ≤ {lp.spec.bound_ms:g} ms",
+            sig(lp.peak), pct(lp.confidence)]
+    if result is None or result.status != "ok" or result.load is None:
+        why = "not run" if result is None else f"{result.status}: {one_line(result.reason, 120)}"
+        return head + ["–", "–", "–", "–", why]
+    load = result.load
+    b = load.bound
+    return head + [sig(load.achieved_qps), sig(b.value_ms) if b else "–",
+                   ("yes" if b.met else "NO") if b else "–", pct(b.confidence) if b else "–",
+                   "harness-limited" if load.harness and load.harness.limited else ""]
 
 
 def main() -> None:
@@ -91,7 +93,7 @@ def main() -> None:
     cases = [recheck_case(lp, args.seconds) for lp in peaks]
     outcome = run_load(cases, args.runs, name="serving-cpu-recheck")
     by_id = {r.case_id: r for r in outcome.results}
-    rows = [row(lp, by_id.get(c.case_id), args.seconds) for lp, c in zip(peaks, cases)]
+    rows = [row(lp, by_id.get(c.case_id)) for lp, c in zip(peaks, cases)]
     head = ["Model", "Serving", "Bound", "Peak QPS (search)", "Confidence",
             f"{args.seconds:g} s re-check: achieved QPS", "Percentile (ms)", "Bound met",
             "Confidence", "Note"]
