@@ -16,6 +16,7 @@ from pathlib import Path
 
 import typer
 
+from onnxbench.cli.data_opts import RangeFlag, ShapeFlag, ValueFlag, case_data
 from onnxbench.errors import UserError
 
 
@@ -87,6 +88,9 @@ def load(
     no_ceiling: bool = typer.Option(False, "--no-ceiling",
                                     help="skip measuring the generator's ceiling"),
     batch: int = typer.Option(1, "--batch", "-b", help="rows per request"),
+    shape: ShapeFlag = [],  # noqa: B006 - typer reads the default, never mutates it
+    range_: RangeFlag = [],  # noqa: B006
+    value: ValueFlag = [],  # noqa: B006
     seq: int | None = typer.Option(None, "--seq", help="sequence length"),
     config: str | None = typer.Option(None, "--config", help="zoo model config"),
     exporter: str | None = typer.Option(None, "--exporter", help="exporter for a zoo model"),
@@ -96,9 +100,10 @@ def load(
     json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Serve MODEL under load: arrival rates, concurrency, peak QPS under a latency bound."""
+    data = case_data(shape, range_, value, None, None, None, None, None)
     cases = _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, percentile,
                    layout, workers, threads, max_batch, max_delay, arrival, duration, precision,
-                   no_ceiling, batch, seq, config, exporter)
+                   no_ceiling, batch, seq, config, exporter, data)
     if timeout is not None and timeout <= 0:
         raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
     from onnxbench.cli.bench_cmd import progress_display
@@ -127,7 +132,7 @@ def load(
 
 def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, percentile,
            layout, workers, threads, max_batch, max_delay, arrival, duration, precision,
-           no_ceiling, batch, seq, config, exporter):
+           no_ceiling, batch, seq, config, exporter, data):
     """Flags → validated cases (UserError, one line, before anything runs)."""
     from onnxbench.cli.bench_cmd import _check_model, _exporter
     from onnxbench.runtimes import validate_runtime_name
@@ -157,12 +162,13 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
         bound_ms=limit * 1000 if limit else None, percentile=percentile,
         max_delay_ms=parse_time("--max-delay", max_delay, "ms") * 1000, precision_pct=precision,
         ceiling=not no_ceiling)
-    if _check_model(model, {}, {}, batch, seq):
+    if _check_model(model, data, [batch], seq):
         model, config, exporter = str(Path(model)), None, None
     else:
         exporter = _exporter(exporter or "dynamo", "--exporter")
     return load_cases(model, runtimes, specs, batch=batch, seq=seq, config=config,
-                      exporter=exporter, threads=threads)
+                      exporter=exporter, threads=threads, shapes=data.shapes,
+                      ranges=data.ranges, values=data.values)
 
 
 def register(app: typer.Typer) -> None:

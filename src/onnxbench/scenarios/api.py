@@ -88,15 +88,16 @@ def load_cases(model: str, runtimes: Sequence[str], specs: Sequence[LoadSpec], *
                batch: int = 1, seq: int | None = None, config: str | None = None,
                exporter: str | None = None, threads: int | None = None,
                shapes: dict | None = None, ranges: dict | None = None,
-               options: dict[str, Any] | None = None, warmup: int | None = None) -> list[Case]:
+               values: dict | None = None, options: dict[str, Any] | None = None,
+               warmup: int | None = None) -> list[Case]:
     """One case per runtime × load point."""
     opts = dict(options or {})
     if threads is not None:
         opts["threads"] = threads
     policy = MeasurePolicy(**({"warmup": warmup} if warmup is not None else {}))
     return [Case(model=model, config=config, exporter=exporter, runtime=rt, batch=batch, seq=seq,
-                 options=opts, shapes=shapes or {}, ranges=ranges or {}, measure=policy,
-                 scenario=spec)
+                 options=opts, shapes=shapes or {}, ranges=ranges or {}, values=values or {},
+                 measure=policy, scenario=spec)
             for rt in runtimes for spec in specs]
 
 
