@@ -162,7 +162,7 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
         bound_ms=limit * 1000 if limit else None, percentile=percentile,
         max_delay_ms=parse_time("--max-delay", max_delay, "ms") * 1000, precision_pct=precision,
         ceiling=not no_ceiling)
-    if _check_model(model, data, [batch], seq):
+    if _check_model(model, data, [batch], seq, config):
         model, config, exporter = str(Path(model)), None, None
     else:
         exporter = _exporter(exporter or "dynamo", "--exporter")

@@ -144,7 +144,7 @@ def profile_command(
         raise UserError(f"--top {top}: give a positive number of nodes")
     data = case_data(shape, range_, value, inputs, seq_mix, None, None, None)
     batches, seqs = _batches(model, batch, data), _seqs(seq, data)
-    if _check_model(model, data, batches, _first_seq(seqs, data)):
+    if _check_model(model, data, batches, _first_seq(seqs, data), config):
         model, config, exporter = str(Path(model)), None, None
     else:
         exporter = _exporter(exporter or "dynamo", "--exporter")
