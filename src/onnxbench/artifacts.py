@@ -303,7 +303,7 @@ def _export(spec, module, case: Case, options: dict[str, Any], out: Path) -> dic
     batch = export_batch(case)
     feeds = spec.make_inputs(case.config, batch, case.seq, case.seed, options=options)
     names = spec.input_names(case.config)
-    with apply_fix(options.get("fix")):  # e.g. squeeze-dims: batch 1 passes natively
+    with apply_fix(options.get("fix"), module):  # e.g. squeeze-dims: batch 1 passes natively
         res = export(module, feeds, input_names=names,
                      output_names=spec.output_names(case.config),
                      dynamic_axes=spec.dynamic_axes(case.config), exporter=case.exporter,
@@ -312,9 +312,13 @@ def _export(spec, module, case: Case, options: dict[str, Any], out: Path) -> dic
         raise ExportFailed(res.error or f"exporter {case.exporter} failed")
     record: dict[str, Any] = {"onnx": "model.onnx", "export": _plain(res),
                               "fix": options.get("fix")}
-    record["lint"] = _lint(onnx.load(str(out / "model.onnx")))
+    record["lint"] = _lint(onnx.load(str(out / "model.onnx")), res)
     record["graph"] = _graph_summary(out / "model.onnx")
-    record["parity"] = _verify(module, feeds, names, spec.output_names(case.config),
+    # the example and two more seeded input sets: a trace is right for the example by
+    # construction, so one set cannot catch control flow baked in by tracing
+    sets = [feeds] + [spec.make_inputs(case.config, batch, case.seq, case.seed + i,
+                                       options=options) for i in (1, 2)]
+    record["parity"] = _verify(module, sets, names, spec.output_names(case.config),
                                out / "model.onnx", batch)
     return record
 
@@ -325,30 +329,38 @@ def _graph_summary(path: Path) -> dict[str, Any]:
     return summarize_graph(path).model_dump()
 
 
-def _lint(model) -> Any:
+def _lint(model, res=None) -> Any:
+    """The graph's lint findings, plus what the tracer warned about (traced-control-flow)."""
     try:
         from onnxbench.export.lint import lint
+        from onnxbench.export.tracing import trace_findings
     except ImportError:
         return None
-    return _plain(lint(model))
+    return _plain(lint(model) + trace_findings(getattr(res, "trace_warnings", [])))
 
 
-def _verify(module, feeds, names, output_names, onnx_path: Path, batch: int) -> dict[str, Any]:
-    """ORT CPU against PyTorch on the same inputs (the export's own correctness check)."""
+def _verify(module, sets, names, output_names, onnx_path: Path, batch: int) -> dict[str, Any]:
+    """ORT CPU against PyTorch on the same inputs, for each input set (the export's own
+    correctness check); the worst set's report, with the failing sets named."""
     import onnxruntime as ort
     import torch
 
-    with torch.inference_mode():
-        expected = module(*(torch.from_numpy(feeds[n]) for n in names))
-    expected = [expected] if isinstance(expected, torch.Tensor) else list(expected)
-    expected = [t.detach().cpu().numpy() for t in expected]
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    wanted = {i.name for i in sess.get_inputs()}
-    actual = sess.run(None, {k: v for k, v in feeds.items() if k in wanted})
     from onnxbench.parity import compare
 
-    report = compare(expected, actual, output_names, rtol=1e-3, atol=1e-4)
-    return {"batch": batch, **(_plain(report) or {})}
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    wanted = {i.name for i in sess.get_inputs()}
+    reports = []
+    for feeds in sets:
+        with torch.inference_mode():
+            expected = module(*(torch.from_numpy(feeds[n]) for n in names))
+        expected = [expected] if isinstance(expected, torch.Tensor) else list(expected)
+        expected = [t.detach().cpu().numpy() for t in expected]
+        actual = sess.run(None, {k: v for k, v in feeds.items() if k in wanted})
+        reports.append(compare(expected, actual, output_names, rtol=1e-3, atol=1e-4))
+    worst = max(reports, key=lambda r: (not r.passed, r.max_abs or 0.0))
+    failed = [i for i, r in enumerate(reports) if not r.passed]
+    return {"batch": batch, **(_plain(worst) or {}), "input_sets": len(reports),
+            "failed_sets": failed}
 
 
 def _plain(obj: Any) -> Any:

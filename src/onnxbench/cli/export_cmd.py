@@ -59,10 +59,14 @@ def _cell_text(cell) -> str:
     if cell.status == "ort-error":
         return f"[red]ORT error: {_short_error(cell.error, 24)}[/red]"
     mark = "[green]✓[/green]" if cell.status == "pass" else "[red]✗[/red]"
+    sets = getattr(cell, "sets", 1)
+    failed = len(getattr(cell, "failed_sets", []))
+    tail = f" ({failed}/{sets})" if failed and sets > 1 else ""
     value = cell.max_abs if cell.max_abs is not None else float("nan")
     if value == 0:
-        return f"{mark} 0"
-    return f"{mark} {value:.0e}" if cell.max_abs is not None else f"{mark} {_esc(cell.error)}"
+        return f"{mark} 0{tail}"
+    return (f"{mark} {value:.0e}{tail}" if cell.max_abs is not None
+            else f"{mark} {_esc(cell.error)}")
 
 
 def _parse_ints(text: str, option: str) -> list[int]:
@@ -115,11 +119,17 @@ def _print_matrix(matrix) -> None:
     console = _console()
     console.print(_matrix_table(matrix))
     source = "TensorFlow" if any("TensorFlow" in n for n in matrix.notes) else "PyTorch"
-    console.print(f"✓/✗ max abs difference vs {source}; · not run (pad rows change batch 1 "
-                  "only)")
+    sets = getattr(matrix, "input_sets", 1)
+    per = (f" (worst of {sets} seeded input sets per shape; (k/{sets}): k of them failed)"
+           if sets > 1 else "")
+    console.print(f"✓/✗ max abs difference vs {source}{per}; · not run (pad rows change "
+                  "batch 1 only)")
     for row in matrix.rows:
         if not row.export.ok:
             console.print(f"[red]{row.label} failed:[/red] {_esc(row.export.error)}")
+        for note in getattr(row, "notes", []):
+            console.print(f"[yellow]{_esc(row.label)}:[/yellow] {_esc(note)}"
+                          if not note.startswith(row.label) else f"[yellow]{_esc(note)}[/yellow]")
     errors = {(row.label, c.error) for row in matrix.rows for c in row.cells.values()
               if c.status == "ort-error"}
     for label, error in sorted(errors):
@@ -141,7 +151,8 @@ def export_command(
     exporter: str = typer.Option("dynamo", "--exporter", "-e",
                                  help="dynamo | torchscript | jit-trace | jit-script | tf2onnx (Keras models) | all"),
     opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset (default: exporter's)"),
-    fix: Optional[str] = typer.Option(None, "--fix", help="export-side fix: squeeze-dims"),
+    fix: Optional[str] = typer.Option(None, "--fix", help="export-side fix: squeeze-dims, "
+                                      "jit-properties (comma-separated to combine)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder "
                                        "(default exports/<model>[_<config>])"),
     weights: Optional[Path] = typer.Option(None, "--weights", help="local weights folder"),
@@ -149,6 +160,8 @@ def export_command(
     seqs: Optional[str] = typer.Option(None, "--seqs", help="sequence lengths (text models)"),
     rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help=RTOL_HELP),
     atol: float = typer.Option(DEFAULT_ATOL, "--atol", help=ATOL_HELP),
+    input_sets: int = typer.Option(3, "--input-sets", min=1,
+                                   help="seeded input sets checked per shape (1 = one)"),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Export a model with one exporter (or `all`: the exporter matrix), lint every file
@@ -180,7 +193,8 @@ def export_command(
             raise UserError(f"--exporter tf2onnx: {model} is a PyTorch model; choose one of "
                             f"{', '.join(EXPORTERS)} or all")
         matrix = export_matrix(model, config, EXPORTERS if exporter == "all" else (exporter,),
-                               fix=fix, all_mode=exporter == "all", **common)
+                               fix=fix, all_mode=exporter == "all", input_sets=input_sets,
+                               **common)
     if as_json:
         typer.echo(json.dumps(matrix.to_dict(), indent=1))
     else:

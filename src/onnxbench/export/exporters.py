@@ -47,6 +47,8 @@ class ExportResult:
     top_ops: list[tuple[str, int]] = field(default_factory=list)
     size_bytes: int | None = None
     fix: str | None = None
+    # what the tracer could not record (TracerWarning: tensor → Python value), by source line
+    trace_warnings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -104,8 +106,9 @@ def export(module, example_inputs: Mapping[str, np.ndarray], *, input_names: Seq
     out_path.unlink(missing_ok=True)
     args = tuple(torch.from_numpy(np.ascontiguousarray(example_inputs[n])) for n in input_names)
     start = time.perf_counter()
+    caught: list[warnings.WarningMessage] = []
     try:
-        with _quiet(), torch.no_grad():
+        with _quiet(caught), torch.no_grad():
             if exporter == "dynamo":
                 _export_dynamo(module, args, input_names, output_names, dynamic_axes, opset,
                                out_path)
@@ -114,27 +117,55 @@ def export(module, example_inputs: Mapping[str, np.ndarray], *, input_names: Seq
                                out_path, exporter)
     except Exception as exc:  # noqa: BLE001  (an exporter failing is a result)
         return ExportResult(exporter=exporter, status="failed", error=first_line(exc),
-                            export_s=time.perf_counter() - start)
+                            export_s=time.perf_counter() - start,
+                            trace_warnings=trace_warnings(caught))
     elapsed = time.perf_counter() - start
-    return describe_export(exporter, out_path, elapsed)
+    result = describe_export(exporter, out_path, elapsed)
+    result.trace_warnings = trace_warnings(caught)
+    return result
 
 
 @contextlib.contextmanager
-def _quiet():
-    """Exporters chat on stdout and warn a lot; the library must not print."""
+def _quiet(caught: list | None = None):
+    """Exporters chat on stdout and warn a lot; the library must not print. The tracer's
+    warnings (what it could not record) are kept in ``caught``."""
+    import torch
+
     loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._export",
-                                               "torch._dynamo", "onnxscript")]
+                                               "torch._dynamo", "torch.fx", "onnxscript")]
     levels = [lg.level for lg in loggers]
     try:
         for lg in loggers:
             lg.setLevel(logging.ERROR)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+        with warnings.catch_warnings(record=True) as recorded, \
+                contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
-            yield
+            warnings.simplefilter("always", torch.jit.TracerWarning)
+            # the legacy exporter traces too; this routes its tracer warnings to Python
+            torch._C._tracer_warn_use_python()
+            try:
+                yield
+            finally:
+                if caught is not None:
+                    caught.extend(w for w in recorded
+                                  if issubclass(w.category, torch.jit.TracerWarning))
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
+
+
+def trace_warnings(caught: Sequence[warnings.WarningMessage]) -> list[dict[str, Any]]:
+    """One record per source line the tracer warned about (file, line, message, count)."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for w in caught:
+        key = (str(w.filename), int(w.lineno))
+        if key in out:
+            out[key]["count"] += 1
+            continue
+        text = " ".join(str(w.message).split())
+        out[key] = {"file": key[0], "line": key[1], "message": text[:300], "count": 1}
+    return list(out.values())
 
 
 def _dynamic_shapes(input_names, dynamic_axes, module=None) -> tuple[Any, ...]:

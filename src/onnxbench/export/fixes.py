@@ -14,13 +14,26 @@ for the duration of an export:
    batch >= 2 the batch axis is never among them. (``torch.jit.script`` compiles source
    and does not see this patch.)
 
-Both are undone on exit, also when the export raises.
+``jit-properties``: ``torch.jit.trace`` and ``torch.jit.script`` read every attribute of
+every submodule while they build its TorchScript type (``module_has_exports`` calls
+``hasattr`` on each name of ``dir(module)``), and ``hasattr`` only tolerates an
+``AttributeError``. deepctr-torch's ``BaseModel.embedding_size`` is a property that raises
+``ValueError`` whenever the sparse features' embedding dims differ (DCNMix's light, heavy and
+tiny configs), so both jit exporters fail before tracing a single op. The fix re-raises
+such a property's error as ``AttributeError`` for the duration of the export (and lists the
+property in ``__jit_unused_properties__`` so scripting does not compile it). What the user
+would change instead: give every sparse feature the same ``embedding_dim``, or override the
+property in the model class to raise ``AttributeError``.
+
+Several fixes combine with commas (``squeeze-dims,jit-properties``). All are undone on exit,
+also when the export raises.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import inspect
 from typing import Callable, ContextManager, Iterator
 
 from onnxbench.errors import UserError
@@ -124,13 +137,100 @@ def squeeze_dims() -> Iterator[None]:
         yield
 
 
-FIXES: dict[str, Callable[[], ContextManager[None]]] = {"squeeze-dims": squeeze_dims}
+def raising_properties(module) -> list[tuple[type, str, BaseException]]:
+    """(defining class, name, error) of every property of ``module``'s submodules whose
+    getter raises something other than ``AttributeError`` on that instance."""
+    found: dict[tuple[type, str], BaseException] = {}
+    for sub in module.modules() if module is not None else ():
+        for name, prop in inspect.getmembers(type(sub), lambda m: isinstance(m, property)):
+            owner = next(c for c in type(sub).__mro__ if name in vars(c))
+            if (owner, name) in found or owner.__module__.startswith("torch."):
+                continue
+            try:
+                prop.fget(sub)
+            except AttributeError:
+                continue
+            except Exception as exc:  # noqa: BLE001  (exactly what torch.jit trips over)
+                found[(owner, name)] = exc
+    return [(owner, name, exc) for (owner, name), exc in found.items()]
 
 
-def apply_fix(name: str | None) -> ContextManager[None]:
-    """The context manager of fix ``name`` (a no-op for None); UserError for unknown names."""
-    if name is None:
+def _as_attribute_error(prop: property) -> property:
+    def fget(self):
+        try:
+            return prop.fget(self)
+        except AttributeError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise AttributeError(f"{type(exc).__name__}: {exc}") from exc
+    return property(fget, prop.fset, prop.fdel, prop.__doc__)
+
+
+@contextlib.contextmanager
+def jit_properties(module=None) -> Iterator[None]:
+    """The ``jit-properties`` fix: properties that raise become AttributeErrors while inside."""
+    patched = []
+    for owner, name, _ in raising_properties(module):
+        unused = vars(owner).get("__jit_unused_properties__")
+        patched.append((owner, name, vars(owner)[name], unused))
+        setattr(owner, name, _as_attribute_error(vars(owner)[name]))
+        owner.__jit_unused_properties__ = [*(unused or []), name]
+    try:
+        yield
+    finally:
+        for owner, name, prop, unused in reversed(patched):
+            setattr(owner, name, prop)
+            if unused is None:
+                del owner.__jit_unused_properties__
+            else:
+                owner.__jit_unused_properties__ = unused
+
+
+def explain_failure(module, error: str | None) -> str | None:
+    """What to change when an export failed on a raising property (else None)."""
+    bad = raising_properties(module)
+    hit = [(o, n, e) for o, n, e in bad if error and str(e).strip() and str(e) in error]
+    if not hit:
+        return None
+    owner, name, exc = hit[0]
+    return (f"{owner.__module__}.{owner.__qualname__}.{name} is a property that raises "
+            f"{type(exc).__name__} on this model; torch.jit reads every attribute of every "
+            "submodule (hasattr/getattr) while building its type, and only an AttributeError "
+            "is tolerated there. Export with --fix jit-properties, or make the property raise "
+            "AttributeError (or return a value) for this model"
+            + (" (deepctr: give every SparseFeat the same embedding_dim)"
+               if owner.__module__.startswith("deepctr_torch") else ""))
+
+
+FIXES: dict[str, Callable[..., ContextManager[None]]] = {
+    "squeeze-dims": lambda module=None: squeeze_dims(),
+    "jit-properties": jit_properties,
+}
+ALL_FIXES = ",".join(FIXES)  # what the exporter matrix's ``+fix`` rows apply
+
+
+def fix_names(name: str | None) -> list[str]:
+    """The fix names in ``name`` (comma-separated); UserError naming an unknown one."""
+    names = [n.strip() for n in (name or "").split(",") if n.strip()]
+    for n in names:
+        if n not in FIXES:
+            raise UserError(f"--fix {n!r}: unknown fix; choose one of: {', '.join(FIXES)} "
+                            "(several: comma-separated)")
+    return names
+
+
+def apply_fix(name: str | None, module=None) -> ContextManager[None]:
+    """The context manager of fix ``name`` (comma-separated names combine; a no-op for
+    None); UserError for unknown names. ``module`` is the model about to be exported."""
+    names = fix_names(name)
+    if not names:
         return contextlib.nullcontext()
-    if name not in FIXES:
-        raise UserError(f"--fix {name!r}: unknown fix; choose one of: {', '.join(FIXES)}")
-    return FIXES[name]()
+    stack = contextlib.ExitStack()
+
+    @contextlib.contextmanager
+    def combined() -> Iterator[None]:
+        with stack:
+            for n in names:
+                stack.enter_context(FIXES[n](module))
+            yield
+    return combined()

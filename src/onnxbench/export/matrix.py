@@ -9,6 +9,13 @@ cannot run at that shape (DCNMix's batch-1 ``Concat`` failure).
 The reference is PyTorch eager. Where eager itself fails at a shape (DCNMix fails at
 batch 1 too), the reference for that shape comes from padding the batch (rows are
 independent in eval mode) and ``Matrix.notes`` says so.
+
+Each cell checks *several* seeded input sets at its shape (``input_sets``, default 3; set 0
+at the example batch is the very input the graph was exported with). A graph that is right
+for the example and wrong for other values of the same shape has baked in something the
+example decided: a traced export of a model with data-dependent control flow (the sparse
+MoE routes each row to its own experts) is the classic case. Such a row gets a note naming
+the cause, and the tracer's own warnings become the lint finding ``traced-control-flow``.
 """
 
 from __future__ import annotations
@@ -21,15 +28,24 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from onnxbench.export.exporters import EXPORTERS, ExportResult, export, first_line
-from onnxbench.export.fixes import apply_fix
+from onnxbench.export.fixes import ALL_FIXES, apply_fix, explain_failure
 from onnxbench.export.lint import Finding, lint
+from onnxbench.export.tracing import failure_hint, hazard_notes, trace_findings
 from onnxbench.export.reference import ort_session, shape_key, write_reference
 from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare
 from onnxbench.runtimes.pad import pad_batch, trim
 
 DEFAULT_BATCHES = (1, 2, 8, 64)
+DEFAULT_INPUT_SETS = 3
 PAD_TO = 2
 EXAMPLE_BATCH = 2  # torch.export specialises size-1 dims; traces bake batch-1 squeezes in
+
+Sets = dict[str, list[tuple[dict[str, np.ndarray], list[np.ndarray]]]]
+
+
+def set_key(key: str, index: int) -> str:
+    """reference.json key of input set ``index`` at a shape: ``b8``, ``b8_set1``, …"""
+    return key if index == 0 else f"{key}_set{index}"
 
 
 @dataclass
@@ -45,12 +61,27 @@ class Cell:
     min_atol: float | None = None
     min_rtol: float | None = None
     error: str | None = None
+    sets: int = 1          # input sets checked at this shape
+    failed_sets: list[int] = field(default_factory=list)  # which of them failed
 
     @classmethod
     def from_report(cls, key, batch, seq, report: ParityReport) -> "Cell":
         return cls(key=key, batch=batch, seq=seq, status="pass" if report.passed else "fail",
                    max_abs=report.max_abs, max_rel=report.max_rel, min_atol=report.min_atol,
-                   min_rtol=report.min_rtol, error=report.first_problem())
+                   min_rtol=report.min_rtol, error=report.first_problem(),
+                   failed_sets=[] if report.passed else [0])
+
+    @classmethod
+    def worst_of(cls, cells: Sequence["Cell"]) -> "Cell":
+        """One cell for several input sets: the worst difference, the failing sets named."""
+        def badness(c: "Cell") -> tuple:
+            return (c.status == "fail", c.max_abs if c.max_abs is not None else -1.0)
+        worst = max(cells, key=badness)
+        failed = [i for i, c in enumerate(cells) if c.status == "fail"]
+        return cls(key=worst.key, batch=worst.batch, seq=worst.seq,
+                   status="fail" if failed else "pass", max_abs=worst.max_abs,
+                   max_rel=worst.max_rel, min_atol=worst.min_atol, min_rtol=worst.min_rtol,
+                   error=worst.error, sets=len(cells), failed_sets=failed)
 
 
 @dataclass
@@ -64,11 +95,12 @@ class Row:
     export: ExportResult
     lint: list[Finding] = field(default_factory=list)
     cells: dict[str, Cell] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # why it failed and what to change
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "exporter": self.exporter, "fix": self.fix,
                 "pad_to": self.pad_to, "export": self.export.to_dict(),
-                "lint": [f.to_dict() for f in self.lint],
+                "lint": [f.to_dict() for f in self.lint], "notes": self.notes,
                 "cells": {k: _finite(asdict(c)) for k, c in self.cells.items()}}
 
 
@@ -83,6 +115,7 @@ class Matrix:
     reference: str
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    input_sets: int = 1
 
     @property
     def keys(self) -> list[str]:
@@ -91,7 +124,7 @@ class Matrix:
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "config": self.config, "rtol": self.rtol, "atol": self.atol,
                 "shapes": [shape_key(b, s) for b, s in self.shapes], "out_dir": self.out_dir,
-                "reference": self.reference, "notes": self.notes,
+                "reference": self.reference, "notes": self.notes, "input_sets": self.input_sets,
                 "rows": [r.to_dict() for r in self.rows]}
 
 
@@ -135,8 +168,10 @@ def _reference_outputs(module, inputs, input_names, key, notes) -> list[np.ndarr
 
 
 def run_cells(path: Path, shapes, inputs_by_key, outputs_by_key, output_names,
-              rtol: float, atol: float, pad_to: int | None = None) -> dict[str, Cell]:
-    """ORT CPU vs the reference at each shape (with padding when ``pad_to`` is set)."""
+              rtol: float, atol: float, pad_to: int | None = None,
+              extra_sets: Sets | None = None) -> dict[str, Cell]:
+    """ORT CPU vs the reference at each shape (with padding when ``pad_to`` is set), on the
+    shape's input set and on its ``extra_sets`` (other seeded values of the same shape)."""
     cells: dict[str, Cell] = {}
     try:
         session = ort_session(path)
@@ -150,16 +185,22 @@ def run_cells(path: Path, shapes, inputs_by_key, outputs_by_key, output_names,
         if expected is None or (pad_to and batch >= pad_to):
             cells[key] = Cell(key, batch, seq, "not-run")
             continue
-        feed, n_real = pad_batch(inputs_by_key[key], pad_to) if pad_to else (
-            inputs_by_key[key], batch)
-        try:
-            actual = trim(session.run(None, feed), n_real)
-        except Exception as exc:  # noqa: BLE001
-            cells[key] = Cell(key, batch, seq, "ort-error", error=first_line(exc))
-            continue
-        cells[key] = Cell.from_report(key, batch, seq,
-                                      compare(expected, actual, output_names, rtol, atol))
+        sets = [(inputs_by_key[key], expected), *(extra_sets or {}).get(key, [])]
+        per_set = [_cell(session, key, batch, seq, feed, want, output_names, rtol, atol, pad_to)
+                   for feed, want in sets]
+        errors = [c for c in per_set if c.status == "ort-error"]
+        cells[key] = errors[0] if errors else Cell.worst_of(per_set)
     return cells
+
+
+def _cell(session, key, batch, seq, feed, expected, output_names, rtol, atol,
+          pad_to) -> Cell:
+    feed, n_real = pad_batch(feed, pad_to) if pad_to else (feed, batch)
+    try:
+        actual = trim(session.run(None, feed), n_real)
+    except Exception as exc:  # noqa: BLE001
+        return Cell(key, batch, seq, "ort-error", error=first_line(exc))
+    return Cell.from_report(key, batch, seq, compare(expected, actual, output_names, rtol, atol))
 
 
 def _variants(exporters: Sequence[str], fix: str | None, all_mode: bool):
@@ -169,7 +210,7 @@ def _variants(exporters: Sequence[str], fix: str | None, all_mode: bool):
         if fix is None or all_mode:
             out.append((exporter, None))
         if fix is not None or all_mode:
-            out.append((exporter, fix or "squeeze-dims"))
+            out.append((exporter, fix or ALL_FIXES))
     return out
 
 
@@ -193,12 +234,14 @@ def export_matrix(spec_name: str, config: str | None, exporters: Sequence[str] =
                   fix: str | None = None, batches: Sequence[int] = DEFAULT_BATCHES,
                   seqs: Sequence[int] | None = None, rtol: float = DEFAULT_RTOL,
                   atol: float = DEFAULT_ATOL, options: Mapping[str, Any] | None = None,
-                  seed: int = 0, all_mode: bool | None = None) -> Matrix:
-    """Export with each exporter (and fix), lint each file, check parity at each shape.
+                  seed: int = 0, all_mode: bool | None = None,
+                  input_sets: int = DEFAULT_INPUT_SETS) -> Matrix:
+    """Export with each exporter (and fix), lint each file, check parity at each shape on
+    ``input_sets`` seeded input sets (seeds ``seed``, ``seed + 1``, …).
 
     Writes ``<model>.onnx`` (one variant) or ``<model>_<exporter>[_fixed].onnx`` and
     ``reference.json`` into ``out_dir``. ``all_mode`` (default: more than one exporter)
-    adds a fixed variant of every exporter.
+    adds a fixed variant of every exporter (every fix applied).
     """
     from onnxbench.zoo import resolve
 
@@ -211,8 +254,10 @@ def export_matrix(spec_name: str, config: str | None, exporters: Sequence[str] =
     module = spec.build(config, seed=seed, options=options, train=True)
     shapes = _shapes(spec, batches, seqs)
     matrix = Matrix(model=spec_name, config=config, rtol=rtol, atol=atol, shapes=shapes,
-                    out_dir=str(out_dir), reference=str(out_dir / "reference.json"))
-    inputs, outputs = _write_reference(spec, config, module, shapes, seed, options, matrix)
+                    out_dir=str(out_dir), reference=str(out_dir / "reference.json"),
+                    input_sets=max(1, int(input_sets)))
+    inputs, outputs, extra = _write_reference(spec, config, module, shapes, seed, options,
+                                              matrix)
     example_seq = max((s for _, s in shapes if s), default=None)
     example = spec.make_inputs(config, EXAMPLE_BATCH, example_seq, seed, options=options)
     names_in, names_out = spec.input_names(config), spec.output_names(config)
@@ -220,18 +265,31 @@ def export_matrix(spec_name: str, config: str | None, exporters: Sequence[str] =
     for exporter, variant_fix in variants:
         path = out_dir / _file_name(model_stem(spec_name), exporter, variant_fix,
                                     len(variants) == 1)
-        with apply_fix(variant_fix):
+        with apply_fix(variant_fix, module):
             result = export(module, example, input_names=names_in, output_names=names_out,
                             dynamic_axes=spec.dynamic_axes(config), exporter=exporter,
                             opset=opset, out_path=path)
         result.fix = variant_fix
-        matrix.rows.extend(_rows_of(result, exporter, variant_fix, shapes, inputs, outputs,
-                                    names_out, rtol, atol))
+        rows = _rows_of(result, exporter, variant_fix, shapes, inputs, outputs, names_out,
+                        rtol, atol, extra)
+        rows[0].notes += _failure_notes(spec, config, module, result)
+        matrix.rows.extend(rows)
     return matrix
 
 
+def _failure_notes(spec, config, module, result: ExportResult) -> list[str]:
+    """Why an export failed and what the user would change (a raising property, or what
+    the model's spec knows about this exporter)."""
+    if result.ok:
+        return []
+    hint = explain_failure(module, result.error) or failure_hint(result.exporter, result.error)
+    known = (getattr(spec, "export_notes", None) or {}).get(result.exporter)
+    return [n for n in (hint, known) if n]
+
+
 def _write_reference(spec, config, module, shapes, seed, options, matrix: Matrix):
-    """Seeded inputs and PyTorch outputs at every shape, written to reference.json."""
+    """Seeded inputs and PyTorch outputs at every shape (set 0, seed ``seed``) and the extra
+    input sets (seeds ``seed + i``), all written to reference.json."""
     names_in = spec.input_names(config)
     inputs = {shape_key(b, s): spec.make_inputs(config, b, s, seed, options=options)
               for b, s in shapes}
@@ -240,15 +298,27 @@ def _write_reference(spec, config, module, shapes, seed, options, matrix: Matrix
         ref = _reference_outputs(module, feed, names_in, key, matrix.notes)
         if ref is not None:
             outputs[key] = ref
-    write_reference(Path(matrix.reference), inputs, outputs, {
+    extra: Sets = {}
+    for b, s in shapes:
+        key = shape_key(b, s)
+        for i in range(1, matrix.input_sets):
+            feed = spec.make_inputs(config, b, s, seed + i, options=options)
+            ref = _reference_outputs(module, feed, names_in, set_key(key, i), [])
+            if ref is not None and key in outputs:
+                extra.setdefault(key, []).append((feed, ref))
+    by_key = {**inputs, **{set_key(k, i + 1): f for k, sets in extra.items()
+                           for i, (f, _) in enumerate(sets)}}
+    out_by_key = {**outputs, **{set_key(k, i + 1): o for k, sets in extra.items()
+                                for i, (_, o) in enumerate(sets)}}
+    write_reference(Path(matrix.reference), by_key, out_by_key, {
         "model": matrix.model, "config": config, "seed": seed, "input_names": names_in,
         "output_names": spec.output_names(config), "rtol": matrix.rtol, "atol": matrix.atol,
-        "notes": matrix.notes})
-    return inputs, outputs
+        "input_sets": matrix.input_sets, "notes": matrix.notes})
+    return inputs, outputs, extra
 
 
 def _rows_of(result: ExportResult, exporter, fix, shapes, inputs, outputs, names_out, rtol,
-             atol) -> list[Row]:
+             atol, extra: Sets | None = None) -> list[Row]:
     """The variant's row, plus its ``+pad`` row when it is an as-is export with batch < 2."""
     label = f"{exporter}+fix" if fix else exporter
     row = Row(label=label, exporter=exporter, fix=fix, pad_to=None, export=result)
@@ -257,12 +327,16 @@ def _rows_of(result: ExportResult, exporter, fix, shapes, inputs, outputs, names
     import onnx
 
     row.lint = lint(onnx.load(result.path, load_external_data=False))
-    row.cells = run_cells(Path(result.path), shapes, inputs, outputs, names_out, rtol, atol)
+    row.lint += trace_findings(result.trace_warnings)
+    row.cells = run_cells(Path(result.path), shapes, inputs, outputs, names_out, rtol, atol,
+                          extra_sets=extra)
+    row.notes = hazard_notes(row.label, row.cells, row.lint, shape_key(EXAMPLE_BATCH, max(
+        (s for _, s in shapes if s), default=None)))
     rows = [row]
     if fix is None and any(b < PAD_TO for b, _ in shapes):
         pad = Row(label=f"{exporter}+pad{PAD_TO}", exporter=exporter, fix=None, pad_to=PAD_TO,
                   export=result, lint=row.lint)
         pad.cells = run_cells(Path(result.path), shapes, inputs, outputs, names_out, rtol,
-                              atol, pad_to=PAD_TO)
+                              atol, pad_to=PAD_TO, extra_sets=extra)
         rows.append(pad)
     return rows

@@ -64,13 +64,18 @@ def _normalise_on_device(settings: PipelineSettings) -> Callable[[Any], Any]:
     return normalise
 
 
+def pil_preprocess(img: np.ndarray, size: int) -> np.ndarray:
+    """``current``'s preprocessing of one HWC uint8 image: PIL bilinear resize, float32
+    normalisation, CHW (what the ``digits`` models are trained on)."""
+    x = _pil_resize(img, size).astype(np.float32) / 255.0
+    return np.ascontiguousarray(((x - MEAN) / STD).transpose(2, 0, 1))
+
+
 def current(settings: PipelineSettings) -> list[Stage]:
     import torch
 
     def preprocess(img: np.ndarray):
-        x = _pil_resize(img, settings.image_size).astype(np.float32) / 255.0
-        x = (x - MEAN) / STD
-        return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)[None]))
+        return torch.from_numpy(pil_preprocess(img, settings.image_size)[None])
     return [("decode", decode), ("preprocess", preprocess), ("h2d", _to_device(settings))]
 
 
@@ -105,13 +110,15 @@ PIPELINES: dict[str, Callable[[PipelineSettings], list[Stage]]] = {
 }
 
 
-def model_stages(module, device) -> list[Stage]:
-    """Inference and postprocess (softmax, top-1 back on the host) shared by all pipelines."""
+def model_stages(infer: Callable[[Any], Any], device) -> list[Stage]:
+    """Inference (``infer``: the model input on ``device`` → logits on ``device``, see
+    ``pipeline.engines``; a torch module works too) and postprocess (softmax, top-1 back on
+    the host), shared by all pipelines."""
     import torch
 
     def inference(x):
         with torch.inference_mode():
-            out = module(x.to(device))
+            out = infer(x.to(device))
         return out[0] if isinstance(out, (tuple, list)) else getattr(out, "logits", out)
 
     def postprocess(logits):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from onnxbench.report.fmt import DASH, pct, ratio, sig
-from onnxbench.report.labels import differing, model_config, split_fields
+from onnxbench.report.labels import differing, model_config, runtime_label, split_fields
 from onnxbench.report.load import Point
 from onnxbench.report.tables import Cell, Table, reason_notes_of, word
 
@@ -36,6 +36,11 @@ class PipelineRow:
     point: Point
     name: str
     stages: dict[str, float] = field(default_factory=dict)
+    runtime: str = ""  # the runtime's label when a model's pipelines ran on several
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.runtime} {self.name}" if self.runtime else self.name
 
     @property
     def e2e(self) -> float | None:
@@ -86,31 +91,46 @@ def _name(point: Point, varying: list[str]) -> str:
     return str(point.case.options["pipeline"]) + (f" ({'; '.join(extra)})" if extra else "")
 
 
-def _row_cells(r: PipelineRow, stages: list[str]) -> list[Cell]:
+def _row_cells(r: PipelineRow, stages: list[str], labelled: bool = False) -> list[Cell]:
     """Stage medians are their own measurement: shown even when E2E is unstable; E2E and the
     inference share are shown only when E2E has a trustworthy number (else the word)."""
     acc = r.point.accuracy() or {}
-    cells = [Cell(r.name), *[Cell(str(r.switch(s))) for s in SWITCHES]]
+    cells = [Cell(r.runtime)] if r.runtime else []
+    cells += [Cell(r.name), *[Cell(str(r.switch(s))) for s in SWITCHES]]
     cells += [Cell(sig(r.stages.get(s)), r.stages.get(s)) for s in stages]
     w = word(r.point)
     share = r.inference / r.e2e if not w and r.inference is not None and r.e2e else None
     agree = acc.get("value") if str(acc.get("metric", "")).startswith("top1_agreement") else None
     n = f" (n={acc['n']})" if agree is not None and acc.get("n") else ""
-    return cells + [Cell(w.split(":")[0], is_word=True) if w else Cell(sig(r.e2e), r.e2e),
-                    Cell(pct(share), share),
-                    Cell(pct(agree) + n if agree is not None else DASH, agree),
+    cells += [Cell(w.split(":")[0], is_word=True) if w else Cell(sig(r.e2e), r.e2e),
+              Cell(pct(share), share)]
+    if labelled:
+        labels = acc.get("label_accuracy")
+        cells.append(Cell(pct(labels) if labels is not None else DASH, labels))
+    return cells + [Cell(pct(agree) + n if agree is not None else DASH, agree),
                     Cell(acc.get("first_divergent_stage") or ("none" if acc else DASH))]
 
 
+def _labelled(rows: list[PipelineRow]) -> bool:
+    return any((r.point.accuracy() or {}).get("label_accuracy") is not None for r in rows)
+
+
 def pipeline_table(title: str, rows: list[PipelineRow], stages: list[str]) -> Table:
-    headers = ["Pipeline", *SWITCHES, *[f"{s} (ms)" for s in stages], "E2E median (ms)",
-               "inference share", "agreement vs current", "first divergent stage"]
+    labelled = _labelled(rows)
+    headers = ["Runtime"] * any(r.runtime for r in rows) + [
+        "Pipeline", *SWITCHES, *[f"{s} (ms)" for s in stages], "E2E median (ms)",
+        "inference share", *["accuracy (labels)"] * labelled, "agreement vs current",
+        "first divergent stage"]
     notes = ["stage medians are timed with a synchronize() after every stage; E2E runs the "
              "stages back to back with one synchronize() at the end, so the stages need not "
              "add up to E2E"]
-    notes += reason_notes_of([(r.name + _switches(r), None, r.point) for r in rows])
+    if labelled:
+        image_set = next(((r.point.accuracy() or {}).get("image_set") for r in rows), None)
+        notes.append(f"accuracy (labels): top-1 against the true labels of {image_set}; "
+                     "agreement vs current: the same runtime's current pipeline")
+    notes += reason_notes_of([(r.full_name + _switches(r), None, r.point) for r in rows])
     return Table(f"{title}: end-to-end pipeline stages (medians)", headers,
-                 [_row_cells(r, stages) for r in rows], notes)
+                 [_row_cells(r, stages, labelled) for r in rows], notes)
 
 
 def _reference(rows: list[PipelineRow]) -> PipelineRow | None:
@@ -136,10 +156,10 @@ def pipeline_sentence(title: str, rows: list[PipelineRow]) -> str:
     head = f"{title}: "
     if ref.inference:
         head += (f"E2E is {ratio(ref.e2e / ref.inference)} the pure inference time for the "
-                 f"{ref.name} pipeline ({sig(ref.e2e)} vs {sig(ref.inference)} ms); ")
-    tail = f"the fastest pipeline is {best.name}{_switches(best)} (E2E {sig(best.e2e)} ms"
+                 f"{ref.full_name} pipeline ({sig(ref.e2e)} vs {sig(ref.inference)} ms); ")
+    tail = f"the fastest pipeline is {best.full_name}{_switches(best)} (E2E {sig(best.e2e)} ms"
     if best is not ref:
-        tail += f", {ratio(ref.e2e / best.e2e)} faster than {ref.name}{_switches(ref)}"
+        tail += f", {ratio(ref.e2e / best.e2e)} faster than {ref.full_name}{_switches(ref)}"
     return head + tail + ")."
 
 
@@ -152,8 +172,11 @@ def pipeline_reports(points: list[Point]) -> list[PipelineReport]:
     out = []
     for title, pts in by_model.items():
         _, varying = split_fields(p.case for p in pts)
-        rows = [PipelineRow(p, _name(p, varying), _stage_medians(p)) for p in pts]
-        rows.sort(key=lambda r: (r.name != "current", r.name, *[r.switch(s) for s in SWITCHES]))
+        several = len({p.case.runtime for p in pts}) > 1
+        rows = [PipelineRow(p, _name(p, varying), _stage_medians(p),
+                            runtime_label(p.case.runtime) if several else "") for p in pts]
+        rows.sort(key=lambda r: (r.runtime, r.name != "current", r.name,
+                                 *[r.switch(s) for s in SWITCHES]))
         stages = _stage_order(rows)
         out.append(PipelineReport(title, rows, stages, pipeline_table(title, rows, stages),
                                   pipeline_sentence(title, rows)))

@@ -43,3 +43,16 @@ def nvml_memory(device_id: int = 0) -> dict[str, float]:
             pynvml.nvmlShutdown()
         except pynvml.NVMLError:
             pass
+
+
+def cap_torch_memory(limit_mb: int, device_id: int = 0) -> dict[str, float]:
+    """Cap PyTorch's caching allocator on a CUDA device at ``limit_mb`` (the option
+    ``gpu_mem_limit_mb``): an allocation beyond it raises torch's OutOfMemoryError, which
+    the worker records as ``oom``, as a card with that much memory would. Returns what was
+    set, for ``runtime_info``."""
+    import torch
+
+    total = torch.cuda.get_device_properties(device_id).total_memory
+    fraction = min(1.0, limit_mb * 2**20 / total)
+    torch.cuda.set_per_process_memory_fraction(fraction, device_id)
+    return {"gpu_mem_limit_mb": float(limit_mb), "gpu_mem_limit_fraction": fraction}

@@ -64,6 +64,8 @@ class OrtOptions(RuntimeOptions):
     trt_int8: OptFlag = Field(None, description="TensorRT: int8 kernels")
     trt_engine_cache_dir: Text = Field(None, description="TensorRT: engine cache folder")
     trt_workspace_mb: PosInt = Field(None, description="TensorRT: workspace size (MB)")
+    gpu_mem_limit_mb: PosInt = Field(None, description="CUDA: cap the CUDA arena at this many "
+                                                       "MB (beyond it an allocation fails: oom)")
 
     @model_validator(mode="after")
     def _graphs_need_binding(self) -> OrtOptions:
@@ -83,6 +85,8 @@ def _cuda_provider_options(opts: OrtOptions) -> dict[str, str]:
         po["use_tf32"] = "1" if opts.use_tf32 else "0"
     if opts.cudnn_conv_algo_search:
         po["cudnn_conv_algo_search"] = opts.cudnn_conv_algo_search
+    if opts.gpu_mem_limit_mb is not None:
+        po["gpu_mem_limit"] = str(opts.gpu_mem_limit_mb * 2**20)
     return po
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from onnxbench.bundle import Bundle
 
 PRECISIONS = ("fp32", "fp16", "bf16")
+AUTOCAST = ("fp16", "bf16")
 
 
 class TorchOptions(RuntimeOptions):
@@ -36,6 +37,11 @@ class TorchOptions(RuntimeOptions):
                             "precision")
     tf32: OptFlag = Field(None, description="CUDA: TF32 for matmul and cuDNN (PyTorch: off)")
     device_id: Annotated[int, integer(0, optional=False)] = Field(0, description="CUDA device")
+    autocast: Annotated[str | None, choice(*AUTOCAST, optional=True)] = Field(
+        None, description="mixed precision: the module stays fp32, torch.autocast runs "
+                          "eligible ops in fp16 or bf16")
+    gpu_mem_limit_mb: PosInt = Field(None, description="CUDA: cap PyTorch's allocator at this "
+                                                       "many MB (beyond it: oom)")
 
 
 def to_numpy_list(out: Any) -> list[np.ndarray]:
@@ -81,6 +87,7 @@ class TorchEagerRuntime(Runtime):
         self._info: dict[str, Any] = {}
         self._dtype: Any = None
         self._torch: Any = None
+        self._cap: dict[str, float] = {}
 
     def prepare(self, bundle: Bundle, options: Mapping[str, Any]) -> None:
         self.accept(bundle, options)
@@ -101,6 +108,10 @@ class TorchEagerRuntime(Runtime):
             if self.opts.tf32 is not None:
                 torch.backends.cuda.matmul.allow_tf32 = self.opts.tf32
                 torch.backends.cudnn.allow_tf32 = self.opts.tf32
+            if self.opts.gpu_mem_limit_mb is not None:
+                from onnxbench.runtimes.gpu_memory import cap_torch_memory
+
+                self._cap = cap_torch_memory(self.opts.gpu_mem_limit_mb, self.opts.device_id)
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter_ns()
         module = bundle.load_module()
@@ -134,10 +145,25 @@ class TorchEagerRuntime(Runtime):
             "clock": "time.perf_counter_ns, host, after synchronize()",
             # the executor adds the device's own time: timing.stages_ms.cuda_events_p50_ms
             "device_clock": "CUDA events (median after the timing loop)" if cuda else None,
+            "autocast": self.opts.autocast,
         }
         if cuda:
             info["gpu_name"] = torch.cuda.get_device_name(self.torch_device)
+            info.update(self._cap)
         return info
+
+    def call_context(self) -> Any:
+        """What every inference runs under: inference_mode, plus autocast when asked."""
+        import contextlib
+
+        torch = self._torch
+        if self.opts.autocast is None:
+            return torch.inference_mode()
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.inference_mode())
+        dtype = torch.float16 if self.opts.autocast == "fp16" else torch.bfloat16
+        stack.enter_context(torch.autocast(self.device, dtype=dtype))
+        return stack
 
     def _tensors(self, inputs: Inputs) -> list[Any]:
         """Inputs as tensors on the device, in the mapping's (= the spec's) order."""
@@ -156,13 +182,21 @@ class TorchEagerRuntime(Runtime):
         return tensors
 
     def run(self, inputs: Inputs) -> list[np.ndarray]:
-        with self._torch.inference_mode():
+        with self.call_context():
             out = self.module(*self._tensors(inputs))
         return to_numpy_list(out)
 
     def bind(self, inputs: Inputs) -> Callable[[], Any]:
         tensors = self._tensors(inputs)
         module, inference_mode = self.module, self._torch.inference_mode
+        if self.opts.autocast is not None:
+            context = self.call_context
+
+            def call_autocast() -> Any:
+                with context():
+                    return module(*tensors)
+
+            return call_autocast
 
         def call() -> Any:
             with inference_mode():

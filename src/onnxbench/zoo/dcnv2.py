@@ -156,6 +156,17 @@ class DCNv2Spec(ModelSpec):
     description = "deepctr-torch DCNMix (DCN-v2 with mixture of low-rank cross experts); dummy data"
     configs = CONFIGS
     default_config = "light"
+    # what the exporter matrix says when an exporter fails on this model (checked: scripting
+    # the inner DCNMix alone, with jit-properties, fails on BaseModel.forward as below)
+    export_notes = {
+        "jit-script": (
+            "DCNMix is not TorchScript, whatever the fix: torch.jit.script compiles the Python "
+            "source, onnxbench's one-input-per-feature wrapper takes forward(*features), and "
+            "deepctr's BaseModel.forward reads fields of its feature-column namedtuples "
+            "(feat.embedding_name), which TorchScript types as plain tuples. DCNMix has no "
+            "data-dependent control flow, so a trace-based export is exact: use dynamo, "
+            "torchscript or jit-trace with --fix squeeze-dims,jit-properties"),
+    }
 
     def build(self, config: str | None, *, seed: int = 0,
               options: Mapping[str, Any] | None = None, train: bool = True):

@@ -3,10 +3,19 @@
 input -> Linear(INPUT, EMB) -> MoE(EXPERTS experts, each Linear-ReLU-Linear; linear gate +
 softmax; top-k routing; weighted sum) -> Linear(EMB, 10).
 
-The routing is written densely: every expert runs on every row and the top-k gate weights
-are scattered into a [batch, EXPERTS] mask (``torch.topk`` + ``scatter``). No Python control
-flow depends on the data, so the graph exports with the tracing and the dynamo exporters
-alike, at any batch size.
+Two routings of the same layer:
+
+- ``dense`` (configs ``default``, ``top1``, ``wide``): every expert runs on every row and the
+  top-k gate weights are scattered into a [batch, EXPERTS] mask (``torch.topk`` +
+  ``scatter``). No Python control flow depends on the data, so the graph exports with the
+  tracing and the dynamo exporters alike, at any batch size.
+- ``sparse`` (config ``sparse``, as the reference wrote it): each expert runs only on the rows
+  routed to it, and an expert no row chose is not run at all. ``if bool(hit.any())`` is
+  Python control flow on the data: ``torch.jit.trace`` (and the TorchScript exporter, which
+  traces) records the branch the *example* took, so the graph silently drops every expert
+  the example did not use; ``torch.jit.script`` keeps it as an ONNX ``If``; ``torch.export``
+  (dynamo) refuses the data-dependent branch with an error. The exporter matrix shows all
+  three (parity over several input sets, and the lint finding ``traced-control-flow``).
 """
 
 from __future__ import annotations
@@ -23,7 +32,8 @@ from onnxbench.zoo.data import Split, load_split
 N_CLASSES = 10
 
 
-def _moe_module(n_in: int, emb: int, experts: int, top: int, hidden: int):
+def _moe_module(n_in: int, emb: int, experts: int, top: int, hidden: int,
+                routing: str = "dense"):
     """The classifier as a torch module (class defined lazily: importing the zoo stays cheap)."""
     import torch
     from torch import nn
@@ -49,7 +59,24 @@ def _moe_module(n_in: int, emb: int, experts: int, top: int, hidden: int):
             mixed = (weights.unsqueeze(-1) * outs).sum(dim=1)              # [B, EMB]
             return self.head(mixed)
 
-    return MoEClassifier()
+    class SparseMoEClassifier(MoEClassifier):
+        """Each expert runs on its own rows only; an expert nobody chose is skipped."""
+
+        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+            h = self.embed(pixels)
+            probs = torch.softmax(self.gate(h), dim=-1)                    # [B, E]
+            top_w, top_i = torch.topk(probs, self.top, dim=-1)             # [B, k]
+            top_w = top_w / top_w.sum(dim=-1, keepdim=True)
+            mixed = torch.zeros_like(h)
+            for e, expert in enumerate(self.experts):
+                hit = top_i == e                                           # [B, k]
+                if bool(hit.any()):  # data-dependent: tracing bakes the example's answer in
+                    rows = hit.any(dim=-1).nonzero().squeeze(-1)
+                    w = (top_w * hit.to(top_w.dtype)).sum(dim=-1)[rows]
+                    mixed = mixed.index_add(0, rows, expert(h[rows]) * w.unsqueeze(-1))
+            return self.head(mixed)
+
+    return SparseMoEClassifier() if routing == "sparse" else MoEClassifier()
 
 
 class MoESpec(ModelSpec):
@@ -60,13 +87,18 @@ class MoESpec(ModelSpec):
         "default": {"experts": 8, "top": 2, "emb": 16, "hidden": 32, "epochs": 20},
         "top1": {"experts": 8, "top": 1, "emb": 16, "hidden": 32, "epochs": 20},
         "wide": {"experts": 16, "top": 4, "emb": 64, "hidden": 128, "epochs": 15},
+        # the reference's routing: only the chosen experts run (data-dependent control flow)
+        "sparse": {"experts": 8, "top": 2, "emb": 16, "hidden": 32, "epochs": 20,
+                   "routing": "sparse"},
     }
     default_config = "default"
 
     def settings(self, config: str | None, options: Mapping[str, Any] | None) -> dict[str, Any]:
         """The config's settings, with ``experts``/``top``/``emb``/``hidden``/``epochs`` overridable."""
-        merged = dict(self.config(config))
+        merged = {"routing": "dense", **self.config(config)}
         for key in merged:
+            if key == "routing":
+                continue
             if options and key in options:
                 merged[key] = int(options[key])
         if not 1 <= merged["top"] <= merged["experts"]:
@@ -76,8 +108,8 @@ class MoESpec(ModelSpec):
 
     def describe(self, config: str | None) -> str:
         s = self.config(config)
-        return (f"{s['experts']} experts, top-{s['top']}, emb {s['emb']}, hidden {s['hidden']}; "
-                "digits (or MNIST via data_dir)")
+        return (f"{s['experts']} experts, top-{s['top']} ({s.get('routing', 'dense')} routing), "
+                f"emb {s['emb']}, hidden {s['hidden']}; digits (or MNIST via data_dir)")
 
     def held_out(self, config: str | None = None,
                  options: Mapping[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +129,8 @@ class MoESpec(ModelSpec):
         s = self.settings(config, options)
         split = load_split(options)
         torch.manual_seed(seed)
-        module = _moe_module(split.n_features, s["emb"], s["experts"], s["top"], s["hidden"])
+        module = _moe_module(split.n_features, s["emb"], s["experts"], s["top"], s["hidden"],
+                             s["routing"])
         if train:
             with single_thread():
                 _train(module, split, epochs=s["epochs"], seed=seed)
@@ -106,7 +139,8 @@ class MoESpec(ModelSpec):
     def param_count(self, config: str | None, options: Mapping[str, Any] | None = None) -> int:
         s = self.settings(config, options)
         n_in = load_split(options).n_features
-        return count_params(_moe_module(n_in, s["emb"], s["experts"], s["top"], s["hidden"]))
+        return count_params(_moe_module(n_in, s["emb"], s["experts"], s["top"], s["hidden"],
+                                        s["routing"]))
 
     def input_names(self, config: str | None) -> list[str]:
         return ["pixels"]

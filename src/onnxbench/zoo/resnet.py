@@ -4,6 +4,12 @@ Built from transformers' ``ResNetConfig`` with the real stage depths and widths,
 torchvision cannot load against the CPU build of torch on these machines. Where torchvision
 does import, ``options['backend'] = 'torchvision'`` builds ``torchvision.models.resnet18/50``
 instead. ``options['image_size']`` (224 by default, e.g. 512) sets the input height/width.
+
+The ``digits`` config is a small ResNet of the same block type that is *trained* (seconds,
+seeded) on a real labelled image set shipped with scikit-learn: the handwritten digits
+rendered as image files (``pipeline.digits``), preprocessed as the ``current`` pipeline does.
+Its held-out accuracy is a real accuracy, so a pipeline's preprocessing can be scored
+against labels, not only against another pipeline.
 """
 
 from __future__ import annotations
@@ -28,6 +34,13 @@ TINY = {"resnet18": {"layer_type": "basic", "depths": [1, 1], "hidden_sizes": [8
                      "embedding_size": 8, "num_labels": 10, "image_size": 32},
         "resnet50": {"layer_type": "bottleneck", "depths": [1, 1], "hidden_sizes": [16, 32],
                      "embedding_size": 8, "num_labels": 10, "image_size": 32}}
+# trained on scikit-learn's digits rendered as image files (pipeline.digits)
+DIGITS = {"resnet18": {"layer_type": "basic", "depths": [1, 1], "hidden_sizes": [16, 32],
+                       "embedding_size": 16, "num_labels": 10, "image_size": 32,
+                       "data": "digits", "epochs": 8},
+          "resnet50": {"layer_type": "bottleneck", "depths": [1, 1], "hidden_sizes": [32, 64],
+                       "embedding_size": 16, "num_labels": 10, "image_size": 32,
+                       "data": "digits", "epochs": 8}}
 
 
 def _classifier(model):
@@ -56,7 +69,8 @@ class ResNetSpec(ModelSpec):
         self.name = name
         self.configs = {"default": dict(SHAPES[name], image_size=224),
                         "512": dict(SHAPES[name], image_size=512),
-                        "tiny": dict(TINY[name])}
+                        "tiny": dict(TINY[name]),
+                        "digits": dict(DIGITS[name])}
 
     def image_size(self, config: str | None, options: Mapping[str, Any] | None) -> int:
         size = (options or {}).get("image_size", self.config(config)["image_size"])
@@ -100,7 +114,32 @@ class ResNetSpec(ModelSpec):
 
         self.image_size(config, options)  # validate early
         torch.manual_seed(seed)
-        return _classifier(self._make(config, options)).eval()
+        module = _classifier(self._make(config, options))
+        if train and self.config(config).get("data") == "digits":
+            _train_digits(module, self.config(config), self.image_size(config, options), seed)
+        return module.eval()
+
+    def held_out(self, config: str | None, options: Mapping[str, Any] | None = None):
+        """(x, y) of the held-out digits as the ``current`` pipeline preprocesses them."""
+        from onnxbench.pipeline.digits import preprocessed
+
+        if self.config(config).get("data") != "digits":
+            return None
+        return preprocessed("held-out", self.image_size(config, options))
+
+    def evaluate(self, predict, config: str | None,
+                 options: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """Top-1 accuracy on the held-out digits (``digits`` config only)."""
+        data = self.held_out(config, options)
+        if data is None:
+            return None
+        from onnxbench.pipeline.digits import SOURCE
+
+        x, y = data
+        preds = np.concatenate([np.asarray(predict({"pixel_values": x[i:i + 128]})[0]).argmax(-1)
+                                for i in range(0, len(x), 128)])
+        return {"metric": "accuracy", "value": float(np.mean(preds == y)), "n": int(len(y)),
+                "split": "held-out", "data": SOURCE}
 
     def param_count(self, config: str | None, options: Mapping[str, Any] | None = None) -> int:
         return meta_param_count(lambda: self._make(config, options))
@@ -123,10 +162,39 @@ class ResNetSpec(ModelSpec):
     def make_inputs(self, config: str | None, batch: int, seq: int | None = None,
                     seed: int = 0, *, options: Mapping[str, Any] | None = None
                     ) -> dict[str, np.ndarray]:
-        """Normalised-looking pixels: standard normal, float32 [batch, 3, H, W]."""
+        """Normalised-looking pixels: standard normal, float32 [batch, 3, H, W]; for the
+        ``digits`` config, ``batch`` held-out digits from a seeded offset."""
         size = self.image_size(config, options)
+        data = self.held_out(config, options)
+        if data is not None:
+            x = data[0]
+            start = int(np.random.default_rng(seed).integers(len(x)))
+            return {"pixel_values": np.ascontiguousarray(x[(start + np.arange(batch)) % len(x)])}
         rng = np.random.default_rng(seed)
         return {"pixel_values": rng.standard_normal((batch, 3, size, size), dtype=np.float32)}
+
+
+def _train_digits(module, cfg: dict[str, Any], image_size: int, seed: int) -> None:
+    """Adam on the training digits (seconds on one thread), seeded; held-out rows unseen."""
+    import torch
+
+    from onnxbench.pipeline.digits import preprocessed
+    from onnxbench.zoo.base import single_thread
+
+    x, y = preprocessed("train", image_size)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(module.parameters(), lr=3e-3)
+    with single_thread():
+        module.train()
+        for _ in range(int(cfg.get("epochs", 8))):
+            order = torch.randperm(len(x), generator=gen)
+            for i in range(0, len(x), 64):
+                idx = order[i:i + 64]
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(module(x[idx]), y[idx]).backward()
+                opt.step()
+    module.eval()
 
 
 RESNET18 = register(ResNetSpec("resnet18"))
