@@ -87,7 +87,8 @@ def test_tf2onnx_export_and_parity_at_each_batch(spec, exported):
     assert not bad["passed"] and bad["first_problem"].startswith("batch 2")
 
 
-@pytest.mark.parametrize("name", ["tf-call", "tf-predict-on-batch", "tf-predict", "tf-saved-model"])
+@pytest.mark.parametrize("name", ["tf-call", "tf-eager-call", "tf-predict-on-batch", "tf-predict",
+                                  "tf-saved-model"])
 def test_runtime_runs_matches_onnx_and_reports_tracing(name, spec, exported, tmp_path):
     import onnxruntime as ort
 
@@ -112,7 +113,7 @@ def test_runtime_runs_matches_onnx_and_reports_tracing(name, spec, exported, tmp
     assert info["backend"] == "tensorflow"
     assert "tracing_count" in info and "retracing_warnings" in info
     assert info["ignored_options"] == ["not_mine"]
-    if name != "tf-saved-model":
+    if name not in ("tf-saved-model", "tf-eager-call"):
         assert info["tracing_count"] >= 1  # one trace for one input shape
     if name == "tf-call":
         assert info["tracing_count"] == 1

@@ -17,7 +17,8 @@ RUNTIME_LABELS = {
     "ort-cpu": "ORT CPU", "ort-cuda": "ORT CUDA", "ort-trt": "ORT TensorRT",
     "torch-cpu": "PyTorch CPU", "torch-cuda": "PyTorch CUDA",
     "torch-compile-cpu": "PyTorch compiled CPU", "torch-compile-cuda": "PyTorch compiled CUDA",
-    "tf-call": "TF call (tf.function)", "tf-predict-on-batch": "TF predict_on_batch",
+    "tf-call": "TF call (tf.function)", "tf-eager-call": "TF eager call",
+    "tf-predict-on-batch": "TF predict_on_batch",
     "tf-predict": "TF predict", "tf-saved-model": "TF SavedModel",
 }
 # case fields a label may need besides the runtime; options are keyed "options.<name>"

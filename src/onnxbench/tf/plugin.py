@@ -8,6 +8,7 @@ from __future__ import annotations
 
 RUNTIMES = {
     "tf-call": "onnxbench.tf.runtimes:TFCallRuntime",
+    "tf-eager-call": "onnxbench.tf.runtimes:TFEagerCallRuntime",
     "tf-predict-on-batch": "onnxbench.tf.runtimes:TFPredictOnBatchRuntime",
     "tf-predict": "onnxbench.tf.runtimes:TFPredictRuntime",
     "tf-saved-model": "onnxbench.tf.runtimes:TFSavedModelRuntime",

@@ -1,6 +1,8 @@
 """TensorFlow behind the Runtime protocol: the ways Keras users actually run a model.
 
 - ``tf-call``: ``model(x)`` under ``tf.function`` (graph mode, traced per input signature).
+- ``tf-eager-call``: ``model(x, training=False)`` with no ``tf.function``: the plain Keras
+  call the reference timed as "keras call" (every layer dispatched eagerly from Python).
 - ``tf-predict-on-batch``: ``model.predict_on_batch(x)`` (Keras' own compiled predict step).
 - ``tf-predict``: ``model.predict(x, batch_size=batch)`` (the data-adapter path the
   reference measured, retracing included).
@@ -227,6 +229,20 @@ class TFCallRuntime(TFRuntime):
         return {"tracing_count": int(self._fn.experimental_get_tracing_count()),
                 "traced": "tf.function(model)", "reduce_retracing": self.opts.reduce_retracing,
                 "fixed_signature": self.opts.fixed_signature}
+
+
+class TFEagerCallRuntime(TFRuntime):
+    """``model(x, training=False)`` eagerly, as a Keras user calls it outside tf.function."""
+
+    def _setup(self) -> None:
+        self._keras_only()
+
+    def _callable(self, tensors, inputs):
+        model, args = self.model, self._args(tensors)
+        return lambda: model(args, training=False)
+
+    def _tracing(self) -> dict[str, Any]:
+        return {"tracing_count": 0, "traced": "nothing: eager execution, op by op from Python"}
 
 
 class TFPredictOnBatchRuntime(TFRuntime):
