@@ -28,16 +28,24 @@ def report(run_dir: Path = typer.Argument(..., help="run directory (runs/<suite>
            baseline: str = typer.Option(None, "--baseline",
                                         help="runtime the speed-ups compare against "
                                              "(default: PyTorch on the same device)"),
+           layout: str = typer.Option(None, "--layout",
+                                      help="table shapes of the reference reports, comma-"
+                                           "separated: winner, totals, grid (default: the "
+                                           "suite's tables:)"),
+           runs: int = typer.Option(1000, "--runs", min=1,
+                                    help="totals: the number of runs a total sums"),
            as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """Write report.md and report.html into RUN_DIR: tables, crossovers, speed-ups, A/B."""
     from onnxbench.report import build_report, save_report
+    from onnxbench.suite.tables import parse_layouts
 
     from onnxbench.report.load import load_run
 
     fmts = _formats(format)
     run = load_run(run_dir)
     _check_baseline(baseline, {r.case.runtime for r in run.results})
-    rep = build_report(run, baseline=baseline)
+    layouts = parse_layouts(layout, runs) if layout else None
+    rep = build_report(run, baseline=baseline, layouts=layouts)
     paths = save_report(rep, fmts)
     if as_json:
         doc = rep.to_dict()

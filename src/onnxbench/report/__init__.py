@@ -113,7 +113,10 @@ def _sentence(group: Group) -> str:
 
 
 def _group_report(group: Group, baseline: str | None) -> GroupReport:
+    from onnxbench.report.conditions import conditions_table
+
     tables = [comparison_table(group)] if len(group.series) > 1 else []
+    tables += [t for t in (conditions_table(group),) if t]
     tables += [t for t in (optimisation_table(group), speedup_table(group, baseline)) if t]
     tables += [latency_table(group, s) for s in group.series]
     sentence = f"{group.title}: {_sentence(group)}" if len(group.series) > 1 and len(group.xs) > 1 else ""
@@ -121,13 +124,15 @@ def _group_report(group: Group, baseline: str | None) -> GroupReport:
 
 
 def build_report(run_dir: str | Path | RunData, *, baseline: str | None = None,
-                 threshold: float = 0.05) -> Report:
-    """Everything the report shows, from files only."""
+                 threshold: float = 0.05, layouts: list | None = None) -> Report:
+    """Everything the report shows, from files only. ``layouts`` (``TableSpec``s, e.g. from
+    ``--layout``) replace the table shapes the suite asked for in ``tables:``."""
     run = run_dir if isinstance(run_dir, RunData) else load_run(run_dir)
     points = group_points(run.results)
     plain = [p for p in points if not is_pipeline(p) and not is_load(p)]
     groups = [_group_report(g, baseline) for g in build_groups(plain)] if plain else []
-    tables = [env_table(run.env)] if run.env else []
+    tables = _reference_shapes(run, plain, layouts)
+    tables += [env_table(run.env)] if run.env else []
     ex = exporter_table(points)
     tables += [ex] if ex else []
     from onnxbench.report.mix_tables import mix_table
@@ -151,6 +156,16 @@ def _why(report: Report):
 
     section = profile_section(report.points, [g.group for g in report.groups], report.ab)
     return section if section else None
+
+
+def _reference_shapes(run: RunData, points: list[Point], layouts: list | None) -> list[Table]:
+    """The suite's (or ``--layout``'s) table shapes, then what the graph passes did."""
+    from onnxbench.report.passes import passes_table
+    from onnxbench.report.shapes import shape_tables
+    from onnxbench.suite.tables import specs_from_plan
+
+    specs = layouts if layouts is not None else specs_from_plan(run.plan)
+    return shape_tables(points, specs) + [t for t in (passes_table(points),) if t]
 
 
 def write_reports(run_dir: str | Path, formats: tuple[str, ...] | list[str] = FORMATS, *,

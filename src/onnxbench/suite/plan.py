@@ -34,13 +34,14 @@ class Plan:
     timeouts: dict[str, float] = field(default_factory=dict)
     ab_axes: dict[str, list[Any]] = field(default_factory=dict)
     description: str = ""
+    tables: list[dict[str, Any]] = field(default_factory=list)  # the suite's report tables
 
     def timeout_for(self, case: Case) -> float:
         return self.timeouts.get(case.case_id, DEFAULT_TIMEOUT_S)
 
     def to_json(self) -> str:
         doc = {"suite": self.suite, "description": self.description, "n_cases": len(self.cases),
-               "ab_axes": self.ab_axes,
+               "ab_axes": self.ab_axes, "tables": self.tables,
                "cases": [{"case_id": c.case_id, "artifact_key": c.artifact_key,
                           "timeout_s": self.timeout_for(c), "case": c.model_dump(mode="json")}
                          for c in self.cases]}
@@ -52,7 +53,7 @@ class Plan:
         cases = [Case.model_validate(item["case"]) for item in doc["cases"]]
         timeouts = {item["case_id"]: float(item["timeout_s"]) for item in doc["cases"]}
         return cls(doc["suite"], cases, timeouts, doc.get("ab_axes") or {},
-                   doc.get("description", ""))
+                   doc.get("description", ""), doc.get("tables") or [])
 
 
 def _pick(entry: Axes, defaults: Axes, name: str, fallback: Any = None) -> Any:
@@ -138,4 +139,5 @@ def expand(suite: Suite) -> Plan:
         for name, values in (entry.ab or {}).items():
             ab_axes.setdefault(name, [])
             ab_axes[name] += [v for v in values if v not in ab_axes[name]]
-    return Plan(suite.suite, cases, timeouts, ab_axes, suite.description)
+    tables = [t.model_dump(mode="json", exclude_none=True) for t in suite.tables]
+    return Plan(suite.suite, cases, timeouts, ab_axes, suite.description, tables)

@@ -27,6 +27,7 @@ from onnxbench.options import OptionError, check_options, number
 from onnxbench.scenarios.spec import ScenarioBlock
 from onnxbench.suite.yamlsafe import compose_suite_yaml, read_suite_text
 from onnxbench.trust import PATH_OPTIONS
+from onnxbench.suite.tables import TableSpec
 
 AXES = ("model", "config", "exporter", "runtimes", "batch", "seq", "precision")
 DEFAULT_RUNTIMES = ["ort-cpu"]
@@ -107,6 +108,7 @@ class Suite(BaseModel):
     description: str = ""
     defaults: Defaults = Field(default_factory=Defaults)
     cases: list[CaseEntry] = Field(min_length=1)
+    tables: list[TableSpec] = Field(default_factory=list)  # extra report tables (suite/tables.py)
 
 
 # ---------------------------------------------------------------------------- loading
