@@ -139,8 +139,10 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         parse_suite("suite: x\ncases:\n  - model: a\n    batch: 1\n   runtimes: b\n", "s.yaml")
 
 
-EXPECTED_CASES = {"dcnv2-cpu": 18, "dcnv2-cpu-vs-gpu": 90, "dcnv2-gpu-fold": 36,
-                  "dcnv2-100x100-gpu": 8, "pipeline-ab": 240, "bert-optimize-gpu": 24}
+EXPECTED_CASES = {"dcnv2-cpu": 18, "dcnv2-cpu-vs-gpu": 144, "dcnv2-gpu-fold": 36,
+                  "dcnv2-100x100-gpu": 8, "pipeline-ab": 330, "bert-optimize-gpu": 42,
+                  "resnet50-torch-vs-ort": 45, "bert-torch-vs-ort": 116,
+                  "pipeline-runtimes": 162, "moe-backends": 17}
 
 
 def _builtin_names():

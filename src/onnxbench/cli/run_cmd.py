@@ -23,21 +23,30 @@ def _console():
 
 
 def _dry_run(plan, only: str | None, json_out: bool) -> None:
+    from onnxbench.suite.preflight import forecast
     from onnxbench.suite.runner import select
 
     cases = select(plan.cases, only)
     keys = sorted({c.artifact_key for c in cases})
+    skips = forecast(cases)
     if json_out:
         doc = {"suite": plan.suite, "n_cases": len(cases), "n_artifacts": len(keys),
-               "ab_axes": plan.ab_axes,
-               "cases": [{"case_id": c.case_id, "timeout_s": plan.timeout_for(c)} for c in cases]}
+               "ab_axes": plan.ab_axes, "n_skipped_here": len(skips),
+               "cases": [{"case_id": c.case_id, "timeout_s": plan.timeout_for(c),
+                          "skip_here": skips.get(c.case_id)} for c in cases]}
         typer.echo(json.dumps(doc, indent=1, default=str))
         return
     console = _console()
     console.print(f"suite {plan.suite}: {len(cases)} cases, {len(keys)} artifacts "
                   "(dry run, nothing executed)", highlight=False)
     for c in cases:
-        console.print(f"  {c.case_id}", highlight=False, soft_wrap=True)
+        why = skips.get(c.case_id)
+        console.print(f"  {c.case_id}" + (f"  [skipped here: {why}]" if why else ""),
+                      highlight=False, soft_wrap=True, markup=False)
+    if skips:
+        reasons = sorted(set(skips.values()))
+        console.print(f"{len(skips)} of {len(cases)} cases would be skipped on this machine: "
+                      + "; ".join(reasons), highlight=False, soft_wrap=True, markup=False)
 
 
 def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:

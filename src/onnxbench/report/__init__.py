@@ -160,12 +160,14 @@ def _why(report: Report):
 
 def _reference_shapes(run: RunData, points: list[Point], layouts: list | None) -> list[Table]:
     """The suite's (or ``--layout``'s) table shapes, then what the graph passes did."""
+    from onnxbench.report.hazards import hazards_table
     from onnxbench.report.passes import passes_table
     from onnxbench.report.shapes import shape_tables
     from onnxbench.suite.tables import specs_from_plan
 
     specs = layouts if layouts is not None else specs_from_plan(run.plan)
-    return shape_tables(points, specs) + [t for t in (passes_table(points),) if t]
+    extra = (hazards_table(run.run_dir, points), passes_table(points))
+    return shape_tables(points, specs) + [t for t in extra if t]
 
 
 def write_reports(run_dir: str | Path, formats: tuple[str, ...] | list[str] = FORMATS, *,

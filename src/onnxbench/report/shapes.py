@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from onnxbench.report.fmt import DASH, sig
-from onnxbench.report.labels import case_label, model_config, split_fields
+from onnxbench.report.labels import case_label, differing, model_config, split_fields
 from onnxbench.report.load import Point
 from onnxbench.report.tables import Cell, Table, reason_notes_of
 from onnxbench.suite.tables import Selector, TableSpec
@@ -100,19 +100,36 @@ def _value(point: Point, spec: TableSpec) -> tuple[float | None, bool]:
     return point.median, True
 
 
-def _cell(point: Point | None, value: float | None, bold: bool) -> Cell:
+def _which(point: Point, cands: list[Point]) -> str:
+    """What sets the chosen point apart from the other candidates of its cell."""
+    if len(cands) < 2:
+        return ""
+    _, varying = split_fields(p.case for p in cands)
+    bits = differing(point.case, varying, skip=("batch", "seq"))
+    runtime = point.case.runtime if len({p.case.runtime for p in cands}) > 1 else ""
+    return f" [{'; '.join(b for b in [runtime, *bits] if b)}]" if runtime or bits else ""
+
+
+def _cell(point: Point | None, value: float | None, bold: bool, which: str = "") -> Cell:
     if point is None:
         return Cell(DASH)
     if value is None:
-        return Cell(point.status, is_word=True)
-    text = sig(value) + (" (unstable)" if point.unstable else "")
+        return Cell(point.status + which, is_word=True)
+    text = sig(value) + (" (unstable)" if point.unstable else "") + \
+        (" (parity ✗)" if wrong(point) else "") + which
     return Cell(text, value, bold=bold)
 
 
+def wrong(point: Point) -> bool:
+    """Its outputs disagreed with PyTorch (``verify``): fast, but not a result."""
+    return (point.parity() or {}).get("passed") is False
+
+
 def decide(points: dict[str, Point]) -> tuple[list[str], bool]:
-    """(the winners, tied?): the fastest median; a tie when its CI overlaps the next one's."""
-    ranked = sorted(((p.median, h, p) for h, p in points.items() if p.median is not None),
-                    key=lambda t: t[0])
+    """(the winners, tied?): the fastest median among points whose parity did not fail; a
+    tie when its CI overlaps the next one's."""
+    ranked = sorted(((p.median, h, p) for h, p in points.items()
+                     if p.median is not None and not wrong(p)), key=lambda t: t[0])
     if not ranked:
         return [], False
     best = ranked[0][2]
@@ -142,7 +159,8 @@ def shape_table(title: str, pts: list[Point], spec: TableSpec) -> Table | None:
             p = chosen.get(c.header)
             value, exact = _value(p, spec) if p else (None, True)
             extrapolated |= p is not None and value is not None and not exact
-            row.append(_cell(p, value, bold=c.header in winners and not tied))
+            which = _which(p, c.points[key]) if p else ""
+            row.append(_cell(p, value, bold=c.header in winners and not tied, which=which))
         if spec.layout == "winner":
             row.append(Cell(("tie: " + ", ".join(winners)) if tied else (winners[0] if winners
                             else DASH), bold=bool(winners) and not tied))
@@ -159,13 +177,14 @@ def shape_table(title: str, pts: list[Point], spec: TableSpec) -> Table | None:
 def _notes(spec: TableSpec, picked: set[str], extrapolated: bool) -> list[str]:
     notes = []
     if spec.layout == "winner":
-        notes.append("winner = lowest median; 'tie' when the winner's 95 % CI overlaps "
-                     "another's (the difference is within noise)")
+        notes.append("winner = lowest median among outputs that agree with PyTorch (parity ✗ "
+                     "never wins); 'tie' when the winner's 95 % CI overlaps another's (the "
+                     "difference is within noise)")
     if spec.layout == "totals":
         notes.append(f"total = the sum of {spec.runs} timed latencies" + (
             f"; where fewer runs were timed, {spec.runs} × the mean latency (extrapolated)"
             if extrapolated else ""))
     if picked:
         notes.append(f"{', '.join(sorted(picked))}: several configurations match; each cell "
-                     "shows the fastest of them")
+                     "shows the fastest of them, [named]")
     return notes

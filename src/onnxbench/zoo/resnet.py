@@ -34,7 +34,8 @@ TINY = {"resnet18": {"layer_type": "basic", "depths": [1, 1], "hidden_sizes": [8
                      "embedding_size": 8, "num_labels": 10, "image_size": 32},
         "resnet50": {"layer_type": "bottleneck", "depths": [1, 1], "hidden_sizes": [16, 32],
                      "embedding_size": 8, "num_labels": 10, "image_size": 32}}
-# trained on scikit-learn's digits rendered as image files (pipeline.digits)
+# trained on scikit-learn's digits rendered as image files (pipeline.digits), at 32..128 px
+DIGITS_MAX_SIZE = 128
 DIGITS = {"resnet18": {"layer_type": "basic", "depths": [1, 1], "hidden_sizes": [16, 32],
                        "embedding_size": 16, "num_labels": 10, "image_size": 32,
                        "data": "digits", "epochs": 8},
@@ -115,6 +116,11 @@ class ResNetSpec(ModelSpec):
         self.image_size(config, options)  # validate early
         torch.manual_seed(seed)
         module = _classifier(self._make(config, options))
+        if self.config(config).get("data") == "digits" and \
+                not 32 <= self.image_size(config, options) <= DIGITS_MAX_SIZE:
+            raise UserError(f"model {self.name!r} config digits: option image_size must be "
+                            f"32..{DIGITS_MAX_SIZE} (8x8 digits have no more detail, and the "
+                            "small net does not learn them reliably at larger sizes)")
         if train and self.config(config).get("data") == "digits":
             _train_digits(module, self.config(config), self.image_size(config, options), seed)
         return module.eval()

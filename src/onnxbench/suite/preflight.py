@@ -1,0 +1,80 @@
+"""Which cases of a plan this machine will skip, and why, before anything runs (``--dry-run``).
+
+A GPU suite prepared on a CPU-only box should say up front that its GPU cases will be
+``skipped`` and with which reason, so its author knows the plan is right and the rest of
+it runs. The checks are the cheap ones that decide a skip whatever the model: the device
+(PyTorch's CUDA), ONNX Runtime's providers, TensorFlow's presence, a C++ compiler for
+torch.compile on the CPU, and the pipeline's own rules. The runtimes still decide for
+real when the case runs; this is a forecast, and says so.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+
+from onnxbench.case import Case
+
+PROVIDERS = {"ort-cpu": "CPUExecutionProvider", "ort-cuda": "CUDAExecutionProvider",
+             "ort-trt": "TensorrtExecutionProvider"}
+
+
+@lru_cache(maxsize=1)
+def _cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+@lru_cache(maxsize=1)
+def _ort_providers() -> tuple[str, ...]:
+    import onnxruntime
+
+    return tuple(onnxruntime.get_available_providers())
+
+
+def _provider_reason(runtime: str) -> str | None:
+    provider = PROVIDERS.get(runtime) or (runtime[4:] if runtime.startswith("ort:") else None)
+    if provider is None or provider in _ort_providers():
+        return None
+    if provider == "TensorrtExecutionProvider":
+        return "TensorRT not installed: ONNX Runtime here has no TensorrtExecutionProvider"
+    return (f"ONNX Runtime here has no {provider} (available: {', '.join(_ort_providers())})")
+
+
+def _runtime_reason(case: Case) -> str | None:
+    from onnxbench.runtimes import runtime_device
+    from onnxbench.runtimes.torch_compile import _cxx_compiler
+
+    runtime = case.runtime
+    if runtime.startswith("ort"):
+        return _provider_reason(runtime)
+    if runtime.startswith("torch") and runtime_device(runtime) == "cuda" and not _cuda():
+        return "no CUDA device: torch.cuda.is_available() is False"
+    if runtime == "torch-compile-cpu" and not _cxx_compiler():
+        return "torch.compile (inductor, CPU) needs a C++ compiler and none was found"
+    if runtime.startswith("tf-") and importlib.util.find_spec("tensorflow") is None:
+        return "TensorFlow is not installed (the [tf] extra)"
+    return None
+
+
+def _pipeline_reason(case: Case) -> str | None:
+    if "pipeline" not in case.options:
+        return None
+    if not case.runtime.startswith(("ort", "torch")):
+        return f"pipelines run on ONNX Runtime (ort-*) or PyTorch (torch-*) runtimes, not {case.runtime}"
+    if case.batch != 1:
+        return "pipelines time one image at a time (batch 1)"
+    return None
+
+
+def skip_reason(case: Case) -> str | None:
+    """Why this machine would skip ``case`` (None: it should run here)."""
+    if case.runtime.startswith("ort") and not case.exporter and not case.model.endswith(".onnx"):
+        return f"no ONNX graph: {case.runtime} runs an exported .onnx file and this case has none"
+    return _runtime_reason(case) or _pipeline_reason(case)
+
+
+def forecast(cases: list[Case]) -> dict[str, str]:
+    """case id -> the reason it would be skipped here, for the cases that would be."""
+    return {c.case_id: reason for c in cases if (reason := skip_reason(c))}
