@@ -22,9 +22,11 @@ def _case(runtime: str, pipeline: str = "current", **options) -> Case:
 
 @pytest.fixture(scope="module")
 def digits_artifact(tmp_path_factory):
+    """The bundle a worker would hand the pipeline: trained digits ResNet and its export."""
     from onnxbench.artifacts import prepare_artifact
+    from onnxbench.bundle import Bundle
 
-    return prepare_artifact(_case("ort-cpu"), tmp_path_factory.mktemp("artifacts"))
+    return Bundle.resolve(prepare_artifact(_case("ort-cpu"), tmp_path_factory.mktemp("art")))
 
 
 def test_digit_images_are_labelled_files_from_the_held_out_split(tmp_path):
@@ -106,7 +108,7 @@ def test_ort_cuda_engine_output_equals_a_host_run(digits_artifact):
     from onnxbench.pipeline.engines import build_engine
 
     device = torch.device("cuda")
-    engine = build_engine(_case("ort-cuda"), digits_artifact, device, (1, 3, 32, 32), {})
+    engine = build_engine(_case("ort-cuda"), digits_artifact, device, (1, 3, 32, 32))
     x = torch.randn(1, 3, 32, 32, device=device)
     got = engine.infer(x).cpu().numpy()
     host = engine.runtime.sess.run(None, {"pixel_values": x.cpu().numpy()})[0]
@@ -118,10 +120,11 @@ def test_torch_autocast_option_runs_and_is_recorded():
     import torch
 
     from onnxbench.artifact import Artifact
+    from onnxbench.bundle import Bundle
     from onnxbench.runtimes import get_runtime
 
     runtime = get_runtime("torch-cpu")
-    runtime.prepare(Artifact("resnet18", "tiny"), {"autocast": "bf16"})
+    runtime.prepare(Bundle.resolve(Artifact("resnet18", "tiny")), {"autocast": "bf16"})
     x = np.random.default_rng(0).standard_normal((2, 3, 32, 32), dtype=np.float32)
     out = runtime.bind({"pixel_values": x})()
     assert out.dtype == torch.bfloat16  # the module is fp32; the convolutions ran in bf16

@@ -160,8 +160,8 @@ def test_builtin_tf_vs_ort_suite_is_sized_and_has_its_oom_cell():
     plan = expand(suite)
     assert len({c.artifact_key for c in plan.cases}) == 2
     resnet = [c for c in plan.cases if c.model == "keras-resnet50"]
-    assert sorted({c.batch for c in resnet}) == [1, 2, 4, 8, 16] and len(resnet) == 20
+    assert sorted({c.batch for c in resnet}) == [1, 2, 4, 8, 16] and len(resnet) == 30
     budgeted = [c for c in plan.cases if "allocator_limit_mb" in c.options]
     assert [(c.runtime, c.batch, c.seq) for c in budgeted] == [("tf-call", 16, 500)]
     assert "cut" in suite.description and "oom" in suite.description
-    assert len(plan.cases) == 61
+    assert len(plan.cases) == 91  # six runtimes: predict, eager call, tf.function call, ...

@@ -25,27 +25,38 @@ PIPELINE_FRAMEWORKS = ("onnx", "torch")  # runtimes whose engine pipeline.engine
 STAGE_RUNS = (20, 100)  # per-stage pass: at least 20 images, at most 100
 
 
+def unfit(case: Case) -> str | None:
+    """Why a pipeline case cannot run on any machine (None if it can): the runtime must be
+    one whose engine ``pipeline.engines`` builds, and the batch 1."""
+    from onnxbench.runtimes import runtime_class
+
+    if runtime_class(case.runtime).framework not in PIPELINE_FRAMEWORKS:
+        return (f"pipelines run on ONNX Runtime (ort-*) or PyTorch (torch-*) runtimes, "
+                f"not {case.runtime}")
+    if case.batch != 1:
+        return "pipelines time one image at a time (batch 1)"
+    return None
+
+
 def _settings(case: Case, bundle: Bundle):
     import torch
 
-    from onnxbench.runtimes import runtime_class, runtime_device
+    from onnxbench.runtimes import runtime_device
 
     opts = case.options
     name = opts.get("pipeline", "current")
     if name not in PIPELINES:
         raise UserError(f"options.pipeline: unknown pipeline {name!r}; choose one of: "
                         f"{', '.join(PIPELINES)}")
-    if runtime_class(case.runtime).framework not in PIPELINE_FRAMEWORKS:
-        raise Skip(f"pipelines run on ONNX Runtime (ort-*) or PyTorch (torch-*) runtimes, "
-                   f"not {case.runtime}")
+    reason = unfit(case)
+    if reason:
+        raise Skip(reason)
     cuda = runtime_device(case.runtime) == "cuda"
     if cuda and not torch.cuda.is_available():
         raise Skip("no CUDA device: torch.cuda.is_available() is False")
     pin = bool(opts.get("pin_memory", False))
     if pin and not cuda:
         raise Skip("pin_memory needs a CUDA device")
-    if case.batch != 1:
-        raise Skip("pipelines time one image at a time (batch 1)")
     settings = PipelineSettings(image_size=int(opts.get("image_size", _default_size(bundle))),
                                 device=torch.device("cuda" if cuda else "cpu"),
                                 pin_memory=pin, non_blocking=bool(opts.get("non_blocking", False)))

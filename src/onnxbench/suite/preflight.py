@@ -15,10 +15,6 @@ from functools import lru_cache
 
 from onnxbench.case import Case
 
-PROVIDERS = {"ort-cpu": "CPUExecutionProvider", "ort-cuda": "CUDAExecutionProvider",
-             "ort-trt": "TensorrtExecutionProvider"}
-
-
 @lru_cache(maxsize=1)
 def _cuda() -> bool:
     import torch
@@ -33,44 +29,50 @@ def _ort_providers() -> tuple[str, ...]:
     return tuple(onnxruntime.get_available_providers())
 
 
-def _provider_reason(runtime: str) -> str | None:
-    provider = PROVIDERS.get(runtime) or (runtime[4:] if runtime.startswith("ort:") else None)
-    if provider is None or provider in _ort_providers():
+def _provider_reason(provider: str) -> str | None:
+    if provider in _ort_providers():
         return None
     if provider == "TensorrtExecutionProvider":
         return "TensorRT not installed: ONNX Runtime here has no TensorrtExecutionProvider"
-    return (f"ONNX Runtime here has no {provider} (available: {', '.join(_ort_providers())})")
+    return f"ONNX Runtime here has no {provider} (available: {', '.join(_ort_providers())})"
 
 
 def _runtime_reason(case: Case) -> str | None:
-    from onnxbench.runtimes import runtime_device
-    from onnxbench.runtimes.torch_compile import _cxx_compiler
+    """The device, provider, framework and compiler checks, by the runtime's capabilities."""
+    from onnxbench.runtimes import runtime_class
 
-    runtime = case.runtime
-    if runtime.startswith("ort"):
-        return _provider_reason(runtime)
-    if runtime.startswith("torch") and runtime_device(runtime) == "cuda" and not _cuda():
+    cls = runtime_class(case.runtime)
+    if cls.framework == "onnx":
+        provider = getattr(cls, "PROVIDER", None) or case.runtime.partition(":")[2]
+        return _provider_reason(provider) if provider else None
+    if cls.device == "cuda" and cls.framework == "torch" and not _cuda():
         return "no CUDA device: torch.cuda.is_available() is False"
-    if runtime == "torch-compile-cpu" and not _cxx_compiler():
-        return "torch.compile (inductor, CPU) needs a C++ compiler and none was found"
-    if runtime.startswith("tf-") and importlib.util.find_spec("tensorflow") is None:
+    if cls.framework == "tf" and importlib.util.find_spec("tensorflow") is None:
         return "TensorFlow is not installed (the [tf] extra)"
+    return _compiler_reason(cls)
+
+
+def _compiler_reason(cls) -> str | None:
+    from onnxbench.runtimes.torch_compile import TorchCompileRuntime, cxx_compiler
+
+    if issubclass(cls, TorchCompileRuntime) and cls.device == "cpu" and not cxx_compiler():
+        return "torch.compile (inductor, CPU) needs a C++ compiler and none was found"
     return None
 
 
 def _pipeline_reason(case: Case) -> str | None:
-    if "pipeline" not in case.options:
-        return None
-    if not case.runtime.startswith(("ort", "torch")):
-        return f"pipelines run on ONNX Runtime (ort-*) or PyTorch (torch-*) runtimes, not {case.runtime}"
-    if case.batch != 1:
-        return "pipelines time one image at a time (batch 1)"
-    return None
+    from onnxbench.pipeline.run import unfit
+
+    return unfit(case) if "pipeline" in case.options else None
 
 
 def skip_reason(case: Case) -> str | None:
     """Why this machine would skip ``case`` (None: it should run here)."""
-    if case.runtime.startswith("ort") and not case.exporter and not case.model.endswith(".onnx"):
+    from onnxbench.onnxfile import is_onnx_file
+    from onnxbench.runtimes import runtime_class
+
+    if runtime_class(case.runtime).framework == "onnx" and not case.exporter \
+            and not is_onnx_file(case.model):
         return f"no ONNX graph: {case.runtime} runs an exported .onnx file and this case has none"
     return _runtime_reason(case) or _pipeline_reason(case)
 
