@@ -4,6 +4,7 @@ MoE), and DCNMix's raising ``embedding_size`` property under torch.jit."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -47,7 +48,7 @@ def test_scripted_sparse_moe_is_right_and_dynamo_fails_loudly(sparse_matrix):
 
 
 def test_reference_json_holds_every_input_set(sparse_matrix):
-    doc = json.loads(open(sparse_matrix.reference).read())
+    doc = json.loads(Path(sparse_matrix.reference).read_text())
     assert {"b2", "b2_set1", "b2_set2"} <= set(doc["cases"])
     assert doc["meta"]["input_sets"] == 3
 

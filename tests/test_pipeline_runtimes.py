@@ -77,7 +77,7 @@ def test_ort_cpu_pipeline_scores_the_labels_like_pytorch(tmp_path, digits_artifa
 
 
 def test_pipelines_skip_runtimes_they_cannot_drive(tmp_path, digits_artifact):
-    with pytest.raises(Skip, match="ONNX Runtime .* or PyTorch"):
+    with pytest.raises(Skip, match=r"ONNX Runtime .* or PyTorch"):
         run_pipeline_case(_case("tf-call"), digits_artifact, tmp_path)
 
 

@@ -32,9 +32,10 @@ also when the export raises.
 from __future__ import annotations
 
 import contextlib
-import sys
 import inspect
-from typing import Callable, ContextManager, Iterator
+import sys
+from collections.abc import Callable, Iterator
+from typing import ContextManager
 
 from onnxbench.errors import UserError
 
@@ -161,7 +162,7 @@ def _as_attribute_error(prop: property) -> property:
             return prop.fget(self)
         except AttributeError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise AttributeError(f"{type(exc).__name__}: {exc}") from exc
     return property(fget, prop.fset, prop.fdel, prop.__doc__)
 

@@ -21,17 +21,18 @@ the cause, and the tracer's own warnings become the lint finding ``traced-contro
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from onnxbench.export.exporters import EXPORTERS, ExportResult, export, first_line
 from onnxbench.export.fixes import ALL_FIXES, apply_fix, explain_failure
 from onnxbench.export.lint import Finding, lint
-from onnxbench.export.tracing import failure_hint, hazard_notes, trace_findings
 from onnxbench.export.reference import ort_session, shape_key, write_reference
+from onnxbench.export.tracing import failure_hint, hazard_notes, trace_findings
 from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare
 from onnxbench.runtimes.pad import pad_batch, trim
 
@@ -65,16 +66,16 @@ class Cell:
     failed_sets: list[int] = field(default_factory=list)  # which of them failed
 
     @classmethod
-    def from_report(cls, key, batch, seq, report: ParityReport) -> "Cell":
+    def from_report(cls, key, batch, seq, report: ParityReport) -> Cell:
         return cls(key=key, batch=batch, seq=seq, status="pass" if report.passed else "fail",
                    max_abs=report.max_abs, max_rel=report.max_rel, min_atol=report.min_atol,
                    min_rtol=report.min_rtol, error=report.first_problem(),
                    failed_sets=[] if report.passed else [0])
 
     @classmethod
-    def worst_of(cls, cells: Sequence["Cell"]) -> "Cell":
+    def worst_of(cls, cells: Sequence[Cell]) -> Cell:
         """One cell for several input sets: the worst difference, the failing sets named."""
-        def badness(c: "Cell") -> tuple:
+        def badness(c: Cell) -> tuple:
             return (c.status == "fail", c.max_abs if c.max_abs is not None else -1.0)
         worst = max(cells, key=badness)
         failed = [i for i, c in enumerate(cells) if c.status == "fail"]

@@ -16,8 +16,9 @@ warnings (``ExportResult.trace_warnings``) and this module turns them into:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from onnxbench.export.lint import WARNING, Finding
 

@@ -42,7 +42,9 @@ def _rows(split: str) -> np.ndarray:
     s = digits_split()
     if split not in SPLITS:
         raise ValueError(f"split {split!r}: choose one of {', '.join(SPLITS)}")
-    return s.train_index if split == "train" else s.test_index
+    rows = s.train_index if split == "train" else s.test_index
+    assert rows is not None  # the digits split always records its row ids
+    return rows
 
 
 def render(image8: np.ndarray, *, source_size: int = SOURCE_SIZE, fmt: str = "jpeg") -> bytes:

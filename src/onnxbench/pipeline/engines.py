@@ -21,8 +21,9 @@ Without the device or provider, ``prepare`` raises the runtime's ``Skip`` (its r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -62,8 +62,8 @@ def _tied(a, b) -> bool:
 def overtake(group: Group, cpu: Series, gpu: Series) -> str:
     """Where ``gpu`` becomes faster than ``cpu`` and stays so over the sweep."""
     xs = [x for x in group.xs if _usable(cpu, x) and _usable(gpu, x)]
-    decided = [(x, gpu.points[x].median < cpu.points[x].median) for x in xs
-               if not _tied(gpu.points[x], cpu.points[x])]
+    decided = [(x, float(gpu.points[x].median or 0) < float(cpu.points[x].median or 0))
+               for x in xs if not _tied(gpu.points[x], cpu.points[x])]
     if not decided:
         return "tied everywhere" if xs else "no common points"
     if not decided[-1][1]:

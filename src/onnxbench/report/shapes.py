@@ -82,7 +82,7 @@ def _pick(cands: list[Point]) -> Point:
     """Of several points in one cell (a selector matching several configurations), the
     fastest with a number; else the first."""
     numbered = [p for p in cands if p.median is not None]
-    return min(numbered, key=lambda p: p.median) if numbered else cands[0]
+    return min(numbered, key=lambda p: float(p.median or 0)) if numbered else cands[0]
 
 
 def total_seconds(point: Point, runs: int) -> tuple[float | None, bool]:
@@ -149,29 +149,39 @@ def shape_table(title: str, pts: list[Point], spec: TableSpec) -> Table | None:
     unit = f"total s, {spec.runs} runs" if spec.layout == "totals" else "ms"
     headers = ["Batch"] + ["Seq"] * with_seq + [f"{c.header} ({unit})" for c in cols]
     headers += ["Winner"] * (spec.layout == "winner")
-    rows, notes, picked, extrapolated = [], [], set(), False
+    rows, extrapolated = [], False
     for key in keys:
-        chosen = {c.header: _pick(c.points[key]) for c in cols if key in c.points}
-        picked |= {c.header for c in cols if len(c.points.get(key, [])) > 1}
-        winners, tied = decide(chosen) if spec.layout == "winner" else ([], False)
-        row = [Cell(str(key[0]), key[0])] + ([Cell(str(key[1] or DASH), key[1])] if with_seq else [])
-        for c in cols:
-            p = chosen.get(c.header)
-            value, exact = _value(p, spec) if p else (None, True)
-            extrapolated |= p is not None and value is not None and not exact
-            which = _which(p, c.points[key]) if p else ""
-            row.append(_cell(p, value, bold=c.header in winners and not tied, which=which))
-        if spec.layout == "winner":
-            row.append(Cell(("tie: " + ", ".join(winners)) if tied else (winners[0] if winners
-                            else DASH), bold=bool(winners) and not tied))
+        row, approx = _row(key, cols, spec, with_seq)
         rows.append(row)
-    notes += _notes(spec, picked, extrapolated)
+        extrapolated |= approx
+    picked = {c.header for c in cols if any(len(v) > 1 for v in c.points.values())}
+    notes = _notes(spec, picked, extrapolated)
     notes += reason_notes_of([(h, k[0], p) for k in keys for h, p in
                               ((c.header, _pick(c.points[k])) for c in cols if k in c.points)],
                              "batch")
     name = spec.title or {"winner": "winner per batch", "totals": f"total time of {spec.runs} runs",
                           "grid": "batch × sequence length"}[spec.layout]
     return Table(f"{title}: {name}", headers, rows, notes)
+
+
+def _row(key: tuple[int, int | None], cols: list[Column], spec: TableSpec,
+         with_seq: bool) -> tuple[list[Cell], bool]:
+    """One (batch, seq) row and whether any of its totals is extrapolated."""
+    chosen = {c.header: _pick(c.points[key]) for c in cols if key in c.points}
+    winners, tied = decide(chosen) if spec.layout == "winner" else ([], False)
+    row = [Cell(str(key[0]), key[0])]
+    row += [Cell(str(key[1] or DASH), key[1])] if with_seq else []
+    extrapolated = False
+    for c in cols:
+        p = chosen.get(c.header)
+        value, exact = _value(p, spec) if p else (None, True)
+        extrapolated |= p is not None and value is not None and not exact
+        which = _which(p, c.points[key]) if p else ""
+        row.append(_cell(p, value, bold=c.header in winners and not tied, which=which))
+    if spec.layout == "winner":
+        text = ("tie: " + ", ".join(winners)) if tied else (winners[0] if winners else DASH)
+        row.append(Cell(text, bold=bool(winners) and not tied))
+    return row, extrapolated
 
 
 def _notes(spec: TableSpec, picked: set[str], extrapolated: bool) -> list[str]:

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from onnxbench.case import Case
 
+
 @lru_cache(maxsize=1)
 def _cuda() -> bool:
     import torch

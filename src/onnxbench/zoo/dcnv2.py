@@ -21,7 +21,7 @@ import importlib.util
 import io
 import sys
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
@@ -158,7 +158,7 @@ class DCNv2Spec(ModelSpec):
     default_config = "light"
     # what the exporter matrix says when an exporter fails on this model (checked: scripting
     # the inner DCNMix alone, with jit-properties, fails on BaseModel.forward as below)
-    export_notes = {
+    export_notes: ClassVar[dict[str, str]] = {
         "jit-script": (
             "DCNMix is not TorchScript, whatever the fix: torch.jit.script compiles the Python "
             "source, onnxbench's one-input-per-feature wrapper takes forward(*features), and "

@@ -14,7 +14,8 @@ against labels, not only against another pipeline.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -144,7 +145,7 @@ class ResNetSpec(ModelSpec):
         x, y = data
         preds = np.concatenate([np.asarray(predict({"pixel_values": x[i:i + 128]})[0]).argmax(-1)
                                 for i in range(0, len(x), 128)])
-        return {"metric": "accuracy", "value": float(np.mean(preds == y)), "n": int(len(y)),
+        return {"metric": "accuracy", "value": float(np.mean(preds == y)), "n": len(y),
                 "split": "held-out", "data": SOURCE}
 
     def param_count(self, config: str | None, options: Mapping[str, Any] | None = None) -> int:
