@@ -224,7 +224,9 @@ class PipelineOptions(OptionModel):
 
     pipeline: Text = Field(None, description="current, fast or gpu: makes the case a "
                                              "pipeline case")
-    images: PosInt = Field(None, description="number of seeded synthetic images (16)")
+    images: PosInt = Field(None, description="number of images: seeded synthetic ones (16), "
+                                             "or the first N held-out labelled digits for a "
+                                             "model trained on them (all 450)")
     image_format: Annotated[str | None, choice("jpeg", "png", optional=True)] = Field(
         None, description="jpeg or png")
     pin_memory: Flag = Field(False, description="pinned host memory for the device copy")
@@ -249,7 +251,8 @@ class ExportOptions(OptionModel):
     family: ClassVar[str] = "export"
 
     opset: PosInt = Field(None, description="ONNX opset of the export")
-    fix: Text = Field(None, description="export-side fix: squeeze-dims")
+    fix: Text = Field(None, description="export-side fix: squeeze-dims, jit-properties "
+                                        "(comma-separated to combine)")
     export_batch: PosInt = Field(None, description="example batch of the export (2)")
 
 
