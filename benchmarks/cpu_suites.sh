@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 ob=${ONNXBENCH:-.venv/bin/onnxbench}
 runs=${RUNS:-runs}
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(dcnv2-cpu moe-backends deberta-latency bert-optimize tf-vs-ort)
+[ ${#suites[@]} -gt 0 ] || suites=(dcnv2-cpu moe-backends deberta-latency bert-optimize tf-vs-ort
+  resnet50-torch-vs-ort pipeline-runtimes)
 for name in "${suites[@]}"; do
   start=$(date +%s)
   "$ob" run --suite "$name" --out "$runs" --quiet > "/tmp/onnxbench-$name.log" 2>&1

@@ -11,8 +11,12 @@
 #   bert       bert-optimize-gpu
 #   moe        moe-backends
 #   serving    serving-gpu (load: peak QPS under p99, concurrency, layouts, batching)
+#   resnet     resnet50-torch-vs-ort (the second report's PyTorch ResNet-50 table)
+#   bertgrid   bert-torch-vs-ort (the second report's BERT grid and its CUDA oom cell)
+#   pipeacc    pipeline-runtimes (every runtime x pipeline, accuracy on labelled digits)
 #   tests      the GPU tests (tests/test_gpu_runtimes.py, tests/test_pipeline.py,
-#              tests/test_profile_gpu.py, tests/test_scenarios.py -m gpu)
+#              tests/test_profile_gpu.py, tests/test_scenarios.py -m gpu,
+#              tests/test_pipeline_runtimes.py, tests/test_reference_suites.py)
 #
 # One call of the device tool may run 600 s, so the whole script keeps to a deadline
 # (BUDGET_S, default 560 s) and every suite gets the time left. A suite cut short keeps each
@@ -86,10 +90,14 @@ for part in "$@"; do
     bert) suite bert-optimize-gpu ;;
     moe) suite moe-backends ;;
     serving) suite serving-gpu ;;
+    resnet) suite resnet50-torch-vs-ort ;;
+    bertgrid) suite bert-torch-vs-ort ;;
+    pipeacc) suite pipeline-runtimes ;;
     tests)
       if [ "$(left)" -gt 60 ]; then
         timeout -k 10 "$(( $(left) - 10 ))" python3 -m pytest -q -p no:cacheprovider \
           tests/test_gpu_runtimes.py tests/test_pipeline.py tests/test_profile_gpu.py \
+          tests/test_pipeline_runtimes.py tests/test_reference_suites.py \
           > "$out/gpu-tests.log" 2>&1
         echo "gpu tests: $(tail -1 "$out/gpu-tests.log")"
         timeout -k 10 "$(( $(left) - 10 ))" python3 -m pytest -q -p no:cacheprovider -m gpu \
@@ -98,7 +106,8 @@ for part in "$@"; do
       else
         echo "gpu tests: not started, $(left) s left"
       fi ;;
-    *) echo "unknown part $part (main, fold, target, pipelines, bert, moe, serving, tests)"; exit 2 ;;
+    *) echo "unknown part $part (main, fold, target, pipelines, bert, moe, serving, resnet," \
+         "bertgrid, pipeacc, tests)"; exit 2 ;;
   esac
 done
 ls -la "$out"
