@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from onnxbench.report.fmt import DASH, sig
-from onnxbench.report.labels import case_label, model_config, split_fields
+from onnxbench.report.labels import model_config
 from onnxbench.report.load import Point
 from onnxbench.report.tables import Cell, Table
 
@@ -42,6 +42,14 @@ def _not_fused(steps: list[dict[str, Any]]) -> str:
     return "; ".join(f"{k}: {v}" for k, v in sorted(missing.items())) or DASH
 
 
+def variant(case: Any) -> str:
+    """The graph's recipe: its precision and the optimisation options the case set."""
+    from onnxbench.options import OPTIMIZE_OPTIONS
+
+    opts = [f"{k}={v}" for k, v in sorted(case.options.items()) if k in OPTIMIZE_OPTIONS and v]
+    return "; ".join([case.precision, *opts])
+
+
 def passes_table(points: list[Point]) -> Table | None:
     """One row per optimised artifact (model/config, variant)."""
     rows_by_artifact: dict[str, tuple[Point, dict[str, Any]]] = {}
@@ -51,8 +59,6 @@ def passes_table(points: list[Point]) -> Table | None:
             rows_by_artifact.setdefault(str(rec.get("artifact")), (p, rec))
     if not rows_by_artifact:
         return None
-    _, varying = split_fields(p.case for p, _ in rows_by_artifact.values())
-    skip = ("batch", "seq", "options.verify", "options.accuracy", "options.threads")
     rows = []
     for p, rec in rows_by_artifact.values():
         steps = rec.get("steps") or []
@@ -60,9 +66,7 @@ def passes_table(points: list[Point]) -> Table | None:
         for step in steps:
             for k, v in (step.get("fused") or {}).items():
                 fused[k] = fused.get(k, 0) + int(v or 0)
-        label = case_label(p.case, [v for v in varying if v not in skip], skip=skip)
-        rows.append([Cell(model_config(p.case)), Cell(label.split(" (", 1)[-1].rstrip(")")
-                                                      if "(" in label else p.case.precision),
+        rows.append([Cell(model_config(p.case)), Cell(variant(p.case)),
                      Cell(" → ".join(s.get("step", "?") for s in steps) or DASH),
                      Cell(f"{rec.get('nodes_before', DASH)} → {rec.get('nodes_after', DASH)}"),
                      Cell(_counts(fused)), Cell(_not_fused(steps)), Cell(_proof(steps))])
