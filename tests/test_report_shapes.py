@@ -13,7 +13,7 @@ from onnxbench.report.load import group_points
 from onnxbench.report.markdown import render_markdown
 from onnxbench.report.shapes import shape_table, total_seconds
 from onnxbench.report.tables import build_groups
-from onnxbench.suite.tables import TableSpec, parse_layouts
+from onnxbench.suite.tables import TableSpec, parse_layouts, specs_from_plan
 from report_fixtures import BATCHES, cpu_ms, gpu_ms, make_result, make_run, write_run
 
 THREE = {"ORT CPU": {"runtime": "ort-cpu"}, "ORT GPU": {"runtime": "ort-cuda"},
@@ -99,11 +99,14 @@ tables:
 cases:
   - model: dcnv2
 """
-    plan = expand(parse_suite(text, "s.yaml"))
-    assert plan.tables == [{"layout": "winner", "columns": {"CPU": {"runtime": ["ort-cpu"],
-                                                                    "options": {}}},
-                            "runs": 1000}]
-    assert json.loads(plan.to_json())["tables"] == plan.tables
+    plan = expand(parse_suite(text.replace("{CPU: {runtime: ort-cpu}}",
+                                           "{Z CPU: {runtime: ort-cpu}, A GPU: {runtime: ort-cuda}}"),
+                              "s.yaml"))
+    assert plan.tables == [{"layout": "winner", "runs": 1000, "columns": [
+        ["Z CPU", {"runtime": ["ort-cpu"], "options": {}}],
+        ["A GPU", {"runtime": ["ort-cuda"], "options": {}}]]}]
+    again = json.loads(plan.to_json())["tables"]  # the plan's keys are sorted: not the columns
+    assert list(specs_from_plan({"tables": again})[0].columns) == ["Z CPU", "A GPU"]
     with pytest.raises(UserError, match=r"s.yaml:4: tables\[0\].layout"):
         parse_suite(text.replace("layout: winner", "layout: podium"), "s.yaml")
 

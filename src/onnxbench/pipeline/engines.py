@@ -87,6 +87,7 @@ def _ort_engine(runtime, bundle: Bundle, device, options: dict[str, Any]) -> Eng
     if device.type == "cuda":
         stream = torch.cuda.current_stream(device).cuda_stream
         provider = dict(options.get("provider_options") or {})
+        provider.setdefault("has_user_compute_stream", "1")
         provider.setdefault("user_compute_stream", str(stream))
         options = {**options, "provider_options": provider}
     runtime.prepare(bundle, options)

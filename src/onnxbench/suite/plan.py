@@ -139,5 +139,7 @@ def expand(suite: Suite) -> Plan:
         for name, values in (entry.ab or {}).items():
             ab_axes.setdefault(name, [])
             ab_axes[name] += [v for v in values if v not in ab_axes[name]]
-    tables = [t.model_dump(mode="json", exclude_none=True) for t in suite.tables]
+    from onnxbench.suite.tables import plan_record
+
+    tables = [plan_record(t) for t in suite.tables]
     return Plan(suite.suite, cases, timeouts, ab_axes, suite.description, tables)

@@ -59,6 +59,13 @@ class Selector(BaseModel):
         return True
 
 
+def _pairs_to_dict(value: Any) -> Any:
+    """``[[header, selector], ...]`` (how plan.json keeps the order) as a mapping."""
+    if isinstance(value, list):
+        return {str(h): sel for h, sel in value}
+    return value
+
+
 class TableSpec(BaseModel):
     """One extra table of the report."""
 
@@ -66,9 +73,19 @@ class TableSpec(BaseModel):
 
     layout: Literal["winner", "totals", "grid"]
     title: str | None = None
-    columns: dict[str, Selector] | None = None
+    columns: Annotated[dict[str, Selector] | None, BeforeValidator(_pairs_to_dict)] = None
     runs: int = Field(DEFAULT_RUNS, ge=1, description="totals: the number of runs summed")
     model: str | None = Field(None, description="only this model (default: every model)")
+
+
+def plan_record(spec: TableSpec) -> dict[str, Any]:
+    """The spec as ``configs/plan.json`` keeps it: columns as [header, selector] pairs, so
+    their order survives the plan's sorted keys."""
+    doc = spec.model_dump(mode="json", exclude_none=True)
+    if spec.columns is not None:
+        doc["columns"] = [[h, sel.model_dump(mode="json", exclude_none=True)]
+                          for h, sel in spec.columns.items()]
+    return doc
 
 
 def parse_layouts(text: str | None, runs: int = DEFAULT_RUNS) -> list[TableSpec]:
