@@ -99,9 +99,8 @@ tables:
 cases:
   - model: dcnv2
 """
-    plan = expand(parse_suite(text.replace("{CPU: {runtime: ort-cpu}}",
-                                           "{Z CPU: {runtime: ort-cpu}, A GPU: {runtime: ort-cuda}}"),
-                              "s.yaml"))
+    two = "{Z CPU: {runtime: ort-cpu}, A GPU: {runtime: ort-cuda}}"
+    plan = expand(parse_suite(text.replace("{CPU: {runtime: ort-cpu}}", two), "s.yaml"))
     assert plan.tables == [{"layout": "winner", "runs": 1000, "columns": [
         ["Z CPU", {"runtime": ["ort-cpu"], "options": {}}],
         ["A GPU", {"runtime": ["ort-cuda"], "options": {}}]]}]
