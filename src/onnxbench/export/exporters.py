@@ -19,13 +19,13 @@ import contextlib
 import inspect
 import io
 import logging
-import re
 import time
 import warnings
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,37 +60,15 @@ class ExportResult:
         return out
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
 def first_line(exc: BaseException) -> str:
     """The root cause's first non-empty line, prefixed with its type (errors are often long).
 
     The dynamo exporter wraps the real error in a generic "Failed to export the model with
     torch.export" message; its ``__cause__`` says what went wrong.
     """
-    while exc.__cause__ is not None and exc.__cause__ is not exc:
-        exc = exc.__cause__
-    text = _ANSI.sub("", str(exc)).strip()
-    line = _tidy_ort(next((ln.strip() for ln in text.splitlines() if ln.strip()), ""))
-    return f"{type(exc).__name__}: {line}"[:300] if line else type(exc).__name__
+    from onnxbench.errors import first_line as one_line
 
-
-def _tidy_ort(line: str) -> str:
-    """Drop the C++ source location and signature from an ORT 'Status Message'.
-
-    ``... Status Message: /onnxruntime_src/...h:118 onnxruntime::...) const [with ...]
-    input_rank == reference_rank was false. Ranks of input data are different ...`` keeps
-    only the sentence after the failed check.
-    """
-    head, sep, detail = line.partition("Status Message: ")
-    if not sep:
-        return line
-    if " was false. " in detail:
-        detail = detail.rsplit(" was false. ", 1)[1]
-    elif detail.startswith("/"):
-        detail = detail.split(" ", 1)[-1]
-    return f"{head}{sep}{detail.strip()}"
+    return one_line(exc, root_cause=True)
 
 
 def export(module, example_inputs: Mapping[str, np.ndarray], *, input_names: Sequence[str],
