@@ -37,9 +37,8 @@ def report(run_dir: Path = typer.Argument(..., help="run directory (runs/<suite>
            as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """Write report.md and report.html into RUN_DIR: tables, crossovers, speed-ups, A/B."""
     from onnxbench.report import build_report, save_report
-    from onnxbench.suite.tables import parse_layouts
-
     from onnxbench.report.load import load_run
+    from onnxbench.suite.tables import parse_layouts
 
     fmts = _formats(format)
     run = load_run(run_dir)
