@@ -25,9 +25,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, Vali
 from onnxbench.errors import UserError
 from onnxbench.options import OptionError, check_options, number
 from onnxbench.scenarios.spec import ScenarioBlock
+from onnxbench.suite.tables import TableSpec
 from onnxbench.suite.yamlsafe import compose_suite_yaml, read_suite_text
 from onnxbench.trust import PATH_OPTIONS
-from onnxbench.suite.tables import TableSpec
 
 AXES = ("model", "config", "exporter", "runtimes", "batch", "seq", "precision")
 DEFAULT_RUNTIMES = ["ort-cpu"]
