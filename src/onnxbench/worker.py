@@ -90,6 +90,22 @@ def preload(modules: Iterable[str]) -> None:
         _CONTEXT.set_forkserver_preload(_forkserver_preload())
 
 
+def restart_fork_server() -> None:
+    """Stop the fork server (if one runs): the next worker forks from a fresh one.
+
+    The Ray executor calls this after a failed case, so nothing a failure may have left in
+    the server serves the next case. (CPython has no public call for it; without one, the
+    old server stays.)
+    """
+    if _CONTEXT is None or _CONTEXT.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:
+        stop()
+
+
 def _limit_memory(mem_limit_mb: int | None) -> None:
     if mem_limit_mb:
         import resource

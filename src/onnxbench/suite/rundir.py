@@ -61,7 +61,9 @@ class RunDir:
         return self.raw / case.case_id / "result.json"
 
     def done(self, case: Case) -> bool:
-        return self.result_path(case).is_file()
+        """The case has a final result (one lost with its Ray worker or node is not final)."""
+        path = self.result_path(case)
+        return path.is_file() and not _marked_rerun(path)
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -80,6 +82,13 @@ class RunDir:
             yield
         finally:
             os.close(fd)  # closing releases the flock
+
+
+def _marked_rerun(path: Path) -> bool:
+    try:
+        return bool(json.loads(path.read_text(encoding="utf-8")).get("rerun"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def create_run_dir(out_root: Path | str, name: str, now: datetime | None = None) -> RunDir:

@@ -1,4 +1,5 @@
-"""Run a plan into a run directory: artifacts first, then one worker per case.
+"""Run a plan into a run directory: artifacts first, then one worker per case (placed by
+an executor: ``local`` or ``ray``, see ``onnxbench.executors``).
 
 Each case's ``result.json`` is written (atomically) as soon as the case ends, so Ctrl-C or
 a kill loses nothing finished, and ``resume`` runs only the cases without one. Progress
@@ -10,15 +11,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any
 
 from onnxbench.artifact import Artifact
 from onnxbench.artifacts import cached_artifact, onnx_artifact, prepare_artifact
 from onnxbench.case import Case
 from onnxbench.errors import Skip, UserError
-from onnxbench.execute import execute_case, now_iso
+from onnxbench.executors.base import Batch, Executor, Progress, ProgressFn
+from onnxbench.executors.local import LocalExecutor
 from onnxbench.onnxfile import is_onnx_file
-from onnxbench.result import Result, write_result
+from onnxbench.result import Result
 from onnxbench.suite.aggregate import Summary, aggregate
 from onnxbench.suite.plan import Plan
 from onnxbench.suite.rundir import RunDir, create_run_dir, open_run_dir, read_env, read_plan, \
@@ -27,23 +29,6 @@ from onnxbench.trust import check_resume
 from onnxbench.worker import WorkerOutcome, preload, run_isolated
 
 ARTIFACT_TIMEOUT_S = 1800.0
-
-
-@dataclass
-class Progress:
-    """One progress event: a phase starts/ends one item; ``done``/``total`` count cases."""
-
-    phase: Literal["artifact", "case"]
-    event: Literal["start", "end"]
-    name: str
-    done: int
-    total: int
-    status: str | None = None
-    reason: str | None = None
-    duration_s: float | None = None
-
-
-ProgressFn = Callable[[Progress], None]
 
 
 @dataclass
@@ -75,16 +60,6 @@ def collect_env() -> dict[str, Any]:
     return collect()
 
 
-def failed_result(case: Case, outcome: WorkerOutcome, started: str, prefix: str = "") -> Result:
-    """A Result for a worker that did not return one (crash, oom, timeout, exception)."""
-    result = Result(case_id=case.case_id, case=case, status=outcome.status,
-                    reason=f"{prefix}{outcome.reason}", started_at=started,
-                    duration_s=round(outcome.duration_s, 6))
-    if outcome.traceback:
-        result.traceback = outcome.traceback  # kept for debugging (Result allows extras)
-    return result
-
-
 def prepare_or_skip(case: Case, cache_dir: Path) -> Artifact | Skip:
     """``prepare_artifact`` in the worker, with a ``Skip`` (e.g. an absent extra) returned
     rather than raised: the key's cases are then ``skipped`` with its reason, not failed."""
@@ -92,13 +67,6 @@ def prepare_or_skip(case: Case, cache_dir: Path) -> Artifact | Skip:
         return prepare_artifact(case, cache_dir)
     except Skip as exc:
         return exc
-
-
-def skipped_result(case: Case, skip: Skip, started: str) -> Result:
-    """The Result of a case whose artifact could not be built here (``Skip``)."""
-    reason = str(skip).strip().splitlines()[0] if str(skip).strip() else "skipped"
-    return Result(case_id=case.case_id, case=case, status="skipped", reason=reason,
-                  started_at=started, duration_s=0.0)
 
 
 def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
@@ -138,35 +106,25 @@ def _model_modules(cases: list[Case]) -> list[str]:
 
 
 def run_cases(plan: Plan, run: RunDir, *, only: str | None = None,
-              progress: ProgressFn | None = None, env: dict[str, Any] | None = None
-              ) -> list[Result]:
-    """Run every selected case that has no result yet; each result is written as it ends."""
+              progress: ProgressFn | None = None, env: dict[str, Any] | None = None,
+              executor: Executor | None = None) -> list[Result]:
+    """Run every selected case that has no result yet; each result is written as it ends.
+
+    ``executor`` places the cases (default: ``local``, one after another on this host); it
+    is opened before the artifacts are built, so a case it cannot place fails first.
+    """
     progress = progress or (lambda _p: None)
     pending = [c for c in select(plan.cases, only) if not run.done(c)]
-    preload(_model_modules(pending))
-    artifacts = build_artifacts(pending, run, plan, progress)
-    env = env if env is not None else read_env(run)
-    results = []
-    for i, case in enumerate(pending):
-        progress(Progress("case", "start", case.case_id, i, len(pending)))
-        started = now_iso()
-        artifact = artifacts[case.artifact_key]
-        if isinstance(artifact, Skip):
-            result = skipped_result(case, artifact, started)
-        elif isinstance(artifact, WorkerOutcome):
-            result = failed_result(case, artifact, started, prefix="export failed: ")
-            result.status, result.duration_s = "failed", 0.0
-        else:
-            outcome = run_isolated(execute_case, case, artifact, env,
-                                   timeout_s=plan.timeout_for(case),
-                                   mem_limit_mb=case.options.get("mem_limit_mb"),
-                                   log_path=run.raw / case.case_id / "worker.log")
-            result = outcome.value if outcome.ok else failed_result(case, outcome, started)
-        write_result(result, run.raw)
-        results.append(result)
-        progress(Progress("case", "end", case.case_id, i + 1, len(pending), result.status,
-                          result.reason, result.duration_s))
-    return results
+    modules = _model_modules(pending)
+    preload(modules)
+    executor = executor or LocalExecutor()
+    executor.open(pending)
+    try:
+        artifacts = build_artifacts(pending, run, plan, progress)
+        batch = Batch(plan, run, artifacts, env if env is not None else read_env(run), modules)
+        return executor.run(pending, batch, progress)
+    finally:
+        executor.close()
 
 
 def finish(run: RunDir, outcome: RunOutcome) -> RunOutcome:
@@ -187,7 +145,7 @@ def finish(run: RunDir, outcome: RunOutcome) -> RunOutcome:
 
 def run_suite(plan: Plan, out_root: Path | str, *, suite_text: str | None = None,
               only: str | None = None, progress: ProgressFn | None = None,
-              run: RunDir | None = None) -> RunOutcome:
+              run: RunDir | None = None, executor: Executor | None = None) -> RunOutcome:
     """A fresh run directory for the plan (or ``run``, made by the caller with
     ``create_run_dir`` so it knows where to resume): configs, every case, summary, report."""
     run = run or create_run_dir(out_root, plan.suite)
@@ -195,13 +153,16 @@ def run_suite(plan: Plan, out_root: Path | str, *, suite_text: str | None = None
         env = collect_env()
         write_configs(run, plan.to_json(), env, suite_text)
         outcome = RunOutcome(run.path)
-        outcome.results = run_cases(plan, run, only=only, progress=progress, env=env)
+        outcome.results = run_cases(plan, run, only=only, progress=progress, env=env,
+                                    executor=executor)
         return finish(run, outcome)
 
 
 def resume(run_dir: Path | str, *, only: str | None = None,
-           progress: ProgressFn | None = None, trust: bool = False) -> RunOutcome:
-    """Run the cases of an existing run directory that have no result, then re-aggregate.
+           progress: ProgressFn | None = None, trust: bool = False,
+           executor: Executor | None = None) -> RunOutcome:
+    """Run the cases of an existing run directory that have no result, then re-aggregate
+    (with any executor: results do not depend on which one ran them).
 
     Before anything runs: a plan that names code or files outside the directory is refused
     unless ``trust`` (a run directory is data), and every model it needs must be found.
@@ -211,5 +172,6 @@ def resume(run_dir: Path | str, *, only: str | None = None,
         plan = read_plan(run)
         check_resume([c for c in select(plan.cases, only) if not run.done(c)], run.path, trust)
         outcome = RunOutcome(run.path)
-        outcome.results = run_cases(plan, run, only=only, progress=progress)
+        outcome.results = run_cases(plan, run, only=only, progress=progress,
+                                    executor=executor)
         return finish(run, outcome)

@@ -1,0 +1,135 @@
+"""What every executor shares: the progress events, the batch of work, and one case measured.
+
+An executor takes the cases of a plan that have no result yet and runs each in its own
+isolated worker process (``onnxbench.worker.run_isolated``), wherever it places them: here,
+one after another (``local``), or on the nodes of a Ray cluster (``ray``). Whatever the
+executor, a case ends as one ``Result`` written to ``raw/<case_id>/result.json`` by the
+process that owns the run directory, so resume, aggregate, report and compare never know
+which executor ran a case (apart from its ``placement`` record).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
+
+from onnxbench.artifact import Artifact
+from onnxbench.case import Case
+from onnxbench.errors import Skip
+from onnxbench.result import Result
+from onnxbench.worker import WorkerOutcome
+
+
+@dataclass
+class Progress:
+    """One progress event: a phase starts/ends one item; ``done``/``total`` count cases."""
+
+    phase: Literal["artifact", "case"]
+    event: Literal["start", "end"]
+    name: str
+    done: int
+    total: int
+    status: str | None = None
+    reason: str | None = None
+    duration_s: float | None = None
+
+
+ProgressFn = Callable[[Progress], None]
+Built = Artifact | Skip | WorkerOutcome  # what building a key's artifact gave
+
+
+@dataclass
+class Batch:
+    """The work an executor gets: the plan (time-outs), the run directory, each key's
+    artifact (or why there is none), the run's environment fingerprint and the modules the
+    workers' fork server should preload."""
+
+    plan: Any  # onnxbench.suite.plan.Plan
+    run: Any   # onnxbench.suite.rundir.RunDir
+    artifacts: dict[str, Built]
+    env: dict[str, Any] = field(default_factory=dict)
+    preload: list[str] = field(default_factory=list)
+
+
+class Executor(Protocol):
+    """Runs cases in isolated workers and writes each result as it ends."""
+
+    name: ClassVar[str]
+
+    def open(self, cases: list[Case]) -> None:
+        """Connect and check that every case can be placed: UserError before anything runs
+        (idempotent: the CLI opens early, ``run_cases`` again)."""
+
+    def run(self, cases: list[Case], batch: Batch, progress: ProgressFn) -> list[Result]:
+        """Run every case; write each ``result.json`` as it ends; return the results."""
+
+    def close(self) -> None:
+        """Give back what ``open`` took (idempotent)."""
+
+
+def failed_result(case: Case, outcome: WorkerOutcome, started: str, prefix: str = "") -> Result:
+    """A Result for a worker that did not return one (crash, oom, timeout, exception)."""
+    result = Result(case_id=case.case_id, case=case, status=outcome.status,
+                    reason=f"{prefix}{outcome.reason}", started_at=started,
+                    duration_s=round(outcome.duration_s, 6))
+    if outcome.traceback:
+        result.traceback = outcome.traceback  # type: ignore[attr-defined]  # an extra, for debugging
+    return result
+
+
+def skipped_result(case: Case, skip: Skip | str, started: str) -> Result:
+    """The Result of a case that cannot run here (its artifact's ``Skip``, or a reason)."""
+    text = str(skip).strip()
+    reason = text.splitlines()[0] if text else "skipped"
+    return Result(case_id=case.case_id, case=case, status="skipped", reason=reason,
+                  started_at=started, duration_s=0.0)
+
+
+def settled(case: Case, built: Built, started: str) -> Result | None:
+    """The result of a case whose artifact could not be built (nothing to run), else None."""
+    if isinstance(built, Skip):
+        return skipped_result(case, built, started)
+    if isinstance(built, WorkerOutcome):
+        result = failed_result(case, built, started, prefix="export failed: ")
+        result.status, result.duration_s = "failed", 0.0
+        return result
+    return None
+
+
+def local_placement(executor: str = "local") -> dict[str, Any]:
+    """Where a case runs when nothing pins it: this host, every core it may use, the GPUs
+    ``CUDA_VISIBLE_DEVICES`` leaves visible (None: all)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return {"executor": executor, "host": socket.gethostname(), "node_id": None,
+            "gpus": None if visible is None else [g for g in visible.split(",") if g],
+            "cores": sorted(os.sched_getaffinity(0)), "pinned": False}
+
+
+def placed_execute(placement: dict[str, Any], case: Case, artifact: Artifact,
+                   env: dict[str, Any]) -> Result:
+    """``execute_case`` inside the worker, after taking the placement (cores, GPU) it was given."""
+    from onnxbench.execute import execute_case
+    from onnxbench.executors.placement import take
+
+    take(placement, case)
+    result = execute_case(case, artifact, env)
+    result.placement = placement
+    return result
+
+
+def measure(case: Case, artifact: Artifact, env: dict[str, Any], *, timeout_s: float,
+            log_path: Path, placement: dict[str, Any]) -> Result:
+    """One case in a fresh isolated worker; a crash, an OOM or a time-out becomes its status."""
+    from onnxbench.execute import now_iso
+    from onnxbench.worker import run_isolated
+
+    started = now_iso()
+    outcome = run_isolated(placed_execute, placement, case, artifact, env, timeout_s=timeout_s,
+                           mem_limit_mb=case.options.get("mem_limit_mb"), log_path=log_path)
+    result = outcome.value if outcome.ok else failed_result(case, outcome, started)
+    result.placement = placement
+    return result

@@ -1,0 +1,55 @@
+"""The ``local`` executor: one isolated worker per case, one case after another, on this host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from onnxbench.artifact import Artifact
+from onnxbench.case import Case
+from onnxbench.errors import UserError
+from onnxbench.executors.base import (
+    Batch,
+    Progress,
+    ProgressFn,
+    local_placement,
+    measure,
+    settled,
+)
+from onnxbench.result import Result, write_result
+
+
+@dataclass
+class LocalExecutor:
+    """Cases in plan order, each in a fresh worker process forked from the fork server."""
+
+    name: ClassVar[str] = "local"
+
+    def open(self, cases: list[Case]) -> None:
+        named = sorted({c.hardware for c in cases if c.hardware})
+        if named:
+            raise UserError(f"hardware: {', '.join(named)}: naming machine types needs a Ray "
+                            "cluster whose nodes have those resources; run with --executor ray")
+
+    def run(self, cases: list[Case], batch: Batch, progress: ProgressFn) -> list[Result]:
+        from onnxbench.execute import now_iso
+
+        placement = local_placement()
+        results = []
+        for i, case in enumerate(cases):
+            progress(Progress("case", "start", case.case_id, i, len(cases)))
+            built = batch.artifacts[case.artifact_key]
+            result = settled(case, built, now_iso())
+            if isinstance(built, Artifact) and result is None:
+                result = measure(case, built, batch.env, timeout_s=batch.plan.timeout_for(case),
+                                 log_path=batch.run.raw / case.case_id / "worker.log",
+                                 placement=placement)
+            assert result is not None
+            write_result(result, batch.run.raw)
+            results.append(result)
+            progress(Progress("case", "end", case.case_id, i + 1, len(cases), result.status,
+                              result.reason, result.duration_s))
+        return results
+
+    def close(self) -> None:
+        return None
