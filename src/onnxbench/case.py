@@ -47,6 +47,7 @@ class Case(BaseModel):
     seed: int = 0
     scenario: LoadSpec | None = Field(None, description="a load point (onnxbench.scenarios); "
                                       "None is single-stream, one request at a time")
+    hardware: str | None = Field(None, description="machine type (a Ray node resource) it runs on")
 
     @property
     def case_id(self) -> str:
@@ -92,7 +93,8 @@ def _scenario_part(case: Case, extra: dict[str, Any]) -> list[str]:
 
 
 def case_id(case: Case) -> str:
-    """Readable, stable, filesystem-safe id: model_config_exporter_runtime_bN[_sN]_prec[_opts][_rK]."""
+    """Readable, stable, filesystem-safe id:
+    model_config_exporter_runtime_bN[_sN]_prec[_opts][_hash][_hw-NAME]_rK."""
     parts = [_slug(_model_label(case.model))]
     if case.config:
         parts.append(_slug(case.config))
@@ -116,5 +118,7 @@ def case_id(case: Case) -> str:
     parts += _scenario_part(case, extra)
     if extra != default_extra:
         parts.append(_short_hash(extra))
+    if case.hardware:
+        parts.append(f"hw-{_slug(case.hardware)}")
     parts.append(f"r{case.repeat}")
     return "_".join(parts)

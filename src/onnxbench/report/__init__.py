@@ -14,6 +14,7 @@ from typing import Any
 from onnxbench.errors import UserError
 from onnxbench.report.compare import Comparison, ab_in_run
 from onnxbench.report.crossover import Crossover, find_crossovers, winner_sentence
+from onnxbench.report.hardware import hardware_tables
 from onnxbench.report.load import Point, RunData, group_points, load_run
 from onnxbench.report.load_report import LoadReport, is_load, load_report
 from onnxbench.report.optim import optimisation_table
@@ -131,7 +132,7 @@ def build_report(run_dir: str | Path | RunData, *, baseline: str | None = None,
     points = group_points(run.results)
     plain = [p for p in points if not is_pipeline(p) and not is_load(p)]
     groups = [_group_report(g, baseline) for g in build_groups(plain)] if plain else []
-    tables = _reference_shapes(run, plain, layouts)
+    tables = hardware_tables(plain) + _reference_shapes(run, plain, layouts)
     tables += [env_table(run.env)] if run.env else []
     ex = exporter_table(points)
     tables += [ex] if ex else []

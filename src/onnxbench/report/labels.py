@@ -22,7 +22,7 @@ RUNTIME_LABELS = {
     "tf-predict": "TF predict", "tf-saved-model": "TF SavedModel",
 }
 # case fields a label may need besides the runtime; options are keyed "options.<name>"
-FIELDS = ("exporter", "precision", "batch", "seq")
+FIELDS = ("exporter", "precision", "batch", "seq", "hardware")
 # fields that some cases lack by nature (not "differ"): varying only with two values
 SOMETIMES = ("exporter",)
 

@@ -133,7 +133,8 @@ def _group(title: str, axis: str, pts: list[Point]) -> Group:
     series: dict[str, Series] = {}
     for p in pts:
         c = p.case
-        key = json.dumps([c.runtime, c.exporter, c.precision, c.options], sort_keys=True, default=str)
+        key = json.dumps([c.runtime, c.exporter, c.precision, c.options, c.hardware],
+                         sort_keys=True, default=str)
         label = case_label(c, varying, skip=("batch", "seq"))
         s = series.setdefault(key, Series(label, c.runtime, {}))
         s.points[getattr(c, axis)] = p

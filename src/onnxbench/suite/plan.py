@@ -97,9 +97,9 @@ def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, flo
         itertools.product(*(ab[n] for n in ab_names)),
         _pick(entry, d, "runtimes", DEFAULT_RUNTIMES), _pick(entry, d, "batch", DEFAULT_BATCH),
         [None] if entry.seq_mix is not None else _pick(entry, d, "seq", [None]),  # a mix sets seq
-        load_points(_pick(entry, d, "scenario")))
+        load_points(_pick(entry, d, "scenario")), _pick(entry, d, "hardware", [None]))
     out = []
-    for model, config, exporter, precision, ab_values, runtime, batch, seq, load in grid:
+    for model, config, exporter, precision, ab_values, runtime, batch, seq, load, hardware in grid:
         if is_onnx_file(model):  # a bare graph has no config and was not exported here
             config = exporter = None
         case = Case(model=model, config=config, exporter=exporter, runtime=runtime, batch=batch,
@@ -107,6 +107,7 @@ def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, flo
                     options={**options, **dict(zip(ab_names, ab_values))},
                     shapes=entry.shapes or {}, ranges=entry.ranges or {}, measure=policy,
                     repeat=repeat, seed=int(_pick(entry, d, "seed", 0)), scenario=load,
+                    hardware=hardware,
                     **_data_fields(entry))
         out.append((case, timeout))
     return out

@@ -29,7 +29,7 @@ from onnxbench.suite.tables import TableSpec
 from onnxbench.suite.yamlsafe import compose_suite_yaml, read_suite_text
 from onnxbench.trust import PATH_OPTIONS
 
-AXES = ("model", "config", "exporter", "runtimes", "batch", "seq", "precision")
+AXES = ("model", "config", "exporter", "runtimes", "batch", "seq", "precision", "hardware")
 DEFAULT_RUNTIMES = ["ort-cpu"]
 
 
@@ -75,6 +75,7 @@ class Axes(BaseModel):
     batch: IntAxis = None
     seq: IntAxis = None
     precision: StrAxis = None
+    hardware: StrAxis = None  # machine types: Ray node resources (needs the ray executor)
     options: dict[str, Any] | None = None
     measure: MeasureSpec | None = None
     repeats: PosInt | None = None
@@ -99,6 +100,21 @@ class CaseEntry(Axes):
     ab: dict[str, list[Any]] | None = None
 
 
+def _executor_name(value: Any) -> Any:
+    """``executor: ray`` is short for ``executor: {name: ray}``."""
+    return {"name": value} if isinstance(value, str) else value
+
+
+class ExecutorSpec(BaseModel):
+    """Where the cases run: ``local`` (this host, one after another) or ``ray`` (a cluster)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "local"
+    address: str | None = None       # ray: auto, HOST:PORT; none starts a local cluster
+    share_cpu_nodes: bool = False    # ray: CPU cases without threads may share a node
+
+
 class Suite(BaseModel):
     """A whole suite file."""
 
@@ -106,6 +122,8 @@ class Suite(BaseModel):
 
     suite: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
     description: str = ""
+    executor: Annotated[ExecutorSpec, BeforeValidator(_executor_name)] = \
+        Field(default_factory=ExecutorSpec)
     defaults: Defaults = Field(default_factory=Defaults)
     cases: list[CaseEntry] = Field(min_length=1)
     tables: list[TableSpec] = Field(default_factory=list)  # extra report tables (suite/tables.py)
@@ -141,6 +159,16 @@ def load_suite(name_or_path: str) -> tuple[Suite, Path, str]:
     path = find_suite(name_or_path)
     text = read_suite_text(path)
     return parse_suite(text, str(path)), path, text
+
+
+def executor_spec(text: str, source: str = "<suite>") -> ExecutorSpec:
+    """Only the ``executor:`` of a suite's text (resume reads it from ``configs/``)."""
+    data = yaml.safe_load(text)
+    value = data.get("executor") if isinstance(data, dict) else None
+    try:
+        return ExecutorSpec.model_validate(_executor_name(value) if value is not None else {})
+    except ValidationError as exc:
+        raise UserError(f"{source}: executor: {exc.errors()[0]['msg']}") from None
 
 
 def parse_suite(text: str, source: str = "<suite>") -> Suite:
@@ -226,6 +254,8 @@ def _allowed_fields(loc: tuple) -> list[str]:
         return list(MeasureSpec.model_fields)
     if parent[-1] == "scenario":
         return list(ScenarioBlock.model_fields)
+    if parent == ("executor",):
+        return list(ExecutorSpec.model_fields)
     if parent == ("defaults",):
         return list(Defaults.model_fields)
     return list(CaseEntry.model_fields)
@@ -260,7 +290,7 @@ Problem = tuple[tuple, str]
 
 def check_names(suite: Suite) -> Problem | None:
     """Names pydantic cannot know: models, configs, runtimes, option values."""
-    checks = [_check_axes(("defaults",), suite.defaults, None)]
+    checks = [_check_executor(suite.executor), _check_axes(("defaults",), suite.defaults, None)]
     for i, entry in enumerate(suite.cases):
         checks.append(_check_models(i, entry))
         checks.append(_check_axes(("cases", i), entry, entry))
@@ -392,6 +422,17 @@ def _check_axes(base: tuple, axes: Axes, entry: CaseEntry | None) -> Problem | N
                     f"an A/B axis compares values: give two or more, e.g. [1, 4], not "
                     f"{values!r}; for one value use options: {{{key}: ...}}")
     return None
+
+
+def _check_executor(spec: ExecutorSpec) -> Problem | None:
+    from onnxbench.executors import EXECUTORS
+
+    if spec.name in EXECUTORS:
+        return None
+    known = list(EXECUTORS)
+    return (("executor", "name"), (f"unknown executor {spec.name!r}; "
+                                   f"{_did_you_mean(spec.name, known)}choose one of: "
+                                   f"{', '.join(known)}"))
 
 
 DICT_OPTIONS = frozenset({"provider_options", "session_config", "compile"})
