@@ -1,13 +1,15 @@
 """``onnxbench run`` (a YAML suite into a run directory) and ``onnxbench aggregate``.
 
     onnxbench run --suite NAME|PATH [--out runs/] [--only REGEX] [--dry-run] [--quiet] [--json]
-    onnxbench run --resume RUN_DIR [--only REGEX] [--trust]
+                  [--executor local|ray] [--ray-address auto|HOST:PORT]
+    onnxbench run --resume RUN_DIR [--only REGEX] [--trust] [--executor E] [--ray-address A]
     onnxbench run --aggregate-only --input-dir RUN_DIR      (alias: onnxbench aggregate RUN_DIR)
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Optional
 
@@ -78,6 +80,45 @@ def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
     console.print(f"run directory: {outcome.run_dir}", highlight=False, soft_wrap=True)
 
 
+def _executor(spec, name: str | None, address: str | None, cases):
+    """The executor the flags (or else the suite's ``executor:``) ask for, opened: a case it
+    cannot place, a cluster it cannot join or Ray's extra missing fails before anything runs."""
+    from onnxbench.executors import make_executor
+    from onnxbench.suite.schema import ExecutorSpec
+
+    spec = spec or ExecutorSpec()
+    name = name or spec.name
+    same = name == spec.name  # the suite's options belong to the suite's executor
+    executor = make_executor(name, address=address or (spec.address if same else None),
+                             share_cpu_nodes=(spec.share_cpu_nodes or None) if same else None)
+    try:
+        executor.open(cases)
+    except BaseException:
+        executor.close()
+        raise
+    return executor
+
+
+def _suite_executor(run_dir: Path):
+    """The ``executor:`` of the suite a run directory was made from (None: not recorded)."""
+    from onnxbench.suite.schema import executor_spec
+
+    path = Path(run_dir) / "configs" / "suite.yaml"
+    return executor_spec(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else None
+
+
+def _pending(run_dir: Path, only: str | None, trust: bool):
+    """The cases a resume would run, checked as resume checks them (before Ray starts)."""
+    from onnxbench.suite.rundir import open_run_dir, read_plan
+    from onnxbench.suite.runner import select
+    from onnxbench.trust import check_resume
+
+    run = open_run_dir(run_dir)
+    cases = [c for c in select(read_plan(run).cases, only) if not run.done(c)]
+    check_resume(cases, run.path, trust)
+    return cases
+
+
 def _aggregate_only(run_dir: Path, json_out: bool) -> None:
     from onnxbench.suite.runner import RunOutcome, finish
     from onnxbench.suite.rundir import RunDir
@@ -108,6 +149,12 @@ def run(
                                     "files outside RUN_DIR: only for a run you made"),
     quiet: bool = typer.Option(False, "--quiet", help="one log line per case, no bar"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
+    executor: Optional[str] = typer.Option(
+        None, "--executor", help="where cases run: local (here, one after another) or ray "
+        "(a Ray cluster, exclusive placement); default: the suite's executor:, else local"),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray-address", help="Ray cluster to join: auto or HOST:PORT (default: start "
+        "a local cluster, or RAY_ADDRESS)"),
 ) -> None:
     """Run a suite: one isolated worker per case, results in runs/<suite>_<time>/."""
     from onnxbench.cli.bench_cmd import progress_display
@@ -123,25 +170,41 @@ def run(
         raise UserError("give exactly one of --suite NAME|PATH or --resume RUN_DIR "
                         f"(built-in suites: {', '.join(_builtin())})")
     if resume is not None:
-        with progress_display(quiet) as progress:
-            outcome = _interruptible(lambda: runner.resume(resume, only=only, progress=progress,
-                                                           trust=trust), resume)
-        return _print_outcome(outcome, json_out)
+        return _resume(resume, only, quiet, json_out, executor, ray_address, trust)
     parsed, _path, text = load_suite(suite)
     plan = expand(parsed)
     check_plan_inputs(plan.cases)
     if dry_run:
         return _dry_run(plan, only, json_out)
-    if not runner.select(plan.cases, only):
+    selected = runner.select(plan.cases, only)
+    if not selected:
         raise UserError(f"--only {only!r}: matches none of the {len(plan.cases)} case ids; "
                         "see them with --dry-run")
     from onnxbench.suite.rundir import create_run_dir
 
-    run_dir = create_run_dir(out, plan.suite)
-    with progress_display(quiet) as progress:
-        outcome = _interruptible(lambda: runner.run_suite(plan, out, suite_text=text, only=only,
-                                                          progress=progress, run=run_dir),
-                                 run_dir.path)
+    ex = _executor(parsed.executor, executor, ray_address, selected)
+    with closing(ex):
+        run_dir = create_run_dir(out, plan.suite)
+        with progress_display(quiet) as progress:
+            outcome = _interruptible(
+                lambda: runner.run_suite(plan, out, suite_text=text, only=only,
+                                         progress=progress, run=run_dir, executor=ex),
+                run_dir.path)
+    _print_outcome(outcome, json_out)
+
+
+def _resume(run_dir: Path, only: str | None, quiet: bool, json_out: bool,
+            executor: str | None, ray_address: str | None, trust: bool) -> None:
+    """``run --resume``: the cases without a result, with the executor asked for (else the
+    suite's); a run may be resumed with another executor than the one that started it."""
+    from onnxbench.cli.bench_cmd import progress_display
+    from onnxbench.suite import runner
+
+    ex = _executor(_suite_executor(run_dir), executor, ray_address,
+                   _pending(run_dir, only, trust))
+    with progress_display(quiet) as progress, closing(ex):
+        outcome = _interruptible(lambda: runner.resume(run_dir, only=only, progress=progress,
+                                                       trust=trust, executor=ex), run_dir)
     _print_outcome(outcome, json_out)
 
 
