@@ -1,6 +1,7 @@
 """``--executor ray`` on a small local Ray cluster (2 CPUs): runs, resumes and aggregates
 like ``local``; places CPU timings exclusively; a Ray worker killed mid-case makes the case
-``crashed`` and ``--resume`` reruns it; a killed driver's run resumes with Ray.
+``crashed`` and ``--resume`` reruns it; a killed driver's run resumes with Ray; Ctrl-C
+cancels the cases in flight and prints the resume line.
 
 One cluster serves the module (Ray takes seconds to start on 2 cores); drivers join it
 in-process (Ray already initialised) or from a subprocess (``--ray-address``).
@@ -116,17 +117,22 @@ def test_two_cpu_cases_that_take_all_cores_never_overlap(cluster, tmp_path, caps
                and r.runtime_info["OMP_NUM_THREADS"] == str(cores) for r in results)
 
 
+def _running_tasks() -> list[psutil.Process]:
+    out = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if "run_case_task" in proc.name():
+                out.append(proc)
+        except psutil.Error:
+            continue
+    return out
+
+
 def _kill_task_after(delay_s: float, found: list[int], limit_s: float = 300.0) -> None:
     """Kill (SIGKILL) the first Ray worker seen running a case, ``delay_s`` after seeing it."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline and not found:
-        for proc in psutil.Process().children(recursive=True):
-            try:
-                if "run_case_task" in proc.name() or "run_case_task" in " ".join(proc.cmdline()):
-                    found.append(proc.pid)
-                    break
-            except psutil.Error:
-                continue
+        found += [p.pid for p in _running_tasks()[:1]]
         time.sleep(0.1)
     if found:
         time.sleep(delay_s)
@@ -197,3 +203,31 @@ def test_hardware_names_a_node_resource_and_an_absent_one_exits_2(cluster, tmp_p
     code, _, err = cli(capsys, "run", "--suite", suite, "--out", tmp_path / "none",
                        "--executor", "ray", "--quiet")
     assert code == 2 and "hardware 'h100'" in err and not (tmp_path / "none").exists(), err
+
+
+def test_ctrl_c_cancels_the_cases_in_flight_and_says_how_to_resume(cluster, tmp_path):
+    suite = write_suite(tmp_path, batch="[1, 2, 3, 4]", secs=1.5, extra=", threads: 1")
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "onnxbench", "run", "--suite", str(suite),
+                             "--out", str(runs), "--executor", "ray", "--ray-address", cluster,
+                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None \
+                and not list(runs.glob("*/raw/*/result.json")):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+    run = run_dir_of(runs)
+    assert proc.returncode == 130, err
+    assert f"--resume {run}" in err and "Traceback" not in err, err
+    done = read_results(run / "raw")
+    assert 1 <= len(done) < 4 and all(r.status == "ok" for r in done), err
+    deadline = time.monotonic() + 30  # the cancelled tasks' workers go back to idle
+    while _running_tasks() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running_tasks()
