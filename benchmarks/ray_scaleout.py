@@ -96,6 +96,13 @@ def compare_text(a: Path, b: Path) -> tuple[str, dict]:
     return text, verdicts
 
 
+def compared(title: str, text: str, verdicts: dict[str, int]) -> list[str]:
+    """The markdown's tail: the comparison as printed, its verdict counts, the environment."""
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(verdicts.items())) or "n/a"
+    return [f"## {title} `onnxbench compare local ray`", "", f"Verdicts: {counts}", "",
+            "```", text, "```", "", "## Environment", "", *env_lines(), ""]
+
+
 def env_lines() -> list[str]:
     from onnxbench.env import collect, markdown_lines
 
@@ -176,18 +183,7 @@ def _cpu_markdown(args, walls: dict[str, float], dirs: dict[str, Path], cluster_
         "pins `threads: 1`, so the Ray executor runs one case per core at once (each pinned "
         "to its own core); the local executor runs one after another."),
         "",
-        "## Are the numbers the same? `onnxbench compare local ray`",
-        "",
-        "Verdicts: " + (", ".join(f"{v} {k}" for k, v in sorted(verdicts.items())) or "n/a"),
-        "",
-        "```",
-        text,
-        "```",
-        "",
-        "## Environment",
-        "",
-        *env_lines(),
-        "",
+        *compared("Are the numbers the same?", text, verdicts),
     ])
 
 
@@ -281,18 +277,7 @@ def summary(args: argparse.Namespace) -> None:
         "",
         f"**Throughput, ray over local: {speedup:.2f}×** (target ≥ {TARGET_4GPU}× with 4 GPUs).",
         "",
-        "## Per-case medians: `onnxbench compare local ray`",
-        "",
-        "Verdicts: " + (", ".join(f"{v} {k}" for k, v in sorted(verdicts.items())) or "n/a"),
-        "",
-        "```",
-        text,
-        "```",
-        "",
-        "## Environment",
-        "",
-        *env_lines(),
-        "",
+        *compared("Per-case medians:", text, verdicts),
     ])
     out = Path(args.out) if args.out else OUT_GPU
     emit(md, out, args.write or bool(args.out))

@@ -160,19 +160,24 @@ def test_a_ray_worker_killed_mid_case_is_crashed_and_resume_reruns_it(cluster, t
     assert again.status == "ok" and not again.rerun and again.started_at > result.started_at
 
 
-def test_a_killed_ray_driver_resumes_with_ray(cluster, tmp_path, capsys):
-    suite = write_suite(tmp_path, batch="[1, 2, 3, 4]", secs=0.5)
-    runs = tmp_path / "runs"
+def _driver_with_a_result(suite: Path, runs: Path, cluster: str) -> subprocess.Popen:
+    """``onnxbench run --executor ray`` in a subprocess, once its first result is written."""
     proc = subprocess.Popen([sys.executable, "-m", "onnxbench", "run", "--suite", str(suite),
                              "--out", str(runs), "--executor", "ray", "--ray-address", cluster,
                              "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None \
+            and not list(runs.glob("*/raw/*/result.json")):
+        time.sleep(0.05)
+    return proc
+
+
+def test_a_killed_ray_driver_resumes_with_ray(cluster, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    proc = _driver_with_a_result(write_suite(tmp_path, batch="[1, 2, 3, 4]", secs=0.5), runs,
+                                 cluster)
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and proc.poll() is None:
-            if len(list(runs.glob("*/raw/*/result.json"))) >= 1:
-                break
-            time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
@@ -206,17 +211,10 @@ def test_hardware_names_a_node_resource_and_an_absent_one_exits_2(cluster, tmp_p
 
 
 def test_ctrl_c_cancels_the_cases_in_flight_and_says_how_to_resume(cluster, tmp_path):
-    suite = write_suite(tmp_path, batch="[1, 2, 3, 4]", secs=1.5, extra=", threads: 1")
     runs = tmp_path / "runs"
-    proc = subprocess.Popen([sys.executable, "-m", "onnxbench", "run", "--suite", str(suite),
-                             "--out", str(runs), "--executor", "ray", "--ray-address", cluster,
-                             "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    proc = _driver_with_a_result(write_suite(tmp_path, batch="[1, 2, 3, 4]", secs=1.5,
+                                             extra=", threads: 1"), runs, cluster)
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and proc.poll() is None \
-                and not list(runs.glob("*/raw/*/result.json")):
-            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
