@@ -301,7 +301,8 @@ def main() -> None:
     p.add_argument("--only", default=None, help="a case-id regex (a smaller dry run)")
     p.add_argument("--cpus", type=int, default=None, help="the Ray cluster's CPUs (default: all)")
     p.add_argument("--runs", default="runs/ray-scaleout-cpu")
-    p.add_argument("--write", action="store_true", help=f"write {OUT_CPU.relative_to(DOCS.parents[1])}")
+    p.add_argument("--write", action="store_true",
+                   help=f"write {OUT_CPU.relative_to(DOCS.parents[1])}")
     p.add_argument("--dry-run", action="store_true", help="print the plan and the commands")
     p.set_defaults(fn=cpu)
     p = sub.add_parser("prepare", help="(b) one run directory, artifacts built, for both executors")
@@ -316,7 +317,8 @@ def main() -> None:
     p.set_defaults(fn=run)
     p = sub.add_parser("summary", help="(b) cases/hour of each and the comparison")
     p.add_argument("runs")
-    p.add_argument("--write", action="store_true", help=f"write {OUT_GPU.relative_to(DOCS.parents[1])}")
+    p.add_argument("--write", action="store_true",
+                   help=f"write {OUT_GPU.relative_to(DOCS.parents[1])}")
     p.add_argument("--out", default=None, help="write the markdown here instead")
     p.set_defaults(fn=summary)
     args = parser.parse_args()

@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_bench_cli import cli
-from test_worker import write_tiny_onnx
 
 from onnxbench.artifact import Artifact
 from onnxbench.case import Case
@@ -17,6 +15,8 @@ from onnxbench.errors import UserError
 from onnxbench.executors import make_executor, shipping
 from onnxbench.executors.placement import Node, claimed_cores, request_for, slots
 from onnxbench.suite import expand, parse_suite
+from test_bench_cli import cli
+from test_worker import write_tiny_onnx
 
 CPU8 = Node("n-cpu", "cpu-host", {"CPU": 8.0, "memory": 1e9})
 GPU4 = Node("n-gpu", "gpu-host", {"CPU": 16.0, "GPU": 4.0, "accelerator_type:H100": 1.0})
@@ -53,7 +53,7 @@ def test_hardware_maps_to_a_custom_or_an_accelerator_type_resource():
     assert request_for(case("ort-cuda", "a10g"), [GPU4, A10]).resources == {"a10g": 0.001}
     h100 = request_for(case("ort-cuda", "h100"), [GPU4, A10])
     assert h100.resources == {"accelerator_type:H100": 0.001} and h100.nodes == ("n-gpu",)
-    with pytest.raises(UserError, match="hardware 'v100'.*ray start"):
+    with pytest.raises(UserError, match=r"hardware 'v100'.*ray start"):
         request_for(case("ort-cuda", "v100"), [GPU4, A10])
 
 
@@ -80,7 +80,7 @@ def test_an_artifact_travels_as_its_folder_and_lands_under_the_same_names(tmp_pa
     assert shipping.present(shipping.sizes(art, tmp_path / "artifacts"))
     there = shipping.unpack(art, pack, tmp_path / "node")
     assert there.onnx_path.read_bytes() == onnx.read_bytes()
-    assert there.torch_state.parent == there.onnx_path.parent
+    assert there.state_path.parent == there.onnx_path.parent
     assert (there.onnx_path.parent / "artifact.json").is_file()
     assert not shipping.present({str(tmp_path / "elsewhere.onnx"): 3})
 
@@ -158,11 +158,10 @@ def _on(hardware: str, result):
 
 
 def test_the_report_puts_each_hardware_in_a_column(tmp_path):
-    from report_fixtures import make_result
-
     from onnxbench.report import build_report
     from onnxbench.report.markdown import render_markdown
     from onnxbench.result import write_result
+    from report_fixtures import make_result
 
     results = [_on("a10g", make_result("ort-cuda", 8, 2.0, seed=1)),
                _on("h100", make_result("ort-cuda", 8, 1.0, seed=2)),

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_bench_cli import cli
-from test_worker import write_tiny_onnx
 
 from onnxbench.result import read_results
+from test_bench_cli import cli
+from test_worker import write_tiny_onnx
 
 ray = pytest.importorskip("ray", reason="needs the [ray] extra: pip install 'onnxbench[ray]'")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -95,7 +95,7 @@ def test_ray_resumes_a_local_run_and_aggregates_results_shaped_like_local(cluste
     for runtime in ("test-delay", "ort-cpu"):
         (local,) = [d for cid, d in docs.items() if f"_{runtime}_b1_" in cid]
         (remote,) = [d for cid, d in docs.items() if f"_{runtime}_b2_" in cid]
-        assert local["placement"]["executor"] == "local" and remote["placement"]["executor"] == "ray"
+        assert (local["placement"]["executor"], remote["placement"]["executor"]) == ("local", "ray")
         assert shape(local) == shape(remote), runtime
         assert remote["status"] == "ok" and remote["stats"]["n"] >= 3
         assert remote["placement"]["pinned"] and remote["placement"]["node_id"]

@@ -13,10 +13,10 @@ import time
 
 import psutil
 import pytest
-from test_bench_cli import cli
-from test_worker import write_tiny_onnx
 
 from onnxbench.result import read_results
+from test_bench_cli import cli
+from test_worker import write_tiny_onnx
 
 ray = pytest.importorskip("ray", reason="needs the [ray] extra: pip install 'onnxbench[ray]'")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

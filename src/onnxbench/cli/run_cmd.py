@@ -149,10 +149,10 @@ def run(
                                     "files outside RUN_DIR: only for a run you made"),
     quiet: bool = typer.Option(False, "--quiet", help="one log line per case, no bar"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
-    executor: Optional[str] = typer.Option(
+    executor: str | None = typer.Option(
         None, "--executor", help="where cases run: local (here, one after another) or ray "
         "(a Ray cluster, exclusive placement); default: the suite's executor:, else local"),
-    ray_address: Optional[str] = typer.Option(
+    ray_address: str | None = typer.Option(
         None, "--ray-address", help="Ray cluster to join: auto or HOST:PORT (default: start "
         "a local cluster, or RAY_ADDRESS)"),
 ) -> None:

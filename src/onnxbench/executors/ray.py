@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 from onnxbench.artifact import Artifact
 from onnxbench.case import Case
-from onnxbench.errors import UserError
+from onnxbench.errors import UserError, first_line
 from onnxbench.executors import shipping
 from onnxbench.executors.base import (
     Batch,
@@ -122,8 +122,6 @@ def run_case_task(case: Case, artifact: Artifact, pack: list, expected: dict[str
 def lost(case: Case, exc: BaseException, started: str, duration_s: float) -> Result:
     """The Result of a case whose Ray task did not come back: its worker or node died, Ray's
     memory monitor killed it, or the task itself raised."""
-    from onnxbench.worker import first_line
-
     ray = import_ray()
     status: WorkerStatus
     if isinstance(exc, ray.exceptions.RayTaskError):
@@ -131,7 +129,8 @@ def lost(case: Case, exc: BaseException, started: str, duration_s: float) -> Res
     elif isinstance(exc, ray.exceptions.OutOfMemoryError):
         status, reason = "oom", f"Ray's memory monitor killed the worker: {first_line(exc)}"
     else:
-        status, reason = "crashed", f"the Ray worker or its node was lost mid-case ({first_line(exc)})"
+        status = "crashed"
+        reason = f"the Ray worker or its node was lost mid-case ({first_line(exc)})"
     result = failed_result(case, WorkerOutcome(status, reason=reason, duration_s=duration_s),
                            started)
     result.rerun = status == "crashed"  # the infrastructure's doing, not the case's
@@ -251,7 +250,8 @@ class RayExecutor:
             early = skipped_result(case, request.skip, started)
         return early
 
-    def _ready(self, todo: list[Case], flights: dict[Any, _Flight]) -> list[tuple[Case, str | None]]:
+    def _ready(self, todo: list[Case],
+               flights: dict[Any, _Flight]) -> list[tuple[Case, str | None]]:
         """The cases to submit now, in plan order, with the node of a whole-node case: while
         their kind has free slots (so the progress bar's "start" is close to a real start)
         and, for a whole-node case, a node with no whole-node case of ours queued or running."""

@@ -4,8 +4,8 @@ Artifacts are built once per key on the driver (``artifacts/<key>/``, as with ``
 For Ray, the files an artifact needs (its key folder, or a bare ``.onnx`` file and its
 external data) are packed once per key and put into Ray's object store; each task gets a
 reference it resolves only when the files are not already at their paths on its node (same
-host, or a run directory on shared storage). Otherwise the node fetches the pack once per
-process and unpacks it under its temp directory, below the driver's absolute paths (so files keep their
+host, or a run directory on shared storage). Otherwise the node fetches the pack and unpacks
+it under its temp directory, below the driver's absolute paths (so files keep their
 neighbours: a graph its external data, a key folder its ``artifact.json``).
 """
 
@@ -26,7 +26,7 @@ def absolute(artifact: Artifact) -> Artifact:
     """The artifact with absolute paths (workers may start in another directory)."""
     return dataclasses.replace(
         artifact, onnx_path=Path(artifact.onnx_path).resolve() if artifact.onnx_path else None,
-        torch_state=Path(artifact.torch_state).resolve() if artifact.torch_state else None)
+        state_path=Path(artifact.state_path).resolve() if artifact.state_path else None)
 
 
 def needed_files(artifact: Artifact, artifacts_dir: Path) -> list[Path]:
@@ -34,7 +34,7 @@ def needed_files(artifact: Artifact, artifacts_dir: Path) -> list[Path]:
     state dict, ``artifact.json``), or a user's ``.onnx`` file with its external data."""
     root = Path(artifacts_dir).resolve()
     files: set[Path] = set()
-    for path in (artifact.onnx_path, artifact.torch_state):
+    for path in (artifact.onnx_path, artifact.state_path):
         if path is None:
             continue
         path = Path(path).resolve()
@@ -97,7 +97,7 @@ def unpack(artifact: Artifact, files: Pack, root: Path | None = None) -> Artifac
             _write(dst, data)
     return dataclasses.replace(
         artifact, onnx_path=local(artifact.onnx_path) if artifact.onnx_path else None,
-        torch_state=local(artifact.torch_state) if artifact.torch_state else None)
+        state_path=local(artifact.state_path) if artifact.state_path else None)
 
 
 def _write(path: Path, data: bytes) -> None:
