@@ -89,15 +89,13 @@ def skipped_result(case: Case, skip: Skip | str, started: str) -> Result:
                   started_at=started, duration_s=0.0)
 
 
-def settled(case: Case, built: Built, started: str) -> Result | None:
-    """The result of a case whose artifact could not be built (nothing to run), else None."""
+def settled(case: Case, built: Skip | WorkerOutcome, started: str) -> Result:
+    """The result of a case whose artifact could not be built: nothing to run."""
     if isinstance(built, Skip):
         return skipped_result(case, built, started)
-    if isinstance(built, WorkerOutcome):
-        result = failed_result(case, built, started, prefix="export failed: ")
-        result.status, result.duration_s = "failed", 0.0
-        return result
-    return None
+    result = failed_result(case, built, started, prefix="export failed: ")
+    result.status, result.duration_s = "failed", 0.0
+    return result
 
 
 def local_placement(executor: str = "local") -> dict[str, Any]:

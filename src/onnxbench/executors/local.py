@@ -39,12 +39,12 @@ class LocalExecutor:
         for i, case in enumerate(cases):
             progress(Progress("case", "start", case.case_id, i, len(cases)))
             built = batch.artifacts[case.artifact_key]
-            result = settled(case, built, now_iso())
-            if isinstance(built, Artifact) and result is None:
+            if isinstance(built, Artifact):
                 result = measure(case, built, batch.env, timeout_s=batch.plan.timeout_for(case),
                                  log_path=batch.run.raw / case.case_id / "worker.log",
                                  placement=placement)
-            assert result is not None
+            else:
+                result = settled(case, built, now_iso())
             write_result(result, batch.run.raw)
             results.append(result)
             progress(Progress("case", "end", case.case_id, i + 1, len(cases), result.status,

@@ -244,11 +244,10 @@ class RayExecutor:
 
     def _settled(self, case: Case, batch: Batch, started: str) -> Result | None:
         """A case that needs no task: no artifact, or no node that can take it."""
-        request = self._requests[case.case_id]
-        early = settled(case, batch.artifacts[case.artifact_key], started)
-        if early is None and request.skip:
-            early = skipped_result(case, request.skip, started)
-        return early
+        built, skip = batch.artifacts[case.artifact_key], self._requests[case.case_id].skip
+        if not isinstance(built, Artifact):
+            return settled(case, built, started)
+        return skipped_result(case, skip, started) if skip else None
 
     def _ready(self, todo: list[Case],
                flights: dict[Any, _Flight]) -> list[tuple[Case, str | None]]:
