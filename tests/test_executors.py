@@ -100,6 +100,17 @@ def test_suite_executor_and_hardware_fields(tmp_path):
         parse_suite(f"suite: s\nexecutor: rey\ncases:\n  - model: {tiny}\n")
 
 
+def test_resume_reads_the_executor_of_the_suite_as_run():
+    from onnxbench.suite.schema import executor_spec
+
+    text = "suite: s\nexecutor: {name: ray, address: 'head:6379'}\ncases: []\n"
+    assert executor_spec(text).model_dump() == {"name": "ray", "address": "head:6379",
+                                                "share_cpu_nodes": False}
+    assert executor_spec("suite: s\ncases: []\n").name == "local"
+    with pytest.raises(UserError, match=r"suite\.yaml: executor: "):
+        executor_spec("executor: {name: ray, adress: x}\n", "suite.yaml")
+
+
 def test_hardware_needs_the_ray_executor(tmp_path, capsys):
     tiny = write_tiny_onnx(tmp_path / "t.onnx")
     suite = tmp_path / "hw.yaml"
