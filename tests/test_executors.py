@@ -141,6 +141,28 @@ def test_without_the_ray_extra_executor_ray_exits_2_with_the_install_line(tmp_pa
     assert not (tmp_path / "runs").exists()
 
 
+def test_an_address_where_no_cluster_answers_exits_2_at_once(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("ray", reason="needs the [ray] extra")
+    import socket
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # keep this process's auth mode as it is
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tiny = write_tiny_onnx(tmp_path / "t.onnx")
+    suite = tmp_path / "s.yaml"
+    suite.write_text(f"suite: s\ncases:\n  - model: {tiny}\n    runtimes: test-skip\n")
+    code, _, err = cli(capsys, "run", "--suite", suite, "--out", tmp_path / "runs",
+                       "--executor", "ray", "--ray-address", f"127.0.0.1:{port}")
+    assert code == 2 and "no Ray cluster answers at " in err and f":{port};" in err, err
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")  # ray.init would join it, for ever
+    code, _, err = cli(capsys, "run", "--suite", suite, "--out", tmp_path / "runs",
+                       "--executor", "ray")
+    assert code == 2 and err.startswith(f"onnxbench: error: RAY_ADDRESS 127.0.0.1:{port}: "), err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_lost_ray_task_becomes_crashed_and_is_rerun_on_resume(tmp_path):
     ray = pytest.importorskip("ray", reason="needs the [ray] extra")
     from onnxbench.executors.ray import lost

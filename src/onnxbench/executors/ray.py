@@ -21,6 +21,7 @@ Ray is an optional extra (``pip install 'onnxbench[ray]'``), imported only here.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import tempfile
 import time
@@ -137,6 +138,55 @@ def lost(case: Case, exc: BaseException, started: str, duration_s: float) -> Res
     return result
 
 
+def _check_reachable(address: str | None) -> None:
+    """UserError when no Ray cluster answers where ``ray.init`` would dial (it retries for
+    ever): ``--ray-address``, else ``RAY_ADDRESS``, else the cluster the last ``ray start``
+    on this machine recorded (Ray joins it rather than starting a local one)."""
+    if address and address.startswith("ray://"):
+        return
+    env = os.environ.get("RAY_ADDRESS")
+    where = f"--ray-address {address}" if address else f"RAY_ADDRESS {env}" if env else \
+        "the cluster the last `ray start` here recorded (/tmp/ray/ray_current_cluster)"
+    try:  # Ray's own resolution of the address (private; without it, explicit ones only)
+        from ray._private.services import canonicalize_bootstrap_address
+
+        target = canonicalize_bootstrap_address(address)  # type: ignore[arg-type]
+    except ConnectionError as exc:
+        raise UserError(f"{where}: {first_line(exc)}; start one with `ray start --head`, or "
+                        "leave the address out to start a local one") from None
+    except Exception:  # noqa: BLE001
+        target = address or env
+        if target in (None, "auto", "local"):
+            return
+    if target is None:  # ray.init starts a local cluster
+        return
+    host, _, port = target.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except (OSError, ValueError):
+        raise UserError(f"{where}: no Ray cluster answers at {target}; start one with "
+                        "`ray start --head` (or stop the dead one: `ray stop`), or leave the "
+                        "address out to start a local one") from None
+
+
+def _send_token_if_any(address: str | None) -> None:
+    """Join with token authentication when a token is at hand and no mode is set: `ray start`
+    requires one since Ray 2.59, but a joining driver sends it only with RAY_AUTH_MODE=token
+    (the default from Ray 2.61). A cluster without authentication ignores it."""
+    joining = address or os.environ.get("RAY_ADDRESS")
+    if os.environ.get("RAY_AUTH_MODE") is not None or not joining:
+        return
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") \
+            or (Path.home() / ".ray" / "auth_token").is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+        try:  # Ray reads its config once per process: refresh it, as Ray's own setup does
+            from ray._raylet import Config  # type: ignore[attr-defined]
+
+            Config.initialize("")
+        except Exception:  # noqa: BLE001 - private; set before `import ray` it works anyway
+            pass
+
+
 @dataclass
 class _Flight:
     case: Case
@@ -161,6 +211,7 @@ class RayExecutor:
     name: ClassVar[str] = "ray"
 
     def __post_init__(self) -> None:
+        _send_token_if_any(self.address)
         self._ray = import_ray()
         self._nodes: list[Node] | None = None
         self._owned = False
@@ -179,14 +230,16 @@ class RayExecutor:
     def _connect(self) -> None:
         ray = self._ray
         if not ray.is_initialized():
+            _check_reachable(self.address)
             try:
                 ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
                          logging_level=logging.ERROR, **self.init_options)
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 where = self.address or "a new local cluster"
                 raise UserError(f"--ray-address {where}: could not start or join a Ray cluster "
-                                f"({str(exc).strip().splitlines()[0]}); start one with "
-                                "`ray start --head` or leave the address out") from None
+                                f"({str(exc).strip().splitlines()[0]}); a cluster with token "
+                                "authentication needs its token in ~/.ray/auth_token (`ray "
+                                "get-auth-token` on the head node)") from None
             self._owned = True
         self._nodes = [Node(n["NodeID"], n.get("NodeManagerHostname", ""), dict(n["Resources"]))
                        for n in ray.nodes() if n.get("Alive")]
