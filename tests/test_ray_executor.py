@@ -84,7 +84,7 @@ def test_ray_resumes_a_local_run_and_aggregates_results_shaped_like_local(cluste
                        "--quiet")
     assert code == 0, err
     run = run_dir_of(runs)
-    code, out, err = cli(capsys, "run", "--resume", run, "--executor", "ray", "--quiet",
+    code, out, err = cli(capsys, "run", "--resume", run, "--trust", "--executor", "ray", "--quiet",
                          "--json")
     assert code == 0, err
     assert json.loads(out)["summary"]["statuses"] == {"ok": 4}
@@ -154,7 +154,7 @@ def test_a_ray_worker_killed_mid_case_is_crashed_and_resume_reruns_it(cluster, t
     (result,) = read_results(run / "raw")
     assert result.status == "crashed" and result.rerun, (result.status, result.reason)
     assert "Ray worker or its node was lost mid-case" in result.reason
-    code, _, err = cli(capsys, "run", "--resume", run, "--executor", "ray", "--quiet")
+    code, _, err = cli(capsys, "run", "--resume", run, "--trust", "--executor", "ray", "--quiet")
     assert code == 0, err
     (again,) = read_results(run / "raw")
     assert again.status == "ok" and not again.rerun and again.started_at > result.started_at
@@ -185,7 +185,7 @@ def test_a_killed_ray_driver_resumes_with_ray(cluster, tmp_path, capsys):
     run = run_dir_of(runs)
     before = {r.case_id: r.started_at for r in read_results(run / "raw")}
     assert 1 <= len(before) < 4, f"the kill came too late: {err}"
-    code, out, err = cli(capsys, "run", "--resume", run, "--executor", "ray", "--quiet",
+    code, out, err = cli(capsys, "run", "--resume", run, "--trust", "--executor", "ray", "--quiet",
                          "--json")
     assert code == 0, err
     after = {r.case_id: r for r in read_results(run / "raw")}

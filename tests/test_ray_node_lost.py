@@ -77,7 +77,7 @@ def test_a_node_lost_mid_case_is_crashed_and_resume_reruns_it(cluster, tmp_path,
     assert "lost mid-case" in lost.reason and "node" in lost.reason.lower()
     cluster.add_node(num_cpus=2, resources={"doomed": 1})  # a replacement machine joins
     cluster.wait_for_nodes()
-    code, _, err = cli(capsys, "run", "--resume", run, "--executor", "ray", "--quiet")
+    code, _, err = cli(capsys, "run", "--resume", run, "--trust", "--executor", "ray", "--quiet")
     assert code == 0, err
     (again,) = read_results(run / "raw")
     assert again.status == "ok" and not again.rerun
