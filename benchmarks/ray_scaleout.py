@@ -287,7 +287,7 @@ def _placement(run_dir: Path) -> str:
     """Which GPUs and how many distinct cores sets the run's cases were placed on."""
     gpus, nodes = set(), set()
     for path in (run_dir / "raw").glob("*/result.json"):
-        place = json.loads(path.read_text()).get("placement") or {}
+        place = json.loads(path.read_text()).get("ran_on") or {}
         gpus.update(place.get("gpus") or [])
         nodes.add(place.get("host"))
     return f"GPUs {', '.join(sorted(gpus)) or '(all visible)'} on {len(nodes)} host(s)"

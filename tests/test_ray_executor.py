@@ -95,10 +95,10 @@ def test_ray_resumes_a_local_run_and_aggregates_results_shaped_like_local(cluste
     for runtime in ("test-delay", "ort-cpu"):
         (local,) = [d for cid, d in docs.items() if f"_{runtime}_b1_" in cid]
         (remote,) = [d for cid, d in docs.items() if f"_{runtime}_b2_" in cid]
-        assert (local["placement"]["executor"], remote["placement"]["executor"]) == ("local", "ray")
+        assert (local["ran_on"]["executor"], remote["ran_on"]["executor"]) == ("local", "ray")
         assert shape(local) == shape(remote), runtime
         assert remote["status"] == "ok" and remote["stats"]["n"] >= 3
-        assert remote["placement"]["pinned"] and remote["placement"]["node_id"]
+        assert remote["ran_on"]["pinned"] and remote["ran_on"]["node_id"]
         assert (run / "raw" / remote["case_id"] / "worker.log").is_file()
 
 
@@ -113,7 +113,7 @@ def test_two_cpu_cases_that_take_all_cores_never_overlap(cluster, tmp_path, caps
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end, f"two whole-node CPU cases overlapped: {spans}"
     cores = min(2, len(os.sched_getaffinity(0)))
-    assert all(r.placement["cores"] is not None and len(r.placement["cores"]) == cores
+    assert all(r.ran_on["cores"] is not None and len(r.ran_on["cores"]) == cores
                and r.runtime_info["OMP_NUM_THREADS"] == str(cores) for r in results)
 
 

@@ -81,4 +81,4 @@ def test_a_node_lost_mid_case_is_crashed_and_resume_reruns_it(cluster, tmp_path,
     assert code == 0, err
     (again,) = read_results(run / "raw")
     assert again.status == "ok" and not again.rerun
-    assert again.placement["node_id"] != node.node_id
+    assert again.ran_on["node_id"] != node.node_id

@@ -83,7 +83,7 @@ class Result(BaseModel):
     mix: dict[str, Any] | None = None  # seq_mix cases: per-shape latency and the mix's own
     env: dict[str, Any] | None = None
     load: LoadRecord | None = None  # a load scenario's point (onnxbench.scenarios.record)
-    placement: dict[str, Any] | None = None  # where it ran: executor, host, node, gpus, cores
+    ran_on: dict[str, Any] | None = None  # the executor's placement: host, node, gpus, cores
     rerun: bool = False  # lost with its Ray worker or node, not by its own doing: --resume reruns it
 
 

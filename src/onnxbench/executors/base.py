@@ -5,7 +5,7 @@ isolated worker process (``onnxbench.worker.run_isolated``), wherever it places 
 one after another (``local``), or on the nodes of a Ray cluster (``ray``). Whatever the
 executor, a case ends as one ``Result`` written to ``raw/<case_id>/result.json`` by the
 process that owns the run directory, so resume, aggregate, report and compare never know
-which executor ran a case (apart from its ``placement`` record).
+which executor ran a case (apart from its ``ran_on`` record: where it was placed).
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def placed_execute(placement: dict[str, Any], case: Case, artifact: Artifact,
 
     take(placement, case)
     result = execute_case(case, artifact, env)
-    result.placement = placement
+    result.ran_on = placement
     return result
 
 
@@ -129,5 +129,5 @@ def measure(case: Case, artifact: Artifact, env: dict[str, Any], *, timeout_s: f
     outcome = run_isolated(placed_execute, placement, case, artifact, env, timeout_s=timeout_s,
                            mem_limit_mb=case.options.get("mem_limit_mb"), log_path=log_path)
     result = outcome.value if outcome.ok else failed_result(case, outcome, started)
-    result.placement = placement
+    result.ran_on = placement
     return result
