@@ -26,3 +26,21 @@ class MeasurePolicy(BaseModel):
     unstable_iqr_ratio: float = Field(
         0.25, gt=0, description="IQR/median above this marks the result unstable"
     )
+
+    def split(self, processes: int) -> "MeasurePolicy":
+        """The per-process policy when a point's budget is shared by ``processes`` workers.
+
+        Run counts and times are divided (rounded up, at least one run); the warm-up is not
+        (every process warms up its own session); a precision target stays per process.
+        """
+        if processes <= 1:
+            return self
+        return self.model_copy(update={
+            "min_runs": _share(self.min_runs, processes),
+            "max_runs": _share(self.max_runs, processes),
+            "min_time_s": self.min_time_s / processes, "max_time_s": self.max_time_s / processes})
+
+
+def _share(runs: int, processes: int) -> int:
+    """``runs`` divided over ``processes``, rounded up, at least one."""
+    return max(1, -(-runs // processes))

@@ -1,0 +1,175 @@
+"""Interleaved A/B blocks: the pair analysis and the sequential stopping rule.
+
+Blocks run in the order ABBA BAAB ABBA BAAB …, each in a fresh worker process, so both
+the between-process variance and slow drift are sampled. Adjacent blocks form pairs
+(A1 B1)(B2 A2)(B3 A3)(A4 B4)…; the analysis works on the pairs' log ratios
+d_i = log(median B_i / median A_i): drift that moves both blocks of a pair cancels, and a
+linear trend cancels between the AB and BA pairs of each quad. The ratio is exp(mean d)
+with the paired t-interval exp(mean d ± t·sd/√n), n - 1 degrees of freedom.
+
+Sequential stopping: the CI is looked at after 4, 8, 16, 32, … pairs (and once more when the
+time budget ends). Look k is judged at alpha_k = alpha · 6 / (π² k²); since Σ alpha_k = alpha,
+by the union bound every interval looked at holds simultaneously with probability at least
+1 - alpha, whatever rule decides when to stop (Bonferroni alpha spending over looks). The
+run stops at the first look where the CI is narrower than the target (±target), or where the
+verdict cannot change any more (the CI lies within ±threshold, or wholly beyond it), or when
+the next pair would not fit in the time budget.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from onnxbench.measure.ratio import ABResult, Estimate, judge, unresolved
+
+PATTERNS = ("ABBA", "BAAB")
+FIRST_LOOK = 4
+PAIRED = "paired t on log(B/A) of adjacent A and B blocks"
+SPENDING = "Bonferroni alpha spending over looks, alpha_k = alpha·6/(π²k²)"
+
+
+def block_arm(index: int) -> str:
+    """"a" or "b": the arm of block ``index`` in the order ABBA BAAB ABBA …"""
+    return PATTERNS[(index // 4) % 2][index % 4].lower()
+
+
+def look_alpha(k: int, alpha: float) -> float:
+    """The error rate spent at look k (1-based): alpha·6/(π²k²), summing to alpha."""
+    return alpha * 6.0 / (math.pi ** 2 * k * k)
+
+
+def is_look(n_pairs: int) -> bool:
+    """Looks fall after 4, 8, 16, 32, … pairs."""
+    return n_pairs >= FIRST_LOOK and (n_pairs & (n_pairs - 1)) == 0
+
+
+def paired_estimate(a: Sequence[float], b: Sequence[float], *, method: str = PAIRED
+                    ) -> Estimate | None:
+    """log(B/A) from paired block medians (a[i] with b[i]); None with fewer than 2 pairs."""
+    la, lb = np.log(np.asarray(a, dtype=float)), np.log(np.asarray(b, dtype=float))
+    n = len(la)
+    if n != len(lb):
+        raise ValueError("paired_estimate needs as many A as B medians")
+    if n < 2:
+        return None
+    d = lb - la
+    se = float(d.std(ddof=1)) / math.sqrt(n)
+    return Estimate(float(d.mean()), se, n - 1, n, n, f"{method} ({n} pairs)",
+                    center_a=float(np.exp(la.mean())), center_b=float(np.exp(lb.mean())))
+
+
+def judge_pairs(a: Sequence[float], b: Sequence[float], *, threshold: float,
+                alpha: float = 0.05, family: int = 1, level_alpha: float | None = None,
+                method: str = PAIRED) -> ABResult:
+    """The paired verdict; ``cannot tell`` (with the reason) below two pairs."""
+    est = paired_estimate(a, b, method=method)
+    if est is None:
+        ca = float(np.exp(np.mean(np.log(a)))) if len(a) else None
+        cb = float(np.exp(np.mean(np.log(b)))) if len(b) else None
+        return unresolved(method=method, n_a=len(a), n_b=len(b), threshold=threshold,
+                          alpha=alpha, center_a=ca, center_b=cb,
+                          note=f"{min(len(a), len(b))} block pair(s): at least 2 are needed "
+                               "for a CI (measure in more processes)")
+    return judge(est, threshold=threshold, alpha=alpha, family=family, level_alpha=level_alpha)
+
+
+@dataclass
+class Sequential:
+    """The state of an interleaved A/B run: paired medians, looks spent, the last answer."""
+
+    threshold: float
+    target: float | None          # stop once the CI is within ±target (a fraction)
+    alpha: float = 0.05
+    a: list[float] = field(default_factory=list)
+    b: list[float] = field(default_factory=list)
+    looks: int = 0
+    result: ABResult | None = None
+
+    @property
+    def pairs(self) -> int:
+        return len(self.a)
+
+    def add(self, a_median: float, b_median: float) -> None:
+        self.a.append(float(a_median))
+        self.b.append(float(b_median))
+
+    def look(self) -> ABResult:
+        """Spend the next look's alpha on the pairs so far."""
+        self.looks += 1
+        self.result = judge_pairs(self.a, self.b, threshold=self.threshold, alpha=self.alpha,
+                                  level_alpha=look_alpha(self.looks, self.alpha),
+                                  method=f"{PAIRED}; {SPENDING}")
+        return self.result
+
+    def stop_rule(self) -> str | None:
+        """Why the last look may stop the run (None: keep going)."""
+        r = self.result
+        if r is None or r.ci_low is None:
+            return None
+        if self.target is not None and r.resolvable_pct is not None \
+                and r.resolvable_pct <= 100 * self.target:
+            return "target_ci"
+        t = self.threshold
+        if r.verdict == "equivalent" or r.ci_low > 1 + t or r.ci_high < 1 - t:
+            return "decided"
+        return None
+
+
+@dataclass
+class SequentialOutcome:
+    result: ABResult
+    pairs: int
+    blocks: int
+    looks: int
+    stop_rule: str               # target_ci | decided | max_time | block_failed
+    elapsed_s: float
+    failed: str | None = None    # "a: <reason>" when a block failed
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "result": self.result.to_dict()}
+
+
+BlockFn = Callable[[str, int], "float | str"]  # arm, block index -> median ms, or a failure reason
+
+
+def run_sequential(measure_block: BlockFn, state: Sequential, *, max_time_s: float,
+                   clock: Callable[[], float] = time.monotonic) -> SequentialOutcome:
+    """Run blocks ABBA BAAB … through ``measure_block`` until a stopping rule holds.
+
+    ``measure_block(arm, index)`` returns the block's median latency, or a string (why the
+    block has no number), which ends the run. The time budget counts from the first block;
+    a pair starts only when the mean pair so far still fits in it.
+    """
+    start = clock()
+    index, rule, failed = 0, None, None
+    pending: dict[str, float] = {}
+    while rule is None:
+        elapsed = clock() - start
+        if state.pairs and elapsed + elapsed / state.pairs > max_time_s:
+            rule = "max_time"
+            break
+        for _ in range(2):
+            arm = block_arm(index)
+            value = measure_block(arm, index)
+            index += 1
+            if isinstance(value, str):
+                failed = f"{arm}: {value}"
+                break
+            pending[arm] = value
+        if failed:
+            rule = "block_failed"
+            break
+        state.add(pending["a"], pending["b"])
+        if is_look(state.pairs):
+            state.look()
+            rule = state.stop_rule()
+    if rule != "target_ci" and rule != "decided" and (state.result is None
+                                                      or state.result.n_a != state.pairs):
+        state.look()  # the final look, on every pair measured
+    return SequentialOutcome(state.result, state.pairs, index, state.looks, rule,
+                             clock() - start, failed)
