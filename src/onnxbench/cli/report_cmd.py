@@ -1,5 +1,6 @@
 """Commands `report` (report.md / report.html from a run directory) and `compare` (two runs,
-A/B statistics, exit 1 on a significant regression beyond the threshold)."""
+A/B statistics against both runs' noise, exit 1 on a regression beyond the threshold and the
+noise, or on a case that broke)."""
 
 from __future__ import annotations
 
@@ -71,8 +72,9 @@ def compare(run_a: Path = typer.Argument(..., help="baseline run directory (A)")
             threshold: str = typer.Option("5%", "--threshold",
                                           help="practical margin: regressions beyond it fail (exit 1)"),
             as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
-    """Match RUN_A and RUN_B by case id; A/B statistics per case; exit 1 on a significant
-    regression beyond the threshold (a CI gate)."""
+    """Match RUN_A and RUN_B by case id; judge each pair against both runs' measured
+    between-process noise; exit 1 on a regression beyond the threshold and the noise, or on a
+    case ok in A but not in B (a CI gate)."""
     from onnxbench.report.compare import check_gate, compare_runs, parse_threshold
 
     comp = compare_runs(run_a, run_b, threshold=parse_threshold(threshold))
@@ -84,25 +86,29 @@ def compare(run_a: Path = typer.Argument(..., help="baseline run directory (A)")
 
 
 def _print_comparison(comp) -> None:
-    table = RichTable(title=f"B vs A (ratio of medians B/A, 95% CI, Holm-adjusted p; "
-                            f"equivalent = CI within ±{comp.threshold:.0%})")
-    for col in ("case", "A ms", "B ms", "B/A", "95% CI", "p (Holm)", "effect", "verdict"):
-        table.add_column(col, justify="left" if col in ("case", "verdict") else "right")
-    for p in comp.pairs:
-        r = p.result
-        if r is None:
-            table.add_row(p.label, "–", "–", "–", "–", "–", "–", p.status)
-            continue
-        verdict = r.verdict + (f" ({r.note})" if r.note else "")
-        style = {"slower": "red", "faster": "green"}.get(r.verdict, "")
-        table.add_row(p.label, f"{p.a.median:.3g}", f"{p.b.median:.3g}", f"{r.ratio:.3f}",
-                      f"{r.ci_low:.3f}–{r.ci_high:.3f}", f"{r.p_adjusted:.2g}",
-                      f"{r.effect_size:.2f}", f"[{style}]{verdict}[/{style}]" if style else verdict)
+    from onnxbench.report.abtable import ab_table
+
+    table = ab_table(comp, "B vs A")
+    rich = RichTable(title=table.title, title_justify="left")
+    for i, col in enumerate(table.headers):
+        rich.add_column(col, justify="left" if i in (0, len(table.headers) - 1) else "right")
+    styles = {"slower": "red", "faster": "green"}
+    for pair, row in zip(comp.pairs, table.rows):
+        verdict = pair.result.verdict if pair.result else ""
+        style = styles.get(verdict, "red" if pair.broke else "")
+        rich.add_row(*[c.text for c in row[:-1]], f"[{style}]{row[-1].text}[/{style}]"
+                     if style else row[-1].text)
     console = Console()
-    console.print(table)
+    console.print(rich)
+    for note in table.notes:
+        console.print(note, highlight=False, style="dim", markup=False)
+    noise = ", ".join(f"{k.upper()} ±{100 * v['between_process_rsd']:.2g} % ({v['points']} points)"
+                      if v else f"{k.upper()} not measured (one process per point)"
+                      for k, v in comp.noise.items())
+    console.print(f"between-process noise: {noise}", highlight=False, markup=False)
     console.print(f"{len(comp.regressions)} regression(s), {len(comp.improvements)} improvement(s) "
-                  f"beyond {comp.threshold:.0%}; only in A: {len(comp.only_a)}, "
-                  f"only in B: {len(comp.only_b)}", highlight=False)
+                  f"beyond {comp.threshold:.0%}; {len(comp.broken)} ok in A but not in B; "
+                  f"only in A: {len(comp.only_a)}, only in B: {len(comp.only_b)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

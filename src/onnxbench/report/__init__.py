@@ -47,8 +47,11 @@ class Report:
     load: LoadReport | None = None  # load scenarios (report/load_report.py)
 
     def ab_table(self) -> Table | None:
-        from onnxbench.report.abtable import ab_table
+        """The A/B table: an `onnxbench ab` run's answer, else the suite's ab: pairs."""
+        from onnxbench.report.abtable import ab_run_table, ab_table
 
+        if self.run.ab_run:
+            return ab_run_table(self.run.ab_run)
         return ab_table(self.ab) if self.ab else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,8 +61,8 @@ class Report:
             "pipelines": [p.to_dict() for p in self.pipelines],
             "tables": [t.to_dict() for g in self.groups for t in g.tables]
             + [p.table.to_dict() for p in self.pipelines] + [t.to_dict() for t in self.tables],
-            "ab": self.ab.to_dict() if self.ab else None, "env": self.run.env,
-            "why": self.why.to_dict() if self.why else None,
+            "ab": self.ab.to_dict() if self.ab else None, "ab_run": self.run.ab_run,
+            "env": self.run.env, "why": self.why.to_dict() if self.why else None,
             "load": self.load.to_dict() if self.load else None,
         }
 
@@ -69,8 +72,10 @@ def _point_dict(x: int, p: Point | None) -> dict[str, Any]:
         return {"x": x, "status": "not run"}
     return {"x": x, "case": p.key, "status": p.status, "reason": p.reason, "unstable": p.unstable,
             "mean_ms": p.mean, "median_ms": p.median, "p95_ms": p.p95, "p99_ms": p.p99,
-            "median_ci_ms": list(p.ci) if p.ci else None, "throughput": p.throughput,
-            "repeats": len(p.results), "accuracy": p.accuracy(), "parity": p.parity()}
+            "median_ci_ms": list(p.ci) if p.ci else None, "ci_method": p.fold.ci_method,
+            "tails": {k: t.to_dict() for k, t in p.fold.tails.items()},
+            "throughput": p.throughput, "processes": p.fold.n_processes,
+            "accuracy": p.accuracy(), "parity": p.parity()}
 
 
 def _group_dict(g: GroupReport) -> dict[str, Any]:
@@ -83,7 +88,7 @@ def _group_dict(g: GroupReport) -> dict[str, Any]:
 
 
 def _numbers(group: Group, series) -> tuple[list, list, list]:
-    """xs, medians, CIs of a series where it has a trustworthy number."""
+    """xs, medians, CIs of a series where it has a number (unstable ones included)."""
     xs = [x for x in group.xs if x in series.points and word(series.points[x]) is None]
     return xs, [series.points[x].median for x in xs], [series.points[x].ci for x in xs]
 

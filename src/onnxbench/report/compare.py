@@ -1,9 +1,14 @@
-"""Match cases into A/B pairs (two runs by case id, or one run's `ab:` axes) and test them.
+"""Match points into A/B pairs (two runs by point id, or one run's ``ab:`` axes) and judge them.
 
-Two runs are matched by case id without the repeat suffix (``_rK``): the repeats of a point
-form one arm. Inside one run, an ``ab:`` axis (``configs/plan.json``'s ``ab_axes``) pairs
-cases that differ only in that option; the axis' first value is A, each other value a B.
-Every pair is tested with ``abtest.compare_arms`` and the family is Holm-corrected.
+Two runs are matched by case id without the process suffix (``_rK``): the processes of a point
+form one arm, folded by ``measure.fold`` exactly as the summary and the report fold them.
+Inside one run, an ``ab:`` axis (``configs/plan.json``'s ``ab_axes``) pairs points that differ
+only in that case field or option; the axis' first value is A, each other value a B. The
+statistics live in ``abtest`` (family-wise Bonferroni, one verdict for every comparison).
+
+The gate (``check_gate``) fails when a point that is ``ok`` in A is not ``ok`` in B, or on a
+regression: verdict ``slower`` (the CI, which carries both runs' measured noise, lies above
+1) with a ratio beyond the threshold.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from onnxbench.errors import CheckFailed, UserError
-from onnxbench.report.abtest import ABResult, adjust, compare_arms
-from onnxbench.report.labels import case_label, model_config, split_fields
+from onnxbench.measure.fold import Noise
+from onnxbench.report.abtest import ABResult, compare_blocks, compare_folds
+from onnxbench.report.labels import differing, model_config, runtime_label, split_fields
 from onnxbench.report.load import Point, RunData, group_points, load_run
+from onnxbench.suite.plan import AB_FIELDS
 
 
 @dataclass
@@ -31,24 +38,33 @@ class Pair:
     @property
     def status(self) -> str:
         if self.result is not None:
-            return self.result.verdict
+            return self.result.verdict_text()
         bad = self.a if self.a.median is None else self.b
         return f"not compared: {'A' if bad is self.a else 'B'} {bad.status} ({bad.reason})"
 
+    @property
+    def broke(self) -> bool:
+        """ok in A, not ok in B: a failure the gate reports whatever the latencies say."""
+        return self.a.status == "ok" and self.b.status != "ok"
+
     def to_dict(self) -> dict[str, Any]:
         return {"case": self.label, "a": self.a.key, "b": self.b.key,
+                "status_a": self.a.status, "status_b": self.b.status,
                 "median_a_ms": self.a.median, "median_b_ms": self.b.median,
+                "processes_a": self.a.fold.n_processes, "processes_b": self.b.fold.n_processes,
                 "status": self.status, **(self.result.to_dict() if self.result else {})}
 
 
 @dataclass
 class Comparison:
-    """All pairs of a comparison, Holm-corrected, and what matched nothing."""
+    """All pairs of a comparison, judged as one family, and what matched nothing."""
 
     pairs: list[Pair]
     threshold: float
     only_a: list[str] = field(default_factory=list)
     only_b: list[str] = field(default_factory=list)
+    noise: dict[str, Any] = field(default_factory=dict)  # "a"/"b": the runs' noise
+    kind: str = "runs"  # "runs" (two runs) or "ab" (one run's ab: pairs)
 
     def tested(self) -> list[Pair]:
         return [p for p in self.pairs if p.result is not None]
@@ -64,27 +80,32 @@ class Comparison:
         return [p for p in self.tested() if p.result.verdict == "faster"
                 and p.result.ratio < 1 - self.threshold]
 
+    @property
+    def broken(self) -> list[Pair]:
+        return [p for p in self.pairs if p.broke]
+
+    def methods(self) -> list[str]:
+        return sorted({p.result.method for p in self.tested()})
+
     def to_dict(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "pairs": [p.to_dict() for p in self.pairs],
+        family = len([p for p in self.tested() if p.result.ci_low is not None])
+        return {"threshold": self.threshold, "kind": self.kind,
+                "pairs": [p.to_dict() for p in self.pairs],
                 "regressions": [p.label for p in self.regressions],
                 "improvements": [p.label for p in self.improvements],
-                "only_in_a": self.only_a, "only_in_b": self.only_b,
-                "multiple_comparisons": "Holm-Bonferroni across tested pairs"}
+                "broken": [p.label for p in self.broken],
+                "only_in_a": self.only_a, "only_in_b": self.only_b, "noise": self.noise,
+                "methods": self.methods(),
+                "multiple_comparisons": f"Bonferroni across the {family} pairs with a CI"}
 
 
-def test_pairs(pairs: list[Pair], threshold: float, alpha: float = 0.05) -> list[Pair]:
-    """Run the A/B test on every pair whose arms both have numbers; Holm across them."""
-    tested = [p for p in pairs if p.a.median is not None and p.b.median is not None]
-    raw = [compare_arms(p.a.latencies(), p.b.latencies(), threshold=threshold, alpha=alpha)
-           for p in tested]
-    for pair, res in zip(tested, adjust(raw)):
-        pair.result = res
-    return pairs
+def _noise_doc(noise: Noise | None) -> dict[str, Any] | None:
+    return noise.to_dict() if noise else None
 
 
 def compare_runs(run_a: str | Path | RunData, run_b: str | Path | RunData, *,
                  threshold: float = 0.05, alpha: float = 0.05) -> Comparison:
-    """Match two runs by case id (repeats folded) and test every pair."""
+    """Match two runs by point id and judge every pair with both runs' measured noise."""
     ra = run_a if isinstance(run_a, RunData) else load_run(run_a)
     rb = run_b if isinstance(run_b, RunData) else load_run(run_b)
     pa = {p.key: p for p in group_points(ra.results)}
@@ -93,54 +114,110 @@ def compare_runs(run_a: str | Path | RunData, run_b: str | Path | RunData, *,
     if not common:
         raise UserError(f"{rb.run_dir}: no case id in common with {ra.run_dir}; "
                         "compare two runs of the same suite")
-    pairs = test_pairs([Pair(k, pa[k], pb[k]) for k in common], threshold, alpha)
+    noise_a, noise_b = ra.noise(), rb.noise()
+    pairs = [Pair(k, pa[k], pb[k]) for k in common]
+    tested = [p for p in pairs if p.a.median is not None and p.b.median is not None]
+    results = compare_folds([(p.a.fold, p.b.fold) for p in tested], noise_a, noise_b,
+                            threshold=threshold, alpha=alpha)
+    for pair, res in zip(tested, results):
+        pair.result = res
     return Comparison(pairs, threshold, [k for k in pa if k not in pb],
-                      [k for k in pb if k not in pa])
+                      [k for k in pb if k not in pa],
+                      {"a": _noise_doc(noise_a), "b": _noise_doc(noise_b)})
 
 
-def _without(point: Point, axis: str) -> str:
-    case = point.case
-    opts = {k: v for k, v in case.options.items() if k != axis}
-    rest = case.model_dump(exclude={"options", "repeat"})
-    return json.dumps({**rest, "options": opts}, sort_keys=True, default=str)
+def _axis_split(point: Point, axis: str, keys: set[str]) -> tuple[str, str]:
+    """(what the pair shares, this point's value on the axis), both as JSON text."""
+    case = point.case.model_dump(mode="json", exclude={"repeat"})
+    if axis in AB_FIELDS.values() and axis != "options":
+        value = case.pop(axis)
+    else:
+        opts = case["options"]
+        value = {k: opts[k] for k in sorted(keys) if k in opts}
+        case["options"] = {k: v for k, v in opts.items() if k not in keys}
+        value = value if axis == "options" else value.get(axis)
+    return json.dumps(case, sort_keys=True, default=str), json.dumps(value, sort_keys=True,
+                                                                     default=str)
+
+
+def _option_keys(axis: str, values: list[Any]) -> set[str]:
+    if axis == "options":
+        return {k for v in values if isinstance(v, dict) for k in v}
+    return {axis}
 
 
 def ab_label(point: Point, varying: list[str], axis: str) -> str:
-    """"resnet18/tiny PyTorch CPU (pipeline=gpu)": what tells this pair apart, not the case id."""
-    return f"{model_config(point.case)} " + case_label(point.case, varying, skip=(f"options.{axis}",))
+    """"resnet18/tiny PyTorch CPU (pipeline=gpu)": what the pair shares and tells it apart
+    from other pairs, without the axis it varies."""
+    case = point.case
+    head = [] if axis in ("model", "config") else [model_config(case)]
+    head += [] if axis == "runtime" else [runtime_label(case.runtime)]
+    bits = differing(case, varying, skip=(axis, f"options.{axis}"))
+    return " ".join(head) + (f" ({'; '.join(bits)})" if bits else "")
+
+
+def _axis_pairs(points: list[Point], axis: str, values: list[Any], varying: list[str]
+                ) -> list[Pair]:
+    keys = _option_keys(axis, values)
+    arms: dict[str, dict[str, Point]] = {}
+    for p in points:
+        if axis not in AB_FIELDS.values() and axis not in p.case.options:
+            continue
+        rest, value = _axis_split(p, axis, keys)
+        arms.setdefault(rest, {})[value] = p
+    order = [json.dumps(v, sort_keys=True, default=str) for v in values]
+    pairs = []
+    for group in arms.values():
+        present = [k for k in order if k in group] + sorted(k for k in group if k not in order)
+        for kb in present[1:]:
+            a, b = group[present[0]], group[kb]
+            pairs.append(Pair(f"{ab_label(a, varying, axis)} [{axis}: {present[0]} → {kb}]", a, b))
+    return pairs
 
 
 def ab_in_run(run: RunData, *, threshold: float = 0.05, alpha: float = 0.05) -> Comparison:
-    """Pairs along each of the plan's ``ab_axes`` (A = the axis' first value)."""
+    """Pairs along each of the plan's ``ab_axes`` (A = the axis' first value), paired by
+    process index (A and B of one round ran back to back)."""
     points = group_points(run.results)
-    in_ab = [p for p in points if any(axis in p.case.options for axis in run.ab_axes)]
-    _, varying = split_fields(p.case for p in in_ab or points)
-    pairs: list[Pair] = []
-    for axis, values in run.ab_axes.items():
-        arms: dict[str, dict[str, Point]] = {}
-        for p in points:
-            if axis in p.case.options:
-                arms.setdefault(_without(p, axis), {})[json.dumps(p.case.options[axis])] = p
-        order = [json.dumps(v) for v in values]
-        for group in arms.values():
-            keys = [k for k in order if k in group] + sorted(k for k in group if k not in order)
-            for kb in keys[1:]:
-                a, b = group[keys[0]], group[kb]
-                pairs.append(Pair(f"{ab_label(a, varying, axis)} [{axis}: {keys[0]} → {kb}]", a, b))
-    return Comparison(test_pairs(pairs, threshold, alpha), threshold)
+    _, varying = split_fields(p.case for p in points)
+    pairs = [pair for axis, values in run.ab_axes.items()
+             for pair in _axis_pairs(points, axis, values, varying)]
+    tested = [p for p in pairs if p.a.median is not None and p.b.median is not None]
+    blocks = [_paired_medians(p) for p in tested]
+    for pair, res in zip(tested, compare_blocks(blocks, threshold=threshold, alpha=alpha)):
+        pair.result = res
+    return Comparison(pairs, threshold, kind="ab")
+
+
+def _paired_medians(pair: Pair) -> tuple[list[float], list[float]]:
+    """The process medians of A and B with the same process index."""
+    fa, fb = pair.a.fold, pair.b.fold
+    b_of = dict(zip(fb.process_repeats, fb.process_medians))
+    common = [(m, b_of[r]) for r, m in zip(fa.process_repeats, fa.process_medians) if r in b_of]
+    return [a for a, _ in common], [b for _, b in common]
 
 
 def check_gate(comparison: Comparison) -> None:
-    """Raise CheckFailed naming the regressions when any significant one exceeds the threshold."""
+    """Raise CheckFailed naming what broke (ok → not ok) and the regressions beyond the
+    threshold and the noise."""
+    problems = []
+    broken = comparison.broken
+    if broken:
+        first = broken[0]
+        problems.append(f"{len(broken)} case(s) ok in A but not in B; first {first.label}: "
+                        f"{first.b.status} ({first.b.reason})")
     regs = comparison.regressions
     if regs:
         worst = max(regs, key=lambda p: p.result.ratio)
-        raise CheckFailed(f"{len(regs)} significant regression(s) beyond "
-                          f"{comparison.threshold:.0%}; worst {worst.label}: "
-                          f"{worst.result.change_pct:+.1f}% (p_holm={worst.result.p_adjusted:.2g})")
+        problems.append(f"{len(regs)} significant regression(s) beyond "
+                        f"{comparison.threshold:.0%} and the runs' noise; worst {worst.label}: "
+                        f"{worst.result.change_pct:+.1f}% (CI {worst.result.ci_low:.3f}–"
+                        f"{worst.result.ci_high:.3f})")
+    if problems:
+        raise CheckFailed("; ".join(problems))
 
 
-def parse_threshold(text: str) -> float:
+def parse_threshold(text: str, flag: str = "--threshold") -> float:
     """'5%' or '0.05' → 0.05; UserError otherwise."""
     raw = text.strip()
     try:
@@ -148,5 +225,5 @@ def parse_threshold(text: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value < 1:
-        raise UserError(f"--threshold {text!r}: expected a percentage like 5% (or a fraction like 0.05)")
+        raise UserError(f"{flag} {text!r}: expected a percentage like 5% (or a fraction like 0.05)")
     return value

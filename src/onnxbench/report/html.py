@@ -19,7 +19,7 @@ from plotly.offline import get_plotlyjs
 
 from onnxbench.report.crossover import INTERPOLATION, fmt_x
 from onnxbench.report.markdown import crossover_lines
-from onnxbench.report.tables import Table, word
+from onnxbench.report.tables import UNSTABLE_MARK, Table, word
 
 if TYPE_CHECKING:
     from onnxbench.report import GroupReport, Report
@@ -44,10 +44,12 @@ def html_table(table: Table, heading: str = "h3") -> str:
     for row in table.rows:
         tds = []
         for c in row:
-            text = html.escape(c.text)
+            text = html.escape(c.text) + (f" {UNSTABLE_MARK}" if c.unstable and c.text else "")
             text = f"<b>{text}</b>" if c.bold else text
             attr = f' data-sort="{c.value}"' if isinstance(c.value, (int, float)) else ""
-            cls = ' class="word"' if c.is_word else ("" if isinstance(c.value, (int, float)) else ' class="text"')
+            kind = "word" if c.is_word else ("" if isinstance(c.value, (int, float)) else "text")
+            kind = " ".join(k for k in (kind, "unstable" if c.unstable else "") if k)
+            cls = f' class="{kind}"' if kind else ""
             tds.append(f"<td{attr}{cls}>{text}</td>")
         rows.append("<tr>" + "".join(tds) + "</tr>")
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in table.notes)
@@ -59,6 +61,16 @@ def _x_axis(group) -> dict:
     """Log axis ticked at the measured batch/seq values (not plotly's 2…9 minor labels)."""
     return {"type": "log", "title": group.axis, "tickvals": group.xs,
             "ticktext": [str(x) for x in group.xs]}
+
+
+def _markers(pts: list) -> dict:
+    """Unstable points keep their place on the line, drawn as a hollow ✕ (never dropped)."""
+    return {"symbol": ["x-open" if p.unstable else "circle" for p in pts],
+            "size": [11 if p.unstable else 7 for p in pts]}
+
+
+def _hover(pts: list) -> list[str]:
+    return [f"UNSTABLE: {p.reason}" if p.unstable else "" for p in pts]
 
 
 def _latency_figure(g: "GroupReport") -> go.Figure:
@@ -74,14 +86,20 @@ def _latency_figure(g: "GroupReport") -> go.Figure:
                                  fillcolor=_rgba(col, 0.2), line={"width": 0}, showlegend=False,
                                  name=f"{s.label} 95% CI"))
         fig.add_trace(go.Scatter(x=xs, y=[p.median for p in pts], mode="lines+markers",
-                                 name=s.label, line={"color": col}))
+                                 name=s.label, line={"color": col}, marker=_markers(pts),
+                                 text=_hover(pts),
+                                 error_y={"type": "data", "symmetric": False, "visible": True,
+                                          "array": [h - p.median for h, p in zip(hi, pts)],
+                                          "arrayminus": [p.median - lw for lw, p in zip(lo, pts)],
+                                          "color": col, "thickness": 1}))
     ys = [v for s in group.series for p in s.points.values() if p.ci for v in p.ci]
     for a, b, c in g.crossovers:  # a trace, not a shape: shapes on log axes take log10 units
         fig.add_trace(go.Scatter(x=[c.x_cross, c.x_cross], y=[min(ys), max(ys)], mode="lines",
                                  line={"dash": "dot", "color": "#555"},
                                  name=f"crossover {a} / {b} ≈ {fmt_x(c.x_cross)}"
                                  + (" (within noise)" if c.within_noise else "")))
-    fig.update_layout(title=f"{group.title}: median latency (band: 95% CI of the median)",
+    fig.update_layout(title=f"{group.title}: median latency (band and bars: 95% CI of the "
+                            "median; ✕ = unstable, shown)",
                       xaxis=_x_axis(group), yaxis={"type": "log", "title": "latency (ms)"},
                       height=420)
     return fig
@@ -92,8 +110,10 @@ def _throughput_figure(g: "GroupReport") -> go.Figure:
     for i, s in enumerate(group.series):
         xs = [x for x in group.xs if x in s.points and word(s.points[x]) is None]
         if xs:
-            fig.add_trace(go.Scatter(x=xs, y=[s.points[x].throughput for x in xs], name=s.label,
-                                     mode="lines+markers", line={"color": COLORS[i % len(COLORS)]}))
+            pts = [s.points[x] for x in xs]
+            fig.add_trace(go.Scatter(x=xs, y=[p.throughput for p in pts], name=s.label,
+                                     mode="lines+markers", line={"color": COLORS[i % len(COLORS)]},
+                                     marker=_markers(pts), text=_hover(pts)))
     fig.update_layout(title=f"{group.title}: throughput (items/s = {group.axis} / mean latency)",
                       xaxis=_x_axis(group), yaxis={"type": "log", "title": "items/s"}, height=380)
     return fig
@@ -135,7 +155,7 @@ def _pipeline_figure(pr: "PipelineReport") -> go.Figure | None:
         fig.add_trace(go.Bar(y=names, x=[r.stages.get(stage, 0.0) for r in rows], name=stage,
                              orientation="h", marker_color=COLORS[i % len(COLORS)]))
     fig.add_trace(go.Scatter(y=names, x=[r.e2e if word(r.point) is None else None for r in rows],
-                             mode="markers", name="E2E median (trustworthy only)",
+                             mode="markers", name="E2E median",
                              marker={"symbol": "line-ns-open", "size": 18, "color": "#000"}))
     fig.update_layout(barmode="stack", title=f"{pr.title}: stage medians per pipeline (ms)",
                       xaxis={"title": "ms"}, height=180 + 40 * len(rows))

@@ -1,4 +1,4 @@
-"""Read a run directory into plain values, and fold repeats into measurement points.
+"""Read a run directory into plain values, and fold processes into measurement points.
 
 Reports read files only (``raw/<case_id>/result.json``, ``configs/env.json``,
 ``configs/plan.json``, ``summary/summary.json``), never live objects, so a report can be
@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from onnxbench.errors import UserError
+from onnxbench.measure.fold import (Folded, Noise, by_point, fold_results, has_numbers, point_id,
+                                    run_noise)
 from onnxbench.result import Result, read_results
 
 # statuses that mean "no number": shown as the word (with the reason), never as a figure
@@ -32,6 +33,11 @@ class RunData:
     env: dict[str, Any] = field(default_factory=dict)
     plan: dict[str, Any] = field(default_factory=dict)
     summary: Any = None
+    ab_run: dict[str, Any] | None = None  # ab.json of an `onnxbench ab` run
+
+    def noise(self) -> Noise | None:
+        """The run's between-process noise (pooled over its points), from raw/ alone."""
+        return run_noise(p.fold for p in group_points(self.results))
 
     @property
     def ab_axes(self) -> dict[str, list[Any]]:
@@ -65,52 +71,75 @@ def load_run(run_dir: str | Path) -> RunData:
     env = _read_json(run / "configs" / "env.json") or _read_json(run / "env.json") or {}
     plan = _read_json(run / "configs" / "plan.json") or {}
     summary = _read_json(run / "summary" / "summary.json")
+    ab_run = _read_json(run / "ab.json")
     return RunData(run, results, env if isinstance(env, dict) else {},
-                   plan if isinstance(plan, dict) else {}, summary)
+                   plan if isinstance(plan, dict) else {}, summary,
+                   ab_run if isinstance(ab_run, dict) else None)
 
 
 def point_key(result: Result) -> str:
-    """The case id without its repeat suffix: the repeats of one point share it."""
-    cid = result.case_id
-    head, _, tail = cid.rpartition("_r")
-    return head if tail.isdigit() else cid
+    """The case id without its process suffix: the processes of one point share it."""
+    return point_id(result.case_id)
 
 
 @dataclass
 class Point:
-    """One measurement point (a case minus its repeat index), repeats folded.
-
-    ``median`` is the median of the per-repeat medians; ``ci`` is the bootstrap CI of the
-    median for a single repeat and a t-interval over the repeat medians for several
-    (run-to-run drift is the larger noise, so it sets the band).
-    """
+    """One measurement point (a case minus its process index), folded by
+    ``measure.fold.fold_results``: the same figures as ``summary.csv`` and ``compare``."""
 
     key: str
     results: list[Result]
-    status: str = "ok"
-    reason: str | None = None
-    unstable: bool = False
-    mean: float | None = None
-    median: float | None = None
-    p95: float | None = None
-    p99: float | None = None
-    ci: tuple[float, float] | None = None
-    repeat_medians: list[float] = field(default_factory=list)
+    fold: Folded = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.fold = fold_results(self.results)
 
     @property
     def case(self):
         return self.results[0].case
 
     @property
+    def status(self) -> str:
+        return self.fold.status
+
+    @property
+    def reason(self) -> str | None:
+        return self.fold.unstable_reason or self.fold.reason
+
+    @property
+    def unstable(self) -> bool:
+        return self.fold.unstable
+
+    @property
+    def median(self) -> float | None:
+        return self.fold.median
+
+    @property
+    def ci(self) -> tuple[float, float] | None:
+        return self.fold.ci
+
+    @property
+    def mean(self) -> float | None:
+        return self.fold.mean
+
+    @property
+    def p95(self) -> float | None:
+        return self.fold.tail("p95")
+
+    @property
+    def p99(self) -> float | None:
+        return self.fold.tail("p99")
+
+    @property
     def throughput(self) -> float | None:
         return self.case.batch / self.mean * 1000.0 if self.mean else None
 
     def latencies(self) -> list[np.ndarray]:
-        """Raw latencies (ms) of each ok repeat, in repeat order."""
+        """Raw latencies (ms) of each process with numbers, in process order."""
         return [np.asarray(r.timing.latencies_ms, dtype=float) for r in self.ok_results()]
 
     def ok_results(self) -> list[Result]:
-        return [r for r in self.results if r.status == "ok" and (r.stats or r.timing.latencies_ms)]
+        return sorted((r for r in self.results if has_numbers(r)), key=lambda r: r.case.repeat)
 
     def parity(self) -> dict[str, Any] | None:
         return next((r.parity for r in self.results if r.parity), None)
@@ -119,52 +148,6 @@ class Point:
         return next((r.accuracy for r in self.results if r.accuracy), None)
 
 
-def _stat(result: Result, name: str) -> float:
-    if result.stats is not None:
-        return float(getattr(result.stats, name))
-    lat = np.asarray(result.timing.latencies_ms, dtype=float)
-    q = {"p50": 50, "p95": 95, "p99": 99}
-    return float(lat.mean() if name == "mean" else np.percentile(lat, q[name]))
-
-
-def _fold(point: Point) -> Point:
-    ok = point.ok_results()
-    if not ok:
-        first = point.results[0]
-        point.status, point.reason = first.status, first.reason
-        if point.status == "ok":  # ok but no numbers at all: say so rather than invent one
-            point.status, point.reason = "failed", "no latencies recorded"
-        return point
-    point.repeat_medians = [_stat(r, "p50") for r in ok]
-    point.mean = float(np.mean([_stat(r, "mean") for r in ok]))
-    point.median = float(np.median(point.repeat_medians))
-    point.p95 = float(np.mean([_stat(r, "p95") for r in ok]))
-    point.p99 = float(np.mean([_stat(r, "p99") for r in ok]))
-    point.ci = _median_ci(ok, point.repeat_medians)
-    unstable = [r.stats for r in ok if r.stats is not None and r.stats.unstable]
-    if unstable:
-        point.unstable = True
-        point.reason = unstable[0].unstable_reason or "wide spread (IQR/median above threshold)"
-    bad = [r for r in point.results if r not in ok]
-    if bad and not point.reason:
-        point.reason = f"{len(bad)} of {len(point.results)} repeats {bad[0].status}: {bad[0].reason}"
-    return point
-
-
-def _median_ci(ok: list[Result], medians: list[float]) -> tuple[float, float]:
-    if len(medians) >= 2:
-        m, se = float(np.mean(medians)), float(sps.sem(medians))
-        half = float(sps.t.ppf(0.975, len(medians) - 1) * se) if se > 0 else 0.0
-        return (m - half, m + half)
-    st = ok[0].stats
-    if st is not None:
-        return (float(st.median_ci_low), float(st.median_ci_high))
-    return (medians[0], medians[0])
-
-
 def group_points(results: list[Result]) -> list[Point]:
-    """Fold results into points (repeats together), in case-id order."""
-    groups: dict[str, list[Result]] = {}
-    for r in sorted(results, key=lambda r: (r.case_id, r.case.repeat)):
-        groups.setdefault(point_key(r), []).append(r)
-    return [_fold(Point(key, rs)) for key, rs in groups.items()]
+    """Fold results into points (processes together), in point-id order."""
+    return [Point(key, rs) for key, rs in by_point(results).items()]

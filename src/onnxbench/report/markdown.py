@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from onnxbench.report.crossover import INTERPOLATION, fmt_x
-from onnxbench.report.tables import Table
+from onnxbench.report.tables import UNSTABLE_MARK, Table
 
 if TYPE_CHECKING:
     from onnxbench.report import GroupReport, Report
@@ -21,15 +21,21 @@ def _esc(text: str) -> str:
 
 
 def md_table(table: Table, level: int = 3) -> str:
-    """A table with its title as a heading; bold cells as **text**; notes in italics below."""
+    """A table with its title as a heading; bold cells as **text**, unstable figures marked †;
+    notes in italics below."""
     lines = [f"{'#' * level} {_esc(table.title)}", ""]
     lines.append("| " + " | ".join(_esc(h) for h in table.headers) + " |")
     lines.append("|" + "|".join(" --- " for _ in table.headers) + "|")
     for row in table.rows:
-        cells = [f"**{_esc(c.text)}**" if c.bold and c.text else _esc(c.text) for c in row]
+        cells = [_cell(c) for c in row]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [""] + [f"_{_esc(n)}_  " for n in table.notes] + ([""] if table.notes else [])
     return "\n".join(lines)
+
+
+def _cell(c) -> str:
+    text = _esc(c.text) + (f" {UNSTABLE_MARK}" if c.unstable and c.text else "")
+    return f"**{text}**" if c.bold and c.text else text
 
 
 def crossover_lines(g: "GroupReport") -> list[str]:

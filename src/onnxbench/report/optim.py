@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from onnxbench.report.fmt import DASH, VERSUS_FP32, accuracy_text, metric_delta, ratio, sig
+from onnxbench.report.fmt import DASH, VERSUS_FP32, accuracy_text, metric_delta
 from onnxbench.report.labels import runtime_label
-from onnxbench.report.tables import Cell, Group, Series, Table, device_of, reason_notes, word
+from onnxbench.report.tables import (Cell, Group, Series, Table, device_of, number_cell,
+                                     reason_notes, speedup_cell, word)
 
 # options that change the graph or the compiled program (not how it is timed)
 OPT_OPTIONS = ("level", "fuse", "truncate_layers", "keep_io_types", "calibration", "mode",
@@ -69,9 +70,8 @@ def _speedup_cell(s: Series, b: Series | None, x: int) -> Cell:
     ps, pb = s.points.get(x), b.points.get(x) if b else None
     if b is None or word(ps) or word(pb):
         return Cell(DASH)
-    r = pb.median / ps.median
     via = "" if b.runtime == s.runtime else f" (vs {runtime_label(b.runtime)})"
-    return Cell(ratio(r) + via, r, bold=r > 1)
+    return speedup_cell(ps, pb, via)
 
 
 def _row(group: Group, s: Series, x: int) -> list[Cell]:
@@ -80,7 +80,7 @@ def _row(group: Group, s: Series, x: int) -> list[Cell]:
     head = [Cell(s.label), Cell(str(c.batch), c.batch)] + (
         [Cell(str(c.seq) if c.seq else DASH, c.seq)] if _has_seq(group) else [])
     w = word(p)
-    med = Cell(w, is_word=True) if w else Cell(sig(p.median), p.median)
+    med = Cell(w, is_word=True) if w else number_cell(p, p.median)
     return head + [med, _speedup_cell(s, b, x), *_accuracy_cells(s, b, x)]
 
 

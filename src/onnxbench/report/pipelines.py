@@ -19,7 +19,7 @@ import numpy as np
 from onnxbench.report.fmt import DASH, pct, ratio, sig
 from onnxbench.report.labels import differing, model_config, runtime_label, split_fields
 from onnxbench.report.load import Point
-from onnxbench.report.tables import Cell, Table, reason_notes_of, word
+from onnxbench.report.tables import Cell, Table, number_cell, reason_notes_of, word
 
 SWITCHES = ("pin_memory", "non_blocking")
 SKIP = ("batch", "seq", "options.pipeline", *(f"options.{s}" for s in SWITCHES))
@@ -102,7 +102,7 @@ def _row_cells(r: PipelineRow, stages: list[str], labelled: bool = False) -> lis
     share = r.inference / r.e2e if not w and r.inference is not None and r.e2e else None
     agree = acc.get("value") if str(acc.get("metric", "")).startswith("top1_agreement") else None
     n = f" (n={acc['n']})" if agree is not None and acc.get("n") else ""
-    cells += [Cell(w.split(":")[0], is_word=True) if w else Cell(sig(r.e2e), r.e2e),
+    cells += [Cell(w.split(":")[0], is_word=True) if w else number_cell(r.point, r.e2e),
               Cell(pct(share), share)]
     if labelled:
         labels = acc.get("label_accuracy")

@@ -3,8 +3,12 @@
 A ``Table`` is a title, headers and rows of ``Cell``s (text, a sort value, bold); markdown and
 HTML render the same tables. Points are grouped per model/config into sweeps (over batch, or
 over sequence length when the batch is fixed) and per *series* (runtime + exporter +
-precision + options). A point without numbers (failed, skipped, crashed, oom, timeout) or an
-unstable one is shown as the word with its reason, never as a number.
+precision + options). A point without numbers (failed, skipped, crashed, oom, timeout) is
+shown as the word with its reason. An unstable point keeps its number, marked (``Cell.unstable``:
+"†" in markdown, a coloured cell in HTML) with the reason in the table's notes.
+
+Winners and speed-ups are decided with the CIs of the medians: where the CIs overlap the
+runtimes are tied, and a tie is never a loss.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class Cell:
     value: float | None = None  # for sorting and charts
     bold: bool = False
     is_word: bool = False       # a status word standing where a number would be
+    unstable: bool = False      # a number from an unstable point: shown, marked
 
 
 @dataclass
@@ -70,26 +75,49 @@ def ms(v: float | None) -> str:
     return sig(v)
 
 
+UNSTABLE_MARK = "†"
+
+
 def word(point: Point | None) -> str | None:
-    """The word (with a short reason) that replaces a number, or None when it has a number."""
+    """The word (with a short reason) that replaces a number, or None when it has a number
+    (an unstable point has one: it is marked, not replaced)."""
     if point is None:
         return "not run"
     if point.median is None:
         return f"{point.status}: {short_reason(point.reason)}" if point.reason else point.status
-    if point.unstable:
-        return f"unstable: {short_reason(point.reason)}"
     return None
 
 
+def number_cell(point: Point, value: float | None, *, bold: bool = False) -> Cell:
+    """A figure of ``point``, marked when the point is unstable."""
+    return Cell(ms(value), value, bold=bold, unstable=point.unstable)
+
+
+def overlap(a: Point, b: Point) -> bool:
+    """Do the two points' median CIs overlap (a tie within noise)?"""
+    (la, ha), (lb, hb) = a.ci or (a.median, a.median), b.ci or (b.median, b.median)
+    return la <= hb and lb <= ha
+
+
+def speedup_cell(point: Point, base: Point, suffix: str = "") -> Cell:
+    """base median / point median; bold only when the CIs separate and it is a gain,
+    "(tie)" when they overlap."""
+    r = base.median / point.median
+    if overlap(point, base):
+        return Cell(f"{ratio(r)}{suffix} (tie)", r, unstable=point.unstable or base.unstable)
+    return Cell(ratio(r) + suffix, r, bold=r > 1, unstable=point.unstable or base.unstable)
+
+
 def reason_notes_of(items: list[tuple[str, Any, Point | None]], axis: str = "") -> list[str]:
-    """The full reason behind each word, once per (label, status, reason), with its xs.
+    """The full reason behind each word or unstable mark, once per (label, status, reason),
+    with its xs.
 
     ``items`` are (label, x, point); x is None where a table has no sweep axis.
     """
     seen: dict[tuple[str, str, str], list[str]] = {}
     for label, x, p in items:
-        if p is not None and word(p) and p.reason:
-            status = "unstable" if p.median is not None else p.status
+        if p is not None and (word(p) or p.unstable) and p.reason:
+            status = f"unstable ({UNSTABLE_MARK})" if p.median is not None else p.status
             seen.setdefault((label, status, one_line(p.reason)), []).append("" if x is None else str(x))
     return [f"{label} {status}" + (f" at {axis} {', '.join(xs)}" if any(xs) else "") + f": {reason}"
             for (label, status, reason), xs in seen.items()]
@@ -148,13 +176,14 @@ def latency_table(group: Group, series: Series) -> Table:
     pts = [series.points.get(x) for x in group.xs]
     has_acc = any(p is not None and p.accuracy() for p in pts)
     notes_needed = any(p is None or word(p) or p.reason for p in pts)
-    headers = [group.axis.capitalize(), "Mean (ms)", "Median (ms)", "P95 (ms)", "P99 (ms)"]
+    headers = [group.axis.capitalize(), "Mean (ms)", "Median (ms)", "95 % CI (ms)", "P95 (ms)",
+               "P99 (ms)", "n", "Processes"]
     headers += ["Accuracy"] * has_acc + ["Note"] * notes_needed
     rows = []
     for x, p in zip(group.xs, pts):
         w = word(p)
-        nums = [Cell(w.split(":")[0], is_word=True) for _ in range(4)] if w else \
-            [Cell(ms(v), v) for v in (p.mean, p.median, p.p95, p.p99)]
+        nums = [Cell(w.split(":")[0], is_word=True) for _ in range(7)] if w else \
+            _figures(p)
         row = [Cell(str(x), x), *nums]
         if has_acc:
             row.append(Cell(accuracy_text(p.accuracy() if p else None)))
@@ -162,32 +191,63 @@ def latency_table(group: Group, series: Series) -> Table:
             row.append(Cell(w or (short_reason(p.reason) if p and p.reason else ""), is_word=bool(w)))
         rows.append(row)
     only = Group(group.title, group.axis, group.xs, [series])
-    return Table(f"{group.title}: {series.label}", headers, rows, reason_notes(only))
+    notes = reason_notes(only) + [n for p in pts if p is not None for n in p.fold.tail_notes()]
+    methods = sorted({p.fold.ci_method for p in pts if p is not None and p.fold.ci_method})
+    notes += [f"Median: geometric mean of the process medians; 95 % CI: {'; '.join(methods)}; "
+              "P95/P99 of the pooled latencies (order-statistic CIs in summary.csv)."] \
+        if methods else []
+    return Table(f"{group.title}: {series.label}", headers, rows, notes)
+
+
+def _figures(p: Point) -> list[Cell]:
+    ci = f"{ms(p.ci[0])}–{ms(p.ci[1])}" if p.ci else DASH
+    return [number_cell(p, p.mean), number_cell(p, p.median), Cell(ci, unstable=p.unstable),
+            number_cell(p, p.p95), number_cell(p, p.p99), Cell(str(p.fold.n), p.fold.n),
+            Cell(str(p.fold.n_processes), p.fold.n_processes)]
+
+
+def leaders(group: Group, i: int) -> list[Series]:
+    """The series fastest at xs[i]: the lowest median and every series whose CI overlaps it
+    (a tie within noise), fastest first; [] where no series has a number there."""
+    x = group.xs[i]
+    cands = sorted(((s.points[x].median, s.label, s) for s in group.series
+                    if x in s.points and word(s.points[x]) is None), key=lambda c: c[:2])
+    if not cands:
+        return []
+    best = cands[0][2].points[x]
+    return [s for _, _, s in cands if overlap(s.points[x], best)]
 
 
 def winner(group: Group, i: int) -> Series | None:
-    """The series with the lowest median at xs[i] among points with a trustworthy number."""
-    x = group.xs[i]
-    cands = [(s.points[x].median, s.label, s) for s in group.series
-             if x in s.points and word(s.points[x]) is None]
-    return min(cands, key=lambda c: (c[0], c[1]))[2] if cands else None
+    """The one series fastest at xs[i] beyond noise; None where none has a number or tied."""
+    lead = leaders(group, i)
+    return lead[0] if len(lead) == 1 else None
+
+
+def leader_text(labels: list[str]) -> str:
+    """"ORT CPU", or "tie: ORT CPU, PyTorch CPU" (CIs overlap)."""
+    if not labels:
+        return DASH
+    return labels[0] if len(labels) == 1 else "tie: " + ", ".join(labels)
 
 
 def comparison_table(group: Group) -> Table:
-    """| Batch | <runtime…> | Winner | with medians (ms) and the winner in bold."""
-    headers = [group.axis.capitalize(), *[f"{s.label} (ms)" for s in group.series], "Winner"]
+    """| Batch | <runtime…> | Fastest | with medians (ms); the fastest in bold, ties named."""
+    headers = [group.axis.capitalize(), *[f"{s.label} (ms)" for s in group.series], "Fastest"]
     rows = []
     for i, x in enumerate(group.xs):
-        best = winner(group, i)
+        lead = leaders(group, i)
         row = [Cell(str(x), x)]
         for s in group.series:
             p = s.points.get(x)
             w = word(p)
-            row.append(Cell(w, is_word=True) if w else Cell(ms(p.median), p.median, bold=s is best))
-        row.append(Cell(best.label if best else DASH, bold=best is not None))
+            row.append(Cell(w, is_word=True) if w else number_cell(p, p.median, bold=s in lead))
+        row.append(Cell(leader_text([s.label for s in lead]), bold=len(lead) == 1))
         rows.append(row)
+    notes = ["Fastest: the lowest median; a runtime whose 95 % CI overlaps it is tied (named "
+             "after \"tie:\"), never a loser."]
     return Table(f"{group.title}: runtime comparison (median latency)", headers, rows,
-                 reason_notes(group))
+                 notes + reason_notes(group))
 
 
 def baseline_for(group: Group, series: Series, baseline: str | None) -> Series | None:
@@ -209,18 +269,15 @@ def speedup_table(group: Group, baseline: str | None = None) -> Table | None:
         row = [Cell(str(x), x)]
         for s, b in cols:
             ps, pb = s.points.get(x), b.points.get(x)
-            if word(ps) or word(pb):
-                row.append(Cell(DASH))
-            else:
-                r = pb.median / ps.median
-                row.append(Cell(ratio(r), r, bold=r > 1))
+            row.append(Cell(DASH) if word(ps) or word(pb) else speedup_cell(ps, pb))
         rows.append(row)
     keep = [0] + [i for i in range(1, len(headers)) if any(r[i].value is not None for r in rows)]
     if len(keep) == 1:
         return None  # no baseline number anywhere: nothing to say
     headers, rows = [headers[i] for i in keep], [[r[i] for i in keep] for r in rows]
     return Table(f"{group.title}: speed-up over baseline (× faster, >1 is better)", headers, rows,
-                 ["speed-up = baseline median / runtime median, per " + group.axis])
+                 ["speed-up = baseline median / runtime median, per " + group.axis
+                  + "; (tie) where the two medians' 95 % CIs overlap"] + reason_notes(group))
 
 
 def _flatten(data: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, str]]:

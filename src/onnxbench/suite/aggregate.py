@@ -1,13 +1,17 @@
 """Fold ``raw/*/result.json`` into ``summary/summary.{csv,json}`` — from files alone.
 
-One row per case point (a case minus its repeat index): repeats fold into the mean of
-their medians (``p50_ms``), the spread across repeats (``repeat_std_ms``, min/max of the
-medians) and ``n_repeats``. The output is deterministic (rows sorted by point id, floats
-with a fixed format, keys in a fixed order), so ``onnxbench aggregate RUN_DIR`` reproduces
-both files byte for byte from ``raw/``.
+One row per point (a case minus its process index), folded by
+``onnxbench.measure.fold.fold_results``, the one fold the report and ``compare`` use too:
+``p50_ms`` is the geometric mean of the process medians with its CI across processes
+(``ci_method`` says which), tails pooled with order-statistic CIs, the spread between
+processes (``process_rsd``, min/max of the process medians). The output is deterministic
+(rows sorted by point id, floats with a fixed format, keys in a fixed order), so
+``onnxbench aggregate RUN_DIR`` reproduces both files byte for byte from ``raw/``.
 
-``summary.json``: ``{"suite", "n_points", "n_results", "statuses", "ab_axes", "columns",
-"rows": [...]}``; each row has the ``COLUMNS`` below (floats rounded to 6 decimals).
+``summary.json``: ``{"suite", "n_planned", "n_results", "n_points", "statuses", "ab_axes",
+"noise", "columns", "rows": [...]}``; ``noise`` is the run's between-process noise (pooled
+SD of log process medians, its df and the points behind it; null with one process per
+point), which ``compare`` uses as this run's run-to-run noise.
 """
 
 from __future__ import annotations
@@ -21,17 +25,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from onnxbench.errors import UserError
+from onnxbench.measure.fold import Folded, by_point, fold_results, has_numbers, point_id, run_noise
 from onnxbench.result import Result, atomic_write_text, read_results
 
 COLUMNS = ["point_id", "model", "config", "exporter", "runtime", "batch", "seq", "precision",
-           "options", "status", "reason", "n_repeats", "n", "mean_ms", "p50_ms", "p95_ms",
-           "p99_ms", "ci_low_ms", "ci_high_ms", "repeat_std_ms", "repeat_min_ms",
-           "repeat_max_ms", "unstable", "throughput", "session_create_ms", "first_run_ms",
-           "peak_rss_mb", "accuracy", "scenario"]
+           "options", "status", "reason", "n_processes", "n", "mean_ms", "p50_ms", "ci_low_ms",
+           "ci_high_ms", "ci_method", "p90_ms", "p95_ms", "p95_ci_low_ms", "p95_ci_high_ms",
+           "p99_ms", "p99_ci_low_ms", "p99_ci_high_ms", "tail_note", "process_rsd",
+           "process_min_ms", "process_max_ms", "unstable", "throughput", "session_create_ms",
+           "first_run_ms", "peak_rss_mb", "accuracy", "scenario"]
 DECIMALS = 6
+
+__all__ = ["COLUMNS", "Summary", "aggregate", "fold", "point_id"]
 
 
 @dataclass
@@ -40,12 +47,6 @@ class Summary:
     csv_path: Path
     json_path: Path
     document: dict[str, Any]
-
-
-def point_id(case_id: str) -> str:
-    """The case id without its ``_rK`` repeat suffix (repeats of one point share it)."""
-    head, sep, tail = case_id.rpartition("_r")
-    return head if sep and tail.isdigit() else case_id
 
 
 def _num(x: Any) -> float | None:
@@ -57,53 +58,37 @@ def _mean(values: list[float | None]) -> float | None:
     return float(np.mean(vals)) if vals else None
 
 
-def _ci(ok: list[Result], medians: list[float]) -> tuple[float | None, float | None]:
-    """Bootstrap CI of one repeat's median; a t-interval over the medians of several."""
-    if len(medians) >= 2:
-        m, se = float(np.mean(medians)), float(sps.sem(medians))
-        half = float(sps.t.ppf(0.975, len(medians) - 1) * se) if se > 0 else 0.0
-        return m - half, m + half
-    st = ok[0].stats
-    return st.median_ci_low, st.median_ci_high
+def _tail_cells(f: Folded) -> dict[str, Any]:
+    row: dict[str, Any] = {"p90_ms": _num(f.tail("p90"))}
+    for name in ("p95", "p99"):
+        t = f.tails.get(name)
+        row[f"{name}_ms"] = _num(t.value) if t else None
+        row[f"{name}_ci_low_ms"] = _num(t.ci_low) if t else None
+        row[f"{name}_ci_high_ms"] = _num(t.ci_high) if t else None
+    row["tail_note"] = "; ".join(f.tail_notes()) or None
+    return row
 
 
-def _status(results: list[Result], ok: list[Result]) -> tuple[str, str | None]:
-    bad = [r for r in results if r.status != "ok" or r.stats is None]
-    if not ok:
-        first = results[0]
-        return (first.status if first.status != "ok" else "failed",
-                first.reason or ("no latencies recorded" if first.status == "ok" else None))
-    if bad:
-        return "ok", f"{len(bad)} of {len(results)} repeats {bad[0].status}: {bad[0].reason}"
-    unstable = next((r.stats.unstable_reason for r in ok if r.stats.unstable), None)
-    return "ok", unstable
-
-
-def fold(pid: str, results: list[Result]) -> dict[str, Any]:
-    """One summary row from the results (repeats) of one point."""
+def fold(pid: str, results: list[Result], folded: Folded | None = None) -> dict[str, Any]:
+    """One summary row from the results (processes) of one point."""
     case = results[0].case
-    ok = [r for r in results if r.status == "ok" and r.stats is not None]
-    status, reason = _status(results, ok)
+    f = folded or fold_results(results)
+    ok = [r for r in results if has_numbers(r)]
     row: dict[str, Any] = {
         "point_id": pid, "model": case.model, "config": case.config, "exporter": case.exporter,
         "runtime": case.runtime, "batch": case.batch, "seq": case.seq,
         "precision": case.precision,
         "options": json.dumps(case.options, sort_keys=True, default=str) if case.options else "",
-        "status": status, "reason": reason, "n_repeats": len(results)}
-    medians = [r.stats.p50 for r in ok]
-    ci = _ci(ok, medians) if ok else (None, None)
-    mean = _mean([r.stats.mean for r in ok])
+        "status": f.status, "reason": f.unstable_reason or f.reason,
+        "n_processes": f.n_processes, "n": f.n or None, "mean_ms": _num(f.mean),
+        "p50_ms": _num(f.median), "ci_low_ms": _num(f.ci[0]) if f.ci else None,
+        "ci_high_ms": _num(f.ci[1]) if f.ci else None, "ci_method": f.ci_method}
+    row.update(_tail_cells(f))
+    meds = f.process_medians
     row.update({
-        "n": sum(r.stats.n for r in ok) if ok else None, "mean_ms": _num(mean),
-        "p50_ms": _num(_mean(medians)), "p95_ms": _num(_mean([r.stats.p95 for r in ok])),
-        "p99_ms": _num(_mean([r.stats.p99 for r in ok])),
-        "ci_low_ms": _num(ci[0]), "ci_high_ms": _num(ci[1]),
-        "repeat_std_ms": _num(np.std(medians, ddof=1)) if len(medians) > 1 else
-        (_num(0.0) if medians else None),
-        "repeat_min_ms": _num(min(medians)) if medians else None,
-        "repeat_max_ms": _num(max(medians)) if medians else None,
-        "unstable": any(r.stats.unstable for r in ok),
-        "throughput": _num(_throughput(case, ok, mean)),
+        "process_rsd": _num(f.process_rsd), "process_min_ms": _num(min(meds)) if meds else None,
+        "process_max_ms": _num(max(meds)) if meds else None, "unstable": f.unstable,
+        "throughput": _num(_throughput(case, ok, f.mean)),
         "session_create_ms": _num(_mean([r.timing.session_create_ms for r in ok])),
         "first_run_ms": _num(_mean([r.timing.first_run_ms for r in ok])),
         "peak_rss_mb": _num(max((r.memory.get("peak_rss_mb") or 0 for r in ok), default=None)
@@ -140,6 +125,10 @@ def _csv_cell(value: Any) -> str:
     return str(value)
 
 
+def _rounded(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: _num(v) if isinstance(v, float) else v for k, v in doc.items()}
+
+
 def _plan_meta(run_dir: Path) -> dict[str, Any]:
     try:
         doc = json.loads((run_dir / "configs" / "plan.json").read_text(encoding="utf-8"))
@@ -156,15 +145,17 @@ def aggregate(run_dir: Path | str) -> Summary:
         raise UserError(f"{run}: not a run directory (no raw/ folder); pass a directory "
                         "made by `onnxbench run`")
     results = read_results(run / "raw")  # UserError naming an unreadable result.json
-    groups: dict[str, list[Result]] = {}
-    for r in sorted(results, key=lambda r: (point_id(r.case_id), r.case.repeat)):
-        groups.setdefault(point_id(r.case_id), []).append(r)
-    rows = [fold(pid, rs) for pid, rs in sorted(groups.items())]
+    groups = by_point(results)
+    folds = {pid: fold_results(rs) for pid, rs in groups.items()}
+    rows = [fold(pid, rs, folds[pid]) for pid, rs in groups.items()]
+    noise = run_noise(folds.values())
     meta = _plan_meta(run)
     doc = {"suite": meta.get("suite"), "n_planned": meta.get("n_planned"),
            "n_results": len(results), "n_points": len(rows),
            "statuses": dict(sorted(Counter(r.status for r in results).items())),
-           "ab_axes": meta.get("ab_axes", {}), "columns": COLUMNS, "rows": rows}
+           "ab_axes": meta.get("ab_axes", {}),
+           "noise": _rounded(noise.to_dict()) if noise else None,
+           "columns": COLUMNS, "rows": rows}
     out = run / "summary"
     atomic_write_text(out / "summary.csv", _csv_text(rows))
     atomic_write_text(out / "summary.json", json.dumps(doc, indent=1, default=str) + "\n")
