@@ -1,11 +1,21 @@
 """Expand a validated suite into its Plan: the ordered list of Cases to run.
 
 Each case entry inherits the suite's defaults field by field, then its axes (model, config,
-exporter, runtimes, batch, seq, precision) and its ``ab:`` option axes expand into the
-cross product. The order is deterministic: repeat 0 of every case, then repeat 1, ... (so
-drift hits every arm alike), and within a repeat the entries' order, then model, config,
-exporter, precision, A/B values, runtime, batch, seq, load point (a ``scenario:`` block's
-cross product, see ``onnxbench.scenarios.spec``). Duplicate cases keep the first.
+exporter, runtimes, batch, seq, precision) and its ``ab:`` axes expand into the cross
+product. An ``ab:`` axis may vary any case field (``model``, ``config``, ``exporter``,
+``runtime``, ``batch``, ``seq``, ``precision``, ``options`` as whole mappings) or, under any
+other name, one option.
+
+Every point is measured in several worker processes (``processes``, default 3; 1 for an
+entry with a ``scenario:`` block, whose load points run their own durations): the point's
+measurement budget is split over them (``MeasurePolicy.split``) and each is a case with its
+own repeat index ``_rK``. ``repeats: N`` is the older spelling: N processes, each with the
+whole budget. The order is deterministic: process 0 of every case, then process 1, ... (so
+drift hits every point alike), and within one round the entries' order, then model, config,
+exporter, precision, runtime, batch, seq, load point (a ``scenario:`` block's cross product,
+see ``onnxbench.scenarios.spec``), and the A/B values last, so the A and B of a pair run
+back to back, A first in even rounds and B first in odd ones (ABBA). Duplicate cases keep
+the first.
 """
 
 from __future__ import annotations
@@ -22,6 +32,11 @@ from onnxbench.scenarios.spec import LoadSpec, ScenarioBlock
 from onnxbench.suite.schema import DEFAULT_RUNTIMES, Axes, CaseEntry, MeasureSpec, Suite
 
 DEFAULT_TIMEOUT_S = 600.0
+DEFAULT_PROCESSES = 3
+# ab: keys that name a case field (the rest name an option)
+AB_FIELDS = {"model": "model", "config": "config", "exporter": "exporter", "runtime": "runtime",
+             "runtimes": "runtime", "batch": "batch", "seq": "seq", "precision": "precision",
+             "options": "options"}
 DEFAULT_BATCH = [1]
 
 
@@ -84,30 +99,73 @@ def load_points(block: ScenarioBlock | None) -> list[LoadSpec | None]:
     return block.specs() if block is not None else [None]
 
 
+def ab_field(name: str) -> str:
+    """The case field an ``ab:`` key varies (``runtimes`` → ``runtime``), or the key itself
+    when it names an option."""
+    return AB_FIELDS.get(name, name)
+
+
+def processes_of(entry: Axes, defaults: Axes) -> tuple[int, int]:
+    """(worker processes per point, the factor its measure budget is split by).
+
+    ``processes: N`` splits the budget over N; ``repeats: N`` (the older spelling) gives each
+    of N processes the whole budget; neither: ``DEFAULT_PROCESSES``, split (one process for
+    load points: a ``scenario:`` runs its own duration, which a split would not shorten).
+    """
+    for source in (entry, defaults):
+        if source.processes is not None:
+            return source.processes, source.processes
+        if source.repeats is not None:
+            return source.repeats, 1
+    if _pick(entry, defaults, "scenario") is not None:
+        return 1, 1
+    return DEFAULT_PROCESSES, DEFAULT_PROCESSES
+
+
+def ab_case_fields(*, ab: dict[str, Any], options: dict[str, Any], **fields: Any
+                   ) -> dict[str, Any]:
+    """A case's fields with the A/B values applied over them: a field key sets the field
+    (``options`` merges its mapping), any other key sets that option."""
+    f = {**fields, "options": dict(options)}
+    for name, value in ab.items():
+        field_name = ab_field(name)
+        if field_name == "options":
+            f["options"].update(value or {})
+        elif field_name in AB_FIELDS.values():
+            f[field_name] = value
+        else:
+            f["options"][name] = value
+    return f
+
+
 def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, float]]:
-    """Every case of one entry for one repeat index, with its time-out."""
-    policy = measure_policy(d.measure, entry.measure)
+    """Every case of one entry for one process index, with its time-out."""
+    processes, split = processes_of(entry, d)
+    policy = measure_policy(d.measure, entry.measure).split(split)
     options = {**(d.options or {}), **(entry.options or {})}
     ab = entry.ab or {}
     ab_names = sorted(ab)
+    ab_grid = list(itertools.product(*(ab[n] for n in ab_names)))
+    if repeat % 2:
+        ab_grid.reverse()  # ABBA: B first in odd rounds, so drift within a round cancels
     timeout = float(_pick(entry, d, "timeout_s", DEFAULT_TIMEOUT_S))
     grid = itertools.product(
-        entry.model, _pick(entry, d, "config", [None]), _pick(entry, d, "exporter", [None]),
-        _pick(entry, d, "precision", ["fp32"]),
-        itertools.product(*(ab[n] for n in ab_names)),
+        entry.model or [None], _pick(entry, d, "config", [None]),
+        _pick(entry, d, "exporter", [None]), _pick(entry, d, "precision", ["fp32"]),
         _pick(entry, d, "runtimes", DEFAULT_RUNTIMES), _pick(entry, d, "batch", DEFAULT_BATCH),
         [None] if entry.seq_mix is not None else _pick(entry, d, "seq", [None]),  # a mix sets seq
-        load_points(_pick(entry, d, "scenario")), _pick(entry, d, "hardware", [None]))
+        load_points(_pick(entry, d, "scenario")), _pick(entry, d, "hardware", [None]), ab_grid)
     out = []
-    for model, config, exporter, precision, ab_values, runtime, batch, seq, load, hardware in grid:
-        if is_onnx_file(model):  # a bare graph has no config and was not exported here
-            config = exporter = None
-        case = Case(model=model, config=config, exporter=exporter, runtime=runtime, batch=batch,
-                    seq=seq, precision=precision,
-                    options={**options, **dict(zip(ab_names, ab_values))},
-                    shapes=entry.shapes or {}, ranges=entry.ranges or {}, measure=policy,
-                    repeat=repeat, seed=int(_pick(entry, d, "seed", 0)), scenario=load,
-                    hardware=hardware,
+    for (model, config, exporter, precision, runtime, batch, seq, load, hardware,
+         ab_values) in grid:
+        fields = ab_case_fields(model=model, config=config, exporter=exporter,
+                                precision=precision, runtime=runtime, batch=batch, seq=seq,
+                                options=options, ab=dict(zip(ab_names, ab_values)))
+        if is_onnx_file(fields["model"]):  # a bare graph has no config and was not exported here
+            fields["config"] = fields["exporter"] = None
+        case = Case(**fields, shapes=entry.shapes or {}, ranges=entry.ranges or {},
+                    measure=policy, repeat=repeat, seed=int(_pick(entry, d, "seed", 0)),
+                    scenario=load, hardware=hardware,
                     **_data_fields(entry))
         out.append((case, timeout))
     return out
@@ -122,13 +180,13 @@ def _data_fields(entry: CaseEntry) -> dict[str, Any]:
 
 
 def expand(suite: Suite) -> Plan:
-    """The suite's cases in run order (repeats interleaved), de-duplicated by case id."""
+    """The suite's cases in run order (processes interleaved), de-duplicated by case id."""
     d = suite.defaults
-    repeats = [int(_pick(e, d, "repeats", 1)) for e in suite.cases]
+    counts = [processes_of(e, d)[0] for e in suite.cases]
     cases: list[Case] = []
     timeouts: dict[str, float] = {}
-    for r in range(max(repeats)):
-        for entry, n in zip(suite.cases, repeats):
+    for r in range(max(counts)):
+        for entry, n in zip(suite.cases, counts):
             if r >= n:
                 continue
             for case, timeout in _entry_cases(entry, d, r):
@@ -138,8 +196,8 @@ def expand(suite: Suite) -> Plan:
     ab_axes: dict[str, list[Any]] = {}
     for entry in suite.cases:
         for name, values in (entry.ab or {}).items():
-            ab_axes.setdefault(name, [])
-            ab_axes[name] += [v for v in values if v not in ab_axes[name]]
+            axis = ab_axes.setdefault(ab_field(name), [])
+            axis += [v for v in values if v not in axis]
     from onnxbench.suite.tables import plan_record
 
     tables = [plan_record(t) for t in suite.tables]

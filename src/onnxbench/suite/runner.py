@@ -105,6 +105,13 @@ def _model_modules(cases: list[Case]) -> list[str]:
                    for m in getattr(REGISTRY[name], "preload", ())})
 
 
+def prepare_artifacts(cases: list[Case], run: RunDir, plan: Plan,
+                      progress: ProgressFn) -> dict[str, Artifact | Skip | WorkerOutcome]:
+    """Preload what the cases' models import into the fork server, then build each artifact."""
+    preload(_model_modules(cases))
+    return build_artifacts(cases, run, plan, progress)
+
+
 def run_cases(plan: Plan, run: RunDir, *, only: str | None = None,
               progress: ProgressFn | None = None, env: dict[str, Any] | None = None,
               executor: Executor | None = None) -> list[Result]:

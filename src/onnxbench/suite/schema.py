@@ -79,6 +79,7 @@ class Axes(BaseModel):
     options: dict[str, Any] | None = None
     measure: MeasureSpec | None = None
     repeats: PosInt | None = None
+    processes: PosInt | None = None
     timeout_s: Annotated[float | None, number(0, above=True)] = None
     seed: Int | None = None
     scenario: ScenarioBlock | None = None  # load points (onnxbench.scenarios); lists expand
@@ -91,7 +92,7 @@ class Defaults(Axes):
 class CaseEntry(Axes):
     """One block of the matrix: its axes expand into cases."""
 
-    model: Annotated[list[str], BeforeValidator(_as_list)]
+    model: Annotated[list[str] | None, BeforeValidator(_as_list)] = None
     shapes: dict[str, list[PosInt]] | None = None
     ranges: dict[str, tuple[Float, Float]] | None = None
     values: dict[str, Float] | None = None
@@ -295,6 +296,7 @@ def check_names(suite: Suite) -> Problem | None:
         checks.append(_check_models(i, entry))
         checks.append(_check_axes(("cases", i), entry, entry))
         checks.append(_check_data(i, entry))
+        checks.append(_check_ab(i, entry))
     return next((p for p in checks if p), None)
 
 
@@ -308,7 +310,7 @@ def _check_data(i: int, entry: CaseEntry) -> Problem | None:
             parse_mix(entry.seq_mix)
     except UserError as exc:
         return ("cases", i, "seq_mix"), str(exc)
-    graphs = [m for m in entry.model if m.endswith(".onnx") and Path(m).is_file()]
+    graphs = [m for m in entry.model or [] if m.endswith(".onnx") and Path(m).is_file()]
     try:
         for graph in graphs:
             if entry.inputs:
@@ -328,9 +330,32 @@ def _check_data(i: int, entry: CaseEntry) -> Problem | None:
     return None
 
 
-def _check_models(i: int, entry: CaseEntry) -> Problem | None:
-    for j, model in enumerate(entry.model):
-        loc = ("cases", i, "model", j)
+def _check_ab(i: int, entry: CaseEntry) -> Problem | None:
+    """An ``ab:`` axis over a case field takes that field's values (checked as its axis)."""
+    from onnxbench.suite.plan import ab_field
+
+    ab = entry.ab or {}
+    key_of = {ab_field(k): k for k in ab}
+    if "model" in key_of:
+        models = entry.model_copy(update={"model": ab[key_of["model"]]})
+        problem = _check_models(i, models, ("ab", key_of["model"]))
+        if problem:
+            return problem
+    elif not entry.model:
+        return ("cases", i, "model"), "required field is missing (or give ab: {model: [A, B]})"
+    axes = {"runtime": "runtimes", "exporter": "exporter"}
+    update = {axes[f]: ab[k] for f, k in key_of.items() if f in axes}
+    problem = _check_axes(("cases", i), Axes.model_construct(**update), None) if update else None
+    if problem:
+        loc, msg = problem
+        key = next(k for f, k in key_of.items() if axes.get(f) == loc[2])
+        return ("cases", i, "ab", key) + loc[3:], msg
+    return None
+
+
+def _check_models(i: int, entry: CaseEntry, where: tuple = ("model",)) -> Problem | None:
+    for j, model in enumerate(entry.model or []):
+        loc = ("cases", i, *where, j)
         path = model_file(model)
         if path is not None:
             if not Path(path).is_file():
@@ -383,8 +408,15 @@ def absolute_paths(suite: Suite) -> Suite:
             return opts
         return {k: absolute(v) if k in PATH_OPTIONS else v for k, v in opts.items()}
 
-    cases = [c.model_copy(update={"model": [absolute_model(m) for m in c.model],
-                                  "options": options(c.options), "inputs": absolute(c.inputs)})
+    def ab(axes: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
+        from onnxbench.suite.plan import ab_field  # an ab: model axis names files too
+
+        return {k: [absolute_model(m) if ab_field(k) == "model" and isinstance(m, str) else m
+                    for m in v] for k, v in axes.items()} if axes else axes
+
+    cases = [c.model_copy(update={"model": [absolute_model(m) for m in c.model or []] or None,
+                                  "options": options(c.options), "inputs": absolute(c.inputs),
+                                  "ab": ab(c.ab)})
              for c in suite.cases]
     defaults = suite.defaults.model_copy(update={"options": options(suite.defaults.options)})
     return suite.model_copy(update={"cases": cases, "defaults": defaults})
@@ -460,7 +492,10 @@ def _runtime_problem(name: str) -> str | None:
 
 def check_suite_options(suite: Suite) -> Problem | None:
     """Every case's options against the option families of its runtime (before anything
-    runs): each entry's merged options (and each A/B combination) for each runtime."""
+    runs): each entry's merged options (and each A/B combination, applied to the case's
+    fields as the plan applies it) for each runtime."""
+    from onnxbench.suite.plan import ab_case_fields
+
     defaults = suite.defaults.options or {}
     for i, entry in enumerate(suite.cases):
         options = {**defaults, **(entry.options or {})}
@@ -469,8 +504,9 @@ def check_suite_options(suite: Suite) -> Problem | None:
         combos = [dict(zip(ab, values)) for values in itertools.product(*ab.values())]
         for runtime in runtimes:
             for combo in combos or [{}]:
+                case = ab_case_fields(runtime=runtime, options=options, ab=combo)
                 try:
-                    check_options(runtime, {**options, **combo})
+                    check_options(case["runtime"], case["options"])
                 except OptionError as exc:
                     return _option_loc(i, entry, defaults, exc.key), str(exc)
     return None
