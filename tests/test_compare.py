@@ -1,5 +1,6 @@
-"""`onnxbench compare`: exit 0 without a significant regression, 1 with one beyond the
-threshold, 2 for a bad run directory or threshold; and A/B pairs inside one run."""
+"""`onnxbench compare`: exit 0 inside the runs' noise, 1 for a regression beyond the threshold
+and the noise or a case that broke, 2 for bad input; A/B pairs on any field inside one run;
+and two real runs of an unchanged suite (deterministic busy-wait runtime) against a slowed one."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from onnxbench.report.compare import compare_runs
 from onnxbench.result import write_result
 
 
-def write_run(tmp: Path, name: str, factor: float, *, seed: int, repeats: int = 4) -> Path:
+def write_run(tmp: Path, name: str, factor: float, *, seed: int, processes: int = 4,
+              jitter: float = 0.004) -> Path:
+    """Two points, each in ``processes`` processes whose medians differ by ±jitter."""
     run = tmp / name
     for b in (1, 8):
-        for r in range(repeats):
-            level = 1.0 + 0.1 * b
-            write_result(make_result("ort-cpu", b, level * factor * (1 + 0.004 * ((r * 7 + seed) % 3 - 1)),
-                                     repeat=r, seed=seed + r + 10 * b, n=60, spread=0.01), run / "raw")
+        for r in range(processes):
+            level = (1.0 + 0.1 * b) * factor * (1 + jitter * ((r * 7 + seed) % 3 - 1))
+            write_result(make_result("ort-cpu", b, level, repeat=r, seed=seed + r + 10 * b, n=60,
+                                     spread=0.01), run / "raw")
     return run
 
 
@@ -30,8 +33,9 @@ def test_same_speed_exits_0(tmp_path, capsys):
     a, b = write_run(tmp_path, "a", 1.0, seed=1), write_run(tmp_path, "b", 1.0, seed=2)
     code, out, _ = run_cli(capsys, "compare", str(a), str(b), "--json")
     doc = json.loads(out)
-    assert code == 0 and doc["regressions"] == []
+    assert code == 0 and doc["regressions"] == [] and doc["broken"] == []
     assert len(doc["pairs"]) == 2 and all(p["verdict"] != "slower" for p in doc["pairs"])
+    assert doc["noise"]["a"]["points"] == 2 and doc["noise"]["a"]["df"] == 6
 
 
 def test_significant_regression_exits_1(tmp_path, capsys):
@@ -39,6 +43,7 @@ def test_significant_regression_exits_1(tmp_path, capsys):
     code, out, err = run_cli(capsys, "compare", str(a), str(b), "--threshold", "5%")
     assert code == 1
     assert "regression" in err and err.count("\n") == 1
+    assert "between-process noise: A ±" in out
     # an improvement is not a failure
     code, out, _ = run_cli(capsys, "compare", str(b), str(a), "--json")
     assert code == 0 and len(json.loads(out)["improvements"]) == 2
@@ -48,6 +53,36 @@ def test_regression_below_threshold_exits_0(tmp_path, capsys):
     a, b = write_run(tmp_path, "a", 1.0, seed=1), write_run(tmp_path, "b", 1.25, seed=2)
     code, _, _ = run_cli(capsys, "compare", str(a), str(b), "--threshold", "40%")
     assert code == 0
+
+
+def test_a_shift_inside_the_runs_noise_is_not_a_regression(tmp_path, capsys):
+    """Process medians spread ±12 % in both runs: a 6 % shift is inside that noise."""
+    a = write_run(tmp_path, "a", 1.0, seed=1, jitter=0.12)
+    b = write_run(tmp_path, "b", 1.06, seed=2, jitter=0.12)
+    code, out, _ = run_cli(capsys, "compare", str(a), str(b), "--threshold", "5%", "--json")
+    assert code == 0
+    assert all(p["verdict"] == "cannot tell" for p in json.loads(out)["pairs"])
+
+
+def test_ok_in_a_but_failed_in_b_fails_the_gate(tmp_path, capsys):
+    a = write_run(tmp_path, "a", 1.0, seed=1)
+    b = write_run(tmp_path, "b", 1.0, seed=2)
+    for path in (b / "raw").glob("*_b8_*/result.json"):
+        path.unlink()
+    write_result(make_result("ort-cpu", 8, None, status="crashed", reason="worker died with SIGSEGV"),
+                 b / "raw")
+    code, out, err = run_cli(capsys, "compare", str(a), str(b))
+    assert code == 1 and err.count("\n") == 1
+    assert "1 case(s) ok in A but not in B" in err and "_b8_" in err and "crashed" in err
+
+
+def test_single_process_runs_say_what_they_cannot_resolve(tmp_path, capsys):
+    a = write_run(tmp_path, "a", 1.0, seed=1, processes=1)
+    b = write_run(tmp_path, "b", 1.3, seed=2, processes=1)
+    code, out, _ = run_cli(capsys, "compare", str(a), str(b), "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["noise"] == {"a": None, "b": None}
+    assert all(p["verdict"] == "cannot tell" and "processes ≥ 3" in p["note"] for p in doc["pairs"])
 
 
 @pytest.mark.parametrize("bad", ["missing", "empty", "threshold"])
@@ -60,23 +95,117 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, bad):
     assert code == 2 and err.count("\n") == 1 and err.startswith("onnxbench: error:")
 
 
-def test_repeats_are_grouped_by_case_id(tmp_path):
+def test_processes_are_grouped_by_point_id(tmp_path):
     a, b = write_run(tmp_path, "a", 1.0, seed=1), write_run(tmp_path, "b", 1.0, seed=2)
     comp = compare_runs(a, b)
     assert all(p.result.n_a == 4 and p.result.n_b == 4 for p in comp.pairs)
     assert all(not p.label.endswith("_r0") for p in comp.pairs)
 
 
-def test_ab_axis_inside_one_run(tmp_path):
-    run = tmp_path / "ab"
-    for r in range(4):
-        for threads, level in ((1, 2.0), (4, 1.0)):
-            write_result(make_result("ort-cpu", 8, level * (1 + 0.003 * (r - 1.5)), repeat=r,
-                                     seed=r + threads * 10, n=60, spread=0.01,
-                                     options={"intra_op_threads": threads}), run / "raw")
+def _ab_run(tmp: Path, axis_values, make) -> Path:
+    run = tmp / "ab"
+    for r in range(5):
+        for i, value in enumerate(axis_values):
+            write_result(make(value, r, i), run / "raw")
     (run / "configs").mkdir()
+    return run
+
+
+def test_ab_axis_inside_one_run_is_paired_by_process(tmp_path):
+    levels = {1: 2.0, 4: 1.0}
+    drift = [1.0, 1.3, 0.8, 1.1, 0.9]  # big drift between rounds: pairing cancels it
+    run = _ab_run(tmp_path, [1, 4], lambda t, r, i: make_result(
+        "ort-cpu", 8, levels[t] * drift[r] * (1 + 0.003 * i), repeat=r, seed=r + t * 10, n=60,
+        spread=0.01, options={"intra_op_threads": t}))
     (run / "configs" / "plan.json").write_text(json.dumps({"ab_axes": {"intra_op_threads": [1, 4]}}))
     rep = build_report(run)
     assert rep.ab is not None and len(rep.ab.pairs) == 1
     res = rep.ab.pairs[0].result
     assert res.verdict == "faster" and res.ratio == pytest.approx(0.5, rel=0.02)
+    assert res.n_a == 5 and res.ci_high < 0.52  # drift cancelled: a tight CI
+
+
+def test_ab_axis_on_the_runtime_field(tmp_path):
+    run = _ab_run(tmp_path, ["ort-cpu", "torch-cpu"], lambda rt, r, i: make_result(
+        rt, 8, (1.0 if rt == "ort-cpu" else 1.5) * (1 + 0.01 * r), repeat=r, seed=r + 10 * i,
+        n=60, spread=0.01))
+    (run / "configs" / "plan.json").write_text(json.dumps(
+        {"ab_axes": {"runtime": ["ort-cpu", "torch-cpu"]}}))
+    rep = build_report(run)
+    (pair,) = rep.ab.pairs
+    assert pair.result.verdict == "slower" and "runtime: \"ort-cpu\" → \"torch-cpu\"" in pair.label
+    assert pair.result.ratio == pytest.approx(1.5, rel=0.02)
+
+
+# ---- two real runs of a suite ------------------------------------------------------------
+
+SUITE = """
+suite: gate
+defaults:
+  processes: 3
+  measure: {{warmup: 5, runs: 150, max_time_s: 1}}
+cases:
+  - model: {tiny}
+    runtimes: test-delay
+    batch: [1, 2]
+    options: {{delay_us: 300}}
+  - model: {chain}
+    runtimes: ort-cpu
+    batch: 8
+    options: {{threads: 1}}
+"""
+
+
+def write_chain(path: Path, layers: int, dim: int = 64) -> Path:
+    """``layers`` MatMuls of a fixed random ``dim``×``dim`` weight: work grows with layers."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    w = helper.make_tensor("w", TensorProto.FLOAT, [dim, dim],
+                           (np.random.default_rng(0).normal(0, dim ** -0.5, (dim, dim))
+                            .astype(np.float32).ravel().tolist()))
+    nodes = [helper.make_node("MatMul", [f"h{i}", "w"], [f"h{i + 1}"]) for i in range(layers)]
+    graph = helper.make_graph(nodes, "chain",
+                              [helper.make_tensor_value_info("h0", TensorProto.FLOAT, ["batch", dim])],
+                              [helper.make_tensor_value_info(f"h{layers}", TensorProto.FLOAT,
+                                                             ["batch", dim])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def _suite_run(tmp: Path, name: str, layers: int, capsys) -> Path:
+    """A run of SUITE; the chain model's file is rewritten with ``layers`` MatMuls (same path,
+    same case ids: a regression in the model, as a CI gate would see it)."""
+    from test_worker import write_tiny_onnx
+
+    tiny = tmp / "tiny.onnx"
+    if not tiny.exists():
+        write_tiny_onnx(tiny)
+    chain = write_chain(tmp / "chain.onnx", layers)
+    suite = tmp / "gate.yaml"
+    suite.write_text(SUITE.format(tiny=tiny, chain=chain))
+    code, _, err = run_cli(capsys, "run", "--suite", str(suite), "--out", str(tmp / name),
+                           "--quiet")
+    assert code == 0, err
+    (run_dir,) = (tmp / name).iterdir()
+    return run_dir
+
+
+@pytest.mark.slow
+def test_two_runs_of_an_unchanged_suite_pass_and_a_real_regression_fails(tmp_path, capsys):
+    """The busy-wait points are deterministic (unchanged: no false alarm); the ORT point's
+    model doubles its work in the third run: a regression far beyond any noise."""
+    a = _suite_run(tmp_path, "a", 20, capsys)
+    b = _suite_run(tmp_path, "b", 20, capsys)
+    code, out, err = run_cli(capsys, "compare", str(a), str(b), "--threshold", "5%", "--json")
+    doc = json.loads(out)
+    assert code == 0, err
+    assert doc["noise"]["a"]["points"] == 3
+    delay = [p for p in doc["pairs"] if "test-delay" in p["a"]]
+    assert len(delay) == 2 and all(p["verdict"] in ("equivalent", "cannot tell") for p in delay)
+    slow = _suite_run(tmp_path, "slow", 40, capsys)
+    code, out, err = run_cli(capsys, "compare", str(a), str(slow), "--threshold", "5%")
+    assert code == 1 and "1 significant regression(s)" in err and "chain" in err

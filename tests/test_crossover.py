@@ -62,12 +62,27 @@ def test_tie_within_ci_is_not_a_flip():
     assert len(find_crossovers(XS, a, tight(a, 0.001), b, tight(b, 0.001))) == 2
 
 
-def test_within_noise_flag_when_cis_overlap_at_a_bracket():
+def test_overlapping_cis_are_a_tie_and_the_flip_is_within_noise():
     a = [1, 2, 3, 4.5, 8]
     b = [4, 4, 4, 4.0, 4]
-    # at 64 B is faster by 11 %; the CIs (±7 %) overlap but the medians lie outside each other's
+    # at 64 B is faster by 11 %, but the CIs (±7 %) overlap: a tie, so the flip's bracket
+    # spans it (16 → 256) and it happens inside the noise
     (f,) = find_crossovers(XS, a, tight(a, 0.07), b, tight(b, 0.07))
-    assert f.within_noise and (f.x_low, f.x_high) == (16, 64)
+    assert f.within_noise and (f.x_low, f.x_high) == (16, 256)
+    (g,) = find_crossovers(XS, a, tight(a, 0.01), b, tight(b, 0.01))
+    assert not g.within_noise and (g.x_low, g.x_high) == (16, 64)
+
+
+def test_sentence_names_a_tie_where_cis_overlap():
+    a = [1.0, 2.0, 4.0]
+    b = [1.02, 3.0, 8.0]          # at x=1 B is 2 % slower, inside both ±5 % CIs: a tie
+    s = winner_sentence("batch", [1, 4, 16], {"ORT CPU": (a, tight(a, 0.05)),
+                                              "PyTorch CPU": (b, tight(b, 0.05))})
+    assert s == ("ORT CPU and PyTorch CPU (tied: CIs overlap) are fastest up to batch 1; "
+                 "ORT CPU from 4.")
+    slower_wide = winner_sentence("batch", [1], {"ORT CPU": ([0.023], [(0.01, 0.04)]),
+                                                 "PyTorch CPU": ([0.17], [(0.16, 0.18)])})
+    assert slower_wide == "ORT CPU is fastest at every batch measured (batch 1)."
 
 
 def test_sentence_names_leaders_and_crossover():

@@ -22,6 +22,7 @@ from test_worker import write_tiny_onnx
 SUITE = """
 suite: slow
 defaults:
+  processes: 1
   measure: {{warmup: 0, min_runs: 1, max_runs: 100000, min_time_s: 0.4, max_time_s: 0.4}}
 cases:
   - model: {tiny}
@@ -101,7 +102,8 @@ def test_resume_after_kill_reruns_only_missing_cases(tmp_path, capsys, monkeypat
 def test_resume_of_a_finished_run_runs_nothing(tmp_path, capsys):
     tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
     suite = tmp_path / "quick.yaml"
-    suite.write_text(f"suite: quick\ncases:\n  - model: {tiny}\n    runtimes: test-skip\n")
+    suite.write_text(f"suite: quick\ncases:\n  - model: {tiny}\n    runtimes: test-skip\n"
+                     "    processes: 1\n")
     code, _, err = cli(capsys, "run", "--suite", str(suite), "--out", str(tmp_path / "r"),
                        "--quiet")
     assert code == 0, err

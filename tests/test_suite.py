@@ -201,6 +201,7 @@ cases:
     repeats: 2
   - model: {tiny}
     runtimes: test-sleep
+    processes: 1
     timeout_s: 1
 """
 
@@ -233,16 +234,17 @@ def test_run_writes_the_layout_and_statuses(small_run):
     assert slept.reason == "timed out after 1 s" and slept.duration_s < 30
 
 
-def test_summary_folds_repeats(small_run):
+def test_summary_folds_processes(small_run):
     results = [r for r in read_results(small_run / "raw") if r.status == "ok"]
     doc = json.loads((small_run / "summary" / "summary.json").read_text())
     rows = {(r["runtime"], r["batch"]): r for r in doc["rows"]}
     assert len(doc["rows"]) == 5 and doc["statuses"] == {"ok": 4, "skipped": 4, "timeout": 1}
     row = rows[("ort-cpu", 2)]
-    medians = [r.stats.p50 for r in results if r.case.batch == 2]
-    assert row["n_repeats"] == 2 and row["n"] == 10
-    assert row["p50_ms"] == pytest.approx(np.mean(medians), abs=1e-6)
-    assert row["repeat_std_ms"] == pytest.approx(np.std(medians, ddof=1), abs=1e-6)
+    logs = np.log([r.stats.p50 for r in results if r.case.batch == 2])
+    assert row["n_processes"] == 2 and row["n"] == 10
+    assert row["p50_ms"] == pytest.approx(np.exp(logs.mean()), abs=1e-6)
+    assert row["process_rsd"] == pytest.approx(np.std(logs, ddof=1), abs=1e-6)
+    assert doc["noise"]["points"] == 2 and doc["noise"]["df"] == 2
     assert rows[("test-sleep", 1)]["status"] == "timeout"
 
 
@@ -263,7 +265,7 @@ def test_all_skipped_suite_succeeds(tmp_path, capsys):
     tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
     suite = tmp_path / "skip.yaml"
     suite.write_text(f"suite: skips\ncases:\n  - model: {tiny}\n    runtimes: [test-skip, "
-                     "torch-cpu]\n    batch: [1, 2]\n")
+                     "torch-cpu]\n    batch: [1, 2]\n    processes: 1\n")
     code, out, err = cli(capsys, "run", "--suite", str(suite), "--out", str(tmp_path / "r"),
                          "--quiet", "--json")
     assert code == 0, err

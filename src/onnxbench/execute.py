@@ -13,9 +13,7 @@ is resolved once into a ``Bundle`` (``onnxbench.bundle``) that every step reads.
 
 from __future__ import annotations
 
-import os
 import resource
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -34,7 +32,6 @@ from onnxbench.result import Result, Timing
 from onnxbench.runtimes.base import Runtime
 from onnxbench.runtimes.registry import get_runtime
 
-THREAD_OPTIONS = ("threads", "intra_op_threads")
 # seeded synthetic images for pipeline cases: deterministic, so shared across runs
 IMAGE_CACHE = Path(tempfile.gettempdir()) / "onnxbench-images"
 
@@ -45,25 +42,11 @@ def now_iso() -> str:
 
 
 def pin_threads(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Pin OMP/MKL/torch threads from ``threads``/``intra_op_threads``; return what was set.
+    """Size OMP/MKL/OpenBLAS pools and torch threads from ``threads``/``intra_op_threads``;
+    return what is in effect (``onnxbench.measure.threads``)."""
+    from onnxbench.measure.threads import pin_threads as pin
 
-    ORT and torch in one process oversubscribe cores unless both are told the same number.
-    """
-    n = next((options[k] for k in THREAD_OPTIONS if options.get(k) is not None), None)
-    pinned: dict[str, Any] = {}
-    if n is not None:
-        n = int(n)
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ[var] = str(n)
-        pinned["requested_threads"] = n
-    if "torch" in sys.modules:  # preloaded by the fork server; never imported just for this
-        import torch
-
-        if n is not None:
-            torch.set_num_threads(n)
-        pinned["torch_threads"] = torch.get_num_threads()
-    pinned["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS")
-    return pinned
+    return pin(options)
 
 
 def _pad(inputs: dict[str, np.ndarray], case: Case) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -219,9 +202,12 @@ def device_times(runtime: Runtime, call: Callable[[], Any], timing: Timing,
 def _accuracy(case: Case, bundle: Bundle, runtime: Runtime) -> dict[str, Any] | None:
     """This runtime's task metric and its delta against fp32, after timing so it cannot
     disturb it: option ``accuracy_data`` (the user's labelled .npz, any model; see
-    ``onnxbench.labelled``), or option ``accuracy`` (models with a source module)."""
+    ``onnxbench.labelled``), or option ``accuracy`` (models with a source module).
+    Deterministic, so only a point's first process evaluates it (the others measure latency
+    only)."""
     labelled = case.options.get("accuracy_data")
-    if not labelled and (not case.options.get("accuracy") or not bundle.has_module):
+    if case.repeat or (not labelled and (not case.options.get("accuracy")
+                                         or not bundle.has_module)):
         return None
     from onnxbench.accuracy import case_accuracy
     from onnxbench.runtimes.pad import pad_batch, trim
@@ -247,9 +233,11 @@ def _parity(case: Case, bundle: Bundle, runtime: Runtime,
     exported graph.
 
     ``verify`` builds the source model in this worker, after the timing loop (so it cannot
-    disturb the timings; peak memory is read before it).
+    disturb the timings; peak memory is read before it); only in a point's first process
+    (the outputs do not change between processes).
     """
-    if case.options.get("verify") and bundle.has_module and not runtime.needs_module:
+    if case.options.get("verify") and bundle.has_module and not runtime.needs_module \
+            and not case.repeat:
         return verify_case(case, bundle, runtime, inputs)
     if bundle.onnx_path is None or runtime.framework != "onnx":
         return None

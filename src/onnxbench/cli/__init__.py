@@ -29,6 +29,7 @@ def _root() -> None:
 
 # one module per command group; each owns its commands
 from onnxbench.cli import (  # noqa: E402
+    ab_cmd,
     bench_cmd,
     env_cmd,
     export_cmd,
@@ -40,8 +41,8 @@ from onnxbench.cli import (  # noqa: E402
     zoo_cmd,
 )
 
-for _module in (env_cmd, bench_cmd, zoo_cmd, export_cmd, run_cmd, report_cmd, optimize_cmd,
-                profile_cmd, load_cmd):
+for _module in (env_cmd, bench_cmd, zoo_cmd, export_cmd, run_cmd, report_cmd, ab_cmd,
+                optimize_cmd, profile_cmd, load_cmd):
     _module.register(app)
 
 

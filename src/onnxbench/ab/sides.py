@@ -1,0 +1,133 @@
+"""The two sides of an A/B: any two points, as two ``Case``\\ s, checked before anything runs.
+
+A and B may differ in anything a case has: the model (two ONNX files, two zoo models, two
+``file.py:factory`` models), the runtime, the precision, the config, the exporter or the
+options. Every check that can fail is made here, in the calling process, and fails with one
+line (``UserError``): a missing or unreadable model, only one side given (nothing differs),
+two sides that are the same point, a PyTorch runtime on a bare ONNX file, and inputs that
+differ between A and B (names, dtypes, ranks: the two would not be fed the same data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from onnxbench.case import Case
+from onnxbench.errors import UserError
+from onnxbench.measure.fold import point_id
+from onnxbench.measure.policy import MeasurePolicy
+
+DEFAULT_EXPORTER = "dynamo"
+
+
+@dataclass(frozen=True)
+class Side:
+    """What one side is: the fields of its case that may differ from the other side."""
+
+    model: str
+    runtime: str = "ort-cpu"
+    config: str | None = None
+    exporter: str | None = None
+    precision: str = "fp32"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def is_onnx(model: str) -> bool:
+    return model.endswith(".onnx")
+
+
+def _check_model(model: str, where: str) -> None:
+    """A readable ONNX file, or a zoo / factory model that resolves; UserError otherwise."""
+    if is_onnx(model):
+        from onnxbench.inputs import load_onnx
+
+        try:
+            load_onnx(model)
+        except UserError as exc:
+            raise UserError(f"{where}: {exc}") from None
+        return
+    from onnxbench.zoo import resolve
+
+    try:
+        resolve(model)
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
+
+
+def make_case(side: Side, *, batch: int, seq: int | None, seed: int,
+              shapes: dict[str, list[int]], ranges: dict[str, tuple[float, float]],
+              measure: MeasurePolicy, where: str) -> Case:
+    """The side as a case (repeat 0); names are checked, the model is read."""
+    from onnxbench.runtimes import validate_runtime_name
+
+    _check_model(side.model, where)
+    try:
+        validate_runtime_name(side.runtime)
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
+    onnx = is_onnx(side.model)
+    if onnx and side.runtime.startswith(("torch", "tf-")):
+        raise UserError(f"{where}: runtime {side.runtime} runs the source model; {side.model} is "
+                        "a bare ONNX file (use an ort-* runtime, or give a zoo/factory model)")
+    model = str(Path(side.model)) if onnx else side.model
+    return Case(model=model, config=None if onnx else side.config,
+                exporter=None if onnx else (side.exporter or DEFAULT_EXPORTER),
+                runtime=side.runtime, batch=batch, seq=seq, precision=side.precision,
+                options=dict(side.options), shapes=shapes, ranges=ranges, measure=measure,
+                seed=seed)
+
+
+def input_signature(case: Case) -> dict[str, tuple[str, int | None]]:
+    """{input name: (dtype, rank)} of what the case's model is fed."""
+    if is_onnx(case.model):
+        from onnxbench.inputs import describe_inputs
+
+        return {row["name"]: (str(row["dtype"] or row["onnx_type"]),
+                              None if row["dims"] is None else len(row["dims"]))
+                for row in describe_inputs(case.model)}
+    from onnxbench.zoo import resolve
+
+    spec = resolve(case.model)
+    feeds = spec.make_inputs(case.config, 1, case.seq, case.seed, options=case.options)
+    return {name: (str(a.dtype), a.ndim) for name, a in feeds.items()}
+
+
+def check_compatible(a: Case, b: Case) -> None:
+    """A and B must take the same inputs (names, dtypes, ranks); UserError naming the first
+    difference otherwise."""
+    if a.model == b.model and a.config == b.config:
+        return
+    sa, sb = input_signature(a), input_signature(b)
+    if set(sa) != set(sb):
+        only_a, only_b = sorted(set(sa) - set(sb)), sorted(set(sb) - set(sa))
+        raise UserError(f"A ({a.model}) and B ({b.model}) take different inputs: only A has "
+                        f"{only_a or 'none'}, only B has {only_b or 'none'}; an A/B compares two "
+                        "models fed the same data")
+    for name in sorted(sa):
+        (da, ra), (db, rb) = sa[name], sb[name]
+        if da != db or (ra is not None and rb is not None and ra != rb):
+            raise UserError(f"A ({a.model}) and B ({b.model}) differ in input {name!r}: "
+                            f"{da} rank {ra} vs {db} rank {rb}; an A/B compares two models fed "
+                            "the same data")
+
+
+def make_cases(a: Side, b: Side, *, batch: int = 1, seq: int | None = None, seed: int = 0,
+               shapes: dict[str, list[int]] | None = None,
+               ranges: dict[str, tuple[float, float]] | None = None,
+               measure: MeasurePolicy | None = None) -> tuple[Case, Case]:
+    """Both sides as cases, every check made (see the module docstring)."""
+    common = dict(batch=batch, seq=seq, seed=seed, shapes=shapes or {}, ranges=ranges or {},
+                  measure=measure or MeasurePolicy())
+    ca = make_case(a, where="A", **common)
+    cb = make_case(b, where="B", **common)
+    if ca == cb:
+        raise UserError("only one side given: A and B are the same case; give two models, or "
+                        "vary the runtime (--runtime A,B), --precision A,B, --config A,B or "
+                        "--a-options / --b-options")
+    if point_id(ca.case_id) == point_id(cb.case_id):
+        raise UserError(f"A and B get the same case id ({point_id(ca.case_id)}): two model files "
+                        "with the same name; copy or rename one")
+    check_compatible(ca, cb)
+    return ca, cb
