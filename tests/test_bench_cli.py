@@ -33,11 +33,12 @@ def test_bench_json_writes_one_result_per_measurement(tmp_path, tiny, capsys):
     assert rows[("ort-cpu", 3)]["p50_ms"] > 0
     assert rows[("torch-cpu", 1)]["status"] == "skipped"
     assert "torch-cpu runs a PyTorch model; this case has only an ONNX file" in rows[("torch-cpu", 1)]["reason"]
-    results = read_results(out_dir / "raw")
-    assert len(results) == 4 and (out_dir / "env.json").is_file()
+    results = read_results(out_dir / "raw")  # each point in 3 processes, the runs split
+    assert len(results) == 12 and (out_dir / "env.json").is_file()
     ok = [r for r in results if r.status == "ok"]
-    assert all(len(r.timing.latencies_ms) == 3 for r in ok)
-    assert {r.case.batch for r in ok} == {1, 3}
+    assert all(len(r.timing.latencies_ms) == 1 for r in ok) and len(ok) == 6
+    assert {r.case.batch for r in ok} == {1, 3} and {r.case.repeat for r in ok} == {0, 1, 2}
+    assert rows[("ort-cpu", 3)]["n_processes"] == 3
 
 
 def test_bench_table_has_a_table_per_runtime(tmp_path, tiny, capsys):

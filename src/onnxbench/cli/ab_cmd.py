@@ -1,5 +1,5 @@
 """``onnxbench ab A [B]``: is B faster than A? Interleaved blocks in fresh processes, paired
-analysis, sequential stopping; a thin layer over ``onnxbench.ab``."""
+analysis, sequential stopping; a thin layer over ``onnxbench.ab`` (``onnxbench.interleaved``)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def ab(
 ) -> None:
     """Is B faster than A? Blocks ABBA BAAB … each in a fresh worker process, analysed as pairs,
     until the ratio's CI is within --target-ci or --max-time is spent."""
-    from onnxbench.ab import ABSettings, ab as run
+    from onnxbench.interleaved import ABSettings, ab as run
     from onnxbench.inputs import parse_range, parse_shape
 
     settings = ABSettings(threshold=_fraction("--threshold", threshold) or 0.0,

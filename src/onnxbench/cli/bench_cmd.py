@@ -213,8 +213,10 @@ def _exporter(name: str, where: str) -> str:
 
 
 def build_cases(model, runtimes, batches, seqs, policy, data, config, exporter, threads,
-                options: dict[str, Any] | None = None) -> list:
-    """The bench matrix: runtime × batch × seq, one Case each (``data``: CaseData)."""
+                options: dict[str, Any] | None = None, processes: int = 1) -> list:
+    """The bench matrix: runtime × batch × seq (``data``: CaseData), each point in
+    ``processes`` worker processes (the budget split over them, interleaved: process 0 of
+    every point, then 1, ...)."""
     from onnxbench.case import Case
     from onnxbench.options import check_options
 
@@ -222,9 +224,10 @@ def build_cases(model, runtimes, batches, seqs, policy, data, config, exporter, 
     for rt in runtimes:  # every option of every case, before anything runs
         check_options(rt, options)
     seqs = [None] if data.seq_mix else (seqs or [None])
+    share = policy.split(processes)
     return [Case(model=model, config=config, exporter=exporter, runtime=rt, batch=b, seq=s,
-                 options=options, measure=policy, **data.fields())
-            for rt in runtimes for b in batches for s in seqs]
+                 options=options, measure=share, repeat=r, **data.fields())
+            for r in range(processes) for rt in runtimes for b in batches for s in seqs]
 
 
 def bench(
@@ -254,6 +257,8 @@ def bench(
     target_ci: Optional[float] = typer.Option(None, "--target-ci",
                                               help="stop once the median's 95% CI is within PCT %"),
     timeout: float = typer.Option(600.0, "--timeout", help="per-measurement time-out (s)"),
+    processes: int = typer.Option(3, "--processes", min=1,
+                                  help="worker processes per point (the budget split over them)"),
     config: Optional[str] = typer.Option(None, "--config", help="zoo model config"),
     exporter: Optional[str] = typer.Option(None, "--exporter",
                                            help="exporter for a zoo model (default dynamo)"),
@@ -284,7 +289,7 @@ def bench(
     else:
         exporter = _exporter(exporter or "dynamo", "--exporter")
     cases = build_cases(model, runtimes, batches, seqs, policy, data, config, exporter, threads,
-                        {"profile": True} if profile else None)
+                        {"profile": True} if profile else None, processes)
     run_dir, rows = _run_bench(cases, out, timeout, quiet)
     _print(run_dir, rows, json_out)
 

@@ -100,17 +100,27 @@ def check_compatible(a: Case, b: Case) -> None:
     if a.model == b.model and a.config == b.config:
         return
     sa, sb = input_signature(a), input_signature(b)
+    who = f"A ({_name(a)}) and B ({_name(b)})"
     if set(sa) != set(sb):
         only_a, only_b = sorted(set(sa) - set(sb)), sorted(set(sb) - set(sa))
-        raise UserError(f"A ({a.model}) and B ({b.model}) take different inputs: only A has "
-                        f"{only_a or 'none'}, only B has {only_b or 'none'}; an A/B compares two "
-                        "models fed the same data")
+        raise UserError(f"{who} take different inputs: only A has {_few(only_a)}, only B has "
+                        f"{_few(only_b)}; an A/B compares two models fed the same data")
     for name in sorted(sa):
         (da, ra), (db, rb) = sa[name], sb[name]
         if da != db or (ra is not None and rb is not None and ra != rb):
-            raise UserError(f"A ({a.model}) and B ({b.model}) differ in input {name!r}: "
-                            f"{da} rank {ra} vs {db} rank {rb}; an A/B compares two models fed "
-                            "the same data")
+            raise UserError(f"{who} differ in input {name!r}: {da} rank {ra} vs {db} rank {rb}; "
+                            "an A/B compares two models fed the same data")
+
+
+def _name(case: Case) -> str:
+    return case.model + (f"/{case.config}" if case.config else "")
+
+
+def _few(names: list[str], limit: int = 4) -> str:
+    if not names:
+        return "none"
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(repr(n) for n in names[:limit]) + more
 
 
 def make_cases(a: Side, b: Side, *, batch: int = 1, seq: int | None = None, seed: int = 0,

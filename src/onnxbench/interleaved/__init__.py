@@ -1,5 +1,6 @@
-"""Interleaved A/B of any two points: two ONNX files, two zoo models, two runtimes, two
-precisions or two option sets, answered with a CI that carries the between-process noise.
+"""Interleaved A/B of any two points (``onnxbench.ab``): two ONNX files, two zoo models, two
+runtimes, two precisions or two option sets, answered with a CI that carries the
+between-process noise.
 
 ``ab(a, b, ...)`` checks both sides (``sides``), builds each side's artifact once, then runs
 blocks ABBA BAAB … each in a fresh worker process (``engine``) and analyses the pairs with
@@ -12,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from onnxbench.ab.engine import ABRun, ABSettings, run_ab
-from onnxbench.ab.sides import Side, make_cases
+from onnxbench.interleaved.engine import ABRun, ABSettings, run_ab
+from onnxbench.interleaved.sides import Side, make_cases
 from onnxbench.suite.runner import ProgressFn
 
 
