@@ -25,6 +25,7 @@ defaults:
   batch: [2]
   seq: [8]
   measure: {warmup: 1, runs: 3}
+  processes: 1
   options: {threads: 1, accuracy: true}
 cases:
   - model: bert

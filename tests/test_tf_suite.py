@@ -39,7 +39,7 @@ def test_missing_extra_skips_tf_cases_and_the_suite_goes_on(tmp_path, monkeypatc
     tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
     suite = parse_suite(f"""
 suite: tf-missing
-defaults: {{{FAST}}}
+defaults: {{{FAST}, processes: 1}}
 cases:
   - model: keras-encoder
     config: tiny
@@ -105,6 +105,7 @@ suite: tf-mini
 defaults:
   exporter: tf2onnx
   {FAST}
+  processes: 1
   options: {{threads: 1, opset: 17}}
 cases:
   - model: keras-encoder
@@ -159,6 +160,8 @@ def test_builtin_tf_vs_ort_suite_is_sized_and_has_its_oom_cell():
     suite, _path, _text = load_suite("tf-vs-ort")
     plan = expand(suite)
     assert len({c.artifact_key for c in plan.cases}) == 2
+    assert {c.repeat for c in plan.cases} == {0, 1, 2}  # 3 processes per point
+    plan.cases = [c for c in plan.cases if c.repeat == 0]
     resnet = [c for c in plan.cases if c.model == "keras-resnet50"]
     assert sorted({c.batch for c in resnet}) == [1, 2, 4, 8, 16] and len(resnet) == 30
     budgeted = [c for c in plan.cases if "allocator_limit_mb" in c.options]

@@ -76,6 +76,8 @@ class ABRun:
         r, o = self.outcome.result, self.outcome
         if o.failed and o.pairs < 2:
             return f"not compared: block {o.failed}"
+        if r.ci_low is None:
+            return f"cannot tell ({r.note})"
         if r.verdict == "cannot tell" and r.resolvable_pct is not None:
             return f"cannot tell (resolvable: ±{r.resolvable_pct:.2g} % in {o.elapsed_s:.0f} s)"
         return r.verdict

@@ -343,6 +343,14 @@ def _check_ab(i: int, entry: CaseEntry) -> Problem | None:
             return problem
     elif not entry.model:
         return ("cases", i, "model"), "required field is missing (or give ab: {model: [A, B]})"
+    kinds = {"batch": int, "seq": int, "precision": str, "config": str, "options": dict}
+    for f, k in key_of.items():
+        kind = kinds.get(f)
+        for j, v in enumerate(ab[k]):
+            if kind and (not isinstance(v, kind) or isinstance(v, bool)
+                         or (kind is int and v < 1)):
+                want = {int: "an integer >= 1", str: "a string", dict: "a mapping of options"}
+                return ("cases", i, "ab", k, j), f"{want[kind]} expected for {f}; got {v!r}"
     axes = {"runtime": "runtimes", "exporter": "exporter"}
     update = {axes[f]: ab[k] for f, k in key_of.items() if f in axes}
     problem = _check_axes(("cases", i), Axes.model_construct(**update), None) if update else None
