@@ -131,7 +131,7 @@ def test_options_of_another_runtime_are_shared_not_errors(tmp_path):
     text = (BASE.replace("{model}", str(tiny)) + "    runtimes: [ort-cpu, torch-cpu]\n"
             "    options: {io_binding: false, tf32: true, threads: 1, verify: true}\n")
     plan = expand(parse_suite(text, "ok.yaml"))
-    assert len(plan.cases) == 2
+    assert len(plan.cases) == 2 * 3  # two points, each in 3 processes
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):

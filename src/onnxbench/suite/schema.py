@@ -501,29 +501,46 @@ def _runtime_problem(name: str) -> str | None:
 def check_suite_options(suite: Suite) -> Problem | None:
     """Every case's options against the option families of its runtime (before anything
     runs): each entry's merged options (and each A/B combination, applied to the case's
-    fields as the plan applies it) for each runtime."""
+    fields as the plan applies it) for each runtime, and each precision's name."""
     from onnxbench.suite.plan import ab_case_fields
 
     defaults = suite.defaults.options or {}
     for i, entry in enumerate(suite.cases):
         options = {**defaults, **(entry.options or {})}
         runtimes = entry.runtimes or suite.defaults.runtimes or DEFAULT_RUNTIMES
+        precisions = entry.precision or suite.defaults.precision or ["fp32"]
         ab = entry.ab or {}
         combos = [dict(zip(ab, values)) for values in itertools.product(*ab.values())]
-        for runtime in runtimes:
+        for runtime, precision in itertools.product(runtimes, precisions):
             for combo in combos or [{}]:
-                case = ab_case_fields(runtime=runtime, options=options, ab=combo)
+                case = ab_case_fields(runtime=runtime, precision=precision, options=options,
+                                      ab=combo)
                 try:
                     check_options(case["runtime"], case["options"])
+                    check_precision(case["runtime"], case["precision"])
                 except OptionError as exc:
                     return _option_loc(i, entry, defaults, exc.key), str(exc)
     return None
+
+
+def check_precision(runtime: str, precision: str) -> None:
+    """A precision some stage can apply: a graph conversion, or the runtime's own (PyTorch
+    runtimes convert the module); one the runtime cannot apply is a skip when it runs."""
+    from onnxbench.optimize import PRECISIONS
+    from onnxbench.runtimes.registry import runtime_class
+
+    known = list(PRECISIONS) + [p for p in runtime_class(runtime).precisions if p not in PRECISIONS]
+    if precision not in known:
+        raise OptionError("precision", f"precision={precision!r} must be one of: "
+                                       f"{', '.join(known)}")
 
 
 def _option_loc(i: int, entry: CaseEntry, defaults: dict[str, Any], key: str) -> tuple:
     """Where an option was given: the entry's ab or options, else the defaults'."""
     if key in (entry.ab or {}):
         return ("cases", i, "ab", key)
+    if key == "precision" and entry.precision:
+        return ("cases", i, "precision")
     if key in (entry.options or {}):
         return ("cases", i, "options", key)
     if key in defaults:
