@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.env import markdown_lines
 from _output import DOCS, emit
+from onnxbench.env import markdown_lines
 
 OUT = DOCS / "ab_validity.md"
 DIM, BATCH, LAYERS = 128, 16, 20
@@ -53,10 +53,9 @@ def write_mlp(path: Path, layers: int, dim: int = DIM) -> Path:
         inits.append(numpy_helper.from_array(w, f"w{i}"))
         nodes += [helper.make_node("MatMul", [f"h{i}", f"w{i}"], [f"m{i}"]),
                   helper.make_node("Relu", [f"m{i}"], [f"h{i + 1}"])]
-    graph = helper.make_graph(nodes, f"mlp{layers}",
-                              [helper.make_tensor_value_info("h0", TensorProto.FLOAT, ["batch", dim])],
-                              [helper.make_tensor_value_info(f"h{layers}", TensorProto.FLOAT,
-                                                             ["batch", dim])], inits)
+    io = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", dim])
+          for name in ("h0", f"h{layers}")]
+    graph = helper.make_graph(nodes, f"mlp{layers}", io[:1], io[1:], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))
@@ -214,7 +213,8 @@ def render_ab(aa: list, sens: list, true: dict | None, max_time: float) -> list[
         out += [f"- **A/A with `onnxbench ab`** ({LAYERS} layers vs an identical copy): "
                 f"**{called}/{n}** called faster/slower (target ≤ {n // 20}/{n}: "
                 f"{_pass(called <= n // 20)}); the CI covers 1.0 in **{cover}/{n}** (target ≥ "
-                f"{n - n // 20}/{n}: {_pass(cover >= n - n // 20)}); verdicts: {_verdict_counts(aa)}"]
+                f"{n - n // 20}/{n}: {_pass(cover >= n - n // 20)}); verdicts: "
+                f"{_verdict_counts(aa)}"]
     if sens and true:
         ratio = true["outcome"]["result"]["ratio"]
         slower = sum(d["outcome"]["result"]["verdict"] == "slower" for d in sens)
@@ -271,7 +271,8 @@ def render_adaptive(res: dict[str, Any] | None) -> list[str]:
     fixed, adaptive = res["dcnv2-cpu"], res["dcnv2-cpu-adaptive"]
     return [f"- **Time to answer** (`dcnv2-cpu-adaptive` against `dcnv2-cpu`'s fixed 1000 runs, "
             f"{len(dev)} points): largest median deviation **{100 * dev[worst_key]:+.2f} %** at "
-            f"{worst_key[0]} batch {worst_key[1]} (target ±2 %: {_pass(abs(dev[worst_key]) <= 0.02)}); "
+            f"{worst_key[0]} batch {worst_key[1]} (target ±2 %: "
+            f"{_pass(abs(dev[worst_key]) <= 0.02)}); "
             f"time in the measuring workers {adaptive['cases_s']:.0f} s ({adaptive['runs']} timed "
             f"runs) against {fixed['cases_s']:.0f} s ({fixed['runs']} timed runs); wall time of "
             f"the whole suite (export included) {adaptive['wall_s']:.0f} s against "
@@ -288,9 +289,9 @@ def render(results: dict[str, Any], args: argparse.Namespace, seconds: float) ->
     lines += render_agree(results.get("agree", []))
     lines += render_adaptive(results.get("adaptive"))
     lines += ["", "## Method", "",
-              f"Models: {LAYERS} × (MatMul {DIM}×{DIM} + Relu) at batch {BATCH} on ORT CPU with one "
-              "thread; the A/A copy is the same graph saved to another file; the sensitivity "
-              f"model has {LAYERS + 1} layers. `onnxbench ab` runs blocks ABBA BAAB … (each a "
+              f"Models: {LAYERS} × (MatMul {DIM}×{DIM} + Relu) at batch {BATCH} on ORT CPU "
+              "with one thread; the A/A copy is the same graph saved to another file; the "
+              f"sensitivity model has {LAYERS + 1} layers. `onnxbench ab` runs blocks ABBA BAAB … (each a "
               "fresh worker process, 0.5 s timed after 10 warm-up runs), analyses the pairs' "
               "log ratios (paired t), looks after 4, 8, 16, … pairs with alpha_k = "
               "0.05·6/(π²k²) and stops once the CI is within ±1 %, the verdict is settled "

@@ -163,8 +163,9 @@ def test_suite_ab_values_are_checked_like_their_field(models, tmp_path, capsys):
     assert code == 2 and "cases[0].ab.model[0]: model file 'nope.onnx' not found" in err
 
 
-@pytest.mark.parametrize("ab, fragment", [("{batch: [1, x]}", "ab.batch[1]: an integer >= 1 expected"),
-                                          ("{options: [{a: 1}, 2]}", "ab.options[1]: a mapping")])
+@pytest.mark.parametrize("ab, fragment", [
+    ("{batch: [1, x]}", "ab.batch[1]: an integer >= 1 expected"),
+    ("{options: [{a: 1}, 2]}", "ab.options[1]: a mapping")])
 def test_suite_ab_field_values_of_the_wrong_type(ab, fragment, models, tmp_path, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text(f"suite: bad\ncases:\n  - model: {models['a']}\n    ab: {ab}\n")

@@ -11,8 +11,14 @@ import pytest
 
 import onnxbench.measure.pairs as pairs_mod
 from onnxbench.measure.fold import Folded, Noise
-from onnxbench.measure.pairs import (Sequential, block_arm, is_look, judge_pairs, look_alpha,
-                                     run_sequential)
+from onnxbench.measure.pairs import (
+    Sequential,
+    block_arm,
+    is_look,
+    judge_pairs,
+    look_alpha,
+    run_sequential,
+)
 from onnxbench.measure.ratio import verdict_of
 from onnxbench.report.abtest import NO_NOISE, compare_blocks, compare_folds
 
@@ -43,7 +49,8 @@ def test_one_pair_cannot_be_bounded():
     assert r.ratio == pytest.approx(1.1)
 
 
-@pytest.mark.parametrize("ci, verdict", [((0.99, 1.01), "equivalent"), ((1.005, 1.015), "equivalent"),
+@pytest.mark.parametrize("ci, verdict", [((0.99, 1.01), "equivalent"),
+                                         ((1.005, 1.015), "equivalent"),
                                          ((1.01, 1.04), "slower"), ((0.90, 0.97), "faster"),
                                          ((0.97, 1.03), "cannot tell")])
 def test_verdict_rules(ci, verdict):

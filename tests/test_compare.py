@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from report_fixtures import make_result
-
 from clitools import run_cli
 from onnxbench.report import build_report
 from onnxbench.report.compare import compare_runs
 from onnxbench.result import write_result
+from report_fixtures import make_result
 
 
 def write_run(tmp: Path, name: str, factor: float, *, seed: int, processes: int = 4,
@@ -69,9 +68,9 @@ def test_ok_in_a_but_failed_in_b_fails_the_gate(tmp_path, capsys):
     b = write_run(tmp_path, "b", 1.0, seed=2)
     for path in (b / "raw").glob("*_b8_*/result.json"):
         path.unlink()
-    write_result(make_result("ort-cpu", 8, None, status="crashed", reason="worker died with SIGSEGV"),
-                 b / "raw")
-    code, out, err = run_cli(capsys, "compare", str(a), str(b))
+    write_result(make_result("ort-cpu", 8, None, status="crashed",
+                             reason="worker died with SIGSEGV"), b / "raw")
+    code, _, err = run_cli(capsys, "compare", str(a), str(b))
     assert code == 1 and err.count("\n") == 1
     assert "1 case(s) ok in A but not in B" in err and "_b8_" in err and "crashed" in err
 
@@ -117,7 +116,8 @@ def test_ab_axis_inside_one_run_is_paired_by_process(tmp_path):
     run = _ab_run(tmp_path, [1, 4], lambda t, r, i: make_result(
         "ort-cpu", 8, levels[t] * drift[r] * (1 + 0.003 * i), repeat=r, seed=r + t * 10, n=60,
         spread=0.01, options={"intra_op_threads": t}))
-    (run / "configs" / "plan.json").write_text(json.dumps({"ab_axes": {"intra_op_threads": [1, 4]}}))
+    plan = {"ab_axes": {"intra_op_threads": [1, 4]}}
+    (run / "configs" / "plan.json").write_text(json.dumps(plan))
     rep = build_report(run)
     assert rep.ab is not None and len(rep.ab.pairs) == 1
     res = rep.ab.pairs[0].result
@@ -166,10 +166,9 @@ def write_chain(path: Path, layers: int, dim: int = 64) -> Path:
                            (np.random.default_rng(0).normal(0, dim ** -0.5, (dim, dim))
                             .astype(np.float32).ravel().tolist()))
     nodes = [helper.make_node("MatMul", [f"h{i}", "w"], [f"h{i + 1}"]) for i in range(layers)]
-    graph = helper.make_graph(nodes, "chain",
-                              [helper.make_tensor_value_info("h0", TensorProto.FLOAT, ["batch", dim])],
-                              [helper.make_tensor_value_info(f"h{layers}", TensorProto.FLOAT,
-                                                             ["batch", dim])], [w])
+    io = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", dim])
+          for name in ("h0", f"h{layers}")]
+    graph = helper.make_graph(nodes, "chain", io[:1], io[1:], [w])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))

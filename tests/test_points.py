@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from report_fixtures import make_result, write_run
-
 from onnxbench.measure.fold import fold_results, run_noise
 from onnxbench.measure.tails import min_samples, order_ranks, tail
 from onnxbench.report import build_report
 from onnxbench.report.compare import compare_runs
 from onnxbench.report.load import group_points, load_run
 from onnxbench.suite.aggregate import aggregate
+from report_fixtures import make_result, write_run
 
 
 def _three_processes(tmp_path):
@@ -84,8 +83,9 @@ def test_failed_processes_are_named_and_unstable_spread_is_flagged():
 
 
 def test_run_noise_pools_the_log_spread_over_points():
+    groups = ((1, (1.0, 1.1)), (2, (2.0, 2.0, 2.2)))
     pts = [fold_results([make_result("ort-cpu", b, m, repeat=r, seed=r + b, spread=0.001)
-                         for r, m in enumerate(ms)]) for b, ms in ((1, (1.0, 1.1)), (2, (2.0, 2.0, 2.2)))]
+                         for r, m in enumerate(ms)]) for b, ms in groups]
     noise = run_noise(pts)
     logs = [np.log([p for p in f.process_medians]) for f in pts]
     ss = sum(((x - x.mean()) ** 2).sum() for x in logs)
@@ -147,8 +147,9 @@ def test_unstable_points_stay_in_every_chart(tmp_path):
 
 
 def _pools(threads):
-    from onnxbench.execute import pin_threads
     from threadpoolctl import threadpool_info
+
+    from onnxbench.execute import pin_threads
 
     pinned = pin_threads({"threads": threads} if threads else {})
     return pinned, [p["num_threads"] for p in threadpool_info()]

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
 from onnxbench.errors import UserError
 
 
-def _pair(flag: str, text: str | None) -> str | None | tuple[str, str]:
+def _pair(flag: str, text: str | None) -> str | tuple[str, str] | None:
     """"x" → "x" (both sides); "x,y" → ("x", "y") (A, B)."""
     if text is None:
         return None
@@ -53,17 +53,17 @@ def _fraction(flag: str, text: str | None) -> float | None:
 
 def ab(
     a: str = typer.Argument(..., help="model A: an .onnx file, a zoo name, or file.py:factory"),
-    b: Optional[str] = typer.Argument(None, help="model B (default: A's model, varied by the "
+    b: str | None = typer.Argument(None, help="model B (default: A's model, varied by the "
                                                   "flags below)"),
     runtime: str = typer.Option("ort-cpu", "--runtime", "-r", help="runtime, or A,B"),
     precision: str = typer.Option("fp32", "--precision", help="precision, or A,B"),
-    config: Optional[str] = typer.Option(None, "--config", help="zoo config, or A,B"),
-    exporter: Optional[str] = typer.Option(None, "--exporter", help="exporter (zoo models), or A,B"),
+    config: str | None = typer.Option(None, "--config", help="zoo config, or A,B"),
+    exporter: str | None = typer.Option(None, "--exporter", help="exporter (zoo models), or A,B"),
     options: list[str] = typer.Option([], "--options", help="KEY=VALUE,... for both sides"),
     a_options: list[str] = typer.Option([], "--a-options", help="KEY=VALUE,... for A only"),
     b_options: list[str] = typer.Option([], "--b-options", help="KEY=VALUE,... for B only"),
     batch: int = typer.Option(1, "--batch", "-b", min=1, help="batch size"),
-    seq: Optional[int] = typer.Option(None, "--seq", min=1, help="sequence length"),
+    seq: int | None = typer.Option(None, "--seq", min=1, help="sequence length"),
     shape: list[str] = typer.Option([], "--shape", help="NAME=D0,D1,... (repeatable)"),
     range_: list[str] = typer.Option([], "--range", help="NAME=LOW:HIGH (repeatable)"),
     threshold: str = typer.Option("2%", "--threshold", help="practical margin: equivalent "
@@ -81,8 +81,9 @@ def ab(
 ) -> None:
     """Is B faster than A? Blocks ABBA BAAB … each in a fresh worker process, analysed as pairs,
     until the ratio's CI is within --target-ci or --max-time is spent."""
-    from onnxbench.interleaved import ABSettings, ab as run
     from onnxbench.inputs import parse_range, parse_shape
+    from onnxbench.interleaved import ABSettings
+    from onnxbench.interleaved import ab as run
 
     settings = ABSettings(threshold=_fraction("--threshold", threshold) or 0.0,
                           target_ci=_fraction("--target-ci", target_ci), max_time_s=max_time,

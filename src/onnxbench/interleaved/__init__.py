@@ -19,8 +19,8 @@ from onnxbench.suite.runner import ProgressFn
 
 
 def ab(a: str | Side, b: str | Side | None = None, *, runtime: str | tuple[str, str] = "ort-cpu",
-       precision: str | tuple[str, str] = "fp32", config: str | None | tuple = None,
-       exporter: str | None | tuple = None, options: dict[str, Any] | None = None,
+       precision: str | tuple[str, str] = "fp32", config: str | tuple | None = None,
+       exporter: str | tuple | None = None, options: dict[str, Any] | None = None,
        a_options: dict[str, Any] | None = None, b_options: dict[str, Any] | None = None,
        batch: int = 1, seq: int | None = None, shapes: dict[str, list[int]] | None = None,
        ranges: dict[str, tuple[float, float]] | None = None, seed: int = 0,

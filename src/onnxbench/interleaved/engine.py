@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from onnxbench.artifact import Artifact
 from onnxbench.case import Case
@@ -23,8 +24,15 @@ from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.result import atomic_write_text, write_result
 from onnxbench.suite.plan import Plan
 from onnxbench.suite.rundir import RunDir, create_run_dir, write_configs
-from onnxbench.suite.runner import (Progress, ProgressFn, RunOutcome, collect_env, failed_result,
-                                    finish, prepare_artifacts)
+from onnxbench.suite.runner import (
+    Progress,
+    ProgressFn,
+    RunOutcome,
+    collect_env,
+    failed_result,
+    finish,
+    prepare_artifacts,
+)
 from onnxbench.worker import WorkerOutcome, run_isolated
 
 AB_JSON = "ab.json"

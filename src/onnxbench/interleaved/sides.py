@@ -128,10 +128,10 @@ def make_cases(a: Side, b: Side, *, batch: int = 1, seq: int | None = None, seed
                ranges: dict[str, tuple[float, float]] | None = None,
                measure: MeasurePolicy | None = None) -> tuple[Case, Case]:
     """Both sides as cases, every check made (see the module docstring)."""
-    common = dict(batch=batch, seq=seq, seed=seed, shapes=shapes or {}, ranges=ranges or {},
-                  measure=measure or MeasurePolicy())
-    ca = make_case(a, where="A", **common)
-    cb = make_case(b, where="B", **common)
+    policy = measure or MeasurePolicy()
+    ca, cb = (make_case(side, batch=batch, seq=seq, seed=seed, shapes=shapes or {},
+                        ranges=ranges or {}, measure=policy, where=where)
+              for side, where in ((a, "A"), (b, "B")))
     if ca == cb:
         raise UserError("only one side given: A and B are the same case; give two models, or "
                         "vary the runtime (--runtime A,B), --precision A,B, --config A,B or "

@@ -27,8 +27,9 @@ flag and its reason go with it.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
@@ -88,7 +89,7 @@ class Noise:
                 "method": self.method}
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any] | None) -> "Noise | None":
+    def from_dict(cls, doc: dict[str, Any] | None) -> Noise | None:
         if not doc or doc.get("between_process_rsd") is None or not doc.get("df"):
             return None
         return cls(float(doc["between_process_rsd"]), int(doc["df"]), int(doc.get("points", 0)))
@@ -193,11 +194,12 @@ def _pooled(out: Folded, ok: Sequence[Result]) -> None:
         out.n, out.mean, out.tails = int(pooled.size), float(pooled.mean()), tails(pooled)
         return
     # stats only (no raw latencies kept): n-weighted mean; tails without CIs
-    ns = np.array([r.stats.n for r in ok], dtype=float)
-    out.n = int(ns.sum())
-    out.mean = float(np.dot(ns, [r.stats.mean for r in ok]) / ns.sum())
+    stats = [r.stats for r in ok if r.stats is not None]
+    ns = [float(st.n) for st in stats]
+    out.n = int(sum(ns))
+    out.mean = float(np.dot(ns, [st.mean for st in stats]) / sum(ns))
     for name in ("p90", "p95", "p99"):
-        value = float(np.median([getattr(r.stats, name) for r in ok]))
+        value = float(np.median([getattr(st, name) for st in stats]))
         out.tails[name] = Tail(value, None, None, out.n, 10**9)
 
 

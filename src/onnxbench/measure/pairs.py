@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -48,8 +48,8 @@ def is_look(n_pairs: int) -> bool:
     return n_pairs >= FIRST_LOOK and (n_pairs & (n_pairs - 1)) == 0
 
 
-def paired_estimate(a: Sequence[float], b: Sequence[float], *, method: str = PAIRED
-                    ) -> Estimate | None:
+def paired_estimate(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,
+                    method: str = PAIRED) -> Estimate | None:
     """log(B/A) from paired block medians (a[i] with b[i]); None with fewer than 2 pairs."""
     la, lb = np.log(np.asarray(a, dtype=float)), np.log(np.asarray(b, dtype=float))
     n = len(la)
@@ -63,7 +63,8 @@ def paired_estimate(a: Sequence[float], b: Sequence[float], *, method: str = PAI
                     center_a=float(np.exp(la.mean())), center_b=float(np.exp(lb.mean())))
 
 
-def judge_pairs(a: Sequence[float], b: Sequence[float], *, threshold: float,
+def judge_pairs(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,
+                threshold: float,
                 alpha: float = 0.05, family: int = 1, level_alpha: float | None = None,
                 method: str = PAIRED) -> ABResult:
     """The paired verdict; ``cannot tell`` (with the reason) below two pairs."""
@@ -109,7 +110,7 @@ class Sequential:
     def stop_rule(self) -> str | None:
         """Why the last look may stop the run (None: keep going)."""
         r = self.result
-        if r is None or r.ci_low is None:
+        if r is None or r.ci_low is None or r.ci_high is None:
             return None
         if self.target is not None and r.resolvable_pct is not None \
                 and r.resolvable_pct <= 100 * self.target:
@@ -171,5 +172,6 @@ def run_sequential(measure_block: BlockFn, state: Sequential, *, max_time_s: flo
     if rule != "target_ci" and rule != "decided" and (state.result is None
                                                       or state.result.n_a != state.pairs):
         state.look()  # the final look, on every pair measured
+    assert state.result is not None  # a look always leaves an answer
     return SequentialOutcome(state.result, state.pairs, index, state.looks, rule,
                              clock() - start, failed)

@@ -27,7 +27,7 @@ class MeasurePolicy(BaseModel):
         0.25, gt=0, description="IQR/median above this marks the result unstable"
     )
 
-    def split(self, processes: int) -> "MeasurePolicy":
+    def split(self, processes: int) -> MeasurePolicy:
         """The per-process policy when a point's budget is shared by ``processes`` workers.
 
         Run counts and times are divided (rounded up, at least one run); the warm-up is not

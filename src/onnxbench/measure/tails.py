@@ -17,9 +17,9 @@ within-run uncertainty of the tail, not a run-to-run band.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 from scipy.stats import binom
@@ -62,17 +62,17 @@ def min_samples(q: float, level: float = TAIL_LEVEL) -> int:
 def order_ranks(n: int, q: float, level: float = TAIL_LEVEL) -> tuple[int, int]:
     """1-based ranks (l, u) of the CI [x_(l), x_(u)]; l = 0 or u = n + 1 where unbounded."""
     tail = (1.0 - level) / 2.0
-    # largest l with P(B <= l - 1) <= tail
-    l = int(binom.ppf(tail, n, q))
-    while l > 0 and binom.cdf(l - 1, n, q) > tail:
-        l -= 1
-    while binom.cdf(l, n, q) <= tail:
-        l += 1
+    # largest lo with P(B <= lo - 1) <= tail
+    lo = int(binom.ppf(tail, n, q))
+    while lo > 0 and binom.cdf(lo - 1, n, q) > tail:
+        lo -= 1
+    while binom.cdf(lo, n, q) <= tail:
+        lo += 1
     # smallest u with P(B <= u - 1) >= 1 - tail
     u = int(binom.ppf(1.0 - tail, n, q)) + 1
     while u > 1 and binom.cdf(u - 2, n, q) >= 1.0 - tail:
         u -= 1
-    return l, min(u, n + 1)
+    return lo, min(u, n + 1)
 
 
 def tail(latencies: Sequence[float] | np.ndarray, q: float, level: float = TAIL_LEVEL) -> Tail:

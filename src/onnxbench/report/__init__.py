@@ -19,8 +19,17 @@ from onnxbench.report.load import Point, RunData, group_points, load_run
 from onnxbench.report.load_report import LoadReport, is_load, load_report
 from onnxbench.report.optim import optimisation_table
 from onnxbench.report.pipelines import PipelineReport, is_pipeline, pipeline_reports
-from onnxbench.report.tables import (Group, Table, build_groups, comparison_table, env_table,
-                                     exporter_table, latency_table, speedup_table, word)
+from onnxbench.report.tables import (
+    Group,
+    Table,
+    build_groups,
+    comparison_table,
+    env_table,
+    exporter_table,
+    latency_table,
+    speedup_table,
+    word,
+)
 from onnxbench.result import atomic_write_text
 
 FORMATS = ("md", "html")

@@ -27,7 +27,7 @@ def resolvable_text(r: ABResult) -> str:
     return DASH if r.resolvable_pct is None else f"±{sig(r.resolvable_pct, 2)} %"
 
 
-def _row(p: "Pair", kind: str) -> list[Cell]:
+def _row(p: Pair, kind: str) -> list[Cell]:
     r = p.result
     if r is None:
         return [Cell(p.label), *[Cell(DASH) for _ in HEADERS[1:-1]], Cell(p.status, is_word=True)]
@@ -38,11 +38,11 @@ def _row(p: "Pair", kind: str) -> list[Cell]:
             Cell(units), Cell(resolvable_text(r), r.resolvable_pct), Cell(verdict, bold=True)]
 
 
-def ab_table(comp: "Comparison", title: str = "A/B comparison") -> Table:
+def ab_table(comp: Comparison, title: str = "A/B comparison") -> Table:
     """Per pair: centres, ratio B/A with its family-wise CI, adjusted p, units, verdict."""
-    tested = comp.tested()
-    family = sum(p.result.ci_low is not None for p in tested)
-    levels = sorted({round(p.result.level, 6) for p in tested if p.result.ci_low is not None})
+    results = comp.results()
+    family = sum(r.ci_low is not None for _, r in results)
+    levels = sorted({round(r.level, 6) for _, r in results if r.ci_low is not None})
     units = ("A and B of one process round ran back to back (ABBA); pairs = process rounds "
              "with both" if comp.kind == "ab" else "processes of A / of B")
     notes = [f"A, B: geometric mean of the process medians (ms); ratio B/A (>1: B slower); "
@@ -50,7 +50,7 @@ def ab_table(comp: "Comparison", title: str = "A/B comparison") -> Table:
              f"(Bonferroni over the {family} pairs with a CI); p adjusted alike. {units}.",
              VERDICT_RULES.format(t=f"{comp.threshold:.0%}"),
              f"Method: {'; '.join(comp.methods()) or DASH}."]
-    notes += [f"{p.label}: {p.result.note}" for p in tested if p.result.note]
+    notes += [f"{p.label}: {r.note}" for p, r in results if r.note]
     return Table(title, list(HEADERS), [_row(p, comp.kind) for p in comp.pairs], notes)
 
 

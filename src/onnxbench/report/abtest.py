@@ -19,7 +19,7 @@ CI is at level 1 - alpha/m (Bonferroni), so all of them hold together with ≥ 1
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -32,8 +32,14 @@ METHOD_RUNS = ("Welch t on log process medians; each arm's variance = max(the po
 NO_NOISE = ("one process per point and no between-process noise measured in either run: "
             "the run-to-run noise is unknown (measure with processes ≥ 3)")
 
-__all__ = ["ABResult", "METHOD_RUNS", "arm_variance", "compare_blocks", "compare_folds",
-           "runs_estimate"]
+__all__ = [
+    "METHOD_RUNS",
+    "ABResult",
+    "arm_variance",
+    "compare_blocks",
+    "compare_folds",
+    "runs_estimate",
+]
 
 
 def arm_variance(f: Folded, noise: Noise | None, other: Noise | None = None
@@ -57,7 +63,7 @@ def runs_estimate(a: Folded, b: Folded, noise_a: Noise | None, noise_b: Noise | 
     """log(B/A) of two runs' points with a Welch standard error; None when unbounded."""
     va = arm_variance(a, noise_a, noise_b)
     vb = arm_variance(b, noise_b, noise_a)
-    if va is None or vb is None:
+    if va is None or vb is None or a.median is None or b.median is None:
         return None
     sa, sb = va[0] / a.n_processes, vb[0] / b.n_processes
     se2 = sa + sb

@@ -69,26 +69,29 @@ class Comparison:
     def tested(self) -> list[Pair]:
         return [p for p in self.pairs if p.result is not None]
 
+    def results(self) -> list[tuple[Pair, ABResult]]:
+        return [(p, p.result) for p in self.pairs if p.result is not None]
+
     @property
     def regressions(self) -> list[Pair]:
         """Significant slow-downs (B slower than A) beyond the threshold: these fail the gate."""
-        return [p for p in self.tested() if p.result.verdict == "slower"
-                and p.result.ratio > 1 + self.threshold]
+        return [p for p, r in self.results() if r.verdict == "slower"
+                and (r.ratio or 0) > 1 + self.threshold]
 
     @property
     def improvements(self) -> list[Pair]:
-        return [p for p in self.tested() if p.result.verdict == "faster"
-                and p.result.ratio < 1 - self.threshold]
+        return [p for p, r in self.results() if r.verdict == "faster"
+                and (r.ratio or 0) < 1 - self.threshold]
 
     @property
     def broken(self) -> list[Pair]:
         return [p for p in self.pairs if p.broke]
 
     def methods(self) -> list[str]:
-        return sorted({p.result.method for p in self.tested()})
+        return sorted({r.method for _, r in self.results()})
 
     def to_dict(self) -> dict[str, Any]:
-        family = len([p for p in self.tested() if p.result.ci_low is not None])
+        family = len([r for _, r in self.results() if r.ci_low is not None])
         return {"threshold": self.threshold, "kind": self.kind,
                 "pairs": [p.to_dict() for p in self.pairs],
                 "regressions": [p.label for p in self.regressions],
@@ -206,13 +209,12 @@ def check_gate(comparison: Comparison) -> None:
         first = broken[0]
         problems.append(f"{len(broken)} case(s) ok in A but not in B; first {first.label}: "
                         f"{first.b.status} ({first.b.reason})")
-    regs = comparison.regressions
+    regs = [(p, p.result) for p in comparison.regressions if p.result is not None]
     if regs:
-        worst = max(regs, key=lambda p: p.result.ratio)
+        worst, r = max(regs, key=lambda pr: pr[1].ratio or 0.0)
         problems.append(f"{len(regs)} significant regression(s) beyond "
                         f"{comparison.threshold:.0%} and the runs' noise; worst {worst.label}: "
-                        f"{worst.result.change_pct:+.1f}% (CI {worst.result.ci_low:.3f}–"
-                        f"{worst.result.ci_high:.3f})")
+                        f"{r.change_pct or 0:+.1f}% (CI {r.ci_low or 0:.3f}–{r.ci_high or 0:.3f})")
     if problems:
         raise CheckFailed("; ".join(problems))
 

@@ -12,8 +12,8 @@ two: the flip then happens inside the noise, somewhere in that span.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -103,7 +103,8 @@ def _who(labels: tuple[str, ...]) -> str:
     return f"{', '.join(labels[:-1])} and {labels[-1]} (tied: CIs overlap)"
 
 
-def winner_sentence(axis: str, xs: Sequence[float], series: dict[str, tuple[list[float], list]]) -> str:
+def winner_sentence(axis: str, xs: Sequence[float],
+                    series: dict[str, tuple[list[float], list]]) -> str:
     """One sentence: who is fastest where, ties named, with the crossovers, e.g.
     "ORT CPU is fastest up to batch 32; ORT CUDA from 128 (crossover ≈ 64)".
 
@@ -131,7 +132,8 @@ def winner_sentence(axis: str, xs: Sequence[float], series: dict[str, tuple[list
              f"{axis} {_fmt(runs[0][2])}"]
     for n, (prev, cur) in enumerate(zip(runs, runs[1:]), start=2):
         upto = f" to {_fmt(cur[2])}" if n < len(runs) and cur[2] != cur[1] else ""
-        parts.append(f"{_who(cur[0])} from {_fmt(cur[1])}{upto}{_cross_note(xs, series, prev, cur)}")
+        note = _cross_note(xs, series, prev, cur)
+        parts.append(f"{_who(cur[0])} from {_fmt(cur[1])}{upto}{note}")
     return "; ".join(parts) + "."
 
 

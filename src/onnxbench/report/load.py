@@ -16,8 +16,15 @@ from typing import Any
 import numpy as np
 
 from onnxbench.errors import UserError
-from onnxbench.measure.fold import (Folded, Noise, by_point, fold_results, has_numbers, point_id,
-                                    run_noise)
+from onnxbench.measure.fold import (
+    Folded,
+    Noise,
+    by_point,
+    fold_results,
+    has_numbers,
+    point_id,
+    run_noise,
+)
 from onnxbench.result import Result, read_results
 
 # statuses that mean "no number": shown as the word (with the reason), never as a figure

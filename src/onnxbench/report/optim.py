@@ -14,8 +14,17 @@ from typing import Any
 
 from onnxbench.report.fmt import DASH, VERSUS_FP32, accuracy_text, metric_delta
 from onnxbench.report.labels import runtime_label
-from onnxbench.report.tables import (Cell, Group, Series, Table, device_of, number_cell,
-                                     reason_notes, speedup_cell, word)
+from onnxbench.report.tables import (
+    Cell,
+    Group,
+    Series,
+    Table,
+    device_of,
+    number_cell,
+    reason_notes,
+    speedup_cell,
+    word,
+)
 
 # options that change the graph or the compiled program (not how it is timed)
 OPT_OPTIONS = ("level", "fuse", "truncate_layers", "keep_io_types", "calibration", "mode",

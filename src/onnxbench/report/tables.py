@@ -18,8 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from onnxbench.report.fmt import DASH, accuracy_text, one_line, ratio, short_reason, sig
-from onnxbench.report.labels import (case_label, common_options_line, model_config,
-                                     model_title, split_fields)
+from onnxbench.report.labels import (
+    case_label,
+    common_options_line,
+    model_config,
+    model_title,
+    split_fields,
+)
 from onnxbench.report.load import Point
 
 GPU_MARKERS = ("cuda", "trt", "tensorrt", "gpu", "dml", "rocm", "migraphx")
@@ -93,16 +98,23 @@ def number_cell(point: Point, value: float | None, *, bold: bool = False) -> Cel
     return Cell(ms(value), value, bold=bold, unstable=point.unstable)
 
 
+def _band(p: Point) -> tuple[float, float]:
+    if p.ci is not None:
+        return p.ci
+    m = p.median or 0.0
+    return m, m
+
+
 def overlap(a: Point, b: Point) -> bool:
     """Do the two points' median CIs overlap (a tie within noise)?"""
-    (la, ha), (lb, hb) = a.ci or (a.median, a.median), b.ci or (b.median, b.median)
+    (la, ha), (lb, hb) = _band(a), _band(b)
     return la <= hb and lb <= ha
 
 
 def speedup_cell(point: Point, base: Point, suffix: str = "") -> Cell:
-    """base median / point median; bold only when the CIs separate and it is a gain,
-    "(tie)" when they overlap."""
-    r = base.median / point.median
+    """base median / point median (both have numbers); bold only when the CIs separate and
+    it is a gain, "(tie)" when they overlap."""
+    r = (base.median or 0.0) / (point.median or 1.0)
     if overlap(point, base):
         return Cell(f"{ratio(r)}{suffix} (tie)", r, unstable=point.unstable or base.unstable)
     return Cell(ratio(r) + suffix, r, bold=r > 1, unstable=point.unstable or base.unstable)
@@ -300,13 +312,13 @@ def env_table(env: dict[str, Any]) -> Table:
 
 def _runs_export(p: Point) -> bool:
     """A point that ran an exported graph (or carries parity): PyTorch rows do not."""
-    return bool(p.parity()) or bool(p.case.exporter) and not p.case.runtime.startswith("torch")
+    return bool(p.parity()) or (bool(p.case.exporter) and not p.case.runtime.startswith("torch"))
 
 
 def exporter_table(points: list[Point]) -> Table | None:
     """Exporter matrix with parity: one row per (model, config, exporter, runtime, batch, seq)."""
     pts = [p for p in points if _runs_export(p)]
-    if not pts or not any(p.parity() for p in pts) and len({p.case.exporter for p in pts}) < 2:
+    if not pts or (not any(p.parity() for p in pts) and len({p.case.exporter for p in pts}) < 2):
         return None
     keys: list[str] = []
     for p in pts:

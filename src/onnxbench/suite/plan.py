@@ -63,7 +63,7 @@ class Plan:
         return json.dumps(doc, indent=1, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Plan":
+    def from_json(cls, text: str) -> Plan:
         doc = json.loads(text)
         cases = [Case.model_validate(item["case"]) for item in doc["cases"]]
         timeouts = {item["case_id"]: float(item["timeout_s"]) for item in doc["cases"]}
@@ -140,7 +140,7 @@ def ab_case_fields(*, ab: dict[str, Any], options: dict[str, Any], **fields: Any
 
 def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, float]]:
     """Every case of one entry for one process index, with its time-out."""
-    processes, split = processes_of(entry, d)
+    _, split = processes_of(entry, d)
     policy = measure_policy(d.measure, entry.measure).split(split)
     options = {**(d.options or {}), **(entry.options or {})}
     ab = entry.ab or {}
@@ -150,7 +150,7 @@ def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, flo
         ab_grid.reverse()  # ABBA: B first in odd rounds, so drift within a round cancels
     timeout = float(_pick(entry, d, "timeout_s", DEFAULT_TIMEOUT_S))
     grid = itertools.product(
-        entry.model or [None], _pick(entry, d, "config", [None]),
+        list[str | None](entry.model or [None]), _pick(entry, d, "config", [None]),
         _pick(entry, d, "exporter", [None]), _pick(entry, d, "precision", ["fp32"]),
         _pick(entry, d, "runtimes", DEFAULT_RUNTIMES), _pick(entry, d, "batch", DEFAULT_BATCH),
         [None] if entry.seq_mix is not None else _pick(entry, d, "seq", [None]),  # a mix sets seq
