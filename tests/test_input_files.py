@@ -60,8 +60,9 @@ def _pb(path: Path, arr: np.ndarray, name: str = "") -> None:
 
 
 def _bench(capsys, tmp_path: Path, *argv) -> dict:
-    """``onnxbench bench ARGV`` into tmp_path/run (exit 0 asserted): the one result.json."""
-    code, _, err = run_cli(capsys, "bench", *argv, "--out", tmp_path / "run")
+    """``onnxbench bench ARGV`` into tmp_path/run (exit 0 asserted): the one result.json
+    (one process per point)."""
+    code, _, err = run_cli(capsys, "bench", *argv, "--processes", "1", "--out", tmp_path / "run")
     assert code == 0, err
     return json.loads(next((tmp_path / "run" / "raw").glob("*/result.json")).read_text())
 

@@ -56,6 +56,7 @@ cases:
     batch: [32]
     options: {{threads: 1, profile: 8}}
     measure: {{runs: 30, warmup: 3}}
+    processes: 1
     ab: {{graph_optimization_level: [disable, all]}}
 """
     outcome = _run(text, tmp_path)
@@ -97,7 +98,8 @@ def test_suite_data_fields_are_checked_before_anything_runs(tmp_path):
             parse_suite(base + extra, "s.yaml")
     np.savez(tmp_path / "good.npz", x=np.zeros((4, 128), np.float32))
     suite = parse_suite(
-        base + f"    inputs: {tmp_path / 'good.npz'}\n    batch: [2, 4]\n", "s.yaml"
+        base + f"    inputs: {tmp_path / 'good.npz'}\n    batch: [2, 4]\n    processes: 1\n",
+        "s.yaml"
     )
     plan = expand(suite)
     assert [c.batch for c in plan.cases] == [2, 4] and plan.cases[0].inputs.endswith("good.npz")

@@ -141,8 +141,8 @@ def _measure(case: Case, bundle: Bundle, runtime: Runtime, base: dict[str, Any])
     accuracy = _accuracy(case, bundle, runtime)
     from onnxbench.profile import after_timing  # fresh sessions: the timed one is done
 
-    placement, profile = after_timing(runtime, runtime.cast_inputs(inputs), case.options,
-                                      stats.p50)
+    placement, profile = (None, None) if case.repeat else (  # a point's first process only
+        after_timing(runtime, runtime.cast_inputs(inputs), case.options, stats.p50))
     return Result(status="ok", timing=timing, stats=stats,
                   throughput=case.batch / (stats.mean / 1000.0) if stats.mean > 0 else None,
                   memory=memory, runtime_info=info, parity=parity, accuracy=accuracy,
