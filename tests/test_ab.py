@@ -55,6 +55,9 @@ BAD = {
     "unknown runtime": (["{a}", "--runtime", "ort-cpu,ort-gpu"], "unknown runtime 'ort-gpu'"),
     "three runtimes": (["{a}", "--runtime", "a,b,c"], "--runtime 'a,b,c'"),
     "bad option": (["{a}", "--b-options", "threads"], "expected KEY=VALUE"),
+    "option typo": (["{a}", "--runtime", "ort-cpu", "--a-options", "intra_op_thread=2",
+                     "--b-options", "threads=2"], "A: unknown option 'intra_op_thread'"),
+    "huge batch": (["{a}", "{b}", "--batch", "100000000000"], "--batch 100000000000"),
     "bad threshold": (["{a}", "{b}", "--threshold", "lots"], "--threshold 'lots'"),
 }
 

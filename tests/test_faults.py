@@ -150,7 +150,8 @@ def tiny(tmp_path) -> Path:
 
 def _suite(tmp_path: Path, tiny: Path, batches=(1, 2)) -> Path:
     path = tmp_path / "s.yaml"
-    path.write_text(f"suite: s\ndefaults:\n  measure: {{warmup: 1, runs: 3}}\ncases:\n"
+    path.write_text(f"suite: s\ndefaults:\n  measure: {{warmup: 1, runs: 3}}\n  processes: 1\n"
+                    "cases:\n"
                     f"  - model: {tiny}\n    runtimes: ort-cpu\n    batch: {list(batches)}\n")
     return path
 

@@ -4,8 +4,9 @@ A and B may differ in anything a case has: the model (two ONNX files, two zoo mo
 ``file.py:factory`` models), the runtime, the precision, the config, the exporter or the
 options. Every check that can fail is made here, in the calling process, and fails with one
 line (``UserError``): a missing or unreadable model, only one side given (nothing differs),
-two sides that are the same point, a PyTorch runtime on a bare ONNX file, and inputs that
-differ between A and B (names, dtypes, ranks: the two would not be fed the same data).
+two sides that are the same point, a PyTorch runtime on a bare ONNX file, an option no
+family of the runtime knows (``options.check_options``), inputs that differ between A and B
+(names, dtypes, ranks: the two would not be fed the same data) or do not fit in memory.
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ def make_case(side: Side, *, batch: int, seq: int | None, seed: int,
     _check_model(side.model, where)
     try:
         validate_runtime_name(side.runtime)
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
+    from onnxbench.options import check_options
+
+    try:
+        check_options(side.runtime, side.options)
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
     onnx = is_onnx(side.model)
@@ -140,4 +147,22 @@ def make_cases(a: Side, b: Side, *, batch: int = 1, seq: int | None = None, seed
         raise UserError(f"A and B get the same case id ({point_id(ca.case_id)}): two model files "
                         "with the same name; copy or rename one")
     check_compatible(ca, cb)
+    for case in (ca, cb):
+        _check_fits(case)
     return ca, cb
+
+
+def _check_fits(case: Case) -> None:
+    """The side's inputs fit in this machine's memory at its batch (and seq)."""
+    from onnxbench.preflight import check_bench_inputs
+
+    if is_onnx(case.model):
+        from onnxbench.inputs import load_onnx
+
+        model = load_onnx(case.model)
+    else:
+        from onnxbench.zoo import resolve
+
+        model = resolve(case.model)
+    check_bench_inputs(model, [case.batch], [case.seq] if case.seq else [],
+                       shapes=case.shapes, config=case.config)
