@@ -139,10 +139,11 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         parse_suite("suite: x\ncases:\n  - model: a\n    batch: 1\n   runtimes: b\n", "s.yaml")
 
 
-EXPECTED_CASES = {"dcnv2-cpu": 18, "dcnv2-cpu-vs-gpu": 144, "dcnv2-gpu-fold": 36,
-                  "dcnv2-100x100-gpu": 8, "pipeline-ab": 330, "bert-optimize-gpu": 42,
-                  "resnet50-torch-vs-ort": 45, "bert-torch-vs-ort": 116,
-                  "pipeline-runtimes": 162, "moe-backends": 17}
+EXPECTED_CASES = {"dcnv2-cpu": 54, "dcnv2-cpu-adaptive": 54, "dcnv2-cpu-vs-gpu": 432,
+                  "dcnv2-gpu-fold": 108, "dcnv2-100x100-gpu": 24, "pipeline-ab": 330,
+                  "bert-optimize-gpu": 126, "resnet50-torch-vs-ort": 135,
+                  "bert-torch-vs-ort": 348, "pipeline-runtimes": 162, "moe-backends": 51,
+                  "serving-cpu": 45}  # 3 processes per point unless a suite says otherwise
 
 
 def _builtin_names():
