@@ -88,7 +88,7 @@ def test_an_artifact_travels_as_its_folder_and_lands_under_the_same_names(tmp_pa
 def test_suite_executor_and_hardware_fields(tmp_path):
     tiny = write_tiny_onnx(tmp_path / "t.onnx")
     suite = parse_suite(f"suite: s\nexecutor: ray\ncases:\n  - model: {tiny}\n"
-                        "    hardware: [a10g, h100]\n")
+                        "    hardware: [a10g, h100]\n    processes: 1\n")
     assert suite.executor.name == "ray" and not suite.executor.share_cpu_nodes
     ids = [c.case_id for c in expand(suite).cases]
     assert [i.split("_")[-2] for i in ids] == ["hw-a10g", "hw-h100"]

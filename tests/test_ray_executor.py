@@ -35,6 +35,7 @@ SUITE = """
 suite: tiny
 defaults:
   measure: {{warmup: 1, min_runs: 3, max_runs: 100000, min_time_s: {secs}, max_time_s: {secs}}}
+  processes: 1
 cases:
   - model: {tiny}
     runtimes: {runtimes}

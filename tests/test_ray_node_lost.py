@@ -25,6 +25,7 @@ SUITE = """
 suite: lost
 defaults:
   measure: {{warmup: 0, min_runs: 1, max_runs: 100000, min_time_s: 0.2, max_time_s: 0.2}}
+  processes: 1
 cases:
   - model: {tiny}
     runtimes: test-sleep

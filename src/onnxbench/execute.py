@@ -27,6 +27,7 @@ from onnxbench.artifact import Artifact
 from onnxbench.bundle import Bundle
 from onnxbench.case import Case
 from onnxbench.errors import Skip, first_line
+from onnxbench.measure.threads import THREAD_OPTIONS  # noqa: F401  (read by executors.placement)
 from onnxbench.options import OPTIMIZE_OPTIONS, check_options
 from onnxbench.result import Result, Timing
 from onnxbench.runtimes.base import Runtime

@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from onnxbench.executors.base import ProgressFn
 from onnxbench.interleaved.engine import ABRun, ABSettings, run_ab
 from onnxbench.interleaved.sides import Side, make_cases
-from onnxbench.suite.runner import ProgressFn
 
 
 def ab(a: str | Side, b: str | Side | None = None, *, runtime: str | tuple[str, str] = "ort-cpu",

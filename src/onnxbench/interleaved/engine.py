@@ -19,20 +19,13 @@ from typing import Any
 from onnxbench.artifact import Artifact
 from onnxbench.case import Case
 from onnxbench.errors import Skip, UserError
+from onnxbench.executors.base import Progress, ProgressFn, failed_result
 from onnxbench.measure.pairs import Sequential, SequentialOutcome, run_sequential
 from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.result import atomic_write_text, write_result
 from onnxbench.suite.plan import Plan
 from onnxbench.suite.rundir import RunDir, create_run_dir, write_configs
-from onnxbench.suite.runner import (
-    Progress,
-    ProgressFn,
-    RunOutcome,
-    collect_env,
-    failed_result,
-    finish,
-    prepare_artifacts,
-)
+from onnxbench.suite.runner import RunOutcome, collect_env, finish, prepare_artifacts
 from onnxbench.worker import WorkerOutcome, run_isolated
 
 AB_JSON = "ab.json"
