@@ -31,9 +31,13 @@ def test_fp16_outputs_are_scored_in_float64():
 class _LabelledSpec:
     """A spec with held-out data: y = argmax of the two features."""
 
+    name = "labelled"
     default_seq = None
 
-    def __init__(self):
+    def __init__(self, metric=None):
+        from onnxbench.zoo.base import TASK_ACCURACY
+
+        self.metric = metric or TASK_ACCURACY
         rng = np.random.default_rng(0)
         self.x = rng.standard_normal((50, 2)).astype(np.float32)
         self.y = self.x.argmax(axis=1)
@@ -50,22 +54,35 @@ def test_accuracy_delta_on_labelled_model():
     spec = _LabelledSpec()
     perfect = lambda f: [f["x"]]  # noqa: E731
     flipped = lambda f: [-f["x"]]  # noqa: E731  always wrong
-    res = accuracy.accuracy_delta("moe", flipped, perfect, spec=spec)
+    res = accuracy.accuracy_delta(spec, flipped, perfect)
     assert res["metric"] == "accuracy" and res["reference_value"] == 1.0
     assert res["value"] == 0.0 and res["delta"] == -1.0
 
 
 def test_accuracy_delta_by_output_comparison():
-    spec = _LabelledSpec()
+    from onnxbench.zoo.base import COSINE, MAX_ABS_DIFF, TOP1_AGREEMENT
+
     ref = lambda f: [f["x"]]  # noqa: E731
     noisy = lambda f: [f["x"] + 0.01]  # noqa: E731
-    res = accuracy.accuracy_delta("dcnv2", noisy, ref, spec=spec, batch=4, n_batches=2)
+    res = accuracy.accuracy_delta(_LabelledSpec(MAX_ABS_DIFF), noisy, ref, batch=4, n_batches=2)
     assert res["metric"] == "max_abs_diff" and res["value"] == pytest.approx(0.01, abs=1e-6)
     assert res["n"] == 8 and not res["higher_is_better"]
-    same = accuracy.accuracy_delta("bert", ref, ref, spec=spec)
+    same = accuracy.accuracy_delta(_LabelledSpec(COSINE), ref, ref)
     assert same["metric"] == "cosine_similarity" and same["delta"] == pytest.approx(0.0)
-    agree = accuracy.accuracy_delta("resnet", lambda f: [-f["x"]], ref, spec=spec)
+    agree = accuracy.accuracy_delta(_LabelledSpec(TOP1_AGREEMENT), lambda f: [-f["x"]], ref)
     assert agree["metric"] == "top1_agreement" and agree["value"] < 0.5
+
+
+@pytest.mark.parametrize("model, metric", [
+    ("resnet18", "top1_agreement"), ("resnet50", "top1_agreement"),  # the README's promise
+    ("bert", "cosine_similarity"), ("deberta-v2", "cosine_similarity"),
+    ("dcnv2", "max_abs_diff"), ("moe", "accuracy")])
+def test_every_zoo_model_declares_its_metric(model, metric):
+    """The bug: a name table keyed "resnet"/"deberta" never matched the zoo's names, so
+    ResNet was scored by cosine similarity. The metric is now the spec's own property."""
+    from onnxbench.zoo import resolve
+
+    assert resolve(model).metric.name == metric
 
 
 def test_onnx_predict_casts_to_fp16_inputs(tmp_path):

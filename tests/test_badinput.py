@@ -142,7 +142,8 @@ def test_report_baseline_naming_no_runtime_of_the_run_is_refused(tmp_path, tiny,
     code, _, err = cli(capsys, "bench", str(tiny), "--runs", "3", "--warmup", "1",
                          "--out", str(tmp_path / "r"), "--quiet")
     assert code == 0, err
-    code, _out, err = cli(capsys, "report", str(tmp_path / "r"), "--baseline", "torch-gpu")
+    (run_dir,) = (tmp_path / "r").iterdir()  # bench makes a new run directory under --out
+    code, _out, err = cli(capsys, "report", str(run_dir), "--baseline", "torch-gpu")
     line = _one_line(code, err)
     assert "--baseline 'torch-gpu'" in line and "choose one of: ort-cpu" in line
 
@@ -151,9 +152,10 @@ def test_unreadable_result_json_is_named(tmp_path, tiny, capsys):
     code, _out, err = cli(capsys, "bench", str(tiny), "--runs", "3", "--warmup", "1",
                          "--out", str(tmp_path / "r"), "--quiet")
     assert code == 0, err
-    result = sorted((tmp_path / "r" / "raw").glob("*/result.json"))[0]  # one of 3 processes
+    (run_dir,) = (tmp_path / "r").iterdir()  # bench makes a new run directory under --out
+    result = sorted((run_dir / "raw").glob("*/result.json"))[0]  # one of 3 processes
     result.write_text('{"case_id": "x", "trunc')
-    for argv in (["aggregate", str(tmp_path / "r")], ["report", str(tmp_path / "r")]):
+    for argv in (["aggregate", str(run_dir)], ["report", str(run_dir)]):
         line = _one_line(*cli(capsys, *argv)[::2])
         assert f"{result}: unreadable result" in line, line
 

@@ -22,11 +22,13 @@ def tiny(tmp_path) -> Path:
 
 
 def test_bench_json_writes_one_result_per_measurement(tmp_path, tiny, capsys):
-    out_dir = tmp_path / "out"
     code, out, err = cli(capsys, "bench", str(tiny), "--runtime", "ort-cpu,torch-cpu",
-                         "--batch", "1,3", *FAST, "--out", str(out_dir), "--json", "--quiet")
+                         "--batch", "1,3", *FAST, "--out", str(tmp_path / "out"), "--json",
+                         "--quiet")
     assert code == 0, err
     doc = json.loads(out)
+    out_dir = Path(doc["run_dir"])
+    assert out_dir.parent == tmp_path / "out" and out_dir.name.startswith("bench-tiny_")
     rows = {(r["runtime"], r["batch"]): r for r in doc["rows"]}
     assert set(rows) == {("ort-cpu", 1), ("ort-cpu", 3), ("torch-cpu", 1), ("torch-cpu", 3)}
     assert rows[("ort-cpu", 3)]["status"] == "ok" and rows[("ort-cpu", 3)]["n"] == 3
@@ -35,6 +37,10 @@ def test_bench_json_writes_one_result_per_measurement(tmp_path, tiny, capsys):
     assert "torch-cpu runs a PyTorch model; this case has only an ONNX file" in rows[("torch-cpu", 1)]["reason"]
     results = read_results(out_dir / "raw")  # each point in 3 processes, the runs split
     assert len(results) == 12 and (out_dir / "env.json").is_file()
+    # a suite run: the plan, the summary and the report are written like `run`'s
+    for rel in ("configs/plan.json", "summary/summary.json", "report.md", "report.html"):
+        assert (out_dir / rel).is_file(), rel
+    assert sorted(Path(p).name for p in doc["reports"]) == ["report.html", "report.md"]
     ok = [r for r in results if r.status == "ok"]
     assert all(len(r.timing.latencies_ms) == 1 for r in ok) and len(ok) == 6
     assert {r.case.batch for r in ok} == {1, 3} and {r.case.repeat for r in ok} == {0, 1, 2}
@@ -78,7 +84,13 @@ BAD_INPUTS = {
     "zero batch": (lambda tmp, tiny: [str(tiny), "--batch", "0,2"], "--batch"),
     "unresolved dim": (lambda tmp, tiny: [str(_symbolic(tmp))], "width"),
     "unknown model": (lambda tmp, tiny: ["no-such-model"], "no-such-model"),
-    "bad runs": (lambda tmp, tiny: [str(tiny), "--runs", "0"], "runs"),
+    "bad runs": (lambda tmp, tiny: [str(tiny), "--runs", "0"], "--runs"),
+    "bad timeout": (lambda tmp, tiny: [str(tiny), "--timeout", "0"], "--timeout"),
+    "option typo": (lambda tmp, tiny: [str(tiny), "--option", "intra_op_thread=2"],
+                    "did you mean 'intra_op_threads'"),
+    "bad option value": (lambda tmp, tiny: [str(tiny), "--option", "io_binding=maybe"],
+                         "io_binding='maybe' must be true or false"),
+    "malformed option": (lambda tmp, tiny: [str(tiny), "--option", "threads"], "KEY=VALUE"),
 }
 
 
@@ -96,16 +108,16 @@ def test_bad_input_is_one_line_and_exit_2(name, tmp_path, tiny, capsys):
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert expected in lines[0] and "Traceback" not in err
-    assert not (out_dir / "raw").exists() or not any((out_dir / "raw").iterdir())
+    assert not out_dir.exists()  # checked before anything ran: no run directory
 
 
 def test_bench_zoo_model_builds_one_artifact_and_runs_torch_too(tmp_path, capsys):
-    out_dir = tmp_path / "zoo"
     code, out, err = cli(capsys, "bench", "dcnv2", "--config", "tiny", "--exporter",
                          "torchscript", "--runtime", "ort-cpu,torch-cpu", "--batch", "2,4",
-                         *FAST, "--out", str(out_dir), "--json", "--quiet")
+                         *FAST, "--out", str(tmp_path / "zoo"), "--json", "--quiet")
     assert code == 0, err
     rows = json.loads(out)["rows"]
+    out_dir = Path(json.loads(out)["run_dir"])
     assert sorted((r["runtime"], r["batch"], r["status"]) for r in rows) == [
         ("ort-cpu", 2, "ok"), ("ort-cpu", 4, "ok"), ("torch-cpu", 2, "ok"), ("torch-cpu", 4, "ok")]
     (artifact,) = (out_dir / "artifacts").iterdir()  # one export shared by all four cases
@@ -152,3 +164,17 @@ def test_suite_fix_squeeze_dims_lets_batch_1_run_natively(tmp_path, capsys):
     rows = {"fix" in json.loads(r["options"] or "{}"): r for r in json.loads(out)["summary"]["rows"]}
     assert rows[False]["status"] == "failed" and "Concat" in rows[False]["reason"]
     assert rows[True]["status"] == "ok"
+
+
+def test_cli_works_without_click_installed():
+    """The bug: cli/__init__.py imported ``click``, which onnxbench does not declare (typer
+    >= 0.20 vendors it): a fresh install without transformers failed to start."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['click'] = None  # import click -> ImportError\n"
+            "from onnxbench.cli import main\n"
+            "main(['--no-such-flag'])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("onnxbench: error:") and "Traceback" not in proc.stderr

@@ -17,7 +17,8 @@ from onnxbench.export.exporters import EXPORTERS, export
 from onnxbench.export.fixes import apply_fix
 from onnxbench.export.inspect import inspect_model
 from onnxbench.export.lint import lint
-from onnxbench.export.matrix import export_matrix, torch_outputs
+from onnxbench.export.matrix import export_matrix
+from onnxbench.runtimes.torch_eager import run_module as torch_outputs
 from onnxbench.export.reference import ort_session, read_reference, write_reference
 from onnxbench.parity import compare
 from onnxbench.runtimes.pad import pad_batch, trim

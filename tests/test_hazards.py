@@ -94,7 +94,8 @@ def test_jit_properties_fix_is_undone_and_names_are_checked():
 
 
 def test_suite_artifact_checks_several_input_sets(tmp_path):
-    from onnxbench.artifacts import prepare_artifact, read_artifact_meta
+    from onnxbench.artifact import read_artifact_meta
+    from onnxbench.artifact_build import prepare_artifact
     from onnxbench.case import Case
 
     case = Case(model="moe", config="sparse", exporter="jit-trace", runtime="ort-cpu", batch=8)

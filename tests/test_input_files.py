@@ -62,9 +62,11 @@ def _pb(path: Path, arr: np.ndarray, name: str = "") -> None:
 def _bench(capsys, tmp_path: Path, *argv) -> dict:
     """``onnxbench bench ARGV`` into tmp_path/run (exit 0 asserted): the one result.json
     (one process per point)."""
-    code, _, err = run_cli(capsys, "bench", *argv, "--processes", "1", "--out", tmp_path / "run")
+    code, out, err = run_cli(capsys, "bench", *argv, "--processes", "1", "--out",
+                             tmp_path / "run", "--json")
     assert code == 0, err
-    return json.loads(next((tmp_path / "run" / "raw").glob("*/result.json")).read_text())
+    run_dir = Path(json.loads(out)["run_dir"])  # a new run directory under --out
+    return json.loads(next((run_dir / "raw").glob("*/result.json")).read_text())
 
 
 @pytest.fixture()
@@ -327,5 +329,6 @@ def test_a_mixed_shape_case_gives_per_length_latency_and_the_mix_percentiles(tmp
     assert result["case"]["seq"] is None and "_smix_" in result["case_id"]
     from onnxbench.report import write_reports
 
-    md = write_reports(tmp_path / "run", ["md"])[0].read_text()
+    (run_dir,) = (tmp_path / "run").iterdir()  # the one run directory bench made
+    md = write_reports(run_dir, ["md"])[0].read_text()
     assert "Mixed shapes: latency per sequence length" in md and "**mix (all)**" in md

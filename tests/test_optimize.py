@@ -327,3 +327,21 @@ def test_fp16_keeps_integer_ids_exact(tmp_path):
     ref, out = run(src), run(dst)
     np.testing.assert_allclose(out, ref, rtol=2e-3, atol=2e-3)
     assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in onnx.load(str(dst)).graph.initializer)
+
+
+def test_passes_run_in_the_documented_order(tmp_path):
+    """The module docstring and PASS_ORDER say the order; the change report follows it."""
+    import onnxbench.optimize as opt
+    from test_worker import write_tiny_onnx
+
+    doc = opt.__doc__.replace("\n", " ")
+    positions = [doc.index(name.replace("fuse", "transformer fusion").replace(
+        "level", "ORT offline level")) for name in opt.PASS_ORDER]
+    assert positions == sorted(positions)
+    src = write_tiny_onnx(tmp_path / "tiny.onnx")
+    result = opt.apply_optimizations(src, tmp_path / "out", precision="fp16", level="basic",
+                                     fold_slices=True, split_concat=2)
+    steps = [s.step for s in result.report.steps]
+    order = {name: i for i, name in enumerate(opt.PASS_ORDER)}
+    ranks = [order["precision" if s in ("fp16", "int8") else s] for s in steps]
+    assert steps and ranks == sorted(ranks), steps

@@ -122,7 +122,7 @@ def test_truncation_runs_the_truncated_module(results):
 
 
 def test_bundle_load_module_truncates(tmp_path):
-    from onnxbench.artifacts import prepare_artifact
+    from onnxbench.artifact_build import prepare_artifact
     from onnxbench.bundle import Bundle
     from onnxbench.optimize.truncate import encoder_depth
 
@@ -142,7 +142,7 @@ def _case(**kw) -> Case:
 def test_precision_reaches_torch_runtimes_and_int8_skips():
     from onnxbench.artifact import Artifact
     from onnxbench.bundle import Bundle
-    from onnxbench.execute import runtime_options
+    from onnxbench.case_prep import runtime_options
     from onnxbench.runtimes import get_runtime
 
     def options(case, bundle):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from onnxbench.case_options import check_options, option_help
 from onnxbench.errors import UserError
 from onnxbench.options import (
     EXPORT_OPTIONS,
@@ -11,8 +12,6 @@ from onnxbench.options import (
     OPTIMIZE_OPTIONS,
     HarnessOptions,
     OptionError,
-    check_options,
-    option_help,
 )
 
 

@@ -23,7 +23,7 @@ def _case(runtime: str, pipeline: str = "current", **options) -> Case:
 @pytest.fixture(scope="module")
 def digits_artifact(tmp_path_factory):
     """The bundle a worker would hand the pipeline: trained digits ResNet and its export."""
-    from onnxbench.artifacts import prepare_artifact
+    from onnxbench.artifact_build import prepare_artifact
     from onnxbench.bundle import Bundle
 
     return Bundle.resolve(prepare_artifact(_case("ort-cpu"), tmp_path_factory.mktemp("art")))

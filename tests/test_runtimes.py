@@ -64,8 +64,10 @@ def test_names_resolve_and_unknown_is_user_error():
         assert issubclass(cls, Runtime) and cls.device in ("cpu", "cuda", "other")
         assert cls.framework in ("onnx", "torch", "tf", "test")
     assert validate_runtime_name("ort:OpenVINOExecutionProvider").startswith("ort:")
-    with pytest.raises(UserError, match="unknown runtime 'ort-gpu'; did you mean 'ort-cpu'"):
+    with pytest.raises(UserError, match="unknown runtime 'ort-gpu'; did you mean 'ort-cuda'"):
         get_runtime("ort-gpu")
+    with pytest.raises(UserError, match="unknown runtime 'ort-cpux'; did you mean 'ort-cpu'"):
+        get_runtime("ort-cpux")
     with pytest.raises(UserError, match="provider name"):
         validate_runtime_name("ort:")
     assert runtime_device("ort-trt") == "cuda" and runtime_device("torch-cpu") == "cpu"

@@ -95,6 +95,11 @@ ERRORS = {
                                  "harness: option mem_limit_mb='lots' must be an integer >= 1"),
     "bad ab value": (BASE + "    runtimes: torch-cpu\n    ab: {precision: [fp32, fp8]}\n", 5,
                      "cases[0].ab.precision", "precision='fp8' must be one of: fp32, fp16"),
+    "exporter of another framework": ("suite: bad\ncases:\n  - model: dcnv2\n"
+                                      "    exporter: [torchscript, tf2onnx]\n", 4,
+                                      "cases[0].exporter[1]",
+                                      "exporter 'tf2onnx' does not apply to 'dcnv2', a "
+                                      "PyTorch model; choose one of: dynamo"),
     "bool time-out": (BASE + "    timeout_s: true\n", 4, "cases[0].timeout_s",
                       "must be a number > 0; got True"),
 }
@@ -132,6 +137,17 @@ def test_options_of_another_runtime_are_shared_not_errors(tmp_path):
             "    options: {io_binding: false, tf32: true, threads: 1, verify: true}\n")
     plan = expand(parse_suite(text, "ok.yaml"))
     assert len(plan.cases) == 2 * 3  # two points, each in 3 processes
+
+
+def test_point_id_is_the_case_id_without_its_repeat(tmp_path):
+    """Every case id ends in ``_rK`` (the repeat); the point is the id without it, one
+    function for every reader (the summary's point_id, the report's grouping)."""
+    from onnxbench.case import Case, point_id
+
+    case = Case(model="dcnv2", config="tiny", runtime="ort-cpu", batch=2, repeat=3)
+    assert case.case_id.endswith("_r3") and case.point_id == case.case_id[:-3]
+    assert point_id(case.case_id) == case.point_id == point_id(case.point_id)
+    assert point_id("model_b1_fp32_refs") == "model_b1_fp32_refs"  # not a repeat suffix
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):

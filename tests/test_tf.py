@@ -53,6 +53,24 @@ def _artifact(tmp_path, spec, model):
     return _bundle(ENCODER, CFG, state_path=weights)
 
 
+def _cells(source, config, path, batches, seq, model=None):
+    """ORT CPU against TensorFlow at each batch: the exporter matrix's cells (generic)."""
+    from onnxbench.export.matrix import run_cells
+    from onnxbench.export.reference import shape_key
+    from onnxbench.frameworks import framework
+
+    fw = framework("tf")
+    model = model if model is not None else fw.build(source, config)
+    shapes = [(b, seq) for b in batches]
+    inputs = {shape_key(b, s): source.make_inputs(config, b, s, seed=0) for b, s in shapes}
+    outputs = {k: fw.outputs(source, config, model, v) for k, v in inputs.items()}
+    return run_cells(path, shapes, inputs, outputs, source.output_names(config), 1e-3, 1e-5)
+
+
+def _passed(cells) -> bool:
+    return all(c.status == "pass" for c in cells.values())
+
+
 def test_lazy_import_and_registry(spec):
     from onnxbench.tf.zoo import KerasEncoderSpec
 
@@ -67,8 +85,6 @@ def test_lazy_import_and_registry(spec):
 def test_tf2onnx_export_and_parity_at_each_batch(spec, exported):
     import onnx
 
-    from onnxbench.tf.export import tf_parity
-
     model, path, result = exported
     assert result.ok, result.error
     assert result.exporter == "tf2onnx" and result.opset == 17 and result.nodes > 0
@@ -77,14 +93,13 @@ def test_tf2onnx_export_and_parity_at_each_batch(spec, exported):
     assert [o.name for o in graph.output] == spec.output_names(CFG)
     dims = [d.dim_param for d in graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", "seq"]
-    parity = tf_parity(spec, CFG, path, [1, 3], SEQ, model=model)
-    assert parity["passed"], parity["first_problem"]
-    assert set(parity["batches"]) == {"1", "3"}
-    assert parity["max_abs"] < 1e-4
+    cells = _cells(spec, CFG, path, [1, 3], SEQ, model=model)
+    assert _passed(cells), {k: c.error for k, c in cells.items()}
+    assert [c.batch for c in cells.values()] == [1, 3]
+    assert max(c.max_abs for c in cells.values()) < 1e-4
     # a model with other weights must fail the same check: the comparison is real
     other = spec.build(CFG, seed=1)
-    bad = tf_parity(spec, CFG, path, [2], SEQ, model=other)
-    assert not bad["passed"] and bad["first_problem"].startswith("batch 2")
+    assert not _passed(_cells(spec, CFG, path, [2], SEQ, model=other))
 
 
 @pytest.mark.parametrize("name", ["tf-call", "tf-eager-call", "tf-predict-on-batch", "tf-predict",
@@ -137,7 +152,7 @@ def test_tf_call_counts_retracing_per_shape(spec, exported, tmp_path):
 
 
 def test_runtime_option_typo_and_bad_value_are_user_errors(spec, exported, tmp_path):
-    from onnxbench.options import check_options
+    from onnxbench.case_options import check_options
     from onnxbench.runtimes import get_runtime
 
     with pytest.raises(UserError, match="did you mean 'reduce_retracing'"):
@@ -196,7 +211,7 @@ def test_bad_savedmodel_dir_and_bad_keras_file_are_user_errors(tmp_path):
 
 
 def test_keras_file_source_runs_and_exports(spec, exported, tmp_path):
-    from onnxbench.tf.export import export_tf, tf_parity
+    from onnxbench.tf.export import export_tf
     from onnxbench.runtimes import get_runtime
     from onnxbench.zoo import resolve
 
@@ -206,7 +221,7 @@ def test_keras_file_source_runs_and_exports(spec, exported, tmp_path):
     assert source.input_names(None) == ["input_ids", "attention_mask"] and source.has_seq
     res = export_tf(source, None, tmp_path / "enc.onnx")
     assert res.ok, res.error
-    assert tf_parity(source, None, tmp_path / "enc.onnx", [1, 2], 6)["passed"]
+    assert _passed(_cells(source, None, tmp_path / "enc.onnx", [1, 2], 6))
     runtime = get_runtime("tf-predict-on-batch")
     runtime.prepare(_bundle(str(path)), {})
     out = runtime.run(source.make_inputs(None, 2, 6))
@@ -216,7 +231,7 @@ def test_keras_file_source_runs_and_exports(spec, exported, tmp_path):
 
 @pytest.mark.slow
 def test_savedmodel_dir_source_exports_and_runs(exported, tmp_path):
-    from onnxbench.tf.export import export_tf, tf_parity
+    from onnxbench.tf.export import export_tf
     from onnxbench.runtimes import get_runtime
     from onnxbench.zoo import resolve
 
@@ -225,7 +240,7 @@ def test_savedmodel_dir_source_exports_and_runs(exported, tmp_path):
     source = resolve(str(sm))
     res = export_tf(source, None, tmp_path / "sm.onnx", opset=15)
     assert res.ok, res.error
-    assert tf_parity(source, None, tmp_path / "sm.onnx", [1, 2], 5)["passed"]
+    assert _passed(_cells(source, None, tmp_path / "sm.onnx", [1, 2], 5))
     with pytest.raises(Skip, match="needs a Keras model"):
         get_runtime("tf-predict-on-batch").prepare(_bundle(str(sm)), {})
     runtime = get_runtime("tf-saved-model")
@@ -240,20 +255,22 @@ def test_savedmodel_dir_source_exports_and_runs(exported, tmp_path):
     call.close()
 
 
-def test_prepare_tf_artifact_exports_checks_and_caches(tmp_path):
+def test_prepare_artifact_builds_a_tf_model_too(tmp_path):
+    """The one artifact builder serves TensorFlow through its framework adapter."""
+    from onnxbench.artifact_build import prepare_artifact
     from onnxbench.case import Case
-    from onnxbench.tf.export import prepare_tf_artifact
     from onnxbench.runtimes import get_runtime
 
     case = Case(model=ENCODER, config=CFG, exporter="tf2onnx", runtime="tf-call", batch=2,
                 seq=8, options={"opset": 13})
-    artifact = prepare_tf_artifact(case, tmp_path)
+    artifact = prepare_artifact(case, tmp_path)
     meta = json.loads((tmp_path / case.artifact_key / "artifact.json").read_text())
     assert meta["status"] == "ok" and meta["framework"] == "tf"
     assert meta["export"]["opset"] == 13 and meta["parity"]["passed"]
+    assert meta["parity"]["against"] == "TensorFlow" and meta["saved_model"] == "saved_model"
     assert artifact.onnx_path.is_file() and artifact.state_path.is_file()
     mtime = artifact.onnx_path.stat().st_mtime_ns
-    assert prepare_tf_artifact(case, tmp_path).onnx_path.stat().st_mtime_ns == mtime  # cached
+    assert prepare_artifact(case, tmp_path).onnx_path.stat().st_mtime_ns == mtime  # cached
     runtime = get_runtime("tf-call")
     runtime.prepare(_bundle(artifact.model, artifact.config, state_path=artifact.state_path,
                             onnx_path=artifact.onnx_path), case.options)
@@ -273,33 +290,60 @@ def test_execute_case_measures_tf_and_ort_on_one_artifact(tmp_path):
     from onnxbench.case import Case
     from onnxbench.execute import execute_case
     from onnxbench.measure.policy import MeasurePolicy
-    from onnxbench.tf.export import prepare_tf_artifact
+    from onnxbench.artifact_build import prepare_artifact
 
     policy = MeasurePolicy(warmup=1, min_runs=3, max_runs=3, min_time_s=0, max_time_s=5)
     results = {}
     for runtime in ("tf-call", "ort-cpu"):
         case = Case(model=ENCODER, config=CFG, exporter="tf2onnx", runtime=runtime, batch=2,
-                    seq=8, measure=policy, options={"threads": 1})
-        results[runtime] = execute_case(case, prepare_tf_artifact(case, tmp_path), env={})
+                    seq=8, measure=policy,
+                    options={"threads": 1, "verify": True, "accuracy": True})
+        results[runtime] = execute_case(case, prepare_artifact(case, tmp_path), env={})
     for runtime, result in results.items():
         assert result.status == "ok", (runtime, result.reason)
         assert result.stats.n == 3 and len(result.timing.latencies_ms) == 3
     assert results["tf-call"].runtime_info["tracing_count"] == 1
     assert "tf_threads_applied" in results["tf-call"].runtime_info
     assert results["ort-cpu"].runtime_info != results["tf-call"].runtime_info
+    # verify and accuracy use TensorFlow as the reference (the framework adapter), not torch
+    parity = results["ort-cpu"].parity
+    assert parity["against"] == "tf" and parity["passed"], parity
+    for result in results.values():
+        assert result.accuracy["reference"] == "fp32 TensorFlow, CPU"
+        assert result.accuracy["metric"] == "cosine_similarity"
+        assert result.accuracy["delta"] == pytest.approx(0.0, abs=1e-4)
 
 
 def test_tf_export_matrix_row_has_parity_per_shape(tmp_path):
-    from onnxbench.tf.export import tf_export_matrix
+    """The one exporter matrix serves TensorFlow: the tf2onnx row, TensorFlow as reference."""
+    from onnxbench.export.matrix import export_matrix
 
-    matrix = tf_export_matrix(ENCODER, CFG, opset=17, out_dir=tmp_path, batches=[1, 2],
+    matrix = export_matrix(ENCODER, CFG, opset=17, out_dir=tmp_path, batches=[1, 2],
                               seqs=[6])
-    assert [r.label for r in matrix.rows] == ["tf2onnx"]
+    assert matrix.reference_label == "TensorFlow"
+    # the tf2onnx row, and its +pad2 row (the ORT-side workaround applies to any graph)
+    assert [r.label for r in matrix.rows] == ["tf2onnx", "tf2onnx+pad2"]
     row = matrix.rows[0]
     assert row.export.ok and set(row.cells) == set(matrix.keys) and len(row.cells) == 2
     assert all(c.status == "pass" and c.max_abs is not None for c in row.cells.values())
     assert (tmp_path / "reference.json").is_file() and (tmp_path / "keras-encoder.onnx").is_file()
     doc = matrix.to_dict()
     assert json.loads(json.dumps(doc))["rows"][0]["exporter"] == "tf2onnx"
-    with pytest.raises(UserError, match="--exporter tf2onnx"):
-        tf_export_matrix(ENCODER, CFG, ["dynamo"], out_dir=tmp_path)
+    with pytest.raises(UserError, match="TensorFlow model: exporter 'dynamo' does not apply; "
+                                        "choose one of: tf2onnx"):
+        export_matrix(ENCODER, CFG, ["dynamo"], out_dir=tmp_path)
+
+
+def test_bench_a_keras_file_end_to_end(exported, tmp_path):
+    """The bug: `bench m.keras` called any existing file ONNX ("not a valid ONNX model").
+    A .keras file is the TensorFlow plugin's source: built, exported with tf2onnx (the
+    framework's default exporter), run on TF and ORT."""
+    import onnxbench
+
+    path = tmp_path / "enc.keras"
+    exported[0].save(str(path))
+    run = onnxbench.bench(path, runtimes=["tf-call", "ort-cpu"], batch=[2], seq=[6],
+                          measure={"runs": 3, "warmup": 1}, options={"threads": 1},
+                          out=tmp_path / "runs", processes=1)
+    assert run.statuses == {"ok": 2}, [(r["runtime"], r["reason"]) for r in run.rows]
+    assert {r["exporter"] for r in run.rows} == {"tf2onnx"}

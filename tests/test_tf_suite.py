@@ -11,7 +11,7 @@ import multiprocessing as mp
 import pytest
 
 import onnxbench.tf as obtf
-from onnxbench.artifacts import cached_artifact
+from onnxbench.artifact_build import cached_artifact
 from onnxbench.case import Case
 from onnxbench.result import read_results
 from onnxbench.suite import expand, parse_suite

@@ -3,8 +3,9 @@
 An optimisation is only a win if what it costs in accuracy is known. Models with labelled
 data (the MoE on digits) report their task accuracy and the change from the fp32
 reference; models without labels compare outputs with the fp32 reference on seeded
-inputs: BERT/DeBERTa by cosine similarity, ResNet by top-1 agreement, DCNv2 by the largest
-difference of predicted probabilities. Everything runs through ``predict`` functions
+inputs: each spec declares its metric (``ModelSpec.metric``): BERT/DeBERTa by cosine
+similarity, ResNet by top-1 agreement, DCNv2 by the largest difference of predicted
+probabilities. Everything runs through ``predict`` functions
 (inputs dict -> list of arrays), so PyTorch and any ORT session are measured alike.
 """
 
@@ -14,29 +15,16 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from onnxbench.zoo.base import ModelSpec
+
 Predict = Callable[[Mapping[str, np.ndarray]], list[np.ndarray]]
-
-# metric per zoo model; "ideal" is the value of fp32 against itself
-METRICS: dict[str, dict[str, Any]] = {
-    "moe": {"metric": "accuracy", "higher_is_better": True},
-    "bert": {"metric": "cosine_similarity", "higher_is_better": True, "ideal": 1.0},
-    "deberta-v2": {"metric": "cosine_similarity", "higher_is_better": True, "ideal": 1.0},
-    "deberta": {"metric": "cosine_similarity", "higher_is_better": True, "ideal": 1.0},
-    "resnet": {"metric": "top1_agreement", "higher_is_better": True, "ideal": 1.0},
-    "dcnv2": {"metric": "max_abs_diff", "higher_is_better": False, "ideal": 0.0},
-}
-DEFAULT_METRIC = {"metric": "cosine_similarity", "higher_is_better": True, "ideal": 1.0}
-
-
-def metric_for(model: str) -> dict[str, Any]:
-    """The metric description for a zoo model (cosine similarity for anything unknown)."""
-    return METRICS.get(model, DEFAULT_METRIC)
-
 
 def _flat(outputs: Iterable[np.ndarray]) -> np.ndarray:
     """The first output of each batch, one row per sample, as float64."""
@@ -78,37 +66,37 @@ def compare_to_reference(metric: str, predict: Predict, reference: Predict,
     return {"metric": metric, "value": value, "n": int(sum(len(r) for r in ref))}
 
 
-def accuracy_delta(model: str, predict: Predict, reference: Predict, *,
+def accuracy_delta(spec: ModelSpec, predict: Predict, reference: Predict, *,
                    config: str | None = None, batch: int = 8, seq: int | None = None,
-                   n_batches: int = 4, seed: int = 0, spec=None,
+                   n_batches: int = 4, seed: int = 0,
                    options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The task metric of ``predict`` and its delta against the fp32 ``reference``.
+    """The metric ``spec`` declares (``ModelSpec.metric``) for ``predict``, and its delta
+    against the fp32 ``reference``.
 
-    Labelled models (``spec.evaluate`` returns a metric) compare task accuracy on their
-    held-out data; the others compare outputs on ``n_batches`` seeded inputs from
-    ``spec.make_inputs``. ``delta`` is value minus the reference's (for accuracy) or minus
-    the ideal (fp32 against itself), so 0 means no change.
+    A task metric (``accuracy``) compares both on the spec's held-out data
+    (``spec.evaluate``); an output comparison runs both on ``n_batches`` seeded inputs
+    from ``spec.make_inputs``. ``delta`` is value minus the reference's (task accuracy) or
+    minus the ideal (fp32 against itself), so 0 means no change.
     """
-    if spec is None:
-        from onnxbench.zoo import resolve
-
-        spec = resolve(model)
-    info = metric_for(model)
-    if info["metric"] == "accuracy":
+    metric = spec.metric
+    if metric.name == "accuracy":
         got = spec.evaluate(predict, config, options)
         ref = spec.evaluate(reference, config, options)
-        if got is not None and ref is not None:
-            return {**got, "reference_value": ref["value"], "delta": got["value"] - ref["value"],
-                    "higher_is_better": True}
-    seq = seq or getattr(spec, "default_seq", None)
+        if got is None or ref is None:
+            raise ValueError(f"model {spec.name!r} declares a task accuracy but evaluate() "
+                             "returned no metric")
+        return {**got, "reference_value": ref["value"], "delta": got["value"] - ref["value"],
+                "higher_is_better": True}
+    if metric.name not in COMPARISONS or metric.ideal is None:
+        raise ValueError(f"model {spec.name!r}: unknown output metric {metric.name!r}; "
+                         f"known: accuracy, {', '.join(COMPARISONS)}")
+    seq = seq or spec.default_seq
     extra = {"options": options} if options else {}  # the inputs must fit the built module
     batches = [spec.make_inputs(config, batch, seq, seed=seed + i, **extra)
                for i in range(n_batches)]
-    metric = info["metric"] if info["metric"] in COMPARISONS else DEFAULT_METRIC["metric"]
-    ideal = METRICS.get(model, DEFAULT_METRIC).get("ideal", DEFAULT_METRIC["ideal"])
-    out = compare_to_reference(metric, predict, reference, batches)
-    return {**out, "reference_value": ideal, "delta": out["value"] - ideal,
-            "higher_is_better": metric != "max_abs_diff", "against": "fp32 outputs",
+    out = compare_to_reference(metric.name, predict, reference, batches)
+    return {**out, "reference_value": metric.ideal, "delta": out["value"] - metric.ideal,
+            "higher_is_better": metric.higher_is_better, "against": "fp32 outputs",
             "inputs": f"{n_batches} seeded batches of {batch}" + (f", seq {seq}" if seq else "")}
 
 
@@ -127,17 +115,6 @@ def onnx_predict(path, providers: tuple[str, ...] = ("CPUExecutionProvider",),
 
     def predict(inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         return sess.run(None, cast(inputs))
-
-    return predict
-
-
-def torch_predict(module, input_names: list[str]) -> Predict:
-    """fp32 PyTorch on the CPU as a predict function (the reference every variant is
-    compared with): inputs taken positionally in ``input_names`` order."""
-    from onnxbench.runtimes.torch_eager import run_module
-
-    def predict(inputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        return run_module(module, inputs, [n for n in input_names if n in inputs])
 
     return predict
 
@@ -191,7 +168,8 @@ ACCURACY_BATCH, ACCURACY_BATCHES, ACCURACY_SEED = 4, 2, 1000
 
 
 def case_accuracy(case, bundle, predict: Predict) -> dict[str, Any]:
-    """``predict`` (this case's runtime) scored against fp32 PyTorch for one suite case.
+    """``predict`` (this case's runtime) scored against the fp32 source model (PyTorch or
+    TensorFlow, ``Bundle.reference``) for one suite case.
 
     MoE: held-out accuracy of both and the delta; the others: the metric over
     ``ACCURACY_BATCHES`` seeded batches of ``ACCURACY_BATCH`` rows at the case's sequence
@@ -206,7 +184,6 @@ def case_accuracy(case, bundle, predict: Predict) -> dict[str, Any]:
 
     artifact = bundle.artifact
     spec = bundle.spec
-    names = bundle.input_names()
     state = Path(artifact.state_path) if artifact.state_path else None
     cache = state.parent / "reference" if state and state.is_file() else None
     # what the PyTorch module depends on: graph-only passes (fuse, precision...) do not count
@@ -215,13 +192,16 @@ def case_accuracy(case, bundle, predict: Predict) -> dict[str, Any]:
     key = json.dumps([artifact.model, artifact.config, module_opts, str(state.resolve())
                       if state else None, state.stat().st_size if cache else None,
                       state.stat().st_mtime_ns if cache else None], default=str)
-    reference = CachedReference(lambda: torch_predict(bundle.load_module(), names), cache, key)
-    result = accuracy_delta(artifact.model, predict, reference, config=case.config,
+    reference = CachedReference(bundle.reference, cache, key)
+    result = accuracy_delta(spec, predict, reference, config=case.config,
                             batch=ACCURACY_BATCH, seq=case.seq,
                             n_batches=ACCURACY_BATCHES, seed=case.seed + ACCURACY_SEED,
-                            spec=spec, options=artifact.options or None)
+                            options=artifact.options or None)
     n_remove = int(artifact.options.get("truncate_layers") or 0)
-    result["reference"] = "fp32 PyTorch, CPU" + (f", truncated by {n_remove} layers"
+    from onnxbench.frameworks import framework
+
+    label = framework(bundle.framework).label
+    result["reference"] = f"fp32 {label}, CPU" + (f", truncated by {n_remove} layers"
                                                  if n_remove else "")
     result["reference_cached"] = reference.misses == 0
     return result

@@ -8,9 +8,12 @@ it; nothing heavy is built before a runtime asks for it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+META = "artifact.json"  # the build record beside an artifact's files
 
 
 @dataclass(frozen=True)
@@ -26,3 +29,18 @@ class Artifact:
     def has_module(self) -> bool:
         """True when a source model (PyTorch or Keras) stands behind the graph."""
         return not self.bare_onnx
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from ``path``, or None when it is missing or unreadable."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def read_artifact_meta(artifact: Artifact) -> dict[str, Any] | None:
+    """``artifact.json`` beside the artifact's files, if any."""
+    where = artifact.onnx_path or artifact.state_path
+    return read_json(Path(where).parent / META) if where else None

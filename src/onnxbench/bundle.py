@@ -7,10 +7,12 @@ resolves the model again.
 
 - ``spec``: the zoo/factory/plugin ``ModelSpec`` (None for a bare ONNX file);
 - ``framework``: ``"onnx"`` (a bare ONNX file), ``"torch"`` or ``"tf"`` (the spec's);
-- ``onnx_path``: the graph to run, if any;
+- ``onnx_path``: the graph to run, if any; ``meta``: its ``artifact.json`` (read once);
 - ``load_module()``: builds the source model (a PyTorch module or a Keras model) with the
   artifact's weights; a fresh one per call, so a runtime that moves or converts its module
   (``torch-cuda`` in fp16) never changes the reference that parity and accuracy use;
+- ``reference()``: a predict function over a fresh source model, through its framework's
+  adapter (``onnxbench.frameworks``): the reference of ``verify`` and ``accuracy``;
 - ``make_inputs(case)``: the case's seeded inputs (the spec's own, or synthesised from the
   ONNX graph's declared inputs).
 
@@ -19,14 +21,15 @@ A ``loader`` callable replaces the spec's build (tests and library users hand in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from onnxbench.artifact import Artifact
+from onnxbench.artifact import Artifact, read_artifact_meta
 from onnxbench.errors import Skip
 
 if TYPE_CHECKING:
@@ -75,6 +78,11 @@ class Bundle:
     def onnx_path(self) -> Path | None:
         return self.artifact.onnx_path
 
+    @functools.cached_property
+    def meta(self) -> dict[str, Any]:
+        """The artifact's build record (``artifact.json``), read once; ``{}`` if none."""
+        return read_artifact_meta(self.artifact) or {}
+
     @property
     def framework(self) -> str:
         """``onnx`` for a bare ONNX file, else the source model's framework."""
@@ -116,6 +124,19 @@ class Bundle:
 
             module = truncate_encoder(module, n_remove, copy_module=False)
         return module
+
+    def reference(self) -> Callable[[Mapping[str, np.ndarray]], list[np.ndarray]]:
+        """A predict function over one fresh source model (fp32, CPU, built now): the
+        reference of ``verify`` and ``accuracy``, through the framework's adapter."""
+        from onnxbench.frameworks import framework
+
+        fw, spec, config, model = framework(self.framework), self.spec, self.config, \
+            self.load_module()
+
+        def predict(feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+            return fw.outputs(spec, config, model, feeds)
+
+        return predict
 
     def make_inputs(self, case: Case, seq: int | None = None) -> dict[str, np.ndarray]:
         """The inputs of ``case``: the user's (``case.inputs``, checked against the graph,

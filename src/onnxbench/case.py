@@ -21,7 +21,7 @@ from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.options import EXPORT_OPTIONS, OPTIMIZE_OPTIONS
 from onnxbench.scenarios.spec import LoadSpec
 
-__all__ = ["Case", "case_id", "EXPORT_OPTIONS", "OPTIMIZE_OPTIONS"]
+__all__ = ["Case", "case_id", "point_id", "EXPORT_OPTIONS", "OPTIMIZE_OPTIONS"]
 
 
 class Case(BaseModel):
@@ -52,6 +52,11 @@ class Case(BaseModel):
     @property
     def case_id(self) -> str:
         return case_id(self)
+
+    @property
+    def point_id(self) -> str:
+        """The case id without its ``_rK`` repeat suffix: the repeats of one point share it."""
+        return point_id(self.case_id)
 
     @property
     def artifact_key(self) -> str:
@@ -94,7 +99,10 @@ def _scenario_part(case: Case, extra: dict[str, Any]) -> list[str]:
 
 def case_id(case: Case) -> str:
     """Readable, stable, filesystem-safe id:
-    model_config_exporter_runtime_bN[_sN]_prec[_opts][_hash][_hw-NAME]_rK."""
+    ``model[_config]_exporter_runtime_bN[_sN]_precision[_options-slug][_hash][_hw-NAME]_rK``;
+    the hash covers options, shapes, ranges, measure policy and seed when any differs from
+    the defaults; ``_rK`` (always there) is the repeat, and without it the id is the
+    point's."""
     parts = [_slug(_model_label(case.model))]
     if case.config:
         parts.append(_slug(case.config))
@@ -122,3 +130,9 @@ def case_id(case: Case) -> str:
         parts.append(f"hw-{_slug(case.hardware)}")
     parts.append(f"r{case.repeat}")
     return "_".join(parts)
+
+
+def point_id(case_id: str) -> str:
+    """A case id without its ``_rK`` repeat suffix (the repeats of one point share it)."""
+    head, sep, tail = case_id.rpartition("_r")
+    return head if sep and tail.isdigit() else case_id

@@ -13,7 +13,6 @@ is resolved once into a ``Bundle`` (``onnxbench.bundle``) that every step reads.
 
 from __future__ import annotations
 
-import resource
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -26,9 +25,11 @@ import numpy as np
 from onnxbench.artifact import Artifact
 from onnxbench.bundle import Bundle
 from onnxbench.case import Case
+from onnxbench.case_options import check_options
+from onnxbench.case_prep import pad_inputs, runtime_options
 from onnxbench.errors import Skip, first_line
 from onnxbench.measure.threads import THREAD_OPTIONS  # noqa: F401  (read by executors.placement)
-from onnxbench.options import OPTIMIZE_OPTIONS, check_options
+from onnxbench.memory import peak_memory_mb
 from onnxbench.result import Result, Timing
 from onnxbench.runtimes.base import Runtime
 from onnxbench.runtimes.registry import get_runtime
@@ -48,30 +49,6 @@ def pin_threads(options: Mapping[str, Any]) -> dict[str, Any]:
     from onnxbench.measure.threads import pin_threads as pin
 
     return pin(options)
-
-
-def _pad(inputs: dict[str, np.ndarray], case: Case) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Pad the batch up to ``pad_batch_to`` (graphs that break at batch 1 need it).
-
-    Returns the inputs and what was done, for runtime_info; throughput still counts only
-    the real rows.
-    """
-    to = case.options.get("pad_batch_to")
-    if not to or int(to) <= case.batch:
-        return inputs, {}
-    from onnxbench.runtimes.pad import pad_batch
-
-    padded, n_real = pad_batch(inputs, int(to))
-    return padded, {"padded_batch": int(to), "real_batch": n_real}
-
-
-def peak_memory_mb() -> dict[str, float]:
-    """Peak and current RSS of this worker process, in MB."""
-    import psutil
-
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {"peak_rss_mb": round(peak_kb / 1024.0, 3),
-            "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 3)}
 
 
 def execute_case(case: Case, artifact: Artifact, env: dict[str, Any] | None = None) -> Result:
@@ -121,7 +98,7 @@ def _measure(case: Case, bundle: Bundle, runtime: Runtime, base: dict[str, Any])
 
         return run_load_case(case, bundle, runtime, base)
     options = runtime_options(case, bundle, runtime)
-    inputs, padding = _pad(bundle.make_inputs(case), case)
+    inputs, padding = pad_inputs(bundle.make_inputs(case), case)
     t = time.perf_counter_ns()
     runtime.prepare(bundle, options)
     session_ms = (time.perf_counter_ns() - t) / 1e6
@@ -156,36 +133,10 @@ def _timed_mix(case: Case, bundle: Bundle, runtime: Runtime,
     from onnxbench.shape_mix import run_mix
 
     def bind(seq: int) -> Callable[[], Any]:
-        feeds, _ = _pad(bundle.make_inputs(case, seq=seq), case)
+        feeds, _ = pad_inputs(bundle.make_inputs(case, seq=seq), case)
         return runtime.bind(runtime.cast_inputs(feeds))
 
     return run_mix(bind, sync, case.measure, case.seq_mix or [], case.seed)
-
-
-def runtime_options(case: Case, bundle: Bundle, runtime: Runtime) -> dict[str, Any]:
-    """The options the runtime is prepared with: the case's, plus its precision for a
-    runtime that converts the source model itself (its ``precision`` option). Skip where the
-    case's label cannot be honoured: a precision the runtime does not apply (int8 is an
-    ONNX graph quantisation), or a bare ``.onnx`` file asked to be optimised (the suite does
-    not optimise one: run ``onnxbench optimize`` and benchmark its output)."""
-    options = dict(case.options)
-    if runtime.needs_module:
-        if case.precision != "fp32":
-            if case.precision not in runtime.precisions:
-                raise Skip(f"precision {case.precision}: {runtime.name} runs "
-                           f"{', '.join(runtime.precisions)} (int8 is an ONNX graph "
-                           "quantisation)")
-            options.setdefault("precision", case.precision)
-    elif not bundle.has_module and _wants_optimization(case):
-        asked = sorted(k for k in OPTIMIZE_OPTIONS if case.options.get(k))
-        asked += [f"precision {case.precision}"] if case.precision != "fp32" else []
-        raise Skip(f"{', '.join(asked)}: a bare .onnx model is not "
-                   "optimised in a suite; run `onnxbench optimize` and benchmark its output")
-    return options
-
-
-def _wants_optimization(case: Case) -> bool:
-    return case.precision != "fp32" or any(case.options.get(k) for k in OPTIMIZE_OPTIONS)
 
 
 def device_times(runtime: Runtime, call: Callable[[], Any], timing: Timing,
@@ -242,24 +193,23 @@ def _parity(case: Case, bundle: Bundle, runtime: Runtime,
         return verify_case(case, bundle, runtime, inputs)
     if bundle.onnx_path is None or runtime.framework != "onnx":
         return None
-    from onnxbench.artifacts import read_artifact_meta
-
-    meta = read_artifact_meta(bundle.artifact)
-    return meta.get("parity") if meta else None
+    return bundle.meta.get("parity")
 
 
 def verify_case(case: Case, bundle: Bundle, runtime: Runtime,
                 inputs: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """This runtime's outputs against the source model's on the same (real) rows."""
+    """This runtime's outputs against the source model's (PyTorch or TensorFlow, through its
+    framework adapter) on the same (real) rows."""
     from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL, compare
     from onnxbench.runtimes.pad import trim
-    from onnxbench.runtimes.torch_eager import run_module
 
     actual = trim(runtime.run(runtime.cast_inputs(inputs)), case.batch)
-    expected = trim(run_module(bundle.load_module(), inputs, bundle.input_names()), case.batch)
-    rtol = float(case.options.get("rtol", DEFAULT_RTOL))
-    atol = float(case.options.get("atol", DEFAULT_ATOL))
-    report = compare(expected, actual, bundle.output_names(), rtol=rtol, atol=atol)
+    expected = trim(bundle.reference()(inputs), case.batch)
+    rtol = case.options.get("rtol")
+    atol = case.options.get("atol")
+    report = compare(expected, actual, bundle.output_names(),
+                     rtol=DEFAULT_RTOL if rtol is None else float(rtol),
+                     atol=DEFAULT_ATOL if atol is None else float(atol))
     return {"batch": case.batch, "against": bundle.framework, **report.to_dict()}
 
 

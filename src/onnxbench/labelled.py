@@ -141,13 +141,15 @@ def _feeds(data, bundle) -> tuple[dict[str, np.ndarray], int | None, str | None]
 
 
 def _reference(case, bundle, graph: str | None) -> tuple[Predict, str]:
-    from onnxbench.accuracy import onnx_predict, torch_predict
+    from onnxbench.accuracy import onnx_predict
 
     ref = case.options.get("reference")
     if ref:
         if not Path(ref).is_file():
             raise UserError(f"option reference {ref!r}: no such file; give the fp32 .onnx")
         return onnx_predict(ref), f"{ref} on ONNX Runtime CPU"
-    if bundle.has_module and bundle.framework == "torch":
-        return torch_predict(bundle.load_module(), bundle.input_names()), "fp32 PyTorch, CPU"
+    if bundle.has_module:  # the source model, through its framework adapter
+        from onnxbench.frameworks import framework
+
+        return bundle.reference(), f"fp32 {framework(bundle.framework).label}, CPU"
     return onnx_predict(graph or case.model), f"{case.model} on ONNX Runtime CPU"

@@ -11,11 +11,8 @@ its own as a pydantic model (types, defaults, help text), an *option family*:
 - ``optimize``: the graph passes (``fuse``, ``level``, ``truncate_layers``, ...);
 - each runtime's own ``Options`` (``onnxbench.runtimes.base.Runtime.Options``).
 
-:func:`check_options` validates one case's options against the union of the families that
-apply to its runtime, before anything runs: a name no family declares is an error (with the
-near miss and the valid names), a bad value is an error naming the option, the value and
-what would be right. An option that only another runtime declares is allowed (a suite
-shares its options between runtimes) and the runtime records it as ignored.
+``onnxbench.case_options.check_options`` validates one case's options against the union of
+the families that apply to its runtime, before anything runs.
 
 The value types (:data:`Flag`, :data:`PosInt`, :data:`Count`, :data:`NonNegFloat`,
 :data:`Text`, :data:`Table`, and ``Annotated`` with :func:`integer`, :func:`number`,
@@ -27,7 +24,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -325,60 +321,6 @@ def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.75) -> str
     return near[0] if near else None
 
 
-# ----------------------------------------------------------------------- the check
-
-@dataclass
-class OptionsCheck:
-    """What a case's options are, family by family (the planner's record)."""
-
-    runtime: str
-    families: dict[str, list[str]] = field(default_factory=dict)
-    other_runtimes: list[str] = field(default_factory=list)  # declared by another runtime
-
-
-def check_options(runtime: str, options: Mapping[str, Any] | None) -> OptionsCheck:
-    """Validate a case's options for ``runtime``; ``OptionError`` on the first problem.
-
-    Every name must belong to a family that applies (harness, pipeline, model, export,
-    optimize, the runtime's own) or to another runtime's options; every value must fit each
-    family that declares the name.
-    """
-    from onnxbench.runtimes.registry import all_runtime_option_names, runtime_class
-
-    own = runtime_class(runtime).Options
-    families: dict[str, type[OptionModel]] = {**FAMILIES, f"runtime {runtime}": own}
-    result = OptionsCheck(runtime)
-    options = dict(options or {})
-    others = all_runtime_option_names() - own.names()
-    valid = frozenset().union(*(m.names() for m in families.values()))
-    for key in options:
-        if key in valid:
-            continue
-        if key in others:
-            result.other_runtimes.append(key)
-            continue
-        near = did_you_mean(key, valid | others)
-        hint = f"did you mean {near!r}? " if near else (
-            "it belongs to no option family (harness, pipeline, model, export, optimize, "
-            f"runtime {runtime}); ")
-        raise OptionError(key, f"unknown option {key!r}; {hint}"
-                               f"valid options for {runtime}: {', '.join(sorted(valid))}")
-    for name, model in families.items():
-        parsed = model.parse(options, name)
-        result.families[name] = sorted(set(parsed.model_fields_set))
-    return result
-
-
-def option_help(runtime: str | None = None) -> dict[str, dict[str, str]]:
-    """Every option with its help text, family by family (and the runtime's, if named)."""
-    out = {name: model.help() for name, model in FAMILIES.items()}
-    if runtime:
-        from onnxbench.runtimes.registry import runtime_class
-
-        out[f"runtime {runtime}"] = runtime_class(runtime).Options.help()
-    return out
-
-
 __all__ = [
     "EXPORT_OPTIONS",
     "FAMILIES",
@@ -393,16 +335,13 @@ __all__ = [
     "OptimizeOptions",
     "OptionError",
     "OptionModel",
-    "OptionsCheck",
     "PipelineOptions",
     "PosInt",
     "Table",
     "Text",
-    "check_options",
     "choice",
     "did_you_mean",
     "integer",
     "number",
-    "option_help",
     "register_family",
 ]

@@ -1,7 +1,7 @@
 """The result of one case: the contract between measuring and everything after it.
 
-``raw/<case_id>/result.json`` holds one ``Result``. Summary, report, compare and history
-read these files, never live objects.
+``raw/<case_id>/result.json`` holds one ``Result``. Summary (``suite/aggregate.py``),
+report, compare and resume read these files, never live objects.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Timing(BaseModel):
     session_create_ms: float | None = None
     first_run_ms: float | None = None
     warmup_runs: int = 0
-    stop_rule: str | None = None  # min_runs|max_runs|max_time|target_ci
+    stop_rule: str | None = None  # max_runs|max_time|target_ci (measure/timer.py)
     timed_s: float | None = None
     clock: str = "time.perf_counter_ns, host, after synchronize()"
     latencies_ms: list[float] = Field(default_factory=list)
@@ -74,7 +74,7 @@ class Result(BaseModel):
     timing: Timing = Field(default_factory=Timing)
     stats: Stats | None = None
     throughput: float | None = None  # items/s = batch / mean latency
-    memory: dict[str, Any] = Field(default_factory=dict)  # peak_rss_mb, gpu_*
+    memory: dict[str, Any] = Field(default_factory=dict)  # peak_rss_mb, rss_mb, gpu_mem_*
     runtime_info: dict[str, Any] = Field(default_factory=dict)  # providers, threads, tf32, ...
     parity: dict[str, Any] | None = None
     accuracy: dict[str, Any] | None = None

@@ -46,20 +46,23 @@ def confined(path: Path | str, root: Path | str, what: str) -> Path:
 
 
 def is_code(model: str) -> bool:
-    return ":" in model and model.split(":", 1)[0].endswith(".py")
+    """A ``file.py:factory`` model: running it runs the user's code."""
+    from onnxbench.zoo import is_factory
+
+    return is_factory(model)
 
 
 def plan_references(cases: Iterable[Case], run_dir: Path) -> tuple[list[str], list[str]]:
     """(code the plan would import, paths outside ``run_dir`` it would read)."""
-    from onnxbench.zoo import REGISTRY, resolve
+    from onnxbench.zoo import spec_names
 
-    resolve("moe")  # registers the built-in zoo
+    names = set(spec_names())
     code: dict[str, None] = {}
     outside: dict[str, None] = {}
     for case in cases:
         if is_code(case.model):
             code[case.model] = None
-        elif case.model not in REGISTRY and not inside(case.model, run_dir):
+        elif case.model not in names and not inside(case.model, run_dir):
             outside[case.model] = None
         for value in [case.inputs, *(case.options.get(key) for key in PATH_OPTIONS)]:
             if isinstance(value, str) and value and not inside(value, run_dir):
@@ -79,11 +82,11 @@ def check_resume(cases: list[Case], run_dir: Path, trust: bool) -> None:
 
 def check_models_present(cases: Iterable[Case], run_dir: Path) -> None:
     """Each model file (or factory's .py, or TensorFlow source) of ``cases`` exists."""
-    from onnxbench.zoo import REGISTRY, resolve
+    from onnxbench.zoo import spec_names
 
-    resolve("moe")  # registers the built-in zoo
+    names = set(spec_names())
     for model in dict.fromkeys(c.model for c in cases):
-        if model in REGISTRY:
+        if model in names:
             continue
         path = model.split(":", 1)[0] if is_code(model) else model
         if not os.path.exists(path):

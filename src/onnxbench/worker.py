@@ -37,7 +37,7 @@ WorkerStatus = Literal["ok", "failed", "crashed", "oom", "timeout"]
 # imported once by the fork server, so no worker pays for them (scipy.stats alone takes
 # seconds); a module that fails to import here is silently imported later by the worker
 PRELOAD = ["numpy", "scipy.stats", "onnx", "onnxruntime", "torch", "psutil",
-           "onnxbench.execute", "onnxbench.artifacts", "onnxbench.inputs",
+           "onnxbench.execute", "onnxbench.artifact_build", "onnxbench.inputs",
            "onnxbench.measure.timer", "onnxbench.measure.stats", "onnxbench.runtimes.ort",
            "onnxbench.runtimes.torch_eager"]
 _CONTEXT: mp.context.BaseContext | None = None

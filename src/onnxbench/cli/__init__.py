@@ -6,6 +6,7 @@ builds the typer app and turns UserError / CheckFailed into one line and an exit
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -77,11 +78,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
 
 
-# typer >= 0.20 vendors click as typer._click, whose exceptions are not click's
-_CLICK_ERRORS: tuple[type[Exception], ...] = (__import__("click").exceptions.ClickException,)
-try:
-    from typer._click.exceptions import ClickException as _TyperClickException
+def _click_errors() -> tuple[type[Exception], ...]:
+    """The parser's usage-error types: typer >= 0.20 vendors click as ``typer._click`` (click
+    itself need not be installed: it is not a dependency); older typer uses click."""
+    found: list[type[Exception]] = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(importlib.import_module(name).ClickException)
+        except ImportError:
+            continue
+    return tuple(found)
 
-    _CLICK_ERRORS += (_TyperClickException,)
-except ImportError:  # older typer uses click itself
-    pass
+
+_CLICK_ERRORS = _click_errors()

@@ -3,17 +3,17 @@ real inputs (``--inputs``), fixed values (``--value``), inclusive ranges (``--ra
 shape mix (``--seq-mix``) and labelled accuracy data (``--accuracy-data``/``--metric``).
 
 ``case_data`` parses and checks them all before anything runs (one line, exit 2 on a
-mistake) and returns the Case fields and options they become.
+mistake) and returns the Case fields and options they become (``onnxbench.case_data``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from onnxbench.case_data import CaseData, batch_from_inputs, check_against_graph
 from onnxbench.errors import UserError
 from onnxbench.inputs import RANGE_HELP, VALUE_HELP
 
@@ -33,23 +33,6 @@ RangeFlag = Annotated[list[str], typer.Option("--range", help=RANGE_HELP)]
 ValueFlag = Annotated[list[str], typer.Option("--value", help=VALUE_HELP)]
 InputsFlag = Annotated[Path | None, typer.Option("--inputs", help=INPUTS_HELP)]
 SeqMixFlag = Annotated[str | None, typer.Option("--seq-mix", help=SEQ_MIX_HELP)]
-
-
-@dataclass
-class CaseData:
-    """Case fields and options from the data flags."""
-
-    shapes: dict[str, list[int]] = field(default_factory=dict)
-    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
-    values: dict[str, float] = field(default_factory=dict)
-    inputs: str | None = None
-    seq_mix: list[tuple[int, float]] | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    batches_from_inputs: int | None = None
-
-    def fields(self) -> dict[str, Any]:
-        return {"shapes": self.shapes, "ranges": self.ranges, "values": self.values,
-                "inputs": self.inputs, "seq_mix": self.seq_mix}
 
 
 def case_data(shape: list[str], range_: list[str], value: list[str], inputs: Path | None,
@@ -86,38 +69,6 @@ def case_data(shape: list[str], range_: list[str], value: list[str], inputs: Pat
         raise UserError(f"{'--metric' if metric else '--reference'}: needs --accuracy-data "
                         "(the labelled .npz to score)")
     return data
-
-
-def check_against_graph(model, data: CaseData, batches: list[int], seq: int | None) -> None:
-    """Everything checkable against a bare ONNX graph: inputs (names, dtypes, ranks, fixed
-    dims, enough rows for every batch), values, ranges, shapes, the labelled data."""
-    from onnxbench.input_files import load_user_data, read_inputs, rows
-    from onnxbench.inputs import synthesize
-
-    if data.inputs:
-        feeds = read_inputs(data.inputs, model, data.values)
-        for b in batches:
-            rows(feeds, model, b)
-    else:
-        synthesize(model, batch=min(batches), seq=seq, shapes=data.shapes, ranges=data.ranges,
-                   values=data.values)
-    if data.options.get("accuracy_data"):
-        from onnxbench.input_files import check_inputs
-
-        labelled = load_user_data(data.options["accuracy_data"])
-        if labelled.labels is None:
-            raise UserError(f"--accuracy-data {labelled.source}: no 'labels' array; save it "
-                            "with np.savez(path, **inputs, labels=y)")
-        check_inputs(model, labelled, cast_floats=True)
-
-
-def batch_from_inputs(model, data: CaseData) -> int | None:
-    """The batch the ``--inputs`` arrays hold (for a bare graph), else None."""
-    if not data.inputs:
-        return None
-    from onnxbench.input_files import batch_of, read_inputs
-
-    return batch_of(read_inputs(data.inputs, model, data.values), model)
 
 
 __all__ = [

@@ -15,15 +15,16 @@ def env(json_out: bool = typer.Option(False, "--json", help="print one JSON docu
     if json_out:
         typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from onnxbench.cli.common import console as make_console
 
     table = Table(title="Measurement environment", show_header=True)
     table.add_column("Field", style="bold")
     table.add_column("Value")
     for key, value in env_mod.as_rows(data):
         table.add_row(key, value)
-    Console().print(table)
+    make_console().print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,26 +5,17 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
+from onnxbench.cli.common import console, parse_int_list
 from onnxbench.errors import CheckFailed, UserError
 from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL
 
-EXPORTER_CHOICES = ("dynamo", "torchscript", "jit-trace", "jit-script", "tf2onnx", "all")
 RTOL_HELP = f"relative tolerance of the parity check (default {DEFAULT_RTOL:g})"
 ATOL_HELP = f"absolute tolerance of the parity check (default {DEFAULT_ATOL:g})"
 JSON_HELP = "print one JSON document instead of tables"
-
-
-def _console():
-    """Rich console; 140 columns when piped (rich's 80 would fold the matrix)."""
-    import sys
-
-    from rich.console import Console
-
-    return Console() if sys.stdout.isatty() else Console(width=140)
 
 
 def _esc(text: Any) -> str:
@@ -69,17 +60,6 @@ def _cell_text(cell) -> str:
             else f"{mark} {_esc(cell.error)}")
 
 
-def _parse_ints(text: str, option: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values or any(v < 1 for v in values):
-        raise UserError(f"{option} {text!r}: expected comma-separated positive integers, "
-                        "e.g. 1,2,8,64")
-    return values
-
-
 def _matrix_table(matrix):
     from rich.table import Table
 
@@ -116,48 +96,48 @@ def _findings_table(title: str, findings: list):
 
 
 def _print_matrix(matrix) -> None:
-    console = _console()
-    console.print(_matrix_table(matrix))
-    source = "TensorFlow" if any("TensorFlow" in n for n in matrix.notes) else "PyTorch"
+    out = console()
+    out.print(_matrix_table(matrix))
     sets = getattr(matrix, "input_sets", 1)
     per = (f" (worst of {sets} seeded input sets per shape; (k/{sets}): k of them failed)"
            if sets > 1 else "")
-    console.print(f"✓/✗ max abs difference vs {source}{per}; · not run (pad rows change "
-                  "batch 1 only)")
+    out.print(f"✓/✗ max abs difference vs {matrix.reference_label}{per}; · not run (pad rows "
+              "change batch 1 only)")
     for row in matrix.rows:
         if not row.export.ok:
-            console.print(f"[red]{row.label} failed:[/red] {_esc(row.export.error)}")
+            out.print(f"[red]{row.label} failed:[/red] {_esc(row.export.error)}")
         for note in getattr(row, "notes", []):
-            console.print(f"[yellow]{_esc(row.label)}:[/yellow] {_esc(note)}"
-                          if not note.startswith(row.label) else f"[yellow]{_esc(note)}[/yellow]")
+            out.print(f"[yellow]{_esc(row.label)}:[/yellow] {_esc(note)}"
+                      if not note.startswith(row.label) else f"[yellow]{_esc(note)}[/yellow]")
     errors = {(row.label, c.error) for row in matrix.rows for c in row.cells.values()
               if c.status == "ort-error"}
     for label, error in sorted(errors):
-        console.print(f"[red]{label} ORT error:[/red] {_esc(error)}")
+        out.print(f"[red]{label} ORT error:[/red] {_esc(error)}")
     seen = set()
     for row in matrix.rows:
         if row.lint and row.export.path not in seen:
             seen.add(row.export.path)
-            console.print(_findings_table(f"lint: {row.export.path}", row.lint))
+            out.print(_findings_table(f"lint: {row.export.path}", row.lint))
     for note in matrix.notes:
-        console.print(f"note: {_esc(note)}")
+        out.print(f"note: {_esc(note)}")
     written = sorted({r.export.path for r in matrix.rows if r.export.ok})
-    console.print("wrote: " + _esc(", ".join([*written, matrix.reference])))
+    out.print("wrote: " + _esc(", ".join([*written, matrix.reference])))
 
 
 def export_command(
     model: str = typer.Argument(..., help="zoo name or path/to/file.py:factory"),
-    config: Optional[str] = typer.Option(None, "--config", "-c", help="named config of the model"),
+    config: str | None = typer.Option(None, "--config", "-c", help="named config of the model"),
     exporter: str = typer.Option("dynamo", "--exporter", "-e",
-                                 help="dynamo | torchscript | jit-trace | jit-script | tf2onnx (Keras models) | all"),
-    opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset (default: exporter's)"),
-    fix: Optional[str] = typer.Option(None, "--fix", help="export-side fix: squeeze-dims, "
-                                      "jit-properties (comma-separated to combine)"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder "
+                                 help="dynamo | torchscript | jit-trace | jit-script | "
+                                      "tf2onnx (Keras models) | all"),
+    opset: int | None = typer.Option(None, "--opset", help="ONNX opset (default: exporter's)"),
+    fix: str | None = typer.Option(None, "--fix", help="export-side fix: squeeze-dims, "
+                                   "jit-properties (comma-separated to combine)"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="output folder "
                                        "(default exports/<model>[_<config>])"),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="local weights folder"),
+    weights: Path | None = typer.Option(None, "--weights", help="local weights folder"),
     batches: str = typer.Option("1,2,8,64", "--batches", help="batch sizes to check parity at"),
-    seqs: Optional[str] = typer.Option(None, "--seqs", help="sequence lengths (text models)"),
+    seqs: str | None = typer.Option(None, "--seqs", help="sequence lengths (text models)"),
     rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help=RTOL_HELP),
     atol: float = typer.Option(DEFAULT_ATOL, "--atol", help=ATOL_HELP),
     input_sets: int = typer.Option(3, "--input-sets", min=1,
@@ -165,13 +145,15 @@ def export_command(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Export a model with one exporter (or `all`: the exporter matrix), lint every file
-    written, and check parity against PyTorch at every batch size."""
-    from onnxbench.export.exporters import EXPORTERS
+    written, and check parity against the source model (PyTorch or TensorFlow) at every
+    batch size."""
     from onnxbench.export.matrix import export_matrix, model_stem
+    from onnxbench.frameworks import framework_of, known_exporters
     from onnxbench.zoo import resolve
 
-    if exporter not in EXPORTER_CHOICES:
-        raise UserError(f"--exporter {exporter!r}: choose one of {', '.join(EXPORTER_CHOICES)}")
+    choices = (*known_exporters(), "all")
+    if exporter not in choices:
+        raise UserError(f"--exporter {exporter!r}: choose one of {', '.join(choices)}")
     options: dict[str, Any] = {}
     if weights is not None:
         if not weights.exists():
@@ -179,22 +161,16 @@ def export_command(
                             "holding the model's config.json and weights")
         options["weights"] = str(weights)
     out_dir = out or Path("exports") / (model_stem(model) + (f"_{config}" if config else ""))
-    common = dict(opset=opset, out_dir=out_dir, batches=_parse_ints(batches, "--batches"),
-                  seqs=_parse_ints(seqs, "--seqs") if seqs else None, rtol=rtol, atol=atol,
+    common = dict(opset=opset, out_dir=out_dir, batches=parse_int_list("--batches", batches),
+                  seqs=parse_int_list("--seqs", seqs) if seqs else None, rtol=rtol, atol=atol,
                   options=options)
-    if getattr(resolve(model), "framework", None) == "tf":
-        from onnxbench.tf.export import tf_export_matrix
-
-        if exporter not in ("tf2onnx", "all"):
-            raise UserError(f"--exporter {exporter!r}: {model} is a TensorFlow model; use tf2onnx")
-        matrix = tf_export_matrix(model, config, ("tf2onnx",), **common)
-    else:
-        if exporter == "tf2onnx":
-            raise UserError(f"--exporter tf2onnx: {model} is a PyTorch model; choose one of "
-                            f"{', '.join(EXPORTERS)} or all")
-        matrix = export_matrix(model, config, EXPORTERS if exporter == "all" else (exporter,),
-                               fix=fix, all_mode=exporter == "all", input_sets=input_sets,
-                               **common)
+    fw = framework_of(resolve(model))
+    if exporter != "all" and exporter not in fw.exporters:
+        raise UserError(f"--exporter {exporter!r}: {model} is a {fw.label} model; choose one "
+                        f"of {', '.join(fw.exporters)} or all")
+    matrix = export_matrix(model, config, fw.exporters if exporter == "all" else (exporter,),
+                           fix=fix, all_mode=exporter == "all", input_sets=input_sets,
+                           **common)
     if as_json:
         typer.echo(json.dumps(matrix.to_dict(), indent=1))
     else:
@@ -205,12 +181,12 @@ def export_command(
 
 def verify_command(
     onnx_path: Path = typer.Argument(..., help="the .onnx file to check"),
-    reference: Optional[Path] = typer.Option(None, "--reference", "-r",
+    reference: Path | None = typer.Option(None, "--reference", "-r",
                                              help="reference.json from export"),
-    inputs: Optional[Path] = typer.Option(None, "--inputs", help="your inputs instead: .npz, "
+    inputs: Path | None = typer.Option(None, "--inputs", help="your inputs instead: .npz, "
                                           ".npy folder or input_N.pb folder (with output_N.pb "
                                           "or arrays named like the outputs to compare with)"),
-    against: Optional[Path] = typer.Option(None, "--against", help="with --inputs: compare "
+    against: Path | None = typer.Option(None, "--against", help="with --inputs: compare "
                                            "with this .onnx's outputs on the same inputs"),
     value: list[str] = typer.Option([], "--value", help="with --inputs: NAME=NUMBER fills an input"),
     rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help=RTOL_HELP),
@@ -244,10 +220,10 @@ def verify_command(
             nums = [_num(case.get(k)) for k in ("max_abs", "max_rel", "min_atol", "min_rtol")]
             detail = case.get("error") or case.get("reason") or _first_bad(case)
             table.add_row(key, mark, *nums, _esc(detail))
-        console = _console()
-        console.print(table)
+        out = console()
+        out.print(table)
         if report["omitted"]:
-            console.print(f"not in the reference (size cap): {', '.join(report['omitted'])}")
+            out.print(f"not in the reference (size cap): {', '.join(report['omitted'])}")
     if not report["passed"]:
         bad = [k for k, c in report["cases"].items() if not c["passed"]]
         raise CheckFailed(f"{onnx_path}: mismatch at {', '.join(bad)} (rtol={rtol:g}, "
@@ -278,9 +254,9 @@ def lint_command(
         typer.echo(json.dumps({"model": str(onnx_path), "errors": has_errors(findings),
                                "findings": [f.to_dict() for f in findings]}, indent=1))
     elif findings:
-        _console().print(_findings_table(f"lint: {onnx_path}", findings))
+        console().print(_findings_table(f"lint: {onnx_path}", findings))
     else:
-        _console().print(f"lint: {_esc(onnx_path)}: no hazards found")
+        console().print(f"lint: {_esc(onnx_path)}: no hazards found")
     if has_errors(findings):
         n = sum(f.severity == "error" for f in findings)
         raise CheckFailed(f"{onnx_path}: {n} error finding(s)")
@@ -302,23 +278,23 @@ def inspect_command(
     if netron:
         address = open_netron(onnx_path)
         if not as_json:
-            _console().print(f"netron: serving {onnx_path} at {address}")
+            console().print(f"netron: serving {onnx_path} at {address}")
 
 
 def _print_inspect(info: dict[str, Any]) -> None:
     from rich.table import Table
 
-    console = _console()
+    out = console()
     producer = f"{info['producer']['name']} {info['producer']['version']}".strip()
     opsets = ", ".join(f"{d} {v}" for d, v in info["opsets"].items())
-    console.print(f"{_esc(info['path'])}: {_size(info['file_bytes'])}, producer {producer or '?'}, "
+    out.print(f"{_esc(info['path'])}: {_size(info['file_bytes'])}, producer {producer or '?'}, "
                   f"opset {opsets}, IR {info['ir_version']}")
     held = f"{info['initializers']} initializers"
     if info.get("constant_weights"):
         held += (f" and {info['constant_weights']} Constant nodes "
                  f"({info['constant_parameters']:,} parameters)")
-    console.print(f"parameters: {info['parameters']:,} ({_size(info['parameter_bytes'])} in "
-                  f"{held}); nodes: {info['nodes']}")
+    out.print(f"parameters: {info['parameters']:,} ({_size(info['parameter_bytes'])} in "
+              f"{held}); nodes: {info['nodes']}")
     io_table = Table(title="inputs and outputs")
     for col in ("kind", "name", "dtype", "shape"):
         io_table.add_column(col)
@@ -326,13 +302,13 @@ def _print_inspect(info: dict[str, Any]) -> None:
         for v in info[kind]:
             shape = "?" if v["shape"] is None else "[" + ", ".join(map(str, v["shape"])) + "]"
             io_table.add_row(kind[:-1], _esc(v["name"]), v["dtype"], _esc(shape))
-    console.print(io_table)
+    out.print(io_table)
     ops = Table(title="op histogram")
     ops.add_column("op")
     ops.add_column("count", justify="right")
     for op, count in info["ops"].items():
         ops.add_row(_esc(op), str(count))
-    console.print(ops)
+    out.print(ops)
 
 
 def register(app: typer.Typer) -> None:

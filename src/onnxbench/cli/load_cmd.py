@@ -106,7 +106,7 @@ def load(
                    no_ceiling, batch, seq, config, exporter, data)
     if timeout is not None and timeout <= 0:
         raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
-    from onnxbench.cli.bench_cmd import progress_display
+    from onnxbench.cli.common import progress_display
     from onnxbench.scenarios.api import infeasible_reason, run_load
 
     with progress_display(quiet) as progress:
@@ -123,9 +123,9 @@ def load(
                                "rows": outcome.summary.rows if outcome.summary else []},
                               indent=1, default=str))
         return
-    from rich.console import Console
+    from onnxbench.cli.common import console as make_console
 
-    console = Console()
+    console = make_console()
     render_load(outcome.run_dir, console)
     console.print(f"results: {outcome.run_dir}", highlight=False, soft_wrap=True)
 
@@ -134,7 +134,7 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
            layout, workers, threads, max_batch, max_delay, arrival, duration, precision,
            no_ceiling, batch, seq, config, exporter, data):
     """Flags → validated cases (UserError, one line, before anything runs)."""
-    from onnxbench.cli.bench_cmd import _check_model, _exporter
+    from onnxbench.api import check_model
     from onnxbench.runtimes import validate_runtime_name
     from onnxbench.scenarios.api import load_cases, load_specs, scenario_name
     from onnxbench.scenarios.spec import parse_number_list, parse_time
@@ -162,10 +162,7 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
         bound_ms=limit * 1000 if limit else None, percentile=percentile,
         max_delay_ms=parse_time("--max-delay", max_delay, "ms") * 1000, precision_pct=precision,
         ceiling=not no_ceiling)
-    if _check_model(model, data, [batch], seq, config):
-        model, config, exporter = str(Path(model)), None, None
-    else:
-        exporter = _exporter(exporter or "dynamo", "--exporter")
+    model, config, exporter, _ = check_model(model, config, exporter, data, [batch], seq)
     return load_cases(model, runtimes, specs, batch=batch, seq=seq, config=config,
                       exporter=exporter, threads=threads, shapes=data.shapes,
                       ranges=data.ranges, values=data.values)

@@ -49,10 +49,10 @@ def _kb(n: int) -> str:
 
 
 def _render(doc: dict[str, Any]) -> None:
-    from rich.console import Console
+    from onnxbench.cli.common import console as make_console
     from rich.table import Table
 
-    console = Console()
+    console = make_console()
     table = Table(title="optimisation steps", title_justify="left")
     for col in ("step", "settings", "nodes", "size KB", "fused", "not fused / notes"):
         table.add_column(col, justify="right" if col in ("nodes", "size KB") else "left",

@@ -7,7 +7,8 @@ profile is set against), then an untimed profiling pass on a fresh session (ORT'
 or torch.profiler) and, for ONNX Runtime, the node placement. Prints per case the time by
 op type and provider, the heaviest nodes, the unprofiled share and the placement; with two
 or more runtimes, the explained A/B of each against the first. Results land in a run
-directory like ``bench``'s (report included).
+directory like ``bench``'s (report included): the flags become a Plan through
+``onnxbench.api.bench_plan``, checked before anything runs.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ import typer
 
 from onnxbench.cli.data_opts import InputsFlag, RangeFlag, SeqMixFlag, ShapeFlag, ValueFlag
 from onnxbench.errors import UserError
-
-TIMED = {"warmup": 10, "min_runs": 10, "max_runs": 200, "min_time_s": 0.0, "max_time_s": 5.0}
 
 
 def _rich_table(table):
@@ -116,41 +115,28 @@ def profile_command(
     threads: int | None = typer.Option(None, "--threads", help="intra-op/torch threads"),
     config: str | None = typer.Option(None, "--config", help="zoo model config"),
     exporter: str | None = typer.Option(None, "--exporter",
-                                           help="exporter for a zoo model (default dynamo)"),
+                                        help="exporter for a zoo model (default: the "
+                                             "framework's first, dynamo / tf2onnx)"),
     timeout: float = typer.Option(600.0, "--timeout", help="per-case time-out (s)"),
-    out: Path | None = typer.Option(None, "--out", help="run directory to write"),
+    out: Path = typer.Option(Path("runs"), "--out",
+                             help="where run directories go; each profile makes a new one"),
     quiet: bool = typer.Option(False, "--quiet", help="log lines instead of a progress bar"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Per-operator profile (untimed pass) and node placement of MODEL on each runtime."""
-    from onnxbench.cli.bench_cmd import (
-        _batches,
-        _check_model,
-        _exporter,
-        _first_seq,
-        _run_bench,
-        _seqs,
-        build_cases,
-    )
+    from onnxbench.api import PROFILE_TIMING
+    from onnxbench.cli.bench_cmd import _run, plan_of
     from onnxbench.cli.data_opts import case_data
-    from onnxbench.measure.policy import MeasurePolicy
     from onnxbench.profile import profile_runs
-    from onnxbench.runtimes import validate_runtime_name
 
-    runtimes = [validate_runtime_name(r.strip()) for item in runtime for r in item.split(",")
-                if r.strip()]
     n_runs = profile_runs(runs, "--runs")
     if top < 1:
         raise UserError(f"--top {top}: give a positive number of nodes")
     data = case_data(shape, range_, value, inputs, seq_mix, None, None, None)
-    batches, seqs = _batches(model, batch, data), _seqs(seq, data)
-    if _check_model(model, data, batches, _first_seq(seqs, data), config):
-        model, config, exporter = str(Path(model)), None, None
-    else:
-        exporter = _exporter(exporter or "dynamo", "--exporter")
-    cases = build_cases(model, runtimes, batches, seqs, MeasurePolicy(**TIMED), data, config,
-                        exporter, threads, {"profile": n_runs})
-    run_dir, _ = _run_bench(cases, out, timeout, quiet)
+    options: dict[str, Any] = {"profile": n_runs, **({"threads": threads} if threads else {})}
+    plan = plan_of(model, runtime, batch, seq, data, options, PROFILE_TIMING, config=config,
+                   exporter=exporter, timeout_s=timeout)
+    run_dir = _run(plan, out, quiet).path
     results = _results(run_dir)
     if json_out:
         typer.echo(json.dumps({"run_dir": str(run_dir), "results": [

@@ -11,17 +11,12 @@ from __future__ import annotations
 import json
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
+from onnxbench.cli.common import console, progress_display, render_tables
 from onnxbench.errors import UserError
-
-
-def _console():
-    from rich.console import Console
-
-    return Console()
 
 
 def _dry_run(plan, only: str | None, json_out: bool) -> None:
@@ -38,17 +33,17 @@ def _dry_run(plan, only: str | None, json_out: bool) -> None:
                           "skip_here": skips.get(c.case_id)} for c in cases]}
         typer.echo(json.dumps(doc, indent=1, default=str))
         return
-    console = _console()
-    console.print(f"suite {plan.suite}: {len(cases)} cases, {len(keys)} artifacts "
+    out = console()
+    out.print(f"suite {plan.suite}: {len(cases)} cases, {len(keys)} artifacts "
                   "(dry run, nothing executed)", highlight=False)
     for c in cases:
         why = skips.get(c.case_id)
-        console.print(f"  {c.case_id}" + (f"  [skipped here: {why}]" if why else ""),
-                      highlight=False, soft_wrap=True, markup=False)
+        out.print(f"  {c.case_id}" + (f"  [skipped here: {why}]" if why else ""),
+                  highlight=False, soft_wrap=True, markup=False)
     if skips:
         reasons = sorted(set(skips.values()))
-        console.print(f"{len(skips)} of {len(cases)} cases would be skipped on this machine: "
-                      + "; ".join(reasons), highlight=False, soft_wrap=True, markup=False)
+        out.print(f"{len(skips)} of {len(cases)} cases would be skipped on this machine: "
+                  + "; ".join(reasons), highlight=False, soft_wrap=True, markup=False)
 
 
 def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
@@ -60,24 +55,22 @@ def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
                                "report_error": outcome.report_error}
         typer.echo(json.dumps(doc, indent=1, default=str))
         return
-    from onnxbench.cli.bench_cmd import render_tables
-
-    console = _console()
-    render_tables([r for r in rows if not r.get("scenario")], console)
+    out = console()
+    render_tables([r for r in rows if not r.get("scenario")], out)
     if any(r.get("scenario") for r in rows):
         from onnxbench.cli.load_cmd import render_load
 
-        render_load(outcome.run_dir, console)
+        render_load(outcome.run_dir, out)
     if outcome.summary:
         statuses = outcome.summary.document.get("statuses", {})
-        console.print("cases: " + ", ".join(f"{n} {s}" for s, n in statuses.items()),
+        out.print("cases: " + ", ".join(f"{n} {s}" for s, n in statuses.items()),
                       highlight=False)
-        console.print(f"summary: {outcome.summary.csv_path}", highlight=False, soft_wrap=True)
+        out.print(f"summary: {outcome.summary.csv_path}", highlight=False, soft_wrap=True)
     for path in report:
-        console.print(f"report: {path}", highlight=False, soft_wrap=True)
+        out.print(f"report: {path}", highlight=False, soft_wrap=True)
     if outcome.report_error:
-        console.print(f"report not written: {outcome.report_error}", highlight=False)
-    console.print(f"run directory: {outcome.run_dir}", highlight=False, soft_wrap=True)
+        out.print(f"report not written: {outcome.report_error}", highlight=False)
+    out.print(f"run directory: {outcome.run_dir}", highlight=False, soft_wrap=True)
 
 
 def _executor(spec, name: str | None, address: str | None, cases):
@@ -120,8 +113,8 @@ def _pending(run_dir: Path, only: str | None, trust: bool):
 
 
 def _aggregate_only(run_dir: Path, json_out: bool) -> None:
-    from onnxbench.suite.runner import RunOutcome, finish
     from onnxbench.suite.rundir import RunDir
+    from onnxbench.suite.runner import RunOutcome, finish
 
     if not Path(run_dir).is_dir():
         raise UserError(f"{run_dir}: no such run directory; pass a directory made by "
@@ -133,16 +126,16 @@ def _aggregate_only(run_dir: Path, json_out: bool) -> None:
 
 
 def run(
-    suite: Optional[str] = typer.Option(None, "--suite", "-s",
+    suite: str | None = typer.Option(None, "--suite", "-s",
                                         help="built-in suite name or path to a YAML file"),
     out: Path = typer.Option(Path("runs"), "--out", help="where run directories go"),
-    only: Optional[str] = typer.Option(None, "--only", help="run only case ids matching REGEX"),
+    only: str | None = typer.Option(None, "--only", help="run only case ids matching REGEX"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan, run nothing"),
-    resume: Optional[Path] = typer.Option(None, "--resume",
+    resume: Path | None = typer.Option(None, "--resume",
                                           help="finish RUN_DIR: run cases without a result"),
     aggregate_only: bool = typer.Option(False, "--aggregate-only",
                                         help="rebuild summary/ from raw/ of --input-dir"),
-    input_dir: Optional[Path] = typer.Option(None, "--input-dir",
+    input_dir: Path | None = typer.Option(None, "--input-dir",
                                              help="run directory for --aggregate-only"),
     trust: bool = typer.Option(False, "--trust",
                                help="--resume a plan that names code (file.py:factory) or "
@@ -157,10 +150,8 @@ def run(
         "a local cluster, or RAY_ADDRESS)"),
 ) -> None:
     """Run a suite: one isolated worker per case, results in runs/<suite>_<time>/."""
-    from onnxbench.cli.bench_cmd import progress_display
     from onnxbench.preflight import check_plan_inputs
-    from onnxbench.suite import expand, load_suite
-    from onnxbench.suite import runner
+    from onnxbench.suite import expand, load_suite, runner
 
     if aggregate_only:
         if input_dir is None:
@@ -197,7 +188,7 @@ def _resume(run_dir: Path, only: str | None, quiet: bool, json_out: bool,
             executor: str | None, ray_address: str | None, trust: bool) -> None:
     """``run --resume``: the cases without a result, with the executor asked for (else the
     suite's); a run may be resumed with another executor than the one that started it."""
-    from onnxbench.cli.bench_cmd import progress_display
+    from onnxbench.cli.common import progress_display
     from onnxbench.suite import runner
 
     ex = _executor(_suite_executor(run_dir), executor, ray_address,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
@@ -18,13 +17,13 @@ def _human(n: int | None) -> str:
     return str(n)
 
 
-def zoo(model: Optional[str] = typer.Argument(None, help="only this model (a zoo name or "
+def zoo(model: str | None = typer.Argument(None, help="only this model (a zoo name or "
                                               "path/to/file.py:factory)"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """List the zoo's models with their configs, inputs, outputs and parameter counts."""
-    from rich.console import Console
     from rich.table import Table
 
+    from onnxbench.cli.common import console as make_console
     from onnxbench.zoo.catalog import describe_zoo
 
     rows = describe_zoo(model)
@@ -38,7 +37,7 @@ def zoo(model: Optional[str] = typer.Argument(None, help="only this model (a zoo
         config = f"{r['config']} *" if r["default"] else r["config"]
         table.add_row(r["model"], config, _human(r["params"]), str(len(r["inputs"])),
                       r["settings"])
-    console = Console()
+    console = make_console()
     console.print(table)
     console.print("* default config; exact counts with --json")
 

@@ -90,11 +90,13 @@ def skipped_result(case: Case, skip: Skip | str, started: str) -> Result:
 
 
 def settled(case: Case, built: Skip | WorkerOutcome, started: str) -> Result:
-    """The result of a case whose artifact could not be built: nothing to run."""
+    """The result of a case whose artifact could not be built: nothing to run. It keeps the
+    build's own status (a time-out, an OOM or a crash is not ``failed``)."""
     if isinstance(built, Skip):
         return skipped_result(case, built, started)
-    result = failed_result(case, built, started, prefix="export failed: ")
-    result.status, result.duration_s = "failed", 0.0
+    prefix = "export failed: " if built.status == "failed" else "artifact build: "
+    result = failed_result(case, built, started, prefix=prefix)
+    result.duration_s = 0.0
     return result
 
 

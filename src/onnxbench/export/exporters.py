@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from onnxbench.errors import first_line
+
 EXPORTERS = ("dynamo", "torchscript", "jit-trace", "jit-script")
 DEFAULT_OPSET = 18  # the legacy exporter's newest well-tested opset; dynamo's default is newer
 
@@ -60,17 +62,6 @@ class ExportResult:
         return out
 
 
-def first_line(exc: BaseException) -> str:
-    """The root cause's first non-empty line, prefixed with its type (errors are often long).
-
-    The dynamo exporter wraps the real error in a generic "Failed to export the model with
-    torch.export" message; its ``__cause__`` says what went wrong.
-    """
-    from onnxbench.errors import first_line as one_line
-
-    return one_line(exc, root_cause=True)
-
-
 def export(module, example_inputs: Mapping[str, np.ndarray], *, input_names: Sequence[str],
            output_names: Sequence[str], dynamic_axes: Mapping[str, Mapping[int, str]],
            exporter: str, opset: int | None, out_path: Path) -> ExportResult:
@@ -94,7 +85,8 @@ def export(module, example_inputs: Mapping[str, np.ndarray], *, input_names: Seq
                 _export_legacy(module, args, input_names, output_names, dynamic_axes, opset,
                                out_path, exporter)
     except Exception as exc:  # noqa: BLE001  (an exporter failing is a result)
-        return ExportResult(exporter=exporter, status="failed", error=first_line(exc),
+        return ExportResult(exporter=exporter, status="failed",
+                            error=first_line(exc, root_cause=True),
                             export_s=time.perf_counter() - start,
                             trace_warnings=trace_warnings(caught))
     elapsed = time.perf_counter() - start

@@ -1,14 +1,18 @@
-"""The exporter matrix: every exporter, parity against PyTorch at every batch (and seq).
+"""The exporter matrix: every exporter, parity against the source model at every batch (and
+seq), for any framework (``onnxbench.frameworks``: PyTorch's four exporters, TensorFlow's
+``tf2onnx``).
 
 One row per export variant: each exporter as is, each exporter with an export-side fix
-(``dynamo+fix``), and each as-is export run with the ``pad_batch_to`` workaround at batch 1
-(``dynamo+pad2``). One cell per input shape: ONNX Runtime (CPU) outputs against the
-PyTorch outputs stored in ``reference.json``, or the ORT error's first line when the graph
-cannot run at that shape (DCNMix's batch-1 ``Concat`` failure).
+(``dynamo+fix``, for the frameworks that have fixes: PyTorch), and each as-is export run
+with the ``pad_batch_to`` workaround at batch 1 (``dynamo+pad2``). One cell per input
+shape: ONNX Runtime (CPU) outputs against the source model's outputs stored in
+``reference.json``, or the ORT error's first line when the graph cannot run at that shape
+(DCNMix's batch-1 ``Concat`` failure).
 
-The reference is PyTorch eager. Where eager itself fails at a shape (DCNMix fails at
-batch 1 too), the reference for that shape comes from padding the batch (rows are
-independent in eval mode) and ``Matrix.notes`` says so.
+The reference is the source model (PyTorch eager, or TensorFlow), through its framework
+adapter. Where it fails at a shape itself (DCNMix fails at batch 1 too), the reference for
+that shape comes from padding the batch (rows are independent in eval mode) and
+``Matrix.notes`` says so.
 
 Each cell checks *several* seeded input sets at its shape (``input_sets``, default 3; set 0
 at the example batch is the very input the graph was exported with). A graph that is right
@@ -24,17 +28,22 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from onnxbench.export.exporters import EXPORTERS, ExportResult, export, first_line
+from onnxbench.errors import UserError, first_line
+from onnxbench.export.exporters import ExportResult
 from onnxbench.export.fixes import ALL_FIXES, apply_fix, explain_failure
 from onnxbench.export.lint import Finding, lint
 from onnxbench.export.reference import ort_session, shape_key, write_reference
 from onnxbench.export.tracing import failure_hint, hazard_notes, trace_findings
 from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare
 from onnxbench.runtimes.pad import pad_batch, trim
+
+if TYPE_CHECKING:
+    from onnxbench.frameworks import Framework
+    from onnxbench.zoo.base import ModelSpec
 
 DEFAULT_BATCHES = (1, 2, 8, 64)
 DEFAULT_INPUT_SETS = 3
@@ -117,6 +126,7 @@ class Matrix:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     input_sets: int = 1
+    reference_label: str = "PyTorch"  # what the reference outputs come from
 
     @property
     def keys(self) -> list[str]:
@@ -125,7 +135,8 @@ class Matrix:
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "config": self.config, "rtol": self.rtol, "atol": self.atol,
                 "shapes": [shape_key(b, s) for b, s in self.shapes], "out_dir": self.out_dir,
-                "reference": self.reference, "notes": self.notes, "input_sets": self.input_sets,
+                "reference": self.reference, "reference_label": self.reference_label,
+                "notes": self.notes, "input_sets": self.input_sets,
                 "rows": [r.to_dict() for r in self.rows]}
 
 
@@ -142,30 +153,21 @@ def model_stem(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9.+-]+", "-", model).strip("-") or "model"
 
 
-def torch_outputs(module, inputs: Mapping[str, np.ndarray],
-                  input_names: Sequence[str]) -> list[np.ndarray]:
-    """PyTorch eager outputs (a tensor or a tuple of tensors) as numpy arrays."""
-    import torch
-
-    args = [torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in input_names]
-    with torch.no_grad():
-        out = module(*args)
-    outs = out if isinstance(out, (tuple, list)) else (out,)
-    return [o.detach().cpu().numpy() for o in outs]
-
-
-def _reference_outputs(module, inputs, input_names, key, notes) -> list[np.ndarray] | None:
-    """Eager outputs; through padding when eager fails at this shape (noted)."""
+def _reference_outputs(fw: Framework, spec: ModelSpec, config: str | None, model: Any,
+                       inputs: Mapping[str, np.ndarray], key: str,
+                       notes: list[str]) -> list[np.ndarray] | None:
+    """The source model's outputs; through padding when it fails at this shape (noted)."""
     try:
-        return torch_outputs(module, inputs, input_names)
+        return fw.outputs(spec, config, model, inputs)
     except Exception as exc:  # noqa: BLE001  (a model failing at a shape is a finding)
+        why = first_line(exc, root_cause=True)
         padded, n_real = pad_batch(inputs, PAD_TO)
         if n_real >= PAD_TO:
-            notes.append(f"PyTorch fails at {key}: {first_line(exc)}; no reference there")
+            notes.append(f"{fw.label} fails at {key}: {why}; no reference there")
             return None
-        notes.append(f"PyTorch itself fails at {key} ({first_line(exc)}); its reference comes "
+        notes.append(f"{fw.label} itself fails at {key} ({why}); its reference comes "
                      f"from pad_batch_to={PAD_TO}")
-        return trim(torch_outputs(module, padded, input_names), n_real)
+        return trim(fw.outputs(spec, config, model, padded), n_real)
 
 
 def run_cells(path: Path, shapes, inputs_by_key, outputs_by_key, output_names,
@@ -177,7 +179,7 @@ def run_cells(path: Path, shapes, inputs_by_key, outputs_by_key, output_names,
     try:
         session = ort_session(path)
     except Exception as exc:  # noqa: BLE001
-        error = first_line(exc)
+        error = first_line(exc, root_cause=True)
         return {shape_key(b, s): Cell(shape_key(b, s), b, s, "ort-error", error=error)
                 for b, s in shapes}
     for batch, seq in shapes:
@@ -200,7 +202,7 @@ def _cell(session, key, batch, seq, feed, expected, output_names, rtol, atol,
     try:
         actual = trim(session.run(None, feed), n_real)
     except Exception as exc:  # noqa: BLE001
-        return Cell(key, batch, seq, "ort-error", error=first_line(exc))
+        return Cell(key, batch, seq, "ort-error", error=first_line(exc, root_cause=True))
     return Cell.from_report(key, batch, seq, compare(expected, actual, output_names, rtol, atol))
 
 
@@ -230,73 +232,88 @@ def _shapes(spec, batches, seqs) -> list[tuple[int, int | None]]:
     return [(b, s) for s in seqs for b in batches]
 
 
-def export_matrix(spec_name: str, config: str | None, exporters: Sequence[str] = EXPORTERS, *,
-                  opset: int | None = None, out_dir: Path = Path("exports"),
-                  fix: str | None = None, batches: Sequence[int] = DEFAULT_BATCHES,
-                  seqs: Sequence[int] | None = None, rtol: float = DEFAULT_RTOL,
-                  atol: float = DEFAULT_ATOL, options: Mapping[str, Any] | None = None,
-                  seed: int = 0, all_mode: bool | None = None,
+def export_matrix(spec_name: str, config: str | None,
+                  exporters: Sequence[str] | None = None, *, opset: int | None = None,
+                  out_dir: Path = Path("exports"), fix: str | None = None,
+                  batches: Sequence[int] = DEFAULT_BATCHES, seqs: Sequence[int] | None = None,
+                  rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+                  options: Mapping[str, Any] | None = None, seed: int = 0,
+                  all_mode: bool | None = None,
                   input_sets: int = DEFAULT_INPUT_SETS) -> Matrix:
     """Export with each exporter (and fix), lint each file, check parity at each shape on
     ``input_sets`` seeded input sets (seeds ``seed``, ``seed + 1``, …).
 
-    Writes ``<model>.onnx`` (one variant) or ``<model>_<exporter>[_fixed].onnx`` and
-    ``reference.json`` into ``out_dir``. ``all_mode`` (default: more than one exporter)
-    adds a fixed variant of every exporter (every fix applied).
+    ``exporters`` default to every exporter of the model's framework; one it does not have
+    is a UserError. Writes ``<model>.onnx`` (one variant) or
+    ``<model>_<exporter>[_fixed].onnx`` and ``reference.json`` into ``out_dir``.
+    ``all_mode`` (default: more than one exporter) adds a fixed variant of every exporter
+    (every fix applied) where the framework has export-side fixes.
     """
+    from onnxbench.frameworks import framework_of
     from onnxbench.zoo import resolve
 
     spec = resolve(spec_name)
     spec.config(config)  # UserError for an unknown config, before any work
+    fw = framework_of(spec)
+    exporters = tuple(exporters or fw.exporters)
+    for exporter in exporters:
+        fw.check_exporter(exporter, spec_name)
     apply_fix(fix)  # UserError for an unknown fix name, before any work
+    if fix and not fw.fixes:
+        raise UserError(f"--fix {fix}: export-side fixes apply to PyTorch models; "
+                        f"{spec_name!r} is a {fw.label} model")
+    fw.require(UserError)
     all_mode = len(exporters) > 1 if all_mode is None else all_mode
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    module = spec.build(config, seed=seed, options=options, train=True)
+    model = fw.build(spec, config, seed=seed, options=options, train=True)
     shapes = _shapes(spec, batches, seqs)
     matrix = Matrix(model=spec_name, config=config, rtol=rtol, atol=atol, shapes=shapes,
                     out_dir=str(out_dir), reference=str(out_dir / "reference.json"),
-                    input_sets=max(1, int(input_sets)))
-    inputs, outputs, extra = _write_reference(spec, config, module, shapes, seed, options,
+                    input_sets=max(1, int(input_sets)), reference_label=fw.label)
+    if fw.label != "PyTorch":
+        matrix.notes.append(f"the reference is {fw.label}, not PyTorch")
+    inputs, outputs, extra = _write_reference(fw, spec, config, model, shapes, seed, options,
                                               matrix)
     example_seq = max((s for _, s in shapes if s), default=None)
     example = spec.make_inputs(config, EXAMPLE_BATCH, example_seq, seed, options=options)
-    names_in, names_out = spec.input_names(config), spec.output_names(config)
-    variants = _variants(exporters, fix, all_mode)
+    names_out = spec.output_names(config)
+    variants = _variants(exporters, fix, all_mode and fw.fixes)
     for exporter, variant_fix in variants:
         path = out_dir / _file_name(model_stem(spec_name), exporter, variant_fix,
                                     len(variants) == 1)
-        with apply_fix(variant_fix, module):
-            result = export(module, example, input_names=names_in, output_names=names_out,
-                            dynamic_axes=spec.dynamic_axes(config), exporter=exporter,
-                            opset=opset, out_path=path)
-        result.fix = variant_fix
+        result = fw.export(spec, config, model, example, exporter=exporter, opset=opset,
+                           out_path=path, fix=variant_fix, options=options)
         rows = _rows_of(result, exporter, variant_fix, shapes, inputs, outputs, names_out,
                         rtol, atol, extra)
-        rows[0].notes += _failure_notes(spec, config, module, result)
+        rows[0].notes += _failure_notes(fw, spec, model, result)
         matrix.rows.extend(rows)
     return matrix
 
 
-def _failure_notes(spec, config, module, result: ExportResult) -> list[str]:
+def _failure_notes(fw: Framework, spec: ModelSpec, model: Any,
+                   result: ExportResult) -> list[str]:
     """Why an export failed and what the user would change (a raising property, or what
     the model's spec knows about this exporter)."""
     if result.ok:
         return []
-    hint = explain_failure(module, result.error) or failure_hint(result.exporter, result.error)
+    hint = (explain_failure(model, result.error) if fw.fixes else None) or \
+        failure_hint(result.exporter, result.error)
     known = (getattr(spec, "export_notes", None) or {}).get(result.exporter)
     return [n for n in (hint, known) if n]
 
 
-def _write_reference(spec, config, module, shapes, seed, options, matrix: Matrix):
-    """Seeded inputs and PyTorch outputs at every shape (set 0, seed ``seed``) and the extra
-    input sets (seeds ``seed + i``), all written to reference.json."""
+def _write_reference(fw: Framework, spec: ModelSpec, config: str | None, model: Any,
+                     shapes: list[tuple[int, int | None]], seed: int,
+                     options: Mapping[str, Any] | None, matrix: Matrix):
+    """Seeded inputs and the source model's outputs at every shape (set 0, seed ``seed``)
+    and the extra input sets (seeds ``seed + i``), all written to reference.json."""
     names_in = spec.input_names(config)
     inputs = {shape_key(b, s): spec.make_inputs(config, b, s, seed, options=options)
               for b, s in shapes}
     outputs = {}
     for key, feed in inputs.items():
-        ref = _reference_outputs(module, feed, names_in, key, matrix.notes)
+        ref = _reference_outputs(fw, spec, config, model, feed, key, matrix.notes)
         if ref is not None:
             outputs[key] = ref
     extra: Sets = {}
@@ -304,7 +321,7 @@ def _write_reference(spec, config, module, shapes, seed, options, matrix: Matrix
         key = shape_key(b, s)
         for i in range(1, matrix.input_sets):
             feed = spec.make_inputs(config, b, s, seed + i, options=options)
-            ref = _reference_outputs(module, feed, names_in, set_key(key, i), [])
+            ref = _reference_outputs(fw, spec, config, model, feed, set_key(key, i), [])
             if ref is not None and key in outputs:
                 extra.setdefault(key, []).append((feed, ref))
     by_key = {**inputs, **{set_key(k, i + 1): f for k, sets in extra.items()
@@ -312,9 +329,10 @@ def _write_reference(spec, config, module, shapes, seed, options, matrix: Matrix
     out_by_key = {**outputs, **{set_key(k, i + 1): o for k, sets in extra.items()
                                 for i, (_, o) in enumerate(sets)}}
     write_reference(Path(matrix.reference), by_key, out_by_key, {
-        "model": matrix.model, "config": config, "seed": seed, "input_names": names_in,
-        "output_names": spec.output_names(config), "rtol": matrix.rtol, "atol": matrix.atol,
-        "input_sets": matrix.input_sets, "notes": matrix.notes})
+        "model": matrix.model, "config": config, "seed": seed, "framework": fw.name,
+        "input_names": names_in, "output_names": spec.output_names(config),
+        "rtol": matrix.rtol, "atol": matrix.atol, "input_sets": matrix.input_sets,
+        "notes": matrix.notes})
     return inputs, outputs, extra
 
 

@@ -114,7 +114,7 @@ def verify(model_path: Path, reference_path: Path, rtol: float, atol: float) -> 
     Returns a plain dict (``passed``, and per shape key the parity report or the ORT
     error); UserError when the files are unusable or the input names do not match.
     """
-    from onnxbench.export.exporters import first_line
+    from onnxbench.errors import first_line
     from onnxbench.inputs import load_onnx
     from onnxbench.parity import compare
 
@@ -133,7 +133,7 @@ def verify(model_path: Path, reference_path: Path, rtol: float, atol: float) -> 
         try:
             actual = session.run(None, feed)
         except Exception as exc:  # noqa: BLE001  (a graph that cannot run is a failed check)
-            cases[key] = {"passed": False, "error": first_line(exc)}
+            cases[key] = {"passed": False, "error": first_line(exc, root_cause=True)}
             continue
         cases[key] = compare(outputs[key], actual, names, rtol, atol).to_dict()
     return {"model": str(model_path), "reference": str(reference_path), "rtol": rtol,
@@ -147,7 +147,7 @@ def verify_inputs(model_path: Path, inputs_path: Path, against: Path | None, rto
     with the expected outputs stored beside them (``output_N.pb``, or arrays named like the
     model's outputs) or, with ``against``, with another ONNX file's outputs on the same
     inputs (e.g. the fp32 original of an optimised graph). Same shape as ``verify``'s."""
-    from onnxbench.export.exporters import first_line
+    from onnxbench.errors import first_line
     from onnxbench.input_files import check_inputs, load_user_data
     from onnxbench.inputs import load_onnx
     from onnxbench.parity import compare
@@ -175,6 +175,6 @@ def verify_inputs(model_path: Path, inputs_path: Path, against: Path | None, rto
         actual = ort_session(model_path).run(None, feeds)
         case = compare(expected, actual, names, rtol, atol).to_dict()
     except Exception as exc:  # noqa: BLE001  (a graph that cannot run is a failed check)
-        case = {"passed": False, "error": first_line(exc)}
+        case = {"passed": False, "error": first_line(exc, root_cause=True)}
     return {"model": str(model_path), "reference": source, "rtol": rtol, "atol": atol,
             "passed": bool(case["passed"]), "cases": {"inputs": case}, "omitted": []}

@@ -90,7 +90,7 @@ class ABRun:
 
 
 def _side(case: Case) -> dict[str, Any]:
-    from onnxbench.measure.fold import point_id
+    from onnxbench.case import point_id
     from onnxbench.report.labels import model_config, runtime_label
 
     bits = [case.precision] if case.precision != "fp32" else []

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from onnxbench.case import Case
+from onnxbench.case import Case, point_id
 from onnxbench.errors import UserError
-from onnxbench.measure.fold import point_id
 from onnxbench.measure.policy import MeasurePolicy
 
 DEFAULT_EXPORTER = "dynamo"
@@ -68,7 +67,7 @@ def make_case(side: Side, *, batch: int, seq: int | None, seed: int,
         validate_runtime_name(side.runtime)
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
-    from onnxbench.options import check_options
+    from onnxbench.case_options import check_options
 
     try:
         check_options(side.runtime, side.options)

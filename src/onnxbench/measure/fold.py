@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from onnxbench.case import point_id
 from onnxbench.measure.tails import Tail, tails
 from onnxbench.result import Result
 
@@ -93,12 +94,6 @@ class Noise:
         if not doc or doc.get("between_process_rsd") is None or not doc.get("df"):
             return None
         return cls(float(doc["between_process_rsd"]), int(doc["df"]), int(doc.get("points", 0)))
-
-
-def point_id(case_id: str) -> str:
-    """The case id without its ``_rK`` process suffix (the processes of one point share it)."""
-    head, sep, tail = case_id.rpartition("_r")
-    return head if sep and tail.isdigit() else case_id
 
 
 def by_point(results: Iterable[Result]) -> dict[str, list[Result]]:

@@ -3,10 +3,12 @@
 ``apply_optimizations`` is the one entry point the artifact builder (suites) and the
 ``onnxbench optimize`` command share. The chain's order is fixed because each pass expects
 the previous one's output: truncate (PyTorch, before export) -> transformer fusion ->
-precision (fp16 or int8) -> ORT offline level. Quantising comes before the ORT level as ORT
-recommends: the quantizer knows plain MatMul/Gemm, not the FusedGemm/FusedMatMul that the
-extended level writes (entropy calibration finds nothing to histogram on such a graph). Each pass writes its own file in ``out_dir``
-so every intermediate graph can be inspected, and adds a step to the change report.
+fold_slices -> merge_embeddings -> split_concat -> precision (fp16 or int8) -> ORT offline
+level (``PASS_ORDER``). Quantising comes before the ORT level as ORT recommends: the
+quantizer knows plain MatMul/Gemm, not the FusedGemm/FusedMatMul that the extended level
+writes (entropy calibration finds nothing to histogram on such a graph). Each pass writes
+its own file in ``out_dir`` so every intermediate graph can be inspected, and adds a step
+to the change report.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from onnxbench.errors import UserError
+from onnxbench.onnxfile import is_onnx_file
 from onnxbench.optimize.report import ChangeReport, StepReport, summarize_graph
 
 PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8-static")
+# the order apply_optimizations runs the passes in (the change report's steps follow it)
+PASS_ORDER = ("truncate", "fuse", "fold_slices", "merge_embeddings", "split_concat",
+              "precision", "level")
 
 # zoo model -> transformer optimizer model type its fusion uses
 FUSE_TYPE_FOR_MODEL = {"bert": "bert", "deberta-v2": "bert", "deberta": "bert"}
@@ -58,7 +64,7 @@ def _calibration(current: Path, calibration_inputs: Iterable[Mapping] | None,
 
     if calibration_inputs is not None:
         return list(calibration_inputs), "given calibration inputs"
-    if opts.get("model") and not str(opts["model"]).endswith(".onnx"):
+    if opts.get("model") and not is_onnx_file(str(opts["model"])):
         return int8.zoo_calibration(opts["model"], opts.get("config"), seq=opts.get("seq"),
                                     options=opts.get("model_options"))
     feeds = int8.synthetic_calibration(current, seq=opts.get("seq") or 16,

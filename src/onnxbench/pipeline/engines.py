@@ -50,7 +50,7 @@ def build_engine(case: Case, bundle: Bundle, device, example_shape: tuple[int, .
     (``options``: the case's, by default). One untimed first call on zeros of
     ``example_shape`` (a compile, a CUDA graph, ORT's first-run allocations) is recorded as
     ``first_call_ms``."""
-    from onnxbench.execute import runtime_options
+    from onnxbench.case_prep import runtime_options
     from onnxbench.runtimes import get_runtime
 
     runtime = get_runtime(case.runtime)

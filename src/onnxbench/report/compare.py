@@ -23,7 +23,7 @@ from onnxbench.measure.fold import Noise
 from onnxbench.report.abtest import ABResult, compare_blocks, compare_folds
 from onnxbench.report.labels import differing, model_config, runtime_label, split_fields
 from onnxbench.report.load import Point, RunData, group_points, load_run
-from onnxbench.suite.plan import AB_FIELDS
+from onnxbench.suite.schema import AB_FIELDS
 
 
 @dataclass

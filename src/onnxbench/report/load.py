@@ -22,7 +22,6 @@ from onnxbench.measure.fold import (
     by_point,
     fold_results,
     has_numbers,
-    point_id,
     run_noise,
 )
 from onnxbench.result import Result, read_results
@@ -82,11 +81,6 @@ def load_run(run_dir: str | Path) -> RunData:
     return RunData(run, results, env if isinstance(env, dict) else {},
                    plan if isinstance(plan, dict) else {}, summary,
                    ab_run if isinstance(ab_run, dict) else None)
-
-
-def point_key(result: Result) -> str:
-    """The case id without its process suffix: the processes of one point share it."""
-    return point_id(result.case_id)
 
 
 @dataclass

@@ -336,10 +336,10 @@ class OrtRuntime(Runtime):
         bundle = self.bundle
         if bundle is None or bundle.onnx_path is None or not bundle.has_module:
             return {}
-        from onnxbench.artifacts import graph_record, optimization_record, read_artifact_meta
+        from onnxbench.artifact_build import graph_record, optimization_record
 
-        info: dict[str, Any] = {"graph": graph_record(bundle.artifact)}
-        record = optimization_record(read_artifact_meta(bundle.artifact))
+        info: dict[str, Any] = {"graph": graph_record(bundle.artifact, bundle.meta)}
+        record = optimization_record(bundle.meta)
         if record:
             info["optimization"] = record
         return info

@@ -89,7 +89,8 @@ def _target(name: str) -> str:
         return RUNTIMES[name]
     from onnxbench.options import did_you_mean
 
-    near = did_you_mean(name, RUNTIMES)
+    near = name.replace("gpu", "cuda") if name.replace("gpu", "cuda") in RUNTIMES else (
+        did_you_mean(name, RUNTIMES))
     spellings = ", ".join(s for _, s in PATTERNS.values())
     raise UserError(f"unknown runtime {name!r}; {f'did you mean {near!r}? ' if near else ''}"
                     f"choose one of: {', '.join(RUNTIMES)}, or {spellings}")

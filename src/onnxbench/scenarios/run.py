@@ -215,7 +215,7 @@ def _status(rec: LoadRecord) -> tuple[str, str | None]:
 
 def _result(case: Case, base: dict[str, Any], runtime, rec: LoadRecord, trace: Trace | None,
             status: str, reason: str | None, session_ms: float, first_ms: float | None) -> Result:
-    from onnxbench.execute import peak_memory_mb
+    from onnxbench.memory import peak_memory_mb
     from onnxbench.measure.stats import summarize
 
     lat = latencies_ms(trace) if trace is not None else []

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from onnxbench.case import point_id
 from onnxbench.errors import UserError
-from onnxbench.measure.fold import Folded, by_point, fold_results, has_numbers, point_id, run_noise
+from onnxbench.measure.fold import Folded, by_point, fold_results, has_numbers, run_noise
 from onnxbench.result import Result, atomic_write_text, read_results
 
 COLUMNS = ["point_id", "model", "config", "exporter", "runtime", "batch", "seq", "precision",

@@ -29,14 +29,18 @@ from onnxbench.case import Case
 from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.onnxfile import is_onnx_file
 from onnxbench.scenarios.spec import LoadSpec, ScenarioBlock
-from onnxbench.suite.schema import DEFAULT_RUNTIMES, Axes, CaseEntry, MeasureSpec, Suite
+from onnxbench.suite.schema import (
+    DEFAULT_RUNTIMES,
+    Axes,
+    CaseEntry,
+    MeasureSpec,
+    Suite,
+    ab_case_fields,
+    ab_field,
+)
 
 DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_PROCESSES = 3
-# ab: keys that name a case field (the rest name an option)
-AB_FIELDS = {"model": "model", "config": "config", "exporter": "exporter", "runtime": "runtime",
-             "runtimes": "runtime", "batch": "batch", "seq": "seq", "precision": "precision",
-             "options": "options"}
 DEFAULT_BATCH = [1]
 
 
@@ -99,12 +103,6 @@ def load_points(block: ScenarioBlock | None) -> list[LoadSpec | None]:
     return block.specs() if block is not None else [None]
 
 
-def ab_field(name: str) -> str:
-    """The case field an ``ab:`` key varies (``runtimes`` → ``runtime``), or the key itself
-    when it names an option."""
-    return AB_FIELDS.get(name, name)
-
-
 def processes_of(entry: Axes, defaults: Axes) -> tuple[int, int]:
     """(worker processes per point, the factor its measure budget is split by).
 
@@ -120,22 +118,6 @@ def processes_of(entry: Axes, defaults: Axes) -> tuple[int, int]:
     if _pick(entry, defaults, "scenario") is not None:
         return 1, 1
     return DEFAULT_PROCESSES, DEFAULT_PROCESSES
-
-
-def ab_case_fields(*, ab: dict[str, Any], options: dict[str, Any], **fields: Any
-                   ) -> dict[str, Any]:
-    """A case's fields with the A/B values applied over them: a field key sets the field
-    (``options`` merges its mapping), any other key sets that option."""
-    f = {**fields, "options": dict(options)}
-    for name, value in ab.items():
-        field_name = ab_field(name)
-        if field_name == "options":
-            f["options"].update(value or {})
-        elif field_name in AB_FIELDS.values():
-            f[field_name] = value
-        else:
-            f["options"][name] = value
-    return f
 
 
 def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, float]]:

@@ -111,20 +111,6 @@ def create_run_dir(out_root: Path | str, name: str, now: datetime | None = None)
     raise UserError(f"{root}: could not create a new run directory for {name!r}")
 
 
-def use_run_dir(path: Path | str) -> RunDir:
-    """The run directory at a path the user named (``bench --out``): new or empty, not a
-    file and not a finished run."""
-    run = RunDir(Path(path))
-    if run.path.exists() and not run.path.is_dir():
-        raise UserError(f"--out {run.path}: is a file; give a new or empty directory")
-    if run.raw.is_dir() and any(run.raw.iterdir()):
-        raise UserError(f"--out {run.path}: already holds a run (raw/ has results); "
-                        "give a new or empty directory")
-    for sub in (run.raw, run.configs, run.summary):
-        sub.mkdir(parents=True, exist_ok=True)
-    return run
-
-
 def open_run_dir(path: Path | str) -> RunDir:
     """An existing run directory (for --resume); UserError when it is not one."""
     run = RunDir(Path(path))

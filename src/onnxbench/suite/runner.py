@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from onnxbench.artifact import Artifact
-from onnxbench.artifacts import cached_artifact, onnx_artifact, prepare_artifact
+from onnxbench.artifact_build import cached_artifact, onnx_artifact, prepare_artifact
 from onnxbench.case import Case
-from onnxbench.errors import Skip, UserError
+from onnxbench.errors import Skip, UserError, first_line
 from onnxbench.executors.base import Batch, Executor, Progress, ProgressFn
 from onnxbench.executors.local import LocalExecutor
 from onnxbench.onnxfile import is_onnx_file
@@ -52,11 +52,9 @@ def select(cases: list[Case], only: str | None) -> list[Case]:
 
 
 def collect_env() -> dict[str, Any]:
-    """The environment fingerprint, once per run (onnxbench.env, if it has landed)."""
-    try:
-        from onnxbench.env import collect
-    except ImportError:
-        return {}
+    """The environment fingerprint, once per run."""
+    from onnxbench.env import collect
+
     return collect()
 
 
@@ -98,11 +96,11 @@ def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
 
 def _model_modules(cases: list[Case]) -> list[str]:
     """The heavy modules the plan's zoo models import (a spec's ``preload``)."""
-    from onnxbench.zoo import REGISTRY, resolve
+    from onnxbench.zoo import resolve, spec_names
 
-    resolve("moe")  # registers the built-in specs
-    return sorted({m for name in {c.model for c in cases} if name in REGISTRY
-                   for m in getattr(REGISTRY[name], "preload", ())})
+    names = set(spec_names())
+    return sorted({m for name in {c.model for c in cases} if name in names
+                   for m in resolve(name).preload})
 
 
 def prepare_artifacts(cases: list[Case], run: RunDir, plan: Plan,
@@ -135,17 +133,14 @@ def run_cases(plan: Plan, run: RunDir, *, only: str | None = None,
 
 
 def finish(run: RunDir, outcome: RunOutcome) -> RunOutcome:
-    """Aggregate ``raw/`` and write the reports (when onnxbench.report has landed)."""
+    """Aggregate ``raw/`` and write the reports (a report problem is recorded, not raised:
+    the results are safe on disk)."""
+    from onnxbench.report import write_reports
+
     outcome.summary = aggregate(run.path)
-    try:
-        from onnxbench.report import write_reports
-    except ImportError:
-        return outcome
     try:
         outcome.report = write_reports(run.path)
     except Exception as exc:  # noqa: BLE001 - a report problem must not lose the run
-        from onnxbench.worker import first_line
-
         outcome.report_error = first_line(exc)
     return outcome
 

@@ -22,8 +22,9 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 
+from onnxbench.case_options import check_options
 from onnxbench.errors import UserError
-from onnxbench.options import OptionError, check_options, number
+from onnxbench.options import OptionError, number
 from onnxbench.scenarios.spec import ScenarioBlock
 from onnxbench.suite.tables import TableSpec
 from onnxbench.suite.yamlsafe import compose_suite_yaml, read_suite_text
@@ -31,6 +32,10 @@ from onnxbench.trust import PATH_OPTIONS
 
 AXES = ("model", "config", "exporter", "runtimes", "batch", "seq", "precision", "hardware")
 DEFAULT_RUNTIMES = ["ort-cpu"]
+# ab: keys that name a case field (the rest name an option)
+AB_FIELDS = {"model": "model", "config": "config", "exporter": "exporter", "runtime": "runtime",
+             "runtimes": "runtime", "batch": "batch", "seq": "seq", "precision": "precision",
+             "options": "options"}
 
 
 def _as_list(value: Any) -> Any:
@@ -293,7 +298,7 @@ def check_names(suite: Suite) -> Problem | None:
     """Names pydantic cannot know: models, configs, runtimes, option values."""
     checks = [_check_executor(suite.executor), _check_axes(("defaults",), suite.defaults, None)]
     for i, entry in enumerate(suite.cases):
-        checks.append(_check_models(i, entry))
+        checks.append(_check_models(i, entry, defaults=suite.defaults))
         checks.append(_check_axes(("cases", i), entry, entry))
         checks.append(_check_data(i, entry))
         checks.append(_check_ab(i, entry))
@@ -310,7 +315,9 @@ def _check_data(i: int, entry: CaseEntry) -> Problem | None:
             parse_mix(entry.seq_mix)
     except UserError as exc:
         return ("cases", i, "seq_mix"), str(exc)
-    graphs = [m for m in entry.model or [] if m.endswith(".onnx") and Path(m).is_file()]
+    from onnxbench.onnxfile import is_onnx_file
+
+    graphs = [m for m in entry.model or [] if is_onnx_file(m) and Path(m).is_file()]
     try:
         for graph in graphs:
             if entry.inputs:
@@ -332,8 +339,6 @@ def _check_data(i: int, entry: CaseEntry) -> Problem | None:
 
 def _check_ab(i: int, entry: CaseEntry) -> Problem | None:
     """An ``ab:`` axis over a case field takes that field's values (checked as its axis)."""
-    from onnxbench.suite.plan import ab_field
-
     ab = entry.ab or {}
     key_of = {ab_field(k): k for k in ab}
     if "model" in key_of:
@@ -361,7 +366,8 @@ def _check_ab(i: int, entry: CaseEntry) -> Problem | None:
     return None
 
 
-def _check_models(i: int, entry: CaseEntry, where: tuple = ("model",)) -> Problem | None:
+def _check_models(i: int, entry: CaseEntry, where: tuple = ("model",),
+                  defaults: Defaults | None = None) -> Problem | None:
     for j, model in enumerate(entry.model or []):
         loc = ("cases", i, *where, j)
         path = model_file(model)
@@ -378,6 +384,25 @@ def _check_models(i: int, entry: CaseEntry, where: tuple = ("model",)) -> Proble
                         f"unknown config {config!r} of model {model!r}; "
                         f"{_did_you_mean(config, list(spec.configs))}"
                         f"choose one of: {', '.join(spec.configs)}")
+        problem = _check_exporters(i, entry, defaults, model, spec)
+        if problem:
+            return problem
+    return None
+
+
+def _check_exporters(i: int, entry: CaseEntry, defaults: Defaults | None, model: str,
+                     spec: Any) -> Problem | None:
+    """Each exporter the model is crossed with must be one of its framework's."""
+    from onnxbench.frameworks import framework_of
+
+    fw = framework_of(spec)
+    own = entry.exporter is not None
+    given = entry.exporter if own else (defaults.exporter if defaults else None)
+    for k, exporter in enumerate(given or []):
+        if exporter is not None and exporter not in fw.exporters:
+            where = ("cases", i, "exporter", k) if own else ("defaults", "exporter", k)
+            return where, (f"exporter {exporter!r} does not apply to {model!r}, a "
+                           f"{fw.label} model; choose one of: {', '.join(fw.exporters)}")
     return None
 
 
@@ -385,8 +410,9 @@ def model_file(model: str) -> str | None:
     """The file a model string names (an ONNX file, by suffix or content, or the .py of a
     ``file.py:factory``); None for a zoo name or a TensorFlow source."""
     from onnxbench.onnxfile import is_onnx_file
+    from onnxbench.zoo import is_factory
 
-    if ":" in model and model.split(":", 1)[0].endswith(".py"):
+    if is_factory(model):
         return model.split(":", 1)[0]
     return model if is_onnx_file(model) else None
 
@@ -396,9 +422,9 @@ def absolute_model(model: str) -> str:
     was checked), so a plan runs and resumes from anywhere; zoo names unchanged."""
     path = model_file(model)
     if path is None:
-        from onnxbench.zoo import REGISTRY
+        from onnxbench.zoo import spec_names
 
-        if model in REGISTRY or not os.path.exists(model):
+        if model in spec_names() or not os.path.exists(model):
             return model
         path = model  # a TensorFlow source: SavedModel directory or .keras file
     return os.path.abspath(path) + model[len(path):]  # keeps ":factory"
@@ -417,8 +443,6 @@ def absolute_paths(suite: Suite) -> Suite:
         return {k: absolute(v) if k in PATH_OPTIONS else v for k, v in opts.items()}
 
     def ab(axes: dict[str, list[Any]] | None) -> dict[str, list[Any]] | None:
-        from onnxbench.suite.plan import ab_field  # an ab: model axis names files too
-
         return {k: [absolute_model(m) if ab_field(k) == "model" and isinstance(m, str) else m
                     for m in v] for k, v in axes.items()} if axes else axes
 
@@ -431,12 +455,12 @@ def absolute_paths(suite: Suite) -> Suite:
 
 
 def _zoo_spec(model: str):
-    from onnxbench.zoo import REGISTRY, resolve
+    from onnxbench.zoo import resolve, spec_names
 
     try:
         return resolve(model), None
     except UserError:
-        names = sorted(REGISTRY)
+        names = spec_names()
         return None, (f"unknown model {model!r}; {_did_you_mean(model, names)}"
                       f"choose one of: {', '.join(names)}, "
                       "a path/to/model.onnx or path/to/file.py:factory")
@@ -479,7 +503,7 @@ DICT_OPTIONS = frozenset({"provider_options", "session_config", "compile"})
 
 
 def _exporter_problem(name: str | None) -> str | None:
-    from onnxbench.artifacts import known_exporters
+    from onnxbench.frameworks import known_exporters
 
     exporters = known_exporters()
     if name is None or name in exporters:
@@ -502,8 +526,6 @@ def check_suite_options(suite: Suite) -> Problem | None:
     """Every case's options against the option families of its runtime (before anything
     runs): each entry's merged options (and each A/B combination, applied to the case's
     fields as the plan applies it) for each runtime, and each precision's name."""
-    from onnxbench.suite.plan import ab_case_fields
-
     defaults = suite.defaults.options or {}
     for i, entry in enumerate(suite.cases):
         options = {**defaults, **(entry.options or {})}
@@ -546,3 +568,25 @@ def _option_loc(i: int, entry: CaseEntry, defaults: dict[str, Any], key: str) ->
     if key in defaults:
         return ("defaults", "options", key)
     return ("cases", i)
+
+
+def ab_field(name: str) -> str:
+    """The case field an ``ab:`` key varies (``runtimes`` → ``runtime``), or the key itself
+    when it names an option."""
+    return AB_FIELDS.get(name, name)
+
+
+def ab_case_fields(*, ab: dict[str, Any], options: dict[str, Any], **fields: Any
+                   ) -> dict[str, Any]:
+    """A case's fields with the A/B values applied over them: a field key sets the field
+    (``options`` merges its mapping), any other key sets that option."""
+    f = {**fields, "options": dict(options)}
+    for name, value in ab.items():
+        field_name = ab_field(name)
+        if field_name == "options":
+            f["options"].update(value or {})
+        elif field_name in AB_FIELDS.values():
+            f[field_name] = value
+        else:
+            f["options"][name] = value
+    return f

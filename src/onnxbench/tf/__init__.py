@@ -14,8 +14,9 @@ import importlib.util
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from onnxbench.errors import Skip
 

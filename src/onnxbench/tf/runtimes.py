@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from onnxbench.artifact import Artifact
 from onnxbench.errors import Skip
 from onnxbench.options import Flag, PosInt, choice
 from onnxbench.runtimes.base import Inputs, Runtime, RuntimeOptions
@@ -279,7 +278,7 @@ class TFSavedModelRuntime(TFRuntime):
     def _load(self, bundle: Bundle) -> Any:
         """The artifact's SavedModel (exported once, beside the ONNX graph), as a deployment
         loads it: no Keras model in memory; else the Keras model, exported in ``_setup``."""
-        saved = saved_model_dir(bundle.artifact)
+        saved = saved_model_dir(bundle)
         if saved is None:
             return super()._load(bundle)
         tf = import_tf()
@@ -320,12 +319,10 @@ class TFSavedModelRuntime(TFRuntime):
                 "(a concrete function: it cannot retrace)"}
 
 
-def saved_model_dir(artifact: Artifact) -> Path | None:
+def saved_model_dir(bundle: Bundle) -> Path | None:
     """The SavedModel directory the artifact build exported (``artifact.json``'s
     ``saved_model``), if any."""
-    from onnxbench.artifacts import read_artifact_meta
-
-    meta = read_artifact_meta(artifact) or {}
+    meta, artifact = bundle.meta, bundle.artifact
     where = artifact.onnx_path or artifact.state_path
     if not meta.get("saved_model") or where is None:
         return None

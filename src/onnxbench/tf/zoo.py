@@ -13,16 +13,17 @@ TensorFlow at module import: the zoo stays cheap to list, and absent TF costs no
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from onnxbench.errors import UserError
 from onnxbench.tf import import_keras, import_tf
 from onnxbench.zoo import register
-from onnxbench.zoo.base import ModelSpec
+from onnxbench.zoo.base import TOP1_AGREEMENT, ModelSpec
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 SIGNATURE = "serving_default"
@@ -72,6 +73,7 @@ class KerasSpec(ModelSpec):
 
 class KerasResNet50Spec(KerasSpec):
     name = "keras-resnet50"
+    metric = TOP1_AGREEMENT
     description = "Keras applications ResNet50 (weights=None, seeded), NHWC input"
     configs = {"default": {"image_size": 224, "classes": 1000},
                "tiny": {"image_size": 32, "classes": 10}}
@@ -121,7 +123,8 @@ ENCODER_SIZES = {
 
 @lru_cache(maxsize=1)
 def _encoder_layers() -> tuple[Any, Any, Any]:
-    """The custom layers and activation, defined (and registered for ``.keras`` files) on first use."""
+    """The custom layers and activation, defined (and registered for ``.keras`` files) on
+    first use."""
     keras = import_keras()
     ops = keras.ops
 
@@ -277,6 +280,7 @@ class KerasFileSpec(_FileSpec):
 
     def _load_file(self):
         keras = import_keras(UserError)
+        _encoder_layers()  # onnxbench's own custom layers, for files saved from keras-encoder
         try:
             return keras.models.load_model(self.path, compile=False)
         except Exception as exc:  # noqa: BLE001 - any load failure is the user's file
@@ -324,24 +328,13 @@ def _tensor_name(tensor: Any) -> str:
     return str(getattr(tensor, "name", "input")).split(":")[0]
 
 
-def tf_source(model: str) -> ModelSpec | None:
-    """A Keras zoo entry, SavedModel directory or ``.keras`` file; None if ``model`` is none.
-
-    The hook ``onnxbench.zoo.resolve`` calls for names it does not know.
-    """
-    from onnxbench.zoo import REGISTRY
-
-    if model in (KerasResNet50Spec.name, KerasEncoderSpec.name):
-        return REGISTRY[model]
-    return source_spec(model)
-
-
 @lru_cache(maxsize=8)
 def source_spec(model: str) -> ModelSpec | None:
     """The spec for a SavedModel directory or a ``.keras`` file; None if ``model`` is neither.
 
-    Checks the path without importing TensorFlow, so bad input fails fast, in one line.
-    Cached, so one process loads a user's model once.
+    The source hook ``onnxbench.zoo.resolve`` calls for names it does not know. Checks the
+    path without importing TensorFlow, so bad input fails fast, in one line. Cached, so one
+    process loads a user's model once.
     """
     path = Path(model)
     if model.endswith(".keras"):
@@ -357,5 +350,5 @@ def source_spec(model: str) -> ModelSpec | None:
     return None
 
 
-register(KerasResNet50Spec())
-register(KerasEncoderSpec())
+KERAS_RESNET50 = register(KerasResNet50Spec())
+KERAS_ENCODER = register(KerasEncoderSpec())

@@ -13,18 +13,43 @@ model-specific code.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 Predict = Callable[[Mapping[str, np.ndarray]], list[np.ndarray]]
 
 
+@dataclass(frozen=True)
+class Metric:
+    """How a model's accuracy is scored against fp32 (``onnxbench.accuracy``).
+
+    ``accuracy`` is the task metric on the spec's labelled data (``evaluate``); the others
+    compare outputs with the fp32 reference on seeded inputs, ``ideal`` being fp32 against
+    itself.
+    """
+
+    name: str  # accuracy | cosine_similarity | top1_agreement | max_abs_diff
+    higher_is_better: bool = True
+    ideal: float | None = None
+
+
+TASK_ACCURACY = Metric("accuracy")
+COSINE = Metric("cosine_similarity", True, 1.0)
+TOP1_AGREEMENT = Metric("top1_agreement", True, 1.0)  # classifiers: same predicted class
+MAX_ABS_DIFF = Metric("max_abs_diff", False, 0.0)     # probabilities (CTR models)
+
+
 class ModelSpec(ABC):
     # the framework ``build`` returns a model of: "torch" (an nn.Module) or a plugin's ("tf")
     framework: str = "torch"
+    # how ``accuracy: true`` scores this model against fp32 (a declared property, not a
+    # table of names)
+    metric: Metric = COSINE
     name: str = ""
     description: str = ""
     configs: dict[str, dict[str, Any]] = {}
@@ -47,8 +72,9 @@ class ModelSpec(ABC):
     @abstractmethod
     def build(self, config: str | None, *, seed: int = 0,
               options: Mapping[str, Any] | None = None,
-              train: bool = True) -> "torch.nn.Module":  # noqa: F821
-        """A fresh module in eval mode, deterministic in ``seed``.
+              train: bool = True) -> Any:
+        """A fresh model (a ``torch.nn.Module`` in eval mode, or the framework's) that is
+        deterministic in ``seed``.
 
         Specs with data (dcnv2, moe) train briefly when ``train`` is true; ``train=False``
         gives the untrained skeleton that ``load`` fills from a saved state dict.

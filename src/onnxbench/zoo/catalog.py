@@ -1,26 +1,25 @@
-"""Imports every built-in spec so it registers itself.
+"""The zoo as a table: one row per (model, config), for ``onnxbench zoo``.
 
-Each spec module imports torch/transformers/deepctr only inside its methods, so importing
-the catalog (and listing the zoo) stays cheap.
+Specs import torch/transformers/deepctr only inside their methods, so listing the zoo
+stays cheap; a plugin's specs (Keras) list without their framework installed.
 """
 
-from onnxbench.tf import zoo as _tf_zoo  # noqa: F401  (Keras specs; TensorFlow loads lazily)
-from onnxbench.zoo import dcnv2, moe, resnet, transformers_text  # noqa: F401
+from __future__ import annotations
 
-BUILTIN = ("dcnv2", "moe", "resnet18", "resnet50", "bert", "deberta-v2",
-           "keras-resnet50", "keras-encoder")
+from typing import Any
+
+from onnxbench.errors import Skip
+from onnxbench.zoo import resolve, spec_names
+from onnxbench.zoo.base import ModelSpec
 
 
-def describe_zoo(model: str | None = None) -> list[dict]:
+def describe_zoo(model: str | None = None) -> list[dict[str, Any]]:
     """One row per (model, config): name, config, description, parameters, inputs, outputs.
 
     Parameter counts are taken on the meta device (no memory, no weights initialised), so
     listing base/large transformers and the 40M-parameter DCNv2 configs stays quick.
     """
-    from onnxbench.errors import Skip
-    from onnxbench.zoo import REGISTRY, resolve
-
-    specs = [resolve(model)] if model else [REGISTRY[name] for name in BUILTIN]
+    specs = [resolve(model)] if model else [resolve(name) for name in spec_names()]
     rows = []
     for spec in specs:
         for config in spec.configs:
@@ -29,7 +28,7 @@ def describe_zoo(model: str | None = None) -> list[dict]:
                 "default": config == spec.default_config,
                 "description": spec.description,
                 "settings": spec.describe(config),
-                "params": _params(spec, config, Skip),
+                "params": _params(spec, config),
                 "inputs": spec.input_names(config),
                 "outputs": spec.output_names(config),
                 "has_seq": spec.has_seq, "default_seq": spec.default_seq,
@@ -37,9 +36,9 @@ def describe_zoo(model: str | None = None) -> list[dict]:
     return rows
 
 
-def _params(spec, config: str, skip: type[Exception]) -> int | None:
+def _params(spec: ModelSpec, config: str) -> int | None:
     """The parameter count, or None where the framework is not installed (the [tf] extra)."""
     try:
         return spec.param_count(config)
-    except skip:
+    except Skip:
         return None

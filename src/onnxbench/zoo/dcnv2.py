@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 
 from onnxbench.zoo import register
-from onnxbench.zoo.base import ModelSpec, Predict, single_thread
+from onnxbench.zoo.base import MAX_ABS_DIFF, ModelSpec, Predict, single_thread
 
 LOW_RANK, N_EXPERTS = 32, 4  # deepctr's DCNMix defaults, as the reference used them
 # independent random streams: example inputs, training rows, held-out rows never coincide
@@ -153,6 +153,7 @@ def _train(module, cfg: dict[str, Any], seed: int) -> None:
 
 class DCNv2Spec(ModelSpec):
     name = "dcnv2"
+    metric = MAX_ABS_DIFF
     description = "deepctr-torch DCNMix (DCN-v2 with mixture of low-rank cross experts); dummy data"
     configs = CONFIGS
     default_config = "light"

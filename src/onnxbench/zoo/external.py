@@ -24,17 +24,17 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from onnxbench.errors import UserError
+from onnxbench.errors import UserError, first_line
 from onnxbench.zoo.base import ModelSpec
 
 EXPECTED = "factory() must return (torch.nn.Module, example_inputs as dict name->tensor or tuple)"
 
 
 def _first_line(exc: BaseException) -> str:
+    """``errors.first_line``, and what a factory's ``sys.exit`` means."""
     if isinstance(exc, SystemExit):
         return f"it called sys.exit({exc.code!r})"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return first_line(exc)
 
 
 # user code may end the process: that is its failure to report, not onnxbench's exit code

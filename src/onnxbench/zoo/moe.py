@@ -26,7 +26,7 @@ import numpy as np
 
 from onnxbench.errors import UserError
 from onnxbench.zoo import register
-from onnxbench.zoo.base import ModelSpec, Predict, count_params, single_thread
+from onnxbench.zoo.base import TASK_ACCURACY, ModelSpec, Predict, count_params, single_thread
 from onnxbench.zoo.data import Split, load_split
 
 N_CLASSES = 10
@@ -81,6 +81,7 @@ def _moe_module(n_in: int, emb: int, experts: int, top: int, hidden: int,
 
 class MoESpec(ModelSpec):
     name = "moe"
+    metric = TASK_ACCURACY
     description = ("mixture-of-experts classifier (top-k routing); digits, or MNIST IDX via "
                    "options data_dir")
     configs = {

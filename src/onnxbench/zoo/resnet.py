@@ -21,7 +21,7 @@ import numpy as np
 
 from onnxbench.errors import Skip, UserError
 from onnxbench.zoo import register
-from onnxbench.zoo.base import ModelSpec, meta_param_count
+from onnxbench.zoo.base import TOP1_AGREEMENT, ModelSpec, meta_param_count
 
 # the real shapes of microsoft/resnet-18 and microsoft/resnet-50
 SHAPES = {
@@ -64,6 +64,7 @@ def _classifier(model):
 
 class ResNetSpec(ModelSpec):
     description = "ResNet image classifier (transformers ResNetConfig, real shapes, random init)"
+    metric = TOP1_AGREEMENT
     default_config = "default"
     preload = ("transformers", "transformers.models.resnet.modeling_resnet")
 

@@ -1,11 +1,16 @@
 """Build and cache the export artifact that several cases share, inside a run directory.
 
 Cases with one ``artifact_key`` (model, config, exporter, precision, export options) share
-one trained module and one exported graph: ``artifacts/<key>/model.pt`` (state dict),
-``model.onnx`` and ``artifact.json`` (exporter record, lint findings, parity against
-PyTorch). ``prepare_artifact`` runs in a worker, once per key, before the cases that use it;
-a second call finds ``artifact.json`` and returns the cached artifact. A bare ``.onnx``
-model needs no build: its artifact is just the file.
+one trained model and one exported graph: ``artifacts/<key>/`` holds the model's weights
+(``model.pt``, or Keras' ``model.weights.h5`` and a SavedModel), ``model.onnx`` and
+``artifact.json`` (exporter record, lint findings, parity against the source model).
+``prepare_artifact`` runs in a worker, once per key, before the cases that use it; a second
+call finds ``artifact.json`` and returns the cached artifact. A bare ONNX model needs no
+build: its artifact is just the file.
+
+One builder serves every framework: the model's ``onnxbench.frameworks.Framework`` (PyTorch
+built in, TensorFlow from its plugin) builds, saves, runs (the parity reference) and
+exports it.
 
 A case that asks for an optimised graph (precision other than fp32, or one of
 ``OPTIMIZE_OPTIONS``) gets its own key, so "plain" and "fused" never share a graph. Its
@@ -22,14 +27,19 @@ import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from onnxbench.artifact import Artifact
+import numpy as np
+
+from onnxbench.artifact import META, Artifact, read_artifact_meta, read_json
 from onnxbench.case import EXPORT_OPTIONS, OPTIMIZE_OPTIONS, Case
+from onnxbench.errors import Skip, first_line
 from onnxbench.onnxfile import is_onnx_file
 from onnxbench.result import atomic_write_text
 
-META = "artifact.json"
+if TYPE_CHECKING:
+    from onnxbench.frameworks import Framework
+    from onnxbench.zoo.base import ModelSpec
 # the passes on the model's structure (truncate, fuse, fold_slices, merge_embeddings,
 # split_concat); precision and the ORT level come after
 MODEL_PASS_OPTIONS = frozenset({"truncate_layers", "fuse", "num_heads", "hidden_size",
@@ -39,18 +49,7 @@ MODEL_PASS_OPTIONS = frozenset({"truncate_layers", "fuse", "num_heads", "hidden_
 class ExportFailed(RuntimeError):
     """The exporter reported a failure; its message already names the original error."""
 
-    show_type = False  # onnxbench.worker.first_line: no "ExportFailed: " prefix
-
-
-def known_exporters() -> tuple[str, ...]:
-    """Every exporter an artifact can be built with (PyTorch ones, then tf2onnx)."""
-    from onnxbench.export.exporters import EXPORTERS
-
-    try:
-        from onnxbench.tf.export import EXPORTER as TF_EXPORTER
-    except ImportError:
-        return tuple(EXPORTERS)
-    return (*EXPORTERS, TF_EXPORTER)
+    show_type = False  # onnxbench.errors.first_line: no "ExportFailed: " prefix
 
 
 def artifact_options(case: Case) -> dict[str, Any]:
@@ -84,52 +83,45 @@ def cached_artifact(case: Case, cache_dir: Path) -> Artifact | None:
     """The artifact already built for this case's key, or None."""
     if is_onnx_file(case.model):
         return onnx_artifact(case)
-    meta = _read_json(Path(cache_dir) / case.artifact_key / META)
+    meta = read_json(Path(cache_dir) / case.artifact_key / META)
     if not meta or meta.get("status") != "ok":
         return None
     return _artifact_from(case, Path(cache_dir) / case.artifact_key, meta)
 
 
-def read_artifact_meta(artifact: Artifact) -> dict[str, Any] | None:
-    """``artifact.json`` beside the artifact's files, if any."""
-    where = artifact.onnx_path or artifact.state_path
-    return _read_json(Path(where).parent / META) if where else None
-
-
 def prepare_artifact(case: Case, cache_dir: Path) -> Artifact:
     """Build (train once, save, export, lint, verify) or reuse the artifact for ``case``.
 
-    Runs in a worker. An export error propagates (the runner fails the key's cases with
-    its first line); it is also recorded in ``artifact.json`` for the report.
+    Runs in a worker. A framework that is not installed is a ``Skip`` (the key's cases are
+    skipped with the install line); an export error propagates (the runner fails the key's
+    cases with its first line) and is recorded in ``artifact.json`` for the report.
     """
     cached = cached_artifact(case, cache_dir)
     if cached is not None:
         return cached
+    from onnxbench.frameworks import framework_of
     from onnxbench.zoo import resolve
 
     spec = resolve(case.model)
-    if getattr(spec, "framework", "torch") == "tf":  # Keras models: the TF twin builds them
-        from onnxbench.tf.export import prepare_tf_artifact
-
-        return prepare_tf_artifact(case, cache_dir)
-    if case.exporter and wants_optimization(case):
-        return _prepare_optimized(case, Path(cache_dir))
-    from onnxbench.weights import save_state
-
+    fw = framework_of(spec)
+    fw.require(Skip)
+    if case.exporter:
+        fw.check_exporter(case.exporter, case.model)
+        if wants_optimization(case):
+            return _prepare_optimized(case, Path(cache_dir))
     out = Path(cache_dir) / case.artifact_key
     out.mkdir(parents=True, exist_ok=True)
     options = artifact_options(case)
-    module = spec.build(case.config, seed=case.seed, options=options, train=True).eval()
+    model = fw.build(spec, case.config, seed=case.seed, options=options, train=True)
     meta: dict[str, Any] = {"status": "ok", "key": case.artifact_key, "model": case.model,
                             "config": case.config, "exporter": case.exporter,
-                            "options": options, "state_file": save_state(module, out),
-                            "onnx": None}
+                            "options": options, "framework": fw.name,
+                            "versions": fw.versions(), "onnx": None,
+                            **fw.save(spec, model, out)}
     if case.exporter:
         try:
-            meta.update(_export(spec, module, case, options, out))
+            meta.update(_export(fw, spec, model, case, options, out))
         except Exception as exc:
-            from onnxbench.worker import first_line
-
             meta.update(status="failed", reason=first_line(exc))
             atomic_write_text(out / META, json.dumps(meta, indent=1, default=str))
             raise
@@ -177,13 +169,12 @@ def _prepare_optimized(case: Case, cache_dir: Path) -> Artifact:
         "exporter": case.exporter, "precision": case.precision, "options": options,
         "base": base_case(case).artifact_key, "onnx": None,
         "state_file": os.path.relpath(base.state_path, out) if base.state_path else None,
-        "export": base_meta.get("export"), "export_parity": base_meta.get("parity") or base_meta.get("export_parity")}
+        "export": base_meta.get("export"),
+        "export_parity": base_meta.get("parity") or base_meta.get("export_parity")}
     try:
         meta.update(_optimize(case, base_meta.get("optimization"), base.onnx_path, out,
                               options))
     except Exception as exc:
-        from onnxbench.worker import first_line
-
         meta.update(status="failed", reason=f"optimisation failed: {first_line(exc)}")
         atomic_write_text(out / META, json.dumps(meta, indent=1, default=str))
         raise
@@ -259,7 +250,8 @@ def optimization_record(meta: dict[str, Any] | None) -> dict[str, Any] | None:
     """The compact change report a case's ``runtime_info['optimization']`` carries: node
     counts before/after, op delta, and per pass what fused, what did not and why, and the
     calibration source; None for a plain artifact."""
-    opt = (meta or {}).get("optimization")
+    meta = meta or {}
+    opt = meta.get("optimization")
     if not opt:
         return None
     if "steps" not in opt:
@@ -279,12 +271,13 @@ def optimization_record(meta: dict[str, Any] | None) -> dict[str, Any] | None:
             "op_delta": opt.get("op_delta", {}), "steps": steps}
 
 
-def graph_record(artifact: Artifact) -> dict[str, Any] | None:
+def graph_record(artifact: Artifact, meta: dict[str, Any] | None) -> dict[str, Any] | None:
     """What the ONNX graph a runtime loads is made of (file, nodes, op counts, I/O types):
-    the proof that a "fused" or "int8" case ran its own graph."""
+    the proof that a "fused" or "int8" case ran its own graph. ``meta``: the artifact's
+    ``artifact.json``, when it has one."""
     if artifact.onnx_path is None:
         return None
-    meta = read_artifact_meta(artifact) or {}
+    meta = meta or {}
     graph = meta.get("graph")
     if not graph or Path(graph.get("path", "")).resolve() != Path(artifact.onnx_path).resolve():
         graph = _graph_summary(artifact.onnx_path)
@@ -293,74 +286,59 @@ def graph_record(artifact: Artifact) -> dict[str, Any] | None:
             "io_types": graph.get("io_types", {}), "file_bytes": graph.get("file_bytes")}
 
 
-def _export(spec, module, case: Case, options: dict[str, Any], out: Path) -> dict[str, Any]:
-    """Export, lint and verify against PyTorch at the case's batch; the artifact.json part."""
-    import onnx
-
-    from onnxbench.export.exporters import export
-    from onnxbench.export.fixes import apply_fix
+def _export(fw: Framework, spec: ModelSpec, model: Any, case: Case, options: dict[str, Any],
+            out: Path) -> dict[str, Any]:
+    """Export, lint and check parity against the source model at the export batch; the
+    artifact.json part."""
+    from onnxbench.export.lint import lint
+    from onnxbench.export.tracing import trace_findings
+    from onnxbench.inputs import load_onnx
 
     batch = export_batch(case)
     feeds = spec.make_inputs(case.config, batch, case.seq, case.seed, options=options)
-    names = spec.input_names(case.config)
-    with apply_fix(options.get("fix"), module):  # e.g. squeeze-dims: batch 1 passes natively
-        res = export(module, feeds, input_names=names,
-                     output_names=spec.output_names(case.config),
-                     dynamic_axes=spec.dynamic_axes(case.config), exporter=case.exporter,
-                     opset=options.get("opset"), out_path=out / "model.onnx")
+    path = out / "model.onnx"
+    res = fw.export(spec, case.config, model, feeds, exporter=str(case.exporter),
+                    opset=options.get("opset"), out_path=path, fix=options.get("fix"),
+                    options=options)
     if not res.ok:
         raise ExportFailed(res.error or f"exporter {case.exporter} failed")
-    record: dict[str, Any] = {"onnx": "model.onnx", "export": _plain(res),
-                              "fix": options.get("fix")}
-    record["lint"] = _lint(onnx.load(str(out / "model.onnx")), res)
-    record["graph"] = _graph_summary(out / "model.onnx")
     # the example and two more seeded input sets: a trace is right for the example by
     # construction, so one set cannot catch control flow baked in by tracing
     sets = [feeds] + [spec.make_inputs(case.config, batch, case.seq, case.seed + i,
                                        options=options) for i in (1, 2)]
-    record["parity"] = _verify(module, sets, names, spec.output_names(case.config),
-                               out / "model.onnx", batch)
-    return record
+    return {"onnx": path.name, "export": _plain(res), "fix": options.get("fix"),
+            "lint": _plain(lint(load_onnx(path)) + trace_findings(res.trace_warnings)),
+            "graph": _graph_summary(path),
+            "parity": _parity(fw, spec, case.config, model, sets, path, batch)}
+
+
+def _parity(fw: Framework, spec: ModelSpec, config: str | None, model: Any,
+            sets: list[dict[str, np.ndarray]], onnx_path: Path, batch: int) -> dict[str, Any]:
+    """ORT CPU against the source model on the same inputs, for each input set (the
+    export's own check), at the tolerances every parity check uses (``onnxbench.parity``'s
+    defaults): the worst set's report, with the failing sets named."""
+    import onnxruntime as ort
+
+    from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL, compare
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    wanted = {i.name for i in sess.get_inputs()}
+    reports = []
+    for feeds in sets:
+        expected = fw.outputs(spec, config, model, feeds)
+        actual = sess.run(None, {k: v for k, v in feeds.items() if k in wanted})
+        reports.append(compare(expected, actual, spec.output_names(config), rtol=DEFAULT_RTOL,
+                               atol=DEFAULT_ATOL))
+    worst = max(reports, key=lambda r: (not r.passed, r.max_abs or 0.0))
+    failed = [i for i, r in enumerate(reports) if not r.passed]
+    return {"batch": batch, "against": fw.label, **worst.to_dict(),
+            "input_sets": len(reports), "failed_sets": failed}
 
 
 def _graph_summary(path: Path) -> dict[str, Any]:
     from onnxbench.optimize.report import summarize_graph
 
     return summarize_graph(path).model_dump()
-
-
-def _lint(model, res=None) -> Any:
-    """The graph's lint findings, plus what the tracer warned about (traced-control-flow)."""
-    try:
-        from onnxbench.export.lint import lint
-        from onnxbench.export.tracing import trace_findings
-    except ImportError:
-        return None
-    return _plain(lint(model) + trace_findings(getattr(res, "trace_warnings", [])))
-
-
-def _verify(module, sets, names, output_names, onnx_path: Path, batch: int) -> dict[str, Any]:
-    """ORT CPU against PyTorch on the same inputs, for each input set (the export's own
-    correctness check); the worst set's report, with the failing sets named."""
-    import onnxruntime as ort
-    import torch
-
-    from onnxbench.parity import compare
-
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    wanted = {i.name for i in sess.get_inputs()}
-    reports = []
-    for feeds in sets:
-        with torch.inference_mode():
-            expected = module(*(torch.from_numpy(feeds[n]) for n in names))
-        expected = [expected] if isinstance(expected, torch.Tensor) else list(expected)
-        expected = [t.detach().cpu().numpy() for t in expected]
-        actual = sess.run(None, {k: v for k, v in feeds.items() if k in wanted})
-        reports.append(compare(expected, actual, output_names, rtol=1e-3, atol=1e-4))
-    worst = max(reports, key=lambda r: (not r.passed, r.max_abs or 0.0))
-    failed = [i for i, r in enumerate(reports) if not r.passed]
-    return {"batch": batch, **(_plain(worst) or {}), "input_sets": len(reports),
-            "failed_sets": failed}
 
 
 def _plain(obj: Any) -> Any:
@@ -380,10 +358,3 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return repr(obj)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
