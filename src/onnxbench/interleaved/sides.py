@@ -18,6 +18,7 @@ from typing import Any
 from onnxbench.case import Case, point_id
 from onnxbench.errors import UserError
 from onnxbench.measure.policy import MeasurePolicy
+from onnxbench.onnxfile import is_onnx_file
 
 DEFAULT_EXPORTER = "dynamo"
 
@@ -34,13 +35,9 @@ class Side:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def is_onnx(model: str) -> bool:
-    return model.endswith(".onnx")
-
-
 def _check_model(model: str, where: str) -> None:
     """A readable ONNX file, or a zoo / factory model that resolves; UserError otherwise."""
-    if is_onnx(model):
+    if is_onnx_file(model):
         from onnxbench.inputs import load_onnx
 
         try:
@@ -73,7 +70,7 @@ def make_case(side: Side, *, batch: int, seq: int | None, seed: int,
         check_options(side.runtime, side.options)
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
-    onnx = is_onnx(side.model)
+    onnx = is_onnx_file(side.model)
     if onnx and side.runtime.startswith(("torch", "tf-")):
         raise UserError(f"{where}: runtime {side.runtime} runs the source model; {side.model} is "
                         "a bare ONNX file (use an ort-* runtime, or give a zoo/factory model)")
@@ -87,7 +84,7 @@ def make_case(side: Side, *, batch: int, seq: int | None, seed: int,
 
 def input_signature(case: Case) -> dict[str, tuple[str, int | None]]:
     """{input name: (dtype, rank)} of what the case's model is fed."""
-    if is_onnx(case.model):
+    if is_onnx_file(case.model):
         from onnxbench.inputs import describe_inputs
 
         return {row["name"]: (str(row["dtype"] or row["onnx_type"]),
@@ -155,7 +152,7 @@ def _check_fits(case: Case) -> None:
     """The side's inputs fit in this machine's memory at its batch (and seq)."""
     from onnxbench.preflight import check_bench_inputs
 
-    if is_onnx(case.model):
+    if is_onnx_file(case.model):
         from onnxbench.inputs import load_onnx
 
         model = load_onnx(case.model)
