@@ -371,3 +371,14 @@ def test_gpu_memory_is_empty_on_cpu_runtimes(onnx_file):
     rt = get_runtime("torch-cpu")
     rt.prepare(ModuleArtifact(model="tiny"), {})
     assert rt.device_memory() == {}
+
+
+def test_nvml_index_follows_cuda_visible_devices(monkeypatch):
+    from onnxbench.runtimes.gpu_memory import nvml_index
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert nvml_index(0) == 2 and nvml_index(1) == 3
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-1234")  # a UUID: leave the index alone
+    assert nvml_index(0) == 0
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert nvml_index(1) == 1

@@ -13,8 +13,18 @@ from __future__ import annotations
 import os
 
 
+def nvml_index(device_id: int) -> int:
+    """NVML's index of CUDA device ``device_id``: NVML numbers every GPU of the machine and
+    ignores ``CUDA_VISIBLE_DEVICES``, which renumbers the ones a process sees."""
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    if device_id < len(visible) and visible[device_id].isdigit():
+        return int(visible[device_id])
+    return device_id
+
+
 def nvml_memory(device_id: int = 0) -> dict[str, float]:
-    """This process's device memory and the device's used/total memory via NVML (MB)."""
+    """This process's device memory and the device's used/total memory via NVML (MB);
+    ``device_id`` is the CUDA device as this process sees it."""
     try:
         import pynvml
     except ImportError:
@@ -24,7 +34,7 @@ def nvml_memory(device_id: int = 0) -> dict[str, float]:
     except pynvml.NVMLError:
         return {}
     try:
-        handle = pynvml.nvmlDeviceGetHandleByIndex(device_id)
+        handle = pynvml.nvmlDeviceGetHandleByIndex(nvml_index(device_id))
         mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
         result = {"gpu_mem_device_used_mb": mem.used / 2**20,
                   "gpu_mem_device_total_mb": mem.total / 2**20}
