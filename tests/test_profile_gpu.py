@@ -38,7 +38,7 @@ def _graph(path):
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", None])],
         [w, idx, axes, minus1],
     )
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), path)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), path)
     return path
 
 
