@@ -106,6 +106,17 @@ gputests() {
   grep -qE "passed|failed" <(tail -1 "$runs/gpu-tests.log") && touch "$runs/gpu-tests.complete"
 }
 
+prof() {  # prof NAME MODEL ARGS...: `onnxbench profile` (per-operator tables and placement)
+  local name=$1; shift
+  [ -e "$runs/$name.complete" ] && return 0
+  [ "$(left)" -lt 120 ] && return 1
+  say "$name: start"
+  timeout -s INT -k 20 $(( $(left) - 10 )) python3 -m onnxbench profile "$@" --out "$runs/$name" \
+    --quiet > "$runs/$name.log" 2>&1
+  say "$name: exit $? $(tail -1 "$runs/$name.log")"
+  touch "$runs/$name.complete"  # a profile is a side dish: its failure does not stop the lane
+}
+
 lane() {  # the jobs of lane $1, in order; a job that cannot finish stops the lane
   case $1 in
     0) raylocal && gputests && suite serving "$lease/serving-gpu-h100.yaml" \
@@ -121,6 +132,23 @@ lane() {  # the jobs of lane $1, in order; a job that cannot finish stops the la
     h) gputests && suite moe moe-backends '-cuda_' \
          && suite dcnv2-h100 "$lease/dcnv2-cpu-vs-gpu-h100.yaml" \
               '(heavy|100x100)_torchscript_(torch-cuda|ort-cuda|torch-compile-cuda)_b1024_fp32_(?!.*autotune)|heavy_torchscript_torch-compile-cuda_b1024_.*max-autotune.*_r0$' ;;
+    # one fresh GPU (LANES=1 SINGLE_LANE=g): the headline points of each GPU suite on one card,
+    # most needed first (every repeat of DCNv2's b1024 rows; first repeats elsewhere)
+    g) gputests \
+         && suite dcnv2-g "$lease/dcnv2-cpu-vs-gpu-h100.yaml" \
+              '(heavy|100x100)_torchscript_(torch-cuda|ort-cuda|torch-compile-cuda)_b1024_fp32_(?!.*autotune)' \
+         && prof prof-dcnv2 dcnv2 --config heavy --exporter torchscript --batch 1024 --runs 20 \
+              --runtime ort-cuda,torch-cuda,torch-compile-cuda \
+         && { [ -n "${SKIP_SERVING:-}" ] || suite serving-g "$lease/serving-gpu-h100.yaml" \
+              '_concurrency-|_peak-p99-10ms-(shared-w4|lock-w4|shared-w1-mb16-2ms)_'; } \
+         && suite bert-g "$lease/bert-optimize-gpu-h100.yaml" '_r0$' \
+         && prof prof-bert bert --config base --exporter torchscript --batch 16 --seq 128 --runs 20 \
+              --runtime ort-cuda,torch-cuda,torch-compile-cuda \
+         && suite moe moe-backends '-cuda_' \
+         && suite deberta-g "$lease/deberta-gpu-h100.yaml" '_r0$' \
+         && suite pipelines-g "$lease/pipeline-runtimes-h100.yaml" '_r0$' \
+         && suite dcnv2-ma "$lease/dcnv2-cpu-vs-gpu-h100.yaml" \
+              '(heavy|100x100)_torchscript_(torch-compile-cuda_b1024_fp32_.*max-autotune|ort-cuda_b1024_fp16).*_r0$' ;;
     # one GPU (LANES=1): what a first lease of 4 GPUs left unfinished, most needed first
     s) gputests \
          && suite dcnv2-c "$lease/dcnv2-cpu-vs-gpu-h100.yaml" \
