@@ -7,8 +7,9 @@ points) into ``tmp/raw`` plus ``configs/env.json`` and ``configs/plan.json``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

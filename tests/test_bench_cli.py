@@ -9,8 +9,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from onnxbench.result import read_results
 from clitools import run_cli as cli
+from onnxbench.result import read_results
 from test_worker import write_tiny_onnx
 
 FAST = ["--runs", "3", "--warmup", "1"]
@@ -103,7 +103,7 @@ def _write(path: Path, text: str) -> Path:
 def test_bad_input_is_one_line_and_exit_2(name, tmp_path, tiny, capsys):
     make_args, expected = BAD_INPUTS[name]
     out_dir = tmp_path / "never"
-    code, out, err = cli(capsys, "bench", *make_args(tmp_path, tiny), "--out", str(out_dir))
+    code, _out, err = cli(capsys, "bench", *make_args(tmp_path, tiny), "--out", str(out_dir))
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err

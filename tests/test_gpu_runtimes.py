@@ -145,7 +145,7 @@ def _mlp():
     return torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 16))
 
 
-def MlpArtifact(model: str = "mlp") -> Bundle:  # noqa: N802 - reads like the record it was
+def MlpArtifact(model: str = "mlp") -> Bundle:
     return Bundle.of_module(_mlp, model=model)
 
 

@@ -24,9 +24,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report_fixtures import make_run  # noqa: E402
-
-from onnxbench.report import write_reports  # noqa: E402
+from onnxbench.report import write_reports
+from report_fixtures import make_run
 
 pytestmark = pytest.mark.browser
 

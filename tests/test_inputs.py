@@ -10,8 +10,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from onnxbench.errors import UserError
-from onnxbench.inputs import (describe_inputs, load_onnx, parse_range, parse_shape,
-                              synthesize)
+from onnxbench.inputs import describe_inputs, load_onnx, parse_range, parse_shape, synthesize
 
 
 def identity_model(inputs: dict[str, tuple[int, list]]) -> onnx.ModelProto:

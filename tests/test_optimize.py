@@ -322,8 +322,9 @@ def test_fp16_keeps_integer_ids_exact(tmp_path):
     assert step.details["id_path_nodes"] == 4  # Cast→float, Concat, Slice, Cast→int64
     feeds = {"ids": np.array([[4097], [4999], [3]], np.int64),
              "dense": np.array([[0.5], [1.0], [2.0]], np.float32)}
-    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(
-        None, feeds)[0]
+    def run(p):
+        return ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(
+            None, feeds)[0]
     ref, out = run(src), run(dst)
     np.testing.assert_allclose(out, ref, rtol=2e-3, atol=2e-3)
     assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in onnx.load(str(dst)).graph.initializer)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from onnxbench.accuracy import ACCURACY_BATCH, ACCURACY_BATCHES
-
 from onnxbench.case import Case
 from onnxbench.errors import Skip
 from onnxbench.result import read_results

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report_fixtures import PIPELINE_AXES, make_run, optim_results, pipeline_results  # noqa: E402
-from test_html_browser import CHROMIUM, load_page, not_blank  # noqa: E402
-
-from onnxbench.report import write_reports  # noqa: E402
+from onnxbench.report import write_reports
+from report_fixtures import PIPELINE_AXES, make_run, optim_results, pipeline_results
+from test_html_browser import CHROMIUM, load_page, not_blank
 
 
 @pytest.fixture(scope="module")

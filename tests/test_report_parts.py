@@ -8,13 +8,11 @@ import re
 
 import pytest
 
-from report_fixtures import (make_optim_run, make_pipeline_run, make_result, make_run,
-                             write_run)
-
 from onnxbench.report import build_report
 from onnxbench.report.fmt import accuracy_text, short_reason, sig
 from onnxbench.report.markdown import md_table, render_markdown
 from onnxbench.report.tables import Cell, Table
+from report_fixtures import make_optim_run, make_pipeline_run, make_result, make_run, write_run
 
 
 def _table(report, suffix):

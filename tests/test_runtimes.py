@@ -12,8 +12,13 @@ from onnx import TensorProto, helper, numpy_helper
 
 from onnxbench.bundle import Bundle
 from onnxbench.errors import Skip, UserError
-from onnxbench.runtimes import get_runtime, runtime_class, runtime_device, runtime_names, \
-    validate_runtime_name
+from onnxbench.runtimes import (
+    get_runtime,
+    runtime_class,
+    runtime_device,
+    runtime_names,
+    validate_runtime_name,
+)
 from onnxbench.runtimes.base import Runtime
 
 RNG = np.random.default_rng(0)
@@ -221,7 +226,7 @@ def _tiny_module():
     return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
 
 
-def ModuleArtifact(model: str = "tiny") -> Bundle:  # noqa: N802 - reads like the record it was
+def ModuleArtifact(model: str = "tiny") -> Bundle:
     """A bundle whose module is built in the test (no zoo needed)."""
     return Bundle.of_module(_tiny_module, model=model)
 

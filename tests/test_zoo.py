@@ -63,7 +63,7 @@ def test_ids_stay_inside_each_vocabulary():
     inputs = dcn.make_inputs("light", 256, seed=0)
     for name, vocab, _ in dcn.config("light")["sparse"]:
         assert inputs[name].dtype == np.int64 and inputs[name].shape == (256, 1)
-        assert 0 <= inputs[name].min() and inputs[name].max() < vocab
+        assert inputs[name].min() >= 0 and inputs[name].max() < vocab
     for name in dcn.config("light")["dense"]:
         assert inputs[name].dtype == np.float32
     bert = resolve("bert").make_inputs("tiny", 2, 16)
@@ -147,8 +147,8 @@ def test_moe_reads_mnist_idx_files_and_rejects_an_incomplete_folder(tmp_path):
     opts = {"data_dir": str(tmp_path), "epochs": 1}
     module = spec.build(None, options=opts)
     assert module.embed.in_features == 784
-    x, y = spec.held_out(None, opts)
-    assert x.shape == (20, 784) and 0 <= x.min() and x.max() <= 1
+    x, _y = spec.held_out(None, opts)
+    assert x.shape == (20, 784) and x.min() >= 0 and x.max() <= 1
     assert spec.evaluate(lambda f: forward(module, spec, None, f), None, opts)["n"] == 20
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(UserError, match="t10k-labels") as err:

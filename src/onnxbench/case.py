@@ -21,7 +21,7 @@ from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.options import EXPORT_OPTIONS, OPTIMIZE_OPTIONS
 from onnxbench.scenarios.spec import LoadSpec
 
-__all__ = ["Case", "case_id", "point_id", "EXPORT_OPTIONS", "OPTIMIZE_OPTIONS"]
+__all__ = ["EXPORT_OPTIONS", "OPTIMIZE_OPTIONS", "Case", "case_id", "point_id"]
 
 
 class Case(BaseModel):

@@ -24,13 +24,14 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import Any, Literal
 
 from onnxbench import lifeline, oomkill
-from onnxbench.errors import first_line  # noqa: F401  (the one first-line helper; re-exported)
+from onnxbench.errors import first_line
 
 WorkerStatus = Literal["ok", "failed", "crashed", "oom", "timeout"]
 

@@ -67,7 +67,7 @@ def _explicit_bare_squeeze() -> Iterator[None]:
         dims = _static_unit_dims(self)
         return method(self, dims) if dims else self.view_as(self)
 
-    def squeeze_function(input, *args, **kwargs):  # noqa: A002  (torch's own parameter name)
+    def squeeze_function(input, *args, **kwargs):
         if args or kwargs:
             return function(input, *args, **kwargs)
         return squeeze_method(input)

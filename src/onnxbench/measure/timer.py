@@ -18,7 +18,8 @@ outside any timed region.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.measure.stats import median_ci_halfwidth_pct

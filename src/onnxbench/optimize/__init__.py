@@ -13,9 +13,10 @@ to the change report.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from onnxbench.errors import UserError
 from onnxbench.onnxfile import is_onnx_file

@@ -22,8 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from onnxbench.optimize.graphedit import (attribute, constant_values, producers, readers,
-                                          remove_unused, tensor_info, used_names)
+from onnxbench.optimize.graphedit import (
+    attribute,
+    constant_values,
+    producers,
+    readers,
+    remove_unused,
+    tensor_info,
+    used_names,
+)
 
 
 def _lookups(concat, producer, reads, values, info):

@@ -24,9 +24,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from onnxbench.optimize.graphedit import (EXACT_INTEGERS, INTEGER_TYPES, attribute,
-                                          constant_values, producers, readers,
-                                          remove_unused, rename_inputs, tensor_info)
+from onnxbench.optimize.graphedit import (
+    EXACT_INTEGERS,
+    INTEGER_TYPES,
+    attribute,
+    constant_values,
+    producers,
+    readers,
+    remove_unused,
+    rename_inputs,
+    tensor_info,
+)
 
 
 def _scalar(values: dict, name: str | None) -> int | None:

@@ -208,4 +208,4 @@ def save_report(report: Report, formats: tuple[str, ...] | list[str] = FORMATS) 
     return paths
 
 
-__all__ = ["Report", "build_report", "write_reports", "save_report", "FORMATS"]
+__all__ = ["FORMATS", "Report", "build_report", "save_report", "write_reports"]

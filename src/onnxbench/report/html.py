@@ -73,7 +73,7 @@ def _hover(pts: list) -> list[str]:
     return [f"UNSTABLE: {p.reason}" if p.unstable else "" for p in pts]
 
 
-def _latency_figure(g: "GroupReport") -> go.Figure:
+def _latency_figure(g: GroupReport) -> go.Figure:
     group, fig = g.group, go.Figure()
     for i, s in enumerate(group.series):
         col = COLORS[i % len(COLORS)]
@@ -105,7 +105,7 @@ def _latency_figure(g: "GroupReport") -> go.Figure:
     return fig
 
 
-def _throughput_figure(g: "GroupReport") -> go.Figure:
+def _throughput_figure(g: GroupReport) -> go.Figure:
     group, fig = g.group, go.Figure()
     for i, s in enumerate(group.series):
         xs = [x for x in group.xs if x in s.points and word(s.points[x]) is None]
@@ -119,7 +119,7 @@ def _throughput_figure(g: "GroupReport") -> go.Figure:
     return fig
 
 
-def _distribution_figure(g: "GroupReport") -> go.Figure:
+def _distribution_figure(g: GroupReport) -> go.Figure:
     group, fig = g.group, go.Figure()
     for i, s in enumerate(group.series):
         for x in group.xs:
@@ -136,14 +136,14 @@ def _distribution_figure(g: "GroupReport") -> go.Figure:
     return fig
 
 
-def _group_figures(g: "GroupReport") -> list[go.Figure]:
+def _group_figures(g: GroupReport) -> list[go.Figure]:
     if not any(p.median is not None for s in g.group.series for p in s.points.values()):
         return []
     figs = [_latency_figure(g), _throughput_figure(g)] if len(g.group.xs) > 1 else []
     return figs + [_distribution_figure(g)]
 
 
-def _pipeline_figure(pr: "PipelineReport") -> go.Figure | None:
+def _pipeline_figure(pr: PipelineReport) -> go.Figure | None:
     """Stacked bars of the stage medians per pipeline, E2E marked: where the time goes."""
     rows = [r for r in pr.rows if r.stages]  # stage medians stand on their own
     if not rows:
@@ -176,7 +176,7 @@ def _list(items: list[str]) -> str:
     return "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in items) + "</ul>"
 
 
-def _summary(report: "Report") -> list[str]:
+def _summary(report: Report) -> list[str]:
     parts = [f"<h1>onnxbench report: {html.escape(report.run.run_dir.name)}</h1>"]
     c = report.counts
     parts.append(f"<p>{len(report.points)} points from {len(report.run.results)} results: "
@@ -191,7 +191,7 @@ def _summary(report: "Report") -> list[str]:
     return parts
 
 
-def _load_parts(report: "Report") -> list[str]:
+def _load_parts(report: Report) -> list[str]:
     """The load section: sentences, then per model its latency-throughput curve and tables."""
     if not report.load:
         return []
@@ -204,7 +204,7 @@ def _load_parts(report: "Report") -> list[str]:
     return parts
 
 
-def render_html(report: "Report") -> str:
+def render_html(report: Report) -> str:
     """The whole page as a string (plotly.js inlined once; no network needed to view it)."""
     parts = _summary(report) + _load_parts(report)
     for g in report.groups:

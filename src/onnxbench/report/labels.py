@@ -9,7 +9,8 @@ names the runtime plus the fields that vary inside the group (exporter, precisio
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from onnxbench.case import Case
 

@@ -38,7 +38,7 @@ def _cell(c) -> str:
     return f"**{text}**" if c.bold and c.text else text
 
 
-def crossover_lines(g: "GroupReport") -> list[str]:
+def crossover_lines(g: GroupReport) -> list[str]:
     """One bullet per crossover between two series of a group."""
     out = []
     for a, b, x in g.crossovers:
@@ -49,7 +49,7 @@ def crossover_lines(g: "GroupReport") -> list[str]:
     return out
 
 
-def _summary(report: "Report") -> list[str]:
+def _summary(report: Report) -> list[str]:
     c = report.counts
     head = [f"# onnxbench report: {report.run.run_dir.name}", "",
             f"{len(report.points)} points from {len(report.run.results)} results: "
@@ -64,7 +64,7 @@ def _summary(report: "Report") -> list[str]:
     return head
 
 
-def render_markdown(report: "Report") -> str:
+def render_markdown(report: Report) -> str:
     body = _summary(report)
     if report.load:
         from onnxbench.report.load_report import markdown_lines

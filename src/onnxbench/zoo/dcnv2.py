@@ -20,8 +20,9 @@ import contextlib
 import importlib.util
 import io
 import sys
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -36,7 +37,7 @@ TRAIN_ROWS, HELD_OUT_ROWS = 512, 512
 
 def _vocab_spread(n: int, lo: int, hi: int, power: float) -> list[int]:
     """n vocabulary sizes from lo to hi, most of them small (a long tail, like real ids)."""
-    return [int(round(lo + (hi - lo) * (i / (n - 1)) ** power)) for i in range(n)]
+    return [round(lo + (hi - lo) * (i / (n - 1)) ** power) for i in range(n)]
 
 
 # sparse features: (name, vocabulary size, embedding dim); dense: names. Vocabularies and
@@ -77,7 +78,7 @@ def deepctr():
         utils.check_version = lambda version: None
         sys.modules["deepctr_torch.utils"] = utils
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            import deepctr_torch  # noqa: F401
+            import deepctr_torch
     import deepctr_torch.inputs
     import deepctr_torch.models
 
