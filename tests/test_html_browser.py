@@ -98,7 +98,7 @@ class Browser:
         try:
             self.session = None
             self.send("Browser.close", timeout=10)
-        except Exception:
+        except (OSError, RuntimeError, ValueError):  # chromium already gone or garbled
             pass
         try:
             self.proc.wait(timeout=10)

@@ -66,7 +66,7 @@ def test_bfloat16_and_string_inputs():
 
 def test_unsupported_dtype_names_the_input():
     model = identity_model({"f8": (TensorProto.FLOAT8E4M3FN, [2])})
-    with pytest.raises(UserError, match="f8.*FLOAT8E4M3FN"):
+    with pytest.raises(UserError, match=r"f8.*FLOAT8E4M3FN"):
         synthesize(model, batch=1)
 
 
@@ -131,7 +131,7 @@ def test_unresolved_dim_error_names_input_and_dim():
 
 def test_missing_seq_and_explicit_shape_errors():
     model = identity_model({"input_ids": (TensorProto.INT64, ["batch", "seq_len"])})
-    with pytest.raises(UserError, match="input_ids.*--seq"):
+    with pytest.raises(UserError, match=r"input_ids.*--seq"):
         synthesize(model, batch=1)
     with pytest.raises(UserError, match="rank 2"):
         synthesize(model, batch=1, shapes={"input_ids": [1, 2, 3]})

@@ -270,7 +270,7 @@ def test_aggregate_only_reproduces_the_summary_byte_for_byte(small_run, capsys):
     before = {p.name: p.read_bytes() for p in summary.iterdir()}
     for p in summary.iterdir():
         p.unlink()
-    code, out, err = cli(capsys, "aggregate", str(small_run), "--json")
+    code, _out, err = cli(capsys, "aggregate", str(small_run), "--json")
     assert code == 0, err
     assert {p.name: p.read_bytes() for p in summary.iterdir()} == before
     code, _out, err = cli(capsys, "run", "--aggregate-only", "--input-dir", str(small_run))

@@ -203,10 +203,10 @@ def test_bad_savedmodel_dir_and_bad_keras_file_are_user_errors(tmp_path):
         resolve(str(broken_dir)).input_names(None)
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"this is not a zip archive")
-    with pytest.raises(UserError, match="not a loadable .keras model file") as err:
+    with pytest.raises(UserError, match=r"not a loadable \.keras model file") as err:
         resolve(str(bad)).build(None)
     assert "\n" not in str(err.value) and str(bad) in str(err.value)
-    with pytest.raises(UserError, match="no such .keras file"):
+    with pytest.raises(UserError, match=r"no such \.keras file"):
         resolve(str(tmp_path / "missing.keras"))
 
 

@@ -173,7 +173,7 @@ def test_text_weights_load_locally_and_a_missing_dir_is_a_user_error(tmp_path):
     inputs = spec.make_inputs("base", 2, 8, options={"weights": str(tmp_path / "w")})
     for a, b in zip(forward(module, spec, None, inputs), forward(loaded, spec, None, inputs)):
         torch.testing.assert_close(a, b)
-    with pytest.raises(UserError, match="config.json") as err:
+    with pytest.raises(UserError, match=r"config\.json") as err:
         spec.build("tiny", options={"weights": str(tmp_path / "nothing")})
     assert "\n" not in str(err.value)
 
@@ -224,9 +224,9 @@ def test_factory_spec_bad_cases_are_one_line_user_errors(tmp_path, body, factory
 
 
 def test_unknown_model_or_config_is_a_user_error():
-    with pytest.raises(UserError, match="unknown model 'nope'.*dcnv2"):
+    with pytest.raises(UserError, match=r"unknown model 'nope'.*dcnv2"):
         resolve("nope")
-    with pytest.raises(UserError, match="unknown config 'huge'.*light"):
+    with pytest.raises(UserError, match=r"unknown config 'huge'.*light"):
         resolve("dcnv2").build("huge")
     with pytest.raises(UserError, match="unknown config"):
         resolve("bert").make_inputs("xl", 1, 8)

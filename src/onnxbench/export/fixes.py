@@ -35,7 +35,7 @@ import contextlib
 import inspect
 import sys
 from collections.abc import Callable, Iterator
-from typing import ContextManager
+from contextlib import AbstractContextManager
 
 from onnxbench.errors import UserError
 
@@ -203,7 +203,7 @@ def explain_failure(module, error: str | None) -> str | None:
                if owner.__module__.startswith("deepctr_torch") else ""))
 
 
-FIXES: dict[str, Callable[..., ContextManager[None]]] = {
+FIXES: dict[str, Callable[..., AbstractContextManager[None]]] = {
     "squeeze-dims": lambda module=None: squeeze_dims(),
     "jit-properties": jit_properties,
 }
@@ -220,7 +220,7 @@ def fix_names(name: str | None) -> list[str]:
     return names
 
 
-def apply_fix(name: str | None, module=None) -> ContextManager[None]:
+def apply_fix(name: str | None, module=None) -> AbstractContextManager[None]:
     """The context manager of fix ``name`` (comma-separated names combine; a no-op for
     None); UserError for unknown names. ``module`` is the model about to be exported."""
     names = fix_names(name)

@@ -213,9 +213,9 @@ def _check_broadcast(node, idx, g: _Graph) -> list[Finding]:
         col = [(n, s[-axis]) for n, s in shapes if len(s) >= axis]
         fixed = [d for _, d in col if isinstance(d, int) and d > 1]
         dyn = [(n, d) for n, d in col if _is_dynamic(d) and not _is_unknown(d)]
-        if fixed and dyn:
-            if found := _pin_finding(node, idx, g, dyn[0][1], fixed[0], dyn[0][0]):
-                return found
+        if fixed and dyn and (found := _pin_finding(node, idx, g, dyn[0][1], fixed[0],
+                                                    dyn[0][0])):
+            return found
     return []
 
 
@@ -242,9 +242,9 @@ def _concat_pins(node, idx, g: _Graph) -> list[Finding]:
             continue
         fixed = [s[k] for _, s in shapes if isinstance(s[k], int) and s[k] > 0]
         dyn = [(n, s[k]) for n, s in shapes if _is_dynamic(s[k]) and not _is_unknown(s[k])]
-        if fixed and dyn:
-            if found := _pin_finding(node, idx, g, dyn[0][1], fixed[0], dyn[0][0]):
-                return found
+        if fixed and dyn and (found := _pin_finding(node, idx, g, dyn[0][1], fixed[0],
+                                                    dyn[0][0])):
+            return found
     return []
 
 
@@ -255,9 +255,9 @@ def _check_expand(node, idx, g: _Graph) -> list[Finding]:
         return []
     for axis in range(1, min(len(shape), len(target)) + 1):
         dim, size = shape[-axis], int(target[-axis])
-        if _is_dynamic(dim) and size > 1:
-            if found := _pin_finding(node, idx, g, dim, size, node.input[0]):
-                return found
+        if _is_dynamic(dim) and size > 1 and (
+                found := _pin_finding(node, idx, g, dim, size, node.input[0])):
+            return found
     return []
 
 

@@ -42,7 +42,7 @@ def decode_array(obj: Mapping[str, Any], where: str = "array") -> np.ndarray:
         arr = np.asarray(obj["data"], dtype=np.dtype(obj["dtype"]))
         return arr.reshape(obj["shape"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{where}: not an encoded array ({exc}); expected dtype, shape, data")
+        raise UserError(f"{where}: not an encoded array ({exc}); expected dtype, shape, data") from exc
 
 
 def write_reference(path: Path, inputs_by_batch: Mapping[str, Mapping[str, np.ndarray]],
@@ -88,7 +88,7 @@ def read_reference(path: Path) -> tuple[dict[str, dict[str, np.ndarray]],
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: not JSON ({exc.__class__.__name__}); expected a "
-                        "reference.json written by `onnxbench export`")
+                        "reference.json written by `onnxbench export`") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or "cases" not in doc:
         raise UserError(f"{path}: not an onnxbench reference (field 'format' should be "
                         f"{FORMAT!r})")

@@ -95,8 +95,8 @@ class ResNetSpec(ModelSpec):
     def _torchvision(self, cfg: dict[str, Any]):
         try:
             import torchvision.models as tvm
-        except Exception as exc:  # noqa: BLE001 - any import failure means "not here"
-            raise Skip(f"backend torchvision does not import here: {str(exc).splitlines()[0]}")
+        except Exception as exc:
+            raise Skip(f"backend torchvision does not import here: {str(exc).splitlines()[0]}") from exc
         if cfg.get("num_labels") != 1000:
             raise UserError(f"model {self.name!r}: backend torchvision has no tiny config")
         return getattr(tvm, self.name)(weights=None)
