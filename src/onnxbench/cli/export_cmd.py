@@ -161,7 +161,7 @@ def export_command(
                             "holding the model's config.json and weights")
         options["weights"] = str(weights)
     out_dir = out or Path("exports") / (model_stem(model) + (f"_{config}" if config else ""))
-    common = dict(opset=opset, out_dir=out_dir, batches=parse_int_list("--batches", batches),
+    common: dict[str, Any] = dict(opset=opset, out_dir=out_dir, batches=parse_int_list("--batches", batches),
                   seqs=parse_int_list("--seqs", seqs) if seqs else None, rtol=rtol, atol=atol,
                   options=options)
     fw = framework_of(resolve(model))

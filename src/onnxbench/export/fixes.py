@@ -73,13 +73,14 @@ def _explicit_bare_squeeze() -> Iterator[None]:
         return squeeze_method(input)
 
     own = "squeeze" in vars(torch.Tensor)  # else inherited from the C base class
-    torch.Tensor.squeeze, torch.squeeze = squeeze_method, squeeze_function
+    # patching torch's own method on purpose (restored below)
+    torch.Tensor.squeeze, torch.squeeze = squeeze_method, squeeze_function  # type: ignore[method-assign]
     try:
         yield
     finally:
         torch.squeeze = function
         if own:
-            torch.Tensor.squeeze = method
+            torch.Tensor.squeeze = method  # type: ignore[method-assign]
         else:
             del torch.Tensor.squeeze
 
@@ -103,9 +104,9 @@ def _crossnetmix_forward(self, inputs):
             dot_ = uv_x + self.bias[i]
             dot_ = x_0 * dot_
             output_of_experts.append(dot_.squeeze(2))
-        output_of_experts = torch.stack(output_of_experts, 2)
-        gating_score_of_experts = torch.stack(gating_score_of_experts, 1)
-        moe_out = torch.matmul(output_of_experts, gating_score_of_experts.softmax(1))
+        experts = torch.stack(output_of_experts, 2)
+        gates = torch.stack(gating_score_of_experts, 1)
+        moe_out = torch.matmul(experts, gates.softmax(1))
         x_l = moe_out + x_l
     return x_l.squeeze(2)  # the library's bare squeeze() also drops batch 1
 
@@ -157,9 +158,12 @@ def raising_properties(module) -> list[tuple[type, str, BaseException]]:
 
 
 def _as_attribute_error(prop: property) -> property:
+    getter = prop.fget
+    assert getter is not None  # raising_properties found it by calling its getter
+
     def fget(self):
         try:
-            return prop.fget(self)
+            return getter(self)
         except AttributeError:
             raise
         except Exception as exc:
@@ -175,7 +179,8 @@ def jit_properties(module=None) -> Iterator[None]:
         unused = vars(owner).get("__jit_unused_properties__")
         patched.append((owner, name, vars(owner)[name], unused))
         setattr(owner, name, _as_attribute_error(vars(owner)[name]))
-        owner.__jit_unused_properties__ = [*(unused or []), name]
+        # torch.jit reads this class attribute; no stub declares it
+        owner.__jit_unused_properties__ = [*(unused or []), name]  # type: ignore[attr-defined]
     try:
         yield
     finally:

@@ -51,8 +51,10 @@ def write_reference(path: Path, inputs_by_batch: Mapping[str, Mapping[str, np.nd
     """Write reference.json; keys missing from ``outputs_by_batch`` are skipped (and noted)."""
     sizes = {key: _elements(inputs_by_batch[key], outputs_by_batch[key])
              for key in inputs_by_batch if key in outputs_by_batch}
-    kept, omitted, total = [], [], 0
-    for key in sorted(sizes, key=sizes.get):
+    kept: list[str] = []
+    omitted: list[str] = []
+    total = 0
+    for key in sorted(sizes, key=sizes.__getitem__):
         if len(kept) < 2 or total + sizes[key] <= max_elements:
             kept.append(key)
             total += sizes[key]

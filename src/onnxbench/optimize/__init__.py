@@ -140,6 +140,7 @@ def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp3
             current, stem = Path(step.after.path), Path(step.after.path).stem
     step = _precision_step(current, out_dir, stem, precision, calibration_inputs, opts)
     if step is not None:
+        assert step.after is not None  # a precision step always writes a model
         report.steps.append(step)
         current, stem = Path(step.after.path), Path(step.after.path).stem
     if level:
@@ -147,7 +148,9 @@ def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp3
 
         report.steps.append(levels.optimize_level(current, out_dir / f"{stem}.{level}.onnx",
                                                   level))
-        current = Path(report.steps[-1].after.path)
+        after = report.steps[-1].after
+        assert after is not None  # optimize_level always writes a model
+        current = Path(after.path)
     report.output = str(current)
     return OptimizeResult(current, report)
 

@@ -52,15 +52,17 @@ def _fold_slices(graph, producer, values, info) -> dict[str, str]:
         concat = producer.get(node.input[0])
         if concat is None or concat.op_type != "Concat":
             continue
-        dims = [(info.get(x) or (None, None))[1] for x in concat.input]
-        if any(d is None for d in dims):
+        maybe_dims = [(info.get(x) or (None, None))[1] for x in concat.input]
+        dims = [d for d in maybe_dims if d is not None]
+        if len(dims) != len(maybe_dims):
             continue
         rank = len(dims[0])
         axis = attribute(concat, "axis") % rank
         start, end = _scalar(values, node.input[1]), _scalar(values, node.input[2])
         s_axis = _scalar(values, node.input[3]) if len(node.input) > 3 and node.input[3] else 0
         step = _scalar(values, node.input[4]) if len(node.input) > 4 and node.input[4] else 1
-        if None in (start, end, s_axis, step) or step != 1 or s_axis % rank != axis:
+        if (start is None or end is None or s_axis is None or step is None
+                or step != 1 or s_axis % rank != axis):
             continue
         offset = 0
         for x, d in zip(concat.input, dims):

@@ -105,7 +105,7 @@ def _who(labels: tuple[str, ...]) -> str:
 
 
 def winner_sentence(axis: str, xs: Sequence[float],
-                    series: dict[str, tuple[list[float], list]]) -> str:
+                    series: dict[str, tuple[list[float | None], list]]) -> str:
     """One sentence: who is fastest where, ties named, with the crossovers, e.g.
     "ORT CPU is fastest up to batch 32; ORT CUDA from 128 (crossover ≈ 64)".
 

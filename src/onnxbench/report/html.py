@@ -23,6 +23,7 @@ from onnxbench.report.tables import UNSTABLE_MARK, Table, word
 
 if TYPE_CHECKING:
     from onnxbench.report import GroupReport, Report
+    from onnxbench.report.load import Point
     from onnxbench.report.pipelines import PipelineReport
 
 MAX_POINTS = 400
@@ -73,6 +74,12 @@ def _hover(pts: list) -> list[str]:
     return [f"UNSTABLE: {p.reason}" if p.unstable else "" for p in pts]
 
 
+def _band_of(p: Point) -> tuple[float, float, float]:
+    """(CI low, median, CI high) of a point with a number: its fold sets the CI with the median."""
+    assert p.ci is not None and p.median is not None
+    return p.ci[0], p.median, p.ci[1]
+
+
 def _latency_figure(g: GroupReport) -> go.Figure:
     group, fig = g.group, go.Figure()
     for i, s in enumerate(group.series):
@@ -81,16 +88,17 @@ def _latency_figure(g: GroupReport) -> go.Figure:
         if not xs:
             continue
         pts = [s.points[x] for x in xs]
-        lo, hi = [p.ci[0] for p in pts], [p.ci[1] for p in pts]
-        fig.add_trace(go.Scatter(x=xs + xs[::-1], y=hi + lo[::-1], fill="toself", hoverinfo="skip",
+        lo, med, hi = zip(*map(_band_of, pts))
+        fig.add_trace(go.Scatter(x=xs + xs[::-1], y=[*hi, *lo[::-1]], fill="toself",
+                                 hoverinfo="skip",
                                  fillcolor=_rgba(col, 0.2), line={"width": 0}, showlegend=False,
                                  name=f"{s.label} 95% CI"))
         fig.add_trace(go.Scatter(x=xs, y=[p.median for p in pts], mode="lines+markers",
                                  name=s.label, line={"color": col}, marker=_markers(pts),
                                  text=_hover(pts),
                                  error_y={"type": "data", "symmetric": False, "visible": True,
-                                          "array": [h - p.median for h, p in zip(hi, pts)],
-                                          "arrayminus": [p.median - lw for lw, p in zip(lo, pts)],
+                                          "array": [h - m for h, m in zip(hi, med)],
+                                          "arrayminus": [m - lw for lw, m in zip(lo, med)],
                                           "color": col, "thickness": 1}))
     ys = [v for s in group.series for p in s.points.values() if p.ci for v in p.ci]
     for a, b, c in g.crossovers:  # a trace, not a shape: shapes on log axes take log10 units

@@ -194,8 +194,9 @@ def latency_table(group: Group, series: Series) -> Table:
     rows = []
     for x, p in zip(group.xs, pts):
         w = word(p)
-        nums = [Cell(w.split(":")[0], is_word=True) for _ in range(7)] if w else \
-            _figures(p)
+        # a missing point has a word too (word(None) is "not run")
+        nums = [Cell((w or "").split(":")[0], is_word=True) for _ in range(7)] if w or p is None \
+            else _figures(p)
         row = [Cell(str(x), x), *nums]
         if has_acc:
             row.append(Cell(accuracy_text(p.accuracy() if p else None)))
@@ -253,7 +254,8 @@ def comparison_table(group: Group) -> Table:
         for s in group.series:
             p = s.points.get(x)
             w = word(p)
-            row.append(Cell(w, is_word=True) if w else number_cell(p, p.median, bold=s in lead))
+            row.append(Cell(w or "", is_word=True) if w or p is None
+                       else number_cell(p, p.median, bold=s in lead))
         row.append(Cell(leader_text([s.label for s in lead]), bold=len(lead) == 1))
         rows.append(row)
     notes = ["Fastest: the lowest median; a runtime whose 95 % CI overlaps it is tied (named "
@@ -281,7 +283,8 @@ def speedup_table(group: Group, baseline: str | None = None) -> Table | None:
         row = [Cell(str(x), x)]
         for s, b in cols:
             ps, pb = s.points.get(x), b.points.get(x)
-            row.append(Cell(DASH) if word(ps) or word(pb) else speedup_cell(ps, pb))
+            row.append(Cell(DASH) if word(ps) or word(pb) or ps is None or pb is None
+                       else speedup_cell(ps, pb))
         rows.append(row)
     keep = [0] + [i for i in range(1, len(headers)) if any(r[i].value is not None for r in rows)]
     if len(keep) == 1:

@@ -71,11 +71,14 @@ def deepctr():
     """
     if "deepctr_torch" not in sys.modules:
         spec = importlib.util.find_spec("deepctr_torch")
+        if spec is None or not spec.submodule_search_locations:  # what the import would say
+            raise ModuleNotFoundError("No module named 'deepctr_torch'", name="deepctr_torch")
         utils_path = spec.submodule_search_locations[0] + "/utils.py"
         uspec = importlib.util.spec_from_file_location("deepctr_torch.utils", utils_path)
+        assert uspec is not None and uspec.loader is not None  # a .py file has a loader
         utils = importlib.util.module_from_spec(uspec)
         uspec.loader.exec_module(utils)
-        utils.check_version = lambda version: None
+        vars(utils)["check_version"] = lambda version: None
         sys.modules["deepctr_torch.utils"] = utils
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             import deepctr_torch

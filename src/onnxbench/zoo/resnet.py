@@ -189,8 +189,8 @@ def _train_digits(module, cfg: dict[str, Any], image_size: int, seed: int) -> No
     from onnxbench.pipeline.digits import preprocessed
     from onnxbench.zoo.base import single_thread
 
-    x, y = preprocessed("train", image_size)
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    x_np, y_np = preprocessed("train", image_size)
+    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(module.parameters(), lr=3e-3)
     with single_thread():
