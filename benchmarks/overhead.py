@@ -44,7 +44,8 @@ def tiny_model(width: int = 64) -> onnx.ModelProto:
     w = numpy_helper.from_array(rng.standard_normal((width, width)).astype(np.float32), "W")
     b = numpy_helper.from_array(rng.standard_normal(width).astype(np.float32), "B")
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["xw"]), helper.make_node("Add", ["xw", "B"], ["y"])],
+        [helper.make_node("MatMul", ["x", "W"], ["xw"]),
+         helper.make_node("Add", ["xw", "B"], ["y"])],
         "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", width])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", width])], [w, b])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -115,7 +116,8 @@ def run_benchmark(blocks: int, runs: int, width: int = 512) -> dict:
             med[name] = statistics.median(lat)
         block_ratios.append(med["harness"] / med["bare"])
     medians = {k: float(np.median(v)) / 1e3 for k, v in pooled.items()}
-    return {"width": width, "blocks": blocks, "runs_per_block": runs, "n": {k: len(v) for k, v in pooled.items()},
+    return {"width": width, "blocks": blocks, "runs_per_block": runs,
+            "n": {k: len(v) for k, v in pooled.items()},
             "median_us": medians, "ratio": medians["harness"] / medians["bare"],
             "ratio_vs_partial": medians["harness"] / medians["bare_partial"],
             "block_ratio_min": min(block_ratios), "block_ratio_max": max(block_ratios)}
@@ -133,7 +135,8 @@ def markdown(res: dict, note: str) -> str:
         "",
         "| Arm | Median (µs) | Runs |",
         "| --- | ---: | ---: |",
-        f"| bare `sess.run(None, feed)` loop | {res['median_us']['bare']:.2f} | {res['n']['bare']} |",
+        f"| bare `sess.run(None, feed)` loop | {res['median_us']['bare']:.2f} "
+        f"| {res['n']['bare']} |",
         f"| bare loop on `partial(sess.run, None, feed)` | {res['median_us']['bare_partial']:.2f} "
         f"| {res['n']['bare_partial']} |",
         f"| onnxbench `measure()` on that partial | {res['median_us']['harness']:.2f} "

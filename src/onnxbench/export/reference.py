@@ -42,7 +42,8 @@ def decode_array(obj: Mapping[str, Any], where: str = "array") -> np.ndarray:
         arr = np.asarray(obj["data"], dtype=np.dtype(obj["dtype"]))
         return arr.reshape(obj["shape"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{where}: not an encoded array ({exc}); expected dtype, shape, data") from exc
+        raise UserError(f"{where}: not an encoded array ({exc}); "
+                        "expected dtype, shape, data") from exc
 
 
 def write_reference(path: Path, inputs_by_batch: Mapping[str, Mapping[str, np.ndarray]],

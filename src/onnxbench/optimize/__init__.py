@@ -81,7 +81,8 @@ def _check_feed_runs(path: Path, feed: Mapping[str, Any]) -> None:
     so = ort.SessionOptions()
     so.log_severity_level = 4  # the failure is reported below, once, not by ORT's logger too
     try:
-        ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"]).run(None, dict(feed))
+        ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"]).run(
+            None, dict(feed))
     except Exception as exc:  # noqa: BLE001 - any ORT failure on these inputs says the same
         detail = str(exc).strip().splitlines()[0].split("Status Message:")[-1].strip()[:160]
         raise UserError(f"{path.name}: static int8 calibration cannot run the graph on inputs "
@@ -121,9 +122,9 @@ def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp3
     ``model_options`` (rebuilding the zoo model as it was exported),
     ``num_heads``/``hidden_size`` (fusion; 0 = detect), ``fold_slices`` (fold slices of a
     Concat and exact id cast pairs: CTR models' feature shuffling), ``merge_embeddings``
-    (per-feature embedding lookups → one lookup in a concatenated table), ``split_concat`` (at most this many
-    inputs per Concat: ORT's CUDA graphs take 32). With nothing requested the result is
-    the input graph and an empty step list.
+    (per-feature embedding lookups → one lookup in a concatenated table), ``split_concat``
+    (at most this many inputs per Concat: ORT's CUDA graphs take 32). With nothing requested
+    the result is the input graph and an empty step list.
     """
     from onnxbench.inputs import load_onnx
 

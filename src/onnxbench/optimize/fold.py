@@ -130,7 +130,8 @@ def _fold_shapes(graph, producer, reads, values, info) -> int:
         users = reads.get(node.output[0], [])
         if users and all(u.op_type == "Gather" and u.input[0] == node.output[0]
                          and u.input[1] in values and attribute(u, "axis", 0) == 0
-                         and axis not in {int(i) % len(dims) for i in values[u.input[1]].reshape(-1)}
+                         and axis not in {int(i) % len(dims)
+                                          for i in values[u.input[1]].reshape(-1)}
                          for u in users):
             node.input[0] = concat.input[0]
             changed += 1

@@ -58,8 +58,9 @@ def _interpolate(xs: np.ndarray, d: np.ndarray, lo: int, hi: int) -> float:
     return float(math.exp((lx[lo] + lx[hi]) / 2))  # ties in between: the geometric midpoint
 
 
-def find_crossovers(xs: Sequence[float], medians_a: Sequence[float], ci_a: Sequence[Sequence[float]],
-                    medians_b: Sequence[float], ci_b: Sequence[Sequence[float]]) -> list[Crossover]:
+def find_crossovers(xs: Sequence[float], medians_a: Sequence[float],
+                    ci_a: Sequence[Sequence[float]], medians_b: Sequence[float],
+                    ci_b: Sequence[Sequence[float]]) -> list[Crossover]:
     """Every x interval where the faster of A and B changes; ties within CI are not flips.
 
     ``ci_a``/``ci_b`` are (low, high) per x. Points must be positive; they are sorted by x.

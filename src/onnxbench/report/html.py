@@ -54,7 +54,8 @@ def html_table(table: Table, heading: str = "h3") -> str:
             tds.append(f"<td{attr}{cls}>{text}</td>")
         rows.append("<tr>" + "".join(tds) + "</tr>")
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in table.notes)
-    return (f"<{heading}>{html.escape(table.title)}</{heading}><table class=\"sortable\"><thead><tr>{head}"
+    return (f"<{heading}>{html.escape(table.title)}</{heading}>"
+            f"<table class=\"sortable\"><thead><tr>{head}"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>{notes}")
 
 
@@ -139,7 +140,8 @@ def _distribution_figure(g: GroupReport) -> go.Figure:
                 lat = lat[np.linspace(0, len(lat) - 1, MAX_POINTS).astype(int)]
             fig.add_trace(go.Box(y=lat.round(5).tolist(), name=f"{s.label} {group.axis} {x}",
                                  marker_color=COLORS[i % len(COLORS)], boxpoints=False))
-    fig.update_layout(title=f"{group.title}: raw latencies per case (≤ {MAX_POINTS} shown per case)",
+    fig.update_layout(title=f"{group.title}: raw latencies per case "
+                            f"(≤ {MAX_POINTS} shown per case)",
                       yaxis={"type": "log", "title": "latency (ms)"}, showlegend=False, height=420)
     return fig
 
@@ -192,7 +194,8 @@ def _summary(report: Report) -> list[str]:
     sentences = [g.sentence for g in report.groups if g.sentence]
     if sentences:
         parts += ["<h2>Which runtime, for which load</h2>", _list(sentences),
-                  _notes([f"Crossovers interpolated {INTERPOLATION}; a tie within CI is not a flip."])]
+                  _notes([f"Crossovers interpolated {INTERPOLATION}; "
+                          "a tie within CI is not a flip."])]
     pipes = [p.sentence for p in report.pipelines if p.sentence]
     if pipes:
         parts += ["<h2>Where the end-to-end time goes</h2>", _list(pipes)]
@@ -238,5 +241,6 @@ def render_html(report: Report) -> str:
     parts += [html_table(t, "h2") for t in report.tables]
     return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
             f"<title>onnxbench report: {html.escape(report.run.run_dir.name)}</title>"
-            f"<style>{_asset('style.css')}</style><script type=\"text/javascript\">{get_plotlyjs()}</script>"
+            f"<style>{_asset('style.css')}</style>"
+            f"<script type=\"text/javascript\">{get_plotlyjs()}</script>"
             f"</head><body>{''.join(parts)}<script>{_asset('sortable.js')}</script></body></html>\n")

@@ -57,7 +57,8 @@ def _summary(report: Report) -> list[str]:
     sentences = [g.sentence for g in report.groups if g.sentence]
     if sentences:
         head += ["## Which runtime, for which load", ""] + [f"- {s}" for s in sentences]
-        head += ["", f"_Crossovers interpolated {INTERPOLATION}; a tie within CI is not a flip._", ""]
+        head += ["", f"_Crossovers interpolated {INTERPOLATION}; a tie within CI is not a flip._",
+                 ""]
     pipes = [p.sentence for p in report.pipelines if p.sentence]
     if pipes:
         head += ["## Where the end-to-end time goes", ""] + [f"- {s}" for s in pipes] + [""]

@@ -134,7 +134,8 @@ def pipeline_table(title: str, rows: list[PipelineRow], stages: list[str]) -> Ta
 
 
 def _reference(rows: list[PipelineRow]) -> PipelineRow | None:
-    """The plain current pipeline (no pin_memory, no non_blocking) if measured, else a current one."""
+    """The plain current pipeline (no pin_memory, no non_blocking) if measured, else a current
+    one."""
     current = [r for r in rows if r.point.case.options["pipeline"] == "current" and r.e2e]
     plain = [r for r in current if not any(r.switch(s) for s in SWITCHES)]
     return next(iter(plain or current), None)

@@ -3,8 +3,8 @@
 ``factory()`` takes no arguments and returns ``(module, example_inputs)``; example_inputs is
 a dict name → tensor/ndarray (its keys become the input names) or a tuple/list of tensors
 (named ``input_0``, ``input_1``, ...). The module returns a tensor or a tuple of tensors,
-named ``output_0``, ``output_1``, ... Axis 0 of every input and output is the dynamic batch axis; ``make_inputs`` tiles
-the example rows along it to reach the requested batch.
+named ``output_0``, ``output_1``, ... Axis 0 of every input and output is the dynamic batch
+axis; ``make_inputs`` tiles the example rows along it to reach the requested batch.
 
 Everything the user can get wrong (path, import, factory, return value, a ``sys.exit``)
 is a UserError that names the file and what is expected.

@@ -96,7 +96,8 @@ class MoESpec(ModelSpec):
     default_config = "default"
 
     def settings(self, config: str | None, options: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The config's settings, with ``experts``/``top``/``emb``/``hidden``/``epochs`` overridable."""
+        """The config's settings, with ``experts``/``top``/``emb``/``hidden``/``epochs``
+        overridable."""
         merged = {"routing": "dense", **self.config(config)}
         for key in merged:
             if key == "routing":

@@ -96,7 +96,8 @@ class ResNetSpec(ModelSpec):
         try:
             import torchvision.models as tvm
         except Exception as exc:
-            raise Skip(f"backend torchvision does not import here: {str(exc).splitlines()[0]}") from exc
+            raise Skip("backend torchvision does not import here: "
+                       f"{str(exc).splitlines()[0]}") from exc
         if cfg.get("num_labels") != 1000:
             raise UserError(f"model {self.name!r}: backend torchvision has no tiny config")
         return getattr(tvm, self.name)(weights=None)
