@@ -41,7 +41,8 @@ DTYPES = [
 ]
 
 
-@pytest.mark.parametrize("elem,np_type", DTYPES, ids=[TensorProto.DataType.Name(e) for e, _ in DTYPES])
+@pytest.mark.parametrize("elem,np_type", DTYPES,
+                         ids=[TensorProto.DataType.Name(e) for e, _ in DTYPES])
 def test_every_dtype_is_synthesised_and_accepted_by_ort(elem, np_type):
     model = identity_model({"x": (elem, ["batch", 3])})
     feeds = synthesize(model, batch=4, seed=1)

@@ -36,7 +36,8 @@ def test_html_has_the_markdown_tables(written):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (`make browser` installs it)")
+@pytest.mark.skipif(CHROMIUM is None,
+                    reason="headless Chromium not installed (`make browser` installs it)")
 def test_full_report_opens_and_every_chart_draws(written, tmp_path):
     errors, counts, png = load_page(written[1], tmp_path)
     assert errors == [], f"console errors: {errors}"

@@ -1,4 +1,5 @@
-"""The runtimes on the CPU: ORT sessions and options, skips, fallback detection, torch, test runtimes."""
+"""The runtimes on the CPU: ORT sessions and options, skips, fallback detection, torch, test
+runtimes."""
 
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ def test_one_device_per_provider_whatever_the_spelling():
 
 
 def test_capabilities_are_declared():
-    assert runtime_class("torch-cpu").needs_module and runtime_class("torch-cpu").framework == "torch"
+    assert runtime_class("torch-cpu").needs_module
+    assert runtime_class("torch-cpu").framework == "torch"
     assert not runtime_class("ort-cpu").needs_module and runtime_class("ort-cpu").thread_safe
     assert not runtime_class("torch-compile-cpu").thread_safe
     assert "bf16" in runtime_class("torch-cpu").precisions
@@ -176,7 +178,8 @@ def test_absent_provider_skips_with_reason(onnx_file, name, provider):
 
     if provider in ort.get_available_providers():
         pytest.skip(f"{provider} is available on this machine")
-    with pytest.raises(Skip, match=f"ONNX Runtime here has no {provider} \\(available: .*CPUExecutionProvider"):
+    with pytest.raises(Skip, match=f"ONNX Runtime here has no {provider} "
+                                   "\\(available: .*CPUExecutionProvider"):
         _prepared(name, onnx_file)
 
 
@@ -185,7 +188,8 @@ def test_fallback_to_cpu_is_detected(onnx_file, monkeypatch):
 
     monkeypatch.setattr(ort, "get_available_providers",
                         lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
-    monkeypatch.setattr(ort.InferenceSession, "get_providers", lambda self: ["CPUExecutionProvider"])
+    monkeypatch.setattr(ort.InferenceSession, "get_providers",
+                        lambda self: ["CPUExecutionProvider"])
     with pytest.raises(Skip, match="provider fell back to CPU: CUDAExecutionProvider not active "
                                    r"\(active: CPUExecutionProvider\)"):
         _prepared("ort-cuda", onnx_file, {"use_tf32": 0})

@@ -1,4 +1,5 @@
-"""The model zoo: every spec builds, its inputs fit, counts match, MoE learns, factories fail well."""
+"""The model zoo: every spec builds, its inputs fit, counts match, MoE learns, factories fail
+well."""
 
 from __future__ import annotations
 
