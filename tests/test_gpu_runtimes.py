@@ -147,7 +147,7 @@ def _mlp():
     return torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 16))
 
 
-def MlpArtifact(model: str = "mlp") -> Bundle:
+def MlpArtifact(model: str = "mlp") -> Bundle:  # CamelCase: reads like the record it was
     return Bundle.of_module(_mlp, model=model)
 
 

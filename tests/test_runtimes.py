@@ -230,7 +230,7 @@ def _tiny_module():
     return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
 
 
-def ModuleArtifact(model: str = "tiny") -> Bundle:
+def ModuleArtifact(model: str = "tiny") -> Bundle:  # CamelCase: reads like the record it was
     """A bundle whose module is built in the test (no zoo needed)."""
     return Bundle.of_module(_tiny_module, model=model)
 

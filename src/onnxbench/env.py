@@ -64,7 +64,9 @@ def _cpu() -> dict[str, Any]:
         freq = psutil.cpu_freq()
         if freq and freq.max:
             max_mhz = round(freq.max, 1)
-    except (OSError, NotImplementedError, psutil.Error):  # no cpufreq in some VMs/containers
+    # AttributeError: psutil has no cpu_freq on this platform; the rest: cpufreq files
+    # missing or odd in VMs/containers
+    except (AttributeError, OSError, ValueError, NotImplementedError, psutil.Error):
         pass
     if max_mhz is None and info.get("hz_advertised"):
         max_mhz = round(info["hz_advertised"][0] / 1e6, 1)

@@ -52,7 +52,7 @@ def _load_factory(path: Path, factory: str, where: str) -> Callable[[], Any]:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except USER_CODE_ERRORS as exc:
+    except USER_CODE_ERRORS as exc:  # any failure in user code is the user's
         raise UserError(f"{where}: importing {path} failed ({_first_line(exc)})") from None
     fn = getattr(module, factory, None)
     if not callable(fn):

@@ -95,7 +95,7 @@ class ResNetSpec(ModelSpec):
     def _torchvision(self, cfg: dict[str, Any]):
         try:
             import torchvision.models as tvm
-        except Exception as exc:
+        except Exception as exc:  # any import failure means "not here"
             raise Skip("backend torchvision does not import here: "
                        f"{str(exc).splitlines()[0]}") from exc
         if cfg.get("num_labels") != 1000:
