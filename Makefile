@@ -26,6 +26,8 @@ demo: $(STAMP)
 	$(VENV)/bin/onnxbench run --suite quickstart
 
 test: $(STAMP) browser
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q
 
 clean:

@@ -291,7 +291,8 @@ def render(results: dict[str, Any], args: argparse.Namespace, seconds: float) ->
     lines += ["", "## Method", "",
               f"Models: {LAYERS} × (MatMul {DIM}×{DIM} + Relu) at batch {BATCH} on ORT CPU "
               "with one thread; the A/A copy is the same graph saved to another file; the "
-              f"sensitivity model has {LAYERS + 1} layers. `onnxbench ab` runs blocks ABBA BAAB … (each a "
+              f"sensitivity model has {LAYERS + 1} layers. `onnxbench ab` runs blocks "
+              "ABBA BAAB … (each a "
               "fresh worker process, 0.5 s timed after 10 warm-up runs), analyses the pairs' "
               "log ratios (paired t), looks after 4, 8, 16, … pairs with alpha_k = "
               "0.05·6/(π²k²) and stops once the CI is within ±1 %, the verdict is settled "

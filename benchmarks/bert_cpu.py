@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from _output import DOCS, emit
 from onnxbench.accuracy import cosine_similarity, onnx_predict
 from onnxbench.env import markdown_lines
 from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.measure.stats import summarize
 from onnxbench.measure.timer import measure
 from onnxbench.optimize import apply_optimizations
-from _output import DOCS, emit
 
 OUT = DOCS / "bert_cpu.md"
 POLICY = MeasurePolicy(warmup=5, min_runs=20, max_runs=60, min_time_s=1.0, max_time_s=15.0)

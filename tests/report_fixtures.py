@@ -7,8 +7,9 @@ points) into ``tmp/raw`` plus ``configs/env.json`` and ``configs/plan.json``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,8 @@ def make_run(tmp: Path, *, repeats: int = 1, env: bool = True,
     (tmp / "configs").mkdir(parents=True, exist_ok=True)
     if env:
         (tmp / "configs" / "env.json").write_text(json.dumps(
-            {"cpu": {"model": "Test CPU", "cores": 2}, "os": "Linux", "versions": {"onnxruntime": "1.31.1"}}))
+            {"cpu": {"model": "Test CPU", "cores": 2}, "os": "Linux",
+             "versions": {"onnxruntime": "1.31.1"}}))
     (tmp / "configs" / "plan.json").write_text(json.dumps({"ab_axes": ab_axes or {}}))
     return tmp
 
@@ -173,6 +175,6 @@ def pipeline_results(repeats: int = 3) -> list[Result]:
         for i, (pin, nb) in enumerate([(False, False), (False, True), (True, False), (True, True)]):
             results.append(pipeline_result("current", pin, nb, 8.0 * (0.9 if pin else 1.0), 2.0,
                                            repeat=r, seed=100 * r + i))
-            results.append(pipeline_result("gpu", pin, nb, 5.0, 2.0, repeat=r, seed=100 * r + i + 50,
-                                           divergent="preprocess"))
+            results.append(pipeline_result("gpu", pin, nb, 5.0, 2.0, repeat=r,
+                                           seed=100 * r + i + 50, divergent="preprocess"))
     return results

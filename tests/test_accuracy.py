@@ -93,6 +93,7 @@ def test_onnx_predict_casts_to_fp16_inputs(tmp_path):
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT16, ["n", 2])
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
     path = tmp_path / "relu16.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=10), path)
     out = accuracy.onnx_predict(path)({"x": np.array([[-1.0, 2.0]], np.float32)})[0]
     assert out.dtype == np.float16 and out.tolist() == [[0.0, 2.0]]

@@ -9,8 +9,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from onnxbench.result import read_results
 from clitools import run_cli as cli
+from onnxbench.result import read_results
 from test_worker import write_tiny_onnx
 
 FAST = ["--runs", "3", "--warmup", "1"]
@@ -34,7 +34,8 @@ def test_bench_json_writes_one_result_per_measurement(tmp_path, tiny, capsys):
     assert rows[("ort-cpu", 3)]["status"] == "ok" and rows[("ort-cpu", 3)]["n"] == 3
     assert rows[("ort-cpu", 3)]["p50_ms"] > 0
     assert rows[("torch-cpu", 1)]["status"] == "skipped"
-    assert "torch-cpu runs a PyTorch model; this case has only an ONNX file" in rows[("torch-cpu", 1)]["reason"]
+    assert ("torch-cpu runs a PyTorch model; this case has only an ONNX file"
+            in rows[("torch-cpu", 1)]["reason"])
     results = read_results(out_dir / "raw")  # each point in 3 processes, the runs split
     assert len(results) == 12 and (out_dir / "env.json").is_file()
     # a suite run: the plan, the summary and the report are written like `run`'s
@@ -103,7 +104,7 @@ def _write(path: Path, text: str) -> Path:
 def test_bad_input_is_one_line_and_exit_2(name, tmp_path, tiny, capsys):
     make_args, expected = BAD_INPUTS[name]
     out_dir = tmp_path / "never"
-    code, out, err = cli(capsys, "bench", *make_args(tmp_path, tiny), "--out", str(out_dir))
+    code, _out, err = cli(capsys, "bench", *make_args(tmp_path, tiny), "--out", str(out_dir))
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -161,7 +162,8 @@ def test_suite_fix_squeeze_dims_lets_batch_1_run_natively(tmp_path, capsys):
                          "--json", "--quiet")
     assert code == 0, err
     # summary rows carry options as a JSON string ("" when there are none)
-    rows = {"fix" in json.loads(r["options"] or "{}"): r for r in json.loads(out)["summary"]["rows"]}
+    rows = {"fix" in json.loads(r["options"] or "{}"): r
+            for r in json.loads(out)["summary"]["rows"]}
     assert rows[False]["status"] == "failed" and "Concat" in rows[False]["reason"]
     assert rows[True]["status"] == "ok"
 

@@ -90,7 +90,8 @@ def test_sentence_names_leaders_and_crossover():
     b = [5, 5, 5, 5, 5]
     s = winner_sentence("batch", XS, {"ORT CPU": (a, tight(a)), "ORT CUDA": (b, tight(b))})
     assert s.startswith("ORT CPU is fastest up to batch 16; ORT CUDA from 64 (crossover ≈ ")
-    one = winner_sentence("batch", XS, {"ORT CPU": (a, tight(a)), "PyTorch CPU": ([20] * 5, tight([20] * 5))})
+    one = winner_sentence("batch", XS, {"ORT CPU": (a, tight(a)),
+                                        "PyTorch CPU": ([20] * 5, tight([20] * 5))})
     assert one == "ORT CPU is fastest at every batch measured (batch 1–256)."
 
 

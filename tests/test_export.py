@@ -18,10 +18,10 @@ from onnxbench.export.fixes import apply_fix
 from onnxbench.export.inspect import inspect_model
 from onnxbench.export.lint import lint
 from onnxbench.export.matrix import export_matrix
-from onnxbench.runtimes.torch_eager import run_module as torch_outputs
 from onnxbench.export.reference import ort_session, read_reference, write_reference
 from onnxbench.parity import compare
 from onnxbench.runtimes.pad import pad_batch, trim
+from onnxbench.runtimes.torch_eager import run_module as torch_outputs
 
 AXES = {"x": {0: "batch"}, "y": {0: "batch"}}
 
@@ -235,14 +235,14 @@ def test_inspect_reports_symbolic_dims_and_parameters(tmp_path, capsys):
     (["export", "dcnv2", "--fix", "everything"], "everything"),
 ])
 def test_export_bad_input_exits_2_with_one_line(argv, needle, capsys):
-    code, out, err = run_cli(capsys, *argv)
+    code, _out, err = run_cli(capsys, *argv)
     assert code == 2
     assert needle in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
 def test_dcnv2_tiny_matrix_shows_the_batch1_hazard(tmp_path, capsys):
-    code, out, err = run_cli(capsys, "export", "dcnv2", "--config", "tiny", "--exporter", "all",
+    code, out, _err = run_cli(capsys, "export", "dcnv2", "--config", "tiny", "--exporter", "all",
                       "--batches", "1,2,8", "--out", str(tmp_path), "--json")
     assert code == 0
     rows = {r["label"]: r for r in json.loads(out)["rows"]}

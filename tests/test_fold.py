@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import onnxruntime as ort
-from clitools import run_cli
 from onnx import TensorProto, helper, numpy_helper
 
+from clitools import run_cli
 from onnxbench.optimize.fold import fold_feature_shuffling
 
 F, I64, F16 = TensorProto.FLOAT, TensorProto.INT64, TensorProto.FLOAT16

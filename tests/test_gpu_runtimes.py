@@ -125,7 +125,8 @@ def test_ort_cuda_graph_e2e_sees_new_host_data(mlp_file):
     inputs = _x(8, seed=3)
     call = rt.bind(inputs)
     inputs["X"][:] = _x(8, seed=5)["X"]  # the closure copies the host array on every call
-    np.testing.assert_allclose(call()[0], _cpu_reference(mlp_file, _x(8, seed=5)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(call()[0], _cpu_reference(mlp_file, _x(8, seed=5)),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_ort_trt_runs_or_skips_with_reason(mlp_file):
@@ -135,7 +136,8 @@ def test_ort_trt_runs_or_skips_with_reason(mlp_file):
     except Skip as exc:
         assert "TensorRT" in str(exc)
         return
-    np.testing.assert_allclose(rt.run(_x(4))[0], _cpu_reference(mlp_file, _x(4)), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(rt.run(_x(4))[0], _cpu_reference(mlp_file, _x(4)),
+                               rtol=1e-3, atol=1e-3)
 
 
 def _mlp():
@@ -145,7 +147,7 @@ def _mlp():
     return torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 16))
 
 
-def MlpArtifact(model: str = "mlp") -> Bundle:  # noqa: N802 - reads like the record it was
+def MlpArtifact(model: str = "mlp") -> Bundle:  # CamelCase: reads like the record it was
     return Bundle.of_module(_mlp, model=model)
 
 
@@ -161,7 +163,8 @@ def test_torch_cuda_parity_events_and_memory():
     rt = get_runtime("torch-cuda")
     rt.prepare(MlpArtifact(model="mlp"), {"tf32": False})
     info = rt.info()
-    assert info["tf32"] == {"matmul": False, "cudnn": False} and info["device_clock"].startswith("CUDA events")
+    assert info["tf32"] == {"matmul": False, "cudnn": False}
+    assert info["device_clock"].startswith("CUDA events")
     inputs = _x(32)
     call = rt.bind(inputs)
     assert rt.device_time_ms(call) > 0

@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report_fixtures import make_run  # noqa: E402
-
-from onnxbench.report import write_reports  # noqa: E402
+from onnxbench.report import write_reports
+from report_fixtures import make_run
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM = shutil.which("chromium") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1280,2000", "--remote-debugging-pipe"]
@@ -47,7 +47,8 @@ class Browser:
             os.dup2(cmd_r, 3)
             os.dup2(resp_w, 4)
 
-        self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={user_dir}", "about:blank"],
+        self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={user_dir}",
+                                      "about:blank"],
                                      preexec_fn=_fds, pass_fds=(3, 4), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         os.close(cmd_r)
@@ -99,7 +100,7 @@ class Browser:
         try:
             self.session = None
             self.send("Browser.close", timeout=10)
-        except Exception:
+        except (OSError, RuntimeError, ValueError):  # chromium already gone or garbled
             pass
         try:
             self.proc.wait(timeout=10)
@@ -116,7 +117,8 @@ def console_errors(events: list[dict]) -> list[str]:
             d = p.get("exceptionDetails", {})
             out.append(d.get("exception", {}).get("description") or d.get("text", "exception"))
         elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-            out.append(" ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
+            out.append(" ".join(str(a.get("value", a.get("description", "")))
+                                for a in p.get("args", [])))
         elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
             out.append(p["entry"].get("text", ""))
     return out
@@ -127,12 +129,14 @@ def load_page(path: Path, tmp: Path) -> tuple[list[str], dict, bytes]:
     b = Browser(tmp / "chromium-profile")
     try:
         page = next(t for t in b.send("Target.getTargets")["targetInfos"] if t["type"] == "page")
-        b.session = b.send("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})["sessionId"]
+        b.session = b.send("Target.attachToTarget",
+                           {"targetId": page["targetId"], "flatten": True})["sessionId"]
         for domain in ("Runtime", "Log", "Page"):
             b.send(f"{domain}.enable")
         b.send("Network.enable")
         b.send("Network.emulateNetworkConditions", {"offline": True, "latency": 0,
-                                                     "downloadThroughput": -1, "uploadThroughput": -1})
+                                                     "downloadThroughput": -1,
+                                                     "uploadThroughput": -1})
         b.send("Page.navigate", {"url": path.resolve().as_uri()})
         b.wait_event("Page.loadEventFired", timeout=90)
         b.pump(1.5)
@@ -163,7 +167,8 @@ def report(tmp_path_factory) -> Path:
     return paths[0]
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (`make browser` installs it)")
+@pytest.mark.skipif(CHROMIUM is None,
+                    reason="headless Chromium not installed (`make browser` installs it)")
 def test_report_opens_without_errors_and_charts_draw(report: Path, tmp_path: Path):
     html = report.read_text(encoding="utf-8")
     assert "<script src=" not in html and "<link " not in html  # self-contained: nothing fetched
@@ -174,7 +179,8 @@ def test_report_opens_without_errors_and_charts_draw(report: Path, tmp_path: Pat
     assert not_blank(png)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (`make browser` installs it)")
+@pytest.mark.skipif(CHROMIUM is None,
+                    reason="headless Chromium not installed (`make browser` installs it)")
 def test_browser_check_catches_an_injected_js_error(report: Path, tmp_path: Path):
     """The check above must be able to fail: a page with a JS error is caught."""
     bad = tmp_path / "bad.html"

@@ -10,8 +10,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from onnxbench.errors import UserError
-from onnxbench.inputs import (describe_inputs, load_onnx, parse_range, parse_shape,
-                              synthesize)
+from onnxbench.inputs import describe_inputs, load_onnx, parse_range, parse_shape, synthesize
 
 
 def identity_model(inputs: dict[str, tuple[int, list]]) -> onnx.ModelProto:
@@ -42,7 +41,8 @@ DTYPES = [
 ]
 
 
-@pytest.mark.parametrize("elem,np_type", DTYPES, ids=[TensorProto.DataType.Name(e) for e, _ in DTYPES])
+@pytest.mark.parametrize("elem,np_type", DTYPES,
+                         ids=[TensorProto.DataType.Name(e) for e, _ in DTYPES])
 def test_every_dtype_is_synthesised_and_accepted_by_ort(elem, np_type):
     model = identity_model({"x": (elem, ["batch", 3])})
     feeds = synthesize(model, batch=4, seed=1)
@@ -67,7 +67,7 @@ def test_bfloat16_and_string_inputs():
 
 def test_unsupported_dtype_names_the_input():
     model = identity_model({"f8": (TensorProto.FLOAT8E4M3FN, [2])})
-    with pytest.raises(UserError, match="f8.*FLOAT8E4M3FN"):
+    with pytest.raises(UserError, match=r"f8.*FLOAT8E4M3FN"):
         synthesize(model, batch=1)
 
 
@@ -132,7 +132,7 @@ def test_unresolved_dim_error_names_input_and_dim():
 
 def test_missing_seq_and_explicit_shape_errors():
     model = identity_model({"input_ids": (TensorProto.INT64, ["batch", "seq_len"])})
-    with pytest.raises(UserError, match="input_ids.*--seq"):
+    with pytest.raises(UserError, match=r"input_ids.*--seq"):
         synthesize(model, batch=1)
     with pytest.raises(UserError, match="rank 2"):
         synthesize(model, batch=1, shapes={"input_ids": [1, 2, 3]})

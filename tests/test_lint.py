@@ -140,7 +140,7 @@ def test_lint_command_exit_codes(tmp_path, capsys, with_axes, expected):
                inits=[_const("ax", [2])] if with_axes else [])
     path = tmp_path / "m.onnx"
     onnx.save(m, path)
-    code, out, err = run_cli(capsys, "lint", str(path), "--json")
+    code, out, _err = run_cli(capsys, "lint", str(path), "--json")
     assert code == expected
     import json
 
@@ -152,7 +152,7 @@ def test_lint_command_exit_codes(tmp_path, capsys, with_axes, expected):
 def test_lint_command_bad_file_exits_2(tmp_path, capsys):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")
-    code, out, err = run_cli(capsys, "lint", str(bad))
+    code, _out, err = run_cli(capsys, "lint", str(bad))
     assert code == 2 and str(bad) in err and len(err.strip().splitlines()) == 1
 
 

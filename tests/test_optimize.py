@@ -119,7 +119,8 @@ def test_fuse_on_non_transformer_is_not_a_crash(tmp_path):
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
     path = tmp_path / "relu.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=10), path)
     res = apply_optimizations(path, tmp_path / "out", fuse="bert")
     step = res.report.steps[0]
     assert not step.applied and step.notes
@@ -148,7 +149,8 @@ def test_fp16_reports_out_of_range_initializers(tmp_path):
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])
     graph = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g", [x], [y], [w])
     src = tmp_path / "add.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), src)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                ir_version=10), src)
     step = to_fp16(src, tmp_path / "add16.onnx", keep_io_types=True)
     found = step.details["out_of_range_initializers"]
     assert found == [{"name": "w", "size": 4, "overflow": 1, "underflow": 1, "max_abs": 1e6}]
@@ -322,11 +324,13 @@ def test_fp16_keeps_integer_ids_exact(tmp_path):
     assert step.details["id_path_nodes"] == 4  # Cast→float, Concat, Slice, Cast→int64
     feeds = {"ids": np.array([[4097], [4999], [3]], np.int64),
              "dense": np.array([[0.5], [1.0], [2.0]], np.float32)}
-    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(
-        None, feeds)[0]
+    def run(p):
+        return ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(
+            None, feeds)[0]
     ref, out = run(src), run(dst)
     np.testing.assert_allclose(out, ref, rtol=2e-3, atol=2e-3)
-    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in onnx.load(str(dst)).graph.initializer)
+    assert any(i.data_type == onnx.TensorProto.FLOAT16
+               for i in onnx.load(str(dst)).graph.initializer)
 
 
 def test_passes_run_in_the_documented_order(tmp_path):

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from onnxbench.accuracy import ACCURACY_BATCH, ACCURACY_BATCHES
-
 from onnxbench.case import Case
 from onnxbench.errors import Skip
 from onnxbench.result import read_results
@@ -174,7 +173,8 @@ def test_graph_options_change_the_artifact_key():
     assert len(keys) == 16
     assert plain.model_copy(update={"options": {"threads": 1}}).artifact_key == plain.artifact_key
     # pad_batch_to 2 exports at the default batch 2: the same graph, the same artifact
-    assert plain.model_copy(update={"options": {"pad_batch_to": 2}}).artifact_key == plain.artifact_key
+    padded = plain.model_copy(update={"options": {"pad_batch_to": 2}})
+    assert padded.artifact_key == plain.artifact_key
 
 
 def test_cached_reference_builds_once(tmp_path):

@@ -8,13 +8,12 @@ import json
 
 import pytest
 
-from report_fixtures import BATCHES, cpu_ms, make_run
-
 from onnxbench.cli import main
+from onnxbench.errors import UserError
 from onnxbench.report import build_report, write_reports
 from onnxbench.report.load import group_points, load_run
 from onnxbench.report.markdown import render_markdown
-from onnxbench.errors import UserError
+from report_fixtures import BATCHES, cpu_ms, make_run
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report_fixtures import PIPELINE_AXES, make_run, optim_results, pipeline_results  # noqa: E402
-from test_html_browser import CHROMIUM, load_page, not_blank  # noqa: E402
-
-from onnxbench.report import write_reports  # noqa: E402
+from onnxbench.report import write_reports
+from report_fixtures import PIPELINE_AXES, make_run, optim_results, pipeline_results
+from test_html_browser import CHROMIUM, load_page, not_blank
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +36,8 @@ def test_html_has_the_markdown_tables(written):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (`make browser` installs it)")
+@pytest.mark.skipif(CHROMIUM is None,
+                    reason="headless Chromium not installed (`make browser` installs it)")
 def test_full_report_opens_and_every_chart_draws(written, tmp_path):
     errors, counts, png = load_page(written[1], tmp_path)
     assert errors == [], f"console errors: {errors}"

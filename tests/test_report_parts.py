@@ -8,13 +8,11 @@ import re
 
 import pytest
 
-from report_fixtures import (make_optim_run, make_pipeline_run, make_result, make_run,
-                             write_run)
-
 from onnxbench.report import build_report
 from onnxbench.report.fmt import accuracy_text, short_reason, sig
 from onnxbench.report.markdown import md_table, render_markdown
 from onnxbench.report.tables import Cell, Table
+from report_fixtures import make_optim_run, make_pipeline_run, make_result, make_run, write_run
 
 
 def _table(report, suffix):
@@ -43,7 +41,8 @@ def test_shared_options_are_said_once_and_labels_show_only_what_differs(tmp_path
 def test_ab_labels_name_the_differing_fields_not_the_case_id(tmp_path):
     rep = build_report(make_pipeline_run(tmp_path))
     labels = [p.label for p in rep.ab.pairs]
-    assert "resnet18/512 PyTorch CUDA (pipeline=current; non_blocking=False) [pin_memory: false → true]" in labels
+    assert ("resnet18/512 PyTorch CUDA (pipeline=current; non_blocking=False) "
+            "[pin_memory: false → true]") in labels
     assert not any("_r0" in lab or "image_size" in lab or "b1" in lab for lab in labels)
 
 
@@ -112,7 +111,8 @@ def test_pipeline_table_and_sentence(tmp_path):
                                                      "postprocess")]
     assert t.headers[8:] == ["E2E median (ms)", "inference share", "agreement vs current",
                              "first divergent stage"]
-    current = next(r for r in t.rows if r[0].text == "current" and r[1].text == r[2].text == "False")
+    current = next(r for r in t.rows
+                   if r[0].text == "current" and r[1].text == r[2].text == "False")
     assert current[8].value == pytest.approx(8.0, rel=0.03)
     assert current[9].value == pytest.approx(0.25, rel=0.03) and current[11].text == "none"
     gpu = next(r for r in t.rows if r[0].text == "gpu")

@@ -1,4 +1,5 @@
-"""The runtimes on the CPU: ORT sessions and options, skips, fallback detection, torch, test runtimes."""
+"""The runtimes on the CPU: ORT sessions and options, skips, fallback detection, torch, test
+runtimes."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ from onnx import TensorProto, helper, numpy_helper
 
 from onnxbench.bundle import Bundle
 from onnxbench.errors import Skip, UserError
-from onnxbench.runtimes import get_runtime, runtime_class, runtime_device, runtime_names, \
-    validate_runtime_name
+from onnxbench.runtimes import (
+    get_runtime,
+    runtime_class,
+    runtime_device,
+    runtime_names,
+    validate_runtime_name,
+)
 from onnxbench.runtimes.base import Runtime
 
 RNG = np.random.default_rng(0)
@@ -84,7 +90,8 @@ def test_one_device_per_provider_whatever_the_spelling():
 
 
 def test_capabilities_are_declared():
-    assert runtime_class("torch-cpu").needs_module and runtime_class("torch-cpu").framework == "torch"
+    assert runtime_class("torch-cpu").needs_module
+    assert runtime_class("torch-cpu").framework == "torch"
     assert not runtime_class("ort-cpu").needs_module and runtime_class("ort-cpu").thread_safe
     assert not runtime_class("torch-compile-cpu").thread_safe
     assert "bf16" in runtime_class("torch-cpu").precisions
@@ -171,7 +178,8 @@ def test_absent_provider_skips_with_reason(onnx_file, name, provider):
 
     if provider in ort.get_available_providers():
         pytest.skip(f"{provider} is available on this machine")
-    with pytest.raises(Skip, match=f"ONNX Runtime here has no {provider} \\(available: .*CPUExecutionProvider"):
+    with pytest.raises(Skip, match=f"ONNX Runtime here has no {provider} "
+                                   "\\(available: .*CPUExecutionProvider"):
         _prepared(name, onnx_file)
 
 
@@ -180,7 +188,8 @@ def test_fallback_to_cpu_is_detected(onnx_file, monkeypatch):
 
     monkeypatch.setattr(ort, "get_available_providers",
                         lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
-    monkeypatch.setattr(ort.InferenceSession, "get_providers", lambda self: ["CPUExecutionProvider"])
+    monkeypatch.setattr(ort.InferenceSession, "get_providers",
+                        lambda self: ["CPUExecutionProvider"])
     with pytest.raises(Skip, match="provider fell back to CPU: CUDAExecutionProvider not active "
                                    r"\(active: CPUExecutionProvider\)"):
         _prepared("ort-cuda", onnx_file, {"use_tf32": 0})
@@ -221,7 +230,7 @@ def _tiny_module():
     return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
 
 
-def ModuleArtifact(model: str = "tiny") -> Bundle:  # noqa: N802 - reads like the record it was
+def ModuleArtifact(model: str = "tiny") -> Bundle:  # CamelCase: reads like the record it was
     """A bundle whose module is built in the test (no zoo needed)."""
     return Bundle.of_module(_tiny_module, model=model)
 

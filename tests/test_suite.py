@@ -111,7 +111,7 @@ def test_validation_error_is_one_line_with_file_line_field(name, tmp_path, capsy
     tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
     path = tmp_path / "bad.yaml"
     path.write_text(text.replace("{model}", str(tiny)))
-    code, out, err = cli(capsys, "run", "--suite", str(path), "--dry-run")
+    code, _out, err = cli(capsys, "run", "--suite", str(path), "--dry-run")
     assert code == 2 and "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
@@ -124,7 +124,7 @@ def test_option_typo_stops_before_anything_runs(tmp_path, capsys):
     tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
     path = tmp_path / "typo.yaml"
     path.write_text(BASE.replace("{model}", str(tiny)) + "    options: {intra_op_thread: 2}\n")
-    code, out, err = cli(capsys, "run", "--suite", str(path), "--out", str(tmp_path / "runs"))
+    code, _out, err = cli(capsys, "run", "--suite", str(path), "--out", str(tmp_path / "runs"))
     assert code == 2 and "did you mean 'intra_op_threads'" in err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
@@ -270,10 +270,10 @@ def test_aggregate_only_reproduces_the_summary_byte_for_byte(small_run, capsys):
     before = {p.name: p.read_bytes() for p in summary.iterdir()}
     for p in summary.iterdir():
         p.unlink()
-    code, out, err = cli(capsys, "aggregate", str(small_run), "--json")
+    code, _out, err = cli(capsys, "aggregate", str(small_run), "--json")
     assert code == 0, err
     assert {p.name: p.read_bytes() for p in summary.iterdir()} == before
-    code, out, err = cli(capsys, "run", "--aggregate-only", "--input-dir", str(small_run))
+    code, _out, err = cli(capsys, "run", "--aggregate-only", "--input-dir", str(small_run))
     assert code == 0, err
     assert {p.name: p.read_bytes() for p in summary.iterdir()} == before
 

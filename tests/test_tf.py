@@ -203,16 +203,16 @@ def test_bad_savedmodel_dir_and_bad_keras_file_are_user_errors(tmp_path):
         resolve(str(broken_dir)).input_names(None)
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"this is not a zip archive")
-    with pytest.raises(UserError, match="not a loadable .keras model file") as err:
+    with pytest.raises(UserError, match=r"not a loadable \.keras model file") as err:
         resolve(str(bad)).build(None)
     assert "\n" not in str(err.value) and str(bad) in str(err.value)
-    with pytest.raises(UserError, match="no such .keras file"):
+    with pytest.raises(UserError, match=r"no such \.keras file"):
         resolve(str(tmp_path / "missing.keras"))
 
 
 def test_keras_file_source_runs_and_exports(spec, exported, tmp_path):
-    from onnxbench.tf.export import export_tf
     from onnxbench.runtimes import get_runtime
+    from onnxbench.tf.export import export_tf
     from onnxbench.zoo import resolve
 
     path = tmp_path / "enc.keras"
@@ -231,8 +231,8 @@ def test_keras_file_source_runs_and_exports(spec, exported, tmp_path):
 
 @pytest.mark.slow
 def test_savedmodel_dir_source_exports_and_runs(exported, tmp_path):
-    from onnxbench.tf.export import export_tf
     from onnxbench.runtimes import get_runtime
+    from onnxbench.tf.export import export_tf
     from onnxbench.zoo import resolve
 
     sm = tmp_path / "encoder_savedmodel"
@@ -287,10 +287,10 @@ def test_prepare_artifact_builds_a_tf_model_too(tmp_path):
 
 def test_execute_case_measures_tf_and_ort_on_one_artifact(tmp_path):
     """The worker's path end to end: TF runtime and ORT CPU on the artifact's two halves."""
+    from onnxbench.artifact_build import prepare_artifact
     from onnxbench.case import Case
     from onnxbench.execute import execute_case
     from onnxbench.measure.policy import MeasurePolicy
-    from onnxbench.artifact_build import prepare_artifact
 
     policy = MeasurePolicy(warmup=1, min_runs=3, max_runs=3, min_time_s=0, max_time_s=5)
     results = {}

@@ -1,4 +1,5 @@
-"""The model zoo: every spec builds, its inputs fit, counts match, MoE learns, factories fail well."""
+"""The model zoo: every spec builds, its inputs fit, counts match, MoE learns, factories fail
+well."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def test_ids_stay_inside_each_vocabulary():
     inputs = dcn.make_inputs("light", 256, seed=0)
     for name, vocab, _ in dcn.config("light")["sparse"]:
         assert inputs[name].dtype == np.int64 and inputs[name].shape == (256, 1)
-        assert 0 <= inputs[name].min() and inputs[name].max() < vocab
+        assert inputs[name].min() >= 0 and inputs[name].max() < vocab
     for name in dcn.config("light")["dense"]:
         assert inputs[name].dtype == np.float32
     bert = resolve("bert").make_inputs("tiny", 2, 16)
@@ -147,8 +148,8 @@ def test_moe_reads_mnist_idx_files_and_rejects_an_incomplete_folder(tmp_path):
     opts = {"data_dir": str(tmp_path), "epochs": 1}
     module = spec.build(None, options=opts)
     assert module.embed.in_features == 784
-    x, y = spec.held_out(None, opts)
-    assert x.shape == (20, 784) and 0 <= x.min() and x.max() <= 1
+    x, _y = spec.held_out(None, opts)
+    assert x.shape == (20, 784) and x.min() >= 0 and x.max() <= 1
     assert spec.evaluate(lambda f: forward(module, spec, None, f), None, opts)["n"] == 20
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(UserError, match="t10k-labels") as err:
@@ -173,7 +174,7 @@ def test_text_weights_load_locally_and_a_missing_dir_is_a_user_error(tmp_path):
     inputs = spec.make_inputs("base", 2, 8, options={"weights": str(tmp_path / "w")})
     for a, b in zip(forward(module, spec, None, inputs), forward(loaded, spec, None, inputs)):
         torch.testing.assert_close(a, b)
-    with pytest.raises(UserError, match="config.json") as err:
+    with pytest.raises(UserError, match=r"config\.json") as err:
         spec.build("tiny", options={"weights": str(tmp_path / "nothing")})
     assert "\n" not in str(err.value)
 
@@ -224,9 +225,9 @@ def test_factory_spec_bad_cases_are_one_line_user_errors(tmp_path, body, factory
 
 
 def test_unknown_model_or_config_is_a_user_error():
-    with pytest.raises(UserError, match="unknown model 'nope'.*dcnv2"):
+    with pytest.raises(UserError, match=r"unknown model 'nope'.*dcnv2"):
         resolve("nope")
-    with pytest.raises(UserError, match="unknown config 'huge'.*light"):
+    with pytest.raises(UserError, match=r"unknown config 'huge'.*light"):
         resolve("dcnv2").build("huge")
     with pytest.raises(UserError, match="unknown config"):
         resolve("bert").make_inputs("xl", 1, 8)

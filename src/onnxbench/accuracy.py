@@ -128,7 +128,8 @@ class CachedReference:
     """
 
     def __init__(self, make: Callable[[], Predict], cache_dir: Path | None, key: str) -> None:
-        self._make, self._predict = make, None
+        self._make = make
+        self._predict: Predict | None = None
         self.cache_dir, self.key = (Path(cache_dir) if cache_dir else None), key
         self.hits = self.misses = 0
 
@@ -160,7 +161,8 @@ def _save_npz(path: Path, outputs: list[np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".ref.", suffix=".npz", dir=path.parent)
     with os.fdopen(fd, "wb") as fh:
-        np.savez(fh, **{f"out{i}": o for i, o in enumerate(outputs)})
+        # numpy's stub types savez's **kwds, but mypy also matches a ** dict to allow_pickle
+        np.savez(fh, **{f"out{i}": o for i, o in enumerate(outputs)})  # type: ignore[arg-type]
     os.replace(tmp, path)
 
 
@@ -190,8 +192,8 @@ def case_accuracy(case, bundle, predict: Predict) -> dict[str, Any]:
     module_opts = {k: v for k, v in sorted(artifact.options.items())
                    if k not in OPTIMIZE_OPTIONS or k == "truncate_layers"}
     key = json.dumps([artifact.model, artifact.config, module_opts, str(state.resolve())
-                      if state else None, state.stat().st_size if cache else None,
-                      state.stat().st_mtime_ns if cache else None], default=str)
+                      if state else None, state.stat().st_size if cache and state else None,
+                      state.stat().st_mtime_ns if cache and state else None], default=str)
     reference = CachedReference(bundle.reference, cache, key)
     result = accuracy_delta(spec, predict, reference, config=case.config,
                             batch=ACCURACY_BATCH, seq=case.seq,

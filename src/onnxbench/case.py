@@ -21,7 +21,7 @@ from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.options import EXPORT_OPTIONS, OPTIMIZE_OPTIONS
 from onnxbench.scenarios.spec import LoadSpec
 
-__all__ = ["Case", "case_id", "point_id", "EXPORT_OPTIONS", "OPTIMIZE_OPTIONS"]
+__all__ = ["EXPORT_OPTIONS", "OPTIMIZE_OPTIONS", "Case", "case_id", "point_id"]
 
 
 class Case(BaseModel):
@@ -30,7 +30,8 @@ class Case(BaseModel):
     model: str = Field(description="zoo name, path to an .onnx file, or path/to/file.py:factory")
     config: str | None = Field(None, description="named config of a zoo model")
     exporter: str | None = Field(None, description="exporter that produced the ONNX graph")
-    runtime: str = Field(description="runtime name, e.g. ort-cpu, torch-cpu, ort:OpenVINOExecutionProvider")
+    runtime: str = Field(
+        description="runtime name, e.g. ort-cpu, torch-cpu, ort:OpenVINOExecutionProvider")
     batch: int = Field(ge=1)
     seq: int | None = Field(None, ge=1)
     precision: str = "fp32"
@@ -38,8 +39,10 @@ class Case(BaseModel):
     shapes: dict[str, list[int]] = Field(default_factory=dict, description="explicit input shapes")
     ranges: dict[str, tuple[float, float]] = Field(default_factory=dict,
                                                    description="value ranges of inputs (inclusive)")
-    values: dict[str, float] = Field(default_factory=dict, description="inputs filled with one value")
-    inputs: str | None = Field(None, description="the user's inputs: .npz, .npy folder or ORT test data")
+    values: dict[str, float] = Field(default_factory=dict,
+                                     description="inputs filled with one value")
+    inputs: str | None = Field(None,
+                               description="the user's inputs: .npz, .npy folder or ORT test data")
     seq_mix: list[tuple[int, float]] | None = Field(
         None, description="mixed shapes: (sequence length, weight) pairs run in one session")
     measure: MeasurePolicy = Field(default_factory=MeasurePolicy)

@@ -57,14 +57,16 @@ def _cpu() -> dict[str, Any]:
         import cpuinfo
 
         info = cpuinfo.get_cpu_info()
-    except Exception:  # py-cpuinfo can fail in odd sandboxes; the rest still matters
+    except Exception:  # noqa: BLE001 - py-cpuinfo can fail any way in odd sandboxes; the rest still matters
         pass
     max_mhz = None
     try:
         freq = psutil.cpu_freq()
         if freq and freq.max:
             max_mhz = round(freq.max, 1)
-    except Exception:
+    # AttributeError: psutil has no cpu_freq on this platform; the rest: cpufreq files
+    # missing or odd in VMs/containers
+    except (AttributeError, OSError, ValueError, NotImplementedError, psutil.Error):
         pass
     if max_mhz is None and info.get("hz_advertised"):
         max_mhz = round(info["hz_advertised"][0] / 1e6, 1)
@@ -73,7 +75,8 @@ def _cpu() -> dict[str, Any]:
         "arch": info.get("arch_string_raw") or platform.machine(),
         "physical_cores": psutil.cpu_count(logical=False),
         "logical_threads": psutil.cpu_count(logical=True),
-        "affinity_threads": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "affinity_threads": (len(os.sched_getaffinity(0))
+                             if hasattr(os, "sched_getaffinity") else None),
         "max_freq_mhz": max_mhz,
         "flags_avx512": any(f.startswith("avx512") for f in info.get("flags", [])) or None,
         "l3_cache": info.get("l3_cache_size"),
@@ -90,9 +93,11 @@ def _gpus() -> list[dict[str, Any]]:
     """Each GPU via NVML; an empty list where there is no NVIDIA driver."""
     try:
         import pynvml
-
+    except ImportError:
+        return []
+    try:
         pynvml.nvmlInit()
-    except Exception:
+    except pynvml.NVMLError:
         return []
     try:
         driver = _text(pynvml.nvmlSystemGetDriverVersion())
@@ -104,18 +109,18 @@ def _gpus() -> list[dict[str, Any]]:
             mem = pynvml.nvmlDeviceGetMemoryInfo(h)
             try:
                 cc = ".".join(map(str, pynvml.nvmlDeviceGetCudaComputeCapability(h)))
-            except Exception:
+            except pynvml.NVMLError:
                 cc = None
             gpus.append({"index": i, "name": _text(pynvml.nvmlDeviceGetName(h)),
                          "memory_total_mb": round(mem.total / 2**20),
                          "compute_capability": cc, "driver": driver, "cuda_driver": cuda_str})
         return gpus
-    except Exception:
+    except pynvml.NVMLError:
         return []
     finally:
         try:
             pynvml.nvmlShutdown()
-        except Exception:
+        except pynvml.NVMLError:
             pass
 
 
@@ -147,12 +152,12 @@ def _packages() -> dict[str, str]:
 def _torch() -> dict[str, Any] | None:
     try:
         import torch
-    except Exception:
+    except Exception:  # noqa: BLE001 - a broken install can raise anything at import; env capture goes on
         return None
     cudnn = None
     try:
         cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    except Exception:
+    except (RuntimeError, OSError):  # a cuDNN library that will not load
         pass
     return {"version": torch.__version__, "cuda": torch.version.cuda, "cudnn": cudnn,
             "cuda_available": bool(torch.cuda.is_available()),
@@ -163,7 +168,7 @@ def _torch() -> dict[str, Any] | None:
 def _onnxruntime() -> dict[str, Any] | None:
     try:
         import onnxruntime as ort
-    except Exception:
+    except Exception:  # noqa: BLE001 - a broken install can raise anything at import; env capture goes on
         return None
     return {"version": ort.__version__, "device": ort.get_device(),
             "providers": list(ort.get_available_providers())}

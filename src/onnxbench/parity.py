@@ -11,8 +11,9 @@ with NaN never close to anything (NaN vs NaN included): a NaN in an output alway
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

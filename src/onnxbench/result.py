@@ -84,7 +84,8 @@ class Result(BaseModel):
     env: dict[str, Any] | None = None
     load: LoadRecord | None = None  # a load scenario's point (onnxbench.scenarios.record)
     ran_on: dict[str, Any] | None = None  # the executor's placement: host, node, gpus, cores
-    rerun: bool = False  # lost with its Ray worker or node, not by its own doing: --resume reruns it
+    # lost with its Ray worker or node, not by its own doing: --resume reruns it
+    rerun: bool = False
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -24,13 +24,14 @@ import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import Any, Literal, cast
 
 from onnxbench import lifeline, oomkill
-from onnxbench.errors import first_line  # noqa: F401  (the one first-line helper; re-exported)
+from onnxbench.errors import first_line
 
 WorkerStatus = Literal["ok", "failed", "crashed", "oom", "timeout"]
 
@@ -40,7 +41,9 @@ PRELOAD = ["numpy", "scipy.stats", "onnx", "onnxruntime", "torch", "psutil",
            "onnxbench.execute", "onnxbench.artifact_build", "onnxbench.inputs",
            "onnxbench.measure.timer", "onnxbench.measure.stats", "onnxbench.runtimes.ort",
            "onnxbench.runtimes.torch_eager"]
-_CONTEXT: mp.context.BaseContext | None = None
+# a concrete start method's context (BaseContext has no Process in typeshed)
+_Context = mp.context.ForkServerContext | mp.context.SpawnContext | mp.context.ForkContext
+_CONTEXT: _Context | None = None
 
 
 @dataclass
@@ -58,14 +61,14 @@ class WorkerOutcome:
         return self.status == "ok"
 
 
-def _context() -> mp.context.BaseContext:
+def _context() -> _Context:
     """The multiprocessing context, created once (forkserver with preloads, else spawn)."""
     global _CONTEXT
     if _CONTEXT is None:
         method = os.environ.get("ONNXBENCH_START_METHOD", "forkserver")
         if method not in mp.get_all_start_methods():
             method = "spawn"
-        ctx = mp.get_context(method)
+        ctx = cast(_Context, mp.get_context(method))  # method is one of the three
         if method == "forkserver":
             ctx.set_forkserver_preload(_forkserver_preload())
         _CONTEXT = ctx
@@ -150,7 +153,7 @@ def _child(conn, fn: Callable, args: tuple, mem_limit_mb: int | None,
     try:
         _redirect_output(log_path)
         _limit_memory(mem_limit_mb)
-        message = ("ok", fn(*args), None, None)
+        message: tuple[str, Any, str | None, str | None] = ("ok", fn(*args), None, None)
     except BaseException as exc:  # noqa: BLE001 - everything becomes a status
         status = "oom" if is_out_of_memory(exc) else "failed"
         reason = f"out of memory: {first_line(exc)}" if status == "oom" else first_line(exc)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -78,10 +79,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
 
 
-def _click_errors() -> tuple[type[Exception], ...]:
+if TYPE_CHECKING:
+    class _UsageError(Exception):
+        """What mypy needs of click's ClickException (its import is dynamic)."""
+
+        def format_message(self) -> str: ...
+
+
+def _click_errors() -> tuple[type[_UsageError], ...]:
     """The parser's usage-error types: typer >= 0.20 vendors click as ``typer._click`` (click
     itself need not be installed: it is not a dependency); older typer uses click."""
-    found: list[type[Exception]] = []
+    found: list[type[_UsageError]] = []
     for name in ("typer._click.exceptions", "click.exceptions"):
         try:
             found.append(importlib.import_module(name).ClickException)

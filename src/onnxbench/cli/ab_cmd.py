@@ -88,7 +88,8 @@ def ab(
     settings = ABSettings(threshold=_fraction("--threshold", threshold) or 0.0,
                           target_ci=_fraction("--target-ci", target_ci), max_time_s=max_time,
                           block_time_s=block_time, warmup=warmup, alpha=alpha, timeout_s=timeout)
-    kwargs = dict(runtime=_pair("--runtime", runtime), precision=_pair("--precision", precision),
+    kwargs: dict[str, Any] = dict(
+                  runtime=_pair("--runtime", runtime), precision=_pair("--precision", precision),
                   config=_pair("--config", config), exporter=_pair("--exporter", exporter),
                   options=parse_options("--options", options),
                   a_options=parse_options("--a-options", a_options),

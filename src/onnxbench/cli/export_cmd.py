@@ -161,7 +161,8 @@ def export_command(
                             "holding the model's config.json and weights")
         options["weights"] = str(weights)
     out_dir = out or Path("exports") / (model_stem(model) + (f"_{config}" if config else ""))
-    common = dict(opset=opset, out_dir=out_dir, batches=parse_int_list("--batches", batches),
+    common: dict[str, Any] = dict(
+                  opset=opset, out_dir=out_dir, batches=parse_int_list("--batches", batches),
                   seqs=parse_int_list("--seqs", seqs) if seqs else None, rtol=rtol, atol=atol,
                   options=options)
     fw = framework_of(resolve(model))
@@ -188,7 +189,8 @@ def verify_command(
                                           "or arrays named like the outputs to compare with)"),
     against: Path | None = typer.Option(None, "--against", help="with --inputs: compare "
                                            "with this .onnx's outputs on the same inputs"),
-    value: list[str] = typer.Option([], "--value", help="with --inputs: NAME=NUMBER fills an input"),
+    value: list[str] = typer.Option([], "--value",
+                                    help="with --inputs: NAME=NUMBER fills an input"),
     rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help=RTOL_HELP),
     atol: float = typer.Option(DEFAULT_ATOL, "--atol", help=ATOL_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -49,8 +49,9 @@ def _kb(n: int) -> str:
 
 
 def _render(doc: dict[str, Any]) -> None:
-    from onnxbench.cli.common import console as make_console
     from rich.table import Table
+
+    from onnxbench.cli.common import console as make_console
 
     console = make_console()
     table = Table(title="optimisation steps", title_justify="left")
@@ -80,25 +81,41 @@ def _render(doc: dict[str, Any]) -> None:
 
 def optimize(
     model: Path = typer.Argument(..., help="the exported .onnx graph to optimise"),
-    level: Optional[str] = typer.Option(None, "--level", help="ORT offline level: basic|extended|all"),
-    fuse: Optional[str] = typer.Option(None, "--fuse", help="transformer fusion model type, e.g. bert"),
+    level: str | None = typer.Option(None, "--level", help="ORT offline level: basic|extended|all"),
+    fuse: str | None = typer.Option(None, "--fuse",
+                                    help="transformer fusion model type, e.g. bert"),
     fp16: bool = typer.Option(False, "--fp16", help="convert to float16"),
-    keep_io_types: bool = typer.Option(False, "--keep-io-types", help="fp16: keep float32 inputs/outputs"),
-    op_block: Optional[list[str]] = typer.Option(None, "--fp16-block-op", help="fp16: op type kept in float32 (repeatable)"),
-    int8: Optional[str] = typer.Option(None, "--int8", help="int8 quantisation: dynamic|static"),
-    calibration: Optional[str] = typer.Option(None, "--calibration", help="static int8: minmax (default)|entropy|percentile"),
-    truncate_layers: int = typer.Option(0, "--truncate-layers", help="remove the encoder's last N layers (proved)"),
-    fold_slices: bool = typer.Option(False, "--fold-slices", help="fold slices of a Concat and exact id cast pairs (CTR feature assembly)"),
-    merge_embeddings: bool = typer.Option(False, "--merge-embeddings", help="per-feature embedding lookups -> one lookup in concatenated tables"),
-    split_concat: int = typer.Option(0, "--split-concat", help="split Concats of more than N inputs (CUDA graphs take 32)"),
-    model_name: Optional[str] = typer.Option(None, "--model-name", help="zoo model of the graph (bert|deberta-v2|moe|...)"),
-    config: Optional[str] = typer.Option(None, "--config", help="zoo config of the graph, e.g. tiny"),
-    seq: Optional[int] = typer.Option(None, "--seq", help="sequence length of calibration/proof inputs"),
-    ranges: Optional[list[str]] = typer.Option(None, "--range", help="static int8 without --model-name: value range of an integer input, NAME=lo:hi (repeatable)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: MODEL_optimized/ next to it)"),
+    keep_io_types: bool = typer.Option(False, "--keep-io-types",
+                                       help="fp16: keep float32 inputs/outputs"),
+    op_block: list[str] | None = typer.Option(None, "--fp16-block-op",
+                                              help="fp16: op type kept in float32 (repeatable)"),
+    int8: str | None = typer.Option(None, "--int8", help="int8 quantisation: dynamic|static"),
+    calibration: str | None = typer.Option(
+        None, "--calibration", help="static int8: minmax (default)|entropy|percentile"),
+    truncate_layers: int = typer.Option(
+        0, "--truncate-layers", help="remove the encoder's last N layers (proved)"),
+    fold_slices: bool = typer.Option(
+        False, "--fold-slices",
+        help="fold slices of a Concat and exact id cast pairs (CTR feature assembly)"),
+    merge_embeddings: bool = typer.Option(
+        False, "--merge-embeddings",
+        help="per-feature embedding lookups -> one lookup in concatenated tables"),
+    split_concat: int = typer.Option(
+        0, "--split-concat", help="split Concats of more than N inputs (CUDA graphs take 32)"),
+    model_name: str | None = typer.Option(
+        None, "--model-name", help="zoo model of the graph (bert|deberta-v2|moe|...)"),
+    config: str | None = typer.Option(None, "--config", help="zoo config of the graph, e.g. tiny"),
+    seq: int | None = typer.Option(None, "--seq",
+                                   help="sequence length of calibration/proof inputs"),
+    ranges: list[str] | None = typer.Option(
+        None, "--range", help="static int8 without --model-name: value range of an integer "
+                              "input, NAME=lo:hi (repeatable)"),
+    out: Path | None = typer.Option(
+        None, "--out", help="output folder (default: MODEL_optimized/ next to it)"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
-    """Write optimised ONNX graphs and a change report (nodes, fused ops, size, what did not fuse)."""
+    """Write optimised ONNX graphs and a change report (nodes, fused ops, size, what did not
+    fuse)."""
     from onnxbench.inputs import parse_range
     from onnxbench.optimize import apply_optimizations
 

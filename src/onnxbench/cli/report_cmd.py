@@ -69,8 +69,9 @@ def _check_baseline(baseline: str | None, runtimes: set[str]) -> None:
 
 def compare(run_a: Path = typer.Argument(..., help="baseline run directory (A)"),
             run_b: Path = typer.Argument(..., help="candidate run directory (B)"),
-            threshold: str = typer.Option("5%", "--threshold",
-                                          help="practical margin: regressions beyond it fail (exit 1)"),
+            threshold: str = typer.Option(
+                "5%", "--threshold",
+                help="practical margin: regressions beyond it fail (exit 1)"),
             as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """Match RUN_A and RUN_B by case id; judge each pair against both runs' measured
     between-process noise; exit 1 on a regression beyond the threshold and the noise, or on a

@@ -162,6 +162,7 @@ def run(
                         f"(built-in suites: {', '.join(_builtin())})")
     if resume is not None:
         return _resume(resume, only, quiet, json_out, executor, ray_address, trust)
+    assert suite is not None  # exactly one of --suite / --resume, and not --resume
     parsed, _path, text = load_suite(suite)
     plan = expand(parsed)
     check_plan_inputs(plan.cases)

@@ -189,6 +189,7 @@ def _export_dynamo(module, args, input_names, output_names, dynamic_axes, opset,
         module, args, None, input_names=list(input_names), output_names=list(output_names),
         opset_version=opset, dynamo=True, external_data=False,
         dynamic_shapes=_dynamic_shapes(input_names, dynamic_axes, module))
+    assert program is not None  # dynamo=True returns the ONNXProgram
     program.save(str(out_path), external_data=False)
 
 

@@ -35,7 +35,7 @@ import contextlib
 import inspect
 import sys
 from collections.abc import Callable, Iterator
-from typing import ContextManager
+from contextlib import AbstractContextManager
 
 from onnxbench.errors import UserError
 
@@ -67,19 +67,20 @@ def _explicit_bare_squeeze() -> Iterator[None]:
         dims = _static_unit_dims(self)
         return method(self, dims) if dims else self.view_as(self)
 
-    def squeeze_function(input, *args, **kwargs):  # noqa: A002  (torch's own parameter name)
+    def squeeze_function(input, *args, **kwargs):
         if args or kwargs:
             return function(input, *args, **kwargs)
         return squeeze_method(input)
 
     own = "squeeze" in vars(torch.Tensor)  # else inherited from the C base class
-    torch.Tensor.squeeze, torch.squeeze = squeeze_method, squeeze_function
+    # patching torch's own method on purpose (restored below)
+    torch.Tensor.squeeze, torch.squeeze = squeeze_method, squeeze_function  # type: ignore[method-assign]
     try:
         yield
     finally:
         torch.squeeze = function
         if own:
-            torch.Tensor.squeeze = method
+            torch.Tensor.squeeze = method  # type: ignore[method-assign]
         else:
             del torch.Tensor.squeeze
 
@@ -103,9 +104,9 @@ def _crossnetmix_forward(self, inputs):
             dot_ = uv_x + self.bias[i]
             dot_ = x_0 * dot_
             output_of_experts.append(dot_.squeeze(2))
-        output_of_experts = torch.stack(output_of_experts, 2)
-        gating_score_of_experts = torch.stack(gating_score_of_experts, 1)
-        moe_out = torch.matmul(output_of_experts, gating_score_of_experts.softmax(1))
+        experts = torch.stack(output_of_experts, 2)
+        gates = torch.stack(gating_score_of_experts, 1)
+        moe_out = torch.matmul(experts, gates.softmax(1))
         x_l = moe_out + x_l
     return x_l.squeeze(2)  # the library's bare squeeze() also drops batch 1
 
@@ -157,9 +158,12 @@ def raising_properties(module) -> list[tuple[type, str, BaseException]]:
 
 
 def _as_attribute_error(prop: property) -> property:
+    getter = prop.fget
+    assert getter is not None  # raising_properties found it by calling its getter
+
     def fget(self):
         try:
-            return prop.fget(self)
+            return getter(self)
         except AttributeError:
             raise
         except Exception as exc:
@@ -175,7 +179,8 @@ def jit_properties(module=None) -> Iterator[None]:
         unused = vars(owner).get("__jit_unused_properties__")
         patched.append((owner, name, vars(owner)[name], unused))
         setattr(owner, name, _as_attribute_error(vars(owner)[name]))
-        owner.__jit_unused_properties__ = [*(unused or []), name]
+        # torch.jit reads this class attribute; no stub declares it
+        owner.__jit_unused_properties__ = [*(unused or []), name]  # type: ignore[attr-defined]
     try:
         yield
     finally:
@@ -203,7 +208,7 @@ def explain_failure(module, error: str | None) -> str | None:
                if owner.__module__.startswith("deepctr_torch") else ""))
 
 
-FIXES: dict[str, Callable[..., ContextManager[None]]] = {
+FIXES: dict[str, Callable[..., AbstractContextManager[None]]] = {
     "squeeze-dims": lambda module=None: squeeze_dims(),
     "jit-properties": jit_properties,
 }
@@ -220,7 +225,7 @@ def fix_names(name: str | None) -> list[str]:
     return names
 
 
-def apply_fix(name: str | None, module=None) -> ContextManager[None]:
+def apply_fix(name: str | None, module=None) -> AbstractContextManager[None]:
     """The context manager of fix ``name`` (comma-separated names combine; a no-op for
     None); UserError for unknown names. ``module`` is the model about to be exported."""
     names = fix_names(name)

@@ -204,18 +204,25 @@ def _pin_finding(node, idx, g: _Graph, dim: Dim, size: int, tensor: str) -> list
                                                                 node.op_type != "Concat" else ""))]
 
 
-def _check_broadcast(node, idx, g: _Graph) -> list[Finding]:
+def _input_shapes(node, g: _Graph) -> list[tuple[str, list[Dim]]] | None:
+    """(name, shape) of each named input; None when any shape is unknown."""
     shapes = [(n, g.shape(n)) for n in node.input if n]
-    if any(s is None for _, s in shapes) or len(shapes) < 2:
+    known = [(n, s) for n, s in shapes if s is not None]
+    return known if len(known) == len(shapes) else None
+
+
+def _check_broadcast(node, idx, g: _Graph) -> list[Finding]:
+    shapes = _input_shapes(node, g)
+    if shapes is None or len(shapes) < 2:
         return []
     rank = max(len(s) for _, s in shapes)
     for axis in range(1, rank + 1):  # aligned from the right, as numpy broadcasting
         col = [(n, s[-axis]) for n, s in shapes if len(s) >= axis]
         fixed = [d for _, d in col if isinstance(d, int) and d > 1]
         dyn = [(n, d) for n, d in col if _is_dynamic(d) and not _is_unknown(d)]
-        if fixed and dyn:
-            if found := _pin_finding(node, idx, g, dyn[0][1], fixed[0], dyn[0][0]):
-                return found
+        if fixed and dyn and (found := _pin_finding(node, idx, g, dyn[0][1], fixed[0],
+                                                    dyn[0][0])):
+            return found
     return []
 
 
@@ -232,19 +239,20 @@ def _check_concat(node, idx, g: _Graph) -> list[Finding]:
 
 
 def _concat_pins(node, idx, g: _Graph) -> list[Finding]:
-    shapes = [(n, g.shape(n)) for n in node.input if n]
-    if any(s is None for _, s in shapes) or len({len(s) for _, s in shapes}) != 1:
+    shapes = _input_shapes(node, g)
+    if shapes is None or len({len(s) for _, s in shapes}) != 1:
         return []
     rank = len(shapes[0][1])
     axis = int(_attr(node, "axis") or 0) % max(rank, 1)
     for k in range(rank):
         if k == axis:
             continue
-        fixed = [s[k] for _, s in shapes if isinstance(s[k], int) and s[k] > 0]
-        dyn = [(n, s[k]) for n, s in shapes if _is_dynamic(s[k]) and not _is_unknown(s[k])]
-        if fixed and dyn:
-            if found := _pin_finding(node, idx, g, dyn[0][1], fixed[0], dyn[0][0]):
-                return found
+        col = [(n, s[k]) for n, s in shapes]
+        fixed = [d for _, d in col if isinstance(d, int) and d > 0]
+        dyn = [(n, d) for n, d in col if _is_dynamic(d) and not _is_unknown(d)]
+        if fixed and dyn and (found := _pin_finding(node, idx, g, dyn[0][1], fixed[0],
+                                                    dyn[0][0])):
+            return found
     return []
 
 
@@ -255,9 +263,9 @@ def _check_expand(node, idx, g: _Graph) -> list[Finding]:
         return []
     for axis in range(1, min(len(shape), len(target)) + 1):
         dim, size = shape[-axis], int(target[-axis])
-        if _is_dynamic(dim) and size > 1:
-            if found := _pin_finding(node, idx, g, dim, size, node.input[0]):
-                return found
+        if _is_dynamic(dim) and size > 1 and (
+                found := _pin_finding(node, idx, g, dim, size, node.input[0])):
+            return found
     return []
 
 

@@ -208,7 +208,7 @@ def _cell(session, key, batch, seq, feed, expected, output_names, rtol, atol,
 
 def _variants(exporters: Sequence[str], fix: str | None, all_mode: bool):
     """(exporter, fix) pairs: as-is exports, plus fixed ones (always in ``all`` mode)."""
-    out = []
+    out: list[tuple[str, str | None]] = []
     for exporter in exporters:
         if fix is None or all_mode:
             out.append((exporter, None))
@@ -345,9 +345,11 @@ def _rows_of(result: ExportResult, exporter, fix, shapes, inputs, outputs, names
         return [row]
     import onnx
 
-    row.lint = lint(onnx.load(result.path, load_external_data=False))
+    path = result.path
+    assert path is not None  # an ok export wrote a file
+    row.lint = lint(onnx.load(path, load_external_data=False))
     row.lint += trace_findings(result.trace_warnings)
-    row.cells = run_cells(Path(result.path), shapes, inputs, outputs, names_out, rtol, atol,
+    row.cells = run_cells(Path(path), shapes, inputs, outputs, names_out, rtol, atol,
                           extra_sets=extra)
     row.notes = hazard_notes(row.label, row.cells, row.lint, shape_key(EXAMPLE_BATCH, max(
         (s for _, s in shapes if s), default=None)))
@@ -355,7 +357,7 @@ def _rows_of(result: ExportResult, exporter, fix, shapes, inputs, outputs, names
     if fix is None and any(b < PAD_TO for b, _ in shapes):
         pad = Row(label=f"{exporter}+pad{PAD_TO}", exporter=exporter, fix=None, pad_to=PAD_TO,
                   export=result, lint=row.lint)
-        pad.cells = run_cells(Path(result.path), shapes, inputs, outputs, names_out, rtol,
+        pad.cells = run_cells(Path(path), shapes, inputs, outputs, names_out, rtol,
                               atol, pad_to=PAD_TO, extra_sets=extra)
         rows.append(pad)
     return rows

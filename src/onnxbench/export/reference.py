@@ -14,8 +14,9 @@ holds batch 1 and 2 only and says so.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,8 @@ def decode_array(obj: Mapping[str, Any], where: str = "array") -> np.ndarray:
         arr = np.asarray(obj["data"], dtype=np.dtype(obj["dtype"]))
         return arr.reshape(obj["shape"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{where}: not an encoded array ({exc}); expected dtype, shape, data")
+        raise UserError(f"{where}: not an encoded array ({exc}); "
+                        "expected dtype, shape, data") from exc
 
 
 def write_reference(path: Path, inputs_by_batch: Mapping[str, Mapping[str, np.ndarray]],
@@ -50,8 +52,10 @@ def write_reference(path: Path, inputs_by_batch: Mapping[str, Mapping[str, np.nd
     """Write reference.json; keys missing from ``outputs_by_batch`` are skipped (and noted)."""
     sizes = {key: _elements(inputs_by_batch[key], outputs_by_batch[key])
              for key in inputs_by_batch if key in outputs_by_batch}
-    kept, omitted, total = [], [], 0
-    for key in sorted(sizes, key=sizes.get):
+    kept: list[str] = []
+    omitted: list[str] = []
+    total = 0
+    for key in sorted(sizes, key=sizes.__getitem__):
         if len(kept) < 2 or total + sizes[key] <= max_elements:
             kept.append(key)
             total += sizes[key]
@@ -87,7 +91,7 @@ def read_reference(path: Path) -> tuple[dict[str, dict[str, np.ndarray]],
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: not JSON ({exc.__class__.__name__}); expected a "
-                        "reference.json written by `onnxbench export`")
+                        "reference.json written by `onnxbench export`") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or "cases" not in doc:
         raise UserError(f"{path}: not an onnxbench reference (field 'format' should be "
                         f"{FORMAT!r})")

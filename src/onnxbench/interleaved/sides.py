@@ -152,6 +152,7 @@ def _check_fits(case: Case) -> None:
     """The side's inputs fit in this machine's memory at its batch (and seq)."""
     from onnxbench.preflight import check_bench_inputs
 
+    model: object  # an ONNX proto or a zoo spec: check_bench_inputs takes either
     if is_onnx_file(case.model):
         from onnxbench.inputs import load_onnx
 

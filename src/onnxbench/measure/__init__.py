@@ -10,7 +10,8 @@ imported eagerly here; the rest loads on first use (PEP 562) to avoid an import 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from onnxbench.measure.policy import MeasurePolicy
 
@@ -32,7 +33,7 @@ def __getattr__(name: str) -> Any:
 
 
 def measure_case(fn: Callable[[], Any], sync: Callable[[], None] | None,
-                 policy: MeasurePolicy, *, seed: int = 0) -> "tuple[Timing, Stats]":
+                 policy: MeasurePolicy, *, seed: int = 0) -> tuple[Timing, Stats]:
     """Time ``fn`` under ``policy`` and summarise it; ``seed`` fixes the bootstrap CI."""
     from onnxbench.measure.stats import summarize
     from onnxbench.measure.timer import measure

@@ -12,8 +12,8 @@ Two confidence intervals of the median live here, for two different jobs:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 from scipy.stats import binom

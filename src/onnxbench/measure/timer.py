@@ -18,7 +18,8 @@ outside any timed region.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.measure.stats import median_ci_halfwidth_pct
@@ -78,9 +79,9 @@ def _timed_loop(fn: Callable[[], Any], sync: Callable[[], None] | None,
         chunk = policy.max_runs - n
         if target is not None:
             chunk = min(chunk, _check_interval(n, policy.min_runs))
-        last = _run_chunk(fn, sync, chunk, max_deadline, clock, lat_ns.append)
-        if last is None:  # defensive: zero-length chunk cannot happen, but never spin
-            last = clock()
+        ended = _run_chunk(fn, sync, chunk, max_deadline, clock, lat_ns.append)
+        # defensive: zero-length chunk cannot happen, but never spin
+        last = clock() if ended is None else ended
 
 
 def _check_interval(n: int, min_runs: int) -> int:

@@ -13,9 +13,10 @@ to the change report.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from onnxbench.errors import UserError
 from onnxbench.onnxfile import is_onnx_file
@@ -80,7 +81,8 @@ def _check_feed_runs(path: Path, feed: Mapping[str, Any]) -> None:
     so = ort.SessionOptions()
     so.log_severity_level = 4  # the failure is reported below, once, not by ORT's logger too
     try:
-        ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"]).run(None, dict(feed))
+        ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"]).run(
+            None, dict(feed))
     except Exception as exc:  # noqa: BLE001 - any ORT failure on these inputs says the same
         detail = str(exc).strip().splitlines()[0].split("Status Message:")[-1].strip()[:160]
         raise UserError(f"{path.name}: static int8 calibration cannot run the graph on inputs "
@@ -120,9 +122,9 @@ def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp3
     ``model_options`` (rebuilding the zoo model as it was exported),
     ``num_heads``/``hidden_size`` (fusion; 0 = detect), ``fold_slices`` (fold slices of a
     Concat and exact id cast pairs: CTR models' feature shuffling), ``merge_embeddings``
-    (per-feature embedding lookups → one lookup in a concatenated table), ``split_concat`` (at most this many
-    inputs per Concat: ORT's CUDA graphs take 32). With nothing requested the result is
-    the input graph and an empty step list.
+    (per-feature embedding lookups → one lookup in a concatenated table), ``split_concat``
+    (at most this many inputs per Concat: ORT's CUDA graphs take 32). With nothing requested
+    the result is the input graph and an empty step list.
     """
     from onnxbench.inputs import load_onnx
 
@@ -139,6 +141,7 @@ def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp3
             current, stem = Path(step.after.path), Path(step.after.path).stem
     step = _precision_step(current, out_dir, stem, precision, calibration_inputs, opts)
     if step is not None:
+        assert step.after is not None  # a precision step always writes a model
         report.steps.append(step)
         current, stem = Path(step.after.path), Path(step.after.path).stem
     if level:
@@ -146,7 +149,9 @@ def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp3
 
         report.steps.append(levels.optimize_level(current, out_dir / f"{stem}.{level}.onnx",
                                                   level))
-        current = Path(report.steps[-1].after.path)
+        after = report.steps[-1].after
+        assert after is not None  # optimize_level always writes a model
+        current = Path(after.path)
     report.output = str(current)
     return OptimizeResult(current, report)
 

@@ -3,9 +3,10 @@
 A CTR model looks up every sparse feature in its own table and concatenates the rows:
 ``Concat(Gather(T_0, ids_0), …, Gather(T_n, ids_n))`` along the feature axis, each ids
 ``[batch, 1]``, either along the features (``[batch, n, dim]``) or along the rows
-(``[batch, 1, n*dim]``, as deepctr does: the same values, reshaped). DCNv2's 100-feature config does it twice per call (embeddings and the linear
-part): 200 small Gathers. The same tensor comes from one Gather in ``concat(T_0 … T_n)`` with
-each feature's ids shifted by its table's offset, the technique fused embedding tables use:
+(``[batch, 1, n*dim]``, as deepctr does: the same values, reshaped). DCNv2's 100-feature
+config does it twice per call (embeddings and the linear part): 200 small Gathers. The same
+tensor comes from one Gather in ``concat(T_0 … T_n)`` with each feature's ids shifted by
+its table's offset, the technique fused embedding tables use:
 
     ids = Concat(ids_0 … ids_n)                      [batch, n+1]
     ids = Where(ids < 0, ids + sizes, ids) + offsets  (Gather's negative ids count from the end)
@@ -22,8 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from onnxbench.optimize.graphedit import (attribute, constant_values, producers, readers,
-                                          remove_unused, tensor_info, used_names)
+from onnxbench.optimize.graphedit import (
+    attribute,
+    constant_values,
+    producers,
+    readers,
+    remove_unused,
+    tensor_info,
+    used_names,
+)
 
 
 def _lookups(concat, producer, reads, values, info):

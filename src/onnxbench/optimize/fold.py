@@ -24,9 +24,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from onnxbench.optimize.graphedit import (EXACT_INTEGERS, INTEGER_TYPES, attribute,
-                                          constant_values, producers, readers,
-                                          remove_unused, rename_inputs, tensor_info)
+from onnxbench.optimize.graphedit import (
+    EXACT_INTEGERS,
+    INTEGER_TYPES,
+    attribute,
+    constant_values,
+    producers,
+    readers,
+    remove_unused,
+    rename_inputs,
+    tensor_info,
+)
 
 
 def _scalar(values: dict, name: str | None) -> int | None:
@@ -44,15 +52,17 @@ def _fold_slices(graph, producer, values, info) -> dict[str, str]:
         concat = producer.get(node.input[0])
         if concat is None or concat.op_type != "Concat":
             continue
-        dims = [(info.get(x) or (None, None))[1] for x in concat.input]
-        if any(d is None for d in dims):
+        maybe_dims = [(info.get(x) or (None, None))[1] for x in concat.input]
+        dims = [d for d in maybe_dims if d is not None]
+        if len(dims) != len(maybe_dims):
             continue
         rank = len(dims[0])
         axis = attribute(concat, "axis") % rank
         start, end = _scalar(values, node.input[1]), _scalar(values, node.input[2])
         s_axis = _scalar(values, node.input[3]) if len(node.input) > 3 and node.input[3] else 0
         step = _scalar(values, node.input[4]) if len(node.input) > 4 and node.input[4] else 1
-        if None in (start, end, s_axis, step) or step != 1 or s_axis % rank != axis:
+        if (start is None or end is None or s_axis is None or step is None
+                or step != 1 or s_axis % rank != axis):
             continue
         offset = 0
         for x, d in zip(concat.input, dims):
@@ -120,7 +130,8 @@ def _fold_shapes(graph, producer, reads, values, info) -> int:
         users = reads.get(node.output[0], [])
         if users and all(u.op_type == "Gather" and u.input[0] == node.output[0]
                          and u.input[1] in values and attribute(u, "axis", 0) == 0
-                         and axis not in {int(i) % len(dims) for i in values[u.input[1]].reshape(-1)}
+                         and axis not in {int(i) % len(dims)
+                                          for i in values[u.input[1]].reshape(-1)}
                          for u in users):
             node.input[0] = concat.input[0]
             changed += 1

@@ -18,13 +18,19 @@ them are dropped so the ids stay exact.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
-from onnxbench.optimize.graphedit import (FLOAT_TYPES, INTEGER_TYPES, attribute, producers,
-                                          remove_unused, tensor_info)
+from onnxbench.optimize.graphedit import (
+    FLOAT_TYPES,
+    INTEGER_TYPES,
+    attribute,
+    producers,
+    remove_unused,
+    tensor_info,
+)
 from onnxbench.optimize.report import StepReport, summarize_graph
 
 FP16_MAX = 65504.0

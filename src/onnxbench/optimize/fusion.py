@@ -111,8 +111,8 @@ def detect_heads(path: Path) -> tuple[int, int]:
         shape = consts.get(node.input[1])
         src = producers.get(node.input[1])
         if shape is None and src is not None and src.op_type == "Concat" and len(src.input) == 4:
-            tail = [consts.get(i) for i in src.input[2:]]
-            shape = [0, 0] + [t[0] for t in tail] if all(t and len(t) == 1 for t in tail) else None
+            tail = [consts.get(i) or [] for i in src.input[2:]]
+            shape = [0, 0] + [t[0] for t in tail] if all(len(t) == 1 for t in tail) else None
         if not shape or len(shape) != 4 or shape[3] <= 0 or hidden % shape[3]:
             continue
         heads = hidden // shape[3]  # H may be written as -1 ([b, s, -1, D])

@@ -92,7 +92,7 @@ def attribute(node, name: str, default=None):
     return default
 
 
-def tensor_info(model) -> dict[str, tuple[int, list]]:
+def tensor_info(model) -> dict[str, tuple[int, list | None]]:
     """name → (elem_type, dims: int or None per axis) from ONNX shape inference."""
     import onnx
 

@@ -9,8 +9,9 @@ rows), else on seeded example inputs, and says which in the step report.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -134,7 +134,8 @@ def _group_report(group: Group, baseline: str | None) -> GroupReport:
     tables += [t for t in (conditions_table(group),) if t]
     tables += [t for t in (optimisation_table(group), speedup_table(group, baseline)) if t]
     tables += [latency_table(group, s) for s in group.series]
-    sentence = f"{group.title}: {_sentence(group)}" if len(group.series) > 1 and len(group.xs) > 1 else ""
+    sentence = (f"{group.title}: {_sentence(group)}"
+                if len(group.series) > 1 and len(group.xs) > 1 else "")
     return GroupReport(group, sentence, _crossovers(group), tables)
 
 
@@ -208,4 +209,4 @@ def save_report(report: Report, formats: tuple[str, ...] | list[str] = FORMATS) 
     return paths
 
 
-__all__ = ["Report", "build_report", "write_reports", "save_report", "FORMATS"]
+__all__ = ["FORMATS", "Report", "build_report", "save_report", "write_reports"]

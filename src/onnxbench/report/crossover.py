@@ -11,6 +11,7 @@ two: the flip then happens inside the noise, somewhere in that span.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -57,8 +58,9 @@ def _interpolate(xs: np.ndarray, d: np.ndarray, lo: int, hi: int) -> float:
     return float(math.exp((lx[lo] + lx[hi]) / 2))  # ties in between: the geometric midpoint
 
 
-def find_crossovers(xs: Sequence[float], medians_a: Sequence[float], ci_a: Sequence[Sequence[float]],
-                    medians_b: Sequence[float], ci_b: Sequence[Sequence[float]]) -> list[Crossover]:
+def find_crossovers(xs: Sequence[float], medians_a: Sequence[float],
+                    ci_a: Sequence[Sequence[float]], medians_b: Sequence[float],
+                    ci_b: Sequence[Sequence[float]]) -> list[Crossover]:
     """Every x interval where the faster of A and B changes; ties within CI are not flips.
 
     ``ci_a``/``ci_b`` are (low, high) per x. Points must be positive; they are sorted by x.
@@ -70,7 +72,7 @@ def find_crossovers(xs: Sequence[float], medians_a: Sequence[float], ci_a: Seque
     d = np.log(mb) - np.log(ma)  # > 0: A faster
     decided = [i for i in range(len(x)) if d[i] != 0 and not _tied(ca[i], cb[i])]
     out: list[Crossover] = []
-    for j, k in zip(decided, decided[1:]):
+    for j, k in itertools.pairwise(decided):
         if (d[j] > 0) == (d[k] > 0):
             continue
         out.append(Crossover(
@@ -104,7 +106,7 @@ def _who(labels: tuple[str, ...]) -> str:
 
 
 def winner_sentence(axis: str, xs: Sequence[float],
-                    series: dict[str, tuple[list[float], list]]) -> str:
+                    series: dict[str, tuple[list[float | None], list]]) -> str:
     """One sentence: who is fastest where, ties named, with the crossovers, e.g.
     "ORT CPU is fastest up to batch 32; ORT CUDA from 128 (crossover ≈ 64)".
 
@@ -130,7 +132,7 @@ def winner_sentence(axis: str, xs: Sequence[float],
         return f"{_who(lead)} {verb} at every {axis} measured ({span})."
     parts = [f"{_who(runs[0][0])} {'is' if len(runs[0][0]) == 1 else 'are'} fastest up to "
              f"{axis} {_fmt(runs[0][2])}"]
-    for n, (prev, cur) in enumerate(zip(runs, runs[1:]), start=2):
+    for n, (prev, cur) in enumerate(itertools.pairwise(runs), start=2):
         upto = f" to {_fmt(cur[2])}" if n < len(runs) and cur[2] != cur[1] else ""
         note = _cross_note(xs, series, prev, cur)
         parts.append(f"{_who(cur[0])} from {_fmt(cur[1])}{upto}{note}")

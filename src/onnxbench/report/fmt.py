@@ -24,7 +24,7 @@ def sig(v: float | None, n: int = SIG) -> str:
     if v == 0 or not math.isfinite(v):
         return f"{v:g}"
     if abs(v) >= 10 ** n:  # round, but print as an integer rather than 1.23e+04
-        return str(int(round(v, n - 1 - int(math.floor(math.log10(abs(v)))))))
+        return str(int(round(v, n - 1 - math.floor(math.log10(abs(v))))))
     text = f"{v:#.{n}g}"  # keep the zeros that carry precision: 2 → 2.00
     return text.rstrip(".") if "e" not in text else f"{v:.{n}g}"
 

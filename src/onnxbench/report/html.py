@@ -23,6 +23,7 @@ from onnxbench.report.tables import UNSTABLE_MARK, Table, word
 
 if TYPE_CHECKING:
     from onnxbench.report import GroupReport, Report
+    from onnxbench.report.load import Point
     from onnxbench.report.pipelines import PipelineReport
 
 MAX_POINTS = 400
@@ -53,7 +54,8 @@ def html_table(table: Table, heading: str = "h3") -> str:
             tds.append(f"<td{attr}{cls}>{text}</td>")
         rows.append("<tr>" + "".join(tds) + "</tr>")
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in table.notes)
-    return (f"<{heading}>{html.escape(table.title)}</{heading}><table class=\"sortable\"><thead><tr>{head}"
+    return (f"<{heading}>{html.escape(table.title)}</{heading}>"
+            f"<table class=\"sortable\"><thead><tr>{head}"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>{notes}")
 
 
@@ -73,7 +75,13 @@ def _hover(pts: list) -> list[str]:
     return [f"UNSTABLE: {p.reason}" if p.unstable else "" for p in pts]
 
 
-def _latency_figure(g: "GroupReport") -> go.Figure:
+def _band_of(p: Point) -> tuple[float, float, float]:
+    """(CI low, median, CI high) of a point with a number: its fold sets the CI with the median."""
+    assert p.ci is not None and p.median is not None
+    return p.ci[0], p.median, p.ci[1]
+
+
+def _latency_figure(g: GroupReport) -> go.Figure:
     group, fig = g.group, go.Figure()
     for i, s in enumerate(group.series):
         col = COLORS[i % len(COLORS)]
@@ -81,16 +89,17 @@ def _latency_figure(g: "GroupReport") -> go.Figure:
         if not xs:
             continue
         pts = [s.points[x] for x in xs]
-        lo, hi = [p.ci[0] for p in pts], [p.ci[1] for p in pts]
-        fig.add_trace(go.Scatter(x=xs + xs[::-1], y=hi + lo[::-1], fill="toself", hoverinfo="skip",
+        lo, med, hi = zip(*map(_band_of, pts))
+        fig.add_trace(go.Scatter(x=xs + xs[::-1], y=[*hi, *lo[::-1]], fill="toself",
+                                 hoverinfo="skip",
                                  fillcolor=_rgba(col, 0.2), line={"width": 0}, showlegend=False,
                                  name=f"{s.label} 95% CI"))
         fig.add_trace(go.Scatter(x=xs, y=[p.median for p in pts], mode="lines+markers",
                                  name=s.label, line={"color": col}, marker=_markers(pts),
                                  text=_hover(pts),
                                  error_y={"type": "data", "symmetric": False, "visible": True,
-                                          "array": [h - p.median for h, p in zip(hi, pts)],
-                                          "arrayminus": [p.median - lw for lw, p in zip(lo, pts)],
+                                          "array": [h - m for h, m in zip(hi, med)],
+                                          "arrayminus": [m - lw for lw, m in zip(lo, med)],
                                           "color": col, "thickness": 1}))
     ys = [v for s in group.series for p in s.points.values() if p.ci for v in p.ci]
     for a, b, c in g.crossovers:  # a trace, not a shape: shapes on log axes take log10 units
@@ -105,7 +114,7 @@ def _latency_figure(g: "GroupReport") -> go.Figure:
     return fig
 
 
-def _throughput_figure(g: "GroupReport") -> go.Figure:
+def _throughput_figure(g: GroupReport) -> go.Figure:
     group, fig = g.group, go.Figure()
     for i, s in enumerate(group.series):
         xs = [x for x in group.xs if x in s.points and word(s.points[x]) is None]
@@ -119,7 +128,7 @@ def _throughput_figure(g: "GroupReport") -> go.Figure:
     return fig
 
 
-def _distribution_figure(g: "GroupReport") -> go.Figure:
+def _distribution_figure(g: GroupReport) -> go.Figure:
     group, fig = g.group, go.Figure()
     for i, s in enumerate(group.series):
         for x in group.xs:
@@ -131,19 +140,20 @@ def _distribution_figure(g: "GroupReport") -> go.Figure:
                 lat = lat[np.linspace(0, len(lat) - 1, MAX_POINTS).astype(int)]
             fig.add_trace(go.Box(y=lat.round(5).tolist(), name=f"{s.label} {group.axis} {x}",
                                  marker_color=COLORS[i % len(COLORS)], boxpoints=False))
-    fig.update_layout(title=f"{group.title}: raw latencies per case (≤ {MAX_POINTS} shown per case)",
+    fig.update_layout(title=f"{group.title}: raw latencies per case "
+                            f"(≤ {MAX_POINTS} shown per case)",
                       yaxis={"type": "log", "title": "latency (ms)"}, showlegend=False, height=420)
     return fig
 
 
-def _group_figures(g: "GroupReport") -> list[go.Figure]:
+def _group_figures(g: GroupReport) -> list[go.Figure]:
     if not any(p.median is not None for s in g.group.series for p in s.points.values()):
         return []
     figs = [_latency_figure(g), _throughput_figure(g)] if len(g.group.xs) > 1 else []
     return figs + [_distribution_figure(g)]
 
 
-def _pipeline_figure(pr: "PipelineReport") -> go.Figure | None:
+def _pipeline_figure(pr: PipelineReport) -> go.Figure | None:
     """Stacked bars of the stage medians per pipeline, E2E marked: where the time goes."""
     rows = [r for r in pr.rows if r.stages]  # stage medians stand on their own
     if not rows:
@@ -176,7 +186,7 @@ def _list(items: list[str]) -> str:
     return "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in items) + "</ul>"
 
 
-def _summary(report: "Report") -> list[str]:
+def _summary(report: Report) -> list[str]:
     parts = [f"<h1>onnxbench report: {html.escape(report.run.run_dir.name)}</h1>"]
     c = report.counts
     parts.append(f"<p>{len(report.points)} points from {len(report.run.results)} results: "
@@ -184,14 +194,15 @@ def _summary(report: "Report") -> list[str]:
     sentences = [g.sentence for g in report.groups if g.sentence]
     if sentences:
         parts += ["<h2>Which runtime, for which load</h2>", _list(sentences),
-                  _notes([f"Crossovers interpolated {INTERPOLATION}; a tie within CI is not a flip."])]
+                  _notes([f"Crossovers interpolated {INTERPOLATION}; "
+                          "a tie within CI is not a flip."])]
     pipes = [p.sentence for p in report.pipelines if p.sentence]
     if pipes:
         parts += ["<h2>Where the end-to-end time goes</h2>", _list(pipes)]
     return parts
 
 
-def _load_parts(report: "Report") -> list[str]:
+def _load_parts(report: Report) -> list[str]:
     """The load section: sentences, then per model its latency-throughput curve and tables."""
     if not report.load:
         return []
@@ -204,7 +215,7 @@ def _load_parts(report: "Report") -> list[str]:
     return parts
 
 
-def render_html(report: "Report") -> str:
+def render_html(report: Report) -> str:
     """The whole page as a string (plotly.js inlined once; no network needed to view it)."""
     parts = _summary(report) + _load_parts(report)
     for g in report.groups:
@@ -230,5 +241,6 @@ def render_html(report: "Report") -> str:
     parts += [html_table(t, "h2") for t in report.tables]
     return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
             f"<title>onnxbench report: {html.escape(report.run.run_dir.name)}</title>"
-            f"<style>{_asset('style.css')}</style><script type=\"text/javascript\">{get_plotlyjs()}</script>"
+            f"<style>{_asset('style.css')}</style>"
+            f"<script type=\"text/javascript\">{get_plotlyjs()}</script>"
             f"</head><body>{''.join(parts)}<script>{_asset('sortable.js')}</script></body></html>\n")

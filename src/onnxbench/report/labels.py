@@ -9,7 +9,8 @@ names the runtime plus the fields that vary inside the group (exporter, precisio
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from onnxbench.case import Case
 
@@ -54,7 +55,7 @@ def fields_of(case: Case) -> dict[str, str]:
     return out
 
 
-def split_fields(cases: Iterable[Case]) -> tuple[dict[str, str], list[str]]:
+def split_fields(cases: Iterable[Case]) -> tuple[dict[str, str | None], list[str]]:
     """(fields equal in every case, names of fields that differ), in a stable order."""
     cases = list(cases)
     flat = [fields_of(c) for c in cases]

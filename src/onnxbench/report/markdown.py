@@ -38,7 +38,7 @@ def _cell(c) -> str:
     return f"**{text}**" if c.bold and c.text else text
 
 
-def crossover_lines(g: "GroupReport") -> list[str]:
+def crossover_lines(g: GroupReport) -> list[str]:
     """One bullet per crossover between two series of a group."""
     out = []
     for a, b, x in g.crossovers:
@@ -49,7 +49,7 @@ def crossover_lines(g: "GroupReport") -> list[str]:
     return out
 
 
-def _summary(report: "Report") -> list[str]:
+def _summary(report: Report) -> list[str]:
     c = report.counts
     head = [f"# onnxbench report: {report.run.run_dir.name}", "",
             f"{len(report.points)} points from {len(report.run.results)} results: "
@@ -57,14 +57,15 @@ def _summary(report: "Report") -> list[str]:
     sentences = [g.sentence for g in report.groups if g.sentence]
     if sentences:
         head += ["## Which runtime, for which load", ""] + [f"- {s}" for s in sentences]
-        head += ["", f"_Crossovers interpolated {INTERPOLATION}; a tie within CI is not a flip._", ""]
+        head += ["", f"_Crossovers interpolated {INTERPOLATION}; a tie within CI is not a flip._",
+                 ""]
     pipes = [p.sentence for p in report.pipelines if p.sentence]
     if pipes:
         head += ["## Where the end-to-end time goes", ""] + [f"- {s}" for s in pipes] + [""]
     return head
 
 
-def render_markdown(report: "Report") -> str:
+def render_markdown(report: Report) -> str:
     body = _summary(report)
     if report.load:
         from onnxbench.report.load_report import markdown_lines

@@ -52,7 +52,7 @@ def fp32_baseline(group: Group, s: Series) -> Series | None:
     same = [b for b in plain if b.runtime == s.runtime]
     dev = [b for b in plain if device_of(b.runtime) == device_of(s.runtime)
            and b.runtime.startswith("torch")]
-    return (same or dev or [None])[0]
+    return next(iter(same or dev), None)
 
 
 def _acc(s: Series, x: int) -> dict[str, Any] | None:
@@ -77,7 +77,7 @@ def _speedup_cell(s: Series, b: Series | None, x: int) -> Cell:
     if b is s:
         return Cell("baseline")
     ps, pb = s.points.get(x), b.points.get(x) if b else None
-    if b is None or word(ps) or word(pb):
+    if b is None or word(ps) or word(pb) or ps is None or pb is None:
         return Cell(DASH)
     via = "" if b.runtime == s.runtime else f" (vs {runtime_label(b.runtime)})"
     return speedup_cell(ps, pb, via)
@@ -89,7 +89,7 @@ def _row(group: Group, s: Series, x: int) -> list[Cell]:
     head = [Cell(s.label), Cell(str(c.batch), c.batch)] + (
         [Cell(str(c.seq) if c.seq else DASH, c.seq)] if _has_seq(group) else [])
     w = word(p)
-    med = Cell(w, is_word=True) if w else number_cell(p, p.median)
+    med = Cell(w or "", is_word=True) if w or p is None else number_cell(p, p.median)
     return head + [med, _speedup_cell(s, b, x), *_accuracy_cells(s, b, x)]
 
 
@@ -98,7 +98,7 @@ def _accuracy_cells(s: Series, b: Series | None, x: int) -> list[Cell]:
     if b is s:
         return [Cell(accuracy_text(acc, with_delta=False)), Cell("fp32 reference" if acc else DASH)]
     d = accuracy_delta(acc, _acc(b, x) if b else None)
-    text = DASH if d is None else metric_delta(acc.get("metric", ""), d)
+    text = DASH if d is None or acc is None else metric_delta(acc.get("metric", ""), d)
     return [Cell(accuracy_text(acc, with_delta=False)), Cell(text, d)]
 
 

@@ -134,10 +134,11 @@ def pipeline_table(title: str, rows: list[PipelineRow], stages: list[str]) -> Ta
 
 
 def _reference(rows: list[PipelineRow]) -> PipelineRow | None:
-    """The plain current pipeline (no pin_memory, no non_blocking) if measured, else a current one."""
+    """The plain current pipeline (no pin_memory, no non_blocking) if measured, else a current
+    one."""
     current = [r for r in rows if r.point.case.options["pipeline"] == "current" and r.e2e]
     plain = [r for r in current if not any(r.switch(s) for s in SWITCHES)]
-    return (plain or current or [None])[0]
+    return next(iter(plain or current), None)
 
 
 def _switches(r: PipelineRow) -> str:
@@ -150,16 +151,18 @@ def pipeline_sentence(title: str, rows: list[PipelineRow]) -> str:
     timed = [r for r in rows if r.e2e and word(r.point) is None]
     if not timed:
         return (f"{title}: no pipeline has a trustworthy E2E figure here (every one is "
-                f"{', '.join(sorted({word(r.point).split(':')[0] for r in rows}))}); see the table.")
+                f"{', '.join(sorted({(word(r.point) or '').split(':')[0] for r in rows}))}); "
+                "see the table.")
     ref = _reference(timed) or timed[0]
-    best = min(timed, key=lambda r: r.e2e)
+    best = min(timed, key=lambda r: r.e2e or 0.0)
+    ref_e2e, best_e2e = ref.e2e or 0.0, best.e2e or 0.0  # every timed row has an E2E
     head = f"{title}: "
     if ref.inference:
-        head += (f"E2E is {ratio(ref.e2e / ref.inference)} the pure inference time for the "
-                 f"{ref.full_name} pipeline ({sig(ref.e2e)} vs {sig(ref.inference)} ms); ")
-    tail = f"the fastest pipeline is {best.full_name}{_switches(best)} (E2E {sig(best.e2e)} ms"
+        head += (f"E2E is {ratio(ref_e2e / ref.inference)} the pure inference time for the "
+                 f"{ref.full_name} pipeline ({sig(ref_e2e)} vs {sig(ref.inference)} ms); ")
+    tail = f"the fastest pipeline is {best.full_name}{_switches(best)} (E2E {sig(best_e2e)} ms"
     if best is not ref:
-        tail += f", {ratio(ref.e2e / best.e2e)} faster than {ref.full_name}{_switches(ref)}"
+        tail += f", {ratio(ref_e2e / best_e2e)} faster than {ref.full_name}{_switches(ref)}"
     return head + tail + ")."
 
 

@@ -52,7 +52,8 @@ class Table:
 
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "headers": self.headers, "notes": self.notes,
-                "rows": [[c.value if c.value is not None else c.text for c in r] for r in self.rows]}
+                "rows": [[c.value if c.value is not None else c.text for c in r]
+                         for r in self.rows]}
 
 
 @dataclass
@@ -130,14 +131,16 @@ def reason_notes_of(items: list[tuple[str, Any, Point | None]], axis: str = "") 
     for label, x, p in items:
         if p is not None and (word(p) or p.unstable) and p.reason:
             status = f"unstable ({UNSTABLE_MARK})" if p.median is not None else p.status
-            seen.setdefault((label, status, one_line(p.reason)), []).append("" if x is None else str(x))
+            seen.setdefault((label, status, one_line(p.reason)), []).append(
+                "" if x is None else str(x))
     return [f"{label} {status}" + (f" at {axis} {', '.join(xs)}" if any(xs) else "") + f": {reason}"
             for (label, status, reason), xs in seen.items()]
 
 
 def reason_notes(group: Group) -> list[str]:
     """The full reason behind each word in a group's tables (cells carry only its head)."""
-    return reason_notes_of([(s.label, x, p) for s in group.series for x, p in sorted(s.points.items())],
+    return reason_notes_of([(s.label, x, p) for s in group.series
+                            for x, p in sorted(s.points.items())],
                            group.axis)
 
 
@@ -180,7 +183,8 @@ def _group(title: str, axis: str, pts: list[Point]) -> Group:
         s.points[getattr(c, axis)] = p
     xs = sorted({x for s in series.values() for x in s.points})
     note = common_options_line(p.case for p in pts)
-    return Group(title, axis, xs, sorted(series.values(), key=lambda s: s.label), [note] if note else [])
+    return Group(title, axis, xs, sorted(series.values(), key=lambda s: s.label),
+                 [note] if note else [])
 
 
 def latency_table(group: Group, series: Series) -> Table:
@@ -194,13 +198,15 @@ def latency_table(group: Group, series: Series) -> Table:
     rows = []
     for x, p in zip(group.xs, pts):
         w = word(p)
-        nums = [Cell(w.split(":")[0], is_word=True) for _ in range(7)] if w else \
-            _figures(p)
+        # a missing point has a word too (word(None) is "not run")
+        nums = [Cell((w or "").split(":")[0], is_word=True) for _ in range(7)] if w or p is None \
+            else _figures(p)
         row = [Cell(str(x), x), *nums]
         if has_acc:
             row.append(Cell(accuracy_text(p.accuracy() if p else None)))
         if notes_needed:
-            row.append(Cell(w or (short_reason(p.reason) if p and p.reason else ""), is_word=bool(w)))
+            row.append(Cell(w or (short_reason(p.reason) if p and p.reason else ""),
+                            is_word=bool(w)))
         rows.append(row)
     only = Group(group.title, group.axis, group.xs, [series])
     notes = reason_notes(only) + [n for p in pts if p is not None for n in p.fold.tail_notes()]
@@ -253,7 +259,8 @@ def comparison_table(group: Group) -> Table:
         for s in group.series:
             p = s.points.get(x)
             w = word(p)
-            row.append(Cell(w, is_word=True) if w else number_cell(p, p.median, bold=s in lead))
+            row.append(Cell(w or "", is_word=True) if w or p is None
+                       else number_cell(p, p.median, bold=s in lead))
         row.append(Cell(leader_text([s.label for s in lead]), bold=len(lead) == 1))
         rows.append(row)
     notes = ["Fastest: the lowest median; a runtime whose 95 % CI overlaps it is tied (named "
@@ -281,7 +288,8 @@ def speedup_table(group: Group, baseline: str | None = None) -> Table | None:
         row = [Cell(str(x), x)]
         for s, b in cols:
             ps, pb = s.points.get(x), b.points.get(x)
-            row.append(Cell(DASH) if word(ps) or word(pb) else speedup_cell(ps, pb))
+            row.append(Cell(DASH) if word(ps) or word(pb) or ps is None or pb is None
+                       else speedup_cell(ps, pb))
         rows.append(row)
     keep = [0] + [i for i in range(1, len(headers)) if any(r[i].value is not None for r in rows)]
     if len(keep) == 1:
@@ -332,7 +340,8 @@ def exporter_table(points: list[Point]) -> Table | None:
                                         p.case.runtime, p.case.batch, p.case.seq or 0)):
         c, par = p.case, p.parity() or {}
         rows.append([Cell(model_config(c)), Cell(c.exporter or DASH),
-                     Cell(case_label(c, varying, skip=("batch", "seq", "exporter", "options.verify"))),
+                     Cell(case_label(c, varying,
+                                     skip=("batch", "seq", "exporter", "options.verify"))),
                      Cell(str(c.batch), c.batch), Cell(str(c.seq or DASH), c.seq),
                      Cell(word(p) or "ok", is_word=word(p) is not None),
                      *[_parity_cell(par.get(k)) for k in keys]])

@@ -16,7 +16,8 @@ import os
 def nvml_index(device_id: int) -> int:
     """NVML's index of CUDA device ``device_id``: NVML numbers every GPU of the machine and
     ignores ``CUDA_VISIBLE_DEVICES``, which renumbers the ones a process sees."""
-    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")
+               if v.strip()]
     if device_id < len(visible) and visible[device_id].isdigit():
         return int(visible[device_id])
     return device_id

@@ -215,8 +215,8 @@ def _status(rec: LoadRecord) -> tuple[str, str | None]:
 
 def _result(case: Case, base: dict[str, Any], runtime, rec: LoadRecord, trace: Trace | None,
             status: str, reason: str | None, session_ms: float, first_ms: float | None) -> Result:
-    from onnxbench.memory import peak_memory_mb
     from onnxbench.measure.stats import summarize
+    from onnxbench.memory import peak_memory_mb
 
     lat = latencies_ms(trace) if trace is not None else []
     timing = Timing(session_create_ms=session_ms, first_run_ms=first_ms,

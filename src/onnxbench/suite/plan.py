@@ -131,8 +131,9 @@ def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, flo
     if repeat % 2:
         ab_grid.reverse()  # ABBA: B first in odd rounds, so drift within a round cancels
     timeout = float(_pick(entry, d, "timeout_s", DEFAULT_TIMEOUT_S))
+    models: list[str | None] = list(entry.model) if entry.model else [None]
     grid = itertools.product(
-        list[str | None](entry.model or [None]), _pick(entry, d, "config", [None]),
+        models, _pick(entry, d, "config", [None]),
         _pick(entry, d, "exporter", [None]), _pick(entry, d, "precision", ["fp32"]),
         _pick(entry, d, "runtimes", DEFAULT_RUNTIMES), _pick(entry, d, "batch", DEFAULT_BATCH),
         [None] if entry.seq_mix is not None else _pick(entry, d, "seq", [None]),  # a mix sets seq

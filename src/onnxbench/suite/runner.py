@@ -23,8 +23,14 @@ from onnxbench.onnxfile import is_onnx_file
 from onnxbench.result import Result
 from onnxbench.suite.aggregate import Summary, aggregate
 from onnxbench.suite.plan import Plan
-from onnxbench.suite.rundir import RunDir, create_run_dir, open_run_dir, read_env, read_plan, \
-    write_configs
+from onnxbench.suite.rundir import (
+    RunDir,
+    create_run_dir,
+    open_run_dir,
+    read_env,
+    read_plan,
+    write_configs,
+)
 from onnxbench.trust import check_resume
 from onnxbench.worker import WorkerOutcome, preload, run_isolated
 

@@ -353,11 +353,11 @@ def _check_ab(i: int, entry: CaseEntry) -> Problem | None:
         kind = kinds.get(f)
         for j, v in enumerate(ab[k]):
             if kind and (not isinstance(v, kind) or isinstance(v, bool)
-                         or (kind is int and v < 1)):
+                         or (kind is int and isinstance(v, int) and v < 1)):
                 want = {int: "an integer >= 1", str: "a string", dict: "a mapping of options"}
                 return ("cases", i, "ab", k, j), f"{want[kind]} expected for {f}; got {v!r}"
     axes = {"runtime": "runtimes", "exporter": "exporter"}
-    update = {axes[f]: ab[k] for f, k in key_of.items() if f in axes}
+    update: dict[str, Any] = {axes[f]: ab[k] for f, k in key_of.items() if f in axes}
     problem = _check_axes(("cases", i), Axes.model_construct(**update), None) if update else None
     if problem:
         loc, msg = problem
@@ -471,8 +471,8 @@ def _check_axes(base: tuple, axes: Axes, entry: CaseEntry | None) -> Problem | N
         message = _runtime_problem(name)
         if message:
             return base + ("runtimes", j), message
-    for j, name in enumerate(axes.exporter or []):
-        message = _exporter_problem(name)
+    for j, exporter in enumerate(axes.exporter or []):
+        message = _exporter_problem(exporter)
         if message:
             return base + ("exporter", j), message
     for key, value in (axes.options or {}).items():

@@ -125,7 +125,7 @@ ENCODER_SIZES = {
 def _encoder_layers() -> tuple[Any, Any, Any]:
     """The custom layers and activation, defined (and registered for ``.keras`` files) on
     first use."""
-    keras = import_keras()
+    keras: Any = import_keras()  # a module object: its classes are bases here, unknown to mypy
     ops = keras.ops
 
     @keras.saving.register_keras_serializable(package="onnxbench")
@@ -271,6 +271,10 @@ class _FileSpec(KerasSpec):
     def _fail(self, what: str, exc: BaseException) -> UserError:
         line = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
         return UserError(f"{self.path}: {what} ({line[:200]})")
+
+    def _load_file(self) -> Any:
+        """The model object from ``self.path`` (each kind of file loads its own way)."""
+        raise NotImplementedError
 
 
 class KerasFileSpec(_FileSpec):

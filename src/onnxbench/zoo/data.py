@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import gzip
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +98,7 @@ def mnist_split(data_dir: str) -> Split:
     if not folder.is_dir() or missing:
         raise UserError(f"data_dir {str(folder)!r}: missing MNIST IDX files "
                         f"{', '.join(missing or MNIST_FILES.values())} (optionally .gz)")
-    arrays = {key: read_idx(p) for key, p in paths.items()}
+    arrays = {key: read_idx(p) for key, p in paths.items() if p is not None}  # none missing
 
     def flat(images: np.ndarray) -> np.ndarray:
         return (images.reshape(len(images), -1) / 255.0).astype(np.float32)

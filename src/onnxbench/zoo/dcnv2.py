@@ -20,8 +20,9 @@ import contextlib
 import importlib.util
 import io
 import sys
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -36,7 +37,7 @@ TRAIN_ROWS, HELD_OUT_ROWS = 512, 512
 
 def _vocab_spread(n: int, lo: int, hi: int, power: float) -> list[int]:
     """n vocabulary sizes from lo to hi, most of them small (a long tail, like real ids)."""
-    return [int(round(lo + (hi - lo) * (i / (n - 1)) ** power)) for i in range(n)]
+    return [round(lo + (hi - lo) * (i / (n - 1)) ** power) for i in range(n)]
 
 
 # sparse features: (name, vocabulary size, embedding dim); dense: names. Vocabularies and
@@ -70,14 +71,17 @@ def deepctr():
     """
     if "deepctr_torch" not in sys.modules:
         spec = importlib.util.find_spec("deepctr_torch")
+        if spec is None or not spec.submodule_search_locations:  # what the import would say
+            raise ModuleNotFoundError("No module named 'deepctr_torch'", name="deepctr_torch")
         utils_path = spec.submodule_search_locations[0] + "/utils.py"
         uspec = importlib.util.spec_from_file_location("deepctr_torch.utils", utils_path)
+        assert uspec is not None and uspec.loader is not None  # a .py file has a loader
         utils = importlib.util.module_from_spec(uspec)
         uspec.loader.exec_module(utils)
-        utils.check_version = lambda version: None
+        vars(utils)["check_version"] = lambda version: None
         sys.modules["deepctr_torch.utils"] = utils
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            import deepctr_torch  # noqa: F401
+            import deepctr_torch
     import deepctr_torch.inputs
     import deepctr_torch.models
 

@@ -3,8 +3,8 @@
 ``factory()`` takes no arguments and returns ``(module, example_inputs)``; example_inputs is
 a dict name → tensor/ndarray (its keys become the input names) or a tuple/list of tensors
 (named ``input_0``, ``input_1``, ...). The module returns a tensor or a tuple of tensors,
-named ``output_0``, ``output_1``, ... Axis 0 of every input and output is the dynamic batch axis; ``make_inputs`` tiles
-the example rows along it to reach the requested batch.
+named ``output_0``, ``output_1``, ... Axis 0 of every input and output is the dynamic batch
+axis; ``make_inputs`` tiles the example rows along it to reach the requested batch.
 
 Everything the user can get wrong (path, import, factory, return value, a ``sys.exit``)
 is a UserError that names the file and what is expected.
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ def _first_line(exc: BaseException) -> str:
 
 # user code may end the process: that is its failure to report, not onnxbench's exit code
 USER_CODE_ERRORS = (Exception, SystemExit)
-_LOADED: dict[tuple[str, int, int, str], "FactorySpec"] = {}
+_LOADED: dict[tuple[str, int, int, str], FactorySpec] = {}
 
 
 def _load_factory(path: Path, factory: str, where: str) -> Callable[[], Any]:
@@ -51,7 +52,7 @@ def _load_factory(path: Path, factory: str, where: str) -> Callable[[], Any]:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except USER_CODE_ERRORS as exc:  # noqa: BLE001 - any failure in user code is the user's
+    except USER_CODE_ERRORS as exc:  # any failure in user code is the user's
         raise UserError(f"{where}: importing {path} failed ({_first_line(exc)})") from None
     fn = getattr(module, factory, None)
     if not callable(fn):
@@ -97,7 +98,7 @@ class FactorySpec(ModelSpec):
         self._fn, self._example, self._outputs = fn, example, outputs
 
     @classmethod
-    def from_path(cls, where: str) -> "FactorySpec":
+    def from_path(cls, where: str) -> FactorySpec:
         """Import ``file.py:factory``, call it once and check what it returns."""
         path_text, _, factory = where.rpartition(":")
         if not path_text.endswith(".py") or not factory.isidentifier():
@@ -119,7 +120,7 @@ class FactorySpec(ModelSpec):
 
         try:
             result = fn()
-        except USER_CODE_ERRORS as exc:  # noqa: BLE001
+        except USER_CODE_ERRORS as exc:
             raise UserError(f"{where}: factory() failed: {_first_line(exc)}") from None
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             raise UserError(f"{where}: factory() returned {type(result).__name__}; {EXPECTED}")

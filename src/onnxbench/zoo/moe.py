@@ -20,7 +20,8 @@ Two routings of the same layer:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +96,8 @@ class MoESpec(ModelSpec):
     default_config = "default"
 
     def settings(self, config: str | None, options: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The config's settings, with ``experts``/``top``/``emb``/``hidden``/``epochs`` overridable."""
+        """The config's settings, with ``experts``/``top``/``emb``/``hidden``/``epochs``
+        overridable."""
         merged = {"routing": "dense", **self.config(config)}
         for key in merged:
             if key == "routing":
@@ -168,7 +170,7 @@ class MoESpec(ModelSpec):
         preds = [np.asarray(predict({"pixels": x[i:i + 256]})[0]).argmax(-1)
                  for i in range(0, len(x), 256)]
         correct = int((np.concatenate(preds) == y).sum())
-        return {"metric": "accuracy", "value": correct / len(y), "n": int(len(y)),
+        return {"metric": "accuracy", "value": correct / len(y), "n": len(y),
                 "split": "held-out", "data": load_split(options).source}
 
 

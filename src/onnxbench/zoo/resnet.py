@@ -95,8 +95,9 @@ class ResNetSpec(ModelSpec):
     def _torchvision(self, cfg: dict[str, Any]):
         try:
             import torchvision.models as tvm
-        except Exception as exc:  # noqa: BLE001 - any import failure means "not here"
-            raise Skip(f"backend torchvision does not import here: {str(exc).splitlines()[0]}")
+        except Exception as exc:  # any import failure means "not here"
+            raise Skip("backend torchvision does not import here: "
+                       f"{str(exc).splitlines()[0]}") from exc
         if cfg.get("num_labels") != 1000:
             raise UserError(f"model {self.name!r}: backend torchvision has no tiny config")
         return getattr(tvm, self.name)(weights=None)
@@ -189,8 +190,8 @@ def _train_digits(module, cfg: dict[str, Any], image_size: int, seed: int) -> No
     from onnxbench.pipeline.digits import preprocessed
     from onnxbench.zoo.base import single_thread
 
-    x, y = preprocessed("train", image_size)
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    x_np, y_np = preprocessed("train", image_size)
+    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(module.parameters(), lr=3e-3)
     with single_thread():

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -182,4 +183,5 @@ BERT = register(TextEncoderSpec(
 DEBERTA_V2 = register(TextEncoderSpec(
     "deberta-v2", "DebertaV2", DEBERTA_SIZES, ["input_ids", "attention_mask"],
     ["last_hidden_state"],
-    "DeBERTa-v2/v3 encoder (transformers DebertaV2Model; tiny/base/large, random init or --weights)"))
+    "DeBERTa-v2/v3 encoder (transformers DebertaV2Model; tiny/base/large, random init or "
+    "--weights)"))
