@@ -168,3 +168,32 @@ def test_report_cells_are_short_and_reasons_go_to_notes(tmp_path):
     assert max(len(c) for c in cells) <= 60
     notes = [n for g in rep.groups for t in g.tables for n in t.notes]
     assert any("RuntimeError: xxx" in n for n in notes) and all("\n" not in n for n in notes)
+
+
+@pytest.fixture
+def plugin_torch_runtime(monkeypatch):
+    """A plugin's PyTorch CUDA runtime whose name says neither "torch" nor a GPU."""
+    from onnxbench.report.labels import runtime_traits
+    from onnxbench.runtimes import registry
+
+    monkeypatch.setitem(registry.RUNTIMES, "acme-eager",
+                        "onnxbench.runtimes.torch_eager:TorchCudaRuntime")
+    runtime_traits.cache_clear()
+    yield "acme-eager"
+    runtime_traits.cache_clear()
+
+
+def test_the_report_asks_the_registry_what_a_runtime_is(plugin_torch_runtime):
+    from onnxbench.case import Case
+    from onnxbench.report.labels import fields_of, runtime_framework
+    from onnxbench.report.tables import device_of
+
+    def case(runtime: str) -> Case:
+        return Case(model="m.onnx", exporter="dynamo", runtime=runtime, batch=1)
+
+    assert runtime_framework(plugin_torch_runtime) == "torch"
+    assert device_of(plugin_torch_runtime) == "gpu"
+    # a PyTorch runtime runs the module itself: the exporter is no part of its label
+    assert "exporter" not in fields_of(case(plugin_torch_runtime))
+    assert fields_of(case("ort-cpu"))["exporter"] == "dynamo"
+    assert runtime_framework("no-such-runtime") is None  # a run from a plugin not installed

@@ -23,6 +23,8 @@ from onnxbench.report.labels import (
     common_options_line,
     model_config,
     model_title,
+    runtime_framework,
+    runtime_traits,
     split_fields,
 )
 from onnxbench.report.load import Point
@@ -31,6 +33,11 @@ GPU_MARKERS = ("cuda", "trt", "tensorrt", "gpu", "dml", "rocm", "migraphx")
 
 
 def device_of(runtime: str) -> str:
+    """``gpu`` or ``cpu``: the registry's declared device; the name's markers only for a
+    provider runtime of device ``other`` or a runtime not registered here."""
+    traits = runtime_traits(runtime)
+    if traits and traits[1] in ("cpu", "cuda"):
+        return "gpu" if traits[1] == "cuda" else "cpu"
     return "gpu" if any(m in runtime.lower() for m in GPU_MARKERS) else "cpu"
 
 
@@ -312,7 +319,8 @@ def env_table(env: dict[str, Any]) -> Table:
 
 def _runs_export(p: Point) -> bool:
     """A point that ran an exported graph (or carries parity): PyTorch rows do not."""
-    return bool(p.parity()) or (bool(p.case.exporter) and not p.case.runtime.startswith("torch"))
+    return bool(p.parity()) or (bool(p.case.exporter)
+                                and runtime_framework(p.case.runtime) != "torch")
 
 
 def exporter_table(points: list[Point]) -> Table | None:
