@@ -197,3 +197,22 @@ def test_the_report_asks_the_registry_what_a_runtime_is(plugin_torch_runtime):
     assert "exporter" not in fields_of(case(plugin_torch_runtime))
     assert fields_of(case("ort-cpu"))["exporter"] == "dynamo"
     assert runtime_framework("no-such-runtime") is None  # a run from a plugin not installed
+
+
+def test_a_parity_failed_row_is_never_named_fastest(tmp_path):
+    """ORT CPU is 10× faster than PyTorch CPU but its export disagreed with the source
+    model: its number stays (marked), the Fastest column and the sentence name PyTorch."""
+    bad = {"passed": False, "max_abs_diff": 0.5}
+    res = [make_result(rt, b, ms * b, seed=b, parity=par, exporter=exp)
+           for rt, ms, par, exp in [("ort-cpu", 0.1, bad, "dynamo"),
+                                    ("torch-cpu", 1.0, None, None)] for b in (1, 8)]
+    rep = build_report(write_run(tmp_path, res))
+    table = _table(rep, "runtime comparison (median latency)")
+    col = table.headers.index("ORT CPU (ms)")
+    for row in table.rows:
+        assert row[-1].text == "PyTorch CPU"
+        assert row[col].value is not None and row[col].text.endswith("(parity ✗)")
+        assert not row[col].bold
+    assert any("never named fastest" in n for n in table.notes)
+    assert rep.groups[0].sentence.endswith("PyTorch CPU is fastest at every batch measured "
+                                           "(batch 1–8).")

@@ -27,6 +27,7 @@ from onnxbench.report.tables import (
     env_table,
     exporter_table,
     latency_table,
+    parity_failed,
     speedup_table,
     word,
 )
@@ -120,8 +121,8 @@ def _crossovers(group: Group) -> list[tuple[str, str, Crossover]]:
 def _sentence(group: Group) -> str:
     series = {}
     for s in group.series:
-        meds = [s.points[x].median if x in s.points and word(s.points[x]) is None else None
-                for x in group.xs]
+        meds = [s.points[x].median if x in s.points and word(s.points[x]) is None
+                and not parity_failed(s.points[x]) else None for x in group.xs]
         cis = [s.points[x].ci if x in s.points else None for x in group.xs]
         series[s.label] = (meds, cis)
     return winner_sentence(group.axis, group.xs, series)

@@ -100,6 +100,17 @@ def word(point: Point | None) -> str | None:
     return None
 
 
+PARITY_MARK = " (parity ✗)"
+PARITY_NOTE = ("parity ✗: the export's outputs disagreed with the source model; its number "
+               "is kept, but it is never named fastest")
+
+
+def parity_failed(point: Point | None) -> bool:
+    """Its outputs disagreed with the source model (``verify``): fast, but not a result that
+    may win a comparison."""
+    return point is not None and (point.parity() or {}).get("passed") is False
+
+
 def number_cell(point: Point, value: float | None, *, bold: bool = False) -> Cell:
     """A figure of ``point``, marked when the point is unstable."""
     return Cell(ms(value), value, bold=bold, unstable=point.unstable)
@@ -227,10 +238,12 @@ def _figures(p: Point) -> list[Cell]:
 
 def leaders(group: Group, i: int) -> list[Series]:
     """The series fastest at xs[i]: the lowest median and every series whose CI overlaps it
-    (a tie within noise), fastest first; [] where no series has a number there."""
+    (a tie within noise), fastest first; [] where no series has a number there. A point
+    whose parity failed is never a candidate."""
     x = group.xs[i]
     cands = sorted(((s.points[x].median, s.label, s) for s in group.series
-                    if x in s.points and word(s.points[x]) is None), key=lambda c: c[:2])
+                    if x in s.points and word(s.points[x]) is None
+                    and not parity_failed(s.points[x])), key=lambda c: c[:2])
     if not cands:
         return []
     best = cands[0][2].points[x]
@@ -250,6 +263,17 @@ def leader_text(labels: list[str]) -> str:
     return labels[0] if len(labels) == 1 else "tie: " + ", ".join(labels)
 
 
+def _comparison_cell(p: Point | None, *, bold: bool) -> Cell:
+    """A median, or the word in its place; a parity-failed point keeps its number, marked."""
+    w = word(p)
+    if w or p is None:
+        return Cell(w or DASH, is_word=True)
+    cell = number_cell(p, p.median, bold=bold)
+    if parity_failed(p):
+        cell.text += PARITY_MARK
+    return cell
+
+
 def comparison_table(group: Group) -> Table:
     """| Batch | <runtime…> | Fastest | with medians (ms); the fastest in bold, ties named."""
     headers = [group.axis.capitalize(), *[f"{s.label} (ms)" for s in group.series], "Fastest"]
@@ -259,12 +283,13 @@ def comparison_table(group: Group) -> Table:
         row = [Cell(str(x), x)]
         for s in group.series:
             p = s.points.get(x)
-            w = word(p)
-            row.append(Cell(w, is_word=True) if w else number_cell(p, p.median, bold=s in lead))
+            row.append(_comparison_cell(p, bold=s in lead))
         row.append(Cell(leader_text([s.label for s in lead]), bold=len(lead) == 1))
         rows.append(row)
     notes = ["Fastest: the lowest median; a runtime whose 95 % CI overlaps it is tied (named "
              "after \"tie:\"), never a loser."]
+    if any(parity_failed(p) for s in group.series for p in s.points.values()):
+        notes.append(PARITY_NOTE)
     return Table(f"{group.title}: runtime comparison (median latency)", headers, rows,
                  notes + reason_notes(group))
 
