@@ -216,3 +216,13 @@ def test_a_parity_failed_row_is_never_named_fastest(tmp_path):
     assert any("never named fastest" in n for n in table.notes)
     assert rep.groups[0].sentence.endswith("PyTorch CPU is fastest at every batch measured "
                                            "(batch 1–8).")
+
+
+def test_a_parity_failed_series_is_in_no_crossover(tmp_path):
+    """ORT CPU (parity failed) beats PyTorch at batch 1 and loses at 8: no crossover is
+    reported, since it would name the parity-failed export faster up to some batch."""
+    bad = {"passed": False, "max_abs_diff": 0.5}
+    res = [make_result("ort-cpu", b, ms, seed=b, parity=bad) for b, ms in ((1, 0.1), (8, 10.0))]
+    res += [make_result("torch-cpu", b, 1.0, seed=b + 1, exporter=None) for b in (1, 8)]
+    rep = build_report(write_run(tmp_path, res))
+    assert rep.groups[0].crossovers == []

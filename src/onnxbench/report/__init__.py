@@ -98,8 +98,10 @@ def _group_dict(g: GroupReport) -> dict[str, Any]:
 
 
 def _numbers(group: Group, series) -> tuple[list, list, list]:
-    """xs, medians, CIs of a series where it has a number (unstable ones included)."""
-    xs = [x for x in group.xs if x in series.points and word(series.points[x]) is None]
+    """xs, medians, CIs of a series where it has a number (unstable ones included) and its
+    parity did not fail (a crossover names who is faster: never a parity-failed point)."""
+    xs = [x for x in group.xs if x in series.points and word(series.points[x]) is None
+          and not parity_failed(series.points[x])]
     return xs, [series.points[x].median for x in xs], [series.points[x].ci for x in xs]
 
 
