@@ -121,6 +121,21 @@ def test_sequential_aa_and_sensitivity_with_the_real_rule():
     assert all(o.stop_rule in ("decided", "target_ci", "max_time") for o in found)
 
 
+def test_a_decided_verdict_wins_when_the_target_ci_is_met_on_the_same_look():
+    """B is half of A with tiny noise: at the first look the CI is both narrower than the
+    ±1 % target and wholly below 1 - threshold; the stop is reported as ``decided``."""
+    jitter = [1.0, 1.001, 0.999, 1.0005, 0.9995, 1.0002, 0.9998, 1.0]
+
+    def block(arm: str, i: int) -> float:
+        return (0.5 if arm == "b" else 1.0) * jitter[i % len(jitter)]
+
+    out = run_sequential(block, Sequential(0.02, 0.01), max_time_s=100, clock=lambda: 0.0)
+    r = out.result
+    assert r.resolvable_pct is not None and r.resolvable_pct <= 1.0   # target_ci holds too
+    assert r.ci_high < 0.98 and r.verdict == "faster"
+    assert out.stop_rule == "decided" and out.pairs == 4 and out.looks == 1
+
+
 def test_time_budget_ends_with_a_final_look():
     block, clock = _stream(7, sigma=0.2)
     out = run_sequential(block, Sequential(0.02, 0.001), max_time_s=11,

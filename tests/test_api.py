@@ -73,6 +73,29 @@ def test_bench_never_reuses_a_directory_and_checks_before_running(tmp_path):
     assert not (tmp_path / "never").exists()
 
 
+def test_run_suite_checks_every_case_input_before_anything_runs(tmp_path, monkeypatch):
+    """The library validates a plan's inputs as ``onnxbench run`` does: a suite (or Plan)
+    whose inputs cannot fit is a UserError before any directory or worker exists."""
+    from onnxbench.case import Case
+    from onnxbench.suite import runner
+    from onnxbench.suite.plan import Plan
+
+    def never(*_a, **_k):
+        raise AssertionError("runner.run_suite must not be reached")
+
+    monkeypatch.setattr(runner, "run_suite", never)
+    tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
+    suite = tmp_path / "big.yaml"
+    suite.write_text(f"suite: big\ncases:\n  - model: {tiny}\n    runtimes: [ort-cpu]\n"
+                     "    batch: [1, 100000000000]\n")
+    with pytest.raises(UserError, match=r"tiny\.onnx at batch 100000000000: the inputs alone"):
+        onnxbench.run_suite(suite, out=tmp_path / "never")
+    plan = Plan("big", [Case(model=str(tiny), runtime="ort-cpu", batch=10**11)])
+    with pytest.raises(UserError, match="inputs alone need"):
+        onnxbench.run_suite(plan, out=tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
 def test_onnx_files_are_known_by_content_not_suffix(tmp_path):
     """``.ONNX`` or no suffix at all is an ONNX model; a ``.keras`` file never is."""
     from onnxbench.onnxfile import is_onnx_file

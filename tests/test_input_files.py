@@ -332,3 +332,18 @@ def test_a_mixed_shape_case_gives_per_length_latency_and_the_mix_percentiles(tmp
     (run_dir,) = (tmp_path / "run").iterdir()  # the one run directory bench made
     md = write_reports(run_dir, ["md"])[0].read_text()
     assert "Mixed shapes: latency per sequence length" in md and "**mix (all)**" in md
+
+
+def test_a_suite_on_real_inputs_or_a_shape_mix_passes_the_plan_check(model, tmp_path, capsys):
+    """``run`` sizes a plan's inputs before anything runs: a case on the user's own file is
+    not sized from the graph (its seq comes from the file), a mix at its longest length."""
+    a = _arrays(batch=4)
+    np.savez(tmp_path / "in.npz", ids=a["ids"], feats=a["feats"])
+    suite = tmp_path / "real.yaml"
+    suite.write_text(f"suite: real\ncases:\n  - model: {model}\n    runtimes: [ort-cpu]\n"
+                     f"    batch: [4]\n    inputs: {tmp_path / 'in.npz'}\n"
+                     "    values: {sr: 16000}\n"
+                     f"  - model: {model}\n    runtimes: [ort-cpu]\n    batch: [2]\n"
+                     "    seq_mix: {8: 0.5, 16: 0.5}\n    values: {sr: 16000}\n")
+    code, _out, err = run_cli(capsys, "run", "--suite", suite, "--dry-run")
+    assert code == 0, err

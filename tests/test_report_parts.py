@@ -168,3 +168,61 @@ def test_report_cells_are_short_and_reasons_go_to_notes(tmp_path):
     assert max(len(c) for c in cells) <= 60
     notes = [n for g in rep.groups for t in g.tables for n in t.notes]
     assert any("RuntimeError: xxx" in n for n in notes) and all("\n" not in n for n in notes)
+
+
+@pytest.fixture
+def plugin_torch_runtime(monkeypatch):
+    """A plugin's PyTorch CUDA runtime whose name says neither "torch" nor a GPU."""
+    from onnxbench.report.labels import runtime_traits
+    from onnxbench.runtimes import registry
+
+    monkeypatch.setitem(registry.RUNTIMES, "acme-eager",
+                        "onnxbench.runtimes.torch_eager:TorchCudaRuntime")
+    runtime_traits.cache_clear()
+    yield "acme-eager"
+    runtime_traits.cache_clear()
+
+
+def test_the_report_asks_the_registry_what_a_runtime_is(plugin_torch_runtime):
+    from onnxbench.case import Case
+    from onnxbench.report.labels import fields_of, runtime_framework
+    from onnxbench.report.tables import device_of
+
+    def case(runtime: str) -> Case:
+        return Case(model="m.onnx", exporter="dynamo", runtime=runtime, batch=1)
+
+    assert runtime_framework(plugin_torch_runtime) == "torch"
+    assert device_of(plugin_torch_runtime) == "gpu"
+    # a PyTorch runtime runs the module itself: the exporter is no part of its label
+    assert "exporter" not in fields_of(case(plugin_torch_runtime))
+    assert fields_of(case("ort-cpu"))["exporter"] == "dynamo"
+    assert runtime_framework("no-such-runtime") is None  # a run from a plugin not installed
+
+
+def test_a_parity_failed_row_is_never_named_fastest(tmp_path):
+    """ORT CPU is 10× faster than PyTorch CPU but its export disagreed with the source
+    model: its number stays (marked), the Fastest column and the sentence name PyTorch."""
+    bad = {"passed": False, "max_abs_diff": 0.5}
+    res = [make_result(rt, b, ms * b, seed=b, parity=par, exporter=exp)
+           for rt, ms, par, exp in [("ort-cpu", 0.1, bad, "dynamo"),
+                                    ("torch-cpu", 1.0, None, None)] for b in (1, 8)]
+    rep = build_report(write_run(tmp_path, res))
+    table = _table(rep, "runtime comparison (median latency)")
+    col = table.headers.index("ORT CPU (ms)")
+    for row in table.rows:
+        assert row[-1].text == "PyTorch CPU"
+        assert row[col].value is not None and row[col].text.endswith("(parity ✗)")
+        assert not row[col].bold
+    assert any("never named fastest" in n for n in table.notes)
+    assert rep.groups[0].sentence.endswith("PyTorch CPU is fastest at every batch measured "
+                                           "(batch 1–8).")
+
+
+def test_a_parity_failed_series_is_in_no_crossover(tmp_path):
+    """ORT CPU (parity failed) beats PyTorch at batch 1 and loses at 8: no crossover is
+    reported, since it would name the parity-failed export faster up to some batch."""
+    bad = {"passed": False, "max_abs_diff": 0.5}
+    res = [make_result("ort-cpu", b, ms, seed=b, parity=bad) for b, ms in ((1, 0.1), (8, 10.0))]
+    res += [make_result("torch-cpu", b, 1.0, seed=b + 1, exporter=None) for b in (1, 8)]
+    rep = build_report(write_run(tmp_path, res))
+    assert rep.groups[0].crossovers == []

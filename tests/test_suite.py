@@ -55,6 +55,26 @@ def test_matrix_expansion_order_and_axes(tmp_path):
     assert [c.case_id for c in again.cases] == [c.case_id for c in plan.cases]
 
 
+def test_two_models_with_one_file_name_get_distinct_ids_and_artifacts(tmp_path):
+    """a/model.onnx and b/model.onnx in one suite: both kept, each its own case ids and
+    artifact key; a suite whose file names do not collide keeps the ids it always had."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = write_tiny_onnx(tmp_path / "a" / "model.onnx")
+    b = write_tiny_onnx(tmp_path / "b" / "model.onnx")
+    text = ("suite: two\ndefaults: {processes: 1, runtimes: [ort-cpu], batch: [1]}\n"
+            f"cases:\n  - model: [{a}, {b}]\n")
+    plan = expand(parse_suite(text, "two.yaml"))
+    assert [c.model for c in plan.cases] == [str(a), str(b)]
+    assert len({c.case_id for c in plan.cases}) == 2
+    assert len({c.artifact_key for c in plan.cases}) == 2
+    assert all(c.case_id.startswith("model-") for c in plan.cases)
+    # no collision: the id is the one it always was (no tag)
+    alone = expand(parse_suite(text.replace(f", {b}]", "]"), "one.yaml")).cases
+    assert [c.case_id for c in alone] == ["model_none_ort-cpu_b1_fp32_r0"]
+    assert alone[0].artifact_key == "model_none_fp32"
+
+
 BASE = "suite: bad\ncases:\n  - model: {model}\n"
 ERRORS = {
     "typo field": (BASE + "    runtime: [ort-cpu]\n", 4, "cases[0].runtime",

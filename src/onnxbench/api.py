@@ -327,7 +327,10 @@ def _policy(measure: MeasurePolicy | Mapping[str, Any] | None) -> MeasurePolicy:
 def run_suite(suite: str | Path | Plan, *, out: str | Path = "runs", only: str | None = None,
               progress: ProgressFn | None = None) -> Run:
     """Run a suite (a built-in name, a YAML path, or a ``Plan``) into a fresh run directory
-    under ``out``; returns the run read back (summary rows, reports)."""
+    under ``out``; returns the run read back (summary rows, reports). Every case's inputs
+    are checked (``preflight.check_plan_inputs``, as ``onnxbench run`` does) before
+    anything is created or runs: a UserError names the case that cannot fit."""
+    from onnxbench.preflight import check_plan_inputs
     from onnxbench.suite import runner
     from onnxbench.suite.plan import Plan, expand
     from onnxbench.suite.schema import load_suite
@@ -338,6 +341,7 @@ def run_suite(suite: str | Path | Plan, *, out: str | Path = "runs", only: str |
     else:
         parsed, _path, text = load_suite(str(suite))
         plan = expand(parsed)
+    check_plan_inputs(plan.cases)
     if only and not runner.select(plan.cases, only):
         raise UserError(f"--only {only!r}: matches none of the {len(plan.cases)} case ids")
     outcome = runner.run_suite(plan, out, suite_text=text, only=only, progress=progress)

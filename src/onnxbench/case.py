@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +22,8 @@ from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.options import EXPORT_OPTIONS, OPTIMIZE_OPTIONS
 from onnxbench.scenarios.spec import LoadSpec
 
-__all__ = ["EXPORT_OPTIONS", "OPTIMIZE_OPTIONS", "Case", "case_id", "point_id"]
+__all__ = ["EXPORT_OPTIONS", "OPTIMIZE_OPTIONS", "Case", "case_id", "point_id",
+           "tag_colliding_models"]
 
 
 class Case(BaseModel):
@@ -51,6 +53,9 @@ class Case(BaseModel):
     scenario: LoadSpec | None = Field(None, description="a load point (onnxbench.scenarios); "
                                       "None is single-stream, one request at a time")
     hardware: str | None = Field(None, description="machine type (a Ray node resource) it runs on")
+    model_tag: str | None = Field(None, description="a short hash of the model, set by "
+                                  "tag_colliding_models only where two models of one plan "
+                                  "share a label (a/model.onnx, b/model.onnx)")
 
     @property
     def case_id(self) -> str:
@@ -68,7 +73,7 @@ class Case(BaseModel):
         pad = int(self.options.get("pad_batch_to") or 0)
         if pad > int(self.options.get("export_batch") or 2):  # exported at the padded batch
             export_opts["export_batch"] = pad
-        parts = [_slug(_model_label(self.model)), self.config or "", self.exporter or "none",
+        parts = [_model_part(self), self.config or "", self.exporter or "none",
                  self.precision]
         if export_opts:
             parts.append(_short_hash(export_opts))
@@ -81,6 +86,26 @@ def _model_label(model: str) -> str:
         path, factory = model.split(":", 1)
         return f"{path.rsplit('/', 1)[-1].removesuffix('.py')}-{factory}"
     return re.sub(r"\.onnx$", "", model.rsplit("/", 1)[-1], flags=re.IGNORECASE)
+
+
+def _model_part(case: Case) -> str:
+    """The model's slug in ids; with its tag where another model of the plan shares it."""
+    label = _slug(_model_label(case.model))
+    return f"{label}-{case.model_tag}" if case.model_tag else label
+
+
+def tag_colliding_models(cases: Iterable[Case]) -> list[Case]:
+    """``cases`` with ``model_tag`` set (a short hash of the model string: paths are
+    absolute in a plan) on every case whose model shares its label with another model of
+    the same cases, so a/model.onnx and b/model.onnx get distinct case ids and artifact keys.
+    Models whose labels are unique keep their ids unchanged."""
+    cases = list(cases)
+    by_label: dict[str, set[str]] = {}
+    for c in cases:
+        by_label.setdefault(_slug(_model_label(c.model)), set()).add(c.model)
+    clash = {m for models in by_label.values() if len(models) > 1 for m in models}
+    return [c.model_copy(update={"model_tag": _short_hash(c.model)[:8]})
+            if c.model in clash and c.model_tag is None else c for c in cases]
 
 
 def _slug(text: str) -> str:
@@ -102,11 +127,11 @@ def _scenario_part(case: Case, extra: dict[str, Any]) -> list[str]:
 
 def case_id(case: Case) -> str:
     """Readable, stable, filesystem-safe id:
-    ``model[_config]_exporter_runtime_bN[_sN]_precision[_options-slug][_hash][_hw-NAME]_rK``;
+    ``model[-tag][_config]_exporter_runtime_bN[_sN]_precision[_options-slug][_hash][_hw-NAME]_rK``;
     the hash covers options, shapes, ranges, measure policy and seed when any differs from
     the defaults; ``_rK`` (always there) is the repeat, and without it the id is the
     point's."""
-    parts = [_slug(_model_label(case.model))]
+    parts = [_model_part(case)]
     if case.config:
         parts.append(_slug(case.config))
     parts.append(_slug(case.exporter or "none"))

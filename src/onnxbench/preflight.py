@@ -116,22 +116,27 @@ def check_bench_inputs(model: Any, batches: list[int], seqs: list[int], *,
 
 
 def check_plan_inputs(cases: Iterable[Case]) -> None:
-    """Every case's inputs fit in memory (the largest batch and seq of each model)."""
+    """Every case's inputs fit in memory (the largest batch and seq of each model; a shape
+    mix at its longest length). A case on the user's own inputs is not sized: its arrays
+    are the file's, already read (as ``api.check_model`` does for ``bench``)."""
     from onnxbench.onnxfile import is_onnx_file
 
-    biggest: dict[tuple, Case] = {}
+    biggest: dict[tuple, tuple[Case, int]] = {}
     for case in cases:
+        if case.inputs:
+            continue
+        seq = case.seq or max((n for n, _ in case.seq_mix or ()), default=0)
         key = (case.model, case.config, json.dumps(case.shapes, sort_keys=True))
         best = biggest.get(key)
-        if best is None or (case.batch, case.seq or 0) > (best.batch, best.seq or 0):
-            biggest[key] = case
-    for case in biggest.values():
+        if best is None or (case.batch, seq) > (best[0].batch, best[1]):
+            biggest[key] = (case, seq)
+    for case, seq in biggest.values():
         name = Path(case.model).name if is_onnx_file(case.model) else case.model
         model = _graph(case.model) if is_onnx_file(case.model) else _spec(case.model)
-        nbytes, detail = input_bytes(model, case.batch, case.seq, shapes=case.shapes,
+        nbytes, detail = input_bytes(model, case.batch, seq or None, shapes=case.shapes,
                                      config=case.config, options=case.options)
         check_fits(nbytes, f"model {name} at batch {case.batch}" +
-                   (f", seq {case.seq}" if case.seq else ""),
+                   (f", seq {seq}" if seq else ""),
                    "lower the suite's batch (or seq)", detail)
 
 

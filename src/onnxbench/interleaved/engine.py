@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from onnxbench.artifact import Artifact
-from onnxbench.case import Case
+from onnxbench.case import Case, tag_colliding_models
 from onnxbench.errors import Skip, UserError
 from onnxbench.executors.base import Progress, ProgressFn, failed_result
 from onnxbench.measure.pairs import Sequential, SequentialOutcome, run_sequential
@@ -151,6 +151,7 @@ def run_ab(a: Case, b: Case, settings: ABSettings | None = None, *,
     """Compare B with A in interleaved blocks until the answer is precise or time is spent."""
     settings = settings or ABSettings()
     progress = progress or (lambda _p: None)
+    a, b = tag_colliding_models([a, b])  # a/model.onnx vs b/model.onnx: two artifacts
     run = run or create_run_dir(out_root, "ab")
     with run.lock():
         env = collect_env()

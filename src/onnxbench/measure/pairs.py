@@ -11,9 +11,10 @@ Sequential stopping: the CI is looked at after 4, 8, 16, 32, … pairs (and once
 time budget ends). Look k is judged at alpha_k = alpha · 6 / (π² k²); since Σ alpha_k = alpha,
 by the union bound every interval looked at holds simultaneously with probability at least
 1 - alpha, whatever rule decides when to stop (Bonferroni alpha spending over looks). The
-run stops at the first look where the CI is narrower than the target (±target), or where the
-verdict cannot change any more (the CI lies within ±threshold, or wholly beyond it), or when
-the next pair would not fit in the time budget.
+run stops at the first look where the verdict cannot change any more (the CI lies within
+±threshold, or wholly beyond it: ``decided``, which wins when both hold), or where the CI is
+narrower than the target (±target: ``target_ci``), or when the next pair would not fit in the
+time budget.
 """
 
 from __future__ import annotations
@@ -108,16 +109,20 @@ class Sequential:
         return self.result
 
     def stop_rule(self) -> str | None:
-        """Why the last look may stop the run (None: keep going)."""
+        """Why the last look may stop the run (None: keep going).
+
+        ``decided`` (the verdict cannot change any more) is checked first: when the same look
+        also meets the target CI, the run stopped on a settled verdict and says so.
+        """
         r = self.result
         if r is None or r.ci_low is None or r.ci_high is None:
             return None
-        if self.target is not None and r.resolvable_pct is not None \
-                and r.resolvable_pct <= 100 * self.target:
-            return "target_ci"
         t = self.threshold
         if r.verdict == "equivalent" or r.ci_low > 1 + t or r.ci_high < 1 - t:
             return "decided"
+        if self.target is not None and r.resolvable_pct is not None \
+                and r.resolvable_pct <= 100 * self.target:
+            return "target_ci"
         return None
 
 

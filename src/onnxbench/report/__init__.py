@@ -27,6 +27,7 @@ from onnxbench.report.tables import (
     env_table,
     exporter_table,
     latency_table,
+    parity_failed,
     speedup_table,
     word,
 )
@@ -97,8 +98,10 @@ def _group_dict(g: GroupReport) -> dict[str, Any]:
 
 
 def _numbers(group: Group, series) -> tuple[list, list, list]:
-    """xs, medians, CIs of a series where it has a number (unstable ones included)."""
-    xs = [x for x in group.xs if x in series.points and word(series.points[x]) is None]
+    """xs, medians, CIs of a series where it has a number (unstable ones included) and its
+    parity did not fail (a crossover names who is faster: never a parity-failed point)."""
+    xs = [x for x in group.xs if x in series.points and word(series.points[x]) is None
+          and not parity_failed(series.points[x])]
     return xs, [series.points[x].median for x in xs], [series.points[x].ci for x in xs]
 
 
@@ -120,8 +123,8 @@ def _crossovers(group: Group) -> list[tuple[str, str, Crossover]]:
 def _sentence(group: Group) -> str:
     series = {}
     for s in group.series:
-        meds = [s.points[x].median if x in s.points and word(s.points[x]) is None else None
-                for x in group.xs]
+        meds = [s.points[x].median if x in s.points and word(s.points[x]) is None
+                and not parity_failed(s.points[x]) else None for x in group.xs]
         cis = [s.points[x].ci if x in s.points else None for x in group.xs]
         series[s.label] = (meds, cis)
     return winner_sentence(group.axis, group.xs, series)

@@ -22,6 +22,7 @@ from typing import Any
 
 from onnxbench.report.crossover import fmt_x
 from onnxbench.report.fmt import DASH
+from onnxbench.report.labels import runtime_framework
 from onnxbench.report.tables import Cell, Group, Series, Table, device_of, word
 
 
@@ -35,7 +36,7 @@ def conditions(s: Series) -> dict[str, str]:
     info, case = _info(s), next(iter(s.points.values())).case
     compiled = str(info.get("compile_mode") or case.options.get("mode") or "")
     graphs = bool(info.get("cuda_graph")) or compiled == "reduce-overhead"
-    if s.runtime.startswith("ort"):
+    if runtime_framework(s.runtime) == "onnx":
         timing = info.get("timing", case.options.get("timing", "inference"))
         inputs = ("IO binding, device-resident" if info.get("io_binding", True)
                   and timing != "e2e" else "host copies timed")

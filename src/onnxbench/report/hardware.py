@@ -14,7 +14,7 @@ from onnxbench.case import Case
 from onnxbench.report.fmt import DASH, ratio, sig
 from onnxbench.report.labels import differing, model_config, runtime_label, split_fields
 from onnxbench.report.load import Point
-from onnxbench.report.tables import Cell, Table, reason_notes_of, word
+from onnxbench.report.tables import Cell, Table, parity_failed, reason_notes_of, word
 
 
 def _row_key(case: Case) -> Case:
@@ -65,7 +65,8 @@ def hardware_tables(points: list[Point]) -> list[Table]:
     items: list[tuple[str, Any, Point | None]] = []
     for key in sorted(rows, key=lambda k: (_label(cases[k], varying), cases[k].batch)):
         by_hw, label = rows[key], _label(cases[key], varying)
-        numbers = {h: p.median for h, p in by_hw.items() if not word(p) and p.median is not None}
+        numbers = {h: p.median for h, p in by_hw.items()
+                   if not word(p) and p.median is not None and not parity_failed(p)}
         fastest = min(numbers, key=numbers.__getitem__) if numbers else None
         body.append([Cell(label), *[_cell(by_hw.get(h), h == fastest) for h in names],
                      *[_versus(by_hw.get(names[0]), by_hw.get(h)) for h in names[1:]]])

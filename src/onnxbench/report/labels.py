@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from onnxbench.case import Case
+from onnxbench.errors import UserError
 
 RUNTIME_LABELS = {
     "ort-cpu": "ORT CPU", "ort-cuda": "ORT CUDA", "ort-trt": "ORT TensorRT",
@@ -32,6 +34,26 @@ def runtime_label(runtime: str) -> str:
     return RUNTIME_LABELS.get(runtime, runtime)
 
 
+@cache
+def runtime_traits(runtime: str) -> tuple[str, str] | None:
+    """(framework, device) the runtime registry declares for ``runtime`` (plugins included);
+    None for a name no longer registered here (a run made with a plugin not installed now).
+    The report asks the registry, never the name, what a runtime is."""
+    from onnxbench.runtimes.registry import runtime_class
+
+    try:
+        cls = runtime_class(runtime)
+    except UserError:
+        return None
+    return str(cls.framework), str(cls.device)
+
+
+def runtime_framework(runtime: str) -> str | None:
+    """``onnx`` / ``torch`` / ``tf`` / ``test`` as registered, or None when unknown here."""
+    traits = runtime_traits(runtime)
+    return traits[0] if traits else None
+
+
 def model_title(model: str) -> str:
     """A zoo name as is; a path (``.onnx`` or ``file.py:factory``) by its file name."""
     return model.rsplit("/", 1)[-1] if "/" in model else model
@@ -49,7 +71,7 @@ def fields_of(case: Case) -> dict[str, str]:
     """The label-worthy fields of a case, flattened, as text. The exporter counts only where
     the runtime runs the exported graph (PyTorch runtimes run the module itself)."""
     out = {f: _value(getattr(case, f)) for f in FIELDS if getattr(case, f) is not None}
-    if case.runtime.startswith("torch"):
+    if runtime_framework(case.runtime) == "torch":
         out.pop("exporter", None)
     out.update({f"options.{k}": _value(v) for k, v in case.options.items()})
     return out

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from onnxbench.report.fmt import DASH, one_line, pct, short_reason, sig
-from onnxbench.report.labels import runtime_label
+from onnxbench.report.labels import runtime_framework, runtime_label
 from onnxbench.report.load import Point
 from onnxbench.report.tables import Cell, Table
 
@@ -106,7 +106,7 @@ def serving_label(case) -> str:
     A concurrency sweep whose workers follow its callers (the default) says "per caller",
     so the points of one sweep share one label."""
     spec, rt = case.scenario, runtime_label(case.runtime)
-    unit = "module" if case.runtime.startswith("torch") else "session"
+    unit = "module" if runtime_framework(case.runtime) == "torch" else "session"
     t = threads_of(case)
     per_caller = spec.name == "concurrency" and spec.workers is None
     w = spec.n_workers

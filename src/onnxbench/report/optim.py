@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from onnxbench.report.fmt import DASH, VERSUS_FP32, accuracy_text, metric_delta
-from onnxbench.report.labels import runtime_label
+from onnxbench.report.labels import runtime_framework, runtime_label
 from onnxbench.report.tables import (
     Cell,
     Group,
@@ -51,7 +51,7 @@ def fp32_baseline(group: Group, s: Series) -> Series | None:
     plain = [b for b in group.series if is_plain(b)]
     same = [b for b in plain if b.runtime == s.runtime]
     dev = [b for b in plain if device_of(b.runtime) == device_of(s.runtime)
-           and b.runtime.startswith("torch")]
+           and runtime_framework(b.runtime) == "torch"]
     return next(iter(same or dev), None)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from onnxbench.report.fmt import DASH, sig
 from onnxbench.report.labels import case_label, differing, model_config, split_fields
 from onnxbench.report.load import Point
-from onnxbench.report.tables import Cell, Table, reason_notes_of
+from onnxbench.report.tables import PARITY_MARK, Cell, Table, parity_failed, reason_notes_of
 from onnxbench.suite.tables import Selector, TableSpec
 
 UNITS = {"winner": "median ms", "grid": "median ms", "totals": "total s"}
@@ -116,20 +116,15 @@ def _cell(point: Point | None, value: float | None, bold: bool, which: str = "")
     if value is None:
         return Cell(point.status + which, is_word=True)
     text = sig(value) + (" (unstable)" if point.unstable else "") + \
-        (" (parity ✗)" if wrong(point) else "") + which
+        (PARITY_MARK if parity_failed(point) else "") + which
     return Cell(text, value, bold=bold)
-
-
-def wrong(point: Point) -> bool:
-    """Its outputs disagreed with PyTorch (``verify``): fast, but not a result."""
-    return (point.parity() or {}).get("passed") is False
 
 
 def decide(points: dict[str, Point]) -> tuple[list[str], bool]:
     """(the winners, tied?): the fastest median among points whose parity did not fail; a
     tie when its CI overlaps the next one's."""
     ranked = sorted(((p.median, h, p) for h, p in points.items()
-                     if p.median is not None and not wrong(p)), key=lambda t: t[0])
+                     if p.median is not None and not parity_failed(p)), key=lambda t: t[0])
     if not ranked:
         return [], False
     best = ranked[0][2]

@@ -23,6 +23,8 @@ from onnxbench.report.labels import (
     common_options_line,
     model_config,
     model_title,
+    runtime_framework,
+    runtime_traits,
     split_fields,
 )
 from onnxbench.report.load import Point
@@ -31,6 +33,11 @@ GPU_MARKERS = ("cuda", "trt", "tensorrt", "gpu", "dml", "rocm", "migraphx")
 
 
 def device_of(runtime: str) -> str:
+    """``gpu`` or ``cpu``: the registry's declared device; the name's markers only for a
+    provider runtime of device ``other`` or a runtime not registered here."""
+    traits = runtime_traits(runtime)
+    if traits and traits[1] in ("cpu", "cuda"):
+        return "gpu" if traits[1] == "cuda" else "cpu"
     return "gpu" if any(m in runtime.lower() for m in GPU_MARKERS) else "cpu"
 
 
@@ -92,6 +99,17 @@ def word(point: Point | None) -> str | None:
     if point.median is None:
         return f"{point.status}: {short_reason(point.reason)}" if point.reason else point.status
     return None
+
+
+PARITY_MARK = " (parity ✗)"
+PARITY_NOTE = ("parity ✗: the export's outputs disagreed with the source model; its number "
+               "is kept, but it is never named fastest")
+
+
+def parity_failed(point: Point | None) -> bool:
+    """Its outputs disagreed with the source model (``verify``): fast, but not a result that
+    may win a comparison."""
+    return point is not None and (point.parity() or {}).get("passed") is False
 
 
 def number_cell(point: Point, value: float | None, *, bold: bool = False) -> Cell:
@@ -226,10 +244,12 @@ def _figures(p: Point) -> list[Cell]:
 
 def leaders(group: Group, i: int) -> list[Series]:
     """The series fastest at xs[i]: the lowest median and every series whose CI overlaps it
-    (a tie within noise), fastest first; [] where no series has a number there."""
+    (a tie within noise), fastest first; [] where no series has a number there. A point
+    whose parity failed is never a candidate."""
     x = group.xs[i]
     cands = sorted(((s.points[x].median, s.label, s) for s in group.series
-                    if x in s.points and word(s.points[x]) is None), key=lambda c: c[:2])
+                    if x in s.points and word(s.points[x]) is None
+                    and not parity_failed(s.points[x])), key=lambda c: c[:2])
     if not cands:
         return []
     best = cands[0][2].points[x]
@@ -249,6 +269,17 @@ def leader_text(labels: list[str]) -> str:
     return labels[0] if len(labels) == 1 else "tie: " + ", ".join(labels)
 
 
+def _comparison_cell(p: Point | None, *, bold: bool) -> Cell:
+    """A median, or the word in its place; a parity-failed point keeps its number, marked."""
+    w = word(p)
+    if w or p is None:
+        return Cell(w or DASH, is_word=True)
+    cell = number_cell(p, p.median, bold=bold)
+    if parity_failed(p):
+        cell.text += PARITY_MARK
+    return cell
+
+
 def comparison_table(group: Group) -> Table:
     """| Batch | <runtime…> | Fastest | with medians (ms); the fastest in bold, ties named."""
     headers = [group.axis.capitalize(), *[f"{s.label} (ms)" for s in group.series], "Fastest"]
@@ -258,13 +289,13 @@ def comparison_table(group: Group) -> Table:
         row = [Cell(str(x), x)]
         for s in group.series:
             p = s.points.get(x)
-            w = word(p)
-            row.append(Cell(w or "", is_word=True) if w or p is None
-                       else number_cell(p, p.median, bold=s in lead))
+            row.append(_comparison_cell(p, bold=s in lead))
         row.append(Cell(leader_text([s.label for s in lead]), bold=len(lead) == 1))
         rows.append(row)
     notes = ["Fastest: the lowest median; a runtime whose 95 % CI overlaps it is tied (named "
              "after \"tie:\"), never a loser."]
+    if any(parity_failed(p) for s in group.series for p in s.points.values()):
+        notes.append(PARITY_NOTE)
     return Table(f"{group.title}: runtime comparison (median latency)", headers, rows,
                  notes + reason_notes(group))
 
@@ -320,7 +351,8 @@ def env_table(env: dict[str, Any]) -> Table:
 
 def _runs_export(p: Point) -> bool:
     """A point that ran an exported graph (or carries parity): PyTorch rows do not."""
-    return bool(p.parity()) or (bool(p.case.exporter) and not p.case.runtime.startswith("torch"))
+    return bool(p.parity()) or (bool(p.case.exporter)
+                                and runtime_framework(p.case.runtime) != "torch")
 
 
 def exporter_table(points: list[Point]) -> Table | None:

@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from onnxbench.case import Case
+from onnxbench.case import Case, tag_colliding_models
 from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.onnxfile import is_onnx_file
 from onnxbench.scenarios.spec import LoadSpec, ScenarioBlock
@@ -168,14 +168,13 @@ def expand(suite: Suite) -> Plan:
     counts = [processes_of(e, d)[0] for e in suite.cases]
     cases: list[Case] = []
     timeouts: dict[str, float] = {}
-    for r in range(max(counts)):
-        for entry, n in zip(suite.cases, counts):
-            if r >= n:
-                continue
-            for case, timeout in _entry_cases(entry, d, r):
-                if case.case_id not in timeouts:
-                    cases.append(case)
-                    timeouts[case.case_id] = timeout
+    raw = [pair for r in range(max(counts)) for entry, n in zip(suite.cases, counts)
+           if r < n for pair in _entry_cases(entry, d, r)]
+    tagged = tag_colliding_models(case for case, _ in raw)
+    for case, (_, timeout) in zip(tagged, raw):
+        if case.case_id not in timeouts:
+            cases.append(case)
+            timeouts[case.case_id] = timeout
     ab_axes: dict[str, list[Any]] = {}
     for entry in suite.cases:
         for name, values in (entry.ab or {}).items():
