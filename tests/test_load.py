@@ -42,6 +42,13 @@ BAD = {
     "bad duration": (["--concurrency", "2", "--duration", "soon"], "--duration"),
     "zero bound": (["--find-peak", "--p99", "0ms"], "--p99"),
     "unknown runtime": (["--concurrency", "2", "-r", "ort-gpu"], "ort-gpu"),
+    "confirm shorter than a probe": (["--find-peak", "--p99", "10ms", "--duration", "10s",
+                                      "--confirm", "5s"], "--confirm: confirm_s 5 is shorter"),
+    "default confirm shorter than a probe": (["--find-peak", "--p99", "10ms", "--duration",
+                                              "60s"], "confirm_s 30 (the default) is shorter"),
+    "confirm on a server point": (["--qps", "100", "--confirm", "20s"],
+                                  "--confirm is for --find-peak"),
+    "bad confirm": (["--find-peak", "--p99", "10ms", "--confirm", "later"], "--confirm"),
 }
 
 
@@ -177,6 +184,8 @@ def test_suite_scenario_block_expands_into_load_points(tmp_path, tiny):
     ("{name: peak}", "needs bound_ms"),
     ("{name: server, qps: 10, duration_s: 1}", "needs at least 459"),
     ("{name: offline, qps: 10}", "qps is for the server and peak"),
+    ("{name: peak, bound_ms: 5, duration_s: 10, confirm_s: 5}", "is shorter than duration_s"),
+    ("{name: server, qps: 100, confirm_s: 20}", "confirm_s is for the peak scenario"),
     ("{name: rush}", "single-stream"),
 ])
 def test_suite_scenario_mistakes_are_one_line_with_the_line(block, expected, tiny):
@@ -238,12 +247,16 @@ def test_load_peak_on_a_zoo_model(tmp_path, capsys):
     code, out, err = cli(capsys, "load", "dcnv2", "--config", "tiny", "--exporter", "torchscript",
                          "-r", "ort-cpu", "--batch", "2", "--find-peak", "--bound", "50ms",
                          "--percentile", "90", "--precision", "20", "--workers", "2",
-                         "--layout", "per-thread", "--threads", "1", *QUICK,
-                         "--out", str(tmp_path / "runs"))
+                         "--layout", "per-thread", "--threads", "1", "--confirm", "1s",
+                         *QUICK, "--out", str(tmp_path / "runs"))
     assert code == 0, err
     assert "peak QPS under the bound" in out and "At p90 ≤ 50 ms: ORT CPU, 2 sessions" in out
     (result,) = read_results(next((tmp_path / "runs").iterdir()) / "raw")
     peak = result.load.peak
     assert result.status == "ok" and peak.converged and peak.qps > 0
     assert peak.bracket[0] < peak.bracket[1] <= peak.bracket[0] * 1.2 + 1e-9
+    confirms = [p for p in result.load.probes if p.phase == "confirm"]
+    assert peak.confirmed and confirms[-1].met and confirms[-1].target_qps == peak.qps
+    assert peak.qps <= peak.search_qps == peak.bracket[0] and confirms[0].duration_s == 1
     assert result.load.check.passed  # 2 sessions under concurrency give the sequential outputs
+

@@ -85,6 +85,10 @@ def load(
     duration: str = typer.Option("10s", "--duration", help="measured time per point (probe)"),
     precision: float = typer.Option(5.0, "--precision",
                                     help="peak: stop within this % of the rate"),
+    confirm: str | None = typer.Option(None, "--confirm",
+                                          help="peak: run the found rate this long (default "
+                                               "30s; >= --duration), stepping down until it "
+                                               "holds; 0 = no confirmation"),
     no_ceiling: bool = typer.Option(False, "--no-ceiling",
                                     help="skip measuring the generator's ceiling"),
     batch: int = typer.Option(1, "--batch", "-b", help="rows per request"),
@@ -103,7 +107,7 @@ def load(
     data = case_data(shape, range_, value, None, None, None, None, None)
     cases = _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, percentile,
                    layout, workers, threads, max_batch, max_delay, arrival, duration, precision,
-                   no_ceiling, batch, seq, config, exporter, data)
+                   confirm, no_ceiling, batch, seq, config, exporter, data)
     if timeout is not None and timeout <= 0:
         raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
     from onnxbench.cli.common import progress_display
@@ -130,9 +134,20 @@ def load(
     console.print(f"results: {outcome.run_dir}", highlight=False, soft_wrap=True)
 
 
+def _confirm_s(text: str | None) -> float | None:
+    """``--confirm 20s`` → 20.0; ``0`` (or ``off``) → 0.0, no confirmation; None: the default."""
+    from onnxbench.scenarios.spec import parse_time
+
+    if text is None:
+        return None
+    if text.strip().lower() in ("0", "0s", "off", "none"):
+        return 0.0
+    return parse_time("--confirm", text, "s")
+
+
 def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, percentile,
            layout, workers, threads, max_batch, max_delay, arrival, duration, precision,
-           no_ceiling, batch, seq, config, exporter, data):
+           confirm, no_ceiling, batch, seq, config, exporter, data):
     """Flags → validated cases (UserError, one line, before anything runs)."""
     from onnxbench.api import check_model
     from onnxbench.runtimes import validate_runtime_name
@@ -150,6 +165,8 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
         raise UserError(f"--p99 is a bound on the p99; for the p{percentile:g} use --bound")
     limit = parse_time("--p99" if p99 else "--bound", p99 or bound, "ms") \
         if (p99 or bound) else None
+    if confirm is not None and name != "peak":
+        raise UserError(f"--confirm is for --find-peak (the peak scenario), not {name}")
     if name == "peak" and limit is None:
         raise UserError("--find-peak needs a latency bound, e.g. --p99 10ms")
     if batch < 1:
@@ -161,7 +178,7 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
         arrival=arrival, duration_s=parse_time("--duration", duration, "s"),
         bound_ms=limit * 1000 if limit else None, percentile=percentile,
         max_delay_ms=parse_time("--max-delay", max_delay, "ms") * 1000, precision_pct=precision,
-        ceiling=not no_ceiling)
+        confirm_s=_confirm_s(confirm), ceiling=not no_ceiling)
     model, config, exporter, _ = check_model(model, config, exporter, data, [batch], seq)
     return load_cases(model, runtimes, specs, batch=batch, seq=seq, config=config,
                       exporter=exporter, threads=threads, shapes=data.shapes,

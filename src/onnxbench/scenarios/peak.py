@@ -13,6 +13,14 @@ needs a passing one from the user). A starting rate that fails is halved until o
 A probe passes when its measured percentile is within the bound (LoadGen's
 ``PerfConstraintsMet``); the early-stopping confidence of the bound at the peak is reported
 with it, never used to hide a figure.
+
+Short probes overestimate what a server sustains: near saturation a few seconds rarely see
+the stall (GC, the OS) after which the queue takes long to drain (MLPerf asks 600 s of a
+valid Server run). So the rate the bracket converged on is then *confirmed*: run again for
+``confirm_s`` seconds; when that fails the bound the rate steps down by
+``max(precision_pct, 10) %`` and is confirmed again, at most ``MAX_CONFIRMS`` runs. The peak
+is the highest confirmed rate (the search rate is kept beside it); when no confirmation
+holds there is no peak, and the reason names both rates.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from onnxbench.scenarios.record import Peak, Probe
 
 MAX_HALVINGS = 4  # a probe at rate q lasts >= 459 / q s (p99): do not crawl down forever
 MAX_PROBES = 40
+MAX_CONFIRMS = 4  # the search rate, then at most 3 steps down (each >= 10 %: to ~73 % of it)
+MIN_CONFIRM_STEP = 0.10
 
 
 @dataclass
@@ -35,17 +45,36 @@ class ProbeOutcome:
     detail: Any = None
 
 
-def find_peak(probe: Callable[[float, str], ProbeOutcome], start_qps: float, *,
-              bound_ms: float, percentile: float, precision_pct: float, step: float = 1.0,
-              max_probes: int = MAX_PROBES) -> tuple[Peak, list[ProbeOutcome], ProbeOutcome | None]:
-    """Search with ``probe(qps, phase)``; returns the Peak, every probe, and the best one."""
+Prober = Callable[[float, str, float], ProbeOutcome]  # probe(qps, phase, duration_s)
+Run = Callable[..., ProbeOutcome]
+
+
+def find_peak(probe: Prober, start_qps: float, *, bound_ms: float, percentile: float,
+              precision_pct: float, duration_s: float, confirm_s: float = 0.0,
+              step: float = 1.0, max_probes: int = MAX_PROBES
+              ) -> tuple[Peak, list[ProbeOutcome], ProbeOutcome | None]:
+    """Search with ``probe(qps, phase, duration_s)``, then confirm the rate found for
+    ``confirm_s`` seconds (0: no confirmation); returns the Peak, every probe (confirmations
+    included), and the best one (the confirmed probe when confirmation ran)."""
     tried: list[ProbeOutcome] = []
 
-    def run(qps: float, phase: str) -> ProbeOutcome:
-        out = probe(qps, phase)
+    def run(qps: float, phase: str, seconds: float = duration_s) -> ProbeOutcome:
+        out = probe(qps, phase, seconds)
         tried.append(out)
         return out
 
+    peak, best = _search(run, start_qps, tried, bound_ms, percentile, precision_pct, step,
+                         max_probes)
+    if best is None or confirm_s <= 0:
+        return peak, tried, best
+    peak, best = _confirm(run, peak, best, confirm_s, duration_s)
+    return peak, tried, best
+
+
+def _search(run: Run, start_qps: float, tried: list[ProbeOutcome], bound_ms: float,
+            percentile: float, precision_pct: float, step: float,
+            max_probes: int) -> tuple[Peak, ProbeOutcome | None]:
+    """Widen, then bisect (the short-window search)."""
     lo: ProbeOutcome | None = None
     hi: ProbeOutcome | None = None
     first = run(start_qps, "start")
@@ -63,7 +92,7 @@ def find_peak(probe: Callable[[float, str], ProbeOutcome], start_qps: float, *,
         assert hi is not None  # the first probe failed, so it is the upper end
         return _peak(None, hi, bound_ms, percentile, precision_pct, False,
                      f"no rate met the bound: {hi.probe.target_qps:g} QPS still had "
-                     f"p{percentile:g} {_ms(hi.probe.value_ms)}"), tried, None
+                     f"p{percentile:g} {_ms(hi.probe.value_ms)}"), None
     while hi is None and len(tried) < max_probes:  # widen
         out = run(lo.probe.target_qps * (1.0 + step), "widen")
         if out.probe.met:
@@ -81,7 +110,39 @@ def find_peak(probe: Callable[[float, str], ProbeOutcome], start_qps: float, *,
         hi.probe.target_qps - lo.probe.target_qps <= precision_pct / 100.0 * lo.probe.target_qps
     reason = None if converged else f"stopped after {len(tried)} probes before the bracket " \
                                     f"was within {precision_pct:g} %"
-    return _peak(lo, hi, bound_ms, percentile, precision_pct, converged, reason), tried, lo
+    return _peak(lo, hi, bound_ms, percentile, precision_pct, converged, reason), lo
+
+
+def _confirm(run: Run, found: Peak, best: ProbeOutcome, confirm_s: float,
+             duration_s: float) -> tuple[Peak, ProbeOutcome | None]:
+    """Run the search's rate for ``confirm_s``; step down until one holds (or give up)."""
+    search = best.probe.target_qps
+    factor = 1.0 - max(found.precision_pct / 100.0, MIN_CONFIRM_STEP)
+    failed: list[ProbeOutcome] = []
+    qps = search
+    for _ in range(MAX_CONFIRMS):
+        out = run(qps, "confirm", confirm_s)
+        if out.probe.met:
+            return _confirmed(found, out, confirm_s), out
+        failed.append(out)
+        qps *= factor
+    rates = ", ".join(f"{f.probe.target_qps:.4g}" for f in failed)
+    q = f"p{found.percentile:g}"
+    reason = (f"no rate held for {confirm_s:g} s: the {duration_s:g} s search found "
+              f"{search:.4g} QPS ({q} {_ms(best.probe.value_ms)}), but {confirm_s:g} s at "
+              f"{rates} QPS failed {q} <= {found.bound_ms:g} ms (last {q} "
+              f"{_ms(failed[-1].probe.value_ms)})")
+    return found.model_copy(update={
+        "qps": None, "achieved_qps": None, "value_ms": None, "confidence": None,
+        "confirm_s": confirm_s, "confirmed": False, "reason": reason}), None
+
+
+def _confirmed(found: Peak, out: ProbeOutcome, confirm_s: float) -> Peak:
+    p = out.probe
+    return found.model_copy(update={
+        "qps": p.target_qps, "achieved_qps": p.achieved_qps, "value_ms": p.value_ms,
+        "confidence": p.confidence, "confirm_s": confirm_s,
+        "confirmed": True})
 
 
 def _ms(value: float | None) -> str:
@@ -97,7 +158,8 @@ def _peak(lo: ProbeOutcome | None, hi: ProbeOutcome | None, bound_ms: float, per
                 confidence=best.confidence if best else None, bound_ms=bound_ms,
                 percentile=percentile, precision_pct=precision_pct,
                 bracket=[best.target_qps if best else None, hi.probe.target_qps if hi else None],
-                converged=converged, reason=reason)
+                converged=converged, reason=reason,
+                search_qps=best.target_qps if best else None)
 
 
-__all__ = ["ProbeOutcome", "find_peak"]
+__all__ = ["MAX_CONFIRMS", "ProbeOutcome", "find_peak"]

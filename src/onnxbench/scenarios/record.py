@@ -86,24 +86,29 @@ class Probe(BaseModel):
     confidence: float | None
     n: int
     overloaded: bool = False
-    phase: str = "widen"        # start | widen | bisect
+    phase: str = "widen"        # start | widen | bisect | confirm
+    duration_s: float | None = None  # the probe's measured seconds (None: before confirm_s)
 
 
 class Peak(BaseModel):
-    """The highest rate found whose percentile stayed within the bound."""
+    """The highest rate found whose percentile stayed within the bound: with confirmation on,
+    the highest rate that also held for ``confirm_s`` (``search_qps`` the short-window one)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    qps: float | None          # the target rate of the best passing probe
+    qps: float | None          # the target rate of the best passing (confirmed) probe
     achieved_qps: float | None
     value_ms: float | None
     confidence: float | None
     bound_ms: float
     percentile: float
     precision_pct: float
-    bracket: list[float | None]  # [highest passing, lowest failing]
-    converged: bool
+    bracket: list[float | None]  # the search's [highest passing, lowest failing]
+    converged: bool            # the short-window search's bracket reached precision_pct
     reason: str | None = None
+    search_qps: float | None = None  # the rate the short-window search converged on
+    confirm_s: float = 0.0     # seconds of each confirmation run (0: none ran)
+    confirmed: bool = False    # a confirmation run at ``qps`` met the bound
 
 
 class RequestLog(BaseModel):

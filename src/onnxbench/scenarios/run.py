@@ -166,9 +166,9 @@ def _open_loop_kw(spec: LoadSpec) -> dict[str, Any]:
 
 def _peak(spec: LoadSpec, front, rec: LoadRecord, batch: int, capacity: float) -> Trace | None:
     """Widen then bisect the rate; the best probe's trace is the case's latencies."""
-    def probe(qps: float, phase: str) -> ProbeOutcome:
+    def probe(qps: float, phase: str, duration_s: float) -> ProbeOutcome:
         kw = _open_loop_kw(spec.model_copy(update={"qps": qps}))
-        trace = drive(spec, front, qps, spec.duration_s, **kw)
+        trace = drive(spec, front, qps, duration_s, **kw)
         a = analyse(trace, batch=batch, percentile=spec.percentile, bound_ms=spec.bound_ms)
         bound = a.get("bound")
         met = bool(bound and bound.met and not trace.overloaded and not a["n_errors"])
@@ -176,12 +176,14 @@ def _peak(spec: LoadSpec, front, rec: LoadRecord, batch: int, capacity: float) -
                                   value_ms=bound.value_ms if bound else None, met=met,
                                   p50_ms=a["latency_ms"].p50 if a.get("latency_ms") else None,
                                   confidence=bound.confidence if bound else None,
-                                  n=a["n_completed"], overloaded=trace.overloaded, phase=phase),
+                                  n=a["n_completed"], overloaded=trace.overloaded, phase=phase,
+                                  duration_s=duration_s),
                             (trace, a))
 
     start = spec.qps or 0.5 * capacity
     peak, tried, best = find_peak(probe, start, bound_ms=spec.bound_ms or 0.0,
-                                  percentile=spec.percentile, precision_pct=spec.precision_pct)
+                                  percentile=spec.percentile, precision_pct=spec.precision_pct,
+                                  duration_s=spec.duration_s, confirm_s=spec.confirm_s)
     rec.peak, rec.probes = peak, [t.probe for t in tried]
     if best is None:
         return None

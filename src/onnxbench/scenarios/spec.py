@@ -8,7 +8,7 @@ MLPerf's scenario names, so people recognise them:
 - ``offline``: every request available at once; the highest sustained throughput;
 - ``concurrency``: ``concurrency`` callers in a closed loop (perf_analyzer's mode);
 - ``peak``: the highest rate whose ``percentile`` latency stays within ``bound_ms``
-  (LoadGen's FindPeakPerformance: widen, then bisect).
+  (LoadGen's FindPeakPerformance: widen, then bisect), confirmed by a ``confirm_s`` run.
 
 How requests are served is the layout: ``shared`` (one session, ``workers`` threads),
 ``per-thread`` (a session per thread), ``lock`` (one session behind an inference lock),
@@ -55,6 +55,9 @@ class LoadSpec(BaseModel):
     bound_ms: float | None = Field(None, gt=0, description="latency bound (peak: required)")
     precision_pct: float = Field(5.0, gt=0, le=100, description="peak: stop when the rate "
                                  "bracket is this narrow")
+    confirm_s: float = Field(30.0, ge=0, description="peak: run the rate the search found "
+                             "this long (>= duration_s); when it fails the bound, step the "
+                             "rate down and confirm again. 0: no confirmation")
     check_outputs: bool | None = Field(None, description="compare outputs under concurrency "
                                        "with sequential ones (default: when workers > 1)")
     ceiling: bool = Field(True, description="measure the generator's ceiling (no-op runtime)")
@@ -109,9 +112,21 @@ def scenario_problem(spec: LoadSpec) -> str | None:
         return f"concurrency is for the concurrency scenario, not {name}"
     if spec.arrival != "poisson" and name not in ("server", "peak"):
         return f"arrival is for the server and peak scenarios, not {name}"
+    if name == "peak":
+        return confirm_problem(spec)
     if name == "server":
         return duration_problem(spec.qps or 0.0, spec.duration_s, spec.percentile)
     return None
+
+
+def confirm_problem(spec: LoadSpec) -> str | None:
+    """A confirmation shorter than a search probe confirms nothing."""
+    if spec.confirm_s == 0 or spec.confirm_s >= spec.duration_s:
+        return None
+    given = "" if "confirm_s" in spec.model_fields_set else " (the default)"
+    return (f"confirm_s {spec.confirm_s:g}{given} is shorter than duration_s "
+            f"{spec.duration_s:g}: the confirmation re-runs the found rate for longer than a "
+            f"search probe; use confirm_s >= {spec.duration_s:g}, or 0 for none")
 
 
 def duration_problem(qps: float, duration_s: float, percentile: float) -> str | None:
@@ -158,12 +173,15 @@ class ScenarioBlock(BaseModel):
     percentile: float | None = Field(None, gt=0, lt=100)
     bound_ms: float | None = Field(None, gt=0)
     precision_pct: float | None = Field(None, gt=0, le=100)
+    confirm_s: float | None = Field(None, ge=0)
     check_outputs: bool | None = None
     ceiling: bool | None = None
     seed: int | None = None
 
     @model_validator(mode="after")
     def _points_valid(self) -> ScenarioBlock:
+        if self.confirm_s is not None and self.name != "peak":
+            raise ValueError(f"confirm_s is for the peak scenario, not {self.name}")
         self.specs()  # raises ValueError (with the problem) on the first bad point
         return self
 
@@ -224,6 +242,7 @@ __all__ = [
     "SCENARIOS",
     "LoadSpec",
     "ScenarioBlock",
+    "confirm_problem",
     "duration_problem",
     "parse_number_list",
     "parse_time",
