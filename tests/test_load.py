@@ -251,6 +251,7 @@ def test_load_peak_on_a_zoo_model(tmp_path, capsys):
                          *QUICK, "--out", str(tmp_path / "runs"))
     assert code == 0, err
     assert "peak QPS under the bound" in out and "At p90 ≤ 50 ms: ORT CPU, 2 sessions" in out
+    assert "Search QPS" in out
     (result,) = read_results(next((tmp_path / "runs").iterdir()) / "raw")
     peak = result.load.peak
     assert result.status == "ok" and peak.converged and peak.qps > 0
@@ -260,3 +261,23 @@ def test_load_peak_on_a_zoo_model(tmp_path, capsys):
     assert peak.qps <= peak.search_qps == peak.bracket[0] and confirms[0].duration_s == 1
     assert result.load.check.passed  # 2 sessions under concurrency give the sequential outputs
 
+
+def test_peak_table_shows_the_confirmed_peak_beside_the_search_rate():
+    from types import SimpleNamespace
+
+    from onnxbench.report.load_tables import LoadPoint, peak_table
+    from onnxbench.scenarios.record import LoadRecord, Peak
+
+    spec = LoadSpec(name="peak", bound_ms=10, duration_s=5, confirm_s=20)
+    peak = Peak(qps=729.0, achieved_qps=728.0, value_ms=8.0, confidence=0.999, bound_ms=10,
+                percentile=99, precision_pct=5, bracket=[1000.0, 1050.0], converged=True,
+                search_qps=1000.0, confirm_s=20, confirmed=True)
+    rec = LoadRecord(scenario="peak", generator="LoadGen", layout="shared", workers=1,
+                     peak=peak)
+    point = SimpleNamespace(case=SimpleNamespace(scenario=spec), status="ok", reason=None)
+    lp = LoadPoint(point, [rec], label="ORT CPU", peak=729.0, search=1000.0, p={"p50": 2.0})
+    table = peak_table("m", [lp])
+    (row,) = table.rows
+    cells = dict(zip(table.headers, [c.text for c in row], strict=True))
+    assert cells["Peak QPS"] == "729" and cells["Search QPS"] == "1000"
+    assert "confirmation (20 s) lowered it from 1000 QPS" in cells["Note"]

@@ -40,7 +40,8 @@ class LoadPoint:
     qps: float | None = None       # achieved requests/s (peak: at the best probe)
     items: float | None = None     # inferences/s = qps × batch
     p: dict[str, float | None] = field(default_factory=dict)  # p50/p90/p95/p99 (ms)
-    peak: float | None = None      # the peak's target rate
+    peak: float | None = None      # the peak's target rate (confirmed when confirmation ran)
+    search: float | None = None    # peak: the short-window search's rate
     confidence: float | None = None
     limited: list[str] = field(default_factory=list)  # harness reasons
 
@@ -65,7 +66,17 @@ class LoadPoint:
             bits.append("overloaded")
         if self.confidence is not None and self.confidence < 0.99 and rec.bound is not None:
             bits.append(f"bound at {pct(self.confidence)} confidence")
+        if rec.peak is not None:
+            bits += _confirm_note(self, rec.peak)
         return "; ".join(bits)
+
+
+def _confirm_note(lp: LoadPoint, peak: Any) -> list[str]:
+    if not peak.confirm_s:
+        return ["not confirmed (confirm_s 0)"]
+    if lp.search and lp.peak is not None and lp.peak < lp.search:
+        return [f"confirmation ({peak.confirm_s:g} s) lowered it from {sig(lp.search)} QPS"]
+    return []
 
 
 def _mean(values: list[float | None]) -> float | None:
@@ -86,6 +97,7 @@ def fold(point: Point) -> LoadPoint:
     bounds = [r.bound for r in records if r.bound is not None]
     if peaks:
         lp.peak = _mean([p.qps for p in peaks])
+        lp.search = _mean([p.search_qps if p.search_qps is not None else p.qps for p in peaks])
         lp.confidence = _mean([p.confidence for p in peaks])
     elif bounds:
         lp.confidence = _mean([b.confidence for b in bounds])
@@ -186,8 +198,8 @@ def peak_table(model: str, lps: list[LoadPoint]) -> Table:
     """Every peak search of a model, highest peak first."""
     spec = lps[0].spec
     q = f"p{spec.percentile:g}"
-    head = ["Serving", "Bound", "Peak QPS", f"{q} at peak", "p50 at peak", "Confidence",
-            f"Single-stream {q}", "Probes", "Note"]
+    head = ["Serving", "Bound", "Peak QPS", "Search QPS", f"{q} at peak", "p50 at peak",
+            "Confidence", f"Single-stream {q}", "Probes", "Note"]
     rows = []
     for lp in sorted(lps, key=lambda x: -(x.peak or 0)):
         s = lp.spec
@@ -197,12 +209,15 @@ def peak_table(model: str, lps: list[LoadPoint]) -> Table:
             continue
         rec = lp.records[0]
         single = (rec.single_stream or {}).get("percentiles_ms", {}).get(q)
-        row += [_num(lp.peak), _ms(rec.peak.value_ms if rec.peak else None), _ms(lp.p["p50"]),
+        row += [_num(lp.peak), _num(lp.search), _ms(rec.peak.value_ms if rec.peak else None),
+                _ms(lp.p["p50"]),
                 Cell(pct(lp.confidence)), _ms(single), Cell(str(len(rec.probes))), Cell(lp.note())]
         rows.append(row)
     notes = ["Peak: the highest arrival rate whose percentile stayed within the bound (widen, "
-             "then bisect; LoadGen Server runs); confidence: LoadGen's early-stopping odds that "
-             "the true percentile is within the bound at that rate."] + _limited_notes(lps)
+             "then bisect; LoadGen Server runs of duration_s each), then confirmed: run for "
+             "confirm_s, stepping the rate down until it holds; search QPS: the short-window "
+             "rate it started from. Confidence: LoadGen's early-stopping odds that the true "
+             "percentile is within the bound at that rate."] + _limited_notes(lps)
     return Table(f"{model}: peak QPS under the bound", head, rows, notes)
 
 
