@@ -1,11 +1,13 @@
 """serving-cpu: peak QPS under the bound per runtime and layout, and a 60 s re-check of it.
 
 1. Takes the latest ``runs/serving-cpu_*`` run (or ``--run DIR``; or runs the suite with
-   ``--run-suite``: about 40 minutes on a quiet 2-core machine).
+   ``--run-suite``: about 50 minutes on a quiet 2-core machine).
 2. For the best configuration of each model, runtime and bound (the ones the report's
    sentence quotes; ``--all``: every peak), runs the reported peak rate again for
-   ``--seconds`` (60) as a plain server point (LoadGen, Poisson, same layout and batching):
-   does the percentile still meet the bound, and at what early-stopping confidence?
+   ``--seconds`` (60) as a plain server point (LoadGen, Poisson, same layout and batching;
+   the confirmed peak where the suite's ``confirm_s`` confirmed it, the search's
+   short-window rate shown beside it): does the percentile still meet the bound, and at
+   what early-stopping confidence?
 3. Prints the markdown; ``--write`` saves it to docs/benchmarks/serving_cpu.md and copies
    the suite's summary.csv, report.md and env.json to docs/benchmarks/cpu/serving-cpu/.
 
@@ -63,7 +65,7 @@ def recheck_case(lp, seconds: float):
 def row(lp, result) -> list[str]:
     q = f"p{lp.spec.percentile:g}"
     head = [f"{lp.case.model}/{lp.case.config}", lp.label, f"{q} ≤ {lp.spec.bound_ms:g} ms",
-            sig(lp.peak), pct(lp.confidence)]
+            sig(lp.peak), sig(lp.search), pct(lp.confidence)]
     if result is None or result.status != "ok" or result.load is None:
         why = "not run" if result is None else f"{result.status}: {one_line(result.reason, 120)}"
         return head + ["–", "–", "–", "–", why]
@@ -94,7 +96,7 @@ def main() -> None:
     outcome = run_load(cases, args.runs, name="serving-cpu-recheck")
     by_id = {r.case_id: r for r in outcome.results}
     rows = [row(lp, by_id.get(c.case_id)) for lp, c in zip(peaks, cases)]
-    head = ["Model", "Serving", "Bound", "Peak QPS (search)", "Confidence",
+    head = ["Model", "Serving", "Bound", "Peak QPS", "Search QPS", "Confidence",
             f"{args.seconds:g} s re-check: achieved QPS", "Percentile (ms)", "Bound met",
             "Confidence", "Note"]
     lines = [f"# serving-cpu: peak QPS under the bound, and a {args.seconds:g} s re-check", "",
