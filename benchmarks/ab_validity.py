@@ -97,13 +97,13 @@ def run_suite_once(model: Path, work: Path) -> Path:
     return run_suite(expand(parse_suite(text, "validity.yaml")), work, suite_text=text).run_dir
 
 
-def section_compare(work: Path, n: int) -> dict[str, list[dict[str, Any]]]:
-    """n pairs of runs of the unchanged suite, and n with the model regressed by 10 %."""
+def section_compare(work: Path, n: int, extra: int = 2) -> dict[str, list[dict[str, Any]]]:
+    """n pairs of runs of the unchanged suite, and n with ``extra`` more layers (a regression)."""
     from onnxbench.report.compare import compare_runs
 
     model = work / "suite_model.onnx"
     out: dict[str, list[dict[str, Any]]] = {"same": [], "regressed": []}
-    for kind, layers_b in (("same", LAYERS), ("regressed", LAYERS + 2)):
+    for kind, layers_b in (("same", LAYERS), ("regressed", LAYERS + extra)):
         for _ in range(n):
             write_mlp(model, LAYERS)
             run_a = run_suite_once(model, work)
@@ -231,7 +231,7 @@ def render_ab(aa: list, sens: list, true: dict | None, max_time: float) -> list[
     return out
 
 
-def render_compare(comp: dict[str, list]) -> list[str]:
+def render_compare(comp: dict[str, list], extra: int = 2) -> list[str]:
     out = []
     same, reg = comp.get("same", []), comp.get("regressed", [])
     if same:
@@ -245,9 +245,13 @@ def render_compare(comp: dict[str, list]) -> list[str]:
                    f"called faster/slower; the CI covers 1.0 in {cover}/{len(pairs)}")
     if reg:
         fired = sum(d["gate"] for d in reg)
+        ratios = [p["ratio"] for d in reg for p in d["pairs"] if p.get("ratio")]
+        seen = float(np.exp(np.median(np.log(ratios)))) if ratios else float("nan")
         out.append(f"- **Regression with `onnxbench compare`** (the suite's model rewritten with "
-                   f"{LAYERS + 2} layers, 10 % more work, same case ids): the gate fired in "
-                   f"**{fired}/{len(reg)}** (target ≥ {len(reg) - len(reg) // 10}/{len(reg)}: "
+                   f"{LAYERS + extra} layers, {100 * extra / LAYERS:.0f} % more work, same case "
+                   f"ids; median B/A over the {len(ratios)} point comparisons: {seen:.3f}): "
+                   f"the gate fired in **{fired}/{len(reg)}** (target ≥ "
+                   f"{len(reg) - len(reg) // 10}/{len(reg)}: "
                    f"{_pass(fired >= len(reg) - len(reg) // 10)})")
     return out
 
@@ -285,7 +289,7 @@ def render(results: dict[str, Any], args: argparse.Namespace, seconds: float) ->
              f"{seconds:.0f} s.", ""]
     lines += render_ab(results.get("aa", []), results.get("sens", []), results.get("true"),
                        args.max_time)
-    lines += render_compare(results.get("compare", {}))
+    lines += render_compare(results.get("compare", {}), args.regress_layers)
     lines += render_agree(results.get("agree", []))
     lines += render_adaptive(results.get("adaptive"))
     lines += ["", "## Method", "",
@@ -321,6 +325,8 @@ def main() -> None:
     ap.add_argument("--agree-rounds", type=int, default=10)
     ap.add_argument("--sections", default=",".join(SECTIONS))
     ap.add_argument("--only", default=None, help="adaptive: only dcnv2 cases matching REGEX")
+    ap.add_argument("--regress-layers", type=int, default=2,
+                    help="compare: layers the regressed model adds to the 20")
     args = ap.parse_args()
     args.argv = sys.argv[1:]
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
@@ -340,7 +346,7 @@ def main() -> None:
             results["true"] = ab_once(a, b, work, args.true_time, 0.0025)
             results["sens"] = section_ab(a, b, work, args.comparisons, args.max_time)
         if "compare" in sections:
-            results["compare"] = section_compare(work, args.comparisons)
+            results["compare"] = section_compare(work, args.comparisons, args.regress_layers)
         if "agree" in sections:
             results["agree"] = section_agree(a, args.agree_rounds)
         if "adaptive" in sections:
