@@ -101,7 +101,7 @@ def test_suite_executor_and_hardware_fields(tmp_path):
 
 
 def test_resume_reads_the_executor_of_the_suite_as_run():
-    from onnxbench.suite.schema import executor_spec
+    from onnxbench.suite.parse import executor_spec
 
     text = "suite: s\nexecutor: {name: ray, address: 'head:6379'}\ncases: []\n"
     assert executor_spec(text).model_dump() == {"name": "ray", "address": "head:6379",

@@ -13,8 +13,8 @@ from clitools import run_cli as cli
 from onnxbench.errors import UserError
 from onnxbench.result import read_results
 from onnxbench.scenarios.spec import LoadSpec, ScenarioBlock, parse_time
+from onnxbench.suite.parse import parse_suite
 from onnxbench.suite.plan import expand
-from onnxbench.suite.schema import parse_suite
 from test_worker import write_tiny_onnx
 
 QUICK = ["--duration", "0.5s", "--no-ceiling", "--quiet"]

@@ -16,8 +16,8 @@ from onnxbench.errors import UserError
 from onnxbench.report import build_report
 from onnxbench.report.markdown import render_markdown
 from onnxbench.suite import run_suite
+from onnxbench.suite.parse import parse_suite
 from onnxbench.suite.plan import expand
-from onnxbench.suite.schema import parse_suite
 
 
 def _mlp(path: Path) -> Path:

@@ -60,7 +60,7 @@ def test_preflight_reasons_match_the_runtime_rules():
 
 def test_suites_carry_the_reference_table_shapes(capsys):
     from onnxbench.suite import expand
-    from onnxbench.suite.schema import load_suite
+    from onnxbench.suite.parse import load_suite
 
     def layouts(name):
         return [t["layout"] for t in expand(load_suite(name)[0]).tables]

@@ -183,7 +183,7 @@ EXPECTED_CASES = {"dcnv2-cpu": 54, "dcnv2-cpu-adaptive": 54, "dcnv2-cpu-vs-gpu":
 
 
 def _builtin_names():
-    from onnxbench.suite.schema import builtin_names
+    from onnxbench.suite.parse import builtin_names
 
     return builtin_names()
 

@@ -332,8 +332,8 @@ def run_suite(suite: str | Path | Plan, *, out: str | Path = "runs", only: str |
     anything is created or runs: a UserError names the case that cannot fit."""
     from onnxbench.preflight import check_plan_inputs
     from onnxbench.suite import runner
+    from onnxbench.suite.parse import load_suite
     from onnxbench.suite.plan import Plan, expand
-    from onnxbench.suite.schema import load_suite
 
     text = None
     if isinstance(suite, Plan):

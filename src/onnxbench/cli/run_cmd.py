@@ -94,7 +94,7 @@ def _executor(spec, name: str | None, address: str | None, cases):
 
 def _suite_executor(run_dir: Path):
     """The ``executor:`` of the suite a run directory was made from (None: not recorded)."""
-    from onnxbench.suite.schema import executor_spec
+    from onnxbench.suite.parse import executor_spec
 
     path = Path(run_dir) / "configs" / "suite.yaml"
     return executor_spec(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else None
@@ -230,7 +230,7 @@ def _resume_command(run_dir: Path) -> str:
 
 
 def _builtin() -> list[str]:
-    from onnxbench.suite.schema import builtin_names
+    from onnxbench.suite.parse import builtin_names
 
     return builtin_names()
 

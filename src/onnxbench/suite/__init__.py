@@ -12,9 +12,10 @@ The public entry points, for the CLI and for library users::
 from __future__ import annotations
 
 from onnxbench.suite.aggregate import Summary, aggregate
+from onnxbench.suite.parse import load_suite, parse_suite
 from onnxbench.suite.plan import Plan, expand
 from onnxbench.suite.runner import Progress, RunOutcome, resume, run_cases, run_suite
-from onnxbench.suite.schema import Suite, load_suite, parse_suite
+from onnxbench.suite.schema import Suite
 
 __all__ = ["Plan", "Progress", "RunOutcome", "Suite", "Summary", "aggregate", "expand",
            "load_suite", "parse_suite", "resume", "run_cases", "run_suite"]
