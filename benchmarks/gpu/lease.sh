@@ -91,9 +91,9 @@ aa() {  # A/A on the GPU host: the same case as A and B (a verify tolerance that
   [ "$(left)" -lt 150 ] && return 1
   say "$name: start"
   timeout -s INT -k 20 $(( $(left) - 10 )) python3 -m onnxbench ab "$@" --a-options atol=1e-5 \
-    --b-options atol=1e-4 --max-time 100 --target-ci 1% --out "$runs/$name" --quiet \
+    --b-options atol=1e-4 --max-time 60 --target-ci 1% --out "$runs/$name" --quiet \
     > "$runs/$name.log" 2>&1 && touch "$runs/$name.complete"
-  say "$name: $(grep -E 'verdict|resolvable|ratio' "$runs/$name.log" | head -3 | tr '\n' ' ')"
+  say "$name: $(grep -E '^verdict|^\| dcnv2' "$runs/$name.log" | tr '\n' ' ')"
 }
 
 gputests() {
@@ -115,6 +115,17 @@ prof() {  # prof NAME MODEL ARGS...: `onnxbench profile` (per-operator tables an
     --quiet > "$runs/$name.log" 2>&1
   say "$name: exit $? $(tail -1 "$runs/$name.log")"
   touch "$runs/$name.complete"  # a profile is a side dish: its failure does not stop the lane
+}
+
+bench_job() {  # bench_job NAME MODEL ARGS...: one `onnxbench bench` run (a side dish, like prof)
+  local name=$1; shift
+  [ -e "$runs/$name.complete" ] && return 0
+  [ "$(left)" -lt 120 ] && return 1
+  say "$name: start"
+  timeout -s INT -k 20 $(( $(left) - 10 )) python3 -m onnxbench bench "$@" --out "$runs/$name" \
+    --quiet > "$runs/$name.log" 2>&1
+  say "$name: exit $? $(tail -1 "$runs/$name.log")"
+  touch "$runs/$name.complete"
 }
 
 lane() {  # the jobs of lane $1, in order; a job that cannot finish stops the lane
@@ -149,6 +160,28 @@ lane() {  # the jobs of lane $1, in order; a job that cannot finish stops the la
          && suite pipelines-g "$lease/pipeline-runtimes-h100.yaml" '_r0$' \
          && suite dcnv2-ma "$lease/dcnv2-cpu-vs-gpu-h100.yaml" \
               '(heavy|100x100)_torchscript_(torch-compile-cuda_b1024_fp32_.*max-autotune|ort-cuda_b1024_fp16).*_r0$' ;;
+    # one fresh GPU (LANES=1 SINGLE_LANE=n): what lanes g and s left, most needed first: the
+    # suites with no GPU rows yet (all repeats), the A/A noise of the host, profiles, a check
+    # of ORT's per-batch latency (dynamic batching), then BERT's repeats, confirmed peaks and
+    # max-autotune
+    n) suite moe moe-backends '-cuda_|_(ort|torch)-cpu_b64_fp32' \
+         && suite deberta "$lease/deberta-gpu-h100.yaml" \
+         && suite resnet50 "$lease/resnet50-torch-vs-ort-h100.yaml" \
+         && aa aa-torch-cuda dcnv2 --config heavy --exporter torchscript --runtime torch-cuda --batch 1024 \
+         && aa aa-ort-cuda dcnv2 --config heavy --exporter torchscript --runtime ort-cuda --batch 1024 \
+         && suite pipelines "$lease/pipeline-runtimes-h100.yaml" \
+         && prof prof-deberta deberta-v2 --config base --exporter torchscript --batch 1 --seq 128 \
+              --runs 20 --runtime ort-cuda,torch-cuda,torch-compile-cuda \
+         && prof prof-resnet50 resnet50 --config default --exporter torchscript --batch 16 --runs 20 \
+              --runtime ort-cuda,torch-cuda,torch-compile-cuda \
+         && bench_job perbatch-resnet50 resnet50 --config default --exporter torchscript \
+              --runtime ort-cuda --batch 1,2,3,4,5,6,7,8,12,16 --max-time 1 \
+         && suite serving-b "$lease/serving-gpu-h100.yaml" '-mb16-|ort-cuda_b1_.*shared-w1_' \
+         && suite bert2 "$lease/bert-optimize-gpu-h100.yaml" '_r[12]$|gpu-mem-limit' \
+         && suite serving-c "$lease/serving-gpu-h100.yaml" '_peak-p99-10ms-(shared|lock)-w4_' \
+         && suite dcnv2-ma "$lease/dcnv2-cpu-vs-gpu-h100.yaml" \
+              '(heavy|100x100)_torchscript_(torch-compile-cuda_b1024_fp32_.*max-autotune|ort-cuda_b1024_fp16).*_r0$' \
+         && gputests ;;
     # one GPU (LANES=1): what a first lease of 4 GPUs left unfinished, most needed first
     s) gputests \
          && suite dcnv2-c "$lease/dcnv2-cpu-vs-gpu-h100.yaml" \
