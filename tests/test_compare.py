@@ -208,3 +208,22 @@ def test_two_runs_of_an_unchanged_suite_pass_and_a_real_regression_fails(tmp_pat
     slow = _suite_run(tmp_path, "slow", 40, capsys)
     code, out, err = run_cli(capsys, "compare", str(a), str(slow), "--threshold", "5%")
     assert code == 1 and "1 significant regression(s)" in err and "chain" in err
+
+
+def test_unbounded_ci_prints_capped_not_as_1e29():
+    """Two pairs at a Bonferroni level give a t quantile of 1 df: a CI like 6e-28–2e27.
+    The table and verdict say "> ±1000 %" / "<0.001–>1000"; the data keep the value."""
+    from onnxbench.measure.ratio import Estimate, judge
+    from onnxbench.report.abtable import ci_text, resolvable_text
+
+    wide = judge(Estimate(log_ratio=0.17, se=2.0, df=1, n_a=2, n_b=2, method="paired-t"),
+                 threshold=0.02, family=20)
+    assert wide.resolvable_pct is not None and wide.resolvable_pct > 1e6
+    assert resolvable_text(wide) == "> ±1000 %"
+    assert ci_text(wide) == "<0.001–>1000"
+    assert wide.verdict_text() == "cannot tell (resolvable > ±1000 %)"
+    assert wide.to_dict()["resolvable_pct"] == wide.resolvable_pct  # the number is kept
+    narrow = judge(Estimate(log_ratio=0.0, se=0.01, df=10, n_a=11, n_b=11, method="paired-t"),
+                   threshold=0.02)
+    assert resolvable_text(narrow).startswith("±") and "1000" not in resolvable_text(narrow)
+    assert ci_text(narrow).startswith("0.9")

@@ -71,11 +71,23 @@ class ABResult:
     def verdict_text(self) -> str:
         """"cannot tell (resolvable ±3.8 %)", or the bare verdict."""
         if self.verdict == "cannot tell" and self.resolvable_pct is not None:
-            return f"cannot tell (resolvable ±{self.resolvable_pct:.2g} %)"
+            return f"cannot tell (resolvable {resolvable_str(self.resolvable_pct)})"
         return self.verdict
 
     def to_dict(self) -> dict:
         return {**asdict(self), "change_pct": self.change_pct, "verdict_text": self.verdict_text()}
+
+
+RESOLVABLE_CAP_PCT = 1000.0  # beyond it a half-width says only "unbounded" (2 pairs, say)
+
+
+def resolvable_str(pct: float, digits: int = 2) -> str:
+    """"±3.8 %"; "> ±1000 %" past the cap, where t quantiles of 1 degree of freedom and a
+    Bonferroni level give widths like ±1e29 % that read as a bug, not as a measurement (the
+    exact value stays in the data)."""
+    if pct > RESOLVABLE_CAP_PCT:
+        return f"> ±{RESOLVABLE_CAP_PCT:.0f} %"
+    return f"±{pct:.{digits}g} %"
 
 
 def verdict_of(ci_low: float, ci_high: float, threshold: float) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from onnxbench.measure.ratio import ABResult
+from onnxbench.measure.ratio import RESOLVABLE_CAP_PCT, ABResult, resolvable_str
 from onnxbench.report.fmt import DASH, sig
 from onnxbench.report.tables import Cell, Table
 
@@ -19,12 +19,22 @@ VERDICT_RULES = ("equivalent = the whole CI within ±{t}; faster / slower = the 
                  "smallest difference this measurement could resolve).")
 
 
+CI_SHOWN = (1e-3, 1e3)  # a ratio's CI end beyond these prints as "<0.001" / ">1000"
+
+
 def ci_text(r: ABResult) -> str:
-    return DASH if r.ci_low is None else f"{sig(r.ci_low)}–{sig(r.ci_high)}"
+    if r.ci_low is None or r.ci_high is None:
+        return DASH
+    low = f"<{CI_SHOWN[0]:g}" if r.ci_low < CI_SHOWN[0] else sig(r.ci_low)
+    high = f">{CI_SHOWN[1]:g}" if r.ci_high > CI_SHOWN[1] else sig(r.ci_high)
+    return f"{low}–{high}"
 
 
 def resolvable_text(r: ABResult) -> str:
-    return DASH if r.resolvable_pct is None else f"±{sig(r.resolvable_pct, 2)} %"
+    if r.resolvable_pct is None:
+        return DASH
+    return (resolvable_str(r.resolvable_pct) if r.resolvable_pct > RESOLVABLE_CAP_PCT
+            else f"±{sig(r.resolvable_pct, 2)} %")
 
 
 def _row(p: Pair, kind: str) -> list[Cell]:
