@@ -107,6 +107,8 @@ def test_deberta_fusion_reports_what_did_not_fuse(deberta_onnx, tmp_path):
     step = res.report.steps[0]
     assert "Attention" in step.not_fused and "disentangled" in step.not_fused["Attention"]
     assert step.fused.get("SkipLayerNormalization", 0) > 0
+    # each stage's seconds are recorded, the second opinion's too (a slow build shows where)
+    assert {"optimizer", "onnxscript_fusions", "save"} <= set(step.details["stage_s"])
     np.testing.assert_allclose(_run(res.path), _run(deberta_onnx), atol=1e-4, rtol=1e-3)
 
 

@@ -17,6 +17,8 @@ a flag.
 
 from __future__ import annotations
 
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -137,6 +139,7 @@ def fuse(src: Path, dst: Path, model_type: str = "bert", *, model_hint: str | No
     if not (num_heads and hidden_size):
         num_heads, hidden_size = detect_heads(Path(src))
         step.settings.update(num_heads=num_heads, hidden_size=hidden_size, detected=True)
+    t0 = time.perf_counter()
     try:
         optimized = _ort_optimize(str(src), model_type, num_heads, hidden_size)
     except Exception as exc:  # noqa: BLE001 - it fails on graphs it does not understand
@@ -146,6 +149,7 @@ def fuse(src: Path, dst: Path, model_type: str = "bert", *, model_hint: str | No
         return step
     stats = {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
     step.settings["attention_fuser"] = "onnxruntime.transformers.optimizer"
+    _stage(step, "optimizer", t0)
     attention = EXPECTED.get(model_type, {}).get("Attention")
     if attention and not any(stats.get(n) for n in attention) and before.get("Softmax"):
         optimized, stats = _with_onnxscript(Path(src), Path(dst), model_type, num_heads,
@@ -155,13 +159,24 @@ def fuse(src: Path, dst: Path, model_type: str = "bert", *, model_hint: str | No
         if not any(stats.get(n) for n in names):
             step.not_fused[family] = _missing_reason(family, before, model_hint)
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
     optimized.save_model_to_file(str(dst))
+    _stage(step, "save", t0)
     step.after = summarize_graph(Path(dst))
     if not stats:
         step.applied = False
         step.notes.append(f"no {model_type} fusion pattern matched this graph; "
                           "the saved graph is only cleaned up, not fused")
     return step
+
+
+def _stage(step: StepReport, name: str, t0: float) -> float:
+    """Record a stage's seconds in ``step.details["stage_s"]`` and say so on stderr (a
+    worker's log), so a build that takes long shows which stage holds it."""
+    now = time.perf_counter()
+    step.details.setdefault("stage_s", {})[name] = round(now - t0, 3)
+    print(f"[fuse] {name}: {now - t0:.1f} s", file=sys.stderr, flush=True)
+    return now
 
 
 def _ort_optimize(src: str, model_type: str, num_heads: int, hidden_size: int):
@@ -181,11 +196,15 @@ def _with_onnxscript(src: Path, dst: Path, model_type: str, num_heads: int, hidd
     best = sum(stats.get(n, 0) for n in attention)
     with tempfile.TemporaryDirectory(prefix="onnxbench-fuse-") as tmp:
         pre = Path(tmp) / f"{dst.stem}.ortfusions.onnx"
+        t0 = time.perf_counter()
         try:
             counts = onnxscript_fusions(src, pre)
+            t0 = _stage(step, "onnxscript_fusions", t0)
             candidate = _ort_optimize(str(pre), model_type, num_heads, hidden_size)
             candidate.save_model_to_file(str(pre))
+            t0 = _stage(step, "optimizer_after_onnxscript", t0)
             _loads(pre)
+            _stage(step, "load_check", t0)
         except Exception as exc:  # noqa: BLE001 - a second opinion that fails changes nothing
             step.notes.append("onnxscript's ORT fusion rewriter could not fuse this graph "
                               f"either: {first_line(exc, limit=200)}")
