@@ -182,6 +182,25 @@ lane() {  # the jobs of lane $1, in order; a job that cannot finish stops the la
          && suite dcnv2-ma "$lease/dcnv2-cpu-vs-gpu-h100.yaml" \
               '(heavy|100x100)_torchscript_(torch-compile-cuda_b1024_fp32_.*max-autotune|ort-cuda_b1024_fp16).*_r0$' \
          && gputests ;;
+    # the lease after lane n's (LANES=1 SINGLE_LANE=m): what n left, DeBERTa's fused graph
+    # apart and late (its build took 13+ min on the GPU host); pipelines' third repeats (their
+    # raw results join lane n's run by `cp -rn`, as the split suites' do); then n's tail
+    m) suite deberta-m "$lease/deberta-gpu-h100.yaml" '^(?!.*fuse-bert)' \
+         && suite pipelines-m "$lease/pipeline-runtimes-h100.yaml" \
+              '_r2$|torch-compile-cuda_.*pipeline-gpu_.*_r1$' \
+         && bench_job perbatch-resnet50 resnet50 --config default --exporter torchscript \
+              --runtime ort-cuda --batch 1,2,3,4,5,6,7,8,12,16 --max-time 1 \
+         && suite serving-b "$lease/serving-gpu-h100.yaml" '-mb16-|ort-cuda_b1_.*shared-w1_' \
+         && prof prof-deberta deberta-v2 --config base --exporter torchscript --batch 1 --seq 128 \
+              --runs 20 --runtime ort-cuda,torch-cuda,torch-compile-cuda \
+         && prof prof-resnet50 resnet50 --config default --exporter torchscript --batch 16 --runs 20 \
+              --runtime ort-cuda,torch-cuda,torch-compile-cuda \
+         && suite deberta-fused "$lease/deberta-gpu-h100.yaml" 'fuse-bert' \
+         && suite bert2 "$lease/bert-optimize-gpu-h100.yaml" '_r[12]$|gpu-mem-limit' \
+         && suite serving-c "$lease/serving-gpu-h100.yaml" '_peak-p99-10ms-(shared|lock)-w4_' \
+         && suite dcnv2-ma "$lease/dcnv2-cpu-vs-gpu-h100.yaml" \
+              '(heavy|100x100)_torchscript_(torch-compile-cuda_b1024_fp32_.*max-autotune|ort-cuda_b1024_fp16).*_r0$' \
+         && gputests ;;
     # one GPU (LANES=1): what a first lease of 4 GPUs left unfinished, most needed first
     s) gputests \
          && suite dcnv2-c "$lease/dcnv2-cpu-vs-gpu-h100.yaml" \
