@@ -4,7 +4,9 @@ Nothing in the core imports a plugin. A plugin is a module with a ``register()``
 that adds its runtimes (``onnxbench.runtimes.registry.register_runtime``), model sources
 and specs (``onnxbench.zoo``), exporters and framework adapter
 (``onnxbench.frameworks``). Registering must be cheap: no heavy framework import (those
-happen when a runtime is prepared or a model is built).
+happen when a runtime is prepared or a model is built). A plugin's runtime class declares
+its capabilities like a built-in one, its report ``label`` and whether it is its framework's
+plain ``reference`` call (the default speed-up baseline) included (``runtimes/base.py``).
 
 Where plugins come from:
 - ``BUILTIN_PLUGINS``: the ones shipped with onnxbench (TensorFlow, the ``[tf]`` extra), a

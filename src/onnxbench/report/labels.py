@@ -4,6 +4,10 @@ A suite usually sets the same options on every case (threads, verify, accuracy, 
 them in every column and row label makes tables nobody can read, so a group's shared options
 are factored out into one line ("options (all cases): threads=1, verify=True") and a label
 names the runtime plus the fields that vary inside the group (exporter, precision, options).
+
+What a runtime is (framework, device, display label, whether it is the reference call a
+speed-up is measured against) comes from the runtime registry, never from its name:
+:func:`runtime_traits`.
 """
 
 from __future__ import annotations
@@ -11,47 +15,59 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from onnxbench.case import Case
 from onnxbench.errors import UserError
 
-RUNTIME_LABELS = {
-    "ort-cpu": "ORT CPU", "ort-cuda": "ORT CUDA", "ort-trt": "ORT TensorRT",
-    "torch-cpu": "PyTorch CPU", "torch-cuda": "PyTorch CUDA",
-    "torch-compile-cpu": "PyTorch compiled CPU", "torch-compile-cuda": "PyTorch compiled CUDA",
-    "tf-call": "TF call (tf.function)", "tf-eager-call": "TF eager call",
-    "tf-predict-on-batch": "TF predict_on_batch",
-    "tf-predict": "TF predict", "tf-saved-model": "TF SavedModel",
-}
 # case fields a label may need besides the runtime; options are keyed "options.<name>"
 FIELDS = ("exporter", "precision", "batch", "seq", "hardware")
 # fields that some cases lack by nature (not "differ"): varying only with two values
 SOMETIMES = ("exporter",)
 
 
-def runtime_label(runtime: str) -> str:
-    return RUNTIME_LABELS.get(runtime, runtime)
+class RuntimeTraits(NamedTuple):
+    """What the runtime registry declares for a name (``Runtime`` class variables)."""
+
+    framework: str   # onnx / torch / tf / test
+    device: str      # cpu / cuda / other
+    label: str       # what tables call it ("ORT CPU"); the name itself if none is declared
+    reference: bool  # its framework's plain call on its device: the default baseline
 
 
 @cache
-def runtime_traits(runtime: str) -> tuple[str, str] | None:
-    """(framework, device) the runtime registry declares for ``runtime`` (plugins included);
-    None for a name no longer registered here (a run made with a plugin not installed now).
+def runtime_traits(runtime: str) -> RuntimeTraits | None:
+    """What the runtime registry declares for ``runtime`` (plugins included); None for a
+    name no longer registered here (a run made with a plugin not installed now).
     The report asks the registry, never the name, what a runtime is."""
-    from onnxbench.runtimes.registry import runtime_class
+    from onnxbench.runtimes.registry import is_reference_runtime, runtime_class, runtime_label
 
     try:
         cls = runtime_class(runtime)
+        return RuntimeTraits(str(cls.framework), str(cls.device), runtime_label(runtime),
+                             is_reference_runtime(runtime))
     except UserError:
         return None
-    return str(cls.framework), str(cls.device)
+
+
+def runtime_label(runtime: str) -> str:
+    """"ORT CPU": the label the registry declares; the name itself when none is declared or
+    the runtime is not registered here (its run still renders)."""
+    traits = runtime_traits(runtime)
+    return traits.label if traits else runtime
+
+
+def is_reference(runtime: str) -> bool:
+    """Is ``runtime`` registered as its framework's plain call on its device (``torch-cpu``,
+    ``torch-cuda``, ``tf-call``): a series speed-ups are measured against by default?"""
+    traits = runtime_traits(runtime)
+    return bool(traits and traits.reference)
 
 
 def runtime_framework(runtime: str) -> str | None:
     """``onnx`` / ``torch`` / ``tf`` / ``test`` as registered, or None when unknown here."""
     traits = runtime_traits(runtime)
-    return traits[0] if traits else None
+    return traits.framework if traits else None
 
 
 def model_title(model: str) -> str:

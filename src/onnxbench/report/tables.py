@@ -21,6 +21,7 @@ from onnxbench.report.fmt import DASH, accuracy_text, one_line, ratio, short_rea
 from onnxbench.report.labels import (
     case_label,
     common_options_line,
+    is_reference,
     model_config,
     model_title,
     runtime_framework,
@@ -36,8 +37,8 @@ def device_of(runtime: str) -> str:
     """``gpu`` or ``cpu``: the registry's declared device; the name's markers only for a
     provider runtime of device ``other`` or a runtime not registered here."""
     traits = runtime_traits(runtime)
-    if traits and traits[1] in ("cpu", "cuda"):
-        return "gpu" if traits[1] == "cuda" else "cpu"
+    if traits and traits.device in ("cpu", "cuda"):
+        return "gpu" if traits.device == "cuda" else "cpu"
     return "gpu" if any(m in runtime.lower() for m in GPU_MARKERS) else "cpu"
 
 
@@ -300,12 +301,27 @@ def comparison_table(group: Group) -> Table:
                  notes + reason_notes(group))
 
 
+# where a group holds reference series of several frameworks on one device, the first of
+# these wins (a model has one source framework, so a group rarely holds two)
+REFERENCE_FRAMEWORKS = ("torch", "tf")
+
+
 def baseline_for(group: Group, series: Series, baseline: str | None) -> Series | None:
-    """The baseline series: the named runtime, else the source framework on the same device
-    (PyTorch; for a TensorFlow model, TensorFlow's plain call)."""
-    names = [baseline] if baseline else (
-        ["torch-cuda"] if device_of(series.runtime) == "gpu" else ["torch-cpu", "tf-call"])
-    return next((s for name in names for s in group.series if s.runtime == name), None)
+    """The baseline series: the named runtime's first series, else the first series of a
+    runtime the registry declares its framework's plain call (``Runtime.reference``:
+    ``torch-cpu``, ``torch-cuda``, ``tf-call``) on the same device; PyTorch's before
+    TensorFlow's where a group has both."""
+    if baseline:
+        return next((s for s in group.series if s.runtime == baseline), None)
+    device = device_of(series.runtime)
+    refs = [s for s in group.series if is_reference(s.runtime) and device_of(s.runtime) == device]
+
+    def rank(s: Series) -> int:
+        fw = runtime_framework(s.runtime)
+        return REFERENCE_FRAMEWORKS.index(fw) if fw in REFERENCE_FRAMEWORKS else len(
+            REFERENCE_FRAMEWORKS)
+
+    return min(refs, key=rank, default=None)  # min keeps the first of equal rank
 
 
 def speedup_table(group: Group, baseline: str | None = None) -> Table | None:

@@ -16,10 +16,12 @@ from onnxbench.runtimes.base import Runtime, RuntimeOptions
 from onnxbench.runtimes.registry import (
     all_runtime_option_names,
     get_runtime,
+    is_reference_runtime,
     register_pattern,
     register_runtime,
     runtime_class,
     runtime_device,
+    runtime_label,
     runtime_names,
     validate_runtime_name,
 )
@@ -29,10 +31,12 @@ __all__ = [
     "RuntimeOptions",
     "all_runtime_option_names",
     "get_runtime",
+    "is_reference_runtime",
     "register_pattern",
     "register_runtime",
     "runtime_class",
     "runtime_device",
+    "runtime_label",
     "runtime_names",
     "validate_runtime_name",
 ]

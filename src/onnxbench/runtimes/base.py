@@ -16,7 +16,14 @@ decide by them and never by the runtime's name:
   ``needs_module`` runtime gets the case's precision as its ``precision`` option; others
   run the graph the artifact builder converted);
 - ``Options``: a pydantic model of its options (types, defaults, help); the planner
-  validates every case against it before anything runs.
+  validates every case against it before anything runs;
+- ``label``: what reports call it ("ORT CPU", "PyTorch CUDA"); None: the name as spelt. It
+  belongs to the fixed names registered for the class (a pattern name such as
+  ``ort:CUDAExecutionProvider`` is shown as spelt);
+- ``reference``: it is its framework's plain call on its device (``torch-cpu``,
+  ``torch-cuda``, ``tf-call``), the series a report's speed-ups are measured against when
+  no baseline is named. Inherited like every capability: a subclass that is not the plain
+  call (``torch.compile``) says ``reference = False``.
 
 The life cycle (the Polygraphy runner idea): ``prepare(bundle, options)`` once (create
 the session / build the module; may raise ``Skip``), ``bind(inputs)`` returns a
@@ -76,6 +83,8 @@ class Runtime(ABC):
     thread_safe: ClassVar[bool] = False
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
     Options: ClassVar[type[RuntimeOptions]] = RuntimeOptions
+    label: ClassVar[str | None] = None
+    reference: ClassVar[bool] = False
 
     def __init__(self, name: str) -> None:
         self.name = name

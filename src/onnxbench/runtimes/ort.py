@@ -382,6 +382,7 @@ class OrtCpuRuntime(OrtRuntime):
     """``ort-cpu`` / ``ort:CPUExecutionProvider``."""
 
     device: ClassVar[Device] = "cpu"
+    label = "ORT CPU"
     PROVIDER = CPU
 
 
@@ -389,6 +390,7 @@ class OrtCudaRuntime(OrtRuntime):
     """``ort-cuda`` / ``ort:CUDAExecutionProvider``: IO binding, CUDA graphs, TF32."""
 
     device: ClassVar[Device] = "cuda"
+    label = "ORT CUDA"
     PROVIDER = CUDA
 
 
@@ -396,6 +398,7 @@ class OrtTensorrtRuntime(OrtRuntime):
     """``ort-trt`` / ``ort:TensorrtExecutionProvider`` (CUDA as its fallback for the rest)."""
 
     device: ClassVar[Device] = "cuda"
+    label = "ORT TensorRT"
     PROVIDER = TRT
 
 

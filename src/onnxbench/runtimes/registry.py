@@ -14,7 +14,12 @@ runtime modules import their heavy libraries (onnxruntime, torch, tensorflow) in
 The API others use: :func:`runtime_names`, :func:`validate_runtime_name`,
 :func:`runtime_class` (the class: its capabilities and ``Options``, no instance),
 :func:`get_runtime` (a fresh, unprepared instance), :func:`runtime_device`,
-:func:`all_runtime_option_names`.
+:func:`runtime_label` (what reports call it), :func:`is_reference_runtime` (its framework's
+plain call: the default speed-up baseline), :func:`all_runtime_option_names`.
+
+Labels and the reference flag are declared by each runtime class (``Runtime.label``,
+``Runtime.reference``), so a plugin's runtime declares its own; nothing here knows a runtime
+by its name.
 """
 
 from __future__ import annotations
@@ -121,6 +126,20 @@ def runtime_device(name: str) -> str:
     return runtime_class(name).device
 
 
+def runtime_label(name: str) -> str:
+    """What reports call ``name``: its class's ``label`` for a fixed name; the name as spelt
+    for a pattern name (one class serves many: ``ort:CUDAExecutionProvider`` is not shown as
+    ``ort-cuda``'s label) or a class that declares none. UserError for an unknown name."""
+    cls = runtime_class(name)
+    return (cls.label if name in RUNTIMES else None) or name
+
+
+def is_reference_runtime(name: str) -> bool:
+    """Is ``name`` its framework's plain call on its device (``Runtime.reference``: the
+    series speed-ups are measured against when no baseline is named)? UserError if unknown."""
+    return bool(runtime_class(name).reference)
+
+
 def all_runtime_option_names() -> frozenset[str]:
     """Every option name some registered runtime declares (patterns' default classes too)."""
     names: set[str] = set()
@@ -137,10 +156,12 @@ __all__ = [
     "RUNTIMES",
     "all_runtime_option_names",
     "get_runtime",
+    "is_reference_runtime",
     "register_pattern",
     "register_runtime",
     "runtime_class",
     "runtime_device",
+    "runtime_label",
     "runtime_names",
     "validate_runtime_name",
 ]

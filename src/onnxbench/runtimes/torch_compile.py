@@ -40,6 +40,7 @@ class TorchCompileRuntime(TorchEagerRuntime):
     """PyTorch eager module wrapped in ``torch.compile`` (compiled on the first call per shape)."""
 
     thread_safe = False  # dynamo's compilation and guards are not made for concurrent calls
+    reference = False  # compiled, not the plain call a speed-up is measured against
     Options: ClassVar[type[RuntimeOptions]] = CompileOptions
 
     def __init__(self, name: str) -> None:
@@ -99,12 +100,14 @@ class TorchCompileCpuRuntime(TorchCompileRuntime):
     """``torch-compile-cpu`` (Inductor needs a C++ compiler: Skip without one)."""
 
     device: ClassVar[Device] = "cpu"
+    label = "PyTorch compiled CPU"
 
 
 class TorchCompileCudaRuntime(TorchCompileRuntime):
     """``torch-compile-cuda``."""
 
     device: ClassVar[Device] = "cuda"
+    label = "PyTorch compiled CUDA"
 
 
 def cxx_compiler() -> str | None:

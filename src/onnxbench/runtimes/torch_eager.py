@@ -263,9 +263,13 @@ class TorchCpuRuntime(TorchEagerRuntime):
     """``torch-cpu``."""
 
     device: ClassVar[Device] = "cpu"
+    label = "PyTorch CPU"
+    reference = True  # the speed-up baseline on the CPU
 
 
 class TorchCudaRuntime(TorchEagerRuntime):
     """``torch-cuda``: one CUDA device, synchronised; CUDA events for the device's time."""
 
     device: ClassVar[Device] = "cuda"
+    label = "PyTorch CUDA"
+    reference = True  # the speed-up baseline on the GPU

@@ -200,6 +200,9 @@ class TFRuntime(Runtime):
 class TFCallRuntime(TFRuntime):
     """``model(x)`` under ``tf.function``; ``fixed_signature`` traces once for any shape."""
 
+    label = "TF call (tf.function)"
+    reference = True  # TensorFlow's plain call: the speed-up baseline of a TF model
+
     def _setup(self) -> None:
         tf = import_tf()
         model = self.model
@@ -233,6 +236,8 @@ class TFCallRuntime(TFRuntime):
 class TFEagerCallRuntime(TFRuntime):
     """``model(x, training=False)`` eagerly, as a Keras user calls it outside tf.function."""
 
+    label = "TF eager call"
+
     def _setup(self) -> None:
         self._keras_only()
 
@@ -247,6 +252,7 @@ class TFEagerCallRuntime(TFRuntime):
 class TFPredictOnBatchRuntime(TFRuntime):
     """``model.predict_on_batch(x)``: Keras' predict step, compiled by Keras itself."""
 
+    label = "TF predict_on_batch"
     thread_safe = False  # Keras' predict machinery keeps per-model state
 
     def _setup(self) -> None:
@@ -266,6 +272,8 @@ class TFPredictOnBatchRuntime(TFRuntime):
 class TFPredictRuntime(TFPredictOnBatchRuntime):
     """``model.predict(x, batch_size=len(x), verbose=0)``: the whole Keras predict loop."""
 
+    label = "TF predict"
+
     def _callable(self, tensors, inputs):
         model, args = self.model, self._args(tensors)
         batch = int(tensors[0].shape[0])
@@ -274,6 +282,8 @@ class TFPredictRuntime(TFPredictOnBatchRuntime):
 
 class TFSavedModelRuntime(TFRuntime):
     """The ``serving_default`` signature of a loaded SavedModel (a concrete function)."""
+
+    label = "TF SavedModel"
 
     def _load(self, bundle: Bundle) -> Any:
         """The artifact's SavedModel (exported once, beside the ONNX graph), as a deployment
