@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from onnxbench.measure.gcpause import GC_NOTE, gc_paused
 from onnxbench.scenarios.analysis import Trace, analyse, issue_delay_ms
 from onnxbench.scenarios.record import Harness
 from onnxbench.scenarios.serving import Front
@@ -29,7 +30,13 @@ LATE_SHARE = 0.25
 
 
 def drive(spec: LoadSpec, front: Front, qps: float, duration_s: float, **kw) -> Trace:
-    """One run of the spec's generator at ``qps`` (open loop) or its concurrency."""
+    """One run of the spec's generator at ``qps`` (open loop) or its concurrency, with
+    Python's cyclic garbage collector off for the window (``measure.gcpause``)."""
+    with gc_paused():
+        return _drive(spec, front, qps, duration_s, **kw)
+
+
+def _drive(spec: LoadSpec, front: Front, qps: float, duration_s: float, **kw) -> Trace:
     if spec.name == "concurrency":
         from onnxbench.scenarios.closed_loop import run_closed_loop
 
@@ -69,7 +76,8 @@ def harness_mark(achieved_qps: float | None, ceiling: tuple[float, bool] | None,
                  margin: float = MARGIN) -> Harness:
     """The harness record of a load point (or a peak's best probe)."""
     issue50, issue99 = issue_delay_ms(trace) if trace is not None else (None, None)
-    out = Harness(issue_delay_p50_ms=issue50, issue_delay_p99_ms=issue99, margin=margin)
+    out = Harness(issue_delay_p50_ms=issue50, issue_delay_p99_ms=issue99, margin=margin,
+                  python_gc=GC_NOTE)
     if ceiling is not None:
         out.ceiling_qps, out.ceiling_is_lower_bound = ceiling
         if achieved_qps and ceiling[0] > 0 and achieved_qps >= margin * ceiling[0]:

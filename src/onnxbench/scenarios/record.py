@@ -55,6 +55,7 @@ class Harness(BaseModel):
     issue_delay_p50_ms: float | None = None  # issued minus scheduled
     issue_delay_p99_ms: float | None = None
     margin: float = 0.5
+    python_gc: str | None = None  # the cyclic collector during the window (None: not recorded)
 
 
 class OutputCheck(BaseModel):

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from onnxbench.measure.gcpause import gc_off_for_life
+
 CallSet = Callable[[int], Callable[[], Any]]  # k batched requests -> the call serving them
 Listener = Callable[[list["Request"]], None]
 now = time.perf_counter_ns
@@ -241,6 +243,7 @@ def _serve(worker: int, build: Callable[[int], CallSet], requests, replies) -> N
     except BaseException as exc:  # noqa: BLE001 - the parent reports it
         replies.put(("error", worker, _first_line(exc)))
         return
+    gc_off_for_life()  # a serving process's own collector pauses would be the harness's
     replies.put(("ready", worker))
     while True:
         msg = requests.get()
