@@ -3,12 +3,14 @@
 What limits onnxbench's load numbers on this machine before any model does: each generator
 (MLPerf LoadGen's Server scenario, Poisson; the constant-arrival open loop; the closed loop;
 LoadGen's Offline) drives a no-op runtime through a thread pool (1 and 2 workers) and, for
-the closed loop, through 2 worker processes. For the open-loop generators, at each target
-rate: the achieved rate, and the scheduling error of the arrivals (issued minus scheduled:
-when the request reached the server against when it should have, median and p99) with the
-no-op's latency from the scheduled arrival (p99). The ceiling of a generator and layout is
-the highest rate it completed. ``onnxbench load`` measures the same ceiling before each load
-point (briefly) and marks a result within half of it harness-limited.
+the closed loop, through 2 worker processes. Every window runs with Python's cyclic garbage
+collector off, as onnxbench's load windows do (docs/benchmarks/gc_stalls.md says why). For
+the open-loop generators, at each target rate: the achieved rate, and the scheduling error
+of the arrivals (issued minus scheduled: when the request reached the server against when it
+should have, median and p99) with the no-op's latency from the scheduled arrival (p99). The
+ceiling of a generator and layout is the highest rate it completed. ``onnxbench load``
+measures the same ceiling before each load point (briefly) and marks a result within half of
+it harness-limited.
 
     PYTHONPATH=src .venv/bin/python benchmarks/load_generator.py [--seconds 3] [--write]
 
@@ -26,6 +28,7 @@ import numpy as np
 
 from _output import DOCS, emit
 from onnxbench import env as env_mod
+from onnxbench.measure.gcpause import gc_paused
 from onnxbench.scenarios.analysis import analyse, issue_delay_ms
 from onnxbench.scenarios.arrivals import run_constant
 from onnxbench.scenarios.closed_loop import run_closed_loop
@@ -72,11 +75,13 @@ def open_loop_rows(seconds: float) -> list[list[str]]:
 
 
 def _loadgen(front, rate, seconds):
-    return run_server(front, rate, seconds, min_queries=0, max_outstanding=max(2000, rate))
+    with gc_paused():  # as every onnxbench load window
+        return run_server(front, rate, seconds, min_queries=0, max_outstanding=max(2000, rate))
 
 
 def _constant(front, rate, seconds):
-    return run_constant(front, rate, seconds, max_outstanding=max(2000, rate))
+    with gc_paused():
+        return run_constant(front, rate, seconds, max_outstanding=max(2000, rate))
 
 
 def ceiling_rows(seconds: float) -> list[list[str]]:
@@ -86,7 +91,8 @@ def ceiling_rows(seconds: float) -> list[list[str]]:
             for c in CONCURRENCY:
                 front = make(workers if layout == "processes" else max(workers, c))
                 try:
-                    trace = run_closed_loop(front, c, seconds)
+                    with gc_paused():
+                        trace = run_closed_loop(front, c, seconds)
                 finally:
                     front.stop()
                 a = analyse(trace)
@@ -100,7 +106,8 @@ def ceiling_rows(seconds: float) -> list[list[str]]:
     for workers in (1, 2):
         front = thread_front(workers)
         try:
-            trace = run_offline(front, 50000, seconds)
+            with gc_paused():
+                trace = run_offline(front, 50000, seconds)
         finally:
             front.stop()
         a = analyse(trace)
