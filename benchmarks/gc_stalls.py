@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import numpy as np
@@ -57,14 +58,9 @@ class Pauses:
 
 def window(qps: float, seconds: float, paused: bool, pauses: Pauses) -> list[str]:
     front = thread_front(1)
+    gc.collect()  # both start from a collected heap (gc_paused collects too)
     try:
-        if paused:
-            with gc_paused():
-                pauses.start()
-                trace = run_server(front, qps, seconds, min_queries=0, max_outstanding=2 * qps)
-                pauses.stop()
-        else:
-            gc.collect()
+        with gc_paused() if paused else nullcontext():
             pauses.start()
             trace = run_server(front, qps, seconds, min_queries=0, max_outstanding=2 * qps)
             pauses.stop()

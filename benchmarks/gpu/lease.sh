@@ -106,27 +106,20 @@ gputests() {
   grep -qE "passed|failed" <(tail -1 "$runs/gpu-tests.log") && touch "$runs/gpu-tests.complete"
 }
 
-prof() {  # prof NAME MODEL ARGS...: `onnxbench profile` (per-operator tables and placement)
-  local name=$1; shift
+side() {  # side CMD NAME ARGS...: one `onnxbench CMD` run (profile: per-operator tables and
+  # placement; bench: a quick check) into $runs/NAME; a side dish: its failure does not stop
+  # the lane
+  local cmd=$1 name=$2; shift 2
   [ -e "$runs/$name.complete" ] && return 0
   [ "$(left)" -lt 120 ] && return 1
   say "$name: start"
-  timeout -s INT -k 20 $(( $(left) - 10 )) python3 -m onnxbench profile "$@" --out "$runs/$name" \
-    --quiet > "$runs/$name.log" 2>&1
-  say "$name: exit $? $(tail -1 "$runs/$name.log")"
-  touch "$runs/$name.complete"  # a profile is a side dish: its failure does not stop the lane
-}
-
-bench_job() {  # bench_job NAME MODEL ARGS...: one `onnxbench bench` run (a side dish, like prof)
-  local name=$1; shift
-  [ -e "$runs/$name.complete" ] && return 0
-  [ "$(left)" -lt 120 ] && return 1
-  say "$name: start"
-  timeout -s INT -k 20 $(( $(left) - 10 )) python3 -m onnxbench bench "$@" --out "$runs/$name" \
+  timeout -s INT -k 20 $(( $(left) - 10 )) python3 -m onnxbench "$cmd" "$@" --out "$runs/$name" \
     --quiet > "$runs/$name.log" 2>&1
   say "$name: exit $? $(tail -1 "$runs/$name.log")"
   touch "$runs/$name.complete"
 }
+
+prof() { side profile "$@"; }  # prof NAME MODEL ARGS...
 
 lane() {  # the jobs of lane $1, in order; a job that cannot finish stops the lane
   case $1 in
@@ -174,7 +167,7 @@ lane() {  # the jobs of lane $1, in order; a job that cannot finish stops the la
               --runs 20 --runtime ort-cuda,torch-cuda,torch-compile-cuda \
          && prof prof-resnet50 resnet50 --config default --exporter torchscript --batch 16 --runs 20 \
               --runtime ort-cuda,torch-cuda,torch-compile-cuda \
-         && bench_job perbatch-resnet50 resnet50 --config default --exporter torchscript \
+         && side bench perbatch-resnet50 resnet50 --config default --exporter torchscript \
               --runtime ort-cuda --batch 1,2,3,4,5,6,7,8,12,16 --max-time 1 \
          && suite serving-b "$lease/serving-gpu-h100.yaml" '-mb16-|ort-cuda_b1_.*shared-w1_' \
          && suite bert2 "$lease/bert-optimize-gpu-h100.yaml" '_r[12]$|gpu-mem-limit' \
@@ -188,7 +181,7 @@ lane() {  # the jobs of lane $1, in order; a job that cannot finish stops the la
     m) suite deberta-m "$lease/deberta-gpu-h100.yaml" '^(?!.*fuse-bert)' \
          && suite pipelines-m "$lease/pipeline-runtimes-h100.yaml" \
               '_r2$|torch-compile-cuda_.*pipeline-gpu_.*_r1$' \
-         && bench_job perbatch-resnet50 resnet50 --config default --exporter torchscript \
+         && side bench perbatch-resnet50 resnet50 --config default --exporter torchscript \
               --runtime ort-cuda --batch 1,2,3,4,5,6,7,8,12,16 --max-time 1 \
          && suite serving-b "$lease/serving-gpu-h100.yaml" '-mb16-|ort-cuda_b1_.*shared-w1_' \
          && prof prof-deberta deberta-v2 --config base --exporter torchscript --batch 1 --seq 128 \

@@ -6,7 +6,7 @@ imported that is ~400k objects and **180–240 ms** on the 2-core CPU VM, during
 request is issued or answered. Such a pause comes once every few seconds to minutes,
 depending on how much the window allocates, so it decides a p99 over a long window and is
 missed by a short one: a peak found with 3 s probes then fails a 60 s re-check. It is the
-harness's own stall, not the model's (see docs/benchmarks/load_generator.md).
+harness's own stall, not the model's (measured: docs/benchmarks/gc_stalls.md).
 
 So each load window runs with the collector off, after a full collection (outside the
 window), as ``timeit`` does for its loops; a serving process freezes what it built and

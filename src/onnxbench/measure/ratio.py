@@ -18,6 +18,7 @@ the CI (p_adjusted < alpha exactly when the CI excludes 1).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from scipy import stats as sps
@@ -81,13 +82,13 @@ class ABResult:
 RESOLVABLE_CAP_PCT = 1000.0  # beyond it a half-width says only "unbounded" (2 pairs, say)
 
 
-def resolvable_str(pct: float, digits: int = 2) -> str:
-    """"±3.8 %"; "> ±1000 %" past the cap, where t quantiles of 1 degree of freedom and a
-    Bonferroni level give widths like ±1e29 % that read as a bug, not as a measurement (the
-    exact value stays in the data)."""
+def resolvable_str(pct: float, number: Callable[[float], str] = "{:.2g}".format) -> str:
+    """"±3.8 %" (``number`` formats the value); "> ±1000 %" past the cap, where t quantiles
+    of 1 degree of freedom and a Bonferroni level give widths like ±1e29 % that read as a
+    bug, not as a measurement (the exact value stays in the data)."""
     if pct > RESOLVABLE_CAP_PCT:
         return f"> ±{RESOLVABLE_CAP_PCT:.0f} %"
-    return f"±{pct:.{digits}g} %"
+    return f"±{number(pct)} %"
 
 
 def verdict_of(ci_low: float, ci_high: float, threshold: float) -> str:

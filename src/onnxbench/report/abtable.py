@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from onnxbench.measure.ratio import RESOLVABLE_CAP_PCT, ABResult, resolvable_str
+from onnxbench.measure.ratio import ABResult, resolvable_str
 from onnxbench.report.fmt import DASH, sig
 from onnxbench.report.tables import Cell, Table
 
@@ -31,10 +31,8 @@ def ci_text(r: ABResult) -> str:
 
 
 def resolvable_text(r: ABResult) -> str:
-    if r.resolvable_pct is None:
-        return DASH
-    return (resolvable_str(r.resolvable_pct) if r.resolvable_pct > RESOLVABLE_CAP_PCT
-            else f"±{sig(r.resolvable_pct, 2)} %")
+    return DASH if r.resolvable_pct is None else resolvable_str(r.resolvable_pct,
+                                                                 lambda v: sig(v, 2))
 
 
 def _row(p: Pair, kind: str) -> list[Cell]:
