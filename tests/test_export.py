@@ -20,8 +20,8 @@ from onnxbench.build.export.lint import lint
 from onnxbench.build.export.matrix import export_matrix
 from onnxbench.build.export.reference import ort_session, read_reference, write_reference
 from onnxbench.model.pad import pad_batch, trim
+from onnxbench.model.torch_run import run_module as torch_outputs
 from onnxbench.quality.parity import compare
-from onnxbench.runtimes.torch_eager import run_module as torch_outputs
 
 AXES = {"x": {0: "batch"}, "y": {0: "batch"}}
 

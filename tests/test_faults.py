@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from clitools import run_cli as cli
-from onnxbench.core.result import atomic_write_text, read_results
+from onnxbench.core.files import atomic_write_text
+from onnxbench.core.result import read_results
 from onnxbench.isolation import oomkill, worker
 from onnxbench.isolation.worker import _death_reason, run_isolated
 from test_worker import kill_self, write_tiny_onnx

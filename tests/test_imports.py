@@ -1,9 +1,15 @@
-"""The shape of onnxbench's imports: no cycle, and the TensorFlow plugin imported by no one.
+"""The import contract: onnxbench's packages form layers, and no import cycle exists.
 
-The graph is read from the sources (AST), every ``import`` counted wherever it stands (a
-function-level import is still a dependency), except those under ``if TYPE_CHECKING:``
-(they never run). ``from pkg import name`` counts as importing ``pkg.name`` when that is a
-module, else ``pkg``.
+The graph is read from the sources (AST) and counts **every** import: at module level, inside
+a function, under ``if TYPE_CHECKING:`` (a type-only import still ties two modules), and
+the package ``__init__`` each import goes through (``from onnxbench.report.tables import x``
+depends on ``onnxbench.report`` too, as Python runs its ``__init__`` first). A lazy import
+is no way around the contract; a ``"module:Name"`` registry string is (that is how a lower
+layer names an implementation above it: plugins, runtimes, frameworks).
+
+``LAYERS`` lists the packages top to bottom: a module may import its own package and any
+package of a lower layer, never one above it, nor a sibling of its own layer (siblings are
+independent). ``make test`` runs this file; ``test_the_contract_fails_on_*`` prove it can fail.
 """
 
 from __future__ import annotations
@@ -17,8 +23,27 @@ import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "onnxbench"
 
+# top to bottom; packages on one line are independent of each other
+LAYERS: list[tuple[str, ...]] = [
+    ("__main__",),
+    ("cli",),
+    ("api",),        # the library API (onnxbench/__init__.py loads it lazily)
+    ("suite",),      # plans run into run directories: suites, load tests, A/B
+    ("report", "executors"),  # run directory (files) -> documents; where cases run
+    ("scenarios", "tf"),  # how a case is measured; the TensorFlow plugin (nobody imports it)
+    ("runtimes",),   # what runs a case
+    ("profile",),    # per-operator profiles and placement
+    ("build",),      # artifacts: export, optimize
+    ("quality",),    # parity, accuracy, labelled data
+    ("model",),      # which model, resolved once
+    ("measure", "isolation"),  # numbers from latencies; one process per case
+    ("core",),       # data that crosses processes
+]
+ROOT = "(root)"  # onnxbench/__init__.py: the entry point, above everything
 
-def _modules(root: Path = SRC) -> dict[str, Path]:
+
+def modules(root: Path = SRC) -> dict[str, Path]:
+    """Dotted module name -> file, for every module under ``root`` (a package folder)."""
     found = {}
     for path in root.rglob("*.py"):
         parts = list(path.relative_to(root.parent).with_suffix("").parts)
@@ -34,12 +59,14 @@ def _is_type_checking(node: ast.If) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _imports(tree: ast.AST, name: str, is_package: bool) -> list[str]:
-    """Every module name imported by ``tree`` (TYPE_CHECKING blocks left out)."""
+def imported(tree: ast.AST, name: str, is_package: bool, *,
+             type_checking: bool = True) -> list[str]:
+    """Every module name ``tree`` imports (with ``type_checking=False``, those under
+    ``if TYPE_CHECKING:`` left out); ``from a.b import c`` gives ``a.b`` and ``a.b.c``."""
     out: list[str] = []
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node):
+        if not type_checking and isinstance(node, ast.If) and _is_type_checking(node):
             for child in node.orelse:
                 visit(child)
             return
@@ -51,8 +78,8 @@ def _imports(tree: ast.AST, name: str, is_package: bool) -> list[str]:
                 package = name.split(".") if is_package else name.split(".")[:-1]
                 package = package[:len(package) - node.level + 1]
                 base = ".".join(package + ([node.module] if node.module else []))
-            out.extend(f"{base}.{alias.name}" for alias in node.names)
             out.append(base)
+            out.extend(f"{base}.{alias.name}" for alias in node.names)
         for child in ast.iter_child_nodes(node):
             visit(child)
 
@@ -60,32 +87,22 @@ def _imports(tree: ast.AST, name: str, is_package: bool) -> list[str]:
     return out
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Module -> the onnxbench modules it imports."""
-    modules = _modules()
-    graph: dict[str, set[str]] = {m: set() for m in modules}
-    for name, path in modules.items():
+def import_graph(root: Path = SRC) -> dict[str, set[str]]:
+    """Module -> the modules of the package it imports, each with the packages above it
+    (their ``__init__`` runs first)."""
+    mods = modules(root)
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for name, path in mods.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        for target in _imports(tree, name, path.name == "__init__.py"):
-            if target in modules and target != name:
+        for target in imported(tree, name, path.name == "__init__.py"):
+            while target and target not in mods:  # a name inside a module: the module
+                target = target.rpartition(".")[0]
+            if target and target != name:
                 graph[name].add(target)
-        # "from pkg import mod" adds both pkg.mod and pkg: keep pkg only when a name of
-        # pkg itself (not a submodule) was imported
-        for target in list(graph[name]):
-            subs = {t for t in graph[name] if t.startswith(target + ".")}
-            if subs and not _imports_names_of(tree, target, modules):
-                graph[name].discard(target)
+            while (target := target.rpartition(".")[0]) in mods:  # its packages' __init__s
+                if target != name and not name.startswith(target + "."):  # (own ones ran)
+                    graph[name].add(target)
     return graph
-
-
-def _imports_names_of(tree: ast.AST, package: str, modules: dict[str, Path]) -> bool:
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.ImportFrom) and node.module == package and not node.level
-                and any(f"{package}.{a.name}" not in modules for a in node.names)):
-            return True
-        if isinstance(node, ast.Import) and any(a.name == package for a in node.names):
-            return True
-    return False
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -115,22 +132,107 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def test_the_cycle_finder_finds_cycles():
-    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+def package_of(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ROOT
 
 
-def test_the_graph_sees_function_level_imports_but_not_type_checking_ones():
-    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import x.y\n"
-                     "def f():\n    from onnxbench.model.zoo import resolve\n")
-    found = _imports(tree, "onnxbench.m", False)
-    assert "onnxbench.model.zoo" in found and "x.y" not in found
+def layer_violations(graph: dict[str, set[str]],
+                     layers: list[tuple[str, ...]] = LAYERS) -> list[str]:
+    """Every import that goes up a layer or across to a sibling, and every package the
+    layers do not place."""
+    rank = {p: i for i, names in enumerate(layers) for p in names}
+    out = sorted({f"package {package_of(m)!r} has no layer: add it to LAYERS"
+                  for m in graph if package_of(m) not in rank and package_of(m) != ROOT})
+    for name, targets in sorted(graph.items()):
+        mine = package_of(name)
+        for target in sorted(targets):
+            theirs = package_of(target)
+            if mine == ROOT or theirs == mine or mine not in rank or theirs not in rank:
+                continue
+            if rank[theirs] <= rank[mine]:
+                kind = "a sibling" if rank[theirs] == rank[mine] else "a higher layer"
+                out.append(f"{name} imports {target} ({kind}: {theirs} over {mine})")
+    return out
 
+
+# ------------------------------------------------------------------ the contract itself
 
 def test_no_import_cycle_among_onnxbench_modules():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
+
+def test_packages_import_only_the_layers_below_them():
+    bad = layer_violations(import_graph())
+    assert not bad, "\n".join(bad)
+
+
+def test_nothing_but_the_entry_points_at_the_top_of_the_package():
+    top = sorted(p.name for p in SRC.glob("*.py"))
+    assert top == ["__init__.py", "__main__.py", "api.py"], top
+
+
+# ------------------------------------------------------ the contract can fail (planted)
+
+def _plant(tmp: Path, files: dict[str, str]) -> Path:
+    root = tmp / "onnxbench"
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_the_contract_fails_on_a_planted_type_checking_cycle(tmp_path):
+    """A cycle closed only by a TYPE_CHECKING import is still a cycle."""
+    root = _plant(tmp_path, {
+        "__init__.py": "", "core/__init__.py": "", "model/__init__.py": "",
+        "core/case.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                        "    from onnxbench.model.bundle import Bundle\n",
+        "model/bundle.py": "from onnxbench.core.case import Case\n"})
+    graph = import_graph(root)
+    assert find_cycle(graph) == ["onnxbench.core.case", "onnxbench.model.bundle",
+                                 "onnxbench.core.case"]
+    assert layer_violations(graph) == [
+        "onnxbench.core.case imports onnxbench.model (a higher layer: model over core)",
+        "onnxbench.core.case imports onnxbench.model.bundle (a higher layer: model over core)"]
+
+
+def test_the_contract_fails_on_a_planted_package_init_cycle(tmp_path):
+    """``report/__init__`` importing ``report.html`` (in a function) while ``report.html``
+    imports a name of ``report`` (for its types only) is a cycle, inside one package too."""
+    root = _plant(tmp_path, {
+        "__init__.py": "",
+        "report/__init__.py": "Report = object\n"
+                              "def write():\n    from onnxbench.report.html import render\n",
+        "report/html.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                          "    from onnxbench.report import Report\n"})
+    assert find_cycle(import_graph(root)) == ["onnxbench.report", "onnxbench.report.html",
+                                              "onnxbench.report"]
+
+
+def test_the_contract_fails_on_a_sibling_or_an_unplaced_package(tmp_path):
+    root = _plant(tmp_path, {
+        "__init__.py": "", "measure/__init__.py": "", "isolation/__init__.py": "",
+        "measure/timer.py": "import onnxbench.isolation.worker\n",
+        "isolation/worker.py": "", "newthing/__init__.py": ""})
+    assert layer_violations(import_graph(root)) == [
+        "package 'newthing' has no layer: add it to LAYERS",
+        "onnxbench.measure.timer imports onnxbench.isolation (a sibling: isolation over measure)",
+        "onnxbench.measure.timer imports onnxbench.isolation.worker "
+        "(a sibling: isolation over measure)"]
+
+
+def test_the_graph_sees_function_level_and_type_checking_imports():
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import x.y\n"
+                     "def f():\n    from onnxbench.model.zoo import resolve\n")
+    found = imported(tree, "onnxbench.m", False)
+    assert "onnxbench.model.zoo" in found and "x.y" in found
+    assert "x.y" not in imported(tree, "onnxbench.m", False, type_checking=False)
+
+
+# ---------------------------------------------------------------- what imports cost
 
 def test_only_the_tf_plugin_imports_onnxbench_tf():
     offenders = sorted(f"{name} imports {target}" for name, targets in import_graph().items()
@@ -154,7 +256,7 @@ def test_no_import_error_guard_around_onnxbench_modules():
     """``try: from onnxbench.x import y / except ImportError`` can only hide a real bug in
     onnxbench's own code: every module is always there."""
     guarded = []
-    for name, path in _modules().items():
+    for name, path in modules().items():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Try):
                 continue
@@ -170,9 +272,10 @@ def test_no_import_error_guard_around_onnxbench_modules():
     assert not guarded, guarded
 
 
-def test_artifact_is_a_plain_record():
-    """``Artifact`` crosses into workers and is rebuilt from artifact.json: it imports no
-    zoo, optimize or framework code (the bundle resolves the model, once)."""
-    tree = ast.parse((SRC / "core" / "artifact.py").read_text(encoding="utf-8"))
-    assert not [t for t in _imports(tree, "onnxbench.core.artifact", False)
-                if t.startswith("onnxbench")]
+def test_core_imports_nothing_above_it():
+    """``core`` is the data that crosses processes (``Artifact`` is rebuilt from
+    artifact.json in every worker): it imports no other onnxbench package."""
+    graph = import_graph()
+    above = sorted(f"{m} imports {t}" for m, targets in graph.items()
+                   if package_of(m) == "core" for t in targets if package_of(t) != "core")
+    assert not above, above

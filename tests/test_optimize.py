@@ -191,7 +191,7 @@ def test_int8_static_synthesised_calibration(bert_onnx, tmp_path):
 
 @pytest.mark.parametrize("kind", ["bert", "deberta"])
 def test_truncation_proved(kind):
-    from onnxbench.build.optimize.truncate import prove_truncation, truncate_encoder
+    from onnxbench.model.encoder import prove_truncation, truncate_encoder
 
     full = _tiny(kind, layers=4)
     cut = truncate_encoder(full, 2)
@@ -203,7 +203,7 @@ def test_truncation_proved(kind):
 
 def test_truncation_proof_can_fail():
     """Comparing against the wrong hidden state must fail: the check is real."""
-    from onnxbench.build.optimize.truncate import prove_truncation, truncate_encoder
+    from onnxbench.model.encoder import prove_truncation, truncate_encoder
 
     full = _tiny("bert", layers=4)
     cut = truncate_encoder(full, 1)
@@ -212,7 +212,7 @@ def test_truncation_proof_can_fail():
 
 
 def test_truncation_beyond_depth_is_user_error():
-    from onnxbench.build.optimize.truncate import truncate_encoder
+    from onnxbench.model.encoder import truncate_encoder
 
     with pytest.raises(UserError, match="has 2 layers"):
         truncate_encoder(_tiny("bert", layers=2), 2)

@@ -122,8 +122,8 @@ def test_truncation_runs_the_truncated_module(results):
 
 def test_bundle_load_module_truncates(tmp_path):
     from onnxbench.build.artifacts import prepare_artifact
-    from onnxbench.build.optimize.truncate import encoder_depth
     from onnxbench.model.bundle import Bundle
+    from onnxbench.model.encoder import encoder_depth
 
     case = Case(model="bert", config="tiny", runtime="torch-cpu", batch=1,
                 options={"truncate_layers": 1})

@@ -10,7 +10,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from onnxbench.core.errors import UserError
-from onnxbench.profile import profile_runs
+from onnxbench.core.options import profile_runs
 from onnxbench.profile.attribution import attribute
 from onnxbench.profile.ort import parse_trace, profile_session
 from onnxbench.profile.placement import parse_placement_log, session_placement

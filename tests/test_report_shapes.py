@@ -12,8 +12,8 @@ from onnxbench.report import build_report
 from onnxbench.report.markdown import render_markdown
 from onnxbench.report.rundata import group_points
 from onnxbench.report.shapes import shape_table, total_seconds
+from onnxbench.report.table_specs import TableSpec, parse_layouts, specs_from_plan
 from onnxbench.report.tables import build_groups
-from onnxbench.suite.tables import TableSpec, parse_layouts, specs_from_plan
 from report_fixtures import BATCHES, cpu_ms, gpu_ms, make_result, make_run, write_run
 
 THREE = {"ORT CPU": {"runtime": "ort-cpu"}, "ORT GPU": {"runtime": "ort-cuda"},

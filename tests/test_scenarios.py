@@ -20,8 +20,8 @@ from scipy import stats as sps
 
 from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
+from onnxbench.core.early_stopping import confidence, requests_needed
 from onnxbench.core.load_spec import LoadSpec
-from onnxbench.measure.early_stopping import confidence, requests_needed
 from onnxbench.model.bundle import Bundle
 from onnxbench.scenarios.analysis import Trace, analyse, in_flight, quantile_ci
 from onnxbench.scenarios.arrivals import run_constant

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from onnxbench.core.errors import UserError
-from onnxbench.core.result import atomic_write_text, read_results
+from onnxbench.core.files import atomic_write_text
+from onnxbench.core.result import read_results
 from onnxbench.suite import expand, parse_suite
 from onnxbench.suite.rundir import RunDir, create_run_dir
 from test_bench_cli import cli

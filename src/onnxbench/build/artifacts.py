@@ -34,7 +34,7 @@ import numpy as np
 from onnxbench.core.artifact import META, Artifact, read_artifact_meta, read_json
 from onnxbench.core.case import EXPORT_OPTIONS, OPTIMIZE_OPTIONS, Case
 from onnxbench.core.errors import Skip, first_line
-from onnxbench.core.result import atomic_write_text
+from onnxbench.core.files import atomic_write_text
 from onnxbench.model.onnxfile import is_onnx_file
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def export_batch(case: Case) -> int:
 
 
 def _artifact_from(case: Case, out: Path, meta: dict[str, Any]) -> Artifact:
-    from onnxbench.suite.trust import confined
+    from onnxbench.core.files import confined
 
     def where(key: str) -> Path | None:  # optimised artifacts point into their base's folder
         if not meta.get(key):

@@ -127,7 +127,7 @@ def profile_command(
     from onnxbench.api import PROFILE_TIMING
     from onnxbench.cli.bench_cmd import _run, plan_of
     from onnxbench.cli.data_opts import case_data
-    from onnxbench.profile import profile_runs
+    from onnxbench.core.options import profile_runs
 
     n_runs = profile_runs(runs, "--runs")
     if top < 1:

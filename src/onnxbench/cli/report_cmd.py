@@ -39,7 +39,7 @@ def report(run_dir: Path = typer.Argument(..., help="run directory (runs/<suite>
     """Write report.md and report.html into RUN_DIR: tables, crossovers, speed-ups, A/B."""
     from onnxbench.report import build_report, save_report
     from onnxbench.report.rundata import load_run
-    from onnxbench.suite.tables import parse_layouts
+    from onnxbench.report.table_specs import parse_layouts
 
     fmts = _formats(format)
     run = load_run(run_dir)

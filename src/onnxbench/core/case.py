@@ -26,6 +26,11 @@ __all__ = ["EXPORT_OPTIONS", "OPTIMIZE_OPTIONS", "Case", "case_id", "point_id",
            "tag_colliding_models"]
 
 
+# ab: keys that name a case field (the rest name an option)
+AB_FIELDS = {"model": "model", "config": "config", "exporter": "exporter", "runtime": "runtime",
+             "runtimes": "runtime", "batch": "batch", "seq": "seq", "precision": "precision",
+             "options": "options"}
+
 class Case(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -25,8 +25,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from onnxbench.core.early_stopping import requests_needed
 from onnxbench.core.errors import UserError
-from onnxbench.measure.early_stopping import requests_needed
 
 ScenarioName = Literal["single-stream", "server", "offline", "concurrency", "peak"]
 Layout = Literal["shared", "per-thread", "lock", "processes", "streams"]

@@ -175,10 +175,33 @@ class OptionModel(BaseModel):
         return {name: f.description or "" for name, f in cls.model_fields.items()}
 
 
-def _profile_runs(value: Any) -> int:
-    """The ``profile`` option as a number of runs (``onnxbench.profile.profile_runs``)."""
-    from onnxbench.profile import profile_runs
+PROFILE_RUNS = 20  # ``profile: true``
+MAX_PROFILE_RUNS = 10_000
 
+
+def profile_runs(value: Any, where: str = "option profile") -> int:
+    """Profiled runs asked by the ``profile`` option: 0 (off), ``true`` (the default 20) or N."""
+    if value is None or value is False:
+        return 0
+    if value is True:
+        return PROFILE_RUNS
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on"):
+        return PROFILE_RUNS
+    if text in ("false", "no", "off", "0"):
+        return 0
+    try:
+        runs = int(text)
+    except ValueError:
+        runs = -1
+    if not 1 <= runs <= MAX_PROFILE_RUNS:
+        raise UserError(f"{where}={value!r}: give true, false or a number of profiled runs "
+                        f"(1..{MAX_PROFILE_RUNS})")
+    return runs
+
+
+def _profile_runs(value: Any) -> int:
+    """The ``profile`` option as a number of runs (``profile_runs``)."""
     try:
         return profile_runs(value)
     except UserError as exc:
@@ -343,5 +366,6 @@ __all__ = [
     "did_you_mean",
     "integer",
     "number",
+    "profile_runs",
     "register_family",
 ]

@@ -7,14 +7,13 @@ report, compare and resume read these files, never live objects.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from onnxbench.core.case import Case
+from onnxbench.core.files import atomic_write_text
 from onnxbench.core.load_record import LoadRecord
 
 Status = Literal["ok", "failed", "skipped", "crashed", "oom", "timeout"]
@@ -86,46 +85,6 @@ class Result(BaseModel):
     ran_on: dict[str, Any] | None = None  # the executor's placement: host, node, gpus, cores
     # lost with its Ray worker or node, not by its own doing: --resume reruns it
     rerun: bool = False
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one.
-
-    The file gets the mode an ordinary ``open`` would (0644 under the usual umask 022), not
-    ``mkstemp``'s private 0600: results are meant to be shared.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.fchmod(fd, 0o666 & ~current_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:  # a full disk, read-only, ...: name the file meant, not the temp
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
-    except BaseException:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def current_umask() -> int:
-    """The process umask, read without changing it (Linux: /proc/self/status)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
-    os.umask(mask)
-    return mask
 
 
 def write_result(result: Result, raw_dir: Path) -> Path:

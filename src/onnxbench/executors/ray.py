@@ -32,7 +32,8 @@ from typing import Any, ClassVar
 from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.errors import UserError, first_line
-from onnxbench.core.result import Result, atomic_write_text, write_result
+from onnxbench.core.files import atomic_write_text
+from onnxbench.core.result import Result, write_result
 from onnxbench.executors import shipping
 from onnxbench.executors.base import (
     Batch,

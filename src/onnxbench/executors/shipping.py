@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from onnxbench.core.artifact import Artifact
+from onnxbench.core.files import atomic_write_bytes
 
 Pack = dict[str, bytes]  # absolute path on the driver -> the file's bytes
 SKIP_SUFFIXES = (".log", ".tmp")
@@ -94,16 +95,7 @@ def unpack(artifact: Artifact, files: Pack, root: Path | None = None) -> Artifac
     for path, data in files.items():
         dst = local(path)
         if not (dst.is_file() and dst.stat().st_size == len(data)):
-            _write(dst, data)
+            atomic_write_bytes(dst, data)  # a node's tasks may unpack one pack at once
     return dataclasses.replace(
         artifact, onnx_path=local(artifact.onnx_path) if artifact.onnx_path else None,
         state_path=local(artifact.state_path) if artifact.state_path else None)
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Write atomically: two tasks of one node may unpack the same pack at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)

@@ -120,7 +120,7 @@ class Bundle:
         module = self.spec.load(art.config, state_path=art.state_path, options=art.options)
         n_remove = int(art.options.get("truncate_layers") or 0)
         if n_remove and self.framework == "torch":
-            from onnxbench.build.optimize.truncate import truncate_encoder
+            from onnxbench.model.encoder import truncate_encoder
 
             module = truncate_encoder(module, n_remove, copy_module=False)
         return module

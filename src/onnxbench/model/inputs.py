@@ -27,7 +27,7 @@ onnx.TensorProto.BFLOAT16)``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -395,3 +395,18 @@ def parse_value(text: str) -> tuple[str, float]:
     if not sep or not name or not np.isfinite(value):
         raise UserError(f"--value {text!r}: expected NAME=NUMBER, e.g. sample_rate=16000")
     return name, int(value) if value.is_integer() else value
+
+
+def input_caster(sess: Any) -> Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]:
+    """Inputs restricted to an ORT session's inputs and cast to their declared dtypes (an
+    fp16 graph without keep_io_types takes float16 inputs; the zoo makes float32 ones)."""
+    kinds = {"tensor(float16)": np.float16, "tensor(float)": np.float32,
+             "tensor(double)": np.float64, "tensor(int64)": np.int64,
+             "tensor(int32)": np.int32}
+    types = {i.name: kinds.get(i.type) for i in sess.get_inputs()}
+
+    def cast(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: (np.asarray(v).astype(types[k], copy=False) if types.get(k) else
+                    np.asarray(v)) for k, v in inputs.items() if k in types}
+
+    return cast

@@ -19,38 +19,23 @@ return None: not supported).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from onnxbench.core.errors import UserError, first_line
+from onnxbench.core.errors import first_line
+from onnxbench.core.options import profile_runs
 from onnxbench.profile.record import attach_measured
 
-if TYPE_CHECKING:
-    from onnxbench.runtimes.base import Runtime
-
-DEFAULT_RUNS = 20
 DEFAULT_WARMUP = 5
-MAX_RUNS = 10_000
 
 
-def profile_runs(value: Any, where: str = "option profile") -> int:
-    """Profiled runs asked by the ``profile`` option: 0 (off), ``true`` (the default 20) or N."""
-    if value is None or value is False:
-        return 0
-    if value is True:
-        return DEFAULT_RUNS
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "on"):
-        return DEFAULT_RUNS
-    if text in ("false", "no", "off", "0"):
-        return 0
-    try:
-        runs = int(text)
-    except ValueError:
-        runs = -1
-    if not 1 <= runs <= MAX_RUNS:
-        raise UserError(f"{where}={value!r}: give true, false or a number of profiled runs "
-                        f"(1..{MAX_RUNS})")
-    return runs
+class Runtime(Protocol):
+    """What profiling needs of a runtime (``onnxbench.runtimes.base.Runtime`` has it all)."""
+
+    name: str
+
+    def placement(self) -> dict[str, Any] | None: ...
+
+    def profile(self, inputs: Mapping[str, Any], runs: int = 10) -> dict[str, Any] | None: ...
 
 
 def node_placement(runtime: Runtime) -> dict[str, Any] | None:
@@ -82,4 +67,4 @@ def after_timing(runtime: Runtime, inputs: Mapping[str, Any], options: Mapping[s
     return node_placement(runtime), prof
 
 
-__all__ = ["DEFAULT_RUNS", "after_timing", "node_placement", "profile_runs", "run_profile"]
+__all__ = ["after_timing", "node_placement", "run_profile"]

@@ -108,7 +108,7 @@ def onnx_predict(path, providers: tuple[str, ...] = ("CPUExecutionProvider",),
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = threads
-    from onnxbench.runtimes.ort import input_caster
+    from onnxbench.model.inputs import input_caster
 
     sess = ort.InferenceSession(str(path), sess_options=opts, providers=list(providers))
     cast = input_caster(sess)

@@ -7,18 +7,17 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from onnxbench.core.errors import UserError
-from onnxbench.core.result import atomic_write_text
-from onnxbench.report.compare import Comparison, ab_in_run
+from onnxbench.core.files import atomic_write_text
+from onnxbench.report.compare import ab_in_run
 from onnxbench.report.crossover import Crossover, find_crossovers, winner_sentence
+from onnxbench.report.document import GroupReport, Report
 from onnxbench.report.hardware import hardware_tables
-from onnxbench.report.load_report import LoadReport, is_load, load_report
+from onnxbench.report.load_report import is_load, load_report
 from onnxbench.report.optim import optimisation_table
-from onnxbench.report.pipelines import PipelineReport, is_pipeline, pipeline_reports
+from onnxbench.report.pipelines import is_pipeline, pipeline_reports
 from onnxbench.report.rundata import Point, RunData, group_points, load_run
 from onnxbench.report.tables import (
     Group,
@@ -34,67 +33,6 @@ from onnxbench.report.tables import (
 )
 
 FORMATS = ("md", "html")
-
-
-@dataclass
-class GroupReport:
-    group: Group
-    sentence: str
-    crossovers: list[tuple[str, str, Crossover]]  # (label A, label B, crossover)
-    tables: list[Table]
-
-
-@dataclass
-class Report:
-    run: RunData
-    points: list[Point]
-    groups: list[GroupReport]
-    tables: list[Table]                 # run-wide: environment, exporter matrix
-    ab: Comparison | None = None
-    counts: dict[str, int] = field(default_factory=dict)
-    pipelines: list[PipelineReport] = field(default_factory=list)
-    why: Any = None  # profile_tables.ProfileSection: placement, profiles, explained A/Bs
-    load: LoadReport | None = None  # load scenarios (report/load_report.py)
-
-    def ab_table(self) -> Table | None:
-        """The A/B table: an `onnxbench ab` run's answer, else the suite's ab: pairs."""
-        from onnxbench.report.abtable import ab_run_table, ab_table
-
-        if self.run.ab_run:
-            return ab_run_table(self.run.ab_run)
-        return ab_table(self.ab) if self.ab else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_dir": str(self.run.run_dir), "counts": self.counts,
-            "groups": [_group_dict(g) for g in self.groups],
-            "pipelines": [p.to_dict() for p in self.pipelines],
-            "tables": [t.to_dict() for g in self.groups for t in g.tables]
-            + [p.table.to_dict() for p in self.pipelines] + [t.to_dict() for t in self.tables],
-            "ab": self.ab.to_dict() if self.ab else None, "ab_run": self.run.ab_run,
-            "env": self.run.env, "why": self.why.to_dict() if self.why else None,
-            "load": self.load.to_dict() if self.load else None,
-        }
-
-
-def _point_dict(x: int, p: Point | None) -> dict[str, Any]:
-    if p is None:
-        return {"x": x, "status": "not run"}
-    return {"x": x, "case": p.key, "status": p.status, "reason": p.reason, "unstable": p.unstable,
-            "mean_ms": p.mean, "median_ms": p.median, "p95_ms": p.p95, "p99_ms": p.p99,
-            "median_ci_ms": list(p.ci) if p.ci else None, "ci_method": p.fold.ci_method,
-            "tails": {k: t.to_dict() for k, t in p.fold.tails.items()},
-            "throughput": p.throughput, "processes": p.fold.n_processes,
-            "accuracy": p.accuracy(), "parity": p.parity()}
-
-
-def _group_dict(g: GroupReport) -> dict[str, Any]:
-    return {"title": g.group.title, "axis": g.group.axis, "xs": g.group.xs, "sentence": g.sentence,
-            "notes": g.group.notes,
-            "series": [{"label": s.label, "runtime": s.runtime,
-                        "points": [_point_dict(x, s.points.get(x)) for x in g.group.xs]}
-                       for s in g.group.series],
-            "crossovers": [{"a": a, "b": b, **c.to_dict()} for a, b, c in g.crossovers]}
 
 
 def _numbers(group: Group, series) -> tuple[list, list, list]:
@@ -182,7 +120,7 @@ def _reference_shapes(run: RunData, points: list[Point], layouts: list | None) -
     from onnxbench.report.hazards import hazards_table
     from onnxbench.report.passes import passes_table
     from onnxbench.report.shapes import shape_tables
-    from onnxbench.suite.tables import specs_from_plan
+    from onnxbench.report.table_specs import specs_from_plan
 
     specs = layouts if layouts is not None else specs_from_plan(run.plan)
     extra = (hazards_table(run.run_dir, points), passes_table(points))

@@ -22,7 +22,7 @@ from onnxbench.report.markdown import crossover_lines
 from onnxbench.report.tables import UNSTABLE_MARK, Table, word
 
 if TYPE_CHECKING:
-    from onnxbench.report import GroupReport, Report
+    from onnxbench.report.document import GroupReport, Report
     from onnxbench.report.pipelines import PipelineReport
     from onnxbench.report.rundata import Point
 

@@ -12,7 +12,7 @@ from onnxbench.report.crossover import INTERPOLATION, fmt_x
 from onnxbench.report.tables import UNSTABLE_MARK, Table
 
 if TYPE_CHECKING:
-    from onnxbench.report import GroupReport, Report
+    from onnxbench.report.document import GroupReport, Report
 
 
 def _esc(text: str) -> str:

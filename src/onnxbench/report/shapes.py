@@ -22,8 +22,8 @@ import numpy as np
 from onnxbench.report.fmt import DASH, sig
 from onnxbench.report.labels import case_label, differing, model_config, split_fields
 from onnxbench.report.rundata import Point
+from onnxbench.report.table_specs import Selector, TableSpec
 from onnxbench.report.tables import PARITY_MARK, Cell, Table, parity_failed, reason_notes_of
-from onnxbench.suite.tables import Selector, TableSpec
 
 UNITS = {"winner": "median ms", "grid": "median ms", "totals": "total s"}
 

@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 
 from onnxbench.core.errors import Skip, UserError, first_line
 from onnxbench.core.options import Count, Flag, OptFlag, PosInt, Table, Text, choice, integer
+from onnxbench.model.inputs import input_caster
 from onnxbench.runtimes.base import Device, Inputs, Runtime, RuntimeOptions
 
 if TYPE_CHECKING:
@@ -132,21 +133,6 @@ def session_options(ort: Any, opts: OrtOptions) -> Any:
         so.inter_op_num_threads = opts.inter_op_threads
     so.log_severity_level = 3  # errors only: provider warnings are not onnxbench's output
     return so
-
-
-def input_caster(sess: Any) -> Callable[[Inputs], dict[str, np.ndarray]]:
-    """Inputs restricted to an ORT session's inputs and cast to their declared dtypes (an
-    fp16 graph without keep_io_types takes float16 inputs; the zoo makes float32 ones)."""
-    kinds = {"tensor(float16)": np.float16, "tensor(float)": np.float32,
-             "tensor(double)": np.float64, "tensor(int64)": np.int64,
-             "tensor(int32)": np.int32}
-    types = {i.name: kinds.get(i.type) for i in sess.get_inputs()}
-
-    def cast(inputs: Inputs) -> dict[str, np.ndarray]:
-        return {k: (np.asarray(v).astype(types[k], copy=False) if types.get(k) else
-                    np.asarray(v)) for k, v in inputs.items() if k in types}
-
-    return cast
 
 
 class OrtRuntime(Runtime):

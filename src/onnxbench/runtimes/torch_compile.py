@@ -21,8 +21,9 @@ from pydantic import Field
 
 from onnxbench.core.errors import Skip, UserError, first_line
 from onnxbench.core.options import Flag, OptFlag, choice
+from onnxbench.model.torch_run import to_numpy_list
 from onnxbench.runtimes.base import Device, Inputs, RuntimeOptions
-from onnxbench.runtimes.torch_eager import TorchEagerRuntime, TorchOptions, to_numpy_list
+from onnxbench.runtimes.torch_eager import TorchEagerRuntime, TorchOptions
 
 MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 

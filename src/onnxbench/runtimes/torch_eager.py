@@ -19,6 +19,7 @@ from pydantic import Field
 
 from onnxbench.core.errors import Skip, UserError
 from onnxbench.core.options import OptFlag, PosInt, choice, integer
+from onnxbench.model.torch_run import to_numpy_list
 from onnxbench.runtimes.base import Device, Inputs, Runtime, RuntimeOptions
 
 if TYPE_CHECKING:
@@ -42,32 +43,6 @@ class TorchOptions(RuntimeOptions):
                           "eligible ops in fp16 or bf16")
     gpu_mem_limit_mb: PosInt = Field(None, description="CUDA: cap PyTorch's allocator at this "
                                                        "many MB (beyond it: oom)")
-
-
-def to_numpy_list(out: Any) -> list[np.ndarray]:
-    """Flatten a module's output (tensor, tuple/list, dict or ModelOutput) to host arrays."""
-    import torch
-
-    if isinstance(out, torch.Tensor):
-        return [out.detach().float().cpu().numpy() if out.dtype == torch.bfloat16
-                else out.detach().cpu().numpy()]
-    if isinstance(out, Mapping):  # ModelOutput is a Mapping of its non-None fields
-        out = list(out.values())
-    if isinstance(out, (list, tuple)):
-        return [arr for item in out if item is not None for arr in to_numpy_list(item)]
-    return [np.asarray(out)]
-
-
-def run_module(module: Any, inputs: Inputs, names: list[str] | None = None) -> list[np.ndarray]:
-    """A PyTorch module on numpy feeds, on the CPU under ``inference_mode``: the inputs taken
-    positionally in ``names`` order (default: the mapping's), the outputs as host arrays.
-    The reference every check compares with (export parity, ``verify``, accuracy)."""
-    import torch
-
-    order = list(inputs) if names is None else names
-    args = [torch.from_numpy(np.ascontiguousarray(inputs[n])) for n in order]
-    with torch.inference_mode():
-        return to_numpy_list(module(*args))
 
 
 class TorchEagerRuntime(Runtime):
@@ -244,7 +219,7 @@ class TorchEagerRuntime(Runtime):
                        .get("truncate_layers") or 0)
         if not n_remove or self.module is None:
             return {}
-        from onnxbench.build.optimize.truncate import find_encoder
+        from onnxbench.model.encoder import find_encoder
 
         module = getattr(self.module, "_orig_mod", self.module)  # torch.compile's wrapper
         return {"module": {"encoder_layers": len(find_encoder(module).encoder.layer),

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from onnxbench.core.case import Case
+from onnxbench.core.early_stopping import requests_needed
 from onnxbench.core.load_record import LoadRecord, Probe
 from onnxbench.core.load_spec import INFEASIBLE, LoadSpec
 from onnxbench.core.policy import MeasurePolicy
 from onnxbench.core.result import Result, Timing
-from onnxbench.measure.early_stopping import requests_needed
 from onnxbench.model.bundle import Bundle
 from onnxbench.scenarios.analysis import Trace, analyse, latencies_ms, quantile_ci, summary_of
 from onnxbench.scenarios.ceiling import drive, harness_mark, measure_ceiling

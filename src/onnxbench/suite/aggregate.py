@@ -28,7 +28,8 @@ import numpy as np
 
 from onnxbench.core.case import point_id
 from onnxbench.core.errors import UserError
-from onnxbench.core.result import Result, atomic_write_text, read_results
+from onnxbench.core.files import atomic_write_text
+from onnxbench.core.result import Result, read_results
 from onnxbench.measure.fold import Folded, by_point, fold_results, has_numbers, run_noise
 
 COLUMNS = ["point_id", "model", "config", "exporter", "runtime", "batch", "seq", "precision",

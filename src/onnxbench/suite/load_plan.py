@@ -19,10 +19,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from onnxbench.core.case import Case
+from onnxbench.core.early_stopping import requests_needed
 from onnxbench.core.errors import UserError
 from onnxbench.core.load_spec import INFEASIBLE, LoadSpec
 from onnxbench.core.policy import MeasurePolicy
-from onnxbench.measure.early_stopping import requests_needed
 
 OVERHEAD_S = 300.0  # per case: worker start, session, pre-check, ceiling, warm-up, drain
 PEAK_PROBES = 20    # a peak search's probes, for its time-out

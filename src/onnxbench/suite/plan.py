@@ -180,7 +180,7 @@ def expand(suite: Suite) -> Plan:
         for name, values in (entry.ab or {}).items():
             axis = ab_axes.setdefault(ab_field(name), [])
             axis += [v for v in values if v not in axis]
-    from onnxbench.suite.tables import plan_record
+    from onnxbench.report.table_specs import plan_record
 
     tables = [plan_record(t) for t in suite.tables]
     return Plan(suite.suite, cases, timeouts, ab_axes, suite.description, tables)

@@ -32,7 +32,7 @@ from typing import Any
 
 from onnxbench.core.case import Case
 from onnxbench.core.errors import UserError, os_error_message
-from onnxbench.core.result import atomic_write_text
+from onnxbench.core.files import atomic_write_text
 
 PLAN = "plan.json"
 PLAN_ROOM = 1 << 20  # free bytes wanted beyond the plan's own size before writing it

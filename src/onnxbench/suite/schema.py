@@ -21,19 +21,16 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
+from onnxbench.core.case import AB_FIELDS
 from onnxbench.core.errors import UserError
 from onnxbench.core.load_spec import ScenarioBlock
 from onnxbench.core.options import OptionError, number
+from onnxbench.report.table_specs import TableSpec
 from onnxbench.runtimes.case_options import check_options
-from onnxbench.suite.tables import TableSpec
 from onnxbench.suite.trust import PATH_OPTIONS
 
 AXES = ("model", "config", "exporter", "runtimes", "batch", "seq", "precision", "hardware")
 DEFAULT_RUNTIMES = ["ort-cpu"]
-# ab: keys that name a case field (the rest name an option)
-AB_FIELDS = {"model": "model", "config": "config", "exporter": "exporter", "runtime": "runtime",
-             "runtimes": "runtime", "batch": "batch", "seq": "seq", "precision": "precision",
-             "options": "options"}
 
 
 def _as_list(value: Any) -> Any:

@@ -39,7 +39,8 @@ def export_tf(spec, config: str | None, out_path: Path, opset: int | None = None
     A conversion failure is a result (``status="failed"`` with the first line), never an
     exception; a missing extra or an unreadable user file raises ``UserError``.
     """
-    from onnxbench.build.export.exporters import ExportResult, describe_export
+    from onnxbench.build.export.exporters import describe_export
+    from onnxbench.model.frameworks import ExportResult
 
     import_tf2onnx(UserError)
     out_path = Path(out_path)

@@ -15,7 +15,7 @@ from onnxbench.tf import import_tf2onnx, versions
 from onnxbench.tf.export import EXPORTER, export_tf, save_saved_model, save_weights, tf_outputs
 
 if TYPE_CHECKING:
-    from onnxbench.build.export.exporters import ExportResult
+    from onnxbench.model.frameworks import ExportResult
     from onnxbench.model.zoo.base import ModelSpec
 
 

@@ -23,43 +23,16 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from onnxbench.core.errors import first_line
+from onnxbench.model.frameworks import ExportResult
 
 EXPORTERS = ("dynamo", "torchscript", "jit-trace", "jit-script")
 DEFAULT_OPSET = 18  # the legacy exporter's newest well-tested opset; dynamo's default is newer
-
-
-@dataclass
-class ExportResult:
-    """What one exporter did: status, time, and the graph's vital statistics."""
-
-    exporter: str
-    status: str  # ok | failed
-    path: str | None = None
-    error: str | None = None
-    export_s: float | None = None
-    opset: int | None = None
-    nodes: int | None = None
-    top_ops: list[tuple[str, int]] = field(default_factory=list)
-    size_bytes: int | None = None
-    fix: str | None = None
-    # what the tracer could not record (TracerWarning: tensor → Python value), by source line
-    trace_warnings: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["top_ops"] = [list(t) for t in self.top_ops]
-        return out
 
 
 def export(module, example_inputs: Mapping[str, np.ndarray], *, input_names: Sequence[str],

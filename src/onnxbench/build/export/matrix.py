@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from onnxbench.build.export.exporters import ExportResult
 from onnxbench.build.export.fixes import ALL_FIXES, apply_fix, explain_failure
 from onnxbench.build.export.lint import Finding, lint
 from onnxbench.build.export.reference import ort_session, shape_key, write_reference
 from onnxbench.build.export.tracing import failure_hint, hazard_notes, trace_findings
 from onnxbench.core.errors import UserError, first_line
+from onnxbench.model.frameworks import ExportResult
 from onnxbench.model.pad import pad_batch, trim
 from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from onnxbench.core.errors import UserError
-from onnxbench.core.result import atomic_write_text
+from onnxbench.core.files import atomic_write_text
 
 FORMAT = "onnxbench-reference/1"
 MAX_ELEMENTS = 400_000  # about 8 MB of JSON

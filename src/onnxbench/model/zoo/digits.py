@@ -85,7 +85,7 @@ def preprocessed(split: str, image_size: int, *, fmt: str = "jpeg",
     bilinear resize, normalised, NCHW float32. Used to train and score the ``digits`` config."""
     from PIL import Image
 
-    from onnxbench.scenarios.pipeline.stages import pil_preprocess
+    from onnxbench.model.preprocess import pil_preprocess
 
     images, labels = _digits()
     rows = _rows(split)

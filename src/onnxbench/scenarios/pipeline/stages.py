@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+from onnxbench.model.preprocess import MEAN, STD, pil_preprocess, pil_resize
 
 Stage = tuple[str, Callable[[Any], Any]]
 
@@ -37,12 +36,6 @@ def decode(path: Path) -> np.ndarray:
 
     with Image.open(path) as img:
         return np.array(img.convert("RGB"))  # writable: torch.from_numpy needs it
-
-
-def _pil_resize(img: np.ndarray, size: int) -> np.ndarray:
-    from PIL import Image
-
-    return np.array(Image.fromarray(img).resize((size, size), Image.Resampling.BILINEAR))
 
 
 def _to_device(settings: PipelineSettings) -> Callable[[Any], Any]:
@@ -65,13 +58,6 @@ def _normalise_on_device(settings: PipelineSettings) -> Callable[[Any], Any]:
     return normalise
 
 
-def pil_preprocess(img: np.ndarray, size: int) -> np.ndarray:
-    """``current``'s preprocessing of one HWC uint8 image: PIL bilinear resize, float32
-    normalisation, CHW (what the ``digits`` models are trained on)."""
-    x = _pil_resize(img, size).astype(np.float32) / 255.0
-    return np.ascontiguousarray(((x - MEAN) / STD).transpose(2, 0, 1))
-
-
 def current(settings: PipelineSettings) -> list[Stage]:
     import torch
 
@@ -84,7 +70,7 @@ def fast(settings: PipelineSettings) -> list[Stage]:
     import torch
 
     def resize(img: np.ndarray):
-        return torch.from_numpy(_pil_resize(img, settings.image_size)).permute(2, 0, 1)
+        return torch.from_numpy(pil_resize(img, settings.image_size)).permute(2, 0, 1)
     return [("decode", decode), ("preprocess", resize), ("h2d", _to_device(settings)),
             ("normalise", _normalise_on_device(settings))]
 

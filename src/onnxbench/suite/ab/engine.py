@@ -19,8 +19,9 @@ from typing import Any
 from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case, tag_colliding_models
 from onnxbench.core.errors import Skip, UserError
+from onnxbench.core.files import atomic_write_text
 from onnxbench.core.policy import MeasurePolicy
-from onnxbench.core.result import atomic_write_text, write_result
+from onnxbench.core.result import write_result
 from onnxbench.executors.base import Progress, ProgressFn, failed_result
 from onnxbench.isolation.worker import WorkerOutcome, run_isolated
 from onnxbench.measure.pairs import Sequential, SequentialOutcome, run_sequential

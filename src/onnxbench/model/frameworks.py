@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,11 +26,37 @@ from onnxbench.core.errors import Skip, UserError
 from onnxbench.core.plugins import load_plugins
 
 if TYPE_CHECKING:
-    from onnxbench.build.export.exporters import ExportResult
     from onnxbench.model.zoo.base import ModelSpec
 
-FRAMEWORKS: dict[str, str] = {"torch": "onnxbench.model.frameworks.torch:TorchFramework"}
+FRAMEWORKS: dict[str, str] = {"torch": "onnxbench.build.export.pytorch:TorchFramework"}
 _INSTANCES: dict[str, Framework] = {}
+
+
+@dataclass
+class ExportResult:
+    """What one exporter did: status, time, and the graph's vital statistics."""
+
+    exporter: str
+    status: str  # ok | failed
+    path: str | None = None
+    error: str | None = None
+    export_s: float | None = None
+    opset: int | None = None
+    nodes: int | None = None
+    top_ops: list[tuple[str, int]] = field(default_factory=list)
+    size_bytes: int | None = None
+    fix: str | None = None
+    # what the tracer could not record (TracerWarning: tensor → Python value), by source line
+    trace_warnings: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["top_ops"] = [list(t) for t in self.top_ops]
+        return out
 
 
 class Framework(ABC):

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from onnxbench.build.export.exporters import EXPORTERS
-from onnxbench.model.frameworks import Framework
+from onnxbench.build.export.exporters import EXPORTERS, export
+from onnxbench.build.export.fixes import apply_fix
+from onnxbench.model.frameworks import ExportResult, Framework
+from onnxbench.model.torch_run import run_module
+from onnxbench.model.weights import save_state
 
 if TYPE_CHECKING:
-    from onnxbench.build.export.exporters import ExportResult
     from onnxbench.model.zoo.base import ModelSpec
 
 
@@ -30,23 +32,16 @@ class TorchFramework(Framework):
 
     def save(self, spec: ModelSpec, model: Any, out_dir: Path) -> dict[str, Any]:
         """The state dict as safetensors (data, never code: ``onnxbench.model.weights``)."""
-        from onnxbench.model.weights import save_state
-
         return {"state_file": save_state(model, Path(out_dir))}
 
     def outputs(self, spec: ModelSpec | None, config: str | None, model: Any,
                 feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        from onnxbench.runtimes.torch_eager import run_module
-
         return run_module(model, feeds, spec.input_names(config) if spec else None)
 
     def export(self, spec: ModelSpec, config: str | None, model: Any,
                example: Mapping[str, np.ndarray], *, exporter: str, opset: int | None,
                out_path: Path, fix: str | None = None,
                options: Mapping[str, Any] | None = None) -> ExportResult:
-        from onnxbench.build.export.exporters import export
-        from onnxbench.build.export.fixes import apply_fix
-
         with apply_fix(fix, model):  # e.g. squeeze-dims: batch 1 passes natively
             result = export(model, example, input_names=spec.input_names(config),
                             output_names=spec.output_names(config),
