@@ -392,3 +392,56 @@ def test_nvml_index_follows_cuda_visible_devices(monkeypatch):
     assert nvml_index(0) == 0
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     assert nvml_index(1) == 1
+
+
+# ------------------------------------------- capabilities, not probes of concrete classes
+
+def test_nothing_outside_the_runtimes_probes_a_concrete_runtime():
+    """Outside ``runtimes/`` (and the TF plugin's own runtimes), code asks a runtime through
+    the ``Runtime`` interface: no ``runtime.sess`` / ``.module`` / ``._dtype``, no import of
+    a concrete runtime class (``available`` and ``tensor_stage`` are the hooks)."""
+    import ast
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parent.parent / "src" / "onnxbench"
+    found = []
+    for path in src.rglob("*.py"):
+        rel = path.relative_to(src).as_posix()
+        if rel.startswith(("runtimes/", "tf/")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id == "runtime" and node.attr in ("sess", "module", "_dtype")):
+                found.append(f"{rel}:{node.lineno} runtime.{node.attr}")
+            if (isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "onnxbench.runtimes.") and any(a.name.endswith("Runtime") and
+                                                   a.name != "Runtime" for a in node.names)):
+                found.append(f"{rel}:{node.lineno} imports a concrete runtime class")
+    assert not found, found
+
+
+def test_available_is_each_runtime_s_own_check(monkeypatch):
+    """The planner's skip forecast is the runtime's ``available``: a provider ORT lacks, a
+    compiler torch.compile lacks, each by its own class (patched here to lack them)."""
+    from onnxbench.core.case import Case
+    from onnxbench.runtimes import ort, torch_compile
+    from onnxbench.suite.preflight import skip_reason
+
+    monkeypatch.setattr(ort, "_providers", lambda: ("CPUExecutionProvider",))
+    monkeypatch.setattr(torch_compile, "cxx_compiler", lambda: None)
+    assert runtime_class("ort-cpu").available("ort-cpu") is None
+    assert runtime_class("ort-trt").available("ort-trt").startswith("TensorRT not installed")
+    reason = runtime_class("ort:FooExecutionProvider").available("ort:FooExecutionProvider")
+    assert reason == ("ONNX Runtime here has no FooExecutionProvider (available: "
+                      "CPUExecutionProvider)")
+    assert "C++ compiler" in runtime_class("torch-compile-cpu").available("torch-compile-cpu")
+    case = Case(model="dcnv2", runtime="torch-compile-cpu", batch=1)
+    assert skip_reason(case) == runtime_class("torch-compile-cpu").available("torch-compile-cpu")
+
+
+def test_a_runtime_without_a_tensor_stage_skips_a_pipeline(tmp_path):
+    """A runtime that cannot be a pipeline's inference stage says so (a Skip with the
+    reason), it does not fail on an attribute it lacks."""
+    runtime = get_runtime("test-sleep")
+    with pytest.raises(Skip, match="cannot be a pipeline's inference stage"):
+        runtime.tensor_stage(Bundle.of_onnx(str(tmp_path / "m.onnx")), {}, "cpu")

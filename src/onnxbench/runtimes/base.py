@@ -41,7 +41,11 @@ calls them without probing:
 - ``what_ran()``: proof of what was measured (graph op counts, optimisation record, the
   module's depth);
 - ``profile(inputs, runs)``: an untimed per-operator profile, or None (issue [5/8]);
-- ``placement()``: nodes per execution provider, or None (issue [5/8]).
+- ``placement()``: nodes per execution provider, or None (issue [5/8]);
+- ``available(name)`` (a class method): why this machine cannot run it (no CUDA device, no
+  such provider, no compiler), checked without preparing: the planner's skip forecast;
+- ``tensor_stage(bundle, options, device)``: prepare, then the model as a function of a torch
+  tensor on ``device`` (the inference stage of an image pipeline), or ``Skip``.
 
 The timing loop (``onnxbench.measure``) knows nothing about any runtime beyond ``bind`` and
 ``synchronize``.
@@ -85,6 +89,12 @@ class Runtime(ABC):
     Options: ClassVar[type[RuntimeOptions]] = RuntimeOptions
     label: ClassVar[str | None] = None
     reference: ClassVar[bool] = False
+
+    @classmethod
+    def available(cls, name: str) -> str | None:
+        """Why this machine cannot run runtime ``name`` (None: it can, as far as a check
+        without preparing tells): the device, a provider, a library, a compiler."""
+        return None
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -138,6 +148,13 @@ class Runtime(ABC):
     def what_ran(self) -> dict[str, Any]:
         """Proof of what was measured (graph op counts, optimisation record, module depth)."""
         return {}
+
+    def tensor_stage(self, bundle: Bundle, options: Mapping[str, Any],
+                     device: Any) -> tuple[Callable[[Any], Any], dict[str, Any]]:
+        """Prepare, then (infer, info): ``infer`` takes the model input as a torch tensor on
+        ``device`` and returns the first output as a torch tensor on it (an image
+        pipeline's inference stage); ``Skip`` when this runtime cannot be one."""
+        raise Skip(f"{self.name} cannot be a pipeline's inference stage")
 
     def profile(self, inputs: Inputs, runs: int = 10) -> dict[str, Any] | None:
         """An untimed per-operator profile of ``runs`` calls, or None when unsupported."""

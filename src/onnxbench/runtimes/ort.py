@@ -135,6 +135,13 @@ def session_options(ort: Any, opts: OrtOptions) -> Any:
     return so
 
 
+@functools.lru_cache(maxsize=1)
+def _providers() -> tuple[str, ...]:
+    import onnxruntime
+
+    return tuple(onnxruntime.get_available_providers())
+
+
 class OrtRuntime(Runtime):
     """ONNX Runtime session for one provider (``ort-cpu``, ``ort-cuda``, ``ort-trt``,
     ``ort:<Provider>``). This class serves any provider onnxbench has no class for: its
@@ -146,6 +153,15 @@ class OrtRuntime(Runtime):
     thread_safe = True  # InferenceSession.run is thread-safe; each bind() has its own binding
     Options = OrtOptions
     PROVIDER: ClassVar[str | None] = None  # None: the part of the name after "ort:"
+
+    @classmethod
+    def available(cls, name: str) -> str | None:
+        provider = cls.PROVIDER or name.partition(":")[2]
+        if not provider or provider in _providers():
+            return None
+        if provider == "TensorrtExecutionProvider":
+            return "TensorRT not installed: ONNX Runtime here has no TensorrtExecutionProvider"
+        return f"ONNX Runtime here has no {provider} (available: {', '.join(_providers())})"
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -160,6 +176,14 @@ class OrtRuntime(Runtime):
         self._plain_run_options: Any = None
         self._cast: Callable[[Inputs], dict[str, np.ndarray]] | None = None
         self._providers: list[Any] = []
+
+    def tensor_stage(self, bundle: Bundle, options: Mapping[str, Any],
+                     device: Any) -> tuple[Callable[[Any], Any], dict[str, Any]]:
+        """Torch tensors in and out (``onnxbench.runtimes.ort_tensors``)."""
+        from onnxbench.runtimes.ort_tensors import stream_options, tensor_infer
+
+        self.prepare(bundle, stream_options(options, device))
+        return tensor_infer(self.sess, device)
 
     # ---- prepare ------------------------------------------------------------------
     def prepare(self, bundle: Bundle, options: Mapping[str, Any]) -> None:

@@ -97,6 +97,13 @@ class TorchCompileRuntime(TorchEagerRuntime):
         return to_numpy_list(call())
 
 
+    @classmethod
+    def available(cls, name: str) -> str | None:
+        if cls.device == "cpu" and not cxx_compiler():
+            return "torch.compile (inductor, CPU) needs a C++ compiler and none was found"
+        return super().available(name)
+
+
 class TorchCompileCpuRuntime(TorchCompileRuntime):
     """``torch-compile-cpu`` (Inductor needs a C++ compiler: Skip without one)."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
@@ -45,6 +46,13 @@ class TorchOptions(RuntimeOptions):
                                                        "many MB (beyond it: oom)")
 
 
+@lru_cache(maxsize=1)
+def _cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
 class TorchEagerRuntime(Runtime):
     """PyTorch eager inference on the CPU or one CUDA device."""
 
@@ -53,6 +61,12 @@ class TorchEagerRuntime(Runtime):
     thread_safe = True  # inference_mode forward calls share no mutable state
     precisions = PRECISIONS
     Options: ClassVar[type[RuntimeOptions]] = TorchOptions
+
+    @classmethod
+    def available(cls, name: str) -> str | None:
+        if cls.device == "cuda" and not _cuda():
+            return "no CUDA device: torch.cuda.is_available() is False"
+        return None
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -227,6 +241,18 @@ class TorchEagerRuntime(Runtime):
 
     def info(self) -> dict[str, Any]:
         return dict(self._info)
+
+    def tensor_stage(self, bundle: Bundle, options: Mapping[str, Any],
+                     device: Any) -> tuple[Callable[[Any], Any], dict[str, Any]]:
+        """The prepared module under its ``call_context()`` (inference mode, autocast)."""
+        self.prepare(bundle, options)
+        module, dtype, context = self.module, self._dtype, self.call_context
+
+        def infer(x: Any) -> Any:
+            with context():
+                return module(x.to(dtype) if x.dtype != dtype else x)
+
+        return infer, {"engine": "torch module"}
 
     def close(self) -> None:
         self.module = None

@@ -10,55 +10,14 @@ real when the case runs; this is a forecast, and says so.
 
 from __future__ import annotations
 
-import importlib.util
-from functools import lru_cache
-
 from onnxbench.core.case import Case
 
 
-@lru_cache(maxsize=1)
-def _cuda() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available())
-
-
-@lru_cache(maxsize=1)
-def _ort_providers() -> tuple[str, ...]:
-    import onnxruntime
-
-    return tuple(onnxruntime.get_available_providers())
-
-
-def _provider_reason(provider: str) -> str | None:
-    if provider in _ort_providers():
-        return None
-    if provider == "TensorrtExecutionProvider":
-        return "TensorRT not installed: ONNX Runtime here has no TensorrtExecutionProvider"
-    return f"ONNX Runtime here has no {provider} (available: {', '.join(_ort_providers())})"
-
-
 def _runtime_reason(case: Case) -> str | None:
-    """The device, provider, framework and compiler checks, by the runtime's capabilities."""
+    """The device, provider, framework and compiler checks: the runtime's own ``available``."""
     from onnxbench.runtimes import runtime_class
 
-    cls = runtime_class(case.runtime)
-    if cls.framework == "onnx":
-        provider = getattr(cls, "PROVIDER", None) or case.runtime.partition(":")[2]
-        return _provider_reason(provider) if provider else None
-    if cls.device == "cuda" and cls.framework == "torch" and not _cuda():
-        return "no CUDA device: torch.cuda.is_available() is False"
-    if cls.framework == "tf" and importlib.util.find_spec("tensorflow") is None:
-        return "TensorFlow is not installed (the [tf] extra)"
-    return _compiler_reason(cls)
-
-
-def _compiler_reason(cls) -> str | None:
-    from onnxbench.runtimes.torch_compile import TorchCompileRuntime, cxx_compiler
-
-    if issubclass(cls, TorchCompileRuntime) and cls.device == "cpu" and not cxx_compiler():
-        return "torch.compile (inductor, CPU) needs a C++ compiler and none was found"
-    return None
+    return runtime_class(case.runtime).available(case.runtime)
 
 
 def _pipeline_reason(case: Case) -> str | None:

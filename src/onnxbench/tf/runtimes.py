@@ -19,6 +19,7 @@ same contract as ORT's output arrays living on the host already).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
@@ -92,6 +93,12 @@ class TFRuntime(Runtime):
     needs_module = True
     thread_safe = True  # a traced tf.function / concrete function may be called concurrently
     Options: ClassVar[type[RuntimeOptions]] = TFOptions
+
+    @classmethod
+    def available(cls, name: str) -> str | None:
+        if importlib.util.find_spec("tensorflow") is None:
+            return "TensorFlow is not installed (the [tf] extra)"
+        return None
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
