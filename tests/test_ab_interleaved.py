@@ -193,3 +193,44 @@ def test_a_known_5_percent_difference_is_found_sooner_than_with_a_process_per_bl
     old = [drift_sim.run("process", 1000 + seed, NOISE, ratio=1.05) for seed in range(20)]
     fast = np.median([o.elapsed_s for o in found])
     assert fast * 3 <= np.median([o.elapsed_s for o in old])
+
+
+# ---- which design: from the runtimes' capabilities ----------------------------------------
+
+def _case(runtime: str, **options):
+    from onnxbench.case import Case
+
+    return Case(model="moe", runtime=runtime, exporter="dynamo", batch=1, options=options)
+
+
+@pytest.mark.parametrize("a, b, reason", [
+    (_case("ort-cpu"), _case("torch-cpu"), "run on different thread pools"),
+    (_case("torch-cpu", tf32=True), _case("torch-cpu", tf32=False),
+     "option tf32 differs (True vs False) and is process-wide"),
+    (_case("ort-cpu", threads=1), _case("ort-cpu", threads=2), "option threads differs"),
+    (_case("ort-cpu"), _case("ort-cpu", graph_optimization_level="basic"), None),
+    (_case("ort-cpu"), _case("ort-cuda"), None),
+    (_case("test-delay", delay_us=1), _case("ort-cpu"), None)])
+def test_which_sides_share_a_process(a, b, reason):
+    from onnxbench.interleaved.design import choose, obstacle
+
+    got = obstacle(a, b)
+    assert (got is None) if reason is None else reason in got
+    design = choose(a, b, "auto")
+    assert design.used == ("interleaved" if reason is None else "process")
+    assert choose(a, b, "process").used == "process"
+
+
+def test_models_that_do_not_fit_together_fall_back(tmp_path):
+    from onnxbench.artifact import Artifact
+    from onnxbench.interleaved.design import Design, after_build
+
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"x" * 1000)
+    arts = {arm: Artifact(model=str(model), onnx_path=model, bare_onnx=True) for arm in "ab"}
+    auto = Design("interleaved", "auto", "")
+    assert after_build(auto, arts, available=100_000) is auto
+    fell = after_build(auto, arts, available=10_000)
+    assert fell.used == "process" and "both models together need" in fell.reason
+    asked = Design("interleaved", "interleaved", "")
+    assert after_build(asked, arts, available=10_000) is asked  # asked for: it is tried

@@ -110,16 +110,13 @@ def memory_obstacle(artifacts: dict[str, Artifact], available: int | None = None
 
 def after_build(design: Design, artifacts: dict[str, Artifact],
                 available: int | None = None) -> Design:
-    """``design`` once the artifacts are built: ``process`` when both would not fit (an
-    ``interleaved`` asked for explicitly is refused with the reason)."""
-    if design.used != "interleaved":
+    """``design`` once the artifacts are built: ``auto`` falls back to ``process`` when both
+    would not fit (an estimate: an ``interleaved`` asked for is tried, and an out-of-memory
+    ends it like any failure)."""
+    if design.used != "interleaved" or design.requested != "auto":
         return design
     why = memory_obstacle(artifacts, available)
-    if why is None:
-        return design
-    if design.requested == "interleaved":
-        raise UserError(f"--design interleaved: {why}; use --design process (or auto)")
-    return Design("process", design.requested, why)
+    return design if why is None else Design("process", design.requested, why)
 
 
 def after_oom(design: Design, reason: str) -> Design:
