@@ -15,7 +15,7 @@ DIM, BATCH, LAYERS = 128, 16, 20
 
 def ab_once(a: Path, b: Path, work: Path, max_time: float, target: float | None,
             design: str = "auto") -> dict[str, Any]:
-    from onnxbench.interleaved import ab
+    from onnxbench.suite.ab import ab
 
     res = ab(str(a), str(b), batch=BATCH, options={"threads": 1}, out=work, max_time_s=max_time,
              target_ci=target, design=design)

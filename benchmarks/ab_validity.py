@@ -52,7 +52,7 @@ from _ab_designs import (
     section_ab,
 )
 from _output import DOCS, emit
-from onnxbench.env import markdown_lines
+from onnxbench.isolation.env import markdown_lines
 
 OUT = DOCS / "ab_validity.md"
 SECTIONS = ("aa", "sens", "compare", "agree", "adaptive")
@@ -129,7 +129,7 @@ def section_agree(model: Path, rounds: int) -> list[tuple[float, float]]:
     import onnxruntime as ort
     from torch.utils.benchmark import Timer
 
-    from onnxbench.measure.policy import MeasurePolicy
+    from onnxbench.core.policy import MeasurePolicy
     from onnxbench.measure.timer import measure
 
     opts = ort.SessionOptions()

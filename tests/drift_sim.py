@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from onnxbench.core.policy import MeasurePolicy
 from onnxbench.measure.interleave import BlockPlan, Side, interleave
 from onnxbench.measure.pairs import Sequential, SequentialOutcome, run_sequential, run_units
-from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.measure.timer import measure
 from onnxbench.measure.twolevel import PROCESS_PAIRED, pair_blocks
 

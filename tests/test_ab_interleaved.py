@@ -198,7 +198,7 @@ def test_a_known_5_percent_difference_is_found_sooner_than_with_a_process_per_bl
 # ---- which design: from the runtimes' capabilities ----------------------------------------
 
 def _case(runtime: str, **options):
-    from onnxbench.case import Case
+    from onnxbench.core.case import Case
 
     return Case(model="moe", runtime=runtime, exporter="dynamo", batch=1, options=options)
 
@@ -212,7 +212,7 @@ def _case(runtime: str, **options):
     (_case("ort-cpu"), _case("ort-cuda"), None),
     (_case("test-delay", delay_us=1), _case("ort-cpu"), None)])
 def test_which_sides_share_a_process(a, b, reason):
-    from onnxbench.interleaved.design import choose, obstacle
+    from onnxbench.suite.ab.design import choose, obstacle
 
     got = obstacle(a, b)
     assert (got is None) if reason is None else reason in got
@@ -222,8 +222,8 @@ def test_which_sides_share_a_process(a, b, reason):
 
 
 def test_models_that_do_not_fit_together_fall_back(tmp_path):
-    from onnxbench.artifact import Artifact
-    from onnxbench.interleaved.design import Design, after_build
+    from onnxbench.core.artifact import Artifact
+    from onnxbench.suite.ab.design import Design, after_build
 
     model = tmp_path / "m.onnx"
     model.write_bytes(b"x" * 1000)

@@ -75,7 +75,7 @@ def job_path(out: Path, cell: str, runtime: str, design: str, rep: int) -> Path:
 def one(out: Path, cell: str, runtime: str, design: str, args: argparse.Namespace
         ) -> dict[str, Any]:
     """One `onnxbench ab` of ``cell`` (its artifacts seeded from ``OUT/cache``)."""
-    from onnxbench.interleaved import ABSettings, Side, make_cases, run_ab
+    from onnxbench.suite.ab import ABSettings, Side, make_cases, run_ab
     from onnxbench.suite.rundir import create_run_dir
 
     spec = {**CELLS[cell], **(TINY[cell] if args.tiny else {})}
@@ -105,8 +105,8 @@ def _link(src: str, dst: str) -> None:
 
 
 def run_all(args: argparse.Namespace) -> None:
-    from onnxbench.worker import preload
-    from onnxbench.zoo import resolve
+    from onnxbench.isolation.worker import preload
+    from onnxbench.model.zoo import resolve
 
     out = Path(args.out)
     (out / "jobs").mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,7 @@ def _bert(layers: int) -> tuple[Any, dict[str, Any]]:
 
 
 def _dcnv2(cross: int) -> tuple[Any, dict[str, Any]]:
-    from onnxbench.zoo import dcnv2
+    from onnxbench.model.zoo import dcnv2
 
     cfg = {**dcnv2.CONFIGS["tiny" if TINY else "heavy"], "cross": cross}
     module = dcnv2._wrapper(dcnv2._dcnmix(cfg, seed=0)).eval()

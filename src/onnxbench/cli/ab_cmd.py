@@ -1,7 +1,7 @@
 """``onnxbench ab A [B]``: is B faster than A? A and B alternated in short blocks inside each
 worker process (or a fresh process per block where they cannot share one), processes as the
 replication unit, sequential stopping; a thin layer over ``onnxbench.ab``
-(``onnxbench.interleaved``)."""
+(``onnxbench.suite.ab``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 
 def _pair(flag: str, text: str | None) -> str | tuple[str, str] | None:
@@ -91,9 +91,9 @@ def ab(
     """Is B faster than A? A and B alternate ABBA BAAB … in short blocks inside each worker
     process (a fresh process per block where they cannot share one), processes as the unit,
     until the ratio's CI is within --target-ci or --max-time is spent."""
-    from onnxbench.inputs import parse_range, parse_shape
-    from onnxbench.interleaved import ABSettings
-    from onnxbench.interleaved import ab as run
+    from onnxbench.model.inputs import parse_range, parse_shape
+    from onnxbench.suite.ab import ABSettings
+    from onnxbench.suite.ab import ab as run
 
     settings = ABSettings(threshold=_fraction("--threshold", threshold) or 0.0,
                           target_ci=_fraction("--target-ci", target_ci), max_time_s=max_time,

@@ -1,6 +1,6 @@
 """A and B alternated inside one process: short blocks in the order ABBA BAAB …
 
-The loop behind ``onnxbench ab``'s interleaved design (``onnxbench.interleaved``): both
+The loop behind ``onnxbench ab``'s interleaved design (``onnxbench.suite.ab``): both
 sides are prepared in one worker process; each is warmed up, and the warm-up's run times
 size its blocks (``runs_per_block``: ~``block_s`` of runs, at least ``min_runs``); then
 blocks alternate ABBA BAAB … (or BAAB ABBA … when ``first`` is ``"b"``) in whole quads until
