@@ -12,6 +12,12 @@ its pairs (A_p, B_p). Equal weights keep it exact whatever the correlation of pa
 process; with a fixed time per process the units are balanced, which is where this
 equals the random-effects (mixed-model) interval.
 
+pyperf, the anchor for spreading a benchmark over many worker processes, compares two
+benchmarks with one t-test on the values of all their processes together (``compare_to``):
+the processes' own offsets then pass for evidence, which is how it called an identical pair
+different (issue [4/8]). Here the processes are the sample; the values inside one only make
+its ratio precise.
+
 ``components`` says where the noise is: the variance of D_p split into what the within-
 process pair noise explains (s_p² / m_p) and the rest, between processes (sessions,
 placement). A large between share means more processes narrow the CI, longer ones do not.
