@@ -22,7 +22,7 @@ from onnxbench.artifact import Artifact
 from onnxbench.bundle import Bundle
 from onnxbench.case import Case
 from onnxbench.scenarios.analysis import Trace, analyse, in_flight, quantile_ci
-from onnxbench.scenarios.arrivals import run_constant
+from onnxbench.scenarios.arrivals import run_open_loop
 from onnxbench.scenarios.ceiling import harness_mark
 from onnxbench.scenarios.check import check_outputs, lock_around
 from onnxbench.scenarios.closed_loop import run_closed_loop
@@ -74,7 +74,7 @@ def test_loadgen_server_arrivals_are_poisson_and_constant_ones_are_not():
     front = _front(noop_callset, workers=2)
     try:
         poisson = run_server(front, qps, 2.0, min_queries=0, seed=7)
-        constant = run_constant(front, qps, 1.0)
+        constant = run_open_loop(front, qps, 1.0)
     finally:
         front.stop()
     gaps = np.diff(np.sort([r.scheduled for r in poisson.requests])) / 1e9
@@ -156,8 +156,8 @@ def test_batcher_waits_max_delay_and_never_exceeds_max_batch():
 
     front = _front(callset, workers=1, max_batch=4, max_delay_ms=20)
     try:
-        lone = run_constant(front, 1.0, 1.0)  # one request alone waits for company
-        burst = run_constant(front, 2000.0, 0.1)
+        lone = run_open_loop(front, 1.0, 1.0)  # one request alone waits for company
+        burst = run_open_loop(front, 2000.0, 0.1)
     finally:
         front.stop()
     r = lone.requests[0]
