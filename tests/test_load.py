@@ -45,7 +45,14 @@ BAD = {
     "confirm shorter than a probe": (["--find-peak", "--p99", "10ms", "--duration", "10s",
                                       "--confirm", "5s"], "--confirm: confirm_s 5 is shorter"),
     "default confirm shorter than a probe": (["--find-peak", "--p99", "10ms", "--duration",
-                                              "60s"], "confirm_s 30 (the default) is shorter"),
+                                              "90s"], "confirm_s 60 (the default) is shorter"),
+    "constant arrivals from LoadGen": (["--qps", "100", "--duration", "5s", "--arrival",
+                                        "constant", "--generator", "loadgen"],
+                                       "generator loadgen has no constant arrivals"),
+    "unknown generator": (["--qps", "100", "--duration", "5s", "--generator", "wrk"],
+                          "--generator"),
+    "generator on a closed loop": (["--concurrency", "2", "--generator", "onnxbench"],
+                                   "generator is for the server and peak scenarios"),
     "confirm on a server point": (["--qps", "100", "--confirm", "20s"],
                                   "--confirm is for --find-peak"),
     "bad confirm": (["--find-peak", "--p99", "10ms", "--confirm", "later"], "--confirm"),
@@ -265,7 +272,8 @@ def test_load_peak_on_a_zoo_model(tmp_path, capsys):
 def test_peak_table_shows_the_confirmed_peak_beside_the_search_rate():
     from types import SimpleNamespace
 
-    from onnxbench.report.load_tables import LoadPoint, peak_table
+    from onnxbench.report.load_peaks import peak_table
+    from onnxbench.report.load_tables import LoadPoint
     from onnxbench.scenarios.record import LoadRecord, Peak
 
     spec = LoadSpec(name="peak", bound_ms=10, duration_s=5, confirm_s=20)
@@ -281,3 +289,89 @@ def test_peak_table_shows_the_confirmed_peak_beside_the_search_rate():
     cells = dict(zip(table.headers, [c.text for c in row], strict=True))
     assert cells["Peak QPS"] == "729" and cells["Search QPS"] == "1000"
     assert "confirmation (20 s) lowered it from 1000 QPS" in cells["Note"]
+
+
+# ---- the peak's claim: its window, ρ, its queue; a lower bound when none held ---------
+
+def _peak_point(peak, *, status="ok", rho=None, runtime="ort-cpu", harness=None):
+    from types import SimpleNamespace
+
+    from onnxbench.report.load_tables import LoadPoint, fold
+    from onnxbench.scenarios.record import LoadRecord, Stationarity
+
+    spec = LoadSpec(name="peak", percentile=95, bound_ms=500, duration_s=10, confirm_s=60)
+    queue = Stationarity(verdict="near" if (rho or 0) >= 0.9 else "stable", window_s=60,
+                         rho=rho) if rho is not None else None
+    rec = LoadRecord(scenario="peak", generator="LoadGen", layout="shared", workers=2,
+                     peak=peak, stationarity=queue, harness=harness)
+    case = SimpleNamespace(scenario=spec, runtime=runtime, options={}, precision="fp32",
+                           batch=1, model="bert", config="base", seq=128)
+    result = SimpleNamespace(status=status, load=rec)  # what fold reads of a Result
+    point = SimpleNamespace(case=case, status=status, results=[result],
+                            reason=peak.reason if status != "ok" else None)
+    lp = fold(point)
+    assert isinstance(lp, LoadPoint)
+    return lp
+
+
+def _evidence(qps, window, queue="stable", rho=0.8, met=True):
+    from onnxbench.scenarios.record import Probe
+
+    return Probe(target_qps=qps, achieved_qps=qps, value_ms=300.0, met=met, confidence=0.99,
+                 n=1000, phase="confirm" if window == 60 else "bisect", duration_s=window,
+                 window_s=window + 0.4, rho=rho, queue=queue)
+
+
+def _peak(qps, **kw):
+    from onnxbench.scenarios.record import Peak
+
+    return Peak(qps=qps, achieved_qps=qps, value_ms=300.0, confidence=0.999, bound_ms=500,
+                percentile=95, precision_pct=5, bracket=[qps, qps * 1.05 if qps else None],
+                converged=True,
+                search_qps=qps, confirm_s=60, confirmed=qps is not None, **kw)
+
+
+def test_the_peak_sentence_states_the_window_the_queue_and_a_fragile_utilisation():
+    from onnxbench.report.load_peaks import peak_table
+    from onnxbench.report.load_report import sentence
+
+    near = _peak_point(_peak(17.0, evidence=_evidence(17.0, 60, "near", 0.93)), rho=0.93)
+    calm = _peak_point(_peak(4.5, evidence=_evidence(4.5, 60, "stable", 0.7)), rho=0.7,
+                       runtime="torch-cpu")
+    text = sentence([near, calm])
+    assert text.startswith("At p95 ≤ 500 ms: ")
+    assert "17.0 QPS held for 60 s, queue stable (ρ 0.93: near saturation, a small rise in " \
+           "load breaks it)" in text
+    assert "4.50 QPS held for 60 s, queue stable." in text and "ρ 0.70" not in text
+    table = peak_table("bert", [near, calm])
+    cells = dict(zip(table.headers, [c.text for c in table.rows[0]], strict=True))
+    assert cells["Held for"] == "60 s" and cells["ρ"] == "0.93" and cells["Queue"] == "stable"
+    assert "near saturation" in cells["Note"]
+
+
+def test_a_peak_search_that_held_no_rate_reports_its_lower_bound():
+    from onnxbench.report.load_peaks import peak_table
+    from onnxbench.report.load_report import sentence
+
+    failed = _peak(None, lower_bound=_evidence(12.0, 10, "stable", 0.85),
+                   reason="no rate held for 60 s: ...")
+    lp = _peak_point(failed.model_copy(update={"achieved_qps": None, "value_ms": None,
+                                               "confidence": None}), status="failed")
+    assert not lp.ok and lp.lower is not None
+    text = sentence([lp])
+    assert "no rate held for 60 s; at least 12.0 QPS held for 10 s" in text
+    table = peak_table("bert", [lp])
+    (row,) = table.rows
+    cells = dict(zip(table.headers, [c.text for c in row], strict=True))
+    assert cells["Peak QPS"] == "≥ 12.0" and cells["Held for"] == "10 s"
+    assert "lower bound" in cells["Note"]
+
+
+def test_tables_say_what_the_generators_ceiling_was():
+    from onnxbench.report.load_peaks import peak_table
+    from onnxbench.scenarios.record import Harness
+
+    lp = _peak_point(_peak(17.0, evidence=_evidence(17.0, 60)), rho=0.8,
+                     harness=Harness(ceiling_qps=9800.0))
+    notes = " ".join(peak_table("bert", [lp]).notes)
+    assert "generator's ceiling here: 9800 QPS" in notes

@@ -185,4 +185,5 @@ def _grew(s: Stationarity, what: str, slope: float, low: float) -> str:
     return text + (f"; ρ {s.rho:.3g})" if s.rho is not None else ")")
 
 
-__all__ = ["BINS", "CONFIDENCE", "MIN_BINS", "MIN_PER_BIN", "NEAR_RHO", "assess", "trend", "verdict"]
+__all__ = ["BINS", "CONFIDENCE", "MIN_BINS", "MIN_PER_BIN", "NEAR_RHO", "assess", "trend",
+           "verdict"]
