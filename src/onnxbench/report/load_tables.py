@@ -84,9 +84,11 @@ class LoadPoint:
 
 
 def fragility(rho: float | None) -> str | None:
-    """The note of a point near saturation (ρ ≥ 0.9)."""
+    """The note of a point near saturation (ρ ≥ 0.9) or past it."""
     if rho is None or rho < NEAR_RHO:
         return None
+    if rho >= 1.0:
+        return f"ρ {rho:.2f}: past the workers' capacity, the queue grows without bound"
     return f"ρ {rho:.2f}: near saturation, a small rise in load breaks it"
 
 
