@@ -113,6 +113,7 @@ def test_time_values():
     assert parse_time("--p99", "10ms", "ms") == pytest.approx(0.010)
     assert parse_time("--p99", "10", "ms") == pytest.approx(0.010)
     assert parse_time("--duration", "2m", "s") == 120
+    assert parse_time("--confirm", "1h", "s") == 3600  # an hour's claim
     with pytest.raises(UserError, match="--duration"):
         parse_time("--duration", "-3s", "s")
 

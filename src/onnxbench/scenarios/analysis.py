@@ -6,6 +6,8 @@ statistics (binomial ranks), so a p99 from 300 requests shows how little it know
 QPS is completed requests over the window from the first scheduled arrival to the last
 completion (LoadGen's "completed samples per second" up to the end effect). In-flight is
 counted from issue to completion; its mean is Little's law (sum of latencies / window).
+Given the workers, each window's stationarity (``stationarity.assess``: the queue's trend,
+ρ) is recorded and gates the bound: a growing queue is not met, whatever its percentile.
 """
 
 from __future__ import annotations

@@ -235,7 +235,7 @@ class ScenarioBlock(BaseModel):
 
 # ------------------------------------------------------------------ parsing CLI values
 
-_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0}
+_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
 def parse_time(flag: str, text: str, default_unit: str) -> float:
