@@ -125,8 +125,9 @@ def test_load_concurrency_sweep_prints_perf_analyzers_table(tmp_path, tiny, caps
     code, out, err = cli(capsys, "load", str(tiny), "-r", "ort-cpu", "--concurrency", "1,2",
                          "--threads", "1", *QUICK, "--out", str(out_dir))
     assert code == 0, err
-    for head in ("Concurrency", "Inferences/s", "p50", "p90", "p95", "p99"):
+    for head in ("Concurrency", "Inferences/s", "p50", "p90", "p95", "p99", "ρ"):
         assert head in out
+    assert "generator's ceiling here" not in out  # --no-ceiling: none measured, none claimed
     (run,) = out_dir.iterdir()
     results = read_results(run / "raw")
     assert len(results) == 2 and all(r.status == "ok" for r in results)
@@ -136,6 +137,9 @@ def test_load_concurrency_sweep_prints_perf_analyzers_table(tmp_path, tiny, caps
         assert len(req.scheduled) == len(req.issued) == len(req.started) == len(req.completed)
         assert len(r.timing.latencies_ms) == len(req.completed)
         assert r.load.concurrency == r.case.scenario.concurrency
+        s = r.load.stationarity  # a closed loop: ρ only, no queue verdict
+        assert s.verdict == "n/a" and 0 < s.rho <= 1.05 and s.queue_slope is None
+        assert r.load.affinity is not None and r.load.affinity.cpus
     two = next(r for r in results if r.case.scenario.concurrency == 2)
     assert two.load.check.passed and two.load.workers == 2
 
@@ -151,7 +155,8 @@ def test_load_server_on_a_zoo_model_json(tmp_path, capsys):
     assert sorted(r["runtime"] for r in rows) == ["ort-cpu", "torch-cpu"]
     assert all(r["status"] == "ok" and r["scenario"].startswith("server-qps100") for r in rows)
     assert all(80 <= r["throughput"] / 2 <= 120 for r in rows)  # achieved ≈ offered, batch 2
-    assert doc["load"]["models"][0]["tables"]
+    tables = doc["load"]["models"][0]["tables"]
+    assert tables and all({"ρ", "Queue"} <= set(t["headers"]) for t in tables), tables
 
 
 # ---- suites: scenario:, resume, aggregate, report ----------------------------------------
@@ -248,6 +253,11 @@ def test_load_offline_with_worker_processes(tmp_path, tiny, capsys):
     assert load.scenario == "offline" and "Offline" in load.generator
     assert set(load.requests.worker) == {0, 1}  # both processes served
     assert load.loadgen["result_validity"] in ("VALID", "INVALID")  # LoadGen's own verdict kept
+    req = load.requests  # the worker's own end precedes the reply's arrival in the parent
+    assert len(req.finished) == len(req.completed)
+    assert all(s <= f <= c for s, f, c in zip(req.started, req.finished, req.completed,
+                                              strict=True))
+    assert sum(c - f for f, c in zip(req.finished, req.completed, strict=True)) > 0
 
 
 @pytest.mark.slow
@@ -376,3 +386,17 @@ def test_tables_say_what_the_generators_ceiling_was():
                      harness=Harness(ceiling_qps=9800.0))
     notes = " ".join(peak_table("bert", [lp]).notes)
     assert "generator's ceiling here: 9800 QPS" in notes
+
+
+def test_a_load_case_id_hashes_only_the_fields_of_its_scenario():
+    """confirm_s is a peak search's; an unset generator is not hashed (older ids stay)."""
+    from onnxbench.case import Case
+
+    def cid(**kw):
+        return Case(model="m.onnx", runtime="ort-cpu", batch=1,
+                    scenario=LoadSpec(**kw)).case_id
+
+    server = {"name": "server", "qps": 100, "duration_s": 10}
+    assert cid(**server, confirm_s=20) == cid(**server) != cid(**server, generator="onnxbench")
+    peak = {"name": "peak", "bound_ms": 10}
+    assert cid(**peak, confirm_s=20) != cid(**peak)

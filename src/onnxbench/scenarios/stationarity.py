@@ -48,6 +48,12 @@ METHOD = (f"median per bin of arrival time ({BINS} bins) regressed on time (scip
           f"over the window is at least one busy time, or when ρ's lower bound is >= 1")
 
 
+def _bins(t_s: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """``bins`` equal bins of arrival time: their edges, and each request's bin."""
+    edges = np.linspace(float(t_s.min()), float(t_s.max()), bins + 1)
+    return edges, np.clip(np.searchsorted(edges, t_s, side="right") - 1, 0, bins - 1)
+
+
 def trend(t_s: np.ndarray, values: np.ndarray, bins: int,
           confidence: float = CONFIDENCE) -> tuple[float | None, float | None]:
     """Slope of ``values`` (per bin medians) against ``t_s`` and its one-sided lower bound,
@@ -56,8 +62,7 @@ def trend(t_s: np.ndarray, values: np.ndarray, bins: int,
 
     if t_s.size == 0 or bins < 3:
         return None, None
-    edges = np.linspace(float(t_s.min()), float(t_s.max()), bins + 1)
-    idx = np.clip(np.searchsorted(edges, t_s, side="right") - 1, 0, bins - 1)
+    edges, idx = _bins(t_s, bins)
     xs, ms = [], []
     for k in range(bins):
         sel = values[idx == k]
@@ -85,8 +90,7 @@ def _busy_ci(t_s: np.ndarray, busy_ms: np.ndarray, bins: int) -> tuple[float, fl
     mean = float(busy_ms.mean())
     if bins < 3:
         return mean, None
-    edges = np.linspace(float(t_s.min()), float(t_s.max()), bins + 1)
-    idx = np.clip(np.searchsorted(edges, t_s, side="right") - 1, 0, bins - 1)
+    _, idx = _bins(t_s, bins)
     means = np.array([busy_ms[idx == k].mean() for k in range(bins) if np.any(idx == k)])
     if means.size < 3:
         return mean, None
