@@ -192,3 +192,15 @@ def test_a_probe_whose_queue_grows_is_not_met_whatever_its_percentile():
     assert over.why_not and ("grew" in over.why_not or "capacity" in over.why_not)
     assert under.met and under.queue in ("stable", "near") and under.rho < 1
     assert over.capacity_qps and over.capacity_qps < 700.0
+
+
+def test_dynamic_batching_offers_no_capacity_bound():
+    """Batches grow with the load: a capacity measured at one rate understates a higher one."""
+    from onnxbench.scenarios.record import Stationarity
+    from onnxbench.scenarios.run import _capacity
+
+    queue = Stationarity(verdict="stable", window_s=5, capacity_qps=900.0,
+                         capacity_high_qps=950.0)
+    plain = LoadSpec(name="peak", bound_ms=10)
+    assert _capacity(plain, queue) == 950.0
+    assert _capacity(plain.model_copy(update={"max_batch": 8}), queue) is None

@@ -15,8 +15,9 @@ A probe passes when its percentile is within the bound (LoadGen's ``PerfConstrai
 **and its queue did not grow** over the window (``stationarity``): near saturation a queue
 grows slowly, and a short window's percentile does not show it. The capacity each probe
 measures (workers / busy time per request, its upper confidence bound, from probes whose
-workers were at least half busy) caps the bracket: no rate above it can hold, so the search
-bisects below it instead of widening past it (``Peak.capped``).
+workers were at least half busy; none with dynamic batching, whose batches grow with the
+load) caps the bracket: no rate above it can hold, so the search bisects below it instead
+of widening past it (``Peak.capped``).
 
 The rate the bracket converged on is then *confirmed* for ``confirm_s`` seconds, the window
 the peak claims; when that run fails the bound or its queue grows the rate steps down by

@@ -198,11 +198,19 @@ def _probe(spec: LoadSpec, front, batch: int, cpus: CpuPlan, qps: float, phase: 
                               n=a["n_completed"], overloaded=trace.overloaded, phase=phase,
                               duration_s=duration_s, window_s=a.get("window_s"),
                               rho=queue.rho if queue else None,
-                              capacity_qps=(queue.capacity_high_qps or queue.capacity_qps)
-                              if queue else None,
+                              capacity_qps=_capacity(spec, queue),
                               queue=queue.verdict if queue else None,
                               queue_slope=queue.queue_slope if queue else None, why_not=why),
                         (trace, a))
+
+
+def _capacity(spec: LoadSpec, queue) -> float | None:
+    """The capacity bound a probe offers the search (its upper confidence bound). None with
+    dynamic batching: batches grow with the load, so a capacity measured at one rate
+    understates what a higher one allows."""
+    if queue is None or spec.batching:
+        return None
+    return queue.capacity_high_qps or queue.capacity_qps
 
 
 def _peak(spec: LoadSpec, front, rec: LoadRecord, batch: int, capacity: float,
