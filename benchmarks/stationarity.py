@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from _output import DOCS, emit
-from onnxbench import env as env_mod
-from onnxbench.case import Case
-from onnxbench.scenarios.api import run_load
-from onnxbench.scenarios.spec import LoadSpec
+from onnxbench.core.case import Case
+from onnxbench.core.load_spec import LoadSpec
+from onnxbench.isolation import env as env_mod
+from onnxbench.suite.load_plan import run_load
 
 OUT = DOCS / "stationarity.md"
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from clitools import run_cli as cli
-from onnxbench.errors import UserError
-from onnxbench.result import read_results
-from onnxbench.scenarios.spec import LoadSpec, ScenarioBlock, parse_time
+from onnxbench.core.errors import UserError
+from onnxbench.core.load_spec import LoadSpec, ScenarioBlock, parse_time
+from onnxbench.core.result import read_results
 from onnxbench.suite.parse import parse_suite
 from onnxbench.suite.plan import expand
 from test_worker import write_tiny_onnx
@@ -92,7 +92,7 @@ def test_a_bound_no_single_request_meets_fails_the_case_with_the_single_stream_p
 
 
 def test_load_cli_exit_2_on_an_infeasible_bound(tmp_path, tiny, capsys, monkeypatch):
-    from onnxbench.scenarios import api
+    from onnxbench.suite import load_plan as api
 
     real = api.load_cases
 
@@ -283,9 +283,9 @@ def test_load_peak_on_a_zoo_model(tmp_path, capsys):
 def test_peak_table_shows_the_confirmed_peak_beside_the_search_rate():
     from types import SimpleNamespace
 
+    from onnxbench.core.load_record import LoadRecord, Peak
     from onnxbench.report.load_peaks import peak_table
     from onnxbench.report.load_tables import LoadPoint
-    from onnxbench.scenarios.record import LoadRecord, Peak
 
     spec = LoadSpec(name="peak", bound_ms=10, duration_s=5, confirm_s=20)
     peak = Peak(qps=729.0, achieved_qps=728.0, value_ms=8.0, confidence=0.999, bound_ms=10,
@@ -307,8 +307,8 @@ def test_peak_table_shows_the_confirmed_peak_beside_the_search_rate():
 def _peak_point(peak, *, status="ok", rho=None, runtime="ort-cpu", harness=None):
     from types import SimpleNamespace
 
+    from onnxbench.core.load_record import LoadRecord, Stationarity
     from onnxbench.report.load_tables import LoadPoint, fold
-    from onnxbench.scenarios.record import LoadRecord, Stationarity
 
     spec = LoadSpec(name="peak", percentile=95, bound_ms=500, duration_s=10, confirm_s=60)
     queue = Stationarity(verdict="near" if (rho or 0) >= 0.9 else "stable", window_s=60,
@@ -326,7 +326,7 @@ def _peak_point(peak, *, status="ok", rho=None, runtime="ort-cpu", harness=None)
 
 
 def _evidence(qps, window, queue="stable", rho=0.8, met=True):
-    from onnxbench.scenarios.record import Probe
+    from onnxbench.core.load_record import Probe
 
     return Probe(target_qps=qps, achieved_qps=qps, value_ms=300.0, met=met, confidence=0.99,
                  n=1000, phase="confirm" if window == 60 else "bisect", duration_s=window,
@@ -334,7 +334,7 @@ def _evidence(qps, window, queue="stable", rho=0.8, met=True):
 
 
 def _peak(qps, **kw):
-    from onnxbench.scenarios.record import Peak
+    from onnxbench.core.load_record import Peak
 
     return Peak(qps=qps, achieved_qps=qps, value_ms=300.0, confidence=0.999, bound_ms=500,
                 percentile=95, precision_pct=5, bracket=[qps, qps * 1.05 if qps else None],
@@ -379,8 +379,8 @@ def test_a_peak_search_that_held_no_rate_reports_its_lower_bound():
 
 
 def test_tables_say_what_the_generators_ceiling_was():
+    from onnxbench.core.load_record import Harness
     from onnxbench.report.load_peaks import peak_table
-    from onnxbench.scenarios.record import Harness
 
     lp = _peak_point(_peak(17.0, evidence=_evidence(17.0, 60)), rho=0.8,
                      harness=Harness(ceiling_qps=9800.0))
@@ -390,7 +390,7 @@ def test_tables_say_what_the_generators_ceiling_was():
 
 def test_a_load_case_id_hashes_only_the_fields_of_its_scenario():
     """confirm_s is a peak search's; an unset generator is not hashed (older ids stay)."""
-    from onnxbench.case import Case
+    from onnxbench.core.case import Case
 
     def cid(**kw):
         return Case(model="m.onnx", runtime="ort-cpu", batch=1,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from onnxbench.core.load_record import Probe
+from onnxbench.core.load_spec import LoadSpec
 from onnxbench.scenarios.peak import MAX_CONFIRMS, ProbeOutcome, find_peak
-from onnxbench.scenarios.record import Probe
-from onnxbench.scenarios.spec import LoadSpec
 
 
 def _fake_probe(capacity: float, sustained: float | None = None, long_s: float = 30.0):
@@ -196,7 +196,7 @@ def test_a_probe_whose_queue_grows_is_not_met_whatever_its_percentile():
 
 def test_dynamic_batching_offers_no_capacity_bound():
     """Batches grow with the load: a capacity measured at one rate understates a higher one."""
-    from onnxbench.scenarios.record import Stationarity
+    from onnxbench.core.load_record import Stationarity
     from onnxbench.scenarios.run import _capacity
 
     queue = Stationarity(verdict="stable", window_s=5, capacity_qps=900.0,

@@ -18,7 +18,6 @@ from typing import Any
 
 from onnxbench.report.fmt import pct, sig
 from onnxbench.report.labels import model_config, runtime_label
-from onnxbench.report.load import Point
 from onnxbench.report.load_peaks import claim, peak_table
 from onnxbench.report.load_tables import (
     LoadPoint,
@@ -33,6 +32,7 @@ from onnxbench.report.load_tables import (
     offline_table,
     sweep_table,
 )
+from onnxbench.report.rundata import Point
 from onnxbench.report.tables import Table
 
 LIMITED = " (harness-limited: the generator's ceiling here, not the model's)"

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from onnxbench.scenarios.record import Affinity
+from onnxbench.core.load_record import Affinity
 
 MIN_APART = 3
 

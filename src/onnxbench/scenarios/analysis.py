@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.scenarios.early_stopping import CONFIDENCE, confidence, requests_needed
-from onnxbench.scenarios.record import (
+from onnxbench.core.load_record import (
     BoundCheck,
     LoadRecord,
     Quantiles,
     RequestLog,
     Stationarity,
 )
+from onnxbench.measure.early_stopping import CONFIDENCE, confidence, requests_needed
 from onnxbench.scenarios.serving import Request
 from onnxbench.scenarios.stationarity import assess
 

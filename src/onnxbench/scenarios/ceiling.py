@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from onnxbench.core.load_record import Harness
+from onnxbench.core.load_spec import LoadSpec
 from onnxbench.measure.gcpause import GC_NOTE, gc_paused
 from onnxbench.scenarios.affinity import CpuPlan
 from onnxbench.scenarios.analysis import Trace, analyse, issue_delay_ms
-from onnxbench.scenarios.record import Harness
 from onnxbench.scenarios.serving import Front
-from onnxbench.scenarios.spec import LoadSpec
 from onnxbench.scenarios.stationarity import BINS, MIN_PER_BIN, trend
 
 CEILING_QPS = 20000.0   # the open-loop rate asked of the no-op runtime

@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from onnxbench.scenarios.record import Stationarity
+from onnxbench.core.load_record import Stationarity
 
 NEAR_RHO = 0.9
 BINS = 10
