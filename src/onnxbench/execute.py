@@ -28,6 +28,7 @@ from onnxbench.case import Case
 from onnxbench.case_options import check_options
 from onnxbench.case_prep import pad_inputs, runtime_options
 from onnxbench.errors import Skip, first_line
+from onnxbench.measure import timeline
 from onnxbench.measure.threads import THREAD_OPTIONS  # noqa: F401  (read by executors.placement)
 from onnxbench.memory import peak_memory_mb
 from onnxbench.result import Result, Timing
@@ -99,9 +100,11 @@ def _measure(case: Case, bundle: Bundle, runtime: Runtime, base: dict[str, Any])
         return run_load_case(case, bundle, runtime, base)
     options = runtime_options(case, bundle, runtime)
     inputs, padding = pad_inputs(bundle.make_inputs(case), case)
+    timeline.mark("session_start")
     t = time.perf_counter_ns()
     runtime.prepare(bundle, options)
     session_ms = (time.perf_counter_ns() - t) / 1e6
+    timeline.mark("session_ready")
     # a CPU runtime's synchronize() is a no-op: leave it out of the timed loop altogether
     sync = runtime.synchronize if runtime.device == "cuda" else None
     mix = None
