@@ -44,6 +44,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _costs import analyse, arm_table, phase_table
 from _output import DOCS, emit
 
 OUT_CPU = DOCS / "ray_scaleout_cpu.md"
@@ -192,27 +193,35 @@ def _cpu_markdown(args, walls: dict[str, float], dirs: dict[str, Path], cluster_
 def prepare(args: argparse.Namespace) -> None:
     """A run directory with configs and every artifact of the selected cases, copied to
     RUNS/local and RUNS/ray (nothing is measured here)."""
-    from onnxbench.suite import Plan, expand, load_suite
-    from onnxbench.suite.rundir import create_run_dir, write_configs
-    from onnxbench.suite.runner import build_artifacts, collect_env, select
-
     runs = Path(args.runs)
     if (runs / "local").is_dir() and (runs / "ray").is_dir():
         print(f"prepared earlier: {runs}/local, {runs}/ray")
         return
-    parsed, _path, text = load_suite(args.suite)
+    run_path = prepared(args.suite, args.only, runs / "prepared")
+    for name in ("local", "ray"):
+        shutil.copytree(run_path, runs / name / run_path.name, symlinks=True)
+    print(f"prepared {runs}/local/{run_path.name} and {runs}/ray/{run_path.name}")
+
+
+def prepared(suite: str, only: str | None, where: Path) -> Path:
+    """A new run directory under ``where`` with the suite's configs, a plan of only the
+    ``only`` cases (so a resume runs them all) and every artifact they need built."""
+    from onnxbench.suite import Plan, expand, load_suite
+    from onnxbench.suite.rundir import create_run_dir, write_configs
+    from onnxbench.suite.runner import build_artifacts, collect_env, select
+
+    parsed, _path, text = load_suite(suite)
     full = expand(parsed)
-    cases = select(full.cases, args.only)  # the plan keeps only these: resume runs them all
+    cases = select(full.cases, only)
     plan = Plan(full.suite, cases, {c.case_id: full.timeout_for(c) for c in cases},
                 full.ab_axes, full.description)
-    run = create_run_dir(runs / "prepared", plan.suite)
+    run = create_run_dir(where, plan.suite)
     write_configs(run, plan.to_json(), collect_env(), text)
     t0 = time.monotonic()
     build_artifacts(cases, run, plan, lambda p: None)
-    print(f"{len(cases)} cases; artifacts built in {time.monotonic() - t0:.0f} s")
-    for name in ("local", "ray"):
-        shutil.copytree(run.path, runs / name / run.path.name, symlinks=True)
-    print(f"prepared {runs}/local/{run.path.name} and {runs}/ray/{run.path.name}")
+    print(f"{len(cases)} cases; artifacts built in {time.monotonic() - t0:.0f} s",
+          file=sys.stderr)
+    return run.path
 
 
 def run(args: argparse.Namespace) -> None:
@@ -261,6 +270,9 @@ def summary(args: argparse.Namespace) -> None:
         ob("aggregate", str(run_dir))
     text, verdicts = compare_text(dirs["local"], dirs["ray"])
     speedup = rate["ray"] / rate["local"] if rate.get("local") else float("nan")
+    costs = {k: [analyse(d)] for k, d in dirs.items()}
+    local_rate, ray_rate = (costs[k][0].get("cases_per_hour") for k in ("local", "ray"))
+    span_speedup = ray_rate / local_rate if local_rate and ray_rate else float("nan")
     md = "\n".join([
         "# GPU cases of `dcnv2-cpu-vs-gpu`: `--executor ray` on every GPU vs `local` on one",
         "",
@@ -275,8 +287,15 @@ def summary(args: argparse.Namespace) -> None:
         "| --- | ---: | --- | ---: | ---: | ---: | --- |",
         *rows,
         "",
-        f"**Throughput, ray over local: {speedup:.2f}×** (target ≥ {TARGET_4GPU}× with 4 GPUs).",
+        f"**Throughput, ray over local: {speedup:.2f}×** (target ≥ {TARGET_4GPU}× with 4 GPUs); "
+        f"over the execution span alone (first case dispatched to last result: each run's "
+        f"start, the Ray cluster's included, and its summary and report left out): "
+        f"{span_speedup:.2f}×.",
         "",
+        "## Where each case's time went (the results' timelines)", "",
+        "Fixed cost = a case's dispatch to its result, less its timed loop; 'first case' is "
+        "the mean over each device's first (a fork server's or Ray actor's start).", "",
+        *arm_table(costs), "", *phase_table(costs), "",
         *compared("Per-case medians:", text, verdicts),
     ])
     out = Path(args.out) if args.out else OUT_GPU
