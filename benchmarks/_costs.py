@@ -2,7 +2,7 @@
 
 A case's fixed cost is its dispatch-to-result wall time less its timed loop: from the
 executor's progress events when the benchmark logged them (any version of onnxbench), else
-from the results' ``timeline`` (``onnxbench.measure.timeline``). A device is what the
+from the results' ``timeline`` (``onnxbench.core.timeline``). A device is what the
 executor placed a case on: its GPUs, and its cores where it pinned them.
 """
 
@@ -47,7 +47,7 @@ def analyse(run_dir: Path, events_path: Path | None = None) -> dict:
     """Cases/hour over the span (first start to last end), the fixed cost per case (each
     device's first case apart: a worker's or fork server's start), the device time per case
     that was not measurement, and, where results carry timelines, each phase's median."""
-    from onnxbench.measure.timeline import phases
+    from onnxbench.core.timeline import phases
 
     rows, statuses = case_costs(run_dir, events_path)
     n = sum(statuses.values())
@@ -100,7 +100,7 @@ def arm_table(by_arm: dict[str, list[dict]]) -> list[str]:
 
 def phase_table(by_arm: dict[str, list[dict]]) -> list[str]:
     """Each phase's median seconds per case, per arm (rounds pooled by median)."""
-    from onnxbench.measure.timeline import MARKS
+    from onnxbench.core.timeline import MARKS
 
     arms = [a for a, rs in by_arm.items() if any(r.get("phases") for r in rs)]
     if not arms:

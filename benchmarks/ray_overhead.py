@@ -18,7 +18,7 @@ dispatch to last result), each case's fixed cost (dispatch to result written, le
 timed seconds: from the executor's progress events, so any version of the code can be
 measured), split into each device's first case and the others, and the device time per
 case that was not measurement (idle gaps included); where results carry a ``timeline``
-(``onnxbench.measure.timeline``), each phase's median.
+(``onnxbench.core.timeline``), each phase's median.
 
 The default suite is written here: a small MatMul chain on ``ort-cpu`` with ``threads: 1``,
 ``--points`` batch sizes × ``--processes`` processes each (so ``--points 2 --processes 8``

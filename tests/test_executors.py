@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from onnxbench.artifact import Artifact
-from onnxbench.case import Case
-from onnxbench.errors import UserError
+from onnxbench.core.artifact import Artifact
+from onnxbench.core.case import Case
+from onnxbench.core.errors import UserError
 from onnxbench.executors import make_executor, shipping
 from onnxbench.executors.placement import Node, claimed_cores, request_for, slots
 from onnxbench.suite import expand, parse_suite
@@ -193,8 +193,8 @@ def test_an_address_where_no_cluster_answers_exits_2_at_once(tmp_path, capsys, m
 
 def test_a_lost_ray_task_becomes_crashed_and_is_rerun_on_resume(tmp_path):
     ray = pytest.importorskip("ray", reason="needs the [ray] extra")
+    from onnxbench.core.result import write_result
     from onnxbench.executors.ray import lost
-    from onnxbench.result import write_result
     from onnxbench.suite.rundir import RunDir
 
     c = case("test-delay")
@@ -219,9 +219,9 @@ def _on(hardware: str, result):
 
 
 def test_the_report_puts_each_hardware_in_a_column(tmp_path):
+    from onnxbench.core.result import write_result
     from onnxbench.report import build_report
     from onnxbench.report.markdown import render_markdown
-    from onnxbench.result import write_result
     from report_fixtures import make_result
 
     results = [_on("a10g", make_result("ort-cuda", 8, 2.0, seed=1)),
@@ -297,7 +297,7 @@ def test_the_actor_pool_reuses_an_idle_actor_of_a_kind_and_retires_finished_kind
 
 
 def test_a_timeline_splits_into_phases_and_its_fixed_cost():
-    from onnxbench.measure.timeline import overhead, phases
+    from onnxbench.core.timeline import overhead, phases
 
     line = {"dispatched": 10.0, "worker_born": 9.0, "started": 10.5, "fork_requested": 10.6,
             "worker_up": 10.7, "loop_start": 11.0, "loop_end": 14.0, "collected": 14.5,
@@ -311,8 +311,8 @@ def test_a_timeline_splits_into_phases_and_its_fixed_cost():
 
 
 def test_a_local_case_records_where_its_time_went(tmp_path, capsys):
-    from onnxbench.measure.timeline import MARKS, overhead, phases
-    from onnxbench.result import read_results
+    from onnxbench.core.result import read_results
+    from onnxbench.core.timeline import MARKS, overhead, phases
 
     tiny = write_tiny_onnx(tmp_path / "t.onnx")
     suite = tmp_path / "s.yaml"

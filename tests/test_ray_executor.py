@@ -24,7 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from onnxbench.result import read_results
+from onnxbench.core.result import read_results
 from test_bench_cli import cli
 from test_worker import write_tiny_onnx
 
@@ -76,7 +76,7 @@ def shape(value):
 
 def in_order(timeline: dict[str, float]) -> bool:
     """Are the marks in the order a case meets them (one host: one wall clock)?"""
-    from onnxbench.measure.timeline import MARKS
+    from onnxbench.core.timeline import MARKS
 
     stamps = [timeline[m] for m in MARKS if m in timeline and m != "worker_born"]
     return stamps == sorted(stamps)

@@ -1,8 +1,8 @@
 """What every executor shares: the progress events, the batch of work, and one case measured.
 
 An executor takes the cases of a plan that have no result yet and runs each in its own
-isolated worker process (``onnxbench.worker.run_isolated``), wherever it places them: here,
-one after another (``local``), or on the nodes of a Ray cluster (``ray``). Whatever the
+isolated worker process (``onnxbench.isolation.worker.run_isolated``), wherever it places
+them: here, one after another (``local``), or on the nodes of a Ray cluster (``ray``). Whatever the
 executor, a case ends as one ``Result`` written to ``raw/<case_id>/result.json`` by the
 process that owns the run directory, so resume, aggregate, report and compare never know
 which executor ran a case (apart from its ``ran_on`` record: where it was placed).
@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
-from onnxbench.artifact import Artifact
-from onnxbench.case import Case
-from onnxbench.errors import Skip
-from onnxbench.measure import timeline
-from onnxbench.result import Result
-from onnxbench.worker import WorkerOutcome
+from onnxbench.core import timeline
+from onnxbench.core.artifact import Artifact
+from onnxbench.core.case import Case
+from onnxbench.core.errors import Skip
+from onnxbench.core.result import Result
+from onnxbench.isolation.worker import WorkerOutcome
 
 
 @dataclass
@@ -115,8 +115,8 @@ def placed_execute(placement: dict[str, Any], case: Case, artifact: Artifact,
                    env: dict[str, Any]) -> Result:
     """``execute_case`` inside the worker, after taking the placement (cores, GPU) it was
     given; the worker's timeline marks go with the result."""
-    from onnxbench.execute import execute_case
     from onnxbench.executors.placement import take
+    from onnxbench.scenarios.execute import execute_case
 
     timeline.mark("imported")
     take(placement, case)
@@ -134,9 +134,9 @@ def measure(case: Case, artifact: Artifact, env: dict[str, Any], *, timeout_s: f
             marks: dict[str, float] | None = None) -> Result:
     """One case in a fresh isolated worker; a crash, an OOM or a time-out becomes its status.
     ``marks``: the timeline so far (``dispatched``...); the result's timeline adds the
-    worker's marks and this process's (``onnxbench.measure.timeline``)."""
-    from onnxbench.execute import now_iso
-    from onnxbench.worker import run_isolated, warm_fork_server
+    worker's marks and this process's (``onnxbench.core.timeline``)."""
+    from onnxbench.isolation.worker import run_isolated, warm_fork_server
+    from onnxbench.scenarios.execute import now_iso
 
     started, marks = now_iso(), dict(marks or {})
     marks["fork_requested"] = time.time()

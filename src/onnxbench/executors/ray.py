@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from onnxbench.artifact import Artifact
-from onnxbench.case import Case
-from onnxbench.errors import UserError, first_line
+from onnxbench.core.artifact import Artifact
+from onnxbench.core.case import Case
+from onnxbench.core.errors import UserError, first_line
+from onnxbench.core.result import Result, atomic_write_text, write_result
 from onnxbench.executors import shipping
 from onnxbench.executors.base import (
     Batch,
@@ -47,8 +48,7 @@ from onnxbench.executors.base import (
 )
 from onnxbench.executors.placement import Node, Request, request_for, slots
 from onnxbench.executors.ray_pool import ActorPool, Runner
-from onnxbench.result import Result, atomic_write_text, write_result
-from onnxbench.worker import WorkerOutcome, WorkerStatus
+from onnxbench.isolation.worker import WorkerOutcome, WorkerStatus
 
 INSTALL = "pip install 'onnxbench[ray]'"
 CANCEL_GRACE_S = 10.0
@@ -206,8 +206,8 @@ class RayExecutor:
 
     # ---- running
     def run(self, cases: list[Case], batch: Batch, progress: ProgressFn) -> list[Result]:
-        from onnxbench.execute import now_iso
         from onnxbench.executors.ray_node import run_case_task
+        from onnxbench.scenarios.execute import now_iso
 
         self.open(cases)
         ray = self._ray

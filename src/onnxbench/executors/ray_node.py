@@ -4,7 +4,7 @@ Two ways in, one body (``run_here``):
 
 - ``CaseRunner``, the default: a long-lived actor per device slot (a GPU and its cores, or
   a core set), started once per run. It starts its fork server when it starts (with the
-  plan's preloads, and Ray's worker script: ``onnxbench.forkserver_main``), so a case
+  plan's preloads, and Ray's worker script: ``onnxbench.isolation.forkserver_main``), so a case
   costs a fork, not a Ray worker's start and a fork server's imports;
 - ``run_case_task``: one Ray task per case (``RayExecutor(warm=False)``, the executor before
   issue #29), whose Ray worker may have to start, and start its fork server, for the case.
@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from onnxbench.artifact import Artifact
-from onnxbench.case import Case
+from onnxbench.core.artifact import Artifact
+from onnxbench.core.case import Case
+from onnxbench.core.result import Result
 from onnxbench.executors import shipping
 from onnxbench.executors.base import measure
 from onnxbench.executors.placement import claimed_cores
-from onnxbench.result import Result
 
 LOG_TAIL_BYTES = 1 << 20  # a worker's log comes back to the driver up to this size (its end)
 
@@ -38,7 +38,7 @@ def _node_env() -> dict[str, Any]:
     """This node's environment fingerprint (once per Ray worker process)."""
     global _NODE_ENV
     if _NODE_ENV is None:
-        from onnxbench.env import collect
+        from onnxbench.isolation.env import collect
 
         _NODE_ENV = collect()
     return _NODE_ENV
@@ -66,7 +66,7 @@ def run_here(case: Case, artifact: Artifact, pack: list, expected: dict[str, lis
     fresh isolated process; returns the Result and the worker's log."""
     import ray
 
-    from onnxbench import worker
+    from onnxbench.isolation import worker
 
     context = ray.get_runtime_context()
     node = context.get_node_id()
@@ -91,7 +91,7 @@ def run_case_task(case: Case, artifact: Artifact, pack: list, expected: dict[str
                   env: dict[str, Any], driver_node: str, timeout_s: float, cores: int,
                   preload: list[str]) -> tuple[Result, str]:
     """One case as one Ray task (``warm=False``)."""
-    from onnxbench import worker
+    from onnxbench.isolation import worker
 
     marks = {"started": time.time(), "worker_born": _born()}
     worker.preload(preload)
@@ -105,11 +105,11 @@ class CaseRunner:
     def __init__(self, preload: list[str], driver_node: str) -> None:
         import ray
 
-        from onnxbench import worker
+        from onnxbench.isolation import worker
 
         worker.preload(preload)
         worker.warm_fork_server(wait=False)  # it imports its preloads while we import ours
-        import onnxbench.execute  # noqa: F401  (what measure() imports here, once)
+        import onnxbench.scenarios.execute  # noqa: F401  (what measure() imports here, once)
 
         if ray.get_runtime_context().get_node_id() != driver_node:
             _node_env()

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from onnxbench.artifact import Artifact
+from onnxbench.core.artifact import Artifact
 
 Pack = dict[str, bytes]  # absolute path on the driver -> the file's bytes
 Stamps = dict[str, list[int]]  # absolute path on the driver -> [size, mtime_ns]
