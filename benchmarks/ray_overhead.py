@@ -205,6 +205,8 @@ def markdown(args: argparse.Namespace, suite: str, rounds: list[list[dict]], pre
                "leave those cases out).", ""] if bad else []
     return "\n".join([
         "# Per-case fixed cost: `--executor local` vs Ray (issue #29)", "",
+        "Method, and what each phase holds: [ray_overhead_method.md](ray_overhead_method.md).",
+        "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python benchmarks/ray_overhead.py "
         f"{' '.join(sys.argv[1:])}`. Suite: `{Path(suite).name}`; artifacts built once "
         f"({prep_s:.0f} s). Each arm resumes a copy of that run directory in a fresh process "
