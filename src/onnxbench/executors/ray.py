@@ -206,17 +206,12 @@ class RayExecutor:
 
     # ---- running
     def run(self, cases: list[Case], batch: Batch, progress: ProgressFn) -> list[Result]:
-        from onnxbench.executors.ray_node import run_case_task
         from onnxbench.scenarios.execute import now_iso
 
         self.open(cases)
         ray = self._ray
         driver_node = ray.get_runtime_context().get_node_id()
-        task = None
-        if self.warm:
-            self._pool = ActorPool(ray, batch.preload, driver_node)
-        else:
-            task = ray.remote(max_retries=0, retry_exceptions=False)(run_case_task)
+        task = self._dispatcher(batch.preload, driver_node)
         todo, results = list(cases), []
         flights: dict[Any, _Flight] = {}
 
@@ -257,6 +252,15 @@ class RayExecutor:
                 self._pool.close()
                 self._pool = None
         return results
+
+    def _dispatcher(self, preload: list[str], driver_node: str):
+        """The Ray task that runs a case (``warm=False``), or None: the actor pool is made."""
+        from onnxbench.executors.ray_node import run_case_task
+
+        if self.warm:
+            self._pool = ActorPool(self._ray, preload, driver_node)
+            return None
+        return self._ray.remote(max_retries=0, retry_exceptions=False)(run_case_task)
 
     def _settled(self, case: Case, batch: Batch, started: str) -> Result | None:
         """A case that needs no Ray: no artifact, or no node that can take it."""
