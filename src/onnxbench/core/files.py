@@ -18,9 +18,10 @@ from onnxbench.core.errors import UserError
 
 
 @contextmanager
-def atomic_writer(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
+def atomic_writer(path: Path, mode: str = "w", *,
+                  mtime_ns: int | None = None) -> Iterator[IO[Any]]:
     """A file handle whose content replaces ``path`` in one step when the block ends (and
-    never, if it raises).
+    never, if it raises); with ``mtime_ns``, stamped with that modification time first.
 
     The file gets the mode an ordinary ``open`` would (0644 under the usual umask 022), not
     ``mkstemp``'s private 0600: results are meant to be shared. An ``OSError`` names
@@ -37,6 +38,8 @@ def atomic_writer(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        if mtime_ns is not None:
+            os.utime(tmp, ns=(mtime_ns, mtime_ns))
         os.replace(tmp, path)
     except OSError as exc:  # a full disk, read-only, ...: name the file meant, not the temp
         if tmp is not None:
@@ -54,9 +57,9 @@ def atomic_write_text(path: Path, text: str) -> None:
         fh.write(text)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """``atomic_write_text`` for bytes."""
-    with atomic_writer(path, "wb") as fh:
+def atomic_write_bytes(path: Path, data: bytes, *, mtime_ns: int | None = None) -> None:
+    """``atomic_write_text`` for bytes (stamped with ``mtime_ns`` if given)."""
+    with atomic_writer(path, "wb", mtime_ns=mtime_ns) as fh:
         fh.write(data)
 
 
