@@ -5,27 +5,46 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from onnxbench.quality import accuracy
+from onnxbench.quality import accuracy, metrics
+
+
+def _score(metric, ref, got):
+    """The metric table's function on the batches' rows (as accuracy scores them)."""
+    flat = accuracy._flat
+    return metrics.FUNCTIONS[metric](flat(got), flat(ref))
 
 
 def test_cosine_identical_and_orthogonal():
     a = [np.array([[1.0, 0.0], [0.0, 2.0]])]
-    assert accuracy.cosine_similarity(a, a) == pytest.approx(1.0)
+    assert _score("cosine_similarity", a, a) == pytest.approx(1.0)
     b = [np.array([[0.0, 1.0], [0.0, 2.0]])]  # first row orthogonal, second identical
-    assert accuracy.cosine_similarity(a, b) == pytest.approx(0.5)
+    assert _score("cosine_similarity", a, b) == pytest.approx(0.5)
+
+
+def test_a_zero_output_is_not_a_perfect_cosine():
+    """All-zero outputs against a non-zero reference score 0 (the old accuracy and labelled
+    copies said 1.0: a model that outputs nothing looked perfect); both zero is identical."""
+    ref = [np.array([[1.0, 2.0], [0.0, 0.0]])]
+    got = [np.zeros((2, 2))]
+    assert _score("cosine_similarity", ref, got) == pytest.approx(0.5)
+    from onnxbench.quality.labelled import score
+    from onnxbench.quality.parity import compare
+
+    assert score("cosine", np.zeros((1, 2)), np.array([[1.0, 2.0]])) == 0.0
+    assert compare([np.array([1.0, 2.0])], [np.zeros(2)], ["y"]).outputs[0].cosine == 0.0
 
 
 def test_top1_agreement_and_max_abs_diff():
     ref = [np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])]
     got = [np.array([[0.8, 0.2], [0.7, 0.3], [0.55, 0.45]])]
-    assert accuracy.top1_agreement(ref, got) == pytest.approx(2 / 3)
-    assert accuracy.max_abs_diff(ref, got) == pytest.approx(0.5)
+    assert _score("top1_agreement", ref, got) == pytest.approx(2 / 3)
+    assert _score("max_abs_diff", ref, got) == pytest.approx(0.5)
 
 
 def test_fp16_outputs_are_scored_in_float64():
     ref = [np.ones((2, 3), np.float32)]
     got = [np.ones((2, 3), np.float16)]
-    assert accuracy.max_abs_diff(ref, got) == 0.0
+    assert _score("max_abs_diff", ref, got) == 0.0
 
 
 class _LabelledSpec:

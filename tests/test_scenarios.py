@@ -22,8 +22,9 @@ from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.early_stopping import confidence, requests_needed
 from onnxbench.core.load_spec import LoadSpec
+from onnxbench.measure.tails import order_ci
 from onnxbench.model.bundle import Bundle
-from onnxbench.scenarios.analysis import Trace, analyse, in_flight, quantile_ci
+from onnxbench.scenarios.analysis import Trace, analyse, in_flight
 from onnxbench.scenarios.arrivals import run_open_loop
 from onnxbench.scenarios.ceiling import harness_mark
 from onnxbench.scenarios.check import check_outputs, lock_around
@@ -192,9 +193,9 @@ def test_early_stopping_matches_loadgen():
 
 def test_quantile_ci_covers_and_says_when_it_cannot():
     x = np.sort(np.random.default_rng(0).exponential(size=2000))
-    lo, hi = quantile_ci(x, 0.99)
+    lo, hi = order_ci(x, 0.99)
     assert lo < np.percentile(x, 99) < hi
-    assert quantile_ci(np.sort(np.arange(50.0)), 0.99)[1] is None  # 50 values: no upper end
+    assert order_ci(np.sort(np.arange(50.0)), 0.99)[1] is None  # 50 values: no upper end
 
 
 # ---- the peak search on a real runtime (fake probes: test_peak_search.py) ------------

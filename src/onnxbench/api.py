@@ -100,12 +100,12 @@ def load_run(path: str | Path) -> Run:
     summary = read_json(run.summary / "summary.json")
     if summary is None:
         from onnxbench.core.case import point_id
-        from onnxbench.suite.aggregate import fold
+        from onnxbench.suite.aggregate import summary_row
 
         grouped: dict[str, list[Result]] = {}
         for result in Run(run.path).results():
             grouped.setdefault(point_id(result.case_id), []).append(result)
-        summary = {"rows": [fold(pid, rs) for pid, rs in sorted(grouped.items())]}
+        summary = {"rows": [summary_row(pid, rs) for pid, rs in sorted(grouped.items())]}
     reports = [p for p in (run.path / "report.md", run.path / "report.html") if p.is_file()]
     return Run(run.path, summary, reports)
 

@@ -7,7 +7,9 @@ that escapes is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 
 
 class UserError(Exception):
@@ -114,3 +116,15 @@ def os_error_message(exc: OSError, doing: str | None = None) -> str:
     where = " -> ".join(paths) if paths else "(no path)"
     advice = _OS_ADVICE.get(name) or (exc.strerror or str(exc)).strip() or type(exc).__name__
     return f"{where}: {advice}" + (f" ({doing})" if doing else "")
+
+
+def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.75) -> str | None:
+    """The choice closest to ``word`` (difflib's ratio at least ``cutoff``), or None."""
+    near = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=cutoff)
+    return near[0] if near else None
+
+
+def suggestion(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
+    """``"did you mean 'x'? "`` for a message, or ``""`` when nothing is close."""
+    near = did_you_mean(word, choices, cutoff)
+    return f"did you mean {near!r}? " if near else ""

@@ -22,13 +22,13 @@ The value types (:data:`Flag`, :data:`PosInt`, :data:`Count`, :data:`NonNegFloat
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from onnxbench.core.errors import UserError
+from onnxbench.core.metrics import LABEL_METRICS
 
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f"}
@@ -229,8 +229,7 @@ class HarnessOptions(OptionModel):
                        "session: true (20 runs) or the number of runs")
     accuracy_data: Text = Field(None, description="after timing, the task metric on this "
                                                   "labelled .npz (inputs plus 'labels')")
-    metric: Annotated[str | None, choice("accuracy", "top5", "auc", "mse", "cosine",
-                                         optional=True)] = Field(
+    metric: Annotated[str | None, choice(*LABEL_METRICS, optional=True)] = Field(
         None, description="accuracy_data's metric (accuracy)")
     reference: Text = Field(None, description="accuracy_data: the fp32 .onnx to compare with")
     accuracy_batch: PosInt = Field(None, description="accuracy_data: rows per call (32)")
@@ -339,11 +338,6 @@ def option_error(exc: ValidationError, given: Mapping[str, Any], who: str) -> Op
     return OptionError(key, f"{who}: option {key}={given.get(key)!r} {message}")
 
 
-def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.75) -> str | None:
-    near = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=cutoff)
-    return near[0] if near else None
-
-
 __all__ = [
     "EXPORT_OPTIONS",
     "FAMILIES",
@@ -363,7 +357,6 @@ __all__ = [
     "Table",
     "Text",
     "choice",
-    "did_you_mean",
     "integer",
     "number",
     "profile_runs",

@@ -81,11 +81,9 @@ class Request:
 
 def case_threads(case: Case) -> int | None:
     """The thread count the case pins (``threads`` / ``intra_op_threads``), if any."""
-    from onnxbench.scenarios.execute import THREAD_OPTIONS
+    from onnxbench.isolation.threads import requested_threads
 
-    value = next((case.options[k] for k in THREAD_OPTIONS if case.options.get(k) is not None),
-                 None)
-    return None if value is None else int(value)
+    return requested_threads(case.options)
 
 
 def is_gpu_case(case: Case) -> bool:

@@ -22,6 +22,8 @@ _LIMITS: list[Any] = []  # the limiter objects stay alive for the worker's life
 
 
 def requested_threads(options: Mapping[str, Any]) -> int | None:
+    """The thread count a case's options pin (``threads``, else ``intra_op_threads``): the
+    one the worker pins, places and labels by."""
     n = next((options[k] for k in THREAD_OPTIONS if options.get(k) is not None), None)
     return None if n is None else int(n)
 

@@ -35,6 +35,7 @@ import numpy as np
 from scipy import stats as sps
 
 from onnxbench.core.case import point_id
+from onnxbench.core.load_record import LoadRecord
 from onnxbench.core.result import Result
 from onnxbench.measure.tails import Tail, tails
 
@@ -210,3 +211,56 @@ def run_noise(folds: Iterable[Folded]) -> Noise | None:
     if df == 0:
         return None
     return Noise(math.sqrt(ss / df), df, points)
+
+
+def mean_of(values: Iterable[float | None]) -> float | None:
+    """The mean of the values that are there; None when none is."""
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+@dataclass
+class LoadFolded:
+    """The load records of one point's processes, folded: means of the ok repeats'
+    figures; the queue verdict of the first; a failed peak search's best lower bound."""
+
+    records: list[LoadRecord] = field(default_factory=list)
+    qps: float | None = None       # achieved requests/s (peak: at the best probe)
+    items: float | None = None     # inferences/s = qps × batch
+    p: dict[str, float | None] = field(default_factory=dict)  # p50/p90/p95/p99 (ms)
+    peak: float | None = None      # the peak's target rate (confirmed when confirmation ran)
+    search: float | None = None    # peak: the short-window search's rate
+    confidence: float | None = None
+    limited: list[str] = field(default_factory=list)  # harness reasons
+    rho: float | None = None       # utilisation (at the best probe for a peak)
+    queue: Any = None              # the Stationarity record of the (first) repeat
+    lower: Any = None              # a failed peak search's lower bound (a Probe)
+
+
+def fold_load(results: Sequence[Result]) -> LoadFolded:
+    """One load point's results (its processes) as one set of load figures."""
+    records = [r.load for r in results if r.status == "ok" and r.load is not None]
+    out = LoadFolded(records)
+    lows = [r.load.peak.lower_bound for r in results
+            if r.load is not None and r.load.peak is not None and r.load.peak.lower_bound]
+    out.lower = max(lows, key=lambda p: p.target_qps) if lows else None
+    if not records:
+        return out
+    out.queue = records[0].stationarity
+    out.rho = mean_of([r.stationarity.rho if r.stationarity else None for r in records])
+    out.qps = mean_of([r.achieved_qps for r in records])
+    out.items = mean_of([r.items_per_s for r in records])
+    for q in ("p50", "p90", "p95", "p99"):
+        out.p[q] = mean_of([getattr(r.latency_ms, q) if r.latency_ms else None
+                            for r in records])
+    peaks = [r.peak for r in records if r.peak is not None]
+    bounds = [r.bound for r in records if r.bound is not None]
+    if peaks:
+        out.peak = mean_of([p.qps for p in peaks])
+        out.search = mean_of([p.search_qps if p.search_qps is not None else p.qps
+                              for p in peaks])
+        out.confidence = mean_of([p.confidence for p in peaks])
+    elif bounds:
+        out.confidence = mean_of([b.confidence for b in bounds])
+    out.limited = [reason for r in records if r.harness for reason in r.harness.reasons]
+    return out

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
-from scipy.stats import binom
 
 from onnxbench.core.result import Stats
+from onnxbench.measure.tails import order_ranks
 
 PERCENTILE_METHOD = "linear (numpy default, Hyndman-Fan type 7)"
 BOOTSTRAP_RESAMPLES = 2000
@@ -101,18 +100,6 @@ def _row_medians(xs_sorted: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return 0.5 * (xs_sorted[part[:, mid - 1]] + xs_sorted[part[:, mid]])
 
 
-@lru_cache(maxsize=4096)
-def _order_stat_rank(n: int, level: float) -> int:
-    """1-based rank r so that [x_(r), x_(n-r+1)] covers the median with >= ``level``.
-
-    Exact binomial: P(B <= r-1) <= (1-level)/2 for B ~ Binomial(n, 1/2); 0 if n is too small.
-    """
-    r = int(binom.ppf((1.0 - level) / 2, n, 0.5))
-    while r > 0 and binom.cdf(r - 1, n, 0.5) > (1.0 - level) / 2:
-        r -= 1
-    return r
-
-
 def median_ci_halfwidth_pct(latencies: Sequence[float] | np.ndarray,
                             level: float = CI_LEVEL) -> float:
     """Half-width of the order-statistic CI of the median, in % of the median.
@@ -126,7 +113,7 @@ def median_ci_halfwidth_pct(latencies: Sequence[float] | np.ndarray,
     n = int(x.size)
     if n < 2:
         return math.inf
-    r = _order_stat_rank(n, level)
+    r = order_ranks(n, 0.5, level)[0]  # symmetric: the upper rank is n - r + 1
     if r < 1:
         return math.inf
     lo_i, hi_i = r - 1, n - r

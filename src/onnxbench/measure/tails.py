@@ -75,6 +75,16 @@ def order_ranks(n: int, q: float, level: float = TAIL_LEVEL) -> tuple[int, int]:
     return lo, min(u, n + 1)
 
 
+def order_ci(x_sorted: np.ndarray, q: float, level: float = TAIL_LEVEL
+             ) -> tuple[float | None, float | None]:
+    """The order-statistic CI [x_(l), x_(u)] of the q-quantile of a sorted sample; an end
+    is None where the sample is too small for it (a p99 of 50 values has no upper end)."""
+    n = int(x_sorted.size)
+    lo_rank, hi_rank = order_ranks(n, q, level)
+    return (float(x_sorted[lo_rank - 1]) if lo_rank >= 1 else None,
+            float(x_sorted[hi_rank - 1]) if hi_rank <= n else None)
+
+
 def tail(latencies: Sequence[float] | np.ndarray, q: float, level: float = TAIL_LEVEL) -> Tail:
     """The q-quantile (linear interpolation, as every percentile here) with its CI."""
     x = np.sort(np.asarray(latencies, dtype=float))
@@ -82,9 +92,7 @@ def tail(latencies: Sequence[float] | np.ndarray, q: float, level: float = TAIL_
     if n == 0:
         raise ValueError("tail needs at least one latency")
     value = float(np.percentile(x, 100 * q, method="linear"))
-    lo_rank, hi_rank = order_ranks(n, q, level)
-    lo = float(x[lo_rank - 1]) if lo_rank >= 1 else None
-    hi = float(x[hi_rank - 1]) if hi_rank <= n else None
+    lo, hi = order_ci(x, q, level)
     return Tail(value, lo, hi, n, min_samples(q, level))
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from onnxbench.core.errors import UserError
+from onnxbench.core.errors import UserError, suggestion
 
 if TYPE_CHECKING:
     from onnxbench.core.case import Case
@@ -97,11 +97,8 @@ def check_fits(nbytes: int | None, what: str, fix: str, detail: str = "") -> Non
 def check_config(spec: Any, config: str | None, flag: str = "--config") -> None:
     """UserError naming the model's configs when ``config`` is not one of them."""
     if config is not None and config not in spec.configs:
-        import difflib
-
-        close = difflib.get_close_matches(config, list(spec.configs), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise UserError(f"{flag} {config!r}: model {spec.name!r} has no such config; {hint}"
+        raise UserError(f"{flag} {config!r}: model {spec.name!r} has no such config; "
+                        f"{suggestion(config, spec.configs)}"
                         f"choose one of: {', '.join(spec.configs)}")
 
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from onnxbench.core.files import atomic_writer
+from onnxbench.core.metrics import REFERENCE_METRICS
+from onnxbench.quality.metrics import FUNCTIONS
 
 if TYPE_CHECKING:
     from onnxbench.model.zoo.base import ModelSpec
@@ -32,37 +34,13 @@ def _flat(outputs: Iterable[np.ndarray]) -> np.ndarray:
     return np.concatenate(rows) if rows else np.zeros((0, 0))
 
 
-def cosine_similarity(ref: Iterable[np.ndarray], got: Iterable[np.ndarray]) -> float:
-    """Mean over samples of the cosine between each sample's flattened outputs."""
-    a, b = _flat(ref), _flat(got)
-    num = (a * b).sum(axis=1)
-    den = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    return float(np.mean(np.where(den > 0, num / np.where(den > 0, den, 1), 1.0)))
-
-
-def top1_agreement(ref: Iterable[np.ndarray], got: Iterable[np.ndarray]) -> float:
-    """Share of samples whose arg-max class is the same in both."""
-    a, b = _flat(ref), _flat(got)
-    return float(np.mean(a.argmax(axis=1) == b.argmax(axis=1)))
-
-
-def max_abs_diff(ref: Iterable[np.ndarray], got: Iterable[np.ndarray]) -> float:
-    """The largest absolute difference over every value (probabilities for DCNv2)."""
-    a, b = _flat(ref), _flat(got)
-    return float(np.max(np.abs(a - b))) if a.size else 0.0
-
-
-COMPARISONS = {"cosine_similarity": cosine_similarity, "top1_agreement": top1_agreement,
-               "max_abs_diff": max_abs_diff}
-
-
 def compare_to_reference(metric: str, predict: Predict, reference: Predict,
                          batches: Iterable[Mapping[str, np.ndarray]]) -> dict[str, Any]:
     """Run both predict functions on the same batches and score the first outputs."""
     batches = list(batches)
     ref = [reference(b)[0] for b in batches]
     got = [predict(b)[0] for b in batches]
-    value = COMPARISONS[metric](ref, got)
+    value = FUNCTIONS[metric](_flat(got), _flat(ref))
     return {"metric": metric, "value": value, "n": int(sum(len(r) for r in ref))}
 
 
@@ -87,9 +65,9 @@ def accuracy_delta(spec: ModelSpec, predict: Predict, reference: Predict, *,
                              "returned no metric")
         return {**got, "reference_value": ref["value"], "delta": got["value"] - ref["value"],
                 "higher_is_better": True}
-    if metric.name not in COMPARISONS or metric.ideal is None:
+    if metric.name not in REFERENCE_METRICS or metric.ideal is None:
         raise ValueError(f"model {spec.name!r}: unknown output metric {metric.name!r}; "
-                         f"known: accuracy, {', '.join(COMPARISONS)}")
+                         f"known: accuracy, {', '.join(REFERENCE_METRICS)}")
     seq = seq or spec.default_seq
     extra = {"options": options} if options else {}  # the inputs must fit the built module
     batches = [spec.make_inputs(config, batch, seq, seed=seed + i, **extra)
@@ -158,12 +136,9 @@ class CachedReference:
 
 def _save_npz(path: Path, outputs: list[np.ndarray]) -> None:
     """Write atomically: a reader sees the whole file or none."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".ref.", suffix=".npz", dir=path.parent)
-    with os.fdopen(fd, "wb") as fh:
+    with atomic_writer(path, "wb") as fh:
         # numpy's stub types savez's **kwds, but mypy also matches a ** dict to allow_pickle
         np.savez(fh, **{f"out{i}": o for i, o in enumerate(outputs)})  # type: ignore[arg-type]
-    os.replace(tmp, path)
 
 
 ACCURACY_BATCH, ACCURACY_BATCHES, ACCURACY_SEED = 4, 2, 1000

@@ -25,55 +25,26 @@ from typing import Any
 import numpy as np
 
 from onnxbench.core.errors import UserError
+from onnxbench.core.metrics import LABEL_METRICS, METRICS
+from onnxbench.quality.metrics import FUNCTIONS, rows
 
 Predict = Callable[[Mapping[str, np.ndarray]], list[np.ndarray]]
-HIGHER_IS_BETTER = {"accuracy": True, "top5": True, "auc": True, "mse": False, "cosine": True}
-METRIC_NAMES = tuple(HIGHER_IS_BETTER)
 DEFAULT_BATCH = 32
 
 
 def check_metric(name: str, where: str = "--metric") -> str:
-    if name not in HIGHER_IS_BETTER:
-        raise UserError(f"{where} {name!r}: choose one of {', '.join(METRIC_NAMES)}")
+    if name not in LABEL_METRICS:
+        raise UserError(f"{where} {name!r}: choose one of {', '.join(LABEL_METRICS)}")
     return name
-
-
-def _rows(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a)
-    return a.reshape(len(a), -1) if a.ndim else a.reshape(1, 1)
 
 
 def score(metric: str, outputs: np.ndarray, labels: np.ndarray) -> float:
     """``metric`` of ``outputs`` (first output, rows first) against ``labels``."""
-    out, lab = _rows(outputs).astype(np.float64), np.asarray(labels)
+    out, lab = rows(outputs).astype(np.float64), np.asarray(labels)
     if len(out) != len(lab):
         raise UserError(f"labels: {len(lab)} rows but the model returned {len(out)}; the "
                         "labelled file needs one label per input row")
-    if metric == "mse":
-        return float(np.mean((out - _rows(lab).astype(np.float64)) ** 2))
-    if metric == "cosine":
-        tgt = _rows(lab).astype(np.float64)
-        den = np.linalg.norm(out, axis=1) * np.linalg.norm(tgt, axis=1)
-        cos = (out * tgt).sum(1) / np.where(den > 0, den, 1)
-        return float(np.mean(np.where(den > 0, cos, 1.0)))
-    y = lab.reshape(len(lab))
-    if metric == "auc":
-        from sklearn.metrics import roc_auc_score
-
-        scores = out[:, 1] if out.shape[1] == 2 else out[:, 0]
-        if len(np.unique(y)) != 2:
-            raise UserError("--metric auc: labels must hold exactly two classes (0 and 1)")
-        return float(roc_auc_score(y, scores))
-    if metric == "top5":
-        if out.shape[1] < 5:
-            raise UserError(f"--metric top5: the model scores {out.shape[1]} classes; top5 "
-                            "needs at least 5 (use accuracy)")
-        top = np.argpartition(-out, 4, axis=1)[:, :5]
-        return float(np.mean((top == y[:, None].astype(np.int64)).any(axis=1)))
-    if out.shape[1] == 1:
-        cut = 0.5 if out.min() >= 0 and out.max() <= 1 else 0.0
-        return float(np.mean((out[:, 0] > cut).astype(np.int64) == y.astype(np.int64)))
-    return float(np.mean(out.argmax(axis=1) == y.astype(np.int64)))
+    return FUNCTIONS[metric](out, lab)
 
 
 def predict_all(predict: Predict, feeds: Mapping[str, np.ndarray], batch: int) -> np.ndarray:
@@ -105,7 +76,7 @@ def labelled_accuracy(predict: Predict, reference: Predict, feeds: Mapping[str, 
     value = score(metric, predict_all(predict, feeds, batch), labels[:n])
     ref = score(metric, predict_all(reference, feeds, batch), labels[:n])
     return {"metric": metric, "value": value, "reference_value": ref, "delta": value - ref,
-            "higher_is_better": HIGHER_IS_BETTER[metric], "n": int(n), "split": "user data"}
+            "higher_is_better": METRICS[metric].higher_is_better, "n": int(n), "split": "user data"}
 
 
 def case_labelled_accuracy(case, bundle, predict: Predict) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from onnxbench.quality.metrics import cosine
+
 DEFAULT_RTOL = 1e-3
 DEFAULT_ATOL = 1e-5
 
@@ -165,7 +167,7 @@ def _fill_stats(out: OutputParity, e: np.ndarray, a: np.ndarray, rtol: float,
     out.mean_abs = float(diff.mean())
     nonzero = mag > 0
     out.max_rel = float((diff[nonzero] / mag[nonzero]).max()) if nonzero.any() else 0.0
-    out.cosine = _cosine(e.ravel(), a.ravel())
+    out.cosine = cosine(e.reshape(1, -1), a.reshape(1, -1))
     out.min_atol = float(max(0.0, (diff - rtol * mag).max()))
     out.min_rtol = _min_rtol(diff, mag, atol)
 
@@ -179,13 +181,3 @@ def _min_rtol(diff: np.ndarray, mag: np.ndarray, atol: float) -> float:
     if np.any(over & (mag == 0)):
         return math.inf
     return float((excess[over] / mag[over]).max())
-
-
-def _cosine(e: np.ndarray, a: np.ndarray) -> float:
-    """Cosine similarity; two all-zero vectors count as identical."""
-    ne, na = float(np.linalg.norm(e)), float(np.linalg.norm(a))
-    if ne == 0 and na == 0:
-        return 1.0
-    if ne == 0 or na == 0:
-        return 0.0
-    return float(np.dot(e, a) / (ne * na))

@@ -18,15 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
+from onnxbench.isolation.threads import THREAD_OPTIONS, requested_threads
+from onnxbench.measure.fold import fold_load
 from onnxbench.report.fmt import DASH, one_line, pct, short_reason, sig
 from onnxbench.report.labels import runtime_framework, runtime_label
 from onnxbench.report.rundata import Point
 from onnxbench.report.tables import Cell, Table
 from onnxbench.scenarios.stationarity import NEAR_RHO
 
-THREAD_OPTIONS = ("intra_op_threads", "threads")
 KNEE_FACTOR = 2.0
 
 
@@ -111,41 +110,21 @@ def _confirm_note(lp: LoadPoint, peak: Any) -> list[str]:
     return []
 
 
-def _mean(values: list[float | None]) -> float | None:
-    vals = [v for v in values if v is not None]
-    return float(np.mean(vals)) if vals else None
-
-
 def fold(point: Point) -> LoadPoint:
-    records = [r.load for r in point.results if r.status == "ok" and r.load is not None]
-    lp = LoadPoint(point, records, label=serving_label(point.case))
-    lows = [r.load.peak.lower_bound for r in point.results
-            if r.load is not None and r.load.peak is not None and r.load.peak.lower_bound]
-    lp.lower = max(lows, key=lambda p: p.target_qps) if lows else None
-    if not records:
-        return lp
-    lp.queue = records[0].stationarity
-    lp.rho = _mean([r.stationarity.rho if r.stationarity else None for r in records])
-    lp.qps = _mean([r.achieved_qps for r in records])
-    lp.items = _mean([r.items_per_s for r in records])
-    for q in ("p50", "p90", "p95", "p99"):
-        lp.p[q] = _mean([getattr(r.latency_ms, q) if r.latency_ms else None for r in records])
-    peaks = [r.peak for r in records if r.peak is not None]
-    bounds = [r.bound for r in records if r.bound is not None]
-    if peaks:
-        lp.peak = _mean([p.qps for p in peaks])
-        lp.search = _mean([p.search_qps if p.search_qps is not None else p.qps for p in peaks])
-        lp.confidence = _mean([p.confidence for p in peaks])
-    elif bounds:
-        lp.confidence = _mean([b.confidence for b in bounds])
-    lp.limited = [reason for r in records if r.harness for reason in r.harness.reasons]
+    """The point's load figures (``measure.fold.fold_load``: the one fold) and its label."""
+    folded = fold_load(point.results)
+    lp = LoadPoint(point, folded.records, label=serving_label(point.case))
+    for name in ("qps", "items", "p", "peak", "search", "confidence", "limited", "rho",
+                 "queue", "lower"):
+        setattr(lp, name, getattr(folded, name))
     return lp
 
 
 # ---- labels ------------------------------------------------------------------------
 
 def threads_of(case) -> str:
-    n = next((case.options[k] for k in THREAD_OPTIONS if case.options.get(k) is not None), None)
+    """The threads the worker pinned (``isolation.threads``: ``threads`` first)."""
+    n = requested_threads(case.options)
     return "default threads" if n is None else f"{n} thread{'s' if int(n) != 1 else ''}"
 
 

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from onnxbench.core.options import FAMILIES, OptionError, OptionModel, did_you_mean
+from onnxbench.core.errors import did_you_mean
+from onnxbench.core.options import FAMILIES, OptionError, OptionModel
 from onnxbench.runtimes.registry import all_runtime_option_names, runtime_class
 
 

@@ -92,7 +92,7 @@ def _target(name: str) -> str:
     load_plugins()
     if name in RUNTIMES:
         return RUNTIMES[name]
-    from onnxbench.core.options import did_you_mean
+    from onnxbench.core.errors import did_you_mean
 
     near = name.replace("gpu", "cuda") if name.replace("gpu", "cuda") in RUNTIMES else (
         did_you_mean(name, RUNTIMES))

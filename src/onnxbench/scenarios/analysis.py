@@ -26,6 +26,7 @@ from onnxbench.core.load_record import (
     RequestLog,
     Stationarity,
 )
+from onnxbench.measure.tails import order_ci
 from onnxbench.scenarios.serving import Request
 from onnxbench.scenarios.stationarity import assess
 
@@ -54,30 +55,13 @@ class Trace:
         return cols
 
 
-def quantile_ci(x_sorted: np.ndarray, q: float, level: float = CI_LEVEL
-                ) -> tuple[float, float | None]:
-    """Order-statistic CI of the q-quantile: [x_(l), x_(u)] with binomial ranks.
-
-    The upper end is None when n is too small for it (e.g. a p99 of 50 requests).
-    """
-    from scipy.stats import binom
-
-    n = x_sorted.size
-    alpha = (1.0 - level) / 2.0
-    lo = int(binom.ppf(alpha, n, q))          # 0-based index of the lower order statistic
-    hi = int(binom.ppf(1.0 - alpha, n, q))    # ranks of the upper one (1-based hi + 1)
-    low = float(x_sorted[max(lo - 1, 0)])
-    high = float(x_sorted[hi]) if hi < n else None
-    return low, high
-
-
 def quantiles(values_ms: np.ndarray) -> Quantiles | None:
     """p50/p90/p95/p99, mean, max, and each percentile's CI."""
     if values_ms.size == 0:
         return None
     xs = np.sort(values_ms)
     ps = np.percentile(xs, PERCENTILES, method="linear")
-    ci = {f"p{p}": list(quantile_ci(xs, p / 100.0)) for p in PERCENTILES}
+    ci = {f"p{p}": list(order_ci(xs, p / 100.0, CI_LEVEL)) for p in PERCENTILES}
     return Quantiles(p50=float(ps[0]), p90=float(ps[1]), p95=float(ps[2]), p99=float(ps[3]),
                      mean=float(xs.mean()), max=float(xs[-1]), ci=ci)
 
@@ -212,7 +196,6 @@ __all__ = [
     "in_flight",
     "issue_delay_ms",
     "latencies_ms",
-    "quantile_ci",
     "quantiles",
     "record",
     "summary_of",

@@ -28,7 +28,6 @@ from onnxbench.core.case import Case
 from onnxbench.core.errors import Skip, first_line
 from onnxbench.core.result import Result, Timing
 from onnxbench.isolation.memory import peak_memory_mb
-from onnxbench.isolation.threads import THREAD_OPTIONS  # noqa: F401  (read by executors.placement)
 from onnxbench.model.bundle import Bundle
 from onnxbench.runtimes.base import Runtime
 from onnxbench.runtimes.case_options import check_options

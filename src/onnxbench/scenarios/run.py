@@ -30,9 +30,10 @@ from onnxbench.core.load_record import LoadRecord, Probe
 from onnxbench.core.load_spec import INFEASIBLE, LoadSpec
 from onnxbench.core.policy import MeasurePolicy
 from onnxbench.core.result import Result, Timing
+from onnxbench.measure.tails import order_ci
 from onnxbench.model.bundle import Bundle
 from onnxbench.scenarios.affinity import CpuPlan, plan_cpus
-from onnxbench.scenarios.analysis import Trace, analyse, latencies_ms, quantile_ci, summary_of
+from onnxbench.scenarios.analysis import CI_LEVEL, Trace, analyse, latencies_ms, summary_of
 from onnxbench.scenarios.ceiling import drive, harness_mark, measure_ceiling
 from onnxbench.scenarios.context import N_CHECK_SAMPLES, Serving
 from onnxbench.scenarios.peak import ProbeOutcome, find_peak
@@ -98,7 +99,7 @@ def _single_stream(serving: Serving) -> tuple[dict[str, Any], float | None]:
     out["percentiles_ms"] = {f"p{p:g}": float(np.percentile(timing.latencies_ms, p))
                              for p in (50, 90, 95, 99, serving.spec.percentile)}
     q = serving.spec.percentile
-    out[f"p{q:g}_ci_ms"] = list(quantile_ci(np.sort(timing.latencies_ms), q / 100.0))
+    out[f"p{q:g}_ci_ms"] = list(order_ci(np.sort(timing.latencies_ms), q / 100.0, CI_LEVEL))
     return out, timing.first_run_ms
 
 

@@ -24,13 +24,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from onnxbench.core.case import point_id
 from onnxbench.core.errors import UserError
 from onnxbench.core.files import atomic_write_text
 from onnxbench.core.result import Result, read_results
-from onnxbench.measure.fold import Folded, by_point, fold_results, has_numbers, run_noise
+from onnxbench.measure.fold import (
+    Folded,
+    by_point,
+    fold_results,
+    has_numbers,
+    mean_of,
+    run_noise,
+)
 
 COLUMNS = ["point_id", "model", "config", "exporter", "runtime", "batch", "seq", "precision",
            "options", "status", "reason", "n_processes", "n", "mean_ms", "p50_ms", "ci_low_ms",
@@ -40,7 +45,7 @@ COLUMNS = ["point_id", "model", "config", "exporter", "runtime", "batch", "seq",
            "first_run_ms", "peak_rss_mb", "accuracy", "scenario"]
 DECIMALS = 6
 
-__all__ = ["COLUMNS", "Summary", "aggregate", "fold", "point_id"]
+__all__ = ["COLUMNS", "Summary", "aggregate", "point_id", "summary_row"]
 
 
 @dataclass
@@ -55,11 +60,6 @@ def _num(x: Any) -> float | None:
     return None if x is None else round(float(x), DECIMALS)
 
 
-def _mean(values: list[float | None]) -> float | None:
-    vals = [v for v in values if v is not None]
-    return float(np.mean(vals)) if vals else None
-
-
 def _tail_cells(f: Folded) -> dict[str, Any]:
     row: dict[str, Any] = {"p90_ms": _num(f.tail("p90"))}
     for name in ("p95", "p99"):
@@ -71,7 +71,8 @@ def _tail_cells(f: Folded) -> dict[str, Any]:
     return row
 
 
-def fold(pid: str, results: list[Result], folded: Folded | None = None) -> dict[str, Any]:
+def summary_row(pid: str, results: list[Result], folded: Folded | None = None
+                ) -> dict[str, Any]:
     """One summary row from the results (processes) of one point."""
     case = results[0].case
     f = folded or fold_results(results)
@@ -91,8 +92,8 @@ def fold(pid: str, results: list[Result], folded: Folded | None = None) -> dict[
         "process_rsd": _num(f.process_rsd), "process_min_ms": _num(min(meds)) if meds else None,
         "process_max_ms": _num(max(meds)) if meds else None, "unstable": f.unstable,
         "throughput": _num(_throughput(case, ok, f.mean)),
-        "session_create_ms": _num(_mean([r.timing.session_create_ms for r in ok])),
-        "first_run_ms": _num(_mean([r.timing.first_run_ms for r in ok])),
+        "session_create_ms": _num(mean_of([r.timing.session_create_ms for r in ok])),
+        "first_run_ms": _num(mean_of([r.timing.first_run_ms for r in ok])),
         "peak_rss_mb": _num(max((r.memory.get("peak_rss_mb") or 0 for r in ok), default=None)
                             if ok else None),
         "accuracy": next((json.dumps(r.accuracy, sort_keys=True, default=str)
@@ -106,7 +107,7 @@ def _throughput(case, ok: list[Result], mean: float | None) -> float | None:
     """items/s: batch / mean latency; a load point's achieved rate (its latency includes
     the queue, so batch / latency is not its throughput)."""
     if case.scenario is not None:
-        return _mean([r.throughput for r in ok])
+        return mean_of([r.throughput for r in ok])
     return case.batch / (mean / 1000.0) if mean else None
 
 
@@ -149,7 +150,7 @@ def aggregate(run_dir: Path | str) -> Summary:
     results = read_results(run / "raw")  # UserError naming an unreadable result.json
     groups = by_point(results)
     folds = {pid: fold_results(rs) for pid, rs in groups.items()}
-    rows = [fold(pid, rs, folds[pid]) for pid, rs in groups.items()]
+    rows = [summary_row(pid, rs, folds[pid]) for pid, rs in groups.items()]
     noise = run_noise(folds.values())
     meta = _plan_meta(run)
     doc = {"suite": meta.get("suite"), "n_planned": meta.get("n_planned"),

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from onnxbench.core.errors import UserError
+from onnxbench.core.errors import UserError, suggestion
 from onnxbench.core.load_spec import ScenarioBlock
 from onnxbench.suite.schema import (
     AXES,
@@ -23,7 +23,6 @@ from onnxbench.suite.schema import (
     ExecutorSpec,
     MeasureSpec,
     Suite,
-    _did_you_mean,
     _executor_name,
     absolute_paths,
     check_names,
@@ -169,7 +168,7 @@ def _describe(err: dict[str, Any], data: Any) -> str:
     value = _value_at(data, loc)
     if kind == "extra_forbidden":
         allowed = _allowed_fields(loc)
-        return (f"unknown field {loc[-1]!r}; {_did_you_mean(str(loc[-1]), allowed)}"
+        return (f"unknown field {loc[-1]!r}; {suggestion(str(loc[-1]), allowed)}"
                 f"allowed: {', '.join(allowed)}")
     if kind == "missing":
         return "required field is missing"

@@ -13,7 +13,6 @@ the bad value and what would be right, e.g.::
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import os
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from onnxbench.core.case import AB_FIELDS
-from onnxbench.core.errors import UserError
+from onnxbench.core.errors import UserError, suggestion
 from onnxbench.core.load_spec import ScenarioBlock
 from onnxbench.core.options import OptionError, number
 from onnxbench.report.table_specs import TableSpec
@@ -130,11 +129,6 @@ class Suite(BaseModel):
     tables: list[TableSpec] = Field(default_factory=list)  # extra report tables (suite/tables.py)
 
 
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
-
-
 
 # ------------------------------------------------------------------ semantic checks
 
@@ -229,7 +223,7 @@ def _check_models(i: int, entry: CaseEntry, where: tuple = ("model",),
             if config is not None and config not in spec.configs:
                 return (("cases", i, "config", k),
                         f"unknown config {config!r} of model {model!r}; "
-                        f"{_did_you_mean(config, list(spec.configs))}"
+                        f"{suggestion(config, list(spec.configs))}"
                         f"choose one of: {', '.join(spec.configs)}")
         problem = _check_exporters(i, entry, defaults, model, spec)
         if problem:
@@ -308,7 +302,7 @@ def _zoo_spec(model: str):
         return resolve(model), None
     except UserError:
         names = spec_names()
-        return None, (f"unknown model {model!r}; {_did_you_mean(model, names)}"
+        return None, (f"unknown model {model!r}; {suggestion(model, names)}"
                       f"choose one of: {', '.join(names)}, "
                       "a path/to/model.onnx or path/to/file.py:factory")
 
@@ -342,7 +336,7 @@ def _check_executor(spec: ExecutorSpec) -> Problem | None:
         return None
     known = list(EXECUTORS)
     return (("executor", "name"), (f"unknown executor {spec.name!r}; "
-                                   f"{_did_you_mean(spec.name, known)}choose one of: "
+                                   f"{suggestion(spec.name, known)}choose one of: "
                                    f"{', '.join(known)}"))
 
 
@@ -355,7 +349,7 @@ def _exporter_problem(name: str | None) -> str | None:
     exporters = known_exporters()
     if name is None or name in exporters:
         return None
-    return (f"unknown exporter {name!r}; {_did_you_mean(name, list(exporters))}"
+    return (f"unknown exporter {name!r}; {suggestion(name, list(exporters))}"
             f"choose one of: {', '.join(exporters)}")
 
 

@@ -21,7 +21,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from onnxbench.core.errors import UserError
+from onnxbench.core.errors import UserError, suggestion
 from onnxbench.core.plugins import load_plugins
 from onnxbench.model.zoo.base import ModelSpec
 
@@ -87,10 +87,7 @@ def resolve(model: str) -> ModelSpec:
         spec = source(model)
         if spec is not None:
             return spec
-    from onnxbench.core.options import did_you_mean
-
-    near = did_you_mean(model, spec_names())
-    raise UserError(f"unknown model {model!r}; {f'did you mean {near!r}? ' if near else ''}"
+    raise UserError(f"unknown model {model!r}; {suggestion(model, spec_names(), 0.75)}"
                     f"choose one of: {', '.join(spec_names())}, a path/to/file.py:factory, "
                     "or an ONNX file")
 

@@ -15,33 +15,21 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from onnxbench.core.metrics import METRICS, Metric
+
 Predict = Callable[[Mapping[str, np.ndarray]], list[np.ndarray]]
 
 
-@dataclass(frozen=True)
-class Metric:
-    """How a model's accuracy is scored against fp32 (``onnxbench.quality.accuracy``).
-
-    ``accuracy`` is the task metric on the spec's labelled data (``evaluate``); the others
-    compare outputs with the fp32 reference on seeded inputs, ``ideal`` being fp32 against
-    itself.
-    """
-
-    name: str  # accuracy | cosine_similarity | top1_agreement | max_abs_diff
-    higher_is_better: bool = True
-    ideal: float | None = None
-
-
-TASK_ACCURACY = Metric("accuracy")
-COSINE = Metric("cosine_similarity", True, 1.0)
-TOP1_AGREEMENT = Metric("top1_agreement", True, 1.0)  # classifiers: same predicted class
-MAX_ABS_DIFF = Metric("max_abs_diff", False, 0.0)     # probabilities (CTR models)
+# how ``accuracy: true`` scores a model against fp32: entries of the one metric table
+TASK_ACCURACY = METRICS["accuracy"]
+COSINE = METRICS["cosine_similarity"]
+TOP1_AGREEMENT = METRICS["top1_agreement"]  # classifiers: same predicted class
+MAX_ABS_DIFF = METRICS["max_abs_diff"]      # probabilities (CTR models)
 
 
 class ModelSpec(ABC):

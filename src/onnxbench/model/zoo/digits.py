@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from onnxbench.core.files import atomic_write_bytes
+
 SOURCE = "scikit-learn digits (UCI handwritten digits, 8x8 grey, bundled with scikit-learn)"
 SOURCE_SIZE = 96   # rendered file side: larger than the model input, so every pipeline downscales
 SPLITS = ("train", "held-out")
@@ -72,9 +74,7 @@ def digit_images(directory: Path, *, split: str = "held-out", n: int | None = No
     for row in rows:
         path = folder / f"digit_{int(row):04d}_label{int(labels[row])}.{ext}"
         if not path.exists():
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(render(images[row], source_size=source_size, fmt=fmt))
-            tmp.replace(path)
+            atomic_write_bytes(path, render(images[row], source_size=source_size, fmt=fmt))
         paths.append(path)
     return paths, labels[rows]
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from onnxbench.core.files import atomic_writer
+
 
 def make_images(directory: Path, *, n: int = 16, seed: int = 0, fmt: str = "jpeg",
                 size: tuple[int, int] = (640, 480)) -> list[Path]:
@@ -30,8 +32,7 @@ def make_images(directory: Path, *, n: int = 16, seed: int = 0, fmt: str = "jpeg
             base = np.asarray(Image.fromarray(low).resize(size, Image.Resampling.BICUBIC),
                               dtype=np.float64)
             pixels = np.clip(base + noise, 0, 255).astype(np.uint8)
-            tmp = path.with_suffix(".tmp")
-            Image.fromarray(pixels).save(tmp, format=fmt.upper(), quality=90)
-            tmp.replace(path)
+            with atomic_writer(path, "wb") as fh:
+                Image.fromarray(pixels).save(fh, format=fmt.upper(), quality=90)
         paths.append(path)
     return paths
