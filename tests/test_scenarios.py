@@ -451,3 +451,20 @@ def test_the_generator_runs_apart_from_the_serving_threads():
     t.join()
     assert seen["generator"] == set(cpus.record.generator)
     assert seen["worker"] == seen["after"] == set(cpus.record.serving)
+
+
+def test_every_scenario_a_case_can_name_is_a_registered_class():
+    """``execute_case`` dispatches once on ``Case.scenario_name`` through the registry: each
+    load scenario, a pipeline, mixed shapes and single stream resolve to their own class."""
+    from onnxbench.core.load_spec import SCENARIOS as LOAD_SCENARIOS
+    from onnxbench.scenarios.base import SCENARIOS, Scenario, scenario_class, scenario_for
+
+    for name in set(LOAD_SCENARIOS) | {"pipeline", "seq-mix"}:
+        cls = scenario_class(name)
+        assert issubclass(cls, Scenario) and cls.name == name
+    assert set(SCENARIOS) == set(LOAD_SCENARIOS) | {"pipeline", "seq-mix"}
+    plain = Case(model="m.onnx", runtime="ort-cpu", batch=1)
+    assert type(scenario_for(plain)).name == "single-stream"
+    assert type(scenario_for(plain.model_copy(update={"seq_mix": [(8, 1.0)]}))).name == "seq-mix"
+    piped = plain.model_copy(update={"options": {"pipeline": "current"}})
+    assert type(scenario_for(piped)).name == "pipeline"

@@ -67,6 +67,15 @@ class Case(BaseModel):
         return case_id(self)
 
     @property
+    def scenario_name(self) -> str:
+        """How the case is measured: the scenario registry's key (``onnxbench.scenarios``)."""
+        if self.scenario is not None:
+            return self.scenario.name
+        if self.options.get("pipeline"):
+            return "pipeline"
+        return "seq-mix" if self.seq_mix else "single-stream"
+
+    @property
     def point_id(self) -> str:
         """The case id without its ``_rK`` repeat suffix: the repeats of one point share it."""
         return point_id(self.case_id)

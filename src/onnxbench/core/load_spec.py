@@ -20,8 +20,10 @@ waits for others). Everything a user can get wrong is checked here, before anyth
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -36,6 +38,32 @@ Generator = Literal["loadgen", "onnxbench"]
 LAYOUTS: tuple[str, ...] = ("shared", "per-thread", "lock", "processes", "streams")
 INFEASIBLE = "cannot be met: one request at a time already takes"  # a bound below single-stream
 SCENARIOS: tuple[str, ...] = ("single-stream", "server", "offline", "concurrency", "peak")
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What a load scenario is, declared once: the checks, the runner and the report read
+    these, never the scenario's name (its ``Scenario`` class: ``onnxbench.scenarios.load``)."""
+
+    open_loop: bool = False      # requests arrive at a rate: qps, arrival, generator apply
+    needs: tuple[str, str] | None = None  # the field it requires, and why (for the message)
+    example: str = ""
+    generator: str | None = None  # its fixed generator; None: chosen by arrival / generator
+    callers: bool = False        # closed-loop callers: concurrency applies, workers follow it
+    calibrates: bool = False     # a closed-loop calibration of the layout's capacity first
+
+
+TRAITS: dict[str, Traits] = {
+    "server": Traits(open_loop=True, needs=("qps", "the target arrival rate"),
+                     example="qps: 200"),
+    "offline": Traits(generator="loadgen", calibrates=True),
+    "concurrency": Traits(needs=("concurrency", "callers in flight"), example="concurrency: 4",
+                          generator="closed-loop", callers=True),
+    "peak": Traits(open_loop=True, needs=("bound_ms", "the latency bound"),
+                   example="bound_ms: 10", calibrates=True),
+}
+OPEN_LOOP = " and ".join(n for n, t in TRAITS.items() if t.open_loop)
+CALLERS = " and ".join(n for n, t in TRAITS.items() if t.callers)
 
 
 class LoadSpec(BaseModel):
@@ -77,10 +105,14 @@ class LoadSpec(BaseModel):
         return self
 
     @property
+    def traits(self) -> Traits:
+        return TRAITS[self.name]
+
+    @property
     def n_workers(self) -> int:
         if self.workers is not None:
             return self.workers
-        return self.concurrency if self.name == "concurrency" and self.concurrency else 1
+        return self.concurrency if self.traits.callers and self.concurrency else 1
 
     @property
     def batching(self) -> bool:
@@ -88,23 +120,20 @@ class LoadSpec(BaseModel):
 
     @property
     def open_loop(self) -> bool:
-        return self.name in ("server", "peak")
+        return self.traits.open_loop
 
     @property
     def generator_name(self) -> str:
         """The generator that drives the point: loadgen | onnxbench | closed-loop."""
-        if self.name == "concurrency":
-            return "closed-loop"
-        if self.name == "offline":
-            return "loadgen"
-        return self.generator or ("loadgen" if self.arrival == "poisson" else "onnxbench")
+        return self.traits.generator or self.generator or (
+            "loadgen" if self.arrival == "poisson" else "onnxbench")
 
     def slug(self) -> str:
         """A short readable id part, e.g. ``server-qps200-shared-w2``."""
         parts: list[str] = [self.name]
         if self.qps is not None:
             parts.append(f"qps{self.qps:g}")
-        if self.name in ("server", "peak") and self.arrival != "poisson":
+        if self.open_loop and self.arrival != "poisson":
             parts.append(self.arrival)
         if self.generator is not None:
             parts.append(self.generator)
@@ -120,21 +149,19 @@ class LoadSpec(BaseModel):
 
 def scenario_problem(spec: LoadSpec) -> str | None:
     """What does not fit the scenario, in one line (None when it all fits)."""
-    name = spec.name
-    if name == "server" and spec.qps is None:
-        return "the server scenario needs qps (the target arrival rate), e.g. qps: 200"
-    if name == "concurrency" and spec.concurrency is None:
-        return "the concurrency scenario needs concurrency (callers in flight), e.g. concurrency: 4"
-    if name == "peak" and spec.bound_ms is None:
-        return "the peak scenario needs bound_ms (the latency bound), e.g. bound_ms: 10"
-    if spec.qps is not None and name not in ("server", "peak"):
-        return f"qps is for the server and peak scenarios, not {name}"
-    if spec.concurrency is not None and name != "concurrency":
-        return f"concurrency is for the concurrency scenario, not {name}"
-    if spec.arrival != "poisson" and name not in ("server", "peak"):
-        return f"arrival is for the server and peak scenarios, not {name}"
-    if spec.generator is not None and name not in ("server", "peak"):
-        return f"generator is for the server and peak scenarios, not {name}"
+    name, traits = spec.name, spec.traits
+    if traits.needs and getattr(spec, traits.needs[0]) is None:
+        field, why = traits.needs
+        return f"the {name} scenario needs {field} ({why}), e.g. {traits.example}"
+    for field, given, fits, whose in (
+            ("qps", spec.qps is not None, traits.open_loop, f"the {OPEN_LOOP} scenarios"),
+            ("concurrency", spec.concurrency is not None, traits.callers,
+             f"the {CALLERS} scenario"),
+            ("arrival", spec.arrival != "poisson", traits.open_loop, f"the {OPEN_LOOP} scenarios"),
+            ("generator", spec.generator is not None, traits.open_loop,
+             f"the {OPEN_LOOP} scenarios")):
+        if given and not fits:
+            return f"{field} is for {whose}, not {name}"
     if spec.generator == "loadgen" and spec.arrival == "constant":
         return ("generator loadgen has no constant arrivals (LoadGen 6.0's Server is Poisson "
                 "only): use generator onnxbench, the default for constant arrivals")
@@ -224,8 +251,6 @@ class ScenarioBlock(BaseModel):
                    if k not in BLOCK_AXES and k != "name" and getattr(self, k) is not None}
         axes = [[(k, v) for v in getattr(self, k)] if getattr(self, k) else [(k, None)]
                 for k in BLOCK_AXES]
-        import itertools
-
         out: list[LoadSpec | None] = []
         for combo in itertools.product(*axes):
             fields = {k: v for k, v in combo if v is not None}

@@ -18,6 +18,7 @@ model code may print at import, and the fork server's output is the user's termi
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing as mp
 import os
 import re
@@ -41,7 +42,8 @@ WorkerStatus = Literal["ok", "failed", "crashed", "oom", "timeout"]
 # imported once by the fork server, so no worker pays for them (scipy.stats alone takes
 # seconds); a module that fails to import here is silently imported later by the worker
 PRELOAD = ["numpy", "scipy.stats", "onnx", "onnxruntime", "torch", "psutil",
-           "onnxbench.scenarios.execute", "onnxbench.build.artifacts", "onnxbench.model.inputs",
+           "onnxbench.scenarios.execute", "onnxbench.scenarios.single_stream",
+           "onnxbench.build.artifacts", "onnxbench.model.inputs",
            "onnxbench.measure.timer", "onnxbench.measure.stats", "onnxbench.runtimes.ort",
            "onnxbench.runtimes.torch_eager"]
 # a concrete start method's context (BaseContext has no Process in typeshed)
@@ -184,6 +186,13 @@ def _redirect_output(log_path: str | None) -> None:
     for stream in (1, 2):
         os.dup2(fd, stream)
     os.close(fd)
+    # onnxbench's own progress notes (a long build's stages) go to the log too; only the
+    # CLI prints to the user
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("onnxbench")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 # how the runtimes say they ran out of memory without raising MemoryError: ONNX Runtime's

@@ -31,6 +31,9 @@ import numpy as np
 from onnxbench.core.case import Case
 from onnxbench.core.errors import Skip
 from onnxbench.model.bundle import Bundle
+from onnxbench.runtimes import get_runtime
+from onnxbench.runtimes.prep import pad_inputs as _pad
+from onnxbench.runtimes.prep import runtime_options
 from onnxbench.scenarios.check import lock_around
 from onnxbench.scenarios.serving import CallSet, Front, ProcessPool, ThreadPool, noop_callset
 
@@ -42,8 +45,6 @@ class Serving:
     """Runtimes, inputs and calls for one case and its layout; ``close()`` releases them."""
 
     def __init__(self, case: Case, bundle: Bundle, first_runtime) -> None:
-        from onnxbench.runtimes.prep import runtime_options
-
         if case.scenario is None:
             raise ValueError(f"{case.case_id} has no load scenario")
         self.case, self.bundle, self.spec = case, bundle, case.scenario
@@ -68,8 +69,6 @@ class Serving:
         cast to what the session declares."""
         key = (k, sample)
         if key not in self._inputs:
-            from onnxbench.runtimes.prep import pad_inputs as _pad
-
             sub = self.case.model_copy(update={"batch": k * self.case.batch,
                                                "seed": self.case.seed + sample})
             inputs, _ = _pad(self.bundle.make_inputs(sub), sub)
@@ -78,8 +77,6 @@ class Serving:
 
     # ---- runtimes ---------------------------------------------------------------------
     def new_runtime(self):
-        from onnxbench.runtimes import get_runtime
-
         rt = get_runtime(self.case.runtime)
         rt.prepare(self.bundle, self.options)
         return rt

@@ -30,6 +30,7 @@ import json
 import re
 import tempfile
 import threading
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +62,6 @@ def _lg():
 
 def loadgen_version() -> str | None:
     try:
-        from importlib.metadata import version
-
         return version("mlcommons-loadgen")
     except Exception:  # noqa: BLE001 - a version string is informative only
         return None

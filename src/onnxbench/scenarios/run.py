@@ -19,6 +19,7 @@ serving CPUs, and each window's generator runs on its own.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -30,11 +31,14 @@ from onnxbench.core.load_record import LoadRecord, Probe
 from onnxbench.core.load_spec import INFEASIBLE, LoadSpec
 from onnxbench.core.policy import MeasurePolicy
 from onnxbench.core.result import Result, Timing
+from onnxbench.isolation.memory import peak_memory_mb
 from onnxbench.measure.tails import order_ci
 from onnxbench.model.bundle import Bundle
+from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL
 from onnxbench.scenarios.affinity import CpuPlan, plan_cpus
 from onnxbench.scenarios.analysis import CI_LEVEL, Trace, analyse, latencies_ms, summary_of
 from onnxbench.scenarios.ceiling import drive, harness_mark, measure_ceiling
+from onnxbench.scenarios.check import check_outputs
 from onnxbench.scenarios.context import N_CHECK_SAMPLES, Serving
 from onnxbench.scenarios.peak import ProbeOutcome, find_peak
 
@@ -123,11 +127,6 @@ def _wants_check(spec: LoadSpec) -> bool:
 
 
 def _check(serving: Serving):
-    import threading
-
-    from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL
-    from onnxbench.scenarios.check import check_outputs
-
     n = serving.spec.n_workers
     lock = threading.Lock() if serving.spec.layout == "lock" else None
     fns = [serving.run_fn(i, lock) for i in range(n)]
@@ -140,7 +139,7 @@ def _check(serving: Serving):
 def _scenario(spec: LoadSpec, front, rec: LoadRecord, batch: int,
               ceiling: tuple[float, bool] | None, cpus: CpuPlan) -> Trace | None:
     """Run the scenario; fill ``rec``; return the trace its latencies come from."""
-    if spec.name in ("peak", "offline"):
+    if spec.traits.calibrates:
         capacity = _calibrate(spec, front, ceiling)
         callers = 2 * spec.n_workers * spec.max_batch
         rec.notes.append(f"calibration: {capacity:.0f} QPS with {callers} callers in a closed "
@@ -174,7 +173,7 @@ def _calibrate(spec: LoadSpec, front, ceiling: tuple[float, bool] | None) -> flo
 
 
 def _open_loop_kw(spec: LoadSpec) -> dict[str, Any]:
-    if spec.name == "concurrency":
+    if not spec.open_loop:
         return {}
     backlog = max(BACKLOG_S, 4 * (spec.bound_ms or 0) / 1000.0)
     return {"min_queries": requests_needed(0, spec.percentile),
@@ -242,7 +241,7 @@ def _base_record(spec: LoadSpec, single: dict[str, Any]) -> LoadRecord:
     return LoadRecord(scenario=spec.name, generator="", layout=spec.layout,
                       workers=spec.n_workers, max_batch=spec.max_batch,
                       max_delay_ms=spec.max_delay_ms if spec.batching else None,
-                      arrival=spec.arrival if spec.name in ("server", "peak") else None,
+                      arrival=spec.arrival if spec.open_loop else None,
                       target_qps=spec.qps if spec.name == "server" else None,
                       concurrency=spec.concurrency, single_stream=single)
 
@@ -257,7 +256,6 @@ def _status(rec: LoadRecord) -> tuple[str, str | None]:
 
 def _result(case: Case, base: dict[str, Any], runtime, rec: LoadRecord, trace: Trace | None,
             status: str, reason: str | None, session_ms: float, first_ms: float | None) -> Result:
-    from onnxbench.isolation.memory import peak_memory_mb
     from onnxbench.measure.stats import summarize
 
     lat = latencies_ms(trace) if trace is not None else []

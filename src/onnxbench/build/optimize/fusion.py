@@ -17,7 +17,8 @@ a flag.
 
 from __future__ import annotations
 
-import sys
+import logging
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,6 +27,8 @@ import numpy as np
 
 from onnxbench.build.optimize.report import StepReport, quiet, summarize_graph
 from onnxbench.core.errors import UserError, first_line
+
+LOG = logging.getLogger(__name__)
 
 # For each fused-op family the bert optimizer can produce: the fused op names that count.
 EXPECTED = {
@@ -171,11 +174,11 @@ def fuse(src: Path, dst: Path, model_type: str = "bert", *, model_hint: str | No
 
 
 def _stage(step: StepReport, name: str, t0: float) -> float:
-    """Record a stage's seconds in ``step.details["stage_s"]`` and say so on stderr (a
-    worker's log), so a build that takes long shows which stage holds it."""
+    """Record a stage's seconds in ``step.details["stage_s"]`` and log it (a worker's log
+    shows it: ``isolation.worker``), so a build that takes long shows which stage holds it."""
     now = time.perf_counter()
     step.details.setdefault("stage_s", {})[name] = round(now - t0, 3)
-    print(f"[fuse] {name}: {now - t0:.1f} s", file=sys.stderr, flush=True)
+    LOG.info("[fuse] %s: %.1f s", name, now - t0)
     return now
 
 
@@ -191,8 +194,6 @@ def _with_onnxscript(src: Path, dst: Path, model_type: str, num_heads: int, hidd
                      attention: tuple[str, ...], optimized, stats: dict, step: StepReport):
     """onnxscript's ORT fusions, then the optimizer; kept when it fuses more attention and
     ONNX Runtime loads the result. Returns the (optimizer model, statistics) to keep."""
-    import tempfile
-
     best = sum(stats.get(n, 0) for n in attention)
     with tempfile.TemporaryDirectory(prefix="onnxbench-fuse-") as tmp:
         pre = Path(tmp) / f"{dst.stem}.ortfusions.onnx"

@@ -5,6 +5,6 @@ surrounds inference. A pipeline case times every stage and the whole, on real en
 files, and checks its predictions against the `current` (CPU preprocessing) pipeline.
 """
 
-from onnxbench.scenarios.pipeline.run import PIPELINES, run_pipeline_case
+from onnxbench.scenarios.pipeline.run import PIPELINES, Pipeline, run_pipeline_case
 
-__all__ = ["PIPELINES", "run_pipeline_case"]
+__all__ = ["PIPELINES", "Pipeline", "run_pipeline_case"]

@@ -22,6 +22,8 @@ from typing import Any
 
 from onnxbench.core.case import Case
 from onnxbench.model.bundle import Bundle
+from onnxbench.runtimes import get_runtime
+from onnxbench.runtimes.prep import runtime_options
 
 
 @dataclass
@@ -43,9 +45,6 @@ def build_engine(case: Case, bundle: Bundle, device, example_shape: tuple[int, .
     (``options``: the case's, by default). One untimed first call on zeros of
     ``example_shape`` (a compile, a CUDA graph, ORT's first-run allocations) is recorded as
     ``first_call_ms``."""
-    from onnxbench.runtimes import get_runtime
-    from onnxbench.runtimes.prep import runtime_options
-
     runtime = get_runtime(case.runtime)
     options = runtime_options(case, bundle, runtime) if options is None else options
     infer, info = runtime.tensor_stage(bundle, options, device)

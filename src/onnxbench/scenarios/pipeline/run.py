@@ -8,8 +8,10 @@ that queued it. "Inference" is that pass's inference stage: the input already on
 from __future__ import annotations
 
 import itertools
+import tempfile
 from pathlib import Path
-from typing import Any
+from time import perf_counter_ns
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -17,19 +19,24 @@ from onnxbench.core.case import Case
 from onnxbench.core.errors import Skip, UserError
 from onnxbench.core.result import Result
 from onnxbench.model.bundle import Bundle
+from onnxbench.model.zoo.digits import SOURCE, digit_images
+from onnxbench.runtimes import runtime_class, runtime_device
+from onnxbench.runtimes.base import Runtime
+from onnxbench.scenarios.base import Scenario
+from onnxbench.scenarios.pipeline.engines import build_engine
 from onnxbench.scenarios.pipeline.images import make_images
 from onnxbench.scenarios.pipeline.stages import PIPELINES, PipelineSettings, Stage, model_stages
 
 DIVERGENCE_ATOL = 1e-3  # on the normalised model input and the logits
 PIPELINE_FRAMEWORKS = ("onnx", "torch")  # runtimes whose engine pipeline.engines builds
 STAGE_RUNS = (20, 100)  # per-stage pass: at least 20 images, at most 100
+# seeded synthetic images for pipeline cases: deterministic, so shared across runs
+IMAGE_CACHE = Path(tempfile.gettempdir()) / "onnxbench-images"
 
 
 def unfit(case: Case) -> str | None:
     """Why a pipeline case cannot run on any machine (None if it can): the runtime must be
     one whose engine ``pipeline.engines`` builds, and the batch 1."""
-    from onnxbench.runtimes import runtime_class
-
     if runtime_class(case.runtime).framework not in PIPELINE_FRAMEWORKS:
         return (f"pipelines run on ONNX Runtime (ort-*) or PyTorch (torch-*) runtimes, "
                 f"not {case.runtime}")
@@ -40,8 +47,6 @@ def unfit(case: Case) -> str | None:
 
 def _settings(case: Case, bundle: Bundle):
     import torch
-
-    from onnxbench.runtimes import runtime_device
 
     opts = case.options
     name = opts.get("pipeline", "current")
@@ -84,8 +89,6 @@ def _images(case: Case, bundle: Bundle, work_dir: Path
     fmt = case.options.get("image_format", "jpeg")
     n = case.options.get("images")
     if _model_config(bundle).get("data") == "digits":
-        from onnxbench.model.zoo.digits import SOURCE, digit_images
-
         paths, labels = digit_images(work_dir, split="held-out", n=int(n) if n else None, fmt=fmt)
         return paths, labels, f"{SOURCE}, held-out split ({len(paths)} images, {fmt})"
     paths = make_images(work_dir, n=int(n or 16), seed=case.seed, fmt=fmt)
@@ -138,8 +141,6 @@ def check_against_reference(stages: list[Stage], reference: list[Stage],
 
 
 def _stage_medians(stages: list[Stage], images: list[Path], sync, runs: int) -> dict[str, float]:
-    from time import perf_counter_ns
-
     samples: dict[str, list[int]] = {name: [] for name, _ in stages}
     for k in range(runs):
         out: Any = images[k % len(images)]
@@ -154,8 +155,6 @@ def _stage_medians(stages: list[Stage], images: list[Path], sync, runs: int) -> 
 
 def run_pipeline_case(case: Case, bundle: Bundle, work_dir: Path) -> Result:
     """Measure one pipeline case; raises Skip when this machine cannot run it."""
-    from onnxbench.scenarios.pipeline.engines import build_engine
-
     name, settings, sync = _settings(case, bundle)
     images, labels, image_set = _images(case, bundle, work_dir)
     size = settings.image_size
@@ -197,3 +196,15 @@ def _measure_pipeline(case: Case, name: str, settings: PipelineSettings, sync, e
             "stage_clock": "synchronize() after every stage"}
     return Result(case_id=case.case_id, case=case, status="ok", timing=timing, stats=stats,
                   throughput=1000.0 / stats.mean, runtime_info=info, accuracy=accuracy)
+
+
+class Pipeline(Scenario):
+    """An end-to-end image pipeline (option ``pipeline``): every stage timed."""
+
+    name: ClassVar[str] = "pipeline"
+
+    def run(self, case: Case, bundle: Bundle, runtime: Runtime,
+            base: dict[str, Any]) -> Result:
+        result = run_pipeline_case(case, bundle, IMAGE_CACHE)
+        result.started_at = base["started_at"]
+        return result
