@@ -13,11 +13,10 @@ import pytest
 from onnx import TensorProto, helper
 
 from clitools import run_cli
+from helpers import write_chain, write_tiny_onnx
 from onnxbench.core.result import read_results
 from onnxbench.measure.pairs import block_arm
 from onnxbench.suite import expand, parse_suite
-from test_compare import write_chain
-from test_worker import write_tiny_onnx
 
 FAST = ["--block-time", "0.05", "--warmup", "2", "--max-time", "30", "--quiet"]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import onnxbench
+from helpers import write_tiny_onnx
 from onnxbench.core.errors import UserError
-from test_worker import write_tiny_onnx
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

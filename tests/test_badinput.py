@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from clitools import run_cli as cli
+from helpers import write_tiny_onnx
 from onnxbench.model.onnxfile import is_onnx_file
-from test_worker import write_tiny_onnx
 
 
 @pytest.fixture

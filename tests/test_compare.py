@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from clitools import run_cli
+from helpers import write_chain, write_tiny_onnx
 from onnxbench.core.result import write_result
 from onnxbench.report import build_report
 from onnxbench.report.compare import compare_runs
@@ -156,30 +157,9 @@ cases:
 """
 
 
-def write_chain(path: Path, layers: int, dim: int = 64) -> Path:
-    """``layers`` MatMuls of a fixed random ``dim``×``dim`` weight: work grows with layers."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper
-
-    w = helper.make_tensor("w", TensorProto.FLOAT, [dim, dim],
-                           (np.random.default_rng(0).normal(0, dim ** -0.5, (dim, dim))
-                            .astype(np.float32).ravel().tolist()))
-    nodes = [helper.make_node("MatMul", [f"h{i}", "w"], [f"h{i + 1}"]) for i in range(layers)]
-    io = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", dim])
-          for name in ("h0", f"h{layers}")]
-    graph = helper.make_graph(nodes, "chain", io[:1], io[1:], [w])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
-
-
 def _suite_run(tmp: Path, name: str, layers: int, capsys) -> Path:
     """A run of SUITE; the chain model's file is rewritten with ``layers`` MatMuls (same path,
     same case ids: a regression in the model, as a CI gate would see it)."""
-    from test_worker import write_tiny_onnx
-
     tiny = tmp / "tiny.onnx"
     if not tiny.exists():
         write_tiny_onnx(tiny)

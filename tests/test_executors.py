@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from clitools import run_cli as cli
+from helpers import write_tiny_onnx
 from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.errors import UserError
 from onnxbench.executors import make_executor, shipping
 from onnxbench.executors.placement import Node, claimed_cores, request_for, slots
 from onnxbench.suite import expand, parse_suite
-from test_bench_cli import cli
-from test_worker import write_tiny_onnx
 
 CPU8 = Node("n-cpu", "cpu-host", {"CPU": 8.0, "memory": 1e9})
 GPU4 = Node("n-gpu", "gpu-host", {"CPU": 16.0, "GPU": 4.0, "accelerator_type:H100": 1.0})

@@ -23,11 +23,12 @@ from pathlib import Path
 import pytest
 
 from clitools import run_cli as cli
+from helpers import write_tiny_onnx
 from onnxbench.core.files import atomic_write_text
 from onnxbench.core.result import read_results
 from onnxbench.isolation import oomkill, worker
 from onnxbench.isolation.worker import _death_reason, run_isolated
-from test_worker import kill_self, write_tiny_onnx
+from test_worker import kill_self
 
 # ---------------------------------------------------------------- workers and parents
 

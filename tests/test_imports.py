@@ -232,6 +232,139 @@ def test_the_graph_sees_function_level_and_type_checking_imports():
     assert "x.y" not in imported(tree, "onnxbench.m", False, type_checking=False)
 
 
+# ------------------------------------------------ imports inside functions, each with a reason
+
+# third-party libraries a function may import when it needs them, and why; every other
+# import stands at the top of its module
+LAZY_LIBRARIES = {
+    "torch": "seconds to import; only a case that runs PyTorch needs it",
+    "torchvision": "PyTorch's (ResNet from torchvision)",
+    "transformers": "seconds; only the transformer zoo models",
+    "deepctr_torch": "PyTorch's; only DCNv2 (its import is patched: model/zoo/dcnv2.py)",
+    "safetensors": "its torch part imports torch",
+    "onnxruntime": "a second; planning and the CLI do without it",
+    "onnx": "the CLI's start and planning do without it",
+    "onnxscript": "the dynamo exporter only",
+    "onnx_ir": "the dynamo exporter only",
+    "scipy": "scipy.stats takes seconds (the fork server preloads it for workers)",
+    "sklearn": "seconds; the digits data and AUC only",
+    "PIL": "image pipelines only",
+    "plotly": "the HTML report only",
+    "mlperf_loadgen": "load scenarios only",
+    "pynvml": "GPU inventory only",
+    "cpuinfo": "slow (it may spawn a process): the environment fingerprint only",
+    "netron": "the optional [viz] extra",
+    "ray": "the optional [ray] extra",
+    "tensorflow": "the optional [tf] extra", "keras": "the optional [tf] extra",
+    "tf2onnx": "the optional [tf] extra", "absl": "TensorFlow's logging, with TensorFlow",
+}
+# modules whose imports inside functions are about where they run, not about cost
+LAZY_MODULES = {
+    "onnxbench": "PEP 562: the library API loads on first use",
+    "onnxbench.executors.ray": "a Ray driver; its actors import on their node",
+    "onnxbench.executors.ray_node": "runs inside a Ray actor: imports happen there",
+    "onnxbench.executors.ray_pool": "a Ray driver's actor pool",
+    "onnxbench.isolation.lifeline": "the fork server's and each worker's own set-up",
+    "onnxbench.isolation.worker": "a child's set-up: resource limits, the fork server",
+    "onnxbench.isolation.threads": "threadpoolctl sizes the pools loaded when it is called",
+    "onnxbench.scenarios.serving": "set-up inside forked serving processes",
+}
+
+
+def _top_level_imports(tree: ast.AST) -> list[str]:
+    out = []
+    for node in tree.body:  # module level only (not functions, not TYPE_CHECKING blocks)
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            out += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+    return out
+
+
+def loads_lazy_library(mods: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> the LAZY_LIBRARIES its import loads (its own top-level imports and those of
+    every onnxbench module and package they import)."""
+    direct = {}
+    for name, path in mods.items():
+        direct[name] = _top_level_imports(ast.parse(path.read_text(encoding="utf-8")))
+    def edges(name: str) -> tuple[set[str], set[str]]:
+        """(lazy libraries it imports, onnxbench modules its import runs)."""
+        libs, runs = set(), set()
+        parent = name.rpartition(".")[0]  # its packages' __init__s run first
+        if parent in mods:
+            runs.add(parent)
+        for target in direct[name]:
+            if target.split(".")[0] in LAZY_LIBRARIES:
+                libs.add(target.split(".")[0])
+            while target.startswith("onnxbench") and target not in mods:
+                target = target.rpartition(".")[0]
+            while target in mods:
+                runs.add(target)
+                target = target.rpartition(".")[0]
+        runs.discard(name)
+        return libs, runs
+
+    graph = {name: edges(name) for name in mods}
+
+    def visit(name: str) -> set[str]:
+        seen, todo, found = {name}, [name], set()
+        while todo:
+            libs, runs = graph[todo.pop()]
+            found |= libs
+            todo += [r for r in runs if r not in seen]
+            seen |= runs
+        return found
+
+    return {name: visit(name) for name in mods}
+
+
+def lazy_imports_without_a_reason(root: Path = SRC) -> list[str]:
+    mods = modules(root)
+    heavy = loads_lazy_library(mods)
+    out = []
+    for name, path in sorted(mods.items()):
+        if name in LAZY_MODULES or name.startswith("onnxbench.tf"):
+            continue
+        for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in fn.body:
+                for imp in ast.walk(node):
+                    if isinstance(imp, ast.Import):
+                        targets = [a.name for a in imp.names]
+                    elif isinstance(imp, ast.ImportFrom) and imp.module and not imp.level:
+                        targets = [imp.module]
+                    else:
+                        continue
+                    for t in targets:
+                        if t.split(".")[0] in LAZY_LIBRARIES:
+                            continue
+                        while t.startswith("onnxbench") and t not in mods:
+                            t = t.rpartition(".")[0]
+                        if t in mods and heavy[t]:
+                            continue  # importing it would load a lazy library
+                        out.append(f"{name}:{imp.lineno} imports {t} inside {fn.name}()")
+    return sorted(set(out))
+
+
+def test_imports_inside_functions_are_lazy_libraries_only():
+    """An import stands at the top of its module unless it loads a heavy or optional
+    library (``LAZY_LIBRARIES``, each with its reason), directly or through the onnxbench
+    module it names, or the module's imports run elsewhere (``LAZY_MODULES``)."""
+    bad = lazy_imports_without_a_reason()
+    assert not bad, "\n".join(bad)
+
+
+def test_the_lazy_import_rule_fails_on_a_planted_cheap_lazy_import(tmp_path):
+    root = _plant(tmp_path, {
+        "__init__.py": "", "core/__init__.py": "", "core/a.py": "import json\n",
+        "core/b.py": "def f():\n    from onnxbench.core.a import json\n"
+                     "    import torch\n    import time\n"})
+    assert lazy_imports_without_a_reason(root) == [
+        "onnxbench.core.b:2 imports onnxbench.core.a inside f()",
+        "onnxbench.core.b:4 imports time inside f()"]
+
+
 # ---------------------------------------------------------------- what imports cost
 
 def test_only_the_tf_plugin_imports_onnxbench_tf():
@@ -279,3 +412,16 @@ def test_core_imports_nothing_above_it():
     above = sorted(f"{m} imports {t}" for m, targets in graph.items()
                    if package_of(m) == "core" for t in targets if package_of(t) != "core")
     assert not above, above
+
+
+def test_only_the_cli_prints():
+    """Library code returns values (or logs, which a worker's log keeps); the CLI prints."""
+    printing = []
+    for name, path in modules().items():
+        if name.startswith("onnxbench.cli"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "print"):
+                printing.append(f"{name}:{node.lineno}")
+    assert not printing, printing

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from clitools import run_cli as cli
+from helpers import write_tiny_onnx
 from onnxbench.core.errors import UserError
 from onnxbench.core.load_spec import LoadSpec, ScenarioBlock, parse_time
 from onnxbench.core.result import read_results
 from onnxbench.suite.parse import parse_suite
 from onnxbench.suite.plan import expand
-from test_worker import write_tiny_onnx
 
 QUICK = ["--duration", "0.5s", "--no-ceiling", "--quiet"]
 SLOW_RT = ["-r", "test-delay"]

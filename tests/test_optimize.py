@@ -338,7 +338,7 @@ def test_fp16_keeps_integer_ids_exact(tmp_path):
 def test_passes_run_in_the_documented_order(tmp_path):
     """The module docstring and PASS_ORDER say the order; the change report follows it."""
     import onnxbench.build.optimize as opt
-    from test_worker import write_tiny_onnx
+    from helpers import write_tiny_onnx
 
     doc = opt.__doc__.replace("\n", " ")
     positions = [doc.index(name.replace("fuse", "transformer fusion").replace(

@@ -24,9 +24,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from clitools import run_cli as cli
+from helpers import write_tiny_onnx
 from onnxbench.core.result import read_results
-from test_bench_cli import cli
-from test_worker import write_tiny_onnx
 
 ray = pytest.importorskip("ray", reason="needs the [ray] extra: pip install 'onnxbench[ray]'")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]

@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+from clitools import run_cli as cli
+from helpers import write_tiny_onnx
 from onnxbench.core.result import read_results
-from test_bench_cli import cli
-from test_worker import write_tiny_onnx
 
 SUITE = """
 suite: slow

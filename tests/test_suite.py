@@ -9,13 +9,13 @@ import os
 import numpy as np
 import pytest
 
+from clitools import run_cli as cli
+from helpers import write_tiny_onnx
 from onnxbench.core.errors import UserError
 from onnxbench.core.files import atomic_write_text
 from onnxbench.core.result import read_results
 from onnxbench.suite import expand, parse_suite
 from onnxbench.suite.rundir import RunDir, create_run_dir
-from test_bench_cli import cli
-from test_worker import write_tiny_onnx
 
 MATRIX = """
 suite: m

@@ -11,12 +11,12 @@ import multiprocessing as mp
 import pytest
 
 import onnxbench.tf as obtf
+from helpers import write_tiny_onnx
 from onnxbench.build.artifacts import cached_artifact
 from onnxbench.core.case import Case
 from onnxbench.core.result import read_results
 from onnxbench.suite import expand, parse_suite
 from onnxbench.suite.runner import run_suite
-from test_worker import write_tiny_onnx
 
 needs_tf = pytest.mark.skipif(not obtf.available(), reason=obtf.INSTALL_HINT)
 FAST = "measure: {warmup: 1, runs: 2}"

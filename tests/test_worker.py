@@ -1,7 +1,7 @@
 """Isolation: a crash, an OOM, a time-out or an exception in a worker becomes a status.
 
 The functions the workers run live at module level here so the worker can import them.
-``write_tiny_onnx`` is shared with the other execution tests (bench, suite, resume).
+``write_tiny_onnx`` (``helpers``) is shared with the other execution tests.
 """
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
 
+from helpers import write_tiny_onnx
 from onnxbench.core.case import Case
 from onnxbench.core.policy import MeasurePolicy
 from onnxbench.isolation.worker import run_isolated
@@ -26,20 +24,6 @@ from onnxbench.suite.rundir import create_run_dir
 from onnxbench.suite.runner import run_cases
 
 FAST = MeasurePolicy(warmup=1, min_runs=3, max_runs=3, min_time_s=0.0)
-
-
-def write_tiny_onnx(path: Path, dims=("batch", 4)) -> Path:
-    """A one-MatMul graph with a symbolic batch: the cheapest real model ORT can run."""
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(dims))
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [dims[0], 4])
-    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 4],
-                           np.eye(4, dtype=np.float32).ravel().tolist())
-    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "tiny",
-                              [x], [y], [w])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
 
 
 # ---- functions run inside workers -------------------------------------------------

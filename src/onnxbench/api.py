@@ -24,7 +24,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
+from pydantic import ValidationError
+
+from onnxbench.core.artifact import read_json
+from onnxbench.core.case import Case, point_id
 from onnxbench.core.errors import UserError
+from onnxbench.core.policy import MeasurePolicy
+from onnxbench.core.result import read_results
+from onnxbench.measure.shape_mix import main_length
+from onnxbench.model.case_data import CaseData, batch_from_inputs, check_against_graph
+from onnxbench.model.checks import check_bench_inputs, check_config, check_plan_inputs
+from onnxbench.model.frameworks import framework_of
+from onnxbench.model.onnxfile import is_onnx_file
+from onnxbench.model.zoo import resolve
+from onnxbench.runtimes.case_options import check_options
+from onnxbench.runtimes.registry import validate_runtime_name
 
 if TYPE_CHECKING:
     from onnxbench.core.policy import MeasurePolicy
@@ -71,8 +85,6 @@ class Run:
 
     def results(self) -> list[Result]:
         """Every ``raw/<case_id>/result.json``, with all raw latencies."""
-        from onnxbench.core.result import read_results
-
         return read_results(self.path / "raw")
 
     def __str__(self) -> str:
@@ -95,11 +107,8 @@ def load_run(path: str | Path) -> Run:
     from onnxbench.suite.rundir import open_run_dir
 
     run = open_run_dir(path)
-    from onnxbench.core.artifact import read_json
-
     summary = read_json(run.summary / "summary.json")
     if summary is None:
-        from onnxbench.core.case import point_id
         from onnxbench.suite.aggregate import summary_row
 
         grouped: dict[str, list[Result]] = {}
@@ -134,10 +143,6 @@ def bench_plan(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",),
     bare graph's ``inputs``. ``processes``: worker processes per point, the measurement
     budget split over them, interleaved (process 0 of every point, then 1, ...).
     """
-    from onnxbench.core.case import Case
-    from onnxbench.model.case_data import CaseData
-    from onnxbench.runtimes.case_options import check_options
-    from onnxbench.runtimes.registry import validate_runtime_name
     from onnxbench.suite.plan import Plan
 
     rts = [validate_runtime_name(r) for r in _names(runtimes, "runtimes")]
@@ -270,10 +275,6 @@ def check_model(model: str, config: str | None = None, exporter: str | None = No
     run on (dims resolvable, the user's inputs and values matching the graph, inputs that
     fit in memory); a zoo/factory/plugin model is resolved, its config and exporter
     checked, its inputs sized."""
-    from onnxbench.measure.shape_mix import main_length
-    from onnxbench.model.case_data import CaseData
-    from onnxbench.model.checks import check_bench_inputs, check_config
-    from onnxbench.model.onnxfile import is_onnx_file
     from onnxbench.suite.schema import absolute_model
 
     data = data if data is not None else CaseData()
@@ -281,7 +282,6 @@ def check_model(model: str, config: str | None = None, exporter: str | None = No
     seq = seq or main_length(data.seq_mix)
     seqs = [seq] if seq else []
     if is_onnx_file(model):
-        from onnxbench.model.case_data import batch_from_inputs, check_against_graph
         from onnxbench.model.inputs import load_onnx
 
         graph = load_onnx(model)
@@ -291,9 +291,6 @@ def check_model(model: str, config: str | None = None, exporter: str | None = No
             check_bench_inputs(graph, batches, seqs, shapes=data.shapes)
         check_against_graph(graph, data, batches, seq)
         return model, None, None, batches
-    from onnxbench.model.frameworks import framework_of
-    from onnxbench.model.zoo import resolve
-
     spec = resolve(model)
     check_config(spec, config)
     batches = _positive(batch if batch is not None else [1], "batch")
@@ -306,9 +303,6 @@ def check_model(model: str, config: str | None = None, exporter: str | None = No
 
 def _policy(measure: MeasurePolicy | Mapping[str, Any] | None) -> MeasurePolicy:
     """A MeasurePolicy from one, a mapping of suite ``measure:`` fields, or None."""
-    from pydantic import ValidationError
-
-    from onnxbench.core.policy import MeasurePolicy
     from onnxbench.suite.plan import measure_policy
     from onnxbench.suite.schema import MeasureSpec
 
@@ -330,7 +324,6 @@ def run_suite(suite: str | Path | Plan, *, out: str | Path = "runs", only: str |
     under ``out``; returns the run read back (summary rows, reports). Every case's inputs
     are checked (``preflight.check_plan_inputs``, as ``onnxbench run`` does) before
     anything is created or runs: a UserError names the case that cannot fit."""
-    from onnxbench.model.checks import check_plan_inputs
     from onnxbench.suite import runner
     from onnxbench.suite.parse import load_suite
     from onnxbench.suite.plan import Plan, expand

@@ -26,16 +26,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from onnxbench.build.optimize import PRECISIONS, apply_optimizations
+from onnxbench.build.optimize.report import summarize_graph
 from onnxbench.core.artifact import META, Artifact, read_artifact_meta, read_json
 from onnxbench.core.case import EXPORT_OPTIONS, OPTIMIZE_OPTIONS, Case
 from onnxbench.core.errors import Skip, first_line
-from onnxbench.core.files import atomic_write_text
+from onnxbench.core.files import atomic_write_text, confined
+from onnxbench.model.frameworks import framework_of
 from onnxbench.model.onnxfile import is_onnx_file
+from onnxbench.model.zoo import resolve
+from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL, compare
 
 if TYPE_CHECKING:
     from onnxbench.model.frameworks import Framework
@@ -99,9 +106,6 @@ def prepare_artifact(case: Case, cache_dir: Path) -> Artifact:
     cached = cached_artifact(case, cache_dir)
     if cached is not None:
         return cached
-    from onnxbench.model.frameworks import framework_of
-    from onnxbench.model.zoo import resolve
-
     spec = resolve(case.model)
     fw = framework_of(spec)
     fw.require(Skip)
@@ -141,8 +145,6 @@ def export_batch(case: Case) -> int:
 
 
 def _artifact_from(case: Case, out: Path, meta: dict[str, Any]) -> Artifact:
-    from onnxbench.core.files import confined
-
     def where(key: str) -> Path | None:  # optimised artifacts point into their base's folder
         if not meta.get(key):
             return None  # never outside artifacts/: artifact.json is data (onnxbench.suite.trust)
@@ -186,8 +188,6 @@ def _optimize(case: Case, base_opt: dict[str, Any] | None, src: Path | None, out
               options: dict[str, Any]) -> dict:
     """Run the passes the case asks for that its base has not run; the artifact.json part
     (the graph, and the change report of the whole chain from the plain export)."""
-    from onnxbench.build.optimize import PRECISIONS, apply_optimizations
-
     if src is None:
         return {"optimization": {"skipped": "no exported graph to optimise"}}
     if case.precision not in PRECISIONS:  # bf16: a PyTorch-only precision, no ONNX graph
@@ -219,8 +219,6 @@ def _chain(base_opt: dict[str, Any] | None, own: dict[str, Any]) -> dict[str, An
     """One change report from the plain export: the base's steps, then this artifact's."""
     if not base_opt:
         return own
-    from collections import Counter
-
     before, after = Counter(base_opt["source"]["op_counts"]), Counter(own["final"]["op_counts"])
     return {**own, "source": base_opt["source"], "steps": base_opt["steps"] + own["steps"],
             "nodes_before": base_opt["nodes_before"], "bytes_before": base_opt["bytes_before"],
@@ -240,8 +238,6 @@ def _inside(path: Path, out: Path) -> Path:
     try:
         os.link(path, dst)
     except OSError:
-        import shutil
-
         shutil.copyfile(path, dst)
     return dst
 
@@ -319,8 +315,6 @@ def _parity(fw: Framework, spec: ModelSpec, config: str | None, model: Any,
     defaults): the worst set's report, with the failing sets named."""
     import onnxruntime as ort
 
-    from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL, compare
-
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     wanted = {i.name for i in sess.get_inputs()}
     reports = []
@@ -336,8 +330,6 @@ def _parity(fw: Framework, spec: ModelSpec, config: str | None, model: Any,
 
 
 def _graph_summary(path: Path) -> dict[str, Any]:
-    from onnxbench.build.optimize.report import summarize_graph
-
     return summarize_graph(path).model_dump()
 
 

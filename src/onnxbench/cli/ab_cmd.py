@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
+import yaml
+from rich.console import Console
 
 from onnxbench.core.errors import UserError
 
@@ -28,8 +30,6 @@ def _pair(flag: str, text: str | None) -> str | tuple[str, str] | None:
 
 def parse_options(flag: str, items: list[str]) -> dict[str, Any]:
     """["threads=1,level=all", "verify=true"] → {"threads": 1, "level": "all", "verify": True}."""
-    import yaml
-
     out: dict[str, Any] = {}
     for item in items:
         for part in (p.strip() for p in item.split(",")):
@@ -126,8 +126,6 @@ def _log_block(p) -> None:
 
 
 def _print(result) -> None:
-    from rich.console import Console
-
     from onnxbench.report.abtable import ab_run_table
     from onnxbench.report.markdown import md_table
 

@@ -16,6 +16,7 @@ from typing import Any
 import typer
 import yaml
 
+from onnxbench.api import bench_plan, run_suite
 from onnxbench.cli.common import console, parse_int_list, progress_display, render_tables
 from onnxbench.cli.data_opts import (
     ACCURACY_HELP,
@@ -136,8 +137,6 @@ def plan_of(model: str, runtime: list[str], batch: str | None, seq: str | None, 
             processes: int = 1) -> Any:
     """The flags (``bench``'s, and ``profile``'s) as a checked Plan (``api.bench_plan``);
     the API's argument names in its messages become the flags'."""
-    from onnxbench.api import bench_plan
-
     try:
         return bench_plan(model, runtime, parse_int_list("--batch", batch) if batch else None,
                           seq=parse_int_list("--seq", seq) if seq else None, config=config,
@@ -150,8 +149,6 @@ def plan_of(model: str, runtime: list[str], batch: str | None, seq: str | None, 
 
 
 def _run(plan: Any, out: Path, quiet: bool) -> Any:
-    from onnxbench.api import run_suite
-
     with progress_display(quiet) as progress:
         return run_suite(plan, out=out, progress=progress)
 

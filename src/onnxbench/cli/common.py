@@ -11,6 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
 
 from onnxbench.core.errors import UserError
 
@@ -71,8 +80,6 @@ def _common_options(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def render_tables(rows: list[dict[str, Any]], out: Console) -> None:
     """One ``| Batch | Mean | Median | P95 | P99 |`` table (ms) per series of summary rows."""
-    from rich.table import Table
-
     series: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         series.setdefault(tuple(str(row.get(k)) for k in SERIES_KEYS), []).append(row)
@@ -106,15 +113,6 @@ def render_tables(rows: list[dict[str, Any]], out: Console) -> None:
 @contextmanager
 def progress_display(quiet: bool = False) -> Iterator[Callable[[Any], None]]:
     """A progress callback: a rich bar (case, done/total, ETA) on a terminal, else log lines."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     err = Console(stderr=True)
     if quiet or not err.is_terminal:
         yield lambda p: _log_line(p, err)

@@ -14,8 +14,10 @@ from typing import Annotated
 import typer
 
 from onnxbench.core.errors import UserError
+from onnxbench.measure.shape_mix import parse_mix
 from onnxbench.model.case_data import CaseData, batch_from_inputs, check_against_graph
 from onnxbench.model.inputs import RANGE_HELP, VALUE_HELP
+from onnxbench.quality.labelled import check_metric
 
 INPUTS_HELP = ("real inputs: FILE.npz (one array per input), a .npy / folder of NAME.npy, or a "
                "folder of input_N.pb (ONNX Runtime test data); the batch is their first axis")
@@ -53,12 +55,8 @@ def case_data(shape: list[str], range_: list[str], value: list[str], inputs: Pat
         load_user_data(inputs)  # readable, in a known layout
         data.inputs = str(inputs)
     if seq_mix:
-        from onnxbench.measure.shape_mix import parse_mix
-
         data.seq_mix = parse_mix(seq_mix, "--seq-mix")
     if accuracy_data is not None:
-        from onnxbench.quality.labelled import check_metric
-
         data.options.update(accuracy_data=str(accuracy_data),
                             metric=check_metric(metric or "accuracy"))
         if reference is not None:

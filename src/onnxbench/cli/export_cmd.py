@@ -8,9 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
+from onnxbench.build.export.reference import verify, verify_inputs
 from onnxbench.cli.common import console, parse_int_list
 from onnxbench.core.errors import CheckFailed, UserError
+from onnxbench.model.frameworks import framework_of, known_exporters
+from onnxbench.model.zoo import resolve
 from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL
 
 RTOL_HELP = f"relative tolerance of the parity check (default {DEFAULT_RTOL:g})"
@@ -20,8 +25,6 @@ JSON_HELP = "print one JSON document instead of tables"
 
 def _esc(text: Any) -> str:
     """Escape rich markup: shapes such as [batch, 4, 1] would be eaten as tags."""
-    from rich.markup import escape
-
     return escape(str(text))
 
 
@@ -61,8 +64,6 @@ def _cell_text(cell) -> str:
 
 
 def _matrix_table(matrix):
-    from rich.table import Table
-
     title = f"exporter matrix: {matrix.model}" + (f" ({matrix.config})" if matrix.config else "")
     table = Table(title=f"{title}  rtol={matrix.rtol:g} atol={matrix.atol:g}")
     for col in ("variant", "status", "export s", "opset", "nodes", "size", "lint"):
@@ -83,8 +84,6 @@ def _matrix_table(matrix):
 
 
 def _findings_table(title: str, findings: list):
-    from rich.table import Table
-
     table = Table(title=_esc(title))
     for col in ("severity", "rule", "op", "node", "message"):
         table.add_column(col, overflow="fold")
@@ -148,9 +147,6 @@ def export_command(
     written, and check parity against the source model (PyTorch or TensorFlow) at every
     batch size."""
     from onnxbench.build.export.matrix import export_matrix, model_stem
-    from onnxbench.model.frameworks import framework_of, known_exporters
-    from onnxbench.model.zoo import resolve
-
     choices = (*known_exporters(), "all")
     if exporter not in choices:
         raise UserError(f"--exporter {exporter!r}: choose one of {', '.join(choices)}")
@@ -197,9 +193,6 @@ def verify_command(
 ) -> None:
     """Check an ONNX file on ONNX Runtime (CPU) against a reference.json, or on your own
     inputs against their expected outputs or another .onnx; exit 1 on mismatch."""
-    from rich.table import Table
-
-    from onnxbench.build.export.reference import verify, verify_inputs
     from onnxbench.model.inputs import parse_value
 
     if (reference is None) == (inputs is None):
@@ -284,8 +277,6 @@ def inspect_command(
 
 
 def _print_inspect(info: dict[str, Any]) -> None:
-    from rich.table import Table
-
     out = console()
     producer = f"{info['producer']['name']} {info['producer']['version']}".strip()
     opsets = ", ".join(f"{d} {v}" for d, v in info["opsets"].items())

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.table import Table
 
+from onnxbench.build.optimize import apply_optimizations
 from onnxbench.core.errors import UserError
 
 
@@ -49,8 +51,6 @@ def _kb(n: int) -> str:
 
 
 def _render(doc: dict[str, Any]) -> None:
-    from rich.table import Table
-
     from onnxbench.cli.common import console as make_console
 
     console = make_console()
@@ -116,7 +116,6 @@ def optimize(
 ) -> None:
     """Write optimised ONNX graphs and a change report (nodes, fused ops, size, what did not
     fuse)."""
-    from onnxbench.build.optimize import apply_optimizations
     from onnxbench.model.inputs import parse_range
 
     precision = _precision(fp16, int8)

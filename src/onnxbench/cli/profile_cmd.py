@@ -18,16 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as RichTable
 
+from onnxbench.api import PROFILE_TIMING
 from onnxbench.cli.data_opts import InputsFlag, RangeFlag, SeqMixFlag, ShapeFlag, ValueFlag
 from onnxbench.core.errors import UserError
+from onnxbench.core.options import profile_runs
+from onnxbench.core.result import read_results
+from onnxbench.profile.attribution import attribute, profile_of
 
 
 def _rich_table(table):
     """A report ``Table`` as a rich table (same content as report.md)."""
-    from rich.markup import escape
-    from rich.table import Table as RichTable
-
     out = RichTable(title=escape(table.title), title_justify="left")
     for i, h in enumerate(table.headers):
         out.add_column(escape(h), justify="left" if i == 0 else "right", overflow="fold")
@@ -48,15 +52,10 @@ def _node_table(prof: dict[str, Any], top: int):
 
 
 def _results(run_dir: Path) -> list:
-    from onnxbench.core.result import read_results
-
     return read_results(run_dir / "raw")
 
 
 def _print(results: list, top: int) -> None:
-    from rich.console import Console
-
-    from onnxbench.profile.attribution import attribute, profile_of
     from onnxbench.report.profile_tables import Explained, attribution_table, op_type_table
 
     console = Console()
@@ -124,11 +123,8 @@ def profile_command(
     json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Per-operator profile (untimed pass) and node placement of MODEL on each runtime."""
-    from onnxbench.api import PROFILE_TIMING
     from onnxbench.cli.bench_cmd import _run, plan_of
     from onnxbench.cli.data_opts import case_data
-    from onnxbench.core.options import profile_runs
-
     n_runs = profile_runs(runs, "--runs")
     if top < 1:
         raise UserError(f"--top {top}: give a positive number of nodes")

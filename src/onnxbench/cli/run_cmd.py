@@ -16,7 +16,9 @@ from typing import Any
 import typer
 
 from onnxbench.cli.common import console, progress_display, render_tables
-from onnxbench.core.errors import UserError
+from onnxbench.core.errors import UserError, os_error_message
+from onnxbench.executors import make_executor
+from onnxbench.model.checks import check_plan_inputs
 
 
 def _dry_run(plan, only: str | None, json_out: bool) -> None:
@@ -76,7 +78,6 @@ def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
 def _executor(spec, name: str | None, address: str | None, cases):
     """The executor the flags (or else the suite's ``executor:``) ask for, opened: a case it
     cannot place, a cluster it cannot join or Ray's extra missing fails before anything runs."""
-    from onnxbench.executors import make_executor
     from onnxbench.suite.schema import ExecutorSpec
 
     spec = spec or ExecutorSpec()
@@ -150,7 +151,6 @@ def run(
         "a local cluster, or RAY_ADDRESS)"),
 ) -> None:
     """Run a suite: one isolated worker per case, results in runs/<suite>_<time>/."""
-    from onnxbench.model.checks import check_plan_inputs
     from onnxbench.suite import expand, load_suite, runner
 
     if aggregate_only:
@@ -210,8 +210,6 @@ def _interruptible(fn, run_dir: Path):
                    f"with `{_resume_command(run_dir)}`", err=True)
         raise typer.Exit(130) from None
     except OSError as exc:
-        from onnxbench.core.errors import os_error_message
-
         raise UserError(f"{os_error_message(exc)}; finished cases are saved in {run_dir}; once "
                         f"fixed, continue with `{_resume_command(run_dir)}`") from None
 

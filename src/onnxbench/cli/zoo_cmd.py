@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.table import Table
+
+from onnxbench.model.zoo.catalog import describe_zoo
 
 
 def _human(n: int | None) -> str:
@@ -21,11 +24,7 @@ def zoo(model: str | None = typer.Argument(None, help="only this model (a zoo na
                                               "path/to/file.py:factory)"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """List the zoo's models with their configs, inputs, outputs and parameter counts."""
-    from rich.table import Table
-
     from onnxbench.cli.common import console as make_console
-    from onnxbench.model.zoo.catalog import describe_zoo
-
     rows = describe_zoo(model)
     if as_json:
         typer.echo(json.dumps({"models": rows}, indent=1))

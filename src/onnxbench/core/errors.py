@@ -8,6 +8,7 @@ that escapes is a bug and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import errno as errno_mod
 import re
 from collections.abc import Iterable
 
@@ -109,8 +110,6 @@ _OS_ADVICE = {
 
 def os_error_message(exc: OSError, doing: str | None = None) -> str:
     """One line for an OS error: the path, what went wrong, and what to do about it."""
-    import errno as errno_mod
-
     name = errno_mod.errorcode.get(exc.errno or 0, "")
     paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
     where = " -> ".join(paths) if paths else "(no path)"

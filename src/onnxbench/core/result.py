@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from onnxbench.core.case import Case
+from onnxbench.core.errors import UserError, os_error_message
 from onnxbench.core.files import atomic_write_text
 from onnxbench.core.load_record import LoadRecord
 
@@ -98,10 +99,6 @@ def write_result(result: Result, raw_dir: Path) -> Path:
 
 def read_result(path: Path) -> Result:
     """One ``result.json``; UserError naming the file when it cannot be read or is not one."""
-    from pydantic import ValidationError
-
-    from onnxbench.core.errors import UserError, os_error_message
-
     try:
         return Result.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
     except OSError as exc:

@@ -23,7 +23,9 @@ from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.errors import Skip
 from onnxbench.core.result import Result
-from onnxbench.isolation.worker import WorkerOutcome
+from onnxbench.executors.placement import take
+from onnxbench.isolation.worker import WorkerOutcome, run_isolated, warm_fork_server
+from onnxbench.scenarios.execute import execute_case, now_iso
 
 
 @dataclass
@@ -115,9 +117,6 @@ def placed_execute(placement: dict[str, Any], case: Case, artifact: Artifact,
                    env: dict[str, Any]) -> Result:
     """``execute_case`` inside the worker, after taking the placement (cores, GPU) it was
     given; the worker's timeline marks go with the result."""
-    from onnxbench.executors.placement import take
-    from onnxbench.scenarios.execute import execute_case
-
     timeline.mark("imported")
     take(placement, case)
     result = execute_case(case, artifact, env)
@@ -135,9 +134,6 @@ def measure(case: Case, artifact: Artifact, env: dict[str, Any], *, timeout_s: f
     """One case in a fresh isolated worker; a crash, an OOM or a time-out becomes its status.
     ``marks``: the timeline so far (``dispatched``...); the result's timeline adds the
     worker's marks and this process's (``onnxbench.core.timeline``)."""
-    from onnxbench.isolation.worker import run_isolated, warm_fork_server
-    from onnxbench.scenarios.execute import now_iso
-
     started, marks = now_iso(), dict(marks or {})
     marks["fork_requested"] = time.time()
     if warm_fork_server():  # this case had to start it: its own phase

@@ -18,6 +18,7 @@ from onnxbench.executors.base import (
     measure,
     settled,
 )
+from onnxbench.scenarios.execute import now_iso
 
 
 @dataclass
@@ -33,8 +34,6 @@ class LocalExecutor:
                             "cluster whose nodes have those resources; run with --executor ray")
 
     def run(self, cases: list[Case], batch: Batch, progress: ProgressFn) -> list[Result]:
-        from onnxbench.scenarios.execute import now_iso
-
         placement = local_placement()
         results = []
         for i, case in enumerate(cases):

@@ -31,6 +31,8 @@ from typing import Any
 
 from onnxbench.core.case import Case
 from onnxbench.core.errors import UserError
+from onnxbench.isolation.threads import requested_threads
+from onnxbench.runtimes import runtime_device
 
 HARDWARE_SHARE = 0.001  # a token amount of a hardware resource: selects the node type only
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -81,14 +83,10 @@ class Request:
 
 def case_threads(case: Case) -> int | None:
     """The thread count the case pins (``threads`` / ``intra_op_threads``), if any."""
-    from onnxbench.isolation.threads import requested_threads
-
     return requested_threads(case.options)
 
 
 def is_gpu_case(case: Case) -> bool:
-    from onnxbench.runtimes import runtime_device
-
     return runtime_device(case.runtime) == "cuda"
 
 

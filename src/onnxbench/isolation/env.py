@@ -19,6 +19,8 @@ from functools import lru_cache
 from importlib import metadata
 from typing import Any
 
+import psutil
+
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                    "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "OMP_PROC_BIND",
                    "OMP_PLACES", "KMP_AFFINITY", "ORT_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
@@ -50,8 +52,6 @@ def _collect_cached() -> dict[str, Any]:
 
 
 def _cpu() -> dict[str, Any]:
-    import psutil
-
     info: dict[str, Any] = {}
     try:
         import cpuinfo
@@ -84,8 +84,6 @@ def _cpu() -> dict[str, Any]:
 
 
 def _memory() -> dict[str, Any]:
-    import psutil
-
     return {"total_gb": round(psutil.virtual_memory().total / 2**30, 2)}
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import resource
 
+import psutil
+
 
 def peak_memory_mb() -> dict[str, float]:
     """Peak and current RSS of this process, in MB."""
-    import psutil
-
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {"peak_rss_mb": round(peak_kb / 1024.0, 3),
             "rss_mb": round(psutil.Process().memory_info().rss / 2**20, 3)}

@@ -10,6 +10,7 @@ imported eagerly here; the rest loads on first use (PEP 562) to avoid an import 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +27,6 @@ _LAZY = {"measure": "onnxbench.measure.timer", "summarize": "onnxbench.measure.s
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'onnxbench.measure' has no attribute {name!r}")
 

@@ -12,6 +12,7 @@ known to belong to its length: per-length statistics, and the mix's own p50/p99 
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -100,8 +101,6 @@ class MixedCall:
 def run_mix(bind: Callable[[int], Callable[[], Any]], sync: Callable[[], None] | None, policy,
             mix: Mix, seed: int, per_shape_warmup: int | None = None):
     """(Timing, mix record) of the mix: per-length warm-up, then the shared timing loop."""
-    import time
-
     from onnxbench.measure.timer import measure
 
     calls, first_ms = [], {}

@@ -31,6 +31,10 @@ import numpy as np
 
 from onnxbench.core.artifact import Artifact, read_artifact_meta
 from onnxbench.core.errors import Skip
+from onnxbench.measure.shape_mix import main_length
+from onnxbench.model.encoder import truncate_encoder
+from onnxbench.model.frameworks import framework
+from onnxbench.model.zoo import resolve
 
 if TYPE_CHECKING:
     from onnxbench.core.case import Case
@@ -49,8 +53,6 @@ class Bundle:
         """The bundle of ``artifact``: its spec looked up once (none for a bare ONNX file)."""
         if not artifact.has_module:
             return cls(artifact)
-        from onnxbench.model.zoo import resolve
-
         return cls(artifact, spec=resolve(artifact.model))
 
     @classmethod
@@ -120,16 +122,12 @@ class Bundle:
         module = self.spec.load(art.config, state_path=art.state_path, options=art.options)
         n_remove = int(art.options.get("truncate_layers") or 0)
         if n_remove and self.framework == "torch":
-            from onnxbench.model.encoder import truncate_encoder
-
             module = truncate_encoder(module, n_remove, copy_module=False)
         return module
 
     def reference(self) -> Callable[[Mapping[str, np.ndarray]], list[np.ndarray]]:
         """A predict function over one fresh source model (fp32, CPU, built now): the
         reference of ``verify`` and ``accuracy``, through the framework's adapter."""
-        from onnxbench.model.frameworks import framework
-
         fw, spec, config, model = framework(self.framework), self.spec, self.config, \
             self.load_module()
 
@@ -143,7 +141,6 @@ class Bundle:
         the first ``batch`` rows), else seeded ones, the spec's own or synthesised from the
         graph; ``case.values`` fill inputs with one number. ``seq`` overrides the case's (a
         mixed-shape case asks for each of its lengths; by default its heaviest one)."""
-        from onnxbench.measure.shape_mix import main_length
         from onnxbench.model.inputs import fill_values, synthesize
 
         seq = seq or case.seq or main_length(case.seq_mix)

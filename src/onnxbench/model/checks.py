@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import psutil
 
 from onnxbench.core.errors import UserError, suggestion
+from onnxbench.model.onnxfile import is_onnx_file
+from onnxbench.model.zoo import resolve
 
 if TYPE_CHECKING:
     from onnxbench.core.case import Case
@@ -30,8 +33,6 @@ _CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.lim
 
 def memory_limit_bytes() -> int:
     """Physical memory this process may use: RAM, or its cgroup's limit when lower."""
-    import psutil
-
     limit = int(psutil.virtual_memory().total)
     for path in _CGROUP_LIMITS:
         try:
@@ -116,8 +117,6 @@ def check_plan_inputs(cases: Iterable[Case]) -> None:
     """Every case's inputs fit in memory (the largest batch and seq of each model; a shape
     mix at its longest length). A case on the user's own inputs is not sized: its arrays
     are the file's, already read (as ``api.check_model`` does for ``bench``)."""
-    from onnxbench.model.onnxfile import is_onnx_file
-
     biggest: dict[tuple, tuple[Case, int]] = {}
     for case in cases:
         if case.inputs:
@@ -154,6 +153,4 @@ def _load_graph(path: str, mtime_ns: int, size: int):
 
 
 def _spec(model: str):
-    from onnxbench.model.zoo import resolve
-
     return resolve(model)

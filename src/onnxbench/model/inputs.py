@@ -35,7 +35,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from onnxbench.core.errors import UserError, first_line
+from onnxbench.core.errors import UserError, first_line, os_error_message
 
 SEQ_NAMES = frozenset({"seq", "sequence", "seq_len", "seqlen", "sequence_length",
                        "seq_length", "num_tokens", "tokens", "length"})
@@ -59,8 +59,6 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
     try:
         model = onnx.load(str(p), load_external_data=False)
     except OSError as exc:  # permission denied, I/O error: not a format problem
-        from onnxbench.core.errors import os_error_message
-
         raise UserError(os_error_message(exc, "reading the ONNX model")) from None
     except Exception as exc:  # noqa: BLE001 - protobuf DecodeError and friends: the file's
         why = first_line(exc, with_type=False, limit=200)

@@ -14,6 +14,7 @@ directory or a weights folder may come from someone else. So:
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 
 from onnxbench.core.errors import UserError
@@ -47,8 +48,6 @@ def load_state(module, path: Path) -> None:
 
 def load_pickle_weights(path: Path):
     """``torch.load(path, weights_only=True)``: tensors and plain containers, never code."""
-    import warnings
-
     import torch
 
     try:

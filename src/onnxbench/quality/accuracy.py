@@ -21,6 +21,8 @@ import numpy as np
 
 from onnxbench.core.files import atomic_writer
 from onnxbench.core.metrics import REFERENCE_METRICS
+from onnxbench.core.options import OPTIMIZE_OPTIONS
+from onnxbench.model.frameworks import framework
 from onnxbench.quality.metrics import FUNCTIONS
 
 if TYPE_CHECKING:
@@ -157,8 +159,6 @@ def case_accuracy(case, bundle, predict: Predict) -> dict[str, Any]:
     ``hidden_states[-(N+1)]``), fp32, on the CPU, cached beside the weights so variants
     share it.
     """
-    from onnxbench.core.options import OPTIMIZE_OPTIONS
-
     artifact = bundle.artifact
     spec = bundle.spec
     state = Path(artifact.state_path) if artifact.state_path else None
@@ -175,8 +175,6 @@ def case_accuracy(case, bundle, predict: Predict) -> dict[str, Any]:
                             n_batches=ACCURACY_BATCHES, seed=case.seed + ACCURACY_SEED,
                             options=artifact.options or None)
     n_remove = int(artifact.options.get("truncate_layers") or 0)
-    from onnxbench.model.frameworks import framework
-
     label = framework(bundle.framework).label
     result["reference"] = f"fp32 {label}, CPU" + (f", truncated by {n_remove} layers"
                                                  if n_remove else "")

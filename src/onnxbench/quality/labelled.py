@@ -26,6 +26,8 @@ import numpy as np
 
 from onnxbench.core.errors import UserError
 from onnxbench.core.metrics import LABEL_METRICS, METRICS
+from onnxbench.model.frameworks import framework
+from onnxbench.quality.accuracy import onnx_predict
 from onnxbench.quality.metrics import FUNCTIONS, rows
 
 Predict = Callable[[Mapping[str, np.ndarray]], list[np.ndarray]]
@@ -112,15 +114,11 @@ def _feeds(data, bundle) -> tuple[dict[str, np.ndarray], int | None, str | None]
 
 
 def _reference(case, bundle, graph: str | None) -> tuple[Predict, str]:
-    from onnxbench.quality.accuracy import onnx_predict
-
     ref = case.options.get("reference")
     if ref:
         if not Path(ref).is_file():
             raise UserError(f"option reference {ref!r}: no such file; give the fp32 .onnx")
         return onnx_predict(ref), f"{ref} on ONNX Runtime CPU"
     if bundle.has_module:  # the source model, through its framework adapter
-        from onnxbench.model.frameworks import framework
-
         return bundle.reference(), f"fp32 {framework(bundle.framework).label}, CPU"
     return onnx_predict(graph or case.model), f"{case.model} on ONNX Runtime CPU"

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from onnxbench.core.case import Case
 from onnxbench.core.errors import UserError
+from onnxbench.runtimes import registry
 
 # case fields a label may need besides the runtime; options are keyed "options.<name>"
 FIELDS = ("exporter", "precision", "batch", "seq", "hardware")
@@ -40,12 +41,10 @@ def runtime_traits(runtime: str) -> RuntimeTraits | None:
     """What the runtime registry declares for ``runtime`` (plugins included); None for a
     name no longer registered here (a run made with a plugin not installed now).
     The report asks the registry, never the name, what a runtime is."""
-    from onnxbench.runtimes.registry import is_reference_runtime, runtime_class, runtime_label
-
     try:
-        cls = runtime_class(runtime)
-        return RuntimeTraits(str(cls.framework), str(cls.device), runtime_label(runtime),
-                             is_reference_runtime(runtime))
+        cls = registry.runtime_class(runtime)
+        return RuntimeTraits(str(cls.framework), str(cls.device), registry.runtime_label(runtime),
+                             registry.is_reference_runtime(runtime))
     except UserError:
         return None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from onnxbench.core.options import OPTIMIZE_OPTIONS
 from onnxbench.report.fmt import DASH, sig
 from onnxbench.report.labels import model_config
 from onnxbench.report.rundata import Point
@@ -44,8 +45,6 @@ def _not_fused(steps: list[dict[str, Any]]) -> str:
 
 def variant(case: Any) -> str:
     """The graph's recipe: its precision and the optimisation options the case set."""
-    from onnxbench.core.options import OPTIMIZE_OPTIONS
-
     opts = [f"{k}={v}" for k, v in sorted(case.options.items()) if k in OPTIMIZE_OPTIONS and v]
     return "; ".join([case.precision, *opts])
 

@@ -20,10 +20,15 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import numpy as np
 from pydantic import Field, model_validator
 
+from onnxbench.build.artifacts import graph_record, optimization_record
 from onnxbench.core.errors import Skip, UserError, first_line
 from onnxbench.core.options import Count, Flag, OptFlag, PosInt, Table, Text, choice, integer
 from onnxbench.model.inputs import input_caster
+from onnxbench.profile.ort import profile_session
+from onnxbench.profile.placement import session_placement
 from onnxbench.runtimes.base import Device, Inputs, Runtime, RuntimeOptions
+from onnxbench.runtimes.gpu_memory import nvml_memory
+from onnxbench.runtimes.ort_tensors import stream_options, tensor_infer
 
 if TYPE_CHECKING:
     from onnxbench.model.bundle import Bundle
@@ -180,8 +185,6 @@ class OrtRuntime(Runtime):
     def tensor_stage(self, bundle: Bundle, options: Mapping[str, Any],
                      device: Any) -> tuple[Callable[[Any], Any], dict[str, Any]]:
         """Torch tensors in and out (``onnxbench.runtimes.ort_tensors``)."""
-        from onnxbench.runtimes.ort_tensors import stream_options, tensor_infer
-
         self.prepare(bundle, stream_options(options, device))
         return tensor_infer(self.sess, device)
 
@@ -337,8 +340,6 @@ class OrtRuntime(Runtime):
         """NVML: this process's and the device's memory in use (MB), on CUDA."""
         if self.device != "cuda" or self.sess is None:
             return {}
-        from onnxbench.runtimes.gpu_memory import nvml_memory
-
         return nvml_memory(self.opts.device_id)
 
     def what_ran(self) -> dict[str, Any]:
@@ -346,8 +347,6 @@ class OrtRuntime(Runtime):
         bundle = self.bundle
         if bundle is None or bundle.onnx_path is None or not bundle.has_module:
             return {}
-        from onnxbench.build.artifacts import graph_record, optimization_record
-
         info: dict[str, Any] = {"graph": graph_record(bundle.artifact, bundle.meta)}
         record = optimization_record(bundle.meta)
         if record:
@@ -368,8 +367,6 @@ class OrtRuntime(Runtime):
         """Nodes per provider, CPU fallbacks and Memcpy nodes (onnxbench.profile.placement)."""
         if self.sess is None:
             return None
-        from onnxbench.profile.placement import session_placement
-
         model, providers, make = self._fresh_session_args()
         return session_placement(model, providers, make, self.provider)
 
@@ -377,8 +374,6 @@ class OrtRuntime(Runtime):
         """ORT's session profiler over ``runs`` runs (onnxbench.profile.ort)."""
         if self.sess is None:
             return None
-        from onnxbench.profile.ort import profile_session
-
         model, providers, make = self._fresh_session_args()
         return profile_session(model, providers, make, self._feed(inputs), runs=runs)
 

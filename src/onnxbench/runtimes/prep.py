@@ -12,6 +12,7 @@ import numpy as np
 
 from onnxbench.core.errors import Skip
 from onnxbench.core.options import OPTIMIZE_OPTIONS
+from onnxbench.model.pad import pad_batch
 
 if TYPE_CHECKING:
     from onnxbench.core.case import Case
@@ -29,8 +30,6 @@ def pad_inputs(inputs: dict[str, np.ndarray], case: Case
     to = case.options.get("pad_batch_to")
     if not to or int(to) <= case.batch:
         return inputs, {}
-    from onnxbench.model.pad import pad_batch
-
     padded, n_real = pad_batch(inputs, int(to))
     return padded, {"padded_batch": int(to), "real_batch": n_real}
 

@@ -28,7 +28,7 @@ import importlib
 import re
 from collections.abc import Callable
 
-from onnxbench.core.errors import UserError
+from onnxbench.core.errors import UserError, did_you_mean
 from onnxbench.core.plugins import load_plugins
 from onnxbench.runtimes.base import Runtime
 
@@ -92,8 +92,6 @@ def _target(name: str) -> str:
     load_plugins()
     if name in RUNTIMES:
         return RUNTIMES[name]
-    from onnxbench.core.errors import did_you_mean
-
     near = name.replace("gpu", "cuda") if name.replace("gpu", "cuda") in RUNTIMES else (
         did_you_mean(name, RUNTIMES))
     spellings = ", ".join(s for _, s in PATTERNS.values())

@@ -10,6 +10,7 @@ does not say so is not a fair one.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -20,8 +21,11 @@ from pydantic import Field
 
 from onnxbench.core.errors import Skip, UserError
 from onnxbench.core.options import OptFlag, PosInt, choice, integer
+from onnxbench.model.encoder import find_encoder
 from onnxbench.model.torch_run import to_numpy_list
+from onnxbench.profile.torch import profile_callable
 from onnxbench.runtimes.base import Device, Inputs, Runtime, RuntimeOptions
+from onnxbench.runtimes.gpu_memory import cap_torch_memory
 
 if TYPE_CHECKING:
     from onnxbench.model.bundle import Bundle
@@ -120,8 +124,6 @@ class TorchEagerRuntime(Runtime):
                 torch.backends.cuda.matmul.allow_tf32 = self.opts.tf32
                 torch.backends.cudnn.allow_tf32 = self.opts.tf32
             if self.opts.gpu_mem_limit_mb is not None:
-                from onnxbench.runtimes.gpu_memory import cap_torch_memory
-
                 self._cap = cap_torch_memory(self.opts.gpu_mem_limit_mb, self.opts.device_id)
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter_ns()
@@ -166,8 +168,6 @@ class TorchEagerRuntime(Runtime):
 
     def call_context(self) -> Any:
         """What every inference runs under: inference_mode, plus autocast when asked."""
-        import contextlib
-
         torch = self._torch
         if self.opts.autocast is None:
             return torch.inference_mode()
@@ -231,8 +231,6 @@ class TorchEagerRuntime(Runtime):
         """torch.profiler over ``runs`` calls bound to ``inputs`` (onnxbench.profile.torch)."""
         if self.module is None:
             return None
-        from onnxbench.profile.torch import profile_callable
-
         cuda = self.device == "cuda"
         return profile_callable(self.bind(inputs), runs=runs, device=self.device,
                                 sync=self.synchronize if cuda else None)
@@ -251,8 +249,6 @@ class TorchEagerRuntime(Runtime):
                        .get("truncate_layers") or 0)
         if not n_remove or self.module is None:
             return {}
-        from onnxbench.model.encoder import find_encoder
-
         module = getattr(self.module, "_orig_mod", self.module)  # torch.compile's wrapper
         return {"module": {"encoder_layers": len(find_encoder(module).encoder.layer),
                            "truncated_layers": n_remove}}

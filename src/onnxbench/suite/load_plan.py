@@ -23,6 +23,7 @@ from onnxbench.core.early_stopping import requests_needed
 from onnxbench.core.errors import UserError
 from onnxbench.core.load_spec import INFEASIBLE, LoadSpec
 from onnxbench.core.policy import MeasurePolicy
+from onnxbench.scenarios.peak import MAX_CONFIRMS
 
 OVERHEAD_S = 300.0  # per case: worker start, session, pre-check, ceiling, warm-up, drain
 PEAK_PROBES = 20    # a peak search's probes, for its time-out
@@ -107,8 +108,6 @@ def load_cases(model: str, runtimes: Sequence[str], specs: Sequence[LoadSpec], *
 def case_timeout(spec: LoadSpec) -> float:
     """A generous time-out: the measured seconds (every peak probe and confirmation) plus
     start-up and drain."""
-    from onnxbench.scenarios.peak import MAX_CONFIRMS
-
     per_point = spec.duration_s
     if spec.name in ("server", "peak") and spec.qps:
         per_point = max(per_point, requests_needed(0, spec.percentile) / spec.qps)

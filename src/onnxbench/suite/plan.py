@@ -28,6 +28,7 @@ from typing import Any
 from onnxbench.core.case import Case, tag_colliding_models
 from onnxbench.core.load_spec import LoadSpec, ScenarioBlock
 from onnxbench.core.policy import MeasurePolicy
+from onnxbench.measure.shape_mix import parse_mix
 from onnxbench.model.onnxfile import is_onnx_file
 from onnxbench.suite.schema import (
     DEFAULT_RUNTIMES,
@@ -156,8 +157,6 @@ def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, flo
 
 def _data_fields(entry: CaseEntry) -> dict[str, Any]:
     """The entry's real inputs, fixed values and shape mix (a file of lengths read here)."""
-    from onnxbench.measure.shape_mix import parse_mix
-
     return {"values": entry.values or {}, "inputs": entry.inputs,
             "seq_mix": parse_mix(entry.seq_mix) if entry.seq_mix is not None else None}
 

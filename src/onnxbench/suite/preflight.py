@@ -11,26 +11,22 @@ real when the case runs; this is a forecast, and says so.
 from __future__ import annotations
 
 from onnxbench.core.case import Case
+from onnxbench.model.onnxfile import is_onnx_file
+from onnxbench.runtimes import runtime_class
+from onnxbench.scenarios.pipeline.run import unfit
 
 
 def _runtime_reason(case: Case) -> str | None:
     """The device, provider, framework and compiler checks: the runtime's own ``available``."""
-    from onnxbench.runtimes import runtime_class
-
     return runtime_class(case.runtime).available(case.runtime)
 
 
 def _pipeline_reason(case: Case) -> str | None:
-    from onnxbench.scenarios.pipeline.run import unfit
-
     return unfit(case) if "pipeline" in case.options else None
 
 
 def skip_reason(case: Case) -> str | None:
     """Why this machine would skip ``case`` (None: it should run here)."""
-    from onnxbench.model.onnxfile import is_onnx_file
-    from onnxbench.runtimes import runtime_class
-
     if runtime_class(case.runtime).framework == "onnx" and not case.exporter \
             and not is_onnx_file(case.model):
         return f"no ONNX graph: {case.runtime} runs an exported .onnx file and this case has none"

@@ -20,8 +20,10 @@ from onnxbench.core.errors import Skip, UserError, first_line
 from onnxbench.core.result import Result
 from onnxbench.executors.base import Batch, Executor, Progress, ProgressFn
 from onnxbench.executors.local import LocalExecutor
+from onnxbench.isolation.env import collect
 from onnxbench.isolation.worker import WorkerOutcome, preload, run_isolated
 from onnxbench.model.onnxfile import is_onnx_file
+from onnxbench.model.zoo import resolve, spec_names
 from onnxbench.suite.aggregate import Summary, aggregate
 from onnxbench.suite.plan import Plan
 from onnxbench.suite.rundir import (
@@ -59,8 +61,6 @@ def select(cases: list[Case], only: str | None) -> list[Case]:
 
 def collect_env() -> dict[str, Any]:
     """The environment fingerprint, once per run."""
-    from onnxbench.isolation.env import collect
-
     return collect()
 
 
@@ -102,8 +102,6 @@ def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
 
 def _model_modules(cases: list[Case]) -> list[str]:
     """The heavy modules the plan's zoo models import (a spec's ``preload``)."""
-    from onnxbench.model.zoo import resolve, spec_names
-
     names = set(spec_names())
     return sorted({m for name in {c.model for c in cases} if name in names
                    for m in resolve(name).preload})

@@ -20,12 +20,19 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
+from onnxbench.build.optimize import PRECISIONS
 from onnxbench.core.case import AB_FIELDS
 from onnxbench.core.errors import UserError, suggestion
 from onnxbench.core.load_spec import ScenarioBlock
 from onnxbench.core.options import OptionError, number
+from onnxbench.executors import EXECUTORS
+from onnxbench.measure.shape_mix import parse_mix
+from onnxbench.model.frameworks import framework_of, known_exporters
+from onnxbench.model.onnxfile import is_onnx_file
+from onnxbench.model.zoo import is_factory, resolve, spec_names
 from onnxbench.report.table_specs import TableSpec
 from onnxbench.runtimes.case_options import check_options
+from onnxbench.runtimes.registry import runtime_class, validate_runtime_name
 from onnxbench.suite.trust import PATH_OPTIONS
 
 AXES = ("model", "config", "exporter", "runtimes", "batch", "seq", "precision", "hardware")
@@ -149,15 +156,11 @@ def check_names(suite: Suite) -> Problem | None:
 def _check_data(i: int, entry: CaseEntry) -> Problem | None:
     """``inputs`` (a readable file matching a bare graph's inputs), ``values`` and
     ``seq_mix``: checked here so a mistake stops the suite before it runs."""
-    from onnxbench.measure.shape_mix import parse_mix
-
     try:
         if entry.seq_mix is not None:
             parse_mix(entry.seq_mix)
     except UserError as exc:
         return ("cases", i, "seq_mix"), str(exc)
-    from onnxbench.model.onnxfile import is_onnx_file
-
     graphs = [m for m in entry.model or [] if is_onnx_file(m) and Path(m).is_file()]
     try:
         for graph in graphs:
@@ -234,8 +237,6 @@ def _check_models(i: int, entry: CaseEntry, where: tuple = ("model",),
 def _check_exporters(i: int, entry: CaseEntry, defaults: Defaults | None, model: str,
                      spec: Any) -> Problem | None:
     """Each exporter the model is crossed with must be one of its framework's."""
-    from onnxbench.model.frameworks import framework_of
-
     fw = framework_of(spec)
     own = entry.exporter is not None
     given = entry.exporter if own else (defaults.exporter if defaults else None)
@@ -250,9 +251,6 @@ def _check_exporters(i: int, entry: CaseEntry, defaults: Defaults | None, model:
 def model_file(model: str) -> str | None:
     """The file a model string names (an ONNX file, by suffix or content, or the .py of a
     ``file.py:factory``); None for a zoo name or a TensorFlow source."""
-    from onnxbench.model.onnxfile import is_onnx_file
-    from onnxbench.model.zoo import is_factory
-
     if is_factory(model):
         return model.split(":", 1)[0]
     return model if is_onnx_file(model) else None
@@ -263,8 +261,6 @@ def absolute_model(model: str) -> str:
     was checked), so a plan runs and resumes from anywhere; zoo names unchanged."""
     path = model_file(model)
     if path is None:
-        from onnxbench.model.zoo import spec_names
-
         if model in spec_names() or not os.path.exists(model):
             return model
         path = model  # a TensorFlow source: SavedModel directory or .keras file
@@ -296,8 +292,6 @@ def absolute_paths(suite: Suite) -> Suite:
 
 
 def _zoo_spec(model: str):
-    from onnxbench.model.zoo import resolve, spec_names
-
     try:
         return resolve(model), None
     except UserError:
@@ -330,8 +324,6 @@ def _check_axes(base: tuple, axes: Axes, entry: CaseEntry | None) -> Problem | N
 
 
 def _check_executor(spec: ExecutorSpec) -> Problem | None:
-    from onnxbench.executors import EXECUTORS
-
     if spec.name in EXECUTORS:
         return None
     known = list(EXECUTORS)
@@ -344,8 +336,6 @@ DICT_OPTIONS = frozenset({"provider_options", "session_config", "compile"})
 
 
 def _exporter_problem(name: str | None) -> str | None:
-    from onnxbench.model.frameworks import known_exporters
-
     exporters = known_exporters()
     if name is None or name in exporters:
         return None
@@ -354,8 +344,6 @@ def _exporter_problem(name: str | None) -> str | None:
 
 
 def _runtime_problem(name: str) -> str | None:
-    from onnxbench.runtimes.registry import validate_runtime_name
-
     try:
         validate_runtime_name(name)
     except UserError as exc:
@@ -389,9 +377,6 @@ def check_suite_options(suite: Suite) -> Problem | None:
 def check_precision(runtime: str, precision: str) -> None:
     """A precision some stage can apply: a graph conversion, or the runtime's own (PyTorch
     runtimes convert the module); one the runtime cannot apply is a skip when it runs."""
-    from onnxbench.build.optimize import PRECISIONS
-    from onnxbench.runtimes.registry import runtime_class
-
     known = list(PRECISIONS) + [p for p in runtime_class(runtime).precisions if p not in PRECISIONS]
     if precision not in known:
         raise OptionError("precision", f"precision={precision!r} must be one of: "

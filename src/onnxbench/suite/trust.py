@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from onnxbench.core.errors import UserError
 from onnxbench.core.files import confined, inside
+from onnxbench.model.zoo import is_factory, spec_names
 
 if TYPE_CHECKING:
     from onnxbench.core.case import Case
@@ -34,15 +35,11 @@ PATH_OPTIONS = ("weights", "data_dir", "accuracy_data", "reference")
 
 def is_code(model: str) -> bool:
     """A ``file.py:factory`` model: running it runs the user's code."""
-    from onnxbench.model.zoo import is_factory
-
     return is_factory(model)
 
 
 def plan_references(cases: Iterable[Case], run_dir: Path) -> tuple[list[str], list[str]]:
     """(code the plan would import, paths outside ``run_dir`` it would read)."""
-    from onnxbench.model.zoo import spec_names
-
     names = set(spec_names())
     code: dict[str, None] = {}
     outside: dict[str, None] = {}
@@ -69,8 +66,6 @@ def check_resume(cases: list[Case], run_dir: Path, trust: bool) -> None:
 
 def check_models_present(cases: Iterable[Case], run_dir: Path) -> None:
     """Each model file (or factory's .py, or TensorFlow source) of ``cases`` exists."""
-    from onnxbench.model.zoo import spec_names
-
     names = set(spec_names())
     for model in dict.fromkeys(c.model for c in cases):
         if model in names:

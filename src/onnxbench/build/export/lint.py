@@ -37,6 +37,9 @@ import numpy as np
 import onnx
 from onnx import numpy_helper, shape_inference
 
+from onnxbench.build.optimize.concat import CUDA_GRAPH_CONCAT_LIMIT
+from onnxbench.build.optimize.graphedit import EXACT_INTEGERS, INTEGER_TYPES
+
 Dim = int | str | None  # concrete size, symbolic name, or unknown
 ERROR, WARNING = "error", "warning"
 BROADCAST_OPS = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Mod", "Equal", "Less", "Greater",
@@ -227,8 +230,6 @@ def _check_broadcast(node, idx, g: _Graph) -> list[Finding]:
 
 
 def _check_concat(node, idx, g: _Graph) -> list[Finding]:
-    from onnxbench.build.optimize.concat import CUDA_GRAPH_CONCAT_LIMIT
-
     wide = []
     if len(node.input) > CUDA_GRAPH_CONCAT_LIMIT:
         wide = [Finding("concat-cuda-graph", WARNING, _label(node, idx), node.op_type,
@@ -270,8 +271,6 @@ def _check_expand(node, idx, g: _Graph) -> list[Finding]:
 
 
 def _check_cast(node, idx, g: _Graph) -> list[Finding]:
-    from onnxbench.build.optimize.graphedit import EXACT_INTEGERS, INTEGER_TYPES
-
     source, to = g.types.get(node.input[0]), _attr(node, "to")
     if source not in (onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16) \
             or to not in INTEGER_TYPES:

@@ -37,8 +37,9 @@ from onnxbench.build.export.lint import Finding, lint
 from onnxbench.build.export.reference import ort_session, shape_key, write_reference
 from onnxbench.build.export.tracing import failure_hint, hazard_notes, trace_findings
 from onnxbench.core.errors import UserError, first_line
-from onnxbench.model.frameworks import ExportResult
+from onnxbench.model.frameworks import ExportResult, framework_of
 from onnxbench.model.pad import pad_batch, trim
+from onnxbench.model.zoo import resolve
 from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, compare
 
 if TYPE_CHECKING:
@@ -249,9 +250,6 @@ def export_matrix(spec_name: str, config: str | None,
     ``all_mode`` (default: more than one exporter) adds a fixed variant of every exporter
     (every fix applied) where the framework has export-side fixes.
     """
-    from onnxbench.model.frameworks import framework_of
-    from onnxbench.model.zoo import resolve
-
     spec = resolve(spec_name)
     spec.config(config)  # UserError for an unknown config, before any work
     fw = framework_of(spec)

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.core.errors import UserError
+from onnxbench.core.errors import UserError, first_line
 from onnxbench.core.files import atomic_write_text
+from onnxbench.quality.parity import compare
 
 FORMAT = "onnxbench-reference/1"
 MAX_ELEMENTS = 400_000  # about 8 MB of JSON
@@ -118,10 +119,7 @@ def verify(model_path: Path, reference_path: Path, rtol: float, atol: float) -> 
     Returns a plain dict (``passed``, and per shape key the parity report or the ORT
     error); UserError when the files are unusable or the input names do not match.
     """
-    from onnxbench.core.errors import first_line
     from onnxbench.model.inputs import load_onnx
-    from onnxbench.quality.parity import compare
-
     model = load_onnx(model_path)
     inputs, outputs, meta = read_reference(reference_path)
     init = {i.name for i in model.graph.initializer}
@@ -151,11 +149,8 @@ def verify_inputs(model_path: Path, inputs_path: Path, against: Path | None, rto
     with the expected outputs stored beside them (``output_N.pb``, or arrays named like the
     model's outputs) or, with ``against``, with another ONNX file's outputs on the same
     inputs (e.g. the fp32 original of an optimised graph). Same shape as ``verify``'s."""
-    from onnxbench.core.errors import first_line
     from onnxbench.model.input_files import check_inputs, load_user_data
     from onnxbench.model.inputs import load_onnx
-    from onnxbench.quality.parity import compare
-
     model = load_onnx(model_path)
     data = load_user_data(inputs_path)
     feeds = check_inputs(model, data, values)

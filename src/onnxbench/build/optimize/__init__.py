@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from onnxbench.build.optimize import fp16, fusion, int8, levels, truncate
+from onnxbench.build.optimize.concat import split_concats_file
+from onnxbench.build.optimize.embeddings import merge_file
+from onnxbench.build.optimize.fold import fold_file
 from onnxbench.build.optimize.report import ChangeReport, StepReport, summarize_graph
 from onnxbench.core.errors import UserError
 from onnxbench.model.onnxfile import is_onnx_file
@@ -47,8 +51,6 @@ def _check_precision(precision: str) -> None:
 
 def _check_names(level: str | None, fuse: str | None, opts: Mapping[str, Any]) -> None:
     """Fail on a misspelt level, fusion type or calibration method before any work."""
-    from onnxbench.build.optimize import fusion, int8, levels
-
     if level:
         levels.ort_level(level)
     if fuse and FUSE_TYPE_FOR_MODEL.get(fuse, fuse) not in fusion.fusion_model_types():
@@ -61,8 +63,6 @@ def _check_names(level: str | None, fuse: str | None, opts: Mapping[str, Any]) -
 def _calibration(current: Path, calibration_inputs: Iterable[Mapping] | None,
                  opts: Mapping[str, Any]) -> tuple[list, str]:
     """Calibration batches: given ones, else the zoo's data, else seeded graph inputs."""
-    from onnxbench.build.optimize import int8
-
     if calibration_inputs is not None:
         return list(calibration_inputs), "given calibration inputs"
     if opts.get("model") and not is_onnx_file(str(opts["model"])):
@@ -93,8 +93,6 @@ def _check_feed_runs(path: Path, feed: Mapping[str, Any]) -> None:
 
 def _precision_step(current: Path, out_dir: Path, stem: str, precision: str,
                     calibration_inputs, opts: Mapping[str, Any]) -> StepReport | None:
-    from onnxbench.build.optimize import fp16, int8
-
     dst = out_dir / f"{stem}.{precision}.onnx"
     if precision == "fp16":
         return fp16.to_fp16(current, dst, keep_io_types=bool(opts.get("keep_io_types", False)),
@@ -145,8 +143,6 @@ def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp3
         report.steps.append(step)
         current, stem = Path(step.after.path), Path(step.after.path).stem
     if level:
-        from onnxbench.build.optimize import levels
-
         report.steps.append(levels.optimize_level(current, out_dir / f"{stem}.{level}.onnx",
                                                   level))
         after = report.steps[-1].after
@@ -159,8 +155,6 @@ def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp3
 def _passes(src: Path, out_dir: Path, stem: str, fuse: str | None,
             model_type_hint: str | None, opts: Mapping[str, Any]):
     """Yield the model-level steps in order (truncate, fuse), each reading the previous."""
-    from onnxbench.build.optimize import fusion, truncate
-
     current = src
     n_remove = int(opts.get("truncate_layers") or 0)
     if n_remove:
@@ -184,21 +178,15 @@ def _passes(src: Path, out_dir: Path, stem: str, fuse: str | None,
             current, stem = dst, dst.stem
         yield step
     if opts.get("fold_slices"):
-        from onnxbench.build.optimize.fold import fold_file
-
         dst = out_dir / f"{stem}.fold.onnx"
         step = fold_file(current, dst)
         current, stem = dst, dst.stem
         yield step
     if opts.get("merge_embeddings"):
-        from onnxbench.build.optimize.embeddings import merge_file
-
         dst = out_dir / f"{stem}.emb.onnx"
         step = merge_file(current, dst)
         current, stem = dst, dst.stem
         yield step
     if opts.get("split_concat"):
-        from onnxbench.build.optimize.concat import split_concats_file
-
         dst = out_dir / f"{stem}.concat.onnx"
         yield split_concats_file(current, dst, int(opts["split_concat"]))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from onnxbench.build.optimize.report import StepReport, summarize_graph
+
 CUDA_GRAPH_CONCAT_LIMIT = 32
 
 
@@ -45,8 +47,6 @@ def split_wide_concats(model, max_inputs: int = CUDA_GRAPH_CONCAT_LIMIT) -> int:
 def split_concats_file(src: Path, dst: Path, max_inputs: int = CUDA_GRAPH_CONCAT_LIMIT):
     """The pass on files, as a change-report step."""
     import onnx
-
-    from onnxbench.build.optimize.report import StepReport, summarize_graph
 
     model = onnx.load(str(src))
     n = split_wide_concats(model, max_inputs)

@@ -32,6 +32,7 @@ from onnxbench.build.optimize.graphedit import (
     tensor_info,
     used_names,
 )
+from onnxbench.build.optimize.report import StepReport, summarize_graph
 
 
 def _lookups(concat, producer, reads, values, info):
@@ -132,8 +133,6 @@ def merge_embedding_lookups(model) -> dict[str, int]:
 def merge_file(src: Path, dst: Path):
     """The pass on files, as a change-report step."""
     import onnx
-
-    from onnxbench.build.optimize.report import StepReport, summarize_graph
 
     model = onnx.load(str(src))
     counts = merge_embedding_lookups(model)

@@ -35,6 +35,7 @@ from onnxbench.build.optimize.graphedit import (
     rename_inputs,
     tensor_info,
 )
+from onnxbench.build.optimize.report import StepReport, summarize_graph
 
 
 def _scalar(values: dict, name: str | None) -> int | None:
@@ -164,8 +165,6 @@ def fold_feature_shuffling(model) -> dict[str, int]:
 def fold_file(src: Path, dst: Path):
     """The pass on files, as a change-report step."""
     import onnx
-
-    from onnxbench.build.optimize.report import StepReport, summarize_graph
 
     model = onnx.load(str(src))
     counts = fold_feature_shuffling(model)

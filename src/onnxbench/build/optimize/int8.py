@@ -17,6 +17,7 @@ import numpy as np
 
 from onnxbench.build.optimize.report import StepReport, quiet, summarize_graph
 from onnxbench.core.errors import UserError
+from onnxbench.model.zoo import resolve
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 MODES = ("dynamic", "static")
@@ -100,8 +101,6 @@ def zoo_calibration(model: str, config: str | None, *, count: int = 8, batch: in
     """Calibration batches from the zoo spec: training rows where it has data (the held-out
     rows are scored for accuracy, so calibrating on them would flatter int8), else seeded
     example inputs from ``make_inputs``. Returns (batches, a one-line description)."""
-    from onnxbench.model.zoo import resolve
-
     spec = resolve(model)
     calibration_rows = getattr(spec, "calibration_rows", None)
     if callable(calibration_rows):

@@ -16,6 +16,7 @@ from typing import Any
 from onnxbench.build.optimize.report import StepReport, summarize_graph
 from onnxbench.core.errors import CheckFailed
 from onnxbench.model.encoder import prove_truncation, truncate_encoder
+from onnxbench.model.zoo import resolve
 
 
 def truncate_zoo_model(model: str, config: str | None, n_remove: int, dst: Path, *,
@@ -26,8 +27,6 @@ def truncate_zoo_model(model: str, config: str | None, n_remove: int, dst: Path,
     Raises CheckFailed (exit 1) if the proof fails: an unproved truncation is never saved.
     """
     import torch
-
-    from onnxbench.model.zoo import resolve
 
     spec = resolve(model)
     full = spec.build(config, seed=seed, options=options, train=False).eval()

@@ -24,6 +24,7 @@ from typing import Any
 from onnxbench.core.errors import UserError, suggestion
 from onnxbench.core.plugins import load_plugins
 from onnxbench.model.zoo.base import ModelSpec
+from onnxbench.model.zoo.external import FactorySpec
 
 SPECS: dict[str, str] = {
     "dcnv2": "onnxbench.model.zoo.dcnv2:DCNV2",
@@ -79,8 +80,6 @@ def resolve(model: str) -> ModelSpec:
     if model in SPECS:
         return register(_load(SPECS[model]))
     if is_factory(model):
-        from onnxbench.model.zoo.external import FactorySpec
-
         return FactorySpec.from_path(model)
     for target in SOURCES:
         source: Callable[[str], ModelSpec | None] = _load(target)

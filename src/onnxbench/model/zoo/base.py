@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from onnxbench.core.errors import UserError
 from onnxbench.core.metrics import METRICS, Metric
+from onnxbench.model.weights import load_state
 
 Predict = Callable[[Mapping[str, np.ndarray]], list[np.ndarray]]
 
@@ -49,8 +51,6 @@ class ModelSpec(ABC):
 
     def config(self, name: str | None) -> dict[str, Any]:
         """The named config's settings; raises UserError naming the allowed ones."""
-        from onnxbench.core.errors import UserError
-
         key = name or self.default_config
         if key not in self.configs:
             raise UserError(f"model {self.name!r}: unknown config {key!r}; "
@@ -74,8 +74,6 @@ class ModelSpec(ABC):
         or a pickle only through ``torch.load(weights_only=True)`` (onnxbench.model.weights)."""
         module = self.build(config, seed=0, options=options, train=state_path is None)
         if state_path is not None:
-            from onnxbench.model.weights import load_state
-
             load_state(module, state_path)
         return module.eval()
 

@@ -27,7 +27,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from onnxbench.model.zoo import register
-from onnxbench.model.zoo.base import MAX_ABS_DIFF, ModelSpec, Predict, single_thread
+from onnxbench.model.zoo.base import (
+    MAX_ABS_DIFF,
+    ModelSpec,
+    Predict,
+    meta_param_count,
+    single_thread,
+)
 
 LOW_RANK, N_EXPERTS = 32, 4  # deepctr's DCNMix defaults, as the reference used them
 # independent random streams: example inputs, training rows, held-out rows never coincide
@@ -183,8 +189,6 @@ class DCNv2Spec(ModelSpec):
         return module.eval()
 
     def param_count(self, config: str | None, options: Mapping[str, Any] | None = None) -> int:
-        from onnxbench.model.zoo.base import meta_param_count
-
         cfg = self.config(config)
         return meta_param_count(lambda: _dcnmix(cfg, 0, device="meta"))
 

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from onnxbench.core.files import atomic_write_bytes
+from onnxbench.model.preprocess import pil_preprocess
+from onnxbench.model.zoo.data import digits_split
 
 SOURCE = "scikit-learn digits (UCI handwritten digits, 8x8 grey, bundled with scikit-learn)"
 SOURCE_SIZE = 96   # rendered file side: larger than the model input, so every pipeline downscales
@@ -39,8 +41,6 @@ def _digits():
 
 
 def _rows(split: str) -> np.ndarray:
-    from onnxbench.model.zoo.data import digits_split
-
     s = digits_split()
     if split not in SPLITS:
         raise ValueError(f"split {split!r}: choose one of {', '.join(SPLITS)}")
@@ -84,8 +84,6 @@ def preprocessed(split: str, image_size: int, *, fmt: str = "jpeg",
     """(x, y) of a split as the ``current`` pipeline feeds the model: encoded, decoded, PIL
     bilinear resize, normalised, NCHW float32. Used to train and score the ``digits`` config."""
     from PIL import Image
-
-    from onnxbench.model.preprocess import pil_preprocess
 
     images, labels = _digits()
     rows = _rows(split)

@@ -21,7 +21,8 @@ import numpy as np
 
 from onnxbench.core.errors import Skip, UserError
 from onnxbench.model.zoo import register
-from onnxbench.model.zoo.base import TOP1_AGREEMENT, ModelSpec, meta_param_count
+from onnxbench.model.zoo.base import TOP1_AGREEMENT, ModelSpec, meta_param_count, single_thread
+from onnxbench.model.zoo.digits import SOURCE, preprocessed
 
 # the real shapes of microsoft/resnet-18 and microsoft/resnet-50
 SHAPES = {
@@ -130,8 +131,6 @@ class ResNetSpec(ModelSpec):
 
     def held_out(self, config: str | None, options: Mapping[str, Any] | None = None):
         """(x, y) of the held-out digits as the ``current`` pipeline preprocesses them."""
-        from onnxbench.model.zoo.digits import preprocessed
-
         if self.config(config).get("data") != "digits":
             return None
         return preprocessed("held-out", self.image_size(config, options))
@@ -142,8 +141,6 @@ class ResNetSpec(ModelSpec):
         data = self.held_out(config, options)
         if data is None:
             return None
-        from onnxbench.model.zoo.digits import SOURCE
-
         x, y = data
         preds = np.concatenate([np.asarray(predict({"pixel_values": x[i:i + 128]})[0]).argmax(-1)
                                 for i in range(0, len(x), 128)])
@@ -186,9 +183,6 @@ class ResNetSpec(ModelSpec):
 def _train_digits(module, cfg: dict[str, Any], image_size: int, seed: int) -> None:
     """Adam on the training digits (seconds on one thread), seeded; held-out rows unseen."""
     import torch
-
-    from onnxbench.model.zoo.base import single_thread
-    from onnxbench.model.zoo.digits import preprocessed
 
     x_np, y_np = preprocessed("train", image_size)
     x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)

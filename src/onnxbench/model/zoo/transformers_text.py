@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from onnxbench.core.errors import UserError
+from onnxbench.model.weights import check_weights_folder
 from onnxbench.model.zoo import register
 from onnxbench.model.zoo.base import ModelSpec, meta_param_count
 
@@ -112,8 +113,6 @@ class TextEncoderSpec(ModelSpec):
         return cfg
 
     def _make(self, config: str | None, options: Mapping[str, Any] | None):
-        from onnxbench.model.weights import check_weights_folder
-
         _, model_cls = self._classes()
         folder = self.weights_dir(options)
         hf_cfg = self.hf_config(config, options)

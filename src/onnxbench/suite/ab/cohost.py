@@ -23,11 +23,15 @@ from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.errors import Skip, first_line
 from onnxbench.core.result import Result, Timing
+from onnxbench.isolation.memory import peak_memory_mb
 from onnxbench.measure.device import side_by_side
 from onnxbench.measure.interleave import ARMS, BlockPlan, Interleaved, Side, interleave
 from onnxbench.measure.twolevel import ProcessPairs, pair_blocks
 from onnxbench.model.bundle import Bundle
 from onnxbench.runtimes.base import Runtime
+from onnxbench.runtimes.prep import pad_inputs, runtime_options
+from onnxbench.runtimes.registry import get_runtime
+from onnxbench.scenarios.execute import now_iso, pin_threads
 
 CLOCK = "time.perf_counter_ns, host, after synchronize()"
 
@@ -41,8 +45,6 @@ def side_inputs(case: Case, artifact: Artifact) -> dict[str, np.ndarray]:
 def _prepare(case: Case, artifact: Artifact, runtime: Runtime,
              feeds: dict[str, np.ndarray] | None) -> tuple[Side, dict[str, Any]]:
     """The side's runtime prepared (timed) and its call bound; what it reports."""
-    from onnxbench.runtimes.prep import pad_inputs, runtime_options
-
     bundle = Bundle.resolve(artifact)
     reason = runtime.unfit(bundle)
     if reason:
@@ -67,10 +69,6 @@ def execute_pair(cases: dict[str, Case], artifacts: dict[str, Artifact], plan: B
     The cases' options were checked in the parent (``engine.run_ab``); ``inputs`` (per
     side, from ``side_inputs``) spare each process making them again.
     """
-    from onnxbench.isolation.memory import peak_memory_mb
-    from onnxbench.runtimes.registry import get_runtime
-    from onnxbench.scenarios.execute import now_iso, pin_threads
-
     started, t0 = now_iso(), time.monotonic()
     threads = pin_threads(cases["a"].options)
     runtimes = {arm: get_runtime(cases[arm].runtime) for arm in ARMS}

@@ -24,9 +24,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.errors import UserError
+from onnxbench.isolation.threads import THREAD_OPTIONS
+from onnxbench.runtimes.registry import runtime_class
 
 DESIGNS = ("auto", "interleaved", "process")
 OWN_LOOP_OPTIONS = ("pipeline",)   # options whose case is measured by a loop of its own
@@ -49,9 +53,6 @@ class Design:
 
 def obstacle(a: Case, b: Case) -> str | None:
     """Why A and B cannot share a worker process (None: they can)."""
-    from onnxbench.isolation.threads import THREAD_OPTIONS
-    from onnxbench.runtimes.registry import runtime_class
-
     ra, rb = runtime_class(a.runtime), runtime_class(b.runtime)
     for rt, name in ((ra, a.runtime), (rb, b.runtime)):
         if not rt.shares_process:
@@ -97,8 +98,6 @@ def memory_obstacle(artifacts: dict[str, Artifact], available: int | None = None
     """Why both models would not fit in this machine's memory together (None: they fit):
     ``MEMORY_FACTOR`` × their files' size beyond ``MEMORY_SHARE`` of the free memory."""
     if available is None:
-        import psutil
-
         available = int(psutil.virtual_memory().available)
     files = sum(_size(art.onnx_path) + _size(art.state_path) for art in artifacts.values())
     need = MEMORY_FACTOR * files

@@ -23,7 +23,7 @@ from typing import Any
 
 import onnxbench.suite.ab.design as designs
 from onnxbench.core.artifact import Artifact
-from onnxbench.core.case import Case, tag_colliding_models
+from onnxbench.core.case import Case, point_id, tag_colliding_models
 from onnxbench.core.errors import Skip, UserError
 from onnxbench.core.files import atomic_write_text
 from onnxbench.executors.base import ProgressFn
@@ -36,6 +36,7 @@ from onnxbench.measure.pairs import (
     run_units,
 )
 from onnxbench.measure.twolevel import PROCESS_PAIRED, components
+from onnxbench.runtimes.case_options import check_options
 from onnxbench.suite.ab.analysis import device as device_answer
 from onnxbench.suite.ab.settings import ABSettings
 from onnxbench.suite.ab.workers import Blocks, Measured, Processes, block_case
@@ -82,7 +83,6 @@ class ABRun:
 
 
 def _side(case: Case) -> dict[str, Any]:
-    from onnxbench.core.case import point_id
     from onnxbench.report.labels import model_config, runtime_label
 
     bits = [case.precision] if case.precision != "fp32" else []
@@ -107,8 +107,6 @@ def run_ab(a: Case, b: Case, settings: ABSettings | None = None, *,
            clock: Callable[[], float] = time.monotonic) -> ABRun:
     """Compare B with A until the answer is precise or time is spent; the design is chosen
     (``design.choose``) before anything runs, and checked against memory after the build."""
-    from onnxbench.runtimes.case_options import check_options
-
     settings = settings or ABSettings()
     progress = progress or (lambda _p: None)
     for case in (a, b):  # once here: the workers of the interleaved design trust it

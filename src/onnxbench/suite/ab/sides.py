@@ -18,7 +18,11 @@ from typing import Any
 from onnxbench.core.case import Case, point_id
 from onnxbench.core.errors import UserError
 from onnxbench.core.policy import MeasurePolicy
+from onnxbench.model.checks import check_bench_inputs
 from onnxbench.model.onnxfile import is_onnx_file
+from onnxbench.model.zoo import resolve
+from onnxbench.runtimes import validate_runtime_name
+from onnxbench.runtimes.case_options import check_options
 
 DEFAULT_EXPORTER = "dynamo"
 
@@ -45,8 +49,6 @@ def _check_model(model: str, where: str) -> None:
         except UserError as exc:
             raise UserError(f"{where}: {exc}") from None
         return
-    from onnxbench.model.zoo import resolve
-
     try:
         resolve(model)
     except UserError as exc:
@@ -57,15 +59,11 @@ def make_case(side: Side, *, batch: int, seq: int | None, seed: int,
               shapes: dict[str, list[int]], ranges: dict[str, tuple[float, float]],
               measure: MeasurePolicy, where: str) -> Case:
     """The side as a case (repeat 0); names are checked, the model is read."""
-    from onnxbench.runtimes import validate_runtime_name
-
     _check_model(side.model, where)
     try:
         validate_runtime_name(side.runtime)
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
-    from onnxbench.runtimes.case_options import check_options
-
     try:
         check_options(side.runtime, side.options)
     except UserError as exc:
@@ -90,8 +88,6 @@ def input_signature(case: Case) -> dict[str, tuple[str, int | None]]:
         return {row["name"]: (str(row["dtype"] or row["onnx_type"]),
                               None if row["dims"] is None else len(row["dims"]))
                 for row in describe_inputs(case.model)}
-    from onnxbench.model.zoo import resolve
-
     spec = resolve(case.model)
     feeds = spec.make_inputs(case.config, 1, case.seq, case.seed, options=case.options)
     return {name: (str(a.dtype), a.ndim) for name, a in feeds.items()}
@@ -150,16 +146,12 @@ def make_cases(a: Side, b: Side, *, batch: int = 1, seq: int | None = None, seed
 
 def _check_fits(case: Case) -> None:
     """The side's inputs fit in this machine's memory at its batch (and seq)."""
-    from onnxbench.model.checks import check_bench_inputs
-
     model: object  # an ONNX proto or a zoo spec: check_bench_inputs takes either
     if is_onnx_file(case.model):
         from onnxbench.model.inputs import load_onnx
 
         model = load_onnx(case.model)
     else:
-        from onnxbench.model.zoo import resolve
-
         model = resolve(case.model)
     check_bench_inputs(model, [case.batch], [case.seq] if case.seq else [],
                        shapes=case.shapes, config=case.config)

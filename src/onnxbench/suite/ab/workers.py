@@ -28,6 +28,7 @@ from onnxbench.isolation.worker import run_isolated
 from onnxbench.measure.interleave import ARMS
 from onnxbench.measure.pairs import SequentialOutcome, Unit
 from onnxbench.measure.twolevel import ProcessPairs
+from onnxbench.scenarios.execute import execute_case, now_iso
 from onnxbench.suite.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -62,8 +63,6 @@ class Blocks:
         self.cases: list[Case] = []
 
     def __call__(self, arm: str, index: int) -> float | str:
-        from onnxbench.scenarios.execute import execute_case, now_iso
-
         base, artifact = self.sides[arm]
         case = block_case(base, index, self.policy)
         self.cases.append(case)
@@ -109,7 +108,6 @@ class Processes:
         return self._inputs
 
     def __call__(self, index: int) -> Unit | str:
-        from onnxbench.scenarios.execute import now_iso
         from onnxbench.suite.ab.cohost import execute_pair, process_pairs
 
         cases = {arm: block_case(self.sides[arm][0], index, self.policy) for arm in ARMS}
