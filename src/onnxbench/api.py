@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from onnxbench.result import Result
     from onnxbench.suite.plan import Plan
     from onnxbench.suite.runner import Progress, RunOutcome
+    from onnxbench.tuning import TuneResult
 
 ProgressFn = Callable[["Progress"], None]
 DEFAULT_TIMEOUT_S = 600.0
@@ -368,4 +369,22 @@ def compare(run_a: str | Path | Run, run_b: str | Path | Run, *,
     return compare_runs(a, b, threshold=limit)
 
 
-__all__ = ["Run", "bench", "bench_plan", "compare", "load_run", "resume", "run_suite"]
+def tune(model: str | Path, goal: str = "latency", **kwargs: Any) -> TuneResult:
+    """``onnxbench tune`` in Python: what should I deploy for ``goal``? See
+    ``onnxbench.tuning.tune`` for the arguments (batch, p99, max_accuracy_drop, accuracy_data,
+    budget, runtimes, space, config, seq, out, dry_run); returns a ``TuneResult`` (the run
+    directory, the paragraph, what to paste, every candidate's row)."""
+    from onnxbench.tuning import tune as run_tune
+
+    return run_tune(model, goal, **kwargs)
+
+
+def tune_resume(run_dir: str | Path, *, progress: ProgressFn | None = None) -> TuneResult:
+    """Continue a tune run directory: finished cases are read, the search decides again."""
+    from onnxbench.tuning import resume as run_resume
+
+    return run_resume(run_dir, progress=progress)
+
+
+__all__ = ["Run", "bench", "bench_plan", "compare", "load_run", "resume", "run_suite", "tune",
+           "tune_resume"]
