@@ -53,12 +53,12 @@ def _exporters(model: str, dims: Mapping[str, list[Any]], space: Space) -> list[
     return out
 
 
-def _default_runtimes(model_fw: str) -> list[str]:
+def _default_runtimes() -> list[str]:
+    """Every registered runtime but the test ones (those that do not fit are dropped with
+    the reason, so the dry-run shows them)."""
     from onnxbench.runtimes import runtime_class, runtime_names
 
-    return [n for n in runtime_names()
-            if runtime_class(n).framework in ("onnx", model_fw) and
-            runtime_class(n).framework != "test"]
+    return [n for n in runtime_names() if runtime_class(n).framework != "test"]
 
 
 def _available(runtime: str, model: str, exporter: str | None) -> str | None:
@@ -143,7 +143,7 @@ def runtime_axes(model: str, goal: Goal, names: list[str] | None,
     model_fw = _model_framework(model)
     exporters = _exporters(model, dims, space)
     for runtime in [validate_runtime_name(str(n)) for n in names] if names else \
-            _default_runtimes(model_fw):
+            _default_runtimes():
         cls = runtime_class(runtime)
         if cls.framework not in ("onnx", model_fw):
             space.drop(runtime, f"runs a {cls.framework} model; {model} is "
