@@ -38,7 +38,7 @@ from onnxbench import env as env_mod
 from onnxbench.tuning import tune
 from onnxbench.tuning.evidence import RunMeasure, Target
 from onnxbench.tuning.goals import Goal, parse_goal
-from onnxbench.tuning.search import Evidence, Fidelity, overlaps
+from onnxbench.tuning.records import Evidence, Fidelity, overlaps
 from onnxbench.tuning.space import build_space, parse_space
 
 OUT = DOCS / "tune.md"

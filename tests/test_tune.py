@@ -1,5 +1,5 @@
-"""``tune``: goals and refusals, the space and its drops, the search's decisions on fake
-measurements (ties, accuracy violations, budget exhaustion), and one small real run."""
+"""``tune``: goals and refusals, the space and its drops, and one small real run (the
+search's decisions on fake measurements are ``test_tune_search``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pytest
 
 from onnxbench.errors import UserError
 from onnxbench.tuning.goals import parse_budget, parse_drop, parse_goal
-from onnxbench.tuning.search import ABOutcome, Evidence, Fidelity, Search, cut
-from onnxbench.tuning.space import Candidate, Serving, build_space, parse_space
+from onnxbench.tuning.space import build_space, parse_space
 
 
 def _cli(args: list[str], capsys) -> tuple[int, str, str]:
@@ -117,124 +116,6 @@ def test_dry_run_lists_gpu_runtimes_skipped(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
-# ------------------------------------------------------- decisions on fake evidence
-
-def _cands(n: int, threads: int = 1) -> list[Candidate]:
-    return [Candidate("ort-cpu", None, "fp32", (("threads", threads), ("variant", i)))
-            for i in range(n)]
-
-
-class Fake:
-    """Scripted measurements: each candidate's median (and accuracy drop); a fake clock."""
-
-    def __init__(self, medians: dict[int, float], drops: dict[int, float] | None = None,
-                 width: float = 0.01, cost: float = 1.0, verdicts: dict | None = None):
-        self.medians, self.drops, self.width, self.cost = medians, drops or {}, width, cost
-        self.now = 0.0
-        self.calls: list[tuple[str, list[int]]] = []
-        self.verdicts = verdicts or {}
-        self.compared: list[tuple[int, int]] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def __call__(self, stage: str, fid: Fidelity, cands: list[Candidate]):
-        self.calls.append((stage, [c.opts["variant"] for c in cands]))
-        self.now += self.cost * len(cands) * fid.processes
-        out = {}
-        for c in cands:
-            i = c.opts["variant"]
-            m = self.medians[i]
-            out[c.key] = Evidence(c.key, value=m, ci=(m * (1 - self.width), m * (1 + self.width)),
-                                  accuracy_drop=self.drops.get(i, 0.0))
-        return out
-
-    def compare(self, a: Candidate, b: Candidate, seconds: float) -> ABOutcome:
-        pair = (a.opts["variant"], b.opts["variant"])
-        self.compared.append(pair)
-        self.now += min(seconds, 10.0)
-        return ABOutcome(self.verdicts.get(pair, "slower"))
-
-
-def _search(fake: Fake, cands, budget=1000.0, **kw) -> Search:
-    return Search(parse_goal("latency"), cands, fake, fake.compare, budget_s=budget,
-                  clock=fake.clock, **kw)
-
-
-def test_successive_halving_keeps_the_best_and_ties_with_the_cut_line():
-    evs = [Evidence(str(i), value=v, ci=(v - 0.5, v + 0.5)) for i, v in
-           enumerate([1, 2, 3, 3.2, 6, 7, 8, 9, 10])]
-    kept = cut(evs)
-    assert [e.key for e in kept] == ["0", "1", "2", "3"]  # 3 kept, "3" ties the cut line
-
-
-def test_latency_search_picks_the_fastest_and_spends_rungs_on_survivors():
-    fake = Fake({i: 10.0 + i for i in range(9)})
-    d = _search(fake, _cands(9)).run()
-    assert d.winner == _cands(9)[0].key and not d.ties and not d.exhausted
-    rung_sets = [ids for stage, ids in fake.calls if stage.startswith("rung")]
-    assert rung_sets and len(rung_sets[0]) < 9 and 0 in rung_sets[0] and 8 not in rung_sets[0]
-
-
-def test_a_tie_is_said_and_broken_by_cores():
-    # two finalists whose CIs overlap; ab says "equivalent"; the 1-thread one has fewer cores
-    two = [_cands(1, threads=2)[0], Candidate("ort-cpu", None, "fp32",
-                                              (("threads", 1), ("variant", 1)))]
-    fake = Fake({0: 10.0, 1: 10.05}, width=0.02, verdicts={(0, 1): "equivalent"})
-    d = _search(fake, two).run()
-    assert fake.compared == [(0, 1)]
-    assert d.winner == two[1].key and d.ties == [two[0].key]
-
-
-def test_ab_faster_verdict_changes_the_pick():
-    fake = Fake({0: 10.0, 1: 10.05}, width=0.02, verdicts={(0, 1): "faster"})
-    cands = _cands(2)
-    d = _search(fake, cands).run()
-    assert d.winner == cands[1].key and not d.ties
-
-
-def test_accuracy_violation_is_out_with_its_reason():
-    fake = Fake({0: 5.0, 1: 9.0, 2: 12.0}, drops={0: 0.02, 1: 0.001})
-    cands = _cands(3)
-    d = _search(fake, cands, max_drop=0.005).run()
-    assert d.winner == cands[1].key
-    assert "accuracy drop 0.02 > the allowed 0.005" in d.dropped[cands[0].key]
-
-
-def test_budget_exhaustion_gives_the_best_so_far_said_as_such():
-    from onnxbench.tuning.answer import paragraph
-    from onnxbench.tuning.space import Space
-
-    fake = Fake({i: 10.0 + i for i in range(30)}, cost=10.0)
-    cands = _cands(30)
-    d = _search(fake, cands, budget=100.0).run()
-    assert d.exhausted and d.winner is not None
-    screened = {i for stage, ids in fake.calls if stage.startswith("screen") for i in ids}
-    assert len(screened) < 30  # the sampler chose which to screen
-    assert d.winner == cands[min(screened)].key
-    text = paragraph(parse_goal("latency"), Space(cands), d)
-    assert "best answer so far" in text
-
-
-def test_rate_goal_picks_fewest_cores_and_never_measures_more():
-    one = Candidate("ort-cpu", None, "fp32", (("threads", 1), ("variant", 0)), Serving())
-    two = Candidate("ort-cpu", None, "fp32", (("threads", 1), ("variant", 1)),
-                    Serving("processes", 2))
-    measured: list[str] = []
-
-    def measure(stage, fid, cands):
-        measured.extend(f"{stage}:{c.opts['variant']}" for c in cands)
-        return {c.key: Evidence(c.key, value=4.0, ci=(3.5, 4.5), met=True,
-                                accuracy_drop=0.0) for c in cands}
-
-    s = Search(parse_goal("p99<=10ms@200qps"), [one, two], measure, None, budget_s=1000,
-               clock=lambda: 0.0)
-    d = s.run()
-    assert d.winner == one.key and d.evidence[one.key].confirmed
-    assert not any(m.startswith("rate-2c") for m in measured)
-    assert "fewer" not in d.dropped.get(two.key, "") or "1 cores" in d.dropped[two.key]
-
-
 # ------------------------------------------------------------------------ end to end
 
 @pytest.mark.slow
@@ -266,3 +147,25 @@ def test_tune_end_to_end_on_a_tiny_graph(tmp_path):
     again = onnxbench.tune_resume(run)
     after = sorted(p.stat().st_mtime_ns for p in (run / "raw").glob("*/result.json"))
     assert again.winner is not None and before == after[:len(before)]
+
+
+@pytest.mark.slow
+def test_a_real_step_past_its_limit_is_stopped_and_runs_again_on_resume(tmp_path):
+    from onnxbench.suite.rundir import create_run_dir, write_configs
+    from onnxbench.suite.runner import collect_env
+    from onnxbench.tuning.evidence import RunMeasure, Target
+    from onnxbench.tuning.records import Fidelity
+    from onnxbench.tuning.space import Candidate
+
+    graph = str(_graph(tmp_path / "m.onnx"))
+    run = create_run_dir(tmp_path / "runs", "tune-m")
+    with run.lock():
+        env = collect_env()
+        measure = RunMeasure(run, Target(graph), parse_goal("latency"), env=env)
+        write_configs(run, measure.plan.to_json(), env)
+        cand = Candidate("ort-cpu", None, "fp32", (("threads", 1),))
+        ev = measure("screen", Fidelity("timing", 60.0), [cand], limit_s=4.0)[cand.key]
+    assert ev.status == "budget" and "ran past the" in ev.reason
+    case = measure.plan.cases[0]
+    assert not run.done(case)  # marked to run again: the budget's doing, not the case's
+    assert json.loads(run.result_path(case).read_text())["status"] == "timeout"

@@ -28,6 +28,8 @@ def _print_dry_run(result: Any, out: Any) -> None:
 def _print_answer(result: Any, out: Any) -> None:
     from rich.table import Table
 
+    from onnxbench.report.tune_section import ci_text
+
     table = Table(title="candidates (the pick, ties and the Pareto front first)",
                   title_justify="left")
     for col in ("candidate", "", "figure", "95 % CI", "acc. drop", "cores", "stage", "outcome"):
@@ -37,14 +39,14 @@ def _print_answer(result: Any, out: Any) -> None:
                                            ("Pareto" if r["pareto"] else ""))
         ci = r["ci"]
         table.add_row(r["label"], mark, "–" if r["value"] is None else f"{r['value']:.4g}",
-                      f"{ci[0]:.4g}–{ci[1]:.4g}" if ci else "–",
+                      ci_text(ci),
                       "–" if r["accuracy_drop"] is None else f"{r['accuracy_drop']:.3g}",
                       str(r["cores"]), str(r["stage"]), str(r["dropped"] or r["status"]))
     out.print(table)
     paste = result.paste
     if paste:
         out.print("\nwhat to paste:", highlight=False)
-        for key in ("optimize", "session", "serving"):
+        for key in ("export", "optimize", "session", "serving"):
             if paste.get(key):
                 out.print(paste[key], highlight=False, soft_wrap=True, markup=False)
         out.print("\nsuite that reproduces it:", highlight=False)

@@ -21,6 +21,13 @@ def _num(value: Any, fmt: str = ".4g") -> Cell:
     return Cell("–", None, is_word=True) if value is None else Cell(f"{value:{fmt}}", value)
 
 
+def ci_text(ci: list[float | None] | None, fmt: str = ".4g") -> str:
+    """``low–high``; ``≥ low`` when the upper end is open (a peak that is a lower bound)."""
+    if not ci or ci[0] is None:
+        return "–"
+    return f"≥ {ci[0]:{fmt}}" if ci[1] is None else f"{ci[0]:{fmt}}–{ci[1]:{fmt}}"
+
+
 def candidates_table(doc: dict[str, Any], pareto_only: bool = False) -> Table | None:
     """Every measured candidate (or the Pareto front) with its figure, CI, accuracy, cores."""
     goal = doc.get("goal") or {}
@@ -34,7 +41,7 @@ def candidates_table(doc: dict[str, Any], pareto_only: bool = False) -> Table | 
                                                ("Pareto" if r.get("pareto") else ""))
         out.append([Cell(r["label"], bold=bool(r.get("winner"))), Cell(mark),
                     _num(r.get("value")),
-                    Cell(f"{ci[0]:.4g}–{ci[1]:.4g}" if ci else "–", is_word=not ci),
+                    Cell(ci_text(ci), is_word=not ci),
                     _num(r.get("accuracy_drop"), ".3g"), _num(r.get("cores"), "d"),
                     Cell(str(r.get("stage") or "")),
                     Cell(str(r.get("dropped") or r.get("status") or ""))])
@@ -63,8 +70,9 @@ def paste_lines(doc: dict[str, Any]) -> list[str]:
     """What to paste, as markdown (code blocks)."""
     paste = doc.get("paste") or {}
     out = []
-    if paste.get("optimize"):
-        out += ["Make the graph:", "", "```sh", paste["optimize"], "```", ""]
+    make = [paste[k] for k in ("export", "optimize") if paste.get(k)]
+    if make:
+        out += ["Make the graph:", "", "```sh", *make, "```", ""]
     if paste.get("session"):
         out += ["Run it:", "", "```python", paste["session"], "```", ""]
     if paste.get("serving"):

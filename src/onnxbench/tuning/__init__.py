@@ -26,7 +26,8 @@ from typing import Any
 
 from onnxbench.errors import UserError
 from onnxbench.tuning.goals import Goal, accuracy_source, parse_budget, parse_drop, parse_goal
-from onnxbench.tuning.search import Decision, Measure, Search
+from onnxbench.tuning.records import Decision, Measure
+from onnxbench.tuning.search import Search
 from onnxbench.tuning.space import Space, build_space, parse_space
 
 TUNE_JSON = "tune.json"
@@ -105,15 +106,18 @@ def tune(model: str | Path, goal: str = "latency", *, batch: int | None = None,
     and what was dropped, with reasons), nothing measured. ``measure``: replace the real
     measurements (tests). UserError (one line) for anything wrong, before anything runs.
     """
+    started = time.monotonic()  # the budget counts from here
     req = Request(str(model), goal, batch, p99, max_accuracy_drop,
                   str(accuracy_data) if accuracy_data else None, metric, budget,
                   list(runtimes) if runtimes else None, parse_space(space), config, seq, seed)
-    return _tune(req, out=out, dry_run=dry_run, progress=progress, measure=measure)
+    return _tune(req, out=out, dry_run=dry_run, progress=progress, measure=measure,
+                 started=started)
 
 
 def resume(run_dir: str | Path, *, progress: Callable[[Any], None] | None = None
            ) -> TuneResult:
     """Run a tune's search again on its directory: finished cases are read, not re-measured."""
+    started = time.monotonic()
     path = Path(run_dir)
     try:
         doc = json.loads((path / TUNE_JSON).read_text(encoding="utf-8"))
@@ -122,15 +126,17 @@ def resume(run_dir: str | Path, *, progress: Callable[[Any], None] | None = None
         raise UserError(f"{path}: not a tune run directory (no readable {TUNE_JSON}: "
                         f"{type(exc).__name__}); pass a directory made by `onnxbench tune`") \
             from None
-    return _tune(req, out=path.parent, progress=progress, run_dir=path)
+    return _tune(req, out=path.parent, progress=progress, run_dir=path, started=started)
 
 
-def _tune(req: Request, *, out: str | Path, dry_run: bool = False, progress: Any = None,
-          measure: Measure | None = None, run_dir: Path | None = None) -> TuneResult:
+def _tune(req: Request, *, out: str | Path, started: float, dry_run: bool = False,
+          progress: Any = None, measure: Measure | None = None,
+          run_dir: Path | None = None) -> TuneResult:
     from onnxbench.api import check_model
+    from onnxbench.onnxfile import is_onnx_file
 
     g = parse_goal(req.goal, batch=req.batch, p99=req.p99)
-    budget_s = parse_budget(req.budget, g)
+    budget_s = parse_budget(req.budget, g, export=not is_onnx_file(req.model))
     max_drop = parse_drop(req.max_accuracy_drop)
     source = accuracy_source(req.model, req.accuracy_data, max_drop)
     model, config, _, _ = check_model(req.model, req.config, None, None, [g.batch], req.seq)
@@ -140,8 +146,15 @@ def _tune(req: Request, *, out: str | Path, dry_run: bool = False, progress: Any
     if dry_run:
         return result
     accuracy = _accuracy_options(source, req)
-    return _search(req, g, space, budget_s, max_drop, accuracy, result, out, progress,
-                   measure, run_dir)
+    limits = _Limits(budget_s, max_drop, started)
+    return _search(req, g, space, limits, accuracy, result, out, progress, measure, run_dir)
+
+
+@dataclass
+class _Limits:
+    budget_s: float
+    max_drop: float | None
+    started: float
 
 
 def _accuracy_options(source: str | None, req: Request) -> dict[str, Any]:
@@ -151,12 +164,15 @@ def _accuracy_options(source: str | None, req: Request) -> dict[str, Any]:
     return {"accuracy": True} if source == "model" else {}
 
 
-def _search(req: Request, g: Goal, space: Space, budget_s: float, max_drop: float | None,
-            accuracy: dict[str, Any], result: TuneResult, out: str | Path, progress: Any,
-            measure: Measure | None, run_dir: Path | None) -> TuneResult:
+def _search(req: Request, g: Goal, space: Space, limits: _Limits, accuracy: dict[str, Any],
+            result: TuneResult, out: str | Path, progress: Any, measure: Measure | None,
+            run_dir: Path | None) -> TuneResult:
+    from onnxbench.onnxfile import is_onnx_file
     from onnxbench.suite.rundir import create_run_dir, open_run_dir, write_configs
     from onnxbench.suite.runner import RunOutcome, collect_env, finish
+    from onnxbench.tuning.budget import PRIOR_EXPORT_S, Costs
     from onnxbench.tuning.evidence import RunMeasure, Target
+    from onnxbench.tuning.remedies import remedies_for
 
     label = re.sub(r"[^A-Za-z0-9.-]+", "-", Path(req.model.split(":")[0]).stem).strip("-")
     run = open_run_dir(run_dir) if run_dir else create_run_dir(out, f"tune-{label or 'model'}")
@@ -169,9 +185,13 @@ def _search(req: Request, g: Goal, space: Space, budget_s: float, max_drop: floa
             write_configs(run, real.plan.to_json(), env)
         _write(run.path, req, result)  # the request first: an interrupted tune resumes
         search = Search(g, space.candidates, measure or real,
-                        None if measure else real.compare, budget_s=budget_s,
-                        max_drop=max_drop, seed=req.seed)
+                        None if measure else real.compare, budget_s=limits.budget_s,
+                        max_drop=limits.max_drop, seed=req.seed, start=limits.started,
+                        costs=Costs(prior_export_s=0.0 if is_onnx_file(req.model)
+                                    else PRIOR_EXPORT_S),
+                        remedies=remedies_for(req.model))
         result.decision = search.run()
+        space.candidates += result.decision.added
         _answer(result, req, accuracy)
         _write(run.path, req, result)
         if measure is None:

@@ -6,11 +6,13 @@ holds it (the report reads it from there) and ``tune.md`` renders it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from onnxbench.report.tune_section import ci_text
 from onnxbench.tuning.goals import Goal
+from onnxbench.tuning.records import Decision, Evidence
 from onnxbench.tuning.sampler import pareto_front
-from onnxbench.tuning.search import Decision, Evidence
 from onnxbench.tuning.space import Candidate, Space
 
 
@@ -18,9 +20,9 @@ def _fig(goal: Goal, ev: Evidence | None) -> str:
     if ev is None or ev.value is None:
         return "–"
     if goal.kind == "throughput":
-        return f"{ev.value:.4g} QPS"
+        return f"{'at least ' if ev.lower_bound else ''}{ev.value:.4g} QPS"
     what = "median" if goal.kind == "latency" else f"p{goal.percentile:g}"
-    ci = f" (95 % CI {ev.ci[0]:.3g}–{ev.ci[1]:.3g})" if ev.ci else ""
+    ci = f" (95 % CI {ci_text(_ci(ev.ci), '.3g')})" if ev.ci else ""
     return f"{what} {ev.value:.3g} ms{ci}"
 
 
@@ -43,7 +45,7 @@ def rows(goal: Goal, space: Space, d: Decision) -> list[dict[str, Any]]:
         screen = d.screen.get(cand.engine.key)
         out.append({"key": key, "label": cand.label(), "runtime": cand.runtime,
                     "cores": cand.cores, "stage": ev.stage, "status": ev.status,
-                    "value": ev.value, "ci": list(ev.ci) if ev.ci else None,
+                    "value": ev.value, "ci": _ci(ev.ci), "lower_bound": ev.lower_bound,
                     "p99_ms": ev.p99_ms, "met": ev.met, "confirmed": ev.confirmed,
                     "accuracy_drop": screen.accuracy_drop if screen else None,
                     "point_id": ev.point_id, "dropped": d.dropped.get(key),
@@ -58,6 +60,11 @@ def rows(goal: Goal, space: Space, d: Decision) -> list[dict[str, Any]]:
                                       sign * (r["value"] or 0.0)))
 
 
+def _ci(ci: tuple[float, float] | None) -> list[float | None] | None:
+    """A CI for tune.json: an open upper end (a peak that is a lower bound) is null."""
+    return None if ci is None else [ci[0], ci[1] if math.isfinite(ci[1]) else None]
+
+
 def _objective(goal: Goal, value: float) -> float:
     return -value if goal.kind == "throughput" else value
 
@@ -65,7 +72,10 @@ def _objective(goal: Goal, value: float) -> float:
 def paragraph(goal: Goal, space: Space, d: Decision) -> str:
     by_key = {c.key: c for c in space.candidates}
     if d.winner is None:
-        why = "; ".join(d.notes) or "every candidate was dropped"
+        why = "; ".join(d.notes) or "every candidate was dropped (their reasons are in the table)"
+        if d.exhausted:
+            return (f"No configuration was shown to meet {goal.describe()} before the budget "
+                    f"ran out: {why}.")
         return f"No configuration meets {goal.describe()}: {why}."
     win, ev = by_key[d.winner], d.evidence[d.winner]
     text = f"Ship {win.label()}: {_fig(goal, ev)}"

@@ -22,11 +22,13 @@ from typing import Any
 
 from onnxbench.case import Case
 from onnxbench.measure.policy import MeasurePolicy
+from onnxbench.result import write_result
 from onnxbench.scenarios.spec import LoadSpec
 from onnxbench.suite.plan import Plan
 from onnxbench.suite.rundir import RunDir
 from onnxbench.tuning.goals import Goal
-from onnxbench.tuning.search import ABOutcome, Evidence, Fidelity
+from onnxbench.tuning.records import ABOutcome, Evidence, Fidelity
+from onnxbench.tuning.search import AB_BLOCK_S
 from onnxbench.tuning.space import Candidate
 
 TIMING_TIMEOUT_S = 900.0
@@ -98,6 +100,7 @@ class RunMeasure:
         self.progress = progress or (lambda _p: None)
         self.plan = read_plan(run) if (run.configs / "plan.json").is_file() else Plan(name, [])
         self.plan.description = f"tune: {goal.describe()}"
+        self.broken: dict[str, str] = {}  # artifact key -> why its graph could not be built
 
     def _add(self, cases: list[Case]) -> None:
         from onnxbench.result import atomic_write_text
@@ -111,32 +114,69 @@ class RunMeasure:
                                                  else TIMING_TIMEOUT_S)
         atomic_write_text(self.run.configs / "plan.json", self.plan.to_json())
 
-    def __call__(self, stage: str, fid: Fidelity, cands: list[Candidate]) -> dict[str, Evidence]:
-        from onnxbench.suite.runner import build_artifacts, run_cases
+    def __call__(self, stage: str, fid: Fidelity, cands: list[Candidate], *,
+                 limit_s: float | None = None) -> dict[str, Evidence]:
+        """Build what ``cands`` run on, run their cases (each stopped at ``limit_s``: its
+        result is then marked to run again on resume), read their evidence back."""
+        import time
 
         cases = {c.key: [make_case(self.target, self.goal, c, fid, r)
                          for r in range(fid.processes)] for c in cands}
         flat = [case for group in cases.values() for case in group]
         self._add(flat)
-        sub = Plan(self.plan.suite, flat, {c.case_id: self.plan.timeout_for(c) for c in flat})
-        built = build_artifacts([c for c in flat if not self.run.done(c)], self.run, sub,
-                                self.progress)
+        t0 = time.monotonic()
+        problems = self._build(flat, limit_s)
+        build_s = time.monotonic() - t0
         out: dict[str, Evidence] = {}
         runnable = []
         for key, group in cases.items():
-            problem = _artifact_problem(built.get(group[0].artifact_key))
+            problem = problems.get(group[0].artifact_key)
             if problem:
-                out[key] = Evidence(key, "skipped", problem)
+                status, reason = problem
+                out[key] = Evidence(key, status, reason, failed_at="build")
             else:
                 runnable += group
-        if runnable:
-            only = "^(" + "|".join(re.escape(c.case_id) for c in runnable) + ")$"
-            run_cases(sub, self.run, only=only, progress=self.progress, env=self.env)
+        limit = None if limit_s is None else max(1.0, limit_s - build_s)
+        self._run(runnable, limit)
         for key, group in cases.items():
-            out.setdefault(key, self.read(key, group, fid))
+            ev = out.get(key) or self.read(key, group, fid, limit)
+            ev.build_s = build_s / len(cands)
+            ev.findings = _findings(self.run.artifacts / group[0].artifact_key)
+            out[key] = ev
         return out
 
-    def read(self, key: str, group: list[Case], fid: Fidelity) -> Evidence:
+    def _build(self, cases: list[Case], limit_s: float | None) -> dict[str, tuple[str, str]]:
+        """Build the graphs not built yet; (status, reason) of those that cannot be."""
+        from onnxbench.suite.runner import build_artifacts
+
+        todo = [c for c in cases if not self.run.done(c) and c.artifact_key not in self.broken]
+        sub = Plan(self.plan.suite, todo, {c.case_id: self.plan.timeout_for(c) for c in todo})
+        built = build_artifacts(todo, self.run, sub, self.progress, timeout_s=limit_s)
+        problems = {}
+        for key, art in built.items():
+            problem = _artifact_problem(art)
+            if problem and getattr(art, "status", None) == "timeout" and limit_s is not None:
+                problems[key] = ("budget", f"building its graph ran past the {limit_s:.0f} s "
+                                           "left")
+            elif problem:
+                self.broken[key] = problem
+        problems.update({k: ("skipped" if r.startswith("skipped") else "failed", r)
+                         for k, r in self.broken.items()})
+        return problems
+
+    def _run(self, cases: list[Case], limit_s: float | None) -> None:
+        from onnxbench.suite.runner import run_cases
+
+        if not cases:
+            return
+        timeouts = {c.case_id: min(self.plan.timeout_for(c), limit_s or float("inf"))
+                    for c in cases}
+        only = "^(" + "|".join(re.escape(c.case_id) for c in cases) + ")$"
+        run_cases(Plan(self.plan.suite, cases, timeouts), self.run, only=only,
+                  progress=self.progress, env=self.env)
+
+    def read(self, key: str, group: list[Case], fid: Fidelity,
+             limit_s: float | None = None) -> Evidence:
         from onnxbench.case import point_id
         from onnxbench.result import read_result
         from onnxbench.suite.aggregate import fold
@@ -144,32 +184,72 @@ class RunMeasure:
         results = [read_result(self.run.result_path(c)) for c in group
                    if self.run.result_path(c).is_file()]
         if not results:
-            return Evidence(key, "failed", "no result written")
+            return Evidence(key, "failed", "no result written", failed_at="run")
         pid = point_id(group[0].case_id)
+        stopped = [r for r in results if r.status == "timeout" and limit_s is not None
+                   and limit_s < self.plan.timeout_for(group[0])]
+        if stopped:
+            for r in stopped:  # the budget's doing, not the candidate's: resume runs it again
+                r.rerun = True
+                write_result(r, self.run.raw)
+            return Evidence(key, "budget", f"its case ran past the {limit_s:.0f} s left",
+                            point_id=pid)
         if group[0].scenario is not None:
             return load_evidence(key, results[0], pid)
         row = fold(pid, results)
         ev = Evidence(key, row["status"], row["reason"], row["p50_ms"],
                       _pair(row["ci_low_ms"], row["ci_high_ms"]), row["p99_ms"],
-                      point_id=pid)
+                      point_id=pid, failed_at=None if row["status"] == "ok" else "run")
         if row["accuracy"]:
             ev.accuracy = json.loads(row["accuracy"])
             ev.accuracy_drop = accuracy_drop(ev.accuracy)
         if ev.status == "ok" and ev.value is None:
-            ev.status, ev.reason = "failed", ev.reason or "no latency"
+            ev.status, ev.reason, ev.failed_at = "failed", ev.reason or "no latency", "run"
         return ev
 
     def compare(self, a: Candidate, b: Candidate, seconds: float) -> ABOutcome:
+        """``ab`` of the two in ``<run>/ab/``, on the graphs this run already built."""
         from onnxbench.interleaved import ABSettings, run_ab
+        from onnxbench.suite.rundir import create_run_dir
 
-        fid = Fidelity("timing", 0.5)
+        fid = Fidelity("timing", AB_BLOCK_S)
         ca, cb = (make_case(self.target, self.goal, c, fid) for c in (a, b))
-        settings = ABSettings(max_time_s=max(seconds, 5.0), threshold=0.02, target_ci=0.01)
-        res = run_ab(ca, cb, settings, out_root=self.run.path / "ab", progress=self.progress)
-        r = res.outcome.result
+        ab_run = create_run_dir(self.run.path / "ab", "ab")
+        _share(self.run.artifacts, ab_run.artifacts)
+        settings = ABSettings(max_time_s=max(seconds, 1.0), threshold=0.02, target_ci=0.01,
+                              block_time_s=AB_BLOCK_S)
+        res = run_ab(ca, cb, settings, run=ab_run, progress=self.progress)
+        r, o = res.outcome.result, res.outcome
         verdict = res.verdict.split(" (")[0]
         return ABOutcome(verdict, r.ratio, _pair(r.ci_low, r.ci_high),
-                         str(Path(res.run_dir).relative_to(self.run.path)))
+                         str(Path(res.run_dir).relative_to(self.run.path)), o.pairs,
+                         o.elapsed_s)
+
+
+def _share(src: Path, dst: Path) -> None:
+    """The run's built graphs in another run directory, as hard links (copies across
+    devices): an ab inside the run builds nothing again."""
+    import os
+    import shutil
+
+    def link(a: str, b: str) -> None:
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+
+    if src.is_dir():
+        shutil.copytree(src, dst, copy_function=link, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("*.log", ".lock"))
+
+
+def _findings(folder: Path) -> tuple[str, ...]:
+    """The rules of the graph's lint errors (``artifact.json``)."""
+    from onnxbench.artifact import META, read_json
+
+    meta = read_json(folder / META) or {}
+    return tuple(sorted({str(f.get("rule")) for f in meta.get("lint") or []
+                         if isinstance(f, dict) and f.get("severity") == "error"}))
 
 
 def _pair(low: Any, high: Any) -> tuple[float, float] | None:
@@ -220,9 +300,12 @@ def load_evidence(key: str, result: Any, pid: str) -> Evidence:
         p = load.peak
         if p.qps is None:
             return Evidence(key, "failed", p.reason or "no rate met the bound", point_id=pid)
-        hi = p.bracket[1] if len(p.bracket) > 1 and p.bracket[1] else p.qps
-        return Evidence(key, value=p.qps, ci=(p.qps, float(hi)), p99_ms=p.value_ms, met=True,
-                        confirmed=p.confirmed, harness_limited=limited, point_id=pid)
+        hi = p.bracket[1] if len(p.bracket) > 1 else None
+        open_above = hi is None or limited  # no failing rate, or the generator's ceiling
+        top = math.inf if hi is None or limited else float(hi)
+        return Evidence(key, value=p.qps, ci=(p.qps, top),
+                        p99_ms=p.value_ms, met=True, confirmed=p.confirmed,
+                        harness_limited=limited, lower_bound=open_above, point_id=pid)
     b = load.bound
     q = load.latency_ms
     ci = q.ci.get(f"p{b.percentile:g}") if q and b else None

@@ -57,9 +57,12 @@ class Goal:
             return f"{q} <= {self.bound_ms:g} ms at {self.qps:g} QPS, fewest cores"
         return f"highest sustained QPS with {q} <= {self.bound_ms:g} ms"
 
-    def min_candidate_s(self) -> float:
-        """The least one candidate of this goal costs (a budget below it measures nothing)."""
-        base = MIN_CANDIDATE_S[self.kind]
+    def min_candidate_s(self, export: bool = False) -> float:
+        """The least one candidate of this goal costs, with the report at the end (a budget
+        below it measures nothing); ``export``: its graph must be exported first."""
+        from onnxbench.tuning.budget import FINISH_S, PRIOR_EXPORT_S
+
+        base = MIN_CANDIDATE_S[self.kind] + FINISH_S + (PRIOR_EXPORT_S if export else 0.0)
         if self.kind == "rate" and self.qps:
             from onnxbench.scenarios.early_stopping import requests_needed
 
@@ -104,19 +107,21 @@ def parse_goal(text: str, *, batch: int | None = None, p99: str | None = None) -
     return Goal("rate", raw, b, pct, _bound(f"--goal {raw!r}: bound", match["bound"]), qps)
 
 
-def parse_budget(text: str | float, goal: Goal) -> float:
-    """``15m``, ``900s``, ``900`` (seconds) → seconds; refused when below one candidate."""
+def parse_budget(text: str | float, goal: Goal, *, export: bool = False) -> float:
+    """``15m``, ``900s``, ``900`` (seconds) → seconds; refused when below one candidate
+    (``export``: whose graph must be exported first)."""
     from onnxbench.scenarios.spec import parse_time
 
     seconds = float(text) if isinstance(text, (int, float)) else parse_time("--budget", text, "s")
     if not seconds > 0:
         raise UserError(f"--budget {text!r}: must be a positive time, e.g. 15m")
-    need = goal.min_candidate_s()
+    need = goal.min_candidate_s(export)
     if seconds < need:
+        window = "a server window" if goal.kind != "latency" else "a short timing"
         raise UserError(f"--budget {text}: too small to measure one candidate of goal "
-                        f"{goal.text!r} (about {need:.0f} s each: a worker, a session, "
-                        f"{'a server window' if goal.kind != 'latency' else 'a short timing'}"
-                        f"); give at least {max(need, 60):.0f}s, or 15m to search")
+                        f"{goal.text!r} (about {need:.0f} s: {'an export, ' * export}a worker, "
+                        f"a session, {window}, the report); give at least "
+                        f"{max(need, 60):.0f}s, or 15m to search")
     return seconds
 
 

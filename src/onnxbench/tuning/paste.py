@@ -20,6 +20,27 @@ ORT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
               "all": "ORT_ENABLE_ALL"}
 
 
+def export_command(cand: Candidate, model: str, config: str | None) -> str | None:
+    """The ``onnxbench export`` line that writes the winner's graph to ``exports/`` (None:
+    a bare ONNX file, or a runtime that runs the source model)."""
+    from onnxbench.onnxfile import is_onnx_file
+
+    if cand.exporter is None or is_onnx_file(model):
+        return None
+    opts = cand.opts
+    flags = [f"--config {config}"] if config else []
+    flags.append(f"--exporter {cand.exporter}")
+    flags += [f"--{k} {opts[k]}" for k in ("fix", "opset") if opts.get(k)]
+    return f"onnxbench export {model} {' '.join(flags)} --out exports"
+
+
+def graph_path(cand: Candidate, model: str) -> str:
+    """Where the winner's graph is: the export's file, or the user's own ONNX file."""
+    from onnxbench.export.matrix import model_stem
+
+    return f"exports/{model_stem(model)}.onnx" if cand.exporter else "model.onnx"
+
+
 def optimize_command(cand: Candidate, graph: str, model: str = "") -> str | None:
     """The ``onnxbench optimize`` line that makes the winner's graph (None: the plain one)."""
     from onnxbench.optimize import FUSE_TYPE_FOR_MODEL
@@ -45,6 +66,10 @@ def session_code(cand: Candidate, graph: str) -> str:
 
     cls = runtime_class(cand.runtime)
     opts = cand.opts
+    pad = opts.get("pad_batch_to")
+    padding = [f"# batch 1 fails on this model: pad every input to {pad} rows (repeat its "
+               "last row), then keep only\n# the real rows of each output (pad_batch_to)"
+               ] if pad else []
     if cls.framework == "onnx":
         provider = getattr(cls, "PROVIDER", None) or "CPUExecutionProvider"
         level = ORT_LEVELS.get(str(opts.get("graph_optimization_level") or "all"))
@@ -53,12 +78,13 @@ def session_code(cand: Candidate, graph: str) -> str:
             "so = ort.SessionOptions()",
             f"so.graph_optimization_level = ort.GraphOptimizationLevel.{level}",
             f"so.intra_op_num_threads = {cand.threads}",
-            f"sess = ort.InferenceSession({graph!r}, so, providers=[{provider!r}])"])
+            f"sess = ort.InferenceSession({graph!r}, so, providers=[{provider!r}])",
+            *padding])
     lines = ["import torch", f"torch.set_num_threads({cand.threads})",
              "model = model.eval()  # your nn.Module"]
     if "mode" in cls.Options.model_fields:
         lines.append(f"model = torch.compile(model, mode={opts.get('mode') or 'default'!r})")
-    lines.append("with torch.inference_mode():\n    out = model(*inputs)")
+    lines += [*padding, "with torch.inference_mode():\n    out = model(*inputs)"]
     return "\n".join(lines)
 
 
@@ -111,12 +137,14 @@ def suite_yaml(cand: Candidate, goal: Goal, *, model: str, config: str | None,
 
 
 def what_to_paste(cand: Candidate, goal: Goal, *, model: str, config: str | None,
-                  seq: int | None, accuracy: dict[str, Any], graph: str = "model.onnx"
-                  ) -> dict[str, Any]:
-    return {"optimize": optimize_command(cand, graph, model), "session": session_code(cand, graph),
+                  seq: int | None, accuracy: dict[str, Any]) -> dict[str, Any]:
+    graph = graph_path(cand, model)
+    return {"export": export_command(cand, model, config),
+            "optimize": optimize_command(cand, graph, model), "session": session_code(cand, graph),
             "serving": serving_text(cand),
             "suite_yaml": suite_yaml(cand, goal, model=model, config=config, seq=seq,
                                      accuracy=accuracy)}
 
 
-__all__ = ["optimize_command", "session_code", "suite_yaml", "what_to_paste"]
+__all__ = ["export_command", "optimize_command", "session_code", "suite_yaml",
+           "what_to_paste"]

@@ -1,11 +1,12 @@
 """What ``tune`` takes from optuna: the screening order when the budget cannot screen the
 whole space, and the Pareto front of the evidence.
 
-- ``ScreenSampler``: optuna's TPE sampler (seeded, multivariate, constant liar so a batch
-  of suggestions spreads out) over the candidates' settings as categorical parameters,
-  driven by ask/tell: each suggestion is mapped to the unscreened candidate that matches it
-  on the most settings, and told the candidate's screen figure (a failure or an accuracy
-  violation is told as worse than anything seen, so the sampler learns to avoid it). When
+- ``ScreenSampler``: optuna's TPE sampler (seeded, multivariate) over the candidates'
+  settings as categorical parameters, driven by ask/tell one candidate at a time: each
+  suggestion is mapped to the unscreened candidate that matches it on the most settings
+  (among those whose step still fits the budget), and told the candidate's screen figure
+  (a failure or an accuracy violation is told as worse than anything seen, so the sampler
+  learns to avoid it). When
   the budget covers the space every candidate is screened and the order does not matter.
 - ``pareto_front``: the non-dominated candidates over (speed, accuracy drop, cores), from a
   multi-objective optuna study's ``best_trials``.
@@ -19,7 +20,7 @@ whose CI overlaps the cut line (a tie is not a loss), so the cut is ``search.cut
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from onnxbench.tuning.space import Candidate
@@ -48,22 +49,28 @@ class ScreenSampler:
         self.dists = {k: CategoricalDistribution(sorted(v)) for k, v in values.items()
                       if len(v) > 1}
         sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup,
-                                             multivariate=True, constant_liar=True)
+                                             multivariate=True)
         self.study = optuna.create_study(direction="minimize", sampler=sampler)
         self.trials: dict[str, Any] = {}
         self.worst: float | None = None
 
-    def next_batch(self, n: int) -> list[Candidate]:
-        """Up to ``n`` unscreened candidates, in the sampler's order."""
-        out: list[Candidate] = []
-        while self.pending and len(out) < n:
-            trial = self.study.ask(self.dists)
-            pick = max(self.pending, key=lambda c: sum(
-                c.params().get(k) == v for k, v in trial.params.items()))
-            self.pending.remove(pick)
-            self.trials[pick.key] = trial
-            out.append(pick)
-        return out
+    def next(self, fits: Callable[[Candidate], bool] = lambda _c: True,
+             first: Candidate | None = None) -> Candidate | None:
+        """The unscreened candidate that best matches the sampler's next suggestion, among
+        those that ``fits`` (None: none does); ``first`` instead when it fits (a baseline
+        the caller wants measured before any other)."""
+        able = [c for c in self.pending if fits(c)]
+        if not able:
+            return None
+        if first is not None and first in able:  # optuna's way to try given settings
+            self.study.enqueue_trial({k: v for k, v in first.params().items()
+                                      if k in self.dists})
+        trial = self.study.ask(self.dists)
+        pick = first if first is not None and first in able else max(
+            able, key=lambda c: sum(c.params().get(k) == v for k, v in trial.params.items()))
+        self.pending.remove(pick)
+        self.trials[pick.key] = trial
+        return pick
 
     def tell(self, key: str, value: float | None) -> None:
         """The screen figure to minimise (log latency, or −log QPS); None: failed/violated."""

@@ -2,10 +2,13 @@
 
 The search spends time where the answer is decided:
 
-1. **screen** every candidate (or, when the budget cannot, those optuna's sampler picks):
-   a short single-stream timing plus accuracy against fp32. A failed candidate, or one whose
+1. **screen** the candidates one step at a time, the space's baseline first, then in the
+   order optuna's sampler suggests, while their steps fit (the latency goal keeps back what
+   its rungs and an ab will need for the survivors; rate goals half the budget): a short
+   single-stream timing plus accuracy against fp32. A failed candidate, or one whose
    accuracy drop exceeds ``max_drop``, is out with its reason; so is, for a rate goal, an
-   engine that alone already exceeds the bound.
+   engine that alone already exceeds the bound. A candidate that fails at batch 1 is
+   measured again with the project's remedy (``remedies``) before it is dropped.
 2. **rungs** (successive halving, ``ETA`` = 3): the survivors measured again with more
    processes and longer timings; each rung keeps the best third, and every candidate whose
    CI overlaps the cut line's (a tie is not a loss). Rate goals run server windows at the
@@ -15,212 +18,265 @@ The search spends time where the answer is decided:
    tell`` is a tie, said as one. Ties are broken by fewer cores, then the smaller accuracy
    drop, then the figure.
 
-Every stage asks the budget first: a stage that does not fit is shrunk or skipped, and an
-answer reached before the finalists were compared says so (``Decision.exhausted``).
+Every step asks the budget first (``budget``): one whose estimated cost (learned from the
+steps so far) does not fit what is left is not started, one that runs past it is stopped,
+and an answer reached before the search finished says so (``Decision.exhausted``): the
+best so far.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
+from onnxbench.tuning.budget import Budget, Costs
 from onnxbench.tuning.goals import Goal
+from onnxbench.tuning.records import (
+    Compare,
+    Decision,
+    Evidence,
+    Fidelity,
+    Measure,
+    StageLog,
+    cut,
+    overlaps,
+)
+from onnxbench.tuning.remedies import Remedy
 from onnxbench.tuning.space import Candidate
 
 ETA = 3
-SCREEN_SHARE, RUNG_SHARE = 0.5, 0.8  # of the budget: screening stops at 50 %, rungs at 80 %
+SCREEN_SHARE, RUNG_SHARE = 0.5, 0.8  # rate goals: screening stops at 50 %, windows at 80 %
 FINALISTS = 3
 MAX_RIVALS = 2
-
-
-@dataclass
-class Fidelity:
-    """How a stage measures: ``kind`` screen | timing | server | peak | confirm."""
-
-    kind: str
-    seconds: float            # timed seconds per process (timing) or window (load)
-    processes: int = 1
-    confirm_s: float = 0.0    # peak: confirmation window
-
-
-@dataclass
-class Evidence:
-    """What one measurement of one candidate said (the goal's figure and its CI)."""
-
-    key: str
-    status: str = "ok"
-    reason: str | None = None
-    value: float | None = None           # latency ms (latency/rate goals) or QPS (throughput)
-    ci: tuple[float, float] | None = None
-    p99_ms: float | None = None
-    met: bool | None = None              # rate goals: the bound held in this window
-    accuracy_drop: float | None = None
-    accuracy: dict[str, Any] | None = None
-    confirmed: bool = False
-    harness_limited: bool = False
-    stage: str = ""
-    point_id: str | None = None          # where the evidence lies in the run directory
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok" and self.value is not None
-
-
-@dataclass
-class ABOutcome:
-    verdict: str                          # faster | slower | equivalent | cannot tell | ...
-    ratio: float | None = None            # B / A
-    ci: tuple[float, float] | None = None
-    run_dir: str | None = None
-
-
-Measure = Callable[[str, Fidelity, list[Candidate]], dict[str, Evidence]]
-Compare = Callable[[Candidate, Candidate, float], ABOutcome]
-
-
-@dataclass
-class StageLog:
-    name: str
-    kind: str
-    measured: list[str]
-    kept: list[str]
-    dropped: dict[str, str]
-    seconds: float
-
-
-@dataclass
-class Decision:
-    """The answer and how it was reached."""
-
-    winner: str | None = None
-    ties: list[str] = field(default_factory=list)
-    ranking: list[str] = field(default_factory=list)
-    evidence: dict[str, Evidence] = field(default_factory=dict)   # latest per candidate
-    screen: dict[str, Evidence] = field(default_factory=dict)     # the screen's, per engine
-    dropped: dict[str, str] = field(default_factory=dict)
-    stages: list[StageLog] = field(default_factory=list)
-    ab: list[dict[str, Any]] = field(default_factory=list)
-    exhausted: bool = False
-    notes: list[str] = field(default_factory=list)
-
-
-def overlaps(a: Evidence, b: Evidence) -> bool:
-    """Two CIs overlap (a tie); without a CI, equal figures only."""
-    if a.ci is None or b.ci is None:
-        return a.value == b.value
-    return a.ci[0] <= b.ci[1] and b.ci[0] <= a.ci[1]
-
-
-def cut(ranked: Sequence[Evidence], eta: int = ETA, minimum: int = 2) -> list[Evidence]:
-    """Successive halving's cut: the best ``1/eta`` (at least ``minimum``), plus every one
-    whose CI overlaps the last kept one's (tied with the cut line), at most twice as many."""
-    keep = max(minimum, math.ceil(len(ranked) / eta))
-    kept = list(ranked[:keep])
-    if not kept:
-        return kept
-    line = kept[-1]
-    for ev in ranked[keep:]:
-        if len(kept) >= 2 * keep or not overlaps(ev, line):
-            break
-        kept.append(ev)
-    return kept
+AB_BLOCK_S = 0.5  # timed seconds per ab block (``evidence.RunMeasure.compare``)
+PEAK_PROBES_GUESS = 8  # a peak search's probes, before one was measured
 
 
 class Search:
-    """One search: the goal, the candidates, how to measure, the budget and its clock."""
+    """One search: the goal, the candidates, how to measure, the budget and its costs."""
 
     def __init__(self, goal: Goal, candidates: Sequence[Candidate], measure: Measure,
                  compare: Compare | None, *, budget_s: float, max_drop: float | None = None,
-                 clock: Callable[[], float] = time.monotonic, seed: int = 0,
-                 screen_s: float = 0.3) -> None:
+                 clock: Callable[[], float] = time.monotonic, start: float | None = None,
+                 seed: int = 0, screen_s: float = 0.3, costs: Costs | None = None,
+                 remedies: Sequence[Remedy] = ()) -> None:
         self.goal, self.candidates = goal, list(candidates)
         self.by_key = {c.key: c for c in self.candidates}
         self.measure, self.compare = measure, compare
-        self.budget_s, self.max_drop, self.clock, self.seed = budget_s, max_drop, clock, seed
-        self.screen_s = screen_s
-        self.t0 = clock()
-        self.per_case_s = 6.0  # overhead guess until the first stage measures it
+        self.max_drop, self.seed, self.screen_s = max_drop, seed, screen_s
+        self.budget = Budget(budget_s, clock, start)
+        self.costs = costs or Costs()
+        self.remedies = list(remedies)
+        self.fixed: dict[tuple[str, str | None], Remedy] = {}   # family -> remedy that worked
+        self.failed_fixes: dict[tuple[str, str | None], list[str]] = {}
         self.decision = Decision()
 
     # ---- budget -------------------------------------------------------------------------
-    def spent(self) -> float:
-        return self.clock() - self.t0
+    def nominal(self, cand: Candidate, fid: Fidelity) -> float:
+        """The step's measured seconds per process (its window, or a peak search's probes)."""
+        if fid.kind in ("screen", "timing"):
+            return fid.seconds
+        from onnxbench.scenarios.early_stopping import requests_needed
 
-    def left(self, share: float = 1.0) -> float:
-        return self.budget_s * share - self.spent()
+        need = requests_needed(0, self.goal.percentile)
+        if fid.kind in ("server", "confirm"):
+            return max(fid.seconds, need / float(self.goal.qps or 1.0))
+        screen = self.decision.screen.get(cand.engine.key)
+        workers = cand.serving.workers if cand.serving else 1
+        rate = workers * 1000.0 / screen.value if screen and screen.value else 1.0
+        return PEAK_PROBES_GUESS * max(fid.seconds, need / rate) + 2 * fid.confirm_s
 
-    def case_cost(self, fid: Fidelity) -> float:
-        window = fid.seconds + fid.confirm_s
-        return fid.processes * (self.per_case_s + window)
+    def estimate(self, cand: Candidate, fid: Fidelity) -> float:
+        return self.costs.step_s(cand, fid.kind, fid.processes, self.nominal(cand, fid))
 
-    def fit(self, n: int, fid: Fidelity, share: float) -> int:
-        """How many of ``n`` candidates a stage at ``fid`` can measure within ``share``."""
-        return max(0, min(n, int(self.left(share) // max(self.case_cost(fid), 1e-9))))
+    def fits(self, cand: Candidate, fid: Fidelity, room: float | None = None) -> bool:
+        """Its step's estimate fits in ``room`` seconds (default: what is left)."""
+        return self.estimate(cand, fid) <= (self.budget.left() if room is None else room)
 
-    # ---- stages -------------------------------------------------------------------------
-    def run_stage(self, name: str, fid: Fidelity, cands: list[Candidate]) -> dict[str, Evidence]:
-        """Measure, learn the per-case overhead, record the evidence and the failures."""
-        if not cands:
-            return {}
-        t = self.clock()
-        got = self.measure(name, fid, cands)
-        took = self.clock() - t
-        window = fid.processes * (fid.seconds + fid.confirm_s)
-        self.per_case_s = max(0.5, took / len(cands) / max(fid.processes, 1) -
-                              window / max(fid.processes, 1))
-        dropped = {}
+    def out_of_budget(self, cand: Candidate, fid: Fidelity, where: str) -> str:
+        self.decision.exhausted = True
+        return (f"not measured {where}: its step (about {self.estimate(cand, fid):.0f} s) did "
+                f"not fit the {max(0.0, self.budget.left()):.0f} s left of the budget")
+
+    def screen_room(self, survivors: int) -> float:
+        """Seconds the screen may still use: for the latency goal, all that is left but
+        what the rungs of ``survivors`` will need (a screened candidate is worth more than
+        an ab that may not be needed); else its share."""
+        if self.goal.kind != "latency":
+            return self.budget.left(SCREEN_SHARE)
+        return self.budget.left() - self.later_s(survivors, ab=False)
+
+    def rung_room(self, survivors: int, rung: int) -> float:
+        """Seconds rung ``rung`` may use: what is left but the later rungs and an ab."""
+        return self.budget.left() - self.later_s(survivors, rung)
+
+    def later_s(self, survivors: int, rung: int = 0, ab: bool = True) -> float:
+        """The estimated cost of the latency goal's stages after ``rung`` for ``survivors``:
+        each successive-halving rung, then (``ab``) one ab to its first look."""
+        from onnxbench.measure.pairs import FIRST_LOOK
+
+        runtimes = {self.by_key[k].runtime for k in self.decision.screen
+                    if k in self.by_key} or {c.runtime for c in self.candidates[:1]}
+        over = max(self.costs.overhead_s(r, "timing") for r in runtimes)
+        cost, n = 0.0, survivors
+        while n > FINALISTS:
+            rung += 1
+            n = max(2, math.ceil(n / ETA))
+            cost += n * 3 * (self.screen_s * ETA ** rung + over)
+        if ab and n > 1 and self.compare is not None:
+            cost += max(self.costs.ab_s(r, FIRST_LOOK, AB_BLOCK_S) for r in runtimes)
+        return cost
+
+    # ---- steps --------------------------------------------------------------------------
+    def step(self, name: str, fid: Fidelity, cand: Candidate,
+             room: float | None = None) -> Evidence:
+        """Measure one candidate (the caller checked that it fits), stopped after ``room``
+        seconds (default: what is left); learn what it cost, record its evidence, and drop
+        it with its reason when it failed."""
+        t = self.budget.clock()
+        limit = self.budget.left() if room is None else min(room, self.budget.left())
+        got = self.measure(name, fid, [cand], limit_s=max(0.0, limit))
+        took = self.budget.clock() - t
+        ev = got.get(cand.key) or Evidence(cand.key, "failed", "no result")
+        ev.stage = name
+        self.costs.observe(cand, fid.kind, fid.processes, self.nominal(cand, fid), took,
+                           ev.build_s, finished=ev.status != "budget")
+        self.decision.evidence[cand.key] = ev
+        log = self._log(name, fid.kind)
+        log.measured.append(cand.key)
+        log.seconds += took
+        if ev.ok:
+            log.kept.append(cand.key)
+        else:
+            reason = self._failure(ev)
+            log.dropped[cand.key] = self.decision.dropped[cand.key] = reason
+        return ev
+
+    def _failure(self, ev: Evidence) -> str:
+        if ev.status == "budget":
+            self.decision.exhausted = True
+            return f"stopped at the budget's end: {ev.reason or 'its step ran past it'}"
+        return f"{ev.status}: {ev.reason or 'no figure'}"
+
+    def _log(self, name: str, kind: str) -> StageLog:
+        stages = self.decision.stages
+        if not stages or stages[-1].name != name:
+            stages.append(StageLog(name, kind))
+        return stages[-1]
+
+    def stage(self, name: str, fid: Fidelity, cands: Iterable[Candidate],
+              room: Callable[[], float]) -> tuple[dict[str, Evidence], list[Candidate]]:
+        """Each candidate in turn (best first) whose step fits in ``room()`` seconds: the
+        evidence of those that passed, and the candidates not started (the budget)."""
+        passed: dict[str, Evidence] = {}
+        left_out = []
         for c in cands:
-            ev = got.get(c.key) or Evidence(c.key, "failed", "no result")
-            ev.stage = name
-            self.decision.evidence[c.key] = ev
-            if not ev.ok:
-                dropped[c.key] = f"{ev.status}: {ev.reason or 'no figure'}"
-        self.decision.dropped.update(dropped)
-        kept = [c.key for c in cands if c.key not in dropped]
-        self.decision.stages.append(StageLog(name, fid.kind, [c.key for c in cands], kept,
-                                             dropped, took))
-        return {k: v for k, v in got.items() if k in kept}
+            if not self.fits(c, fid, room()):
+                left_out.append(c)
+                self.decision.dropped[c.key] = self.out_of_budget(c, fid, f"at {name}")
+                continue
+            ev = self.step(name, fid, c, room())
+            if ev.ok:
+                passed[c.key] = ev
+        return passed, left_out
+
+    # ---- the screen, with the batch-1 remedies ------------------------------------------
+    def remedied(self, cand: Candidate) -> Candidate:
+        """``cand`` with the remedy its family needed (itself when none)."""
+        fix = self.fixed.get(cand.family)
+        return self.add(fix.apply(cand)) if fix else cand
+
+    def add(self, cand: Candidate) -> Candidate:
+        if cand.key not in self.by_key:
+            self.by_key[cand.key] = cand
+            self.decision.added.append(cand)
+        return cand
 
     def screen(self, engines: list[Candidate]) -> dict[str, Evidence]:
-        """Screen ``engines`` (in chunks, the sampler's order when they do not all fit)."""
+        """Screen ``engines`` in the sampler's order while their steps fit; the passed."""
         from onnxbench.tuning.sampler import ScreenSampler
 
         fid = Fidelity("screen", self.screen_s)
         passed: dict[str, Evidence] = {}
         sampler = ScreenSampler(engines, seed=self.seed)
-        chunk = 0
-        while sampler.pending:
-            room = self.fit(len(sampler.pending), fid, SCREEN_SHARE)
-            if room == 0 and chunk > 0:
+        base = engines[0] if engines else None  # the space's baseline (ORT fp32) first,
+        while True:                             # with all the budget: no answer without it
+            def room(c: Candidate, more: int = 1) -> float:
+                return self.budget.left() if c is base else self.screen_room(len(passed) + more)
+
+            cand = sampler.next(lambda c: self.fits(self.remedied(c), fid, room(c)),
+                                base if base in sampler.pending else None)
+            if cand is None:
                 break
-            batch = sampler.next_batch(max(room, 2) if chunk == 0 else min(room, 8))
-            chunk += 1
-            got = self.run_stage(f"screen-{chunk}", fid, batch)
-            for c in batch:
-                ev = self.decision.evidence[c.key]
-                self.decision.screen[c.key] = ev
-                reason = self.screen_reason(ev)
-                if reason:
-                    self.decision.dropped[c.key] = reason
-                    got.pop(c.key, None)
-                sampler.tell(c.key, self.screen_figure(ev) if c.key in got else None)
-            passed.update(got)
+            ev = self.screen_one(self.remedied(cand), fid, room(cand, 0))
+            ok = ev.ok and ev.key not in self.decision.dropped
+            if ok:
+                passed[ev.key] = ev
+            sampler.tell(cand.key, self.screen_figure(ev) if ok else None)
         for c in sampler.pending:
-            self.decision.dropped[c.key] = "not screened: the budget's screening share was spent"
+            self.decision.dropped[self.remedied(c).key] = self.out_of_budget(
+                self.remedied(c), fid, "at the screen")
         if sampler.pending:
-            self.decision.exhausted = True
-            self.decision.notes.append(f"{len(sampler.pending)} of {len(engines)} candidates "
-                                       "were not screened (budget); optuna's TPE sampler "
-                                       "chose which to screen")
+            self.decision.note(f"{len(sampler.pending)} of {len(engines)} candidates were not "
+                               "screened (budget); optuna's TPE sampler chose which to screen")
         return passed
+
+    def screen_one(self, cand: Candidate, fid: Fidelity, room: float) -> Evidence:
+        ev = self.step("screen", fid, cand, room)
+        if not ev.ok and ev.status in ("failed", "skipped", "timeout", "crashed"):
+            ev = self.try_remedies(cand, ev, fid, room + self.budget.spent())
+        self.decision.screen[ev.key] = ev
+        reason = self.screen_reason(ev)
+        if reason:
+            self.decision.dropped[ev.key] = reason
+        return ev
+
+    def try_remedies(self, cand: Candidate, ev: Evidence, fid: Fidelity,
+                     until: float) -> Evidence:
+        """The project's remedies for ``cand``'s failure, in order; the first that works is
+        kept for its family. Every remedy tried, or left untried, is said."""
+        said = []
+        family = self.failed_fixes.setdefault(cand.family, [])
+        for remedy in self.remedies:
+            if not remedy.applies(cand, ev, self.goal.batch):
+                continue
+            if remedy.name in family:
+                said.append(f"{remedy.name} failed on this runtime and exporter already")
+                continue
+            fixed = self.add(remedy.apply(cand))
+            room = until - self.budget.spent()
+            if not self.fits(fixed, fid, room):
+                said.append(f"{remedy.name} would help ({remedy.says}) but its step did not "
+                            "fit the budget")
+                self.decision.exhausted = True
+                break
+            got = self.step("screen", fid, fixed, room)
+            if got.ok:
+                self.fixed[cand.family] = remedy
+                self.decision.dropped[cand.key] = (f"{self._failure(ev)}; measured instead "
+                                                   f"with {remedy.name} ({remedy.says})")
+                self.decision.note(f"{cand.runtime} ({cand.exporter or 'module'}) fails at "
+                                   f"batch {self.goal.batch}; its candidates use the "
+                                   f"project's remedy {remedy.name}: {remedy.says}")
+                return got
+            if got.status == "budget":
+                said.append(f"{remedy.name} ({remedy.says}) could not finish within the "
+                            "budget")
+                break
+            family.append(remedy.name)
+            said.append(f"{remedy.name} failed too ({self._failure(got)})")
+        if said:
+            self.decision.dropped[cand.key] = f"{self._failure(ev)}; {'; '.join(said)}"
+            self.decision.note(f"{cand.runtime} ({cand.exporter or 'module'}) fails at batch "
+                               f"{self.goal.batch} ({ev.reason}); {'; '.join(said)}")
+        return ev
 
     def screen_reason(self, ev: Evidence) -> str | None:
         """Why a screened candidate is out (None: it goes on)."""
         if not ev.ok:
-            return f"{ev.status}: {ev.reason or 'no figure'}"
+            return self.decision.dropped.get(ev.key) or self._failure(ev)
         if self.max_drop is not None:
             if ev.accuracy_drop is None:
                 return "accuracy not measured: cannot show it within the allowed drop"
@@ -243,57 +299,79 @@ class Search:
             from onnxbench.tuning.search_rate import run_rate
 
             return run_rate(self)
-        alive = self.screen(self.candidates)
-        ranked = self.rank(alive.values())
+        ranked = self.rank(self.screen(self.candidates).values())
         rung = 0
         while len(ranked) > FINALISTS:
             rung += 1
             fid = Fidelity("timing", self.screen_s * ETA ** rung, processes=3)
             kept = cut(ranked)
-            room = self.fit(len(kept), fid, RUNG_SHARE)
-            if room < 2:
-                self.decision.exhausted = True
-                self.decision.notes.append(f"rung {rung} did not fit the budget: the ranking "
-                                           "is the previous stage's")
-                break
             for ev in ranked[len(kept):]:
                 self.decision.dropped[ev.key] = f"cut at rung {rung} (successive halving)"
-            measured = self.run_stage(f"rung-{rung}", fid,
-                                      [self.by_key[e.key] for e in kept[:room]])
+            measured, left_out = self.stage(f"rung-{rung}", fid,
+                                            [self.by_key[e.key] for e in kept],
+                                            partial(self.rung_room, len(kept), rung))
+            if len(measured) < 2 and left_out:
+                self.decision.note(f"rung {rung} did not fit the budget: the ranking is the "
+                                   "previous stage's")
+                waiting = {c.key for c in left_out} | set(measured)
+                for key in waiting:
+                    self.decision.dropped.pop(key, None)
+                ranked = [e for e in kept if e.key in waiting]
+                break
             ranked = self.rank(measured.values())
         self.decision.ranking = [e.key for e in ranked]
         self.finals(ranked)
         return self.decision
 
-    def rank(self, evs: Sequence[Evidence] | Any) -> list[Evidence]:
+    def rank(self, evs: Iterable[Evidence]) -> list[Evidence]:
         sign = 1.0 if self.goal.lower_is_better else -1.0
         return sorted((e for e in evs if e.ok), key=lambda e: sign * float(e.value or 0.0))
 
     def finals(self, ranked: list[Evidence]) -> None:
         """The best against every rival whose CI overlaps it, by ``ab``; then ties broken."""
         if not ranked:
-            self.decision.notes.append("no candidate survived the screens")
+            self.decision.note("no candidate survived the screens")
             return
         champion = ranked[0]
         rivals = [e for e in ranked[1:] if overlaps(e, champion)][:MAX_RIVALS]
         tied: list[Evidence] = []
-        for rival in rivals:
-            seconds = self.left() / max(1, len(rivals))
-            if self.compare is None or seconds < 2 * self.case_cost(Fidelity("timing", 0.5)):
-                self.decision.exhausted = self.compare is not None
-                self.decision.notes.append("finalists not compared by ab (budget): their CIs "
-                                           "overlap, so they are reported as a tie")
+        for i, rival in enumerate(rivals):
+            out = self.ab(champion, rival, len(rivals) - i)
+            if out is None:
                 tied.append(rival)
-                continue
-            out = self.compare(self.by_key[champion.key], self.by_key[rival.key], seconds)
-            self.decision.ab.append({"a": champion.key, "b": rival.key, "verdict": out.verdict,
-                                     "ratio": out.ratio, "ci": out.ci, "run_dir": out.run_dir})
-            if out.verdict == "faster":  # B (the rival) is faster
+            elif out == "faster":  # B (the rival) is faster
                 tied = [t for t in tied if overlaps(t, rival)]
                 champion = rival
-            elif out.verdict != "slower":
+            elif out != "slower":
                 tied.append(rival)
         self.settle(champion, tied)
+
+    def ab(self, champion: Evidence, rival: Evidence, remaining: int) -> str | None:
+        """``ab`` of the two when its first look fits the budget; its verdict, or None."""
+        from onnxbench.measure.pairs import FIRST_LOOK
+
+        a, b = self.by_key[champion.key], self.by_key[rival.key]
+        runtime = a.runtime
+        need = self.costs.ab_s(runtime, FIRST_LOOK, AB_BLOCK_S)
+        if self.compare is None or need > self.budget.left():
+            if self.compare is not None:
+                self.decision.exhausted = True
+            self.decision.note("finalists not compared by ab (budget): their CIs overlap, so "
+                               "they are reported as a tie")
+            return None
+        first_look = FIRST_LOOK * self.costs.pair_s(runtime, AB_BLOCK_S)
+        seconds = (self.budget.left() - (need - first_look)) / remaining
+        if seconds < first_look:
+            self.decision.exhausted = True
+            self.decision.note("a finalist was not compared by ab (budget): their CIs "
+                               "overlap, so they are reported as a tie")
+            return None
+        t = self.budget.clock()
+        out = self.compare(a, b, seconds)
+        self.costs.observe_ab(runtime, self.budget.clock() - t, out.blocks_s, out.pairs)
+        self.decision.ab.append({"a": a.key, "b": b.key, "verdict": out.verdict,
+                                 "ratio": out.ratio, "ci": out.ci, "run_dir": out.run_dir})
+        return out.verdict
 
     def settle(self, champion: Evidence, tied: list[Evidence]) -> None:
         """Break a tie by fewer cores, then the smaller accuracy drop, then the figure."""
@@ -312,4 +390,4 @@ class Search:
         return ev.accuracy_drop if ev and ev.accuracy_drop is not None else 0.0
 
 
-__all__ = ["ABOutcome", "Decision", "Evidence", "Fidelity", "Search", "cut", "overlaps"]
+__all__ = ["Search"]

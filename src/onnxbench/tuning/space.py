@@ -90,6 +90,35 @@ class Candidate:
         return Candidate(self.runtime, self.exporter, self.precision, self.options)
 
     @property
+    def graph(self) -> str:
+        """What its artifact is built from: the export, and the precision and passes of the
+        graph (candidates with one graph share one build)."""
+        from onnxbench.options import EXPORT_OPTIONS
+
+        opts = sorted((k, v) for k, v in self.options if k in EXPORT_OPTIONS)
+        return json.dumps([self.exporter, self.precision, opts], default=str)
+
+    @property
+    def base(self) -> str:
+        """The export its graph derives from (fp32, no passes)."""
+        from onnxbench.options import EXPORT_OPTIONS, OPTIMIZE_OPTIONS
+
+        opts = sorted((k, v) for k, v in self.options
+                      if k in EXPORT_OPTIONS and k not in OPTIMIZE_OPTIONS)
+        return json.dumps([self.exporter, "fp32", opts], default=str)
+
+    @property
+    def family(self) -> tuple[str, str | None]:
+        """Runtime and exporter: what a batch-1 remedy is learned for."""
+        return self.runtime, self.exporter
+
+    def with_options(self, extra: Mapping[str, Any]) -> Candidate:
+        """The same candidate with ``extra`` options on top."""
+        opts = {**self.opts, **extra}
+        return Candidate(self.runtime, self.exporter, self.precision,
+                         tuple(sorted(opts.items())), self.serving)
+
+    @property
     def key(self) -> str:
         doc = [self.runtime, self.exporter, self.precision, self.options,
                None if self.serving is None else list(vars(self.serving).values())]
@@ -120,7 +149,10 @@ class Candidate:
         if opts.get("mode"):
             bits.append(f"mode {opts['mode']}")
         if self.exporter:
-            bits.append(f"{self.exporter} export")
+            fix = f" with --fix {opts['fix']}" if opts.get("fix") else ""
+            bits.append(f"{self.exporter} export{fix}")
+        if opts.get("pad_batch_to"):
+            bits.append(f"batch padded to {opts['pad_batch_to']}")
         bits.append(f"{self.threads} thread{'s' if self.threads > 1 else ''}")
         if self.serving:
             bits.append(self.serving.label())
