@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from _output import DOCS, emit
-from onnxbench.env import markdown_lines
+from onnxbench.isolation.env import markdown_lines
 
 OUT = DOCS / "ab_validity.md"
 DIM, BATCH, LAYERS = 128, 16, 20
@@ -63,7 +63,7 @@ def write_mlp(path: Path, layers: int, dim: int = DIM) -> Path:
 
 
 def ab_once(a: Path, b: Path, work: Path, max_time: float, target: float | None) -> dict[str, Any]:
-    from onnxbench.interleaved import ab
+    from onnxbench.suite.ab import ab
 
     res = ab(str(a), str(b), batch=BATCH, options={"threads": 1}, out=work, max_time_s=max_time,
              target_ci=target)
@@ -125,7 +125,7 @@ def section_agree(model: Path, rounds: int) -> list[tuple[float, float]]:
     import onnxruntime as ort
     from torch.utils.benchmark import Timer
 
-    from onnxbench.measure.policy import MeasurePolicy
+    from onnxbench.core.policy import MeasurePolicy
     from onnxbench.measure.timer import measure
 
     opts = ort.SessionOptions()

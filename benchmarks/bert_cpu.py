@@ -5,7 +5,7 @@ PyTorch eager fp32; ORT CPU on the plain TorchScript-exported graph; ORT CPU on 
 bert-fused graph; ORT CPU on the fused graph quantised to int8 (dynamic). Each is timed with
 onnxbench's own loop (``onnxbench.measure.timer.measure``) and summarised with
 ``onnxbench.measure.stats.summarize``; accuracy is the cosine similarity of
-``last_hidden_state`` to PyTorch fp32 over a few seeded batches (``onnxbench.accuracy``).
+``last_hidden_state`` to PyTorch fp32 over a few seeded batches (``onnxbench.quality.accuracy``).
 Weights are seeded random (no model hub), so cosine measures numerical drift, not task
 accuracy.
 
@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from _output import DOCS, emit
-from onnxbench.accuracy import cosine_similarity, onnx_predict
-from onnxbench.env import markdown_lines
-from onnxbench.measure.policy import MeasurePolicy
+from onnxbench.build.optimize import apply_optimizations
+from onnxbench.core.policy import MeasurePolicy
+from onnxbench.isolation.env import markdown_lines
 from onnxbench.measure.stats import summarize
 from onnxbench.measure.timer import measure
-from onnxbench.optimize import apply_optimizations
+from onnxbench.quality.accuracy import cosine_similarity, onnx_predict
 
 OUT = DOCS / "bert_cpu.md"
 POLICY = MeasurePolicy(warmup=5, min_runs=20, max_runs=60, min_time_s=1.0, max_time_s=15.0)
@@ -37,7 +37,7 @@ POLICY = MeasurePolicy(warmup=5, min_runs=20, max_runs=60, min_time_s=1.0, max_t
 def _build(threads: int):
     import torch
 
-    from onnxbench.zoo import resolve
+    from onnxbench.model.zoo import resolve
 
     torch.set_num_threads(threads)
     spec = resolve("bert")

@@ -26,7 +26,7 @@ import numpy as np
 
 from _output import DOCS, emit
 from load_generator import table, thread_front
-from onnxbench import env as env_mod
+from onnxbench.isolation import env as env_mod
 from onnxbench.measure.gcpause import gc_paused
 from onnxbench.scenarios.loadgen import loadgen_version, run_server
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from _output import DOCS, emit
-from onnxbench import env as env_mod
+from onnxbench.isolation import env as env_mod
 from onnxbench.measure.gcpause import gc_paused
 from onnxbench.scenarios.analysis import analyse, issue_delay_ms
 from onnxbench.scenarios.arrivals import run_constant

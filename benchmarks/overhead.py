@@ -30,8 +30,8 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from _output import DOCS, emit
-from onnxbench import env as env_mod
-from onnxbench.measure.policy import MeasurePolicy
+from onnxbench.core.policy import MeasurePolicy
+from onnxbench.isolation import env as env_mod
 from onnxbench.measure.timer import measure
 
 OUT = DOCS / "overhead.md"

@@ -104,7 +104,7 @@ def compared(title: str, text: str, verdicts: dict[str, int]) -> list[str]:
 
 
 def env_lines() -> list[str]:
-    from onnxbench.env import collect, markdown_lines
+    from onnxbench.isolation.env import collect, markdown_lines
 
     lines = markdown_lines(collect())
     try:

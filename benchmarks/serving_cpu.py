@@ -23,11 +23,11 @@ import sys
 from pathlib import Path
 
 from _output import DOCS, emit
-from onnxbench import env as env_mod
+from onnxbench.isolation import env as env_mod
 from onnxbench.report import build_report
 from onnxbench.report.fmt import one_line, pct, sig
 from onnxbench.report.load_tables import fold, is_load
-from onnxbench.scenarios.api import run_load
+from onnxbench.suite.load_plan import run_load
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = DOCS / "serving_cpu.md"

@@ -5,7 +5,7 @@ For each model (DCNv2 light, BERT tiny seq 128, the MoE, ResNet-18 tiny, and a t
 ONNX file this script exports from a small torch CNN that is not in the zoo) and each goal
 (latency at a batch, and a rate ``pNN<=Xms@Yqps``):
 
-1. the grid: every candidate of the same space (``tuning.space.build_space``) measured at
+1. the grid: every candidate of the same space (``tuning.axes.build_space``) measured at
    full fidelity in one run directory (latency: ``--processes`` processes of ``--seconds``
    each; rate: a ``--window`` s server window at the goal's rate), as ground truth: the
    lowest median (latency), or the fewest cores then the lowest percentile among the
@@ -34,12 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _output import DOCS, emit
-from onnxbench import env as env_mod
+from onnxbench.isolation import env as env_mod
 from onnxbench.tuning import tune
+from onnxbench.tuning.axes import build_space
 from onnxbench.tuning.evidence import RunMeasure, Target
 from onnxbench.tuning.goals import Goal, parse_goal
 from onnxbench.tuning.records import Evidence, Fidelity, overlaps
-from onnxbench.tuning.space import build_space, parse_space
+from onnxbench.tuning.space import parse_space
 
 OUT = DOCS / "tune.md"
 SPACE = {"precision": ["fp32", "int8-dynamic"], "per_channel": [False, True],
@@ -84,7 +85,7 @@ def third_party_onnx(folder: Path) -> str:
 
 def grid(m: Model, goal: Goal, out: Path, args) -> tuple[dict[str, Evidence], float, dict]:
     """Every candidate at full fidelity in one run directory; (evidence, seconds, labels)."""
-    from onnxbench.api import check_model
+    from onnxbench.suite.model_check import check_model
     from onnxbench.suite.rundir import create_run_dir, write_configs
     from onnxbench.suite.runner import collect_env
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.case import Case
-from onnxbench.result import Result, Stats, Timing, write_result
+from onnxbench.core.case import Case
+from onnxbench.core.result import Result, Stats, Timing, write_result
 
 BATCHES = [1, 4, 16, 64, 256]
 

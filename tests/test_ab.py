@@ -11,8 +11,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from clitools import run_cli
+from onnxbench.core.result import read_results
 from onnxbench.measure.pairs import block_arm
-from onnxbench.result import read_results
 from onnxbench.suite import expand, parse_suite
 from test_compare import write_chain
 from test_worker import write_tiny_onnx

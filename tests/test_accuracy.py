@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from onnxbench import accuracy
+from onnxbench.quality import accuracy
 
 
 def test_cosine_identical_and_orthogonal():
@@ -35,7 +35,7 @@ class _LabelledSpec:
     default_seq = None
 
     def __init__(self, metric=None):
-        from onnxbench.zoo.base import TASK_ACCURACY
+        from onnxbench.model.zoo.base import TASK_ACCURACY
 
         self.metric = metric or TASK_ACCURACY
         rng = np.random.default_rng(0)
@@ -60,7 +60,7 @@ def test_accuracy_delta_on_labelled_model():
 
 
 def test_accuracy_delta_by_output_comparison():
-    from onnxbench.zoo.base import COSINE, MAX_ABS_DIFF, TOP1_AGREEMENT
+    from onnxbench.model.zoo.base import COSINE, MAX_ABS_DIFF, TOP1_AGREEMENT
 
     ref = lambda f: [f["x"]]  # noqa: E731
     noisy = lambda f: [f["x"] + 0.01]  # noqa: E731
@@ -80,7 +80,7 @@ def test_accuracy_delta_by_output_comparison():
 def test_every_zoo_model_declares_its_metric(model, metric):
     """The bug: a name table keyed "resnet"/"deberta" never matched the zoo's names, so
     ResNet was scored by cosine similarity. The metric is now the spec's own property."""
-    from onnxbench.zoo import resolve
+    from onnxbench.model.zoo import resolve
 
     assert resolve(model).metric.name == metric
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import onnxbench
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 from test_worker import write_tiny_onnx
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -76,7 +76,7 @@ def test_bench_never_reuses_a_directory_and_checks_before_running(tmp_path):
 def test_run_suite_checks_every_case_input_before_anything_runs(tmp_path, monkeypatch):
     """The library validates a plan's inputs as ``onnxbench run`` does: a suite (or Plan)
     whose inputs cannot fit is a UserError before any directory or worker exists."""
-    from onnxbench.case import Case
+    from onnxbench.core.case import Case
     from onnxbench.suite import runner
     from onnxbench.suite.plan import Plan
 
@@ -98,7 +98,7 @@ def test_run_suite_checks_every_case_input_before_anything_runs(tmp_path, monkey
 
 def test_onnx_files_are_known_by_content_not_suffix(tmp_path):
     """``.ONNX`` or no suffix at all is an ONNX model; a ``.keras`` file never is."""
-    from onnxbench.onnxfile import is_onnx_file
+    from onnxbench.model.onnxfile import is_onnx_file
 
     tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
     upper, bare = tmp_path / "model.ONNX", tmp_path / "model"

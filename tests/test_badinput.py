@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from clitools import run_cli as cli
-from onnxbench.onnxfile import is_onnx_file
+from onnxbench.model.onnxfile import is_onnx_file
 from test_worker import write_tiny_onnx
 
 
@@ -181,7 +181,7 @@ def test_ort_error_keeps_its_useful_end(tmp_path, capsys):
 
 
 def test_first_line_drops_ort_source_locations_and_keeps_the_end():
-    from onnxbench.errors import MAX_LINE, first_line
+    from onnxbench.core.errors import MAX_LINE, first_line
 
     message = ("[ONNXRuntimeError] : 1 : FAIL : Load model from /m/x.onnx failed:/onnxruntime_src"
                "/onnxruntime/core/graph/model_load_utils.h:46 void onnxruntime::model_load_"

@@ -10,7 +10,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from clitools import run_cli as cli
-from onnxbench.result import read_results
+from onnxbench.core.result import read_results
 from test_worker import write_tiny_onnx
 
 FAST = ["--runs", "3", "--warmup", "1"]

@@ -8,17 +8,17 @@ import textwrap
 
 import pytest
 
-from onnxbench.case import Case
-from onnxbench.errors import UserError
-from onnxbench.measure.policy import MeasurePolicy
+from onnxbench.core.case import Case
+from onnxbench.core.errors import UserError
+from onnxbench.core.policy import MeasurePolicy
 
 FAST = MeasurePolicy(warmup=1, min_runs=3, max_runs=3, min_time_s=0, max_time_s=5)
 
 
 def test_export_parity_uses_the_parity_defaults(tmp_path):
     """The bug: the builder's parity hard-coded atol=1e-4 against parity.DEFAULT_ATOL=1e-5."""
-    from onnxbench.artifact_build import prepare_artifact
-    from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL
+    from onnxbench.build.artifacts import prepare_artifact
+    from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL
 
     case = Case(model="dcnv2", config="tiny", exporter="torchscript", runtime="ort-cpu",
                 batch=2)
@@ -30,8 +30,8 @@ def test_export_parity_uses_the_parity_defaults(tmp_path):
 
 
 def test_every_zoo_spec_has_a_registered_framework():
-    from onnxbench.frameworks import framework_of, known_exporters
-    from onnxbench.zoo import resolve, spec_names
+    from onnxbench.model.frameworks import framework_of, known_exporters
+    from onnxbench.model.zoo import resolve, spec_names
 
     for name in spec_names():
         fw = framework_of(resolve(name))
@@ -41,7 +41,7 @@ def test_every_zoo_spec_has_a_registered_framework():
 
 
 def test_an_exporter_of_another_framework_is_a_user_error(tmp_path):
-    from onnxbench.artifact_build import prepare_artifact
+    from onnxbench.build.artifacts import prepare_artifact
 
     case = Case(model="dcnv2", config="tiny", exporter="tf2onnx", runtime="ort-cpu", batch=2)
     with pytest.raises(UserError, match="'dcnv2' is a PyTorch model: exporter 'tf2onnx' does "

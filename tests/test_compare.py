@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from clitools import run_cli
+from onnxbench.core.result import write_result
 from onnxbench.report import build_report
 from onnxbench.report.compare import compare_runs
-from onnxbench.result import write_result
 from report_fixtures import make_result
 
 

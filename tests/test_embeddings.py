@@ -8,7 +8,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnxbench.optimize.embeddings import merge_embedding_lookups
+from onnxbench.build.optimize.embeddings import merge_embedding_lookups
 
 VOCABS, DIM = (7, 3, 11), 4
 

@@ -8,8 +8,8 @@ import onnxruntime as ort
 import pytest
 from typer.testing import CliRunner
 
-from onnxbench import env
 from onnxbench.cli import app
+from onnxbench.isolation import env
 
 
 def test_collect_has_the_fingerprint_keys():

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from onnxbench.artifact import Artifact
-from onnxbench.case import Case
-from onnxbench.errors import UserError
+from onnxbench.core.artifact import Artifact
+from onnxbench.core.case import Case
+from onnxbench.core.errors import UserError
 from onnxbench.executors import make_executor, shipping
 from onnxbench.executors.placement import Node, claimed_cores, request_for, slots
 from onnxbench.suite import expand, parse_suite
@@ -165,8 +165,8 @@ def test_an_address_where_no_cluster_answers_exits_2_at_once(tmp_path, capsys, m
 
 def test_a_lost_ray_task_becomes_crashed_and_is_rerun_on_resume(tmp_path):
     ray = pytest.importorskip("ray", reason="needs the [ray] extra")
+    from onnxbench.core.result import write_result
     from onnxbench.executors.ray import lost
-    from onnxbench.result import write_result
     from onnxbench.suite.rundir import RunDir
 
     c = case("test-delay")
@@ -191,9 +191,9 @@ def _on(hardware: str, result):
 
 
 def test_the_report_puts_each_hardware_in_a_column(tmp_path):
+    from onnxbench.core.result import write_result
     from onnxbench.report import build_report
     from onnxbench.report.markdown import render_markdown
-    from onnxbench.result import write_result
     from report_fixtures import make_result
 
     results = [_on("a10g", make_result("ort-cuda", 8, 2.0, seed=1)),

@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from clitools import run_cli
-from onnxbench.export.exporters import EXPORTERS, export
-from onnxbench.export.fixes import apply_fix
-from onnxbench.export.inspect import inspect_model
-from onnxbench.export.lint import lint
-from onnxbench.export.matrix import export_matrix
-from onnxbench.export.reference import ort_session, read_reference, write_reference
-from onnxbench.parity import compare
-from onnxbench.runtimes.pad import pad_batch, trim
+from onnxbench.build.export.exporters import EXPORTERS, export
+from onnxbench.build.export.fixes import apply_fix
+from onnxbench.build.export.inspect import inspect_model
+from onnxbench.build.export.lint import lint
+from onnxbench.build.export.matrix import export_matrix
+from onnxbench.build.export.reference import ort_session, read_reference, write_reference
+from onnxbench.model.pad import pad_batch, trim
+from onnxbench.quality.parity import compare
 from onnxbench.runtimes.torch_eager import run_module as torch_outputs
 
 AXES = {"x": {0: "batch"}, "y": {0: "batch"}}
@@ -119,7 +119,7 @@ def test_fix_with_the_dynamo_exporter(tmp_path):
 
 
 def test_crossnetmix_fix_keeps_semantics_and_restores_the_library():
-    from onnxbench.zoo.dcnv2 import deepctr
+    from onnxbench.model.zoo.dcnv2 import deepctr
 
     cls = deepctr().layers.interaction.CrossNetMix
     original = cls.forward
@@ -139,7 +139,7 @@ def test_crossnetmix_fix_keeps_semantics_and_restores_the_library():
 
 
 def test_unknown_fix_is_a_user_error():
-    from onnxbench.errors import UserError
+    from onnxbench.core.errors import UserError
 
     with pytest.raises(UserError, match="squeeze-dims"):
         apply_fix("squeeze-everything")
@@ -264,7 +264,7 @@ def test_dcnv2_tiny_matrix_shows_the_batch1_hazard(tmp_path, capsys):
 @pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
 def test_moe_export_predicts_like_pytorch_on_the_whole_held_out_split(tmp_path, exporter):
     """The routed MoE's ONNX graph must give PyTorch's class for every held-out digit."""
-    from onnxbench.zoo import resolve
+    from onnxbench.model.zoo import resolve
 
     spec = resolve("moe")
     module = spec.build(None, seed=0)

@@ -23,16 +23,16 @@ from pathlib import Path
 import pytest
 
 from clitools import run_cli as cli
-from onnxbench import oomkill, worker
-from onnxbench.result import atomic_write_text, read_results
-from onnxbench.worker import _death_reason, run_isolated
+from onnxbench.core.result import atomic_write_text, read_results
+from onnxbench.isolation import oomkill, worker
+from onnxbench.isolation.worker import _death_reason, run_isolated
 from test_worker import kill_self, write_tiny_onnx
 
 # ---------------------------------------------------------------- workers and parents
 
 PARENT = textwrap.dedent("""
     import os, sys, time
-    from onnxbench.worker import run_isolated
+    from onnxbench.isolation.worker import run_isolated
 
     def busy(pid_file):
         open(pid_file, "w").write(str(os.getpid()))

@@ -8,7 +8,7 @@ import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
 from clitools import run_cli
-from onnxbench.optimize.fold import fold_feature_shuffling
+from onnxbench.build.optimize.fold import fold_feature_shuffling
 
 F, I64, F16 = TensorProto.FLOAT, TensorProto.INT64, TensorProto.FLOAT16
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
+from onnxbench.core.load_spec import LoadSpec
 from onnxbench.measure.gcpause import GC_NOTE, gc_paused
 from onnxbench.scenarios import ceiling
-from onnxbench.scenarios.spec import LoadSpec
 
 
 def test_drive_runs_the_window_with_the_collector_off(monkeypatch):

@@ -12,8 +12,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnxbench.bundle import Bundle
-from onnxbench.errors import Skip
+from onnxbench.core.errors import Skip
+from onnxbench.model.bundle import Bundle
 from onnxbench.runtimes import get_runtime
 
 pytestmark = pytest.mark.gpu

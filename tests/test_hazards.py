@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from onnxbench.errors import UserError
-from onnxbench.export.fixes import ALL_FIXES, apply_fix, raising_properties
-from onnxbench.export.matrix import export_matrix
+from onnxbench.build.export.fixes import ALL_FIXES, apply_fix, raising_properties
+from onnxbench.build.export.matrix import export_matrix
+from onnxbench.core.errors import UserError
 
 
 def _row(matrix, label):
@@ -76,7 +76,7 @@ def test_dcnmix_jit_exports_fail_on_its_property_and_the_fix_works(tmp_path):
 
 
 def test_jit_properties_fix_is_undone_and_names_are_checked():
-    from onnxbench.zoo import resolve
+    from onnxbench.model.zoo import resolve
 
     module = resolve("dcnv2").build("tiny", train=False)
     inner = module.model
@@ -94,9 +94,9 @@ def test_jit_properties_fix_is_undone_and_names_are_checked():
 
 
 def test_suite_artifact_checks_several_input_sets(tmp_path):
-    from onnxbench.artifact import read_artifact_meta
-    from onnxbench.artifact_build import prepare_artifact
-    from onnxbench.case import Case
+    from onnxbench.build.artifacts import prepare_artifact
+    from onnxbench.core.artifact import read_artifact_meta
+    from onnxbench.core.case import Case
 
     case = Case(model="moe", config="sparse", exporter="jit-trace", runtime="ort-cpu", batch=8)
     meta = read_artifact_meta(prepare_artifact(case, tmp_path))

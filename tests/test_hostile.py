@@ -17,12 +17,12 @@ import pytest
 import torch
 
 from clitools import run_cli as cli
-from onnxbench.case import Case
-from onnxbench.errors import UserError
-from onnxbench.measure.policy import MeasurePolicy
+from onnxbench.core.case import Case
+from onnxbench.core.errors import UserError
+from onnxbench.core.policy import MeasurePolicy
+from onnxbench.model.weights import load_state, save_state
 from onnxbench.suite import parse_suite
 from onnxbench.suite.plan import Plan
-from onnxbench.weights import load_state, save_state
 
 FAST = MeasurePolicy(warmup=1, min_runs=3, max_runs=3, min_time_s=0.0)
 
@@ -220,7 +220,7 @@ def test_factory_file_is_imported_once_per_process(tmp_path, capsys):
 
 
 def test_every_file_a_plan_reads_counts_as_outside_the_run_dir(tmp_path):
-    from onnxbench.trust import plan_references
+    from onnxbench.suite.trust import plan_references
 
     run = tmp_path / "run"
     run.mkdir()

@@ -122,9 +122,9 @@ def test_the_cycle_finder_finds_cycles():
 
 def test_the_graph_sees_function_level_imports_but_not_type_checking_ones():
     tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import x.y\n"
-                     "def f():\n    from onnxbench.zoo import resolve\n")
+                     "def f():\n    from onnxbench.model.zoo import resolve\n")
     found = _imports(tree, "onnxbench.m", False)
-    assert "onnxbench.zoo" in found and "x.y" not in found
+    assert "onnxbench.model.zoo" in found and "x.y" not in found
 
 
 def test_no_import_cycle_among_onnxbench_modules():
@@ -139,7 +139,7 @@ def test_only_the_tf_plugin_imports_onnxbench_tf():
     assert not offenders, offenders
 
 
-@pytest.mark.parametrize("module", ["onnxbench", "onnxbench.cli", "onnxbench.zoo",
+@pytest.mark.parametrize("module", ["onnxbench", "onnxbench.cli", "onnxbench.model.zoo",
                                     "onnxbench.runtimes", "onnxbench.suite"])
 def test_core_imports_stay_cheap(module):
     """No torch, onnxruntime or TensorFlow at import (the CLI and planner start fast)."""
@@ -173,6 +173,19 @@ def test_no_import_error_guard_around_onnxbench_modules():
 def test_artifact_is_a_plain_record():
     """``Artifact`` crosses into workers and is rebuilt from artifact.json: it imports no
     zoo, optimize or framework code (the bundle resolves the model, once)."""
-    tree = ast.parse((SRC / "artifact.py").read_text(encoding="utf-8"))
-    assert not [t for t in _imports(tree, "onnxbench.artifact", False)
+    tree = ast.parse((SRC / "core" / "artifact.py").read_text(encoding="utf-8"))
+    assert not [t for t in _imports(tree, "onnxbench.core.artifact", False)
                 if t.startswith("onnxbench")]
+
+
+def test_tuning_sits_between_api_and_report():
+    """``onnxbench.tuning`` is below the API and the CLI (it imports neither) and above
+    everything else (none of it imports tuning: the report reads ``tune.json``)."""
+    above = ("onnxbench.cli", "onnxbench.api", "onnxbench.__main__")
+    graph = import_graph()
+    wrong = sorted(f"{name} imports {target}" for name, targets in graph.items()
+                   for target in targets
+                   if (name.startswith("onnxbench.tuning") and target.startswith(above))
+                   or (target.startswith("onnxbench.tuning") and name != "onnxbench"
+                       and not name.startswith((*above, "onnxbench.tuning"))))
+    assert not wrong, wrong

@@ -1,5 +1,5 @@
 """The user's own data: input files, --value, inclusive --range, mismatches, labelled
-accuracy, mixed shapes (onnxbench.input_files, inputs, labelled, shape_mix)."""
+accuracy, mixed shapes (onnxbench.model.input_files, inputs, labelled, shape_mix)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from clitools import run_cli
-from onnxbench.errors import UserError
-from onnxbench.input_files import batch_of, feeds_for, load_user_data, read_inputs, rows
-from onnxbench.inputs import parse_range, parse_value, synthesize
+from onnxbench.core.errors import UserError
+from onnxbench.model.input_files import batch_of, feeds_for, load_user_data, read_inputs, rows
+from onnxbench.model.inputs import parse_range, parse_value, synthesize
 
 
 def _model(path: Path) -> Path:
@@ -237,7 +237,7 @@ def _classifier(path: Path, weights: np.ndarray) -> Path:
 
 
 def test_scores_by_hand():
-    from onnxbench.labelled import score
+    from onnxbench.quality.labelled import score
 
     logits = np.array([[0, 3, 1, 0, 0, 0], [5, 0, 0, 0, 0, 1], [0, 0, 0, 0, 2, 1]], float)
     assert score("accuracy", logits, np.array([1, 0, 5])) == pytest.approx(2 / 3)
@@ -285,7 +285,7 @@ def test_labelled_npz_accuracy_and_its_delta_against_an_fp32_reference(tmp_path,
 
 
 def test_mix_parsing_and_seeded_order(tmp_path):
-    from onnxbench.shape_mix import draw_order, parse_mix
+    from onnxbench.measure.shape_mix import draw_order, parse_mix
 
     assert parse_mix("16:1,64:3") == [(16, 0.25), (64, 0.75)]
     assert parse_mix([16, 64]) == [(16, 0.5), (64, 0.5)]

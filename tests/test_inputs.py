@@ -9,8 +9,8 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnxbench.errors import UserError
-from onnxbench.inputs import describe_inputs, load_onnx, parse_range, parse_shape, synthesize
+from onnxbench.core.errors import UserError
+from onnxbench.model.inputs import describe_inputs, load_onnx, parse_range, parse_shape, synthesize
 
 
 def identity_model(inputs: dict[str, tuple[int, list]]) -> onnx.ModelProto:

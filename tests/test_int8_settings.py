@@ -15,7 +15,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 
 def _matmul_graph(path: Path) -> Path:
@@ -46,7 +46,7 @@ def _small_column_error(src: Path, out: Path) -> float:
 
 
 def test_per_channel_keeps_small_columns(tmp_path):
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     src = _matmul_graph(tmp_path / "mm.onnx")
     tensor = apply_optimizations(src, tmp_path / "t", precision="int8-dynamic")
@@ -68,7 +68,7 @@ def _weight_scales(path: Path) -> list[int]:
 
 
 def test_static_per_channel_scales(tmp_path):
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     src = _matmul_graph(tmp_path / "mm.onnx")
     calib = [{"x": np.random.default_rng(s).normal(size=(4, 16)).astype(np.float32)}
@@ -83,7 +83,7 @@ def test_static_per_channel_scales(tmp_path):
 
 
 def test_reduce_range_and_op_types_reach_the_quantiser(tmp_path):
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     src = _matmul_graph(tmp_path / "mm.onnx")
     res = apply_optimizations(src, tmp_path / "r", precision="int8-dynamic", reduce_range=True)
@@ -98,7 +98,7 @@ def test_reduce_range_and_op_types_reach_the_quantiser(tmp_path):
 
 
 def test_bad_op_types_is_one_line(tmp_path):
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     src = _matmul_graph(tmp_path / "mm.onnx")
     with pytest.raises(UserError, match="int8_op_types"):
@@ -107,8 +107,8 @@ def test_bad_op_types_is_one_line(tmp_path):
 
 
 def test_int8_settings_are_case_options_with_their_own_artifact():
-    from onnxbench.case import Case
-    from onnxbench.case_options import check_options
+    from onnxbench.core.case import Case
+    from onnxbench.runtimes.case_options import check_options
 
     check_options("ort-cpu", {"per_channel": "yes", "reduce_range": False,
                               "int8_op_types": "MatMul,Gemm"})

@@ -8,7 +8,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from clitools import run_cli
-from onnxbench.export.lint import has_errors, lint
+from onnxbench.build.export.lint import has_errors, lint
 
 F = TensorProto.FLOAT
 
@@ -166,7 +166,7 @@ def _wide_concat(n: int):
 def test_wide_concat_is_flagged_for_cuda_graphs_and_split_concat_fixes_it():
     import onnxruntime as ort
 
-    from onnxbench.optimize.concat import split_wide_concats
+    from onnxbench.build.optimize.concat import split_wide_concats
 
     assert _rules(_wide_concat(32)) == []
     model = _wide_concat(200)
@@ -184,7 +184,7 @@ def test_wide_concat_is_flagged_for_cuda_graphs_and_split_concat_fixes_it():
 
 def test_fp16_cast_to_int_is_flagged_and_onnxbench_fp16_avoids_it(tmp_path):
     """deepctr's id path converted naively carries ids in fp16; onnxbench's pass does not."""
-    from onnxbench.optimize.fp16 import to_fp16
+    from onnxbench.build.optimize.fp16 import to_fp16
 
     table = numpy_helper.from_array(np.ones((5000, 2), np.float32), "table")
     nodes = [helper.make_node("Cast", ["ids"], ["f"], name="to_float", to=F),

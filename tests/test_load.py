@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from clitools import run_cli as cli
-from onnxbench.errors import UserError
-from onnxbench.result import read_results
-from onnxbench.scenarios.spec import LoadSpec, ScenarioBlock, parse_time
+from onnxbench.core.errors import UserError
+from onnxbench.core.load_spec import LoadSpec, ScenarioBlock, parse_time
+from onnxbench.core.result import read_results
 from onnxbench.suite.parse import parse_suite
 from onnxbench.suite.plan import expand
 from test_worker import write_tiny_onnx
@@ -85,7 +85,7 @@ def test_a_bound_no_single_request_meets_fails_the_case_with_the_single_stream_p
 
 
 def test_load_cli_exit_2_on_an_infeasible_bound(tmp_path, tiny, capsys, monkeypatch):
-    from onnxbench.scenarios import api
+    from onnxbench.suite import load_plan as api
 
     real = api.load_cases
 
@@ -265,8 +265,8 @@ def test_load_peak_on_a_zoo_model(tmp_path, capsys):
 def test_peak_table_shows_the_confirmed_peak_beside_the_search_rate():
     from types import SimpleNamespace
 
+    from onnxbench.core.load_record import LoadRecord, Peak
     from onnxbench.report.load_tables import LoadPoint, peak_table
-    from onnxbench.scenarios.record import LoadRecord, Peak
 
     spec = LoadSpec(name="peak", bound_ms=10, duration_s=5, confirm_s=20)
     peak = Peak(qps=729.0, achieved_qps=728.0, value_ms=8.0, confidence=0.999, bound_ms=10,

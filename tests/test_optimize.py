@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import pytest
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -75,7 +75,7 @@ def _run(path: Path, feeds=None) -> np.ndarray:
 
 
 def test_levels_shrink_or_keep_graph_and_agree(bert_onnx, tmp_path):
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     ref = _run(bert_onnx)
     for level in ("basic", "extended", "all"):
@@ -87,7 +87,7 @@ def test_levels_shrink_or_keep_graph_and_agree(bert_onnx, tmp_path):
 
 
 def test_bert_fusion_counts(bert_onnx, tmp_path):
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     res = apply_optimizations(bert_onnx, tmp_path, fuse="bert", model_type_hint="bert")
     step = res.report.steps[0]
@@ -101,7 +101,7 @@ def test_bert_fusion_counts(bert_onnx, tmp_path):
 
 
 def test_deberta_fusion_reports_what_did_not_fuse(deberta_onnx, tmp_path):
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     res = apply_optimizations(deberta_onnx, tmp_path, fuse="bert", model_type_hint="deberta-v2")
     step = res.report.steps[0]
@@ -115,7 +115,7 @@ def test_deberta_fusion_reports_what_did_not_fuse(deberta_onnx, tmp_path):
 def test_fuse_on_non_transformer_is_not_a_crash(tmp_path):
     from onnx import TensorProto, helper
 
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])
@@ -131,7 +131,7 @@ def test_fuse_on_non_transformer_is_not_a_crash(tmp_path):
 
 @pytest.mark.parametrize("keep", [True, False])
 def test_fp16_io_types(bert_onnx, tmp_path, keep):
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     res = apply_optimizations(bert_onnx, tmp_path, precision="fp16", keep_io_types=keep)
     io = res.report.final.io_types
@@ -144,7 +144,7 @@ def test_fp16_io_types(bert_onnx, tmp_path, keep):
 def test_fp16_reports_out_of_range_initializers(tmp_path):
     from onnx import TensorProto, helper, numpy_helper
 
-    from onnxbench.optimize.fp16 import to_fp16
+    from onnxbench.build.optimize.fp16 import to_fp16
 
     w = numpy_helper.from_array(np.array([1.0, 1e6, 1e-9, 0.0], np.float32), "w")
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])
@@ -159,7 +159,7 @@ def test_fp16_reports_out_of_range_initializers(tmp_path):
 
 
 def test_int8_dynamic_op_types(bert_onnx, tmp_path):
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     res = apply_optimizations(bert_onnx, tmp_path, precision="int8-dynamic")
     ops = res.report.final.op_counts
@@ -170,7 +170,7 @@ def test_int8_dynamic_op_types(bert_onnx, tmp_path):
 
 @pytest.mark.parametrize("method", ["minmax", "percentile"])
 def test_int8_static_qdq(bert_onnx, tmp_path, method):
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     calib = [_inputs(seed=s) for s in range(3)]
     res = apply_optimizations(bert_onnx, tmp_path, precision="int8-static",
@@ -183,7 +183,7 @@ def test_int8_static_qdq(bert_onnx, tmp_path, method):
 
 
 def test_int8_static_synthesised_calibration(bert_onnx, tmp_path):
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     res = apply_optimizations(bert_onnx, tmp_path, precision="int8-static", seq=8)
     assert "synthesised" in res.report.steps[-1].details["calibration_data"]
@@ -191,7 +191,7 @@ def test_int8_static_synthesised_calibration(bert_onnx, tmp_path):
 
 @pytest.mark.parametrize("kind", ["bert", "deberta"])
 def test_truncation_proved(kind):
-    from onnxbench.optimize.truncate import prove_truncation, truncate_encoder
+    from onnxbench.build.optimize.truncate import prove_truncation, truncate_encoder
 
     full = _tiny(kind, layers=4)
     cut = truncate_encoder(full, 2)
@@ -203,7 +203,7 @@ def test_truncation_proved(kind):
 
 def test_truncation_proof_can_fail():
     """Comparing against the wrong hidden state must fail: the check is real."""
-    from onnxbench.optimize.truncate import prove_truncation, truncate_encoder
+    from onnxbench.build.optimize.truncate import prove_truncation, truncate_encoder
 
     full = _tiny("bert", layers=4)
     cut = truncate_encoder(full, 1)
@@ -212,14 +212,14 @@ def test_truncation_proof_can_fail():
 
 
 def test_truncation_beyond_depth_is_user_error():
-    from onnxbench.optimize.truncate import truncate_encoder
+    from onnxbench.build.optimize.truncate import truncate_encoder
 
     with pytest.raises(UserError, match="has 2 layers"):
         truncate_encoder(_tiny("bert", layers=2), 2)
 
 
 def test_bad_inputs_are_user_errors(tmp_path):
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     with pytest.raises(UserError, match="no such file"):
         apply_optimizations(tmp_path / "missing.onnx", tmp_path)
@@ -318,7 +318,7 @@ def test_fp16_keeps_integer_ids_exact(tmp_path):
     id path must stay fp32 while the rest of the graph converts."""
     import onnxruntime as ort
 
-    from onnxbench.optimize.fp16 import to_fp16
+    from onnxbench.build.optimize.fp16 import to_fp16
 
     src, dst = tmp_path / "ids.onnx", tmp_path / "ids16.onnx"
     _ids_through_floats_model(src)
@@ -337,7 +337,7 @@ def test_fp16_keeps_integer_ids_exact(tmp_path):
 
 def test_passes_run_in_the_documented_order(tmp_path):
     """The module docstring and PASS_ORDER say the order; the change report follows it."""
-    import onnxbench.optimize as opt
+    import onnxbench.build.optimize as opt
     from test_worker import write_tiny_onnx
 
     doc = opt.__doc__.replace("\n", " ")

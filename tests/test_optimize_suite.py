@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from onnxbench.accuracy import ACCURACY_BATCH, ACCURACY_BATCHES
-from onnxbench.case import Case
-from onnxbench.errors import Skip
-from onnxbench.result import read_results
+from onnxbench.core.case import Case
+from onnxbench.core.errors import Skip
+from onnxbench.core.result import read_results
+from onnxbench.quality.accuracy import ACCURACY_BATCH, ACCURACY_BATCHES
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -121,9 +121,9 @@ def test_truncation_runs_the_truncated_module(results):
 
 
 def test_bundle_load_module_truncates(tmp_path):
-    from onnxbench.artifact_build import prepare_artifact
-    from onnxbench.bundle import Bundle
-    from onnxbench.optimize.truncate import encoder_depth
+    from onnxbench.build.artifacts import prepare_artifact
+    from onnxbench.build.optimize.truncate import encoder_depth
+    from onnxbench.model.bundle import Bundle
 
     case = Case(model="bert", config="tiny", runtime="torch-cpu", batch=1,
                 options={"truncate_layers": 1})
@@ -139,10 +139,10 @@ def _case(**kw) -> Case:
 
 
 def test_precision_reaches_torch_runtimes_and_int8_skips():
-    from onnxbench.artifact import Artifact
-    from onnxbench.bundle import Bundle
-    from onnxbench.case_prep import runtime_options
+    from onnxbench.core.artifact import Artifact
+    from onnxbench.model.bundle import Bundle
     from onnxbench.runtimes import get_runtime
+    from onnxbench.runtimes.prep import runtime_options
 
     def options(case, bundle):
         return runtime_options(case, bundle, get_runtime(case.runtime))
@@ -178,7 +178,7 @@ def test_graph_options_change_the_artifact_key():
 
 
 def test_cached_reference_builds_once(tmp_path):
-    from onnxbench.accuracy import CachedReference
+    from onnxbench.quality.accuracy import CachedReference
 
     built = []
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from onnxbench.case_options import check_options, option_help
-from onnxbench.errors import UserError
-from onnxbench.options import (
+from onnxbench.core.errors import UserError
+from onnxbench.core.options import (
     EXPORT_OPTIONS,
     FAMILIES,
     OPTIMIZE_OPTIONS,
     HarnessOptions,
     OptionError,
 )
+from onnxbench.runtimes.case_options import check_options, option_help
 
 
 @pytest.mark.parametrize("value, expected", [(True, True), ("yes", True), ("ON", True), (1, True),
@@ -70,7 +70,7 @@ def test_families_are_declared_once_and_feed_the_artifact_key():
 
 
 def test_tf_runtimes_come_from_their_plugin():
-    from onnxbench.plugins import load_plugins
+    from onnxbench.core.plugins import load_plugins
     from onnxbench.runtimes import runtime_class, runtime_names
 
     assert "tf-call" in runtime_names() and load_plugins()["tf"] == "onnxbench.tf.plugin"

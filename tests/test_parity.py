@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from onnxbench.parity import compare
-from onnxbench.runtimes.pad import pad_batch, trim
+from onnxbench.model.pad import pad_batch, trim
+from onnxbench.quality.parity import compare
 
 
 def test_identical_outputs_pass_with_zero_minimum_tolerance():

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from onnxbench.core.load_record import Probe
+from onnxbench.core.load_spec import LoadSpec
 from onnxbench.scenarios.peak import MAX_CONFIRMS, ProbeOutcome, find_peak
-from onnxbench.scenarios.record import Probe
-from onnxbench.scenarios.spec import LoadSpec
 
 
 def _fake_probe(capacity: float, sustained: float | None = None, long_s: float = 30.0):

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from onnxbench.artifact import Artifact
-from onnxbench.bundle import Bundle
-from onnxbench.case import Case
-from onnxbench.errors import Skip
-from onnxbench.measure.policy import MeasurePolicy
-from onnxbench.pipeline import PIPELINES, run_pipeline_case
-from onnxbench.pipeline.images import make_images
-from onnxbench.pipeline.run import check_against_reference
-from onnxbench.pipeline.stages import PipelineSettings, model_stages
+from onnxbench.core.artifact import Artifact
+from onnxbench.core.case import Case
+from onnxbench.core.errors import Skip
+from onnxbench.core.policy import MeasurePolicy
+from onnxbench.model.bundle import Bundle
+from onnxbench.scenarios.pipeline import PIPELINES, run_pipeline_case
+from onnxbench.scenarios.pipeline.images import make_images
+from onnxbench.scenarios.pipeline.run import check_against_reference
+from onnxbench.scenarios.pipeline.stages import PipelineSettings, model_stages
 
 QUICK = MeasurePolicy(warmup=1, min_runs=3, max_runs=5, min_time_s=0, max_time_s=2)
 
@@ -48,7 +48,7 @@ def test_pipeline_case_times_every_stage(tmp_path, pipeline):
 def test_current_agrees_with_itself_and_gpu_resize_diverges_at_preprocess(tmp_path):
     import torch
 
-    from onnxbench.zoo import resolve
+    from onnxbench.model.zoo import resolve
 
     module = resolve("resnet18").build("tiny")
     settings = PipelineSettings(32, torch.device("cpu"), False, False)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from onnxbench.case import Case
-from onnxbench.errors import Skip
-from onnxbench.measure.policy import MeasurePolicy
-from onnxbench.pipeline import run_pipeline_case
+from onnxbench.core.case import Case
+from onnxbench.core.errors import Skip
+from onnxbench.core.policy import MeasurePolicy
+from onnxbench.scenarios.pipeline import run_pipeline_case
 
 QUICK = MeasurePolicy(warmup=1, min_runs=3, max_runs=5, min_time_s=0, max_time_s=2)
 
@@ -23,15 +23,15 @@ def _case(runtime: str, pipeline: str = "current", **options) -> Case:
 @pytest.fixture(scope="module")
 def digits_artifact(tmp_path_factory):
     """The bundle a worker would hand the pipeline: trained digits ResNet and its export."""
-    from onnxbench.artifact_build import prepare_artifact
-    from onnxbench.bundle import Bundle
+    from onnxbench.build.artifacts import prepare_artifact
+    from onnxbench.model.bundle import Bundle
 
     return Bundle.resolve(prepare_artifact(_case("ort-cpu"), tmp_path_factory.mktemp("art")))
 
 
 def test_digit_images_are_labelled_files_from_the_held_out_split(tmp_path):
-    from onnxbench.pipeline.digits import digit_images
-    from onnxbench.zoo.data import digits_split
+    from onnxbench.model.zoo.data import digits_split
+    from onnxbench.model.zoo.digits import digit_images
 
     paths, labels = digit_images(tmp_path, split="held-out", n=12, fmt="png")
     assert len(paths) == len(labels) == 12
@@ -45,7 +45,7 @@ def test_digit_images_are_labelled_files_from_the_held_out_split(tmp_path):
 def test_resnet_digits_config_is_trained_to_a_real_accuracy():
     import torch
 
-    from onnxbench.zoo import resolve
+    from onnxbench.model.zoo import resolve
 
     spec = resolve("resnet18")
     module = spec.build("digits")
@@ -105,7 +105,7 @@ def test_ort_cuda_pipeline_reads_torch_device_tensors(tmp_path, digits_artifact,
 def test_ort_cuda_engine_output_equals_a_host_run(digits_artifact):
     import torch
 
-    from onnxbench.pipeline.engines import build_engine
+    from onnxbench.scenarios.pipeline.engines import build_engine
 
     device = torch.device("cuda")
     engine = build_engine(_case("ort-cuda"), digits_artifact, device, (1, 3, 32, 32))
@@ -119,8 +119,8 @@ def test_ort_cuda_engine_output_equals_a_host_run(digits_artifact):
 def test_torch_autocast_option_runs_and_is_recorded():
     import torch
 
-    from onnxbench.artifact import Artifact
-    from onnxbench.bundle import Bundle
+    from onnxbench.core.artifact import Artifact
+    from onnxbench.model.bundle import Bundle
     from onnxbench.runtimes import get_runtime
 
     runtime = get_runtime("torch-cpu")
@@ -143,8 +143,8 @@ def _cuda() -> bool:
 def test_gpu_memory_cap_turns_a_big_allocation_into_oom():
     import torch
 
+    from onnxbench.isolation.worker import is_out_of_memory
     from onnxbench.runtimes.gpu_memory import cap_torch_memory
-    from onnxbench.worker import is_out_of_memory
 
     info = cap_torch_memory(64)
     try:

@@ -14,7 +14,7 @@ from onnxbench.measure.fold import fold_results, run_noise
 from onnxbench.measure.tails import min_samples, order_ranks, tail
 from onnxbench.report import build_report
 from onnxbench.report.compare import compare_runs
-from onnxbench.report.load import group_points, load_run
+from onnxbench.report.rundata import group_points, load_run
 from onnxbench.suite.aggregate import aggregate
 from report_fixtures import make_result, write_run
 
@@ -149,7 +149,7 @@ def test_unstable_points_stay_in_every_chart(tmp_path):
 def _pools(threads):
     from threadpoolctl import threadpool_info
 
-    from onnxbench.execute import pin_threads
+    from onnxbench.scenarios.execute import pin_threads
 
     pinned = pin_threads({"threads": threads} if threads else {})
     return pinned, [p["num_threads"] for p in threadpool_info()]
@@ -158,7 +158,7 @@ def _pools(threads):
 def test_threads_size_the_pools_inside_a_worker():
     """The fork server preloaded numpy and torch: their pools exist before the case runs, so
     only resizing them (not the environment variables) makes `threads` take effect."""
-    from onnxbench.worker import run_isolated
+    from onnxbench.isolation.worker import run_isolated
 
     outcome = run_isolated(_pools, None)
     assert outcome.ok, outcome.reason

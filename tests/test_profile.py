@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 from onnxbench.profile import profile_runs
 from onnxbench.profile.attribution import attribute
 from onnxbench.profile.ort import parse_trace, profile_session
@@ -209,7 +209,7 @@ def test_torch_profile_top_operator_is_the_matmul():
 def _measured_profile(path, runs=15):
     import onnxruntime as ort
 
-    from onnxbench.measure.policy import MeasurePolicy
+    from onnxbench.core.policy import MeasurePolicy
     from onnxbench.measure.timer import measure
 
     sess = ort.InferenceSession(str(path), _options()(), providers=CPU)

@@ -8,7 +8,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnxbench.artifact import Artifact
+from onnxbench.core.artifact import Artifact
 from onnxbench.runtimes import get_runtime
 
 pytestmark = pytest.mark.gpu

@@ -12,7 +12,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 from onnxbench.report import build_report
 from onnxbench.report.markdown import render_markdown
 from onnxbench.suite import run_suite
@@ -109,8 +109,8 @@ def test_suite_data_fields_are_checked_before_anything_runs(tmp_path):
 def dynamo_bert(tmp_path_factory) -> Path:
     """A tiny BERT (2 layers) exported with the default (dynamo) exporter and HF's default
     SDPA attention: the graph a user gets without knowing about attention patterns."""
-    from onnxbench.export.exporters import export
-    from onnxbench.zoo import resolve
+    from onnxbench.build.export.exporters import export
+    from onnxbench.model.zoo import resolve
 
     spec = resolve("bert")
     opts = {"attn_implementation": "sdpa"}
@@ -134,7 +134,7 @@ def dynamo_bert(tmp_path_factory) -> Path:
 def test_fuse_bert_finds_one_attention_per_layer_of_a_dynamo_export(dynamo_bert, tmp_path):
     import onnxruntime as ort
 
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
 
     assert not Counter(n.op_type for n in onnx.load(str(dynamo_bert)).graph.node)["Attention"]
     res = apply_optimizations(dynamo_bert, tmp_path, fuse="bert", model_type_hint="bert")
@@ -183,7 +183,7 @@ cases:
 
 def test_inspect_counts_weights_held_in_constant_nodes(tmp_path, capsys):
     from clitools import run_cli
-    from onnxbench.export.inspect import inspect_model
+    from onnxbench.build.export.inspect import inspect_model
 
     w = helper.make_node(
         "Constant", [], ["w"], value=numpy_helper.from_array(np.ones((4, 3), np.float32))

@@ -24,7 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from onnxbench.result import read_results
+from onnxbench.core.result import read_results
 from test_bench_cli import cli
 from test_worker import write_tiny_onnx
 

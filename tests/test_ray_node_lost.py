@@ -14,7 +14,7 @@ import time
 import psutil
 import pytest
 
-from onnxbench.result import read_results
+from onnxbench.core.result import read_results
 from test_bench_cli import cli
 from test_worker import write_tiny_onnx
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from clitools import run_cli as cli
-from onnxbench.case import Case
+from onnxbench.core.case import Case
 from onnxbench.suite.preflight import skip_reason
 
 GPU_SUITES = ("dcnv2-cpu-vs-gpu", "bert-optimize-gpu", "moe-backends", "pipeline-ab",
@@ -101,7 +101,7 @@ def test_bert_oom_cap_falls_between_the_reference_cells():
     card; the message gives both measured peaks, to move the cap if a release shifts them."""
     import torch
 
-    from onnxbench.zoo import resolve
+    from onnxbench.model.zoo import resolve
 
     spec = resolve("bert")
     module = spec.build("base").cuda().eval()

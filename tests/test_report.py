@@ -9,10 +9,10 @@ import json
 import pytest
 
 from onnxbench.cli import main
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 from onnxbench.report import build_report, write_reports
-from onnxbench.report.load import group_points, load_run
 from onnxbench.report.markdown import render_markdown
+from onnxbench.report.rundata import group_points, load_run
 from report_fixtures import BATCHES, cpu_ms, make_run
 
 

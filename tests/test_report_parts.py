@@ -184,7 +184,7 @@ def plugin_torch_runtime(monkeypatch):
 
 
 def test_the_report_asks_the_registry_what_a_runtime_is(plugin_torch_runtime):
-    from onnxbench.case import Case
+    from onnxbench.core.case import Case
     from onnxbench.report.labels import fields_of, runtime_framework
     from onnxbench.report.tables import device_of
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 from onnxbench.report import build_report
-from onnxbench.report.load import group_points
 from onnxbench.report.markdown import render_markdown
+from onnxbench.report.rundata import group_points
 from onnxbench.report.shapes import shape_table, total_seconds
 from onnxbench.report.tables import build_groups
 from onnxbench.suite.tables import TableSpec, parse_layouts, specs_from_plan

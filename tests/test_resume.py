@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from onnxbench.result import read_results
+from onnxbench.core.result import read_results
 from test_bench_cli import cli
 from test_worker import write_tiny_onnx
 

@@ -11,8 +11,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from onnxbench.bundle import Bundle
-from onnxbench.errors import Skip, UserError
+from onnxbench.core.errors import Skip, UserError
+from onnxbench.model.bundle import Bundle
 from onnxbench.runtimes import (
     get_runtime,
     runtime_class,
@@ -352,7 +352,8 @@ def test_test_runtimes_misbehave_as_documented():
 
 
 def test_test_abort_crashes_the_process():
-    code = ("from onnxbench.runtimes import get_runtime; from onnxbench.bundle import Bundle; "
+    code = ("from onnxbench.runtimes import get_runtime; "
+            "from onnxbench.model.bundle import Bundle; "
             "get_runtime('test-abort').prepare(Bundle.of_onnx('m.onnx'), {})")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True)
     assert proc.returncode == -6  # SIGABRT

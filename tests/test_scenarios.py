@@ -18,18 +18,18 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from scipy import stats as sps
 
-from onnxbench.artifact import Artifact
-from onnxbench.bundle import Bundle
-from onnxbench.case import Case
+from onnxbench.core.artifact import Artifact
+from onnxbench.core.case import Case
+from onnxbench.core.load_spec import LoadSpec
+from onnxbench.measure.early_stopping import confidence, requests_needed
+from onnxbench.model.bundle import Bundle
 from onnxbench.scenarios.analysis import Trace, analyse, in_flight, quantile_ci
 from onnxbench.scenarios.arrivals import run_constant
 from onnxbench.scenarios.ceiling import harness_mark
 from onnxbench.scenarios.check import check_outputs, lock_around
 from onnxbench.scenarios.closed_loop import run_closed_loop
-from onnxbench.scenarios.early_stopping import confidence, requests_needed
 from onnxbench.scenarios.loadgen import run_server
 from onnxbench.scenarios.serving import Front, Request, ThreadPool, noop_callset
-from onnxbench.scenarios.spec import LoadSpec
 
 ALPHA = 1e-3
 
@@ -89,7 +89,7 @@ def test_loadgen_server_arrivals_are_poisson_and_constant_ones_are_not():
 def test_latency_is_measured_from_the_scheduled_arrival_under_a_slow_runtime(tiny_onnx):
     """test-delay sleeps 20 ms on one worker at twice its capacity: every latency is at least
     what a FIFO single server owes from the *scheduled* times; far above the service time."""
-    from onnxbench.execute import execute_case
+    from onnxbench.scenarios.execute import execute_case
 
     service_ms = 20.0
     case = Case(model=str(tiny_onnx), runtime="test-delay", batch=1,
@@ -199,7 +199,7 @@ def test_quantile_ci_covers_and_says_when_it_cannot():
 def test_peak_search_finds_a_known_capacity(tiny_onnx):
     """Two workers sleeping 5 ms each serve at most 2 / 5 ms: with constant arrivals and a
     generous bound the peak is that capacity (from the service time the run measured)."""
-    from onnxbench.execute import execute_case
+    from onnxbench.scenarios.execute import execute_case
 
     case = Case(model=str(tiny_onnx), runtime="test-delay", batch=1,
                 options={"delay_us": 5000, "wait": "sleep"},
@@ -267,7 +267,7 @@ def test_harness_mark_near_the_ceiling_and_for_a_late_generator():
 def test_a_no_op_runtime_is_marked_harness_limited(tiny_onnx):
     """A no-op asked for far more arrivals than a Python generator can issue: the generator
     falls behind its schedule, so the latency is the harness's and says so."""
-    from onnxbench.execute import execute_case
+    from onnxbench.scenarios.execute import execute_case
 
     case = Case(model=str(tiny_onnx), runtime="test-delay", batch=1, options={"delay_us": 0},
                 scenario=LoadSpec(name="server", qps=100_000, duration_s=0.3))
@@ -281,7 +281,7 @@ def test_a_no_op_runtime_is_marked_harness_limited(tiny_onnx):
 # ---- torch, and the GPU layouts (skipped without CUDA, with the reason) ----------------
 
 def _zoo_case(runtime: str, layout: str, workers: int = 4):
-    from onnxbench.artifact import Artifact
+    from onnxbench.core.artifact import Artifact
 
     case = Case(model="dcnv2", config="tiny", runtime=runtime, batch=2,
                 scenario=LoadSpec(name="concurrency", concurrency=workers, layout=layout,
@@ -291,7 +291,7 @@ def _zoo_case(runtime: str, layout: str, workers: int = 4):
 
 @pytest.mark.parametrize("layout", ["shared", "lock", "per-thread"])
 def test_torch_module_under_concurrency_gives_the_sequential_outputs(layout):
-    from onnxbench.execute import execute_case
+    from onnxbench.scenarios.execute import execute_case
 
     case, artifact = _zoo_case("torch-cpu", layout, workers=2)
     result = execute_case(case, artifact, env={})
@@ -302,7 +302,7 @@ def test_torch_module_under_concurrency_gives_the_sequential_outputs(layout):
 def test_a_runtime_not_declared_thread_safe_is_not_shared():
     """torch.compile declares concurrent calls on one compiled module unsafe: the shared
     layout is skipped with the reason (lock and per-thread serve it)."""
-    from onnxbench.execute import execute_case
+    from onnxbench.scenarios.execute import execute_case
 
     case, artifact = _zoo_case("torch-compile-cpu", "shared", workers=2)
     result = execute_case(case, artifact, env={})
@@ -311,7 +311,7 @@ def test_a_runtime_not_declared_thread_safe_is_not_shared():
 
 
 def test_streams_layout_needs_cuda(tiny_onnx):
-    from onnxbench.execute import execute_case
+    from onnxbench.scenarios.execute import execute_case
 
     case = Case(model=str(tiny_onnx), runtime="ort-cpu", batch=1,
                 scenario=LoadSpec(name="concurrency", concurrency=2, layout="streams",
@@ -335,7 +335,7 @@ def _cuda_or_skip():
 def test_ort_cuda_session_layouts_keep_sequential_outputs(tiny_onnx, layout):
     """Concurrent Run on one CUDA session (shared), a session per thread, a stream per
     thread: outputs under concurrency equal the sequential ones, and 4 stay in flight."""
-    from onnxbench.execute import execute_case
+    from onnxbench.scenarios.execute import execute_case
 
     _cuda_or_skip()
     case = Case(model=str(tiny_onnx), runtime="ort-cuda", batch=8, options={"use_tf32": False},
@@ -351,7 +351,7 @@ def test_ort_cuda_session_layouts_keep_sequential_outputs(tiny_onnx, layout):
 @pytest.mark.parametrize("runtime,layout", [("torch-cuda", "streams"), ("torch-cuda", "shared"),
                                             ("torch-compile-cuda", "lock")])
 def test_torch_cuda_layouts_keep_sequential_outputs(runtime, layout):
-    from onnxbench.execute import execute_case
+    from onnxbench.scenarios.execute import execute_case
 
     _cuda_or_skip()
     case, artifact = _zoo_case(runtime, layout)
@@ -362,7 +362,7 @@ def test_torch_cuda_layouts_keep_sequential_outputs(runtime, layout):
 
 @pytest.mark.gpu
 def test_dynamic_batching_on_cuda_batches_under_load(tiny_onnx):
-    from onnxbench.execute import execute_case
+    from onnxbench.scenarios.execute import execute_case
 
     _cuda_or_skip()
     case = Case(model=str(tiny_onnx), runtime="ort-cuda", batch=1,

@@ -9,8 +9,8 @@ import os
 import numpy as np
 import pytest
 
-from onnxbench.errors import UserError
-from onnxbench.result import atomic_write_text, read_results
+from onnxbench.core.errors import UserError
+from onnxbench.core.result import atomic_write_text, read_results
 from onnxbench.suite import expand, parse_suite
 from onnxbench.suite.rundir import RunDir, create_run_dir
 from test_bench_cli import cli
@@ -162,7 +162,7 @@ def test_options_of_another_runtime_are_shared_not_errors(tmp_path):
 def test_point_id_is_the_case_id_without_its_repeat(tmp_path):
     """Every case id ends in ``_rK`` (the repeat); the point is the id without it, one
     function for every reader (the summary's point_id, the report's grouping)."""
-    from onnxbench.case import Case, point_id
+    from onnxbench.core.case import Case, point_id
 
     case = Case(model="dcnv2", config="tiny", runtime="ort-cpu", batch=2, repeat=3)
     assert case.case_id.endswith("_r3") and case.point_id == case.case_id[:-3]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import onnxbench.tf as obtf
-from onnxbench.errors import Skip, UserError
+from onnxbench.core.errors import Skip, UserError
 
 if not obtf.available():
     pytest.skip(obtf.INSTALL_HINT, allow_module_level=True)
@@ -24,7 +24,7 @@ ENCODER, CFG, SEQ = "keras-encoder", "tiny", 12
 
 @pytest.fixture(scope="module")
 def spec():
-    from onnxbench.zoo import resolve
+    from onnxbench.model.zoo import resolve
 
     return resolve(ENCODER)
 
@@ -41,8 +41,8 @@ def exported(spec, tmp_path_factory):
 
 
 def _bundle(model: str, config: str | None = None, **fields):
-    from onnxbench.artifact import Artifact
-    from onnxbench.bundle import Bundle
+    from onnxbench.core.artifact import Artifact
+    from onnxbench.model.bundle import Bundle
 
     return Bundle.resolve(Artifact(model=model, config=config, **fields))
 
@@ -55,9 +55,9 @@ def _artifact(tmp_path, spec, model):
 
 def _cells(source, config, path, batches, seq, model=None):
     """ORT CPU against TensorFlow at each batch: the exporter matrix's cells (generic)."""
-    from onnxbench.export.matrix import run_cells
-    from onnxbench.export.reference import shape_key
-    from onnxbench.frameworks import framework
+    from onnxbench.build.export.matrix import run_cells
+    from onnxbench.build.export.reference import shape_key
+    from onnxbench.model.frameworks import framework
 
     fw = framework("tf")
     model = model if model is not None else fw.build(source, config)
@@ -152,8 +152,8 @@ def test_tf_call_counts_retracing_per_shape(spec, exported, tmp_path):
 
 
 def test_runtime_option_typo_and_bad_value_are_user_errors(spec, exported, tmp_path):
-    from onnxbench.case_options import check_options
     from onnxbench.runtimes import get_runtime
+    from onnxbench.runtimes.case_options import check_options
 
     with pytest.raises(UserError, match="did you mean 'reduce_retracing'"):
         check_options("tf-call", {"reduce_retrace": True})
@@ -176,7 +176,7 @@ def test_missing_extra_skips_with_install_line(monkeypatch, tmp_path):
 
 
 def test_onnx_only_case_and_torch_model_skip(tmp_path):
-    from onnxbench.bundle import Bundle
+    from onnxbench.model.bundle import Bundle
     from onnxbench.runtimes import get_runtime
 
     with pytest.raises(Skip, match="tf-predict runs a TensorFlow model; this case has only"):
@@ -189,7 +189,7 @@ def test_onnx_only_case_and_torch_model_skip(tmp_path):
 
 
 def test_bad_savedmodel_dir_and_bad_keras_file_are_user_errors(tmp_path):
-    from onnxbench.zoo import resolve
+    from onnxbench.model.zoo import resolve
 
     empty = tmp_path / "not_a_savedmodel"
     empty.mkdir()
@@ -211,9 +211,9 @@ def test_bad_savedmodel_dir_and_bad_keras_file_are_user_errors(tmp_path):
 
 
 def test_keras_file_source_runs_and_exports(spec, exported, tmp_path):
+    from onnxbench.model.zoo import resolve
     from onnxbench.runtimes import get_runtime
     from onnxbench.tf.export import export_tf
-    from onnxbench.zoo import resolve
 
     path = tmp_path / "enc.keras"
     exported[0].save(str(path))
@@ -231,9 +231,9 @@ def test_keras_file_source_runs_and_exports(spec, exported, tmp_path):
 
 @pytest.mark.slow
 def test_savedmodel_dir_source_exports_and_runs(exported, tmp_path):
+    from onnxbench.model.zoo import resolve
     from onnxbench.runtimes import get_runtime
     from onnxbench.tf.export import export_tf
-    from onnxbench.zoo import resolve
 
     sm = tmp_path / "encoder_savedmodel"
     exported[0].export(str(sm), format="tf_saved_model", verbose=False)
@@ -257,8 +257,8 @@ def test_savedmodel_dir_source_exports_and_runs(exported, tmp_path):
 
 def test_prepare_artifact_builds_a_tf_model_too(tmp_path):
     """The one artifact builder serves TensorFlow through its framework adapter."""
-    from onnxbench.artifact_build import prepare_artifact
-    from onnxbench.case import Case
+    from onnxbench.build.artifacts import prepare_artifact
+    from onnxbench.core.case import Case
     from onnxbench.runtimes import get_runtime
 
     case = Case(model=ENCODER, config=CFG, exporter="tf2onnx", runtime="tf-call", batch=2,
@@ -274,7 +274,7 @@ def test_prepare_artifact_builds_a_tf_model_too(tmp_path):
     runtime = get_runtime("tf-call")
     runtime.prepare(_bundle(artifact.model, artifact.config, state_path=artifact.state_path,
                             onnx_path=artifact.onnx_path), case.options)
-    from onnxbench.zoo import resolve
+    from onnxbench.model.zoo import resolve
 
     feeds = resolve(ENCODER).make_inputs(CFG, 2, 8, seed=5)
     out = runtime.run(feeds)
@@ -287,10 +287,10 @@ def test_prepare_artifact_builds_a_tf_model_too(tmp_path):
 
 def test_execute_case_measures_tf_and_ort_on_one_artifact(tmp_path):
     """The worker's path end to end: TF runtime and ORT CPU on the artifact's two halves."""
-    from onnxbench.artifact_build import prepare_artifact
-    from onnxbench.case import Case
-    from onnxbench.execute import execute_case
-    from onnxbench.measure.policy import MeasurePolicy
+    from onnxbench.build.artifacts import prepare_artifact
+    from onnxbench.core.case import Case
+    from onnxbench.core.policy import MeasurePolicy
+    from onnxbench.scenarios.execute import execute_case
 
     policy = MeasurePolicy(warmup=1, min_runs=3, max_runs=3, min_time_s=0, max_time_s=5)
     results = {}
@@ -316,7 +316,7 @@ def test_execute_case_measures_tf_and_ort_on_one_artifact(tmp_path):
 
 def test_tf_export_matrix_row_has_parity_per_shape(tmp_path):
     """The one exporter matrix serves TensorFlow: the tf2onnx row, TensorFlow as reference."""
-    from onnxbench.export.matrix import export_matrix
+    from onnxbench.build.export.matrix import export_matrix
 
     matrix = export_matrix(ENCODER, CFG, opset=17, out_dir=tmp_path, batches=[1, 2],
                               seqs=[6])

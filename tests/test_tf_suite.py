@@ -11,9 +11,9 @@ import multiprocessing as mp
 import pytest
 
 import onnxbench.tf as obtf
-from onnxbench.artifact_build import cached_artifact
-from onnxbench.case import Case
-from onnxbench.result import read_results
+from onnxbench.build.artifacts import cached_artifact
+from onnxbench.core.case import Case
+from onnxbench.core.result import read_results
 from onnxbench.suite import expand, parse_suite
 from onnxbench.suite.runner import run_suite
 from test_worker import write_tiny_onnx
@@ -26,7 +26,7 @@ FAST = "measure: {warmup: 1, runs: 2}"
 def forked_workers(monkeypatch):
     """Workers forked from this process, so a monkeypatch here reaches them (the fork
     server starts from a clean interpreter and would not see it)."""
-    import onnxbench.worker as worker
+    import onnxbench.isolation.worker as worker
 
     monkeypatch.setattr(worker, "_CONTEXT", mp.get_context("fork"))
 

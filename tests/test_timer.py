@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from onnxbench.core.policy import MeasurePolicy
 from onnxbench.measure import measure_case
-from onnxbench.measure.policy import MeasurePolicy
 from onnxbench.measure.timer import measure
 
 MS = 1_000_000

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
+from onnxbench.tuning.axes import build_space
 from onnxbench.tuning.goals import parse_budget, parse_drop, parse_goal
-from onnxbench.tuning.space import build_space, parse_space
+from onnxbench.tuning.space import parse_space
 
 
 def _cli(args: list[str], capsys) -> tuple[int, str, str]:

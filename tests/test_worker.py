@@ -17,12 +17,12 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from onnxbench.case import Case
-from onnxbench.measure.policy import MeasurePolicy
+from onnxbench.core.case import Case
+from onnxbench.core.policy import MeasurePolicy
+from onnxbench.isolation.worker import run_isolated
 from onnxbench.suite.plan import Plan
 from onnxbench.suite.rundir import create_run_dir
 from onnxbench.suite.runner import run_cases
-from onnxbench.worker import run_isolated
 
 FAST = MeasurePolicy(warmup=1, min_runs=3, max_runs=3, min_time_s=0.0)
 
@@ -96,7 +96,7 @@ def test_a_runtime_allocation_failure_is_oom_not_failed():
     ("Invalid rank for input: x Got: 1 Expected: 2", False),
     ("Ranks of input data are different, cannot concatenate them", False)])
 def test_out_of_memory_messages(message, oom):
-    from onnxbench.worker import is_out_of_memory
+    from onnxbench.isolation.worker import is_out_of_memory
 
     assert is_out_of_memory(RuntimeError(message)) is oom
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from onnxbench.errors import UserError
-from onnxbench.zoo import resolve
-from onnxbench.zoo.data import digits_split
+from onnxbench.core.errors import UserError
+from onnxbench.model.zoo import resolve
+from onnxbench.model.zoo.data import digits_split
 
 TINY = [("resnet18", "tiny"), ("resnet50", "tiny"), ("bert", "tiny"), ("deberta-v2", "tiny"),
         ("dcnv2", "tiny"), ("moe", "default")]
@@ -101,7 +101,7 @@ def test_dcnv2_evaluate_reports_dummy_held_out_metric():
 
 
 def test_deepctr_import_prints_no_version_notice():
-    code = ("from onnxbench.zoo.dcnv2 import deepctr; import threading, time; deepctr(); "
+    code = ("from onnxbench.model.zoo.dcnv2 import deepctr; import threading, time; deepctr(); "
             "print('threads', threading.active_count()); time.sleep(0.5)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)

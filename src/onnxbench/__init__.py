@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 # ("ab": "onnxbench.<module>"); profiling is ``profile_model`` because ``onnxbench.profile``
 # is the profiler package.
 _API: dict[str, str] = {
-    "ab": "onnxbench.interleaved",
+    "ab": "onnxbench.suite.ab",
     "bench": "onnxbench.api",
     "load": "onnxbench.api",
     "profile_model": "onnxbench.api",
@@ -37,9 +37,9 @@ _API: dict[str, str] = {
     "tune": "onnxbench.api",
     "tune_resume": "onnxbench.api",
     "Run": "onnxbench.api",
-    "UserError": "onnxbench.errors",
-    "CheckFailed": "onnxbench.errors",
-    "Skip": "onnxbench.errors",
+    "UserError": "onnxbench.core.errors",
+    "CheckFailed": "onnxbench.core.errors",
+    "Skip": "onnxbench.core.errors",
 }
 
 __all__ = ["__version__", *_API]
@@ -58,8 +58,8 @@ if TYPE_CHECKING:  # the names __getattr__ loads, for type checkers and editors
         tune,
         tune_resume,
     )
-    from onnxbench.errors import CheckFailed, Skip, UserError  # noqa: F401
-    from onnxbench.interleaved import ab  # noqa: F401
+    from onnxbench.core.errors import CheckFailed, Skip, UserError  # noqa: F401
+    from onnxbench.suite.ab import ab  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -13,7 +13,7 @@ arguments (one case per runtime × batch × seq, every option checked before any
 and hands it to the runner, which creates a fresh run directory (never reused), takes its
 lock, runs each case in its own worker, aggregates ``summary/`` and writes ``report.md`` /
 ``report.html``. A ``Run`` reads the directory back. Errors a user can cause raise
-``onnxbench.errors.UserError`` (one line); nothing here prints.
+``onnxbench.core.errors.UserError`` (one line); nothing here prints.
 """
 
 from __future__ import annotations
@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 if TYPE_CHECKING:
-    from onnxbench.case_data import CaseData
-    from onnxbench.measure.policy import MeasurePolicy
+    from onnxbench.core.policy import MeasurePolicy
+    from onnxbench.core.result import Result
     from onnxbench.report.compare import Comparison
-    from onnxbench.result import Result
     from onnxbench.suite.plan import Plan
     from onnxbench.suite.runner import Progress, RunOutcome
     from onnxbench.tuning import TuneResult
@@ -72,7 +71,7 @@ class Run:
 
     def results(self) -> list[Result]:
         """Every ``raw/<case_id>/result.json``, with all raw latencies."""
-        from onnxbench.result import read_results
+        from onnxbench.core.result import read_results
 
         return read_results(self.path / "raw")
 
@@ -96,11 +95,11 @@ def load_run(path: str | Path) -> Run:
     from onnxbench.suite.rundir import open_run_dir
 
     run = open_run_dir(path)
-    from onnxbench.artifact import read_json
+    from onnxbench.core.artifact import read_json
 
     summary = read_json(run.summary / "summary.json")
     if summary is None:
-        from onnxbench.case import point_id
+        from onnxbench.core.case import point_id
         from onnxbench.suite.aggregate import fold
 
         grouped: dict[str, list[Result]] = {}
@@ -135,10 +134,11 @@ def bench_plan(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",),
     bare graph's ``inputs``. ``processes``: worker processes per point, the measurement
     budget split over them, interleaved (process 0 of every point, then 1, ...).
     """
-    from onnxbench.case import Case
-    from onnxbench.case_data import CaseData
-    from onnxbench.case_options import check_options
+    from onnxbench.core.case import Case
+    from onnxbench.model.case_data import CaseData
+    from onnxbench.runtimes.case_options import check_options
     from onnxbench.runtimes.registry import validate_runtime_name
+    from onnxbench.suite.model_check import check_model, positive
     from onnxbench.suite.plan import Plan
 
     rts = [validate_runtime_name(r) for r in _names(runtimes, "runtimes")]
@@ -148,7 +148,7 @@ def bench_plan(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",),
                     {k: v for k, v in opts.items() if k in DATA_OPTIONS})
     if seq is not None and seq_mix:
         raise UserError("seq and seq_mix: give one (the mix sets the sequence lengths)")
-    seqs: list[int | None] = list(_positive(seq, "seq")) if seq is not None else [None]
+    seqs: list[int | None] = list(positive(seq, "seq")) if seq is not None else [None]
     if timeout_s is None or isinstance(timeout_s, bool) or not timeout_s > 0:
         raise UserError(f"timeout_s {timeout_s!r}: must be a positive number of seconds")
     for rt in rts:
@@ -213,7 +213,8 @@ def load(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",), *,
     (closed loop), or ``scenario="peak"`` / ``"offline"``; ``point``: the other LoadSpec
     fields (``bound_ms``, ``percentile``, ``duration_s``, ``workers``, ``max_batch``, ...).
     """
-    from onnxbench.scenarios.api import load_cases, load_specs, run_load, scenario_name
+    from onnxbench.suite.load_plan import load_cases, load_specs, run_load, scenario_name
+    from onnxbench.suite.model_check import check_model
 
     rates, callers = (list(qps) if qps else None), (list(concurrency) if concurrency else None)
     name = scenario_name(rates, callers, scenario == "peak", scenario)
@@ -253,63 +254,11 @@ def _names(values: Iterable[str] | str, what: str) -> list[str]:
     return names
 
 
-def _positive(values: Iterable[int] | int | None, what: str) -> list[int]:
-    items = [values] if isinstance(values, int) else list(values or [])
-    if not items or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items):
-        raise UserError(f"{what} {items!r}: expected positive integers, e.g. [1, 2, 8]")
-    return items
-
-
-def check_model(model: str, config: str | None = None, exporter: str | None = None,
-                data: CaseData | None = None,
-                batch: Iterable[int] | None = None, seq: int | None = None
-                ) -> tuple[str, str | None, str | None, list[int]]:
-    """(model, config, exporter, batches) for a plan's cases (``bench``, ``profile``,
-    ``load``): checked before anything runs. ``data``: what the cases run on (a
-    ``CaseData``; none: synthesised inputs). The model's file is made absolute
-    (a plan resumes from anywhere). An ONNX file is loaded and checked against what it will
-    run on (dims resolvable, the user's inputs and values matching the graph, inputs that
-    fit in memory); a zoo/factory/plugin model is resolved, its config and exporter
-    checked, its inputs sized."""
-    from onnxbench.case_data import CaseData
-    from onnxbench.onnxfile import is_onnx_file
-    from onnxbench.preflight import check_bench_inputs, check_config
-    from onnxbench.shape_mix import main_length
-    from onnxbench.suite.schema import absolute_model
-
-    data = data if data is not None else CaseData()
-    model = absolute_model(model)
-    seq = seq or main_length(data.seq_mix)
-    seqs = [seq] if seq else []
-    if is_onnx_file(model):
-        from onnxbench.case_data import batch_from_inputs, check_against_graph
-        from onnxbench.inputs import load_onnx
-
-        graph = load_onnx(model)
-        batches = (_positive(batch, "batch") if batch is not None
-                   else [batch_from_inputs(graph, data) or 1])
-        if not data.inputs:  # the user's own arrays are already in memory
-            check_bench_inputs(graph, batches, seqs, shapes=data.shapes)
-        check_against_graph(graph, data, batches, seq)
-        return model, None, None, batches
-    from onnxbench.frameworks import framework_of
-    from onnxbench.zoo import resolve
-
-    spec = resolve(model)
-    check_config(spec, config)
-    batches = _positive(batch if batch is not None else [1], "batch")
-    check_bench_inputs(spec, batches, seqs, config=config)
-    fw = framework_of(spec)
-    exporter = exporter or fw.exporters[0]
-    fw.check_exporter(exporter, model)
-    return model, config, exporter, batches
-
-
 def _policy(measure: MeasurePolicy | Mapping[str, Any] | None) -> MeasurePolicy:
     """A MeasurePolicy from one, a mapping of suite ``measure:`` fields, or None."""
     from pydantic import ValidationError
 
-    from onnxbench.measure.policy import MeasurePolicy
+    from onnxbench.core.policy import MeasurePolicy
     from onnxbench.suite.plan import measure_policy
     from onnxbench.suite.schema import MeasureSpec
 
@@ -331,7 +280,7 @@ def run_suite(suite: str | Path | Plan, *, out: str | Path = "runs", only: str |
     under ``out``; returns the run read back (summary rows, reports). Every case's inputs
     are checked (``preflight.check_plan_inputs``, as ``onnxbench run`` does) before
     anything is created or runs: a UserError names the case that cannot fit."""
-    from onnxbench.preflight import check_plan_inputs
+    from onnxbench.model.checks import check_plan_inputs
     from onnxbench.suite import runner
     from onnxbench.suite.parse import load_suite
     from onnxbench.suite.plan import Plan, expand

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from onnxbench.errors import CheckFailed, UserError
+from onnxbench.core.errors import CheckFailed, UserError
 
 app = typer.Typer(
     name="onnxbench",
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"onnxbench: check failed: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except OSError as exc:  # full disk, read-only, permissions, a file in the way: one line
-        from onnxbench.errors import os_error_message
+        from onnxbench.core.errors import os_error_message
 
         print(f"onnxbench: error: {os_error_message(exc)}", file=sys.stderr)
         sys.exit(UserError.exit_code)

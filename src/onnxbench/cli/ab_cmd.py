@@ -1,5 +1,5 @@
 """``onnxbench ab A [B]``: is B faster than A? Interleaved blocks in fresh processes, paired
-analysis, sequential stopping; a thin layer over ``onnxbench.ab`` (``onnxbench.interleaved``)."""
+analysis, sequential stopping; a thin layer over ``onnxbench.ab`` (``onnxbench.suite.ab``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 
 def _pair(flag: str, text: str | None) -> str | tuple[str, str] | None:
@@ -81,9 +81,9 @@ def ab(
 ) -> None:
     """Is B faster than A? Blocks ABBA BAAB … each in a fresh worker process, analysed as pairs,
     until the ratio's CI is within --target-ci or --max-time is spent."""
-    from onnxbench.inputs import parse_range, parse_shape
-    from onnxbench.interleaved import ABSettings
-    from onnxbench.interleaved import ab as run
+    from onnxbench.model.inputs import parse_range, parse_shape
+    from onnxbench.suite.ab import ABSettings
+    from onnxbench.suite.ab import ab as run
 
     settings = ABSettings(threshold=_fraction("--threshold", threshold) or 0.0,
                           target_ci=_fraction("--target-ci", target_ci), max_time_s=max_time,

@@ -27,7 +27,7 @@ from onnxbench.cli.data_opts import (
     ShapeFlag,
     ValueFlag,
 )
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 
 def _policy(runs: int | None, warmup: int | None, min_time: float | None,

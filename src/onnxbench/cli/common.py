@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 SERIES_KEYS = ("model", "config", "exporter", "runtime", "precision", "options")
 LABEL_WIDTH = 48

@@ -3,7 +3,7 @@ real inputs (``--inputs``), fixed values (``--value``), inclusive ranges (``--ra
 shape mix (``--seq-mix``) and labelled accuracy data (``--accuracy-data``/``--metric``).
 
 ``case_data`` parses and checks them all before anything runs (one line, exit 2 on a
-mistake) and returns the Case fields and options they become (``onnxbench.case_data``).
+mistake) and returns the Case fields and options they become (``onnxbench.model.case_data``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 
-from onnxbench.case_data import CaseData, batch_from_inputs, check_against_graph
-from onnxbench.errors import UserError
-from onnxbench.inputs import RANGE_HELP, VALUE_HELP
+from onnxbench.core.errors import UserError
+from onnxbench.model.case_data import CaseData, batch_from_inputs, check_against_graph
+from onnxbench.model.inputs import RANGE_HELP, VALUE_HELP
 
 INPUTS_HELP = ("real inputs: FILE.npz (one array per input), a .npy / folder of NAME.npy, or a "
                "folder of input_N.pb (ONNX Runtime test data); the batch is their first axis")
@@ -39,12 +39,12 @@ def case_data(shape: list[str], range_: list[str], value: list[str], inputs: Pat
               seq_mix: str | None, accuracy_data: Path | None, metric: str | None,
               reference: Path | None) -> CaseData:
     """Parse the flags (no model needed yet)."""
-    from onnxbench.inputs import parse_range, parse_shape, parse_value
+    from onnxbench.model.inputs import parse_range, parse_shape, parse_value
 
     data = CaseData(dict(parse_shape(s) for s in shape), dict(parse_range(r) for r in range_),
                     dict(parse_value(v) for v in value))
     if inputs is not None:
-        from onnxbench.input_files import load_user_data
+        from onnxbench.model.input_files import load_user_data
 
         if data.shapes or data.ranges:
             raise UserError(f"{'--shape' if data.shapes else '--range'}: shapes and values come "
@@ -53,11 +53,11 @@ def case_data(shape: list[str], range_: list[str], value: list[str], inputs: Pat
         load_user_data(inputs)  # readable, in a known layout
         data.inputs = str(inputs)
     if seq_mix:
-        from onnxbench.shape_mix import parse_mix
+        from onnxbench.measure.shape_mix import parse_mix
 
         data.seq_mix = parse_mix(seq_mix, "--seq-mix")
     if accuracy_data is not None:
-        from onnxbench.labelled import check_metric
+        from onnxbench.quality.labelled import check_metric
 
         data.options.update(accuracy_data=str(accuracy_data),
                             metric=check_metric(metric or "accuracy"))

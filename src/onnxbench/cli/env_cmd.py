@@ -9,7 +9,7 @@ import typer
 
 def env(json_out: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """Show the machine and software this tool measures on (CPU, RAM, GPUs, versions)."""
-    from onnxbench import env as env_mod
+    from onnxbench.isolation import env as env_mod
 
     data = env_mod.collect()
     if json_out:

@@ -10,8 +10,8 @@ from typing import Any
 import typer
 
 from onnxbench.cli.common import console, parse_int_list
-from onnxbench.errors import CheckFailed, UserError
-from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL
+from onnxbench.core.errors import CheckFailed, UserError
+from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL
 
 RTOL_HELP = f"relative tolerance of the parity check (default {DEFAULT_RTOL:g})"
 ATOL_HELP = f"absolute tolerance of the parity check (default {DEFAULT_ATOL:g})"
@@ -147,9 +147,9 @@ def export_command(
     """Export a model with one exporter (or `all`: the exporter matrix), lint every file
     written, and check parity against the source model (PyTorch or TensorFlow) at every
     batch size."""
-    from onnxbench.export.matrix import export_matrix, model_stem
-    from onnxbench.frameworks import framework_of, known_exporters
-    from onnxbench.zoo import resolve
+    from onnxbench.build.export.matrix import export_matrix, model_stem
+    from onnxbench.model.frameworks import framework_of, known_exporters
+    from onnxbench.model.zoo import resolve
 
     choices = (*known_exporters(), "all")
     if exporter not in choices:
@@ -199,8 +199,8 @@ def verify_command(
     inputs against their expected outputs or another .onnx; exit 1 on mismatch."""
     from rich.table import Table
 
-    from onnxbench.export.reference import verify, verify_inputs
-    from onnxbench.inputs import parse_value
+    from onnxbench.build.export.reference import verify, verify_inputs
+    from onnxbench.model.inputs import parse_value
 
     if (reference is None) == (inputs is None):
         raise UserError("verify: give --reference reference.json or --inputs FILE (one of them)")
@@ -248,8 +248,8 @@ def lint_command(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Find dynamic-shape hazards statically (e.g. Squeeze without axes); exit 1 on errors."""
-    from onnxbench.export.lint import has_errors, lint
-    from onnxbench.inputs import load_onnx
+    from onnxbench.build.export.lint import has_errors, lint
+    from onnxbench.model.inputs import load_onnx
 
     findings = lint(load_onnx(onnx_path))
     if as_json:
@@ -270,7 +270,7 @@ def inspect_command(
     netron: bool = typer.Option(False, "--netron", help="open the graph in Netron (extra viz)"),
 ) -> None:
     """Inputs/outputs with symbolic dims, opset, producer, parameters, op histogram."""
-    from onnxbench.export.inspect import inspect_model, open_netron
+    from onnxbench.build.export.inspect import inspect_model, open_netron
 
     info = inspect_model(onnx_path)
     if as_json:

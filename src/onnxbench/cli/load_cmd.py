@@ -17,7 +17,7 @@ from pathlib import Path
 import typer
 
 from onnxbench.cli.data_opts import RangeFlag, ShapeFlag, ValueFlag, case_data
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 
 def _split(values: list[str]) -> list[str]:
@@ -111,7 +111,7 @@ def load(
     if timeout is not None and timeout <= 0:
         raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
     from onnxbench.cli.common import progress_display
-    from onnxbench.scenarios.api import infeasible_reason, run_load
+    from onnxbench.suite.load_plan import infeasible_reason, run_load
 
     with progress_display(quiet) as progress:
         outcome = run_load(cases, out, timeout_s=timeout, progress=progress)
@@ -136,7 +136,7 @@ def load(
 
 def _confirm_s(text: str | None) -> float | None:
     """``--confirm 20s`` → 20.0; ``0`` (or ``off``) → 0.0, no confirmation; None: the default."""
-    from onnxbench.scenarios.spec import parse_time
+    from onnxbench.core.load_spec import parse_time
 
     if text is None:
         return None
@@ -149,10 +149,10 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
            layout, workers, threads, max_batch, max_delay, arrival, duration, precision,
            confirm, no_ceiling, batch, seq, config, exporter, data):
     """Flags → validated cases (UserError, one line, before anything runs)."""
-    from onnxbench.api import check_model
+    from onnxbench.core.load_spec import parse_number_list, parse_time
     from onnxbench.runtimes import validate_runtime_name
-    from onnxbench.scenarios.api import load_cases, load_specs, scenario_name
-    from onnxbench.scenarios.spec import parse_number_list, parse_time
+    from onnxbench.suite.load_plan import load_cases, load_specs, scenario_name
+    from onnxbench.suite.model_check import check_model
 
     runtimes = [validate_runtime_name(r) for r in _split(runtime)]
     rates = parse_number_list("--qps", qps) if qps is not None else None

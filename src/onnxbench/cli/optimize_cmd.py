@@ -1,6 +1,6 @@
 """``onnxbench optimize MODEL.onnx``: write optimised graphs and print the change report.
 
-Thin: validates the flags, calls ``onnxbench.optimize.apply_optimizations``, writes the
+Thin: validates the flags, calls ``onnxbench.build.optimize.apply_optimizations``, writes the
 report next to the graphs (``change_report.json``) and prints it as tables or one JSON
 document. A fusion that finds nothing to fuse is not an error (exit 0, reason in the
 report); a truncation beyond the model's depth is (exit 2).
@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 
 def _precision(fp16: bool, int8: str | None) -> str:
@@ -128,8 +128,8 @@ def optimize(
 ) -> None:
     """Write optimised ONNX graphs and a change report (nodes, fused ops, size, what did not
     fuse)."""
-    from onnxbench.inputs import parse_range
-    from onnxbench.optimize import apply_optimizations
+    from onnxbench.build.optimize import apply_optimizations
+    from onnxbench.model.inputs import parse_range
 
     precision = _precision(fp16, int8)
     int8_flags = {"--per-channel": per_channel, "--reduce-range": reduce_range,

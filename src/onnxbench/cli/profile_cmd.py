@@ -20,7 +20,7 @@ from typing import Any
 import typer
 
 from onnxbench.cli.data_opts import InputsFlag, RangeFlag, SeqMixFlag, ShapeFlag, ValueFlag
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 
 def _rich_table(table):
@@ -48,7 +48,7 @@ def _node_table(prof: dict[str, Any], top: int):
 
 
 def _results(run_dir: Path) -> list:
-    from onnxbench.result import read_results
+    from onnxbench.core.result import read_results
 
     return read_results(run_dir / "raw")
 

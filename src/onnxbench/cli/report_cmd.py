@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 
 def _formats(text: str) -> list[str]:
@@ -38,7 +38,7 @@ def report(run_dir: Path = typer.Argument(..., help="run directory (runs/<suite>
            as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """Write report.md and report.html into RUN_DIR: tables, crossovers, speed-ups, A/B."""
     from onnxbench.report import build_report, save_report
-    from onnxbench.report.load import load_run
+    from onnxbench.report.rundata import load_run
     from onnxbench.suite.tables import parse_layouts
 
     fmts = _formats(format)

@@ -16,7 +16,7 @@ from typing import Any
 import typer
 
 from onnxbench.cli.common import console, progress_display, render_tables
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 
 def _dry_run(plan, only: str | None, json_out: bool) -> None:
@@ -104,7 +104,7 @@ def _pending(run_dir: Path, only: str | None, trust: bool):
     """The cases a resume would run, checked as resume checks them (before Ray starts)."""
     from onnxbench.suite.rundir import open_run_dir, read_plan
     from onnxbench.suite.runner import select
-    from onnxbench.trust import check_resume
+    from onnxbench.suite.trust import check_resume
 
     run = open_run_dir(run_dir)
     cases = [c for c in select(read_plan(run).cases, only) if not run.done(c)]
@@ -150,7 +150,7 @@ def run(
         "a local cluster, or RAY_ADDRESS)"),
 ) -> None:
     """Run a suite: one isolated worker per case, results in runs/<suite>_<time>/."""
-    from onnxbench.preflight import check_plan_inputs
+    from onnxbench.model.checks import check_plan_inputs
     from onnxbench.suite import expand, load_suite, runner
 
     if aggregate_only:
@@ -210,7 +210,7 @@ def _interruptible(fn, run_dir: Path):
                    f"with `{_resume_command(run_dir)}`", err=True)
         raise typer.Exit(130) from None
     except OSError as exc:
-        from onnxbench.errors import os_error_message
+        from onnxbench.core.errors import os_error_message
 
         raise UserError(f"{os_error_message(exc)}; finished cases are saved in {run_dir}; once "
                         f"fixed, continue with `{_resume_command(run_dir)}`") from None
@@ -220,7 +220,7 @@ def _resume_command(run_dir: Path) -> str:
     """``onnxbench run --resume DIR``, with ``--trust`` when its plan needs it (the user
     just made this directory, so it is theirs to trust)."""
     from onnxbench.suite.rundir import open_run_dir, read_plan
-    from onnxbench.trust import plan_references
+    from onnxbench.suite.trust import plan_references
 
     try:
         code, outside = plan_references(read_plan(open_run_dir(run_dir)).cases, Path(run_dir))

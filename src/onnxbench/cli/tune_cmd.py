@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 
 def _print_dry_run(result: Any, out: Any) -> None:

@@ -24,7 +24,7 @@ def zoo(model: str | None = typer.Argument(None, help="only this model (a zoo na
     from rich.table import Table
 
     from onnxbench.cli.common import console as make_console
-    from onnxbench.zoo.catalog import describe_zoo
+    from onnxbench.model.zoo.catalog import describe_zoo
 
     rows = describe_zoo(model)
     if as_json:

@@ -10,7 +10,7 @@ import dataclasses
 import importlib
 from typing import Any
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 from onnxbench.executors.base import Batch, Executor, Progress, ProgressFn
 
 EXECUTORS = {"local": "onnxbench.executors.local:LocalExecutor",

@@ -1,8 +1,8 @@
 """What every executor shares: the progress events, the batch of work, and one case measured.
 
 An executor takes the cases of a plan that have no result yet and runs each in its own
-isolated worker process (``onnxbench.worker.run_isolated``), wherever it places them: here,
-one after another (``local``), or on the nodes of a Ray cluster (``ray``). Whatever the
+isolated worker process (``onnxbench.isolation.worker.run_isolated``), wherever it places
+them: here, one after another (``local``), or on the nodes of a Ray cluster (``ray``). Whatever the
 executor, a case ends as one ``Result`` written to ``raw/<case_id>/result.json`` by the
 process that owns the run directory, so resume, aggregate, report and compare never know
 which executor ran a case (apart from its ``ran_on`` record: where it was placed).
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
-from onnxbench.artifact import Artifact
-from onnxbench.case import Case
-from onnxbench.errors import Skip
-from onnxbench.result import Result
-from onnxbench.worker import WorkerOutcome
+from onnxbench.core.artifact import Artifact
+from onnxbench.core.case import Case
+from onnxbench.core.errors import Skip
+from onnxbench.core.result import Result
+from onnxbench.isolation.worker import WorkerOutcome
 
 
 @dataclass
@@ -112,8 +112,8 @@ def local_placement(executor: str = "local") -> dict[str, Any]:
 def placed_execute(placement: dict[str, Any], case: Case, artifact: Artifact,
                    env: dict[str, Any]) -> Result:
     """``execute_case`` inside the worker, after taking the placement (cores, GPU) it was given."""
-    from onnxbench.execute import execute_case
     from onnxbench.executors.placement import take
+    from onnxbench.scenarios.execute import execute_case
 
     take(placement, case)
     result = execute_case(case, artifact, env)
@@ -124,8 +124,8 @@ def placed_execute(placement: dict[str, Any], case: Case, artifact: Artifact,
 def measure(case: Case, artifact: Artifact, env: dict[str, Any], *, timeout_s: float,
             log_path: Path, placement: dict[str, Any]) -> Result:
     """One case in a fresh isolated worker; a crash, an OOM or a time-out becomes its status."""
-    from onnxbench.execute import now_iso
-    from onnxbench.worker import run_isolated
+    from onnxbench.isolation.worker import run_isolated
+    from onnxbench.scenarios.execute import now_iso
 
     started = now_iso()
     outcome = run_isolated(placed_execute, placement, case, artifact, env, timeout_s=timeout_s,

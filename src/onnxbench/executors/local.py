@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from onnxbench.artifact import Artifact
-from onnxbench.case import Case
-from onnxbench.errors import UserError
+from onnxbench.core.artifact import Artifact
+from onnxbench.core.case import Case
+from onnxbench.core.errors import UserError
+from onnxbench.core.result import Result, write_result
 from onnxbench.executors.base import (
     Batch,
     Progress,
@@ -16,7 +17,6 @@ from onnxbench.executors.base import (
     measure,
     settled,
 )
-from onnxbench.result import Result, write_result
 
 
 @dataclass
@@ -32,7 +32,7 @@ class LocalExecutor:
                             "cluster whose nodes have those resources; run with --executor ray")
 
     def run(self, cases: list[Case], batch: Batch, progress: ProgressFn) -> list[Result]:
-        from onnxbench.execute import now_iso
+        from onnxbench.scenarios.execute import now_iso
 
         placement = local_placement()
         results = []

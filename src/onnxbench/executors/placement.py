@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from onnxbench.case import Case
-from onnxbench.errors import UserError
+from onnxbench.core.case import Case
+from onnxbench.core.errors import UserError
 
 HARDWARE_SHARE = 0.001  # a token amount of a hardware resource: selects the node type only
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -81,7 +81,7 @@ class Request:
 
 def case_threads(case: Case) -> int | None:
     """The thread count the case pins (``threads`` / ``intra_op_threads``), if any."""
-    from onnxbench.execute import THREAD_OPTIONS
+    from onnxbench.scenarios.execute import THREAD_OPTIONS
 
     value = next((case.options[k] for k in THREAD_OPTIONS if case.options.get(k) is not None),
                  None)

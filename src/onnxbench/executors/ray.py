@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from onnxbench.artifact import Artifact
-from onnxbench.case import Case
-from onnxbench.errors import UserError, first_line
+from onnxbench.core.artifact import Artifact
+from onnxbench.core.case import Case
+from onnxbench.core.errors import UserError, first_line
+from onnxbench.core.result import Result, atomic_write_text, write_result
 from onnxbench.executors import shipping
 from onnxbench.executors.base import (
     Batch,
@@ -49,8 +50,7 @@ from onnxbench.executors.placement import (
     request_for,
     slots,
 )
-from onnxbench.result import Result, atomic_write_text, write_result
-from onnxbench.worker import WorkerOutcome, WorkerStatus
+from onnxbench.isolation.worker import WorkerOutcome, WorkerStatus
 
 INSTALL = "pip install 'onnxbench[ray]'"
 LOG_TAIL_BYTES = 1 << 20  # a worker's log comes back to the driver up to this size (its end)
@@ -75,7 +75,7 @@ def _node_env() -> dict[str, Any]:
     """This node's environment fingerprint (once per Ray worker process)."""
     global _NODE_ENV
     if _NODE_ENV is None:
-        from onnxbench.env import collect
+        from onnxbench.isolation.env import collect
 
         _NODE_ENV = collect()
     return _NODE_ENV
@@ -96,7 +96,7 @@ def run_case_task(case: Case, artifact: Artifact, pack: list, expected: dict[str
     fresh isolated process; returns the Result and the worker's log."""
     import ray
 
-    from onnxbench import worker
+    from onnxbench.isolation import worker
 
     context = ray.get_runtime_context()
     node = context.get_node_id()
@@ -253,7 +253,7 @@ class RayExecutor:
 
     # ---- running
     def run(self, cases: list[Case], batch: Batch, progress: ProgressFn) -> list[Result]:
-        from onnxbench.execute import now_iso
+        from onnxbench.scenarios.execute import now_iso
 
         self.open(cases)
         ray = self._ray

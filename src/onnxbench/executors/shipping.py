@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from onnxbench.artifact import Artifact
+from onnxbench.core.artifact import Artifact
 
 Pack = dict[str, bytes]  # absolute path on the driver -> the file's bytes
 SKIP_SUFFIXES = (".log", ".tmp")

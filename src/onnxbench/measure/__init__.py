@@ -3,8 +3,8 @@
 ``measure_case`` is the one call the executor needs: time a bound runtime callable under a
 policy and summarise the latencies with the same policy's instability threshold.
 
-This package is imported by ``onnxbench.case`` (for ``MeasurePolicy``), and ``timer`` /
-``stats`` import ``onnxbench.result`` which imports ``case``: so only ``policy`` is
+This package is imported by ``onnxbench.core.case`` (for ``MeasurePolicy``), and ``timer`` /
+``stats`` import ``onnxbench.core.result`` which imports ``case``: so only ``policy`` is
 imported eagerly here; the rest loads on first use (PEP 562) to avoid an import cycle.
 """
 
@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from onnxbench.measure.policy import MeasurePolicy
+from onnxbench.core.policy import MeasurePolicy
 
 if TYPE_CHECKING:
-    from onnxbench.result import Stats, Timing
+    from onnxbench.core.result import Stats, Timing
 
 __all__ = ["MeasurePolicy", "measure", "measure_case", "median_ci_halfwidth_pct", "summarize"]
 

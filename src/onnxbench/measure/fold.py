@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from onnxbench.case import point_id
+from onnxbench.core.case import point_id
+from onnxbench.core.result import Result
 from onnxbench.measure.tails import Tail, tails
-from onnxbench.result import Result
 
 CI_LEVEL = 0.95
 ACROSS = "t-interval on log process medians ({k} processes)"

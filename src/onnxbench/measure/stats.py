@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.stats import binom
 
-from onnxbench.result import Stats
+from onnxbench.core.result import Stats
 
 PERCENTILE_METHOD = "linear (numpy default, Hyndman-Fan type 7)"
 BOOTSTRAP_RESAMPLES = 2000

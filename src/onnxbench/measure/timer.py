@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from onnxbench.measure.policy import MeasurePolicy
+from onnxbench.core.policy import MeasurePolicy
+from onnxbench.core.result import Timing
 from onnxbench.measure.stats import median_ci_halfwidth_pct
-from onnxbench.result import Timing
 
 Clock = Callable[[], int]
 _NS_PER_MS = 1_000_000

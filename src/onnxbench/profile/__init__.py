@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from onnxbench.errors import UserError, first_line
+from onnxbench.core.errors import UserError, first_line
 from onnxbench.profile.record import attach_measured
 
 if TYPE_CHECKING:

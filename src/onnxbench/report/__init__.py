@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
+from onnxbench.core.result import atomic_write_text
 from onnxbench.report.compare import Comparison, ab_in_run
 from onnxbench.report.crossover import Crossover, find_crossovers, winner_sentence
 from onnxbench.report.hardware import hardware_tables
-from onnxbench.report.load import Point, RunData, group_points, load_run
 from onnxbench.report.load_report import LoadReport, is_load, load_report
 from onnxbench.report.optim import optimisation_table
 from onnxbench.report.pipelines import PipelineReport, is_pipeline, pipeline_reports
+from onnxbench.report.rundata import Point, RunData, group_points, load_run
 from onnxbench.report.tables import (
     Group,
     Table,
@@ -31,7 +32,6 @@ from onnxbench.report.tables import (
     speedup_table,
     word,
 )
-from onnxbench.result import atomic_write_text
 
 FORMATS = ("md", "html")
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from onnxbench.errors import CheckFailed, UserError
+from onnxbench.core.errors import CheckFailed, UserError
 from onnxbench.measure.fold import Noise
 from onnxbench.report.abtest import ABResult, compare_blocks, compare_folds
 from onnxbench.report.labels import differing, model_config, runtime_label, split_fields
-from onnxbench.report.load import Point, RunData, group_points, load_run
+from onnxbench.report.rundata import Point, RunData, group_points, load_run
 from onnxbench.suite.schema import AB_FIELDS
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from onnxbench.case import Case
+from onnxbench.core.case import Case
 from onnxbench.report.fmt import DASH, ratio, sig
 from onnxbench.report.labels import differing, model_config, runtime_label, split_fields
-from onnxbench.report.load import Point
+from onnxbench.report.rundata import Point
 from onnxbench.report.tables import Cell, Table, parity_failed, reason_notes_of, word
 
 

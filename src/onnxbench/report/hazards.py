@@ -17,7 +17,7 @@ from typing import Any
 
 from onnxbench.report.fmt import DASH, sig
 from onnxbench.report.labels import model_config, runtime_label
-from onnxbench.report.load import Point
+from onnxbench.report.rundata import Point
 from onnxbench.report.tables import Cell, Table
 
 

@@ -23,8 +23,8 @@ from onnxbench.report.tables import UNSTABLE_MARK, Table, word
 
 if TYPE_CHECKING:
     from onnxbench.report import GroupReport, Report
-    from onnxbench.report.load import Point
     from onnxbench.report.pipelines import PipelineReport
+    from onnxbench.report.rundata import Point
 
 MAX_POINTS = 400
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any, NamedTuple
 
-from onnxbench.case import Case
-from onnxbench.errors import UserError
+from onnxbench.core.case import Case
+from onnxbench.core.errors import UserError
 
 # case fields a label may need besides the runtime; options are keyed "options.<name>"
 FIELDS = ("exporter", "precision", "batch", "seq", "hardware")

@@ -14,7 +14,6 @@ from typing import Any
 
 from onnxbench.report.fmt import pct, sig
 from onnxbench.report.labels import model_config, runtime_label
-from onnxbench.report.load import Point
 from onnxbench.report.load_tables import (
     LoadPoint,
     _series_key,
@@ -28,6 +27,7 @@ from onnxbench.report.load_tables import (
     peak_table,
     sweep_table,
 )
+from onnxbench.report.rundata import Point
 from onnxbench.report.tables import Table
 
 LIMITED = " (harness-limited: the generator's ceiling here, not the model's)"

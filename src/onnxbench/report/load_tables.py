@@ -19,7 +19,7 @@ import numpy as np
 
 from onnxbench.report.fmt import DASH, one_line, pct, short_reason, sig
 from onnxbench.report.labels import runtime_framework, runtime_label
-from onnxbench.report.load import Point
+from onnxbench.report.rundata import Point
 from onnxbench.report.tables import Cell, Table
 
 THREAD_OPTIONS = ("intra_op_threads", "threads")

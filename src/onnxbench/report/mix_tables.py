@@ -1,6 +1,6 @@
 """Mixed-shape cases (``seq_mix``): latency per sequence length and the mix's own, one table.
 
-Reads ``result.json['mix']`` (``onnxbench.shape_mix``); with repeats, each repeat's rows are
+Reads ``result.json['mix']`` (``onnxbench.measure.shape_mix``); with repeats, each repeat's rows are
 shown under its point (the per-length numbers of different processes are not pooled here).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from onnxbench.report.fmt import pct, sig
 from onnxbench.report.labels import case_label, model_config, split_fields
-from onnxbench.report.load import Point
+from onnxbench.report.rundata import Point
 from onnxbench.report.tables import Cell, Table
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from onnxbench.report.fmt import DASH, sig
 from onnxbench.report.labels import model_config
-from onnxbench.report.load import Point
+from onnxbench.report.rundata import Point
 from onnxbench.report.tables import Cell, Table
 
 
@@ -44,7 +44,7 @@ def _not_fused(steps: list[dict[str, Any]]) -> str:
 
 def variant(case: Any) -> str:
     """The graph's recipe: its precision and the optimisation options the case set."""
-    from onnxbench.options import OPTIMIZE_OPTIONS
+    from onnxbench.core.options import OPTIMIZE_OPTIONS
 
     opts = [f"{k}={v}" for k, v in sorted(case.options.items()) if k in OPTIMIZE_OPTIONS and v]
     return "; ".join([case.precision, *opts])

@@ -18,7 +18,7 @@ import numpy as np
 
 from onnxbench.report.fmt import DASH, pct, ratio, sig
 from onnxbench.report.labels import differing, model_config, runtime_label, split_fields
-from onnxbench.report.load import Point
+from onnxbench.report.rundata import Point
 from onnxbench.report.tables import Cell, Table, number_cell, reason_notes_of, word
 
 SWITCHES = ("pin_memory", "non_blocking")

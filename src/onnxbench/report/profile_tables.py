@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from onnxbench.profile.attribution import attribute, profile_of
 from onnxbench.report.fmt import DASH, pct, sig
 from onnxbench.report.labels import case_label, model_config, split_fields
-from onnxbench.report.load import Point
 from onnxbench.report.optim import fp32_baseline, is_plain
+from onnxbench.report.rundata import Point
 from onnxbench.report.tables import Cell, Table
 
 if TYPE_CHECKING:

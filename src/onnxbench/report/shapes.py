@@ -21,7 +21,7 @@ import numpy as np
 
 from onnxbench.report.fmt import DASH, sig
 from onnxbench.report.labels import case_label, differing, model_config, split_fields
-from onnxbench.report.load import Point
+from onnxbench.report.rundata import Point
 from onnxbench.report.tables import PARITY_MARK, Cell, Table, parity_failed, reason_notes_of
 from onnxbench.suite.tables import Selector, TableSpec
 

@@ -28,7 +28,7 @@ from onnxbench.report.labels import (
     runtime_traits,
     split_fields,
 )
-from onnxbench.report.load import Point
+from onnxbench.report.rundata import Point
 
 GPU_MARKERS = ("cuda", "trt", "tensorrt", "gpu", "dml", "rocm", "migraphx")
 

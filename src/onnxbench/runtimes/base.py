@@ -55,11 +55,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
-from onnxbench.errors import Skip
-from onnxbench.options import FAMILIES, OptionModel
+from onnxbench.core.errors import Skip
+from onnxbench.core.options import FAMILIES, OptionModel
 
 if TYPE_CHECKING:
-    from onnxbench.bundle import Bundle
+    from onnxbench.model.bundle import Bundle
 
 Inputs = Mapping[str, np.ndarray]
 Device = Literal["cpu", "cuda", "other"]

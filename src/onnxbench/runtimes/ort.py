@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import numpy as np
 from pydantic import Field, model_validator
 
-from onnxbench.errors import Skip, UserError, first_line
-from onnxbench.options import Count, Flag, OptFlag, PosInt, Table, Text, choice, integer
+from onnxbench.core.errors import Skip, UserError, first_line
+from onnxbench.core.options import Count, Flag, OptFlag, PosInt, Table, Text, choice, integer
 from onnxbench.runtimes.base import Device, Inputs, Runtime, RuntimeOptions
 
 if TYPE_CHECKING:
-    from onnxbench.bundle import Bundle
+    from onnxbench.model.bundle import Bundle
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -336,7 +336,7 @@ class OrtRuntime(Runtime):
         bundle = self.bundle
         if bundle is None or bundle.onnx_path is None or not bundle.has_module:
             return {}
-        from onnxbench.artifact_build import graph_record, optimization_record
+        from onnxbench.build.artifacts import graph_record, optimization_record
 
         info: dict[str, Any] = {"graph": graph_record(bundle.artifact, bundle.meta)}
         record = optimization_record(bundle.meta)

@@ -8,7 +8,7 @@ runtime modules import their heavy libraries (onnxruntime, torch, tensorflow) in
 - ``PATTERNS``: name prefixes with a resolver (``ort:<ProviderName>`` picks the class of
   that provider: ``ort:CUDAExecutionProvider`` is the same ``cuda`` runtime as
   ``ort-cuda``);
-- plugins (``onnxbench.plugins``) add theirs with :func:`register_runtime` /
+- plugins (``onnxbench.core.plugins``) add theirs with :func:`register_runtime` /
   :func:`register_pattern` (TensorFlow's ``tf-*`` runtimes).
 
 The API others use: :func:`runtime_names`, :func:`validate_runtime_name`,
@@ -28,8 +28,8 @@ import importlib
 import re
 from collections.abc import Callable
 
-from onnxbench.errors import UserError
-from onnxbench.plugins import load_plugins
+from onnxbench.core.errors import UserError
+from onnxbench.core.plugins import load_plugins
 from onnxbench.runtimes.base import Runtime
 
 RUNTIMES: dict[str, str] = {
@@ -92,7 +92,7 @@ def _target(name: str) -> str:
     load_plugins()
     if name in RUNTIMES:
         return RUNTIMES[name]
-    from onnxbench.options import did_you_mean
+    from onnxbench.core.options import did_you_mean
 
     near = name.replace("gpu", "cuda") if name.replace("gpu", "cuda") in RUNTIMES else (
         did_you_mean(name, RUNTIMES))

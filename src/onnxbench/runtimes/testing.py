@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from onnxbench.errors import Skip
-from onnxbench.options import choice, number
+from onnxbench.core.errors import Skip
+from onnxbench.core.options import choice, number
 from onnxbench.runtimes.base import Inputs, Runtime, RuntimeOptions
 
 if TYPE_CHECKING:
-    from onnxbench.bundle import Bundle
+    from onnxbench.model.bundle import Bundle
 
 
 def busy_wait_ns(duration_ns: int) -> None:

@@ -19,8 +19,8 @@ from typing import Annotated, Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from onnxbench.errors import Skip, UserError, first_line
-from onnxbench.options import Flag, OptFlag, choice
+from onnxbench.core.errors import Skip, UserError, first_line
+from onnxbench.core.options import Flag, OptFlag, choice
 from onnxbench.runtimes.base import Device, Inputs, RuntimeOptions
 from onnxbench.runtimes.torch_eager import TorchEagerRuntime, TorchOptions, to_numpy_list
 

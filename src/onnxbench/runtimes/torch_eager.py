@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from onnxbench.errors import Skip, UserError
-from onnxbench.options import OptFlag, PosInt, choice, integer
+from onnxbench.core.errors import Skip, UserError
+from onnxbench.core.options import OptFlag, PosInt, choice, integer
 from onnxbench.runtimes.base import Device, Inputs, Runtime, RuntimeOptions
 
 if TYPE_CHECKING:
-    from onnxbench.bundle import Bundle
+    from onnxbench.model.bundle import Bundle
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 AUTOCAST = ("fp16", "bf16")
@@ -244,7 +244,7 @@ class TorchEagerRuntime(Runtime):
                        .get("truncate_layers") or 0)
         if not n_remove or self.module is None:
             return {}
-        from onnxbench.optimize.truncate import find_encoder
+        from onnxbench.build.optimize.truncate import find_encoder
 
         module = getattr(self.module, "_orig_mod", self.module)  # torch.compile's wrapper
         return {"module": {"encoder_layers": len(find_encoder(module).encoder.layer),

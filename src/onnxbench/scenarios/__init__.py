@@ -17,6 +17,6 @@ Importing this package is cheap (pydantic only): ``case.py`` and ``result.py`` i
 
 from __future__ import annotations
 
-from onnxbench.scenarios.spec import LAYOUTS, SCENARIOS, LoadSpec, ScenarioBlock
+from onnxbench.core.load_spec import LAYOUTS, SCENARIOS, LoadSpec, ScenarioBlock
 
 __all__ = ["LAYOUTS", "SCENARIOS", "LoadSpec", "ScenarioBlock"]

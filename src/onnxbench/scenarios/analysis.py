@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.scenarios.early_stopping import CONFIDENCE, confidence, requests_needed
-from onnxbench.scenarios.record import BoundCheck, LoadRecord, Quantiles, RequestLog
+from onnxbench.core.load_record import BoundCheck, LoadRecord, Quantiles, RequestLog
+from onnxbench.measure.early_stopping import CONFIDENCE, confidence, requests_needed
 from onnxbench.scenarios.serving import Request
 
 PERCENTILES = (50, 90, 95, 99)

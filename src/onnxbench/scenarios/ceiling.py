@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from onnxbench.core.load_record import Harness
+from onnxbench.core.load_spec import LoadSpec
 from onnxbench.measure.gcpause import GC_NOTE, gc_paused
 from onnxbench.scenarios.analysis import Trace, analyse, issue_delay_ms
-from onnxbench.scenarios.record import Harness
 from onnxbench.scenarios.serving import Front
-from onnxbench.scenarios.spec import LoadSpec
 
 CEILING_QPS = 20000.0   # the open-loop rate asked of the no-op runtime
 CEILING_S = 0.5

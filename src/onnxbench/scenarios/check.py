@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL, compare
-from onnxbench.scenarios.record import OutputCheck
+from onnxbench.core.load_record import OutputCheck
+from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL, compare
 
 RunFn = Callable[[Mapping[str, np.ndarray]], Sequence[np.ndarray]]
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.bundle import Bundle
-from onnxbench.case import Case
-from onnxbench.errors import Skip
+from onnxbench.core.case import Case
+from onnxbench.core.errors import Skip
+from onnxbench.model.bundle import Bundle
 from onnxbench.scenarios.check import lock_around
 from onnxbench.scenarios.serving import CallSet, Front, ProcessPool, ThreadPool, noop_callset
 
@@ -42,7 +42,7 @@ class Serving:
     """Runtimes, inputs and calls for one case and its layout; ``close()`` releases them."""
 
     def __init__(self, case: Case, bundle: Bundle, first_runtime) -> None:
-        from onnxbench.case_prep import runtime_options
+        from onnxbench.runtimes.prep import runtime_options
 
         if case.scenario is None:
             raise ValueError(f"{case.case_id} has no load scenario")
@@ -68,7 +68,7 @@ class Serving:
         cast to what the session declares."""
         key = (k, sample)
         if key not in self._inputs:
-            from onnxbench.case_prep import pad_inputs as _pad
+            from onnxbench.runtimes.prep import pad_inputs as _pad
 
             sub = self.case.model_copy(update={"batch": k * self.case.batch,
                                                "seed": self.case.seed + sample})

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.errors import Skip
+from onnxbench.core.errors import Skip
 from onnxbench.scenarios.analysis import Trace
 from onnxbench.scenarios.serving import Front, Request, now
 

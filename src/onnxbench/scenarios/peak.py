@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from onnxbench.scenarios.record import Peak, Probe
+from onnxbench.core.load_record import Peak, Probe
 
 MAX_HALVINGS = 4  # a probe at rate q lasts >= 459 / q s (p99): do not crawl down forever
 MAX_PROBES = 40

@@ -20,17 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.bundle import Bundle
-from onnxbench.case import Case
-from onnxbench.measure.policy import MeasurePolicy
-from onnxbench.result import Result, Timing
+from onnxbench.core.case import Case
+from onnxbench.core.load_record import LoadRecord, Probe
+from onnxbench.core.load_spec import INFEASIBLE, LoadSpec
+from onnxbench.core.policy import MeasurePolicy
+from onnxbench.core.result import Result, Timing
+from onnxbench.measure.early_stopping import requests_needed
+from onnxbench.model.bundle import Bundle
 from onnxbench.scenarios.analysis import Trace, analyse, latencies_ms, quantile_ci, summary_of
 from onnxbench.scenarios.ceiling import drive, harness_mark, measure_ceiling
 from onnxbench.scenarios.context import N_CHECK_SAMPLES, Serving
-from onnxbench.scenarios.early_stopping import requests_needed
 from onnxbench.scenarios.peak import ProbeOutcome, find_peak
-from onnxbench.scenarios.record import LoadRecord, Probe
-from onnxbench.scenarios.spec import INFEASIBLE, LoadSpec
 
 PRECHECK = MeasurePolicy(warmup=5, min_runs=20, max_runs=500, min_time_s=0.2, max_time_s=2.0)
 CALIBRATE_S = 1.0
@@ -116,7 +116,7 @@ def _wants_check(spec: LoadSpec) -> bool:
 def _check(serving: Serving):
     import threading
 
-    from onnxbench.parity import DEFAULT_ATOL, DEFAULT_RTOL
+    from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL
     from onnxbench.scenarios.check import check_outputs
 
     n = serving.spec.n_workers
@@ -217,8 +217,8 @@ def _status(rec: LoadRecord) -> tuple[str, str | None]:
 
 def _result(case: Case, base: dict[str, Any], runtime, rec: LoadRecord, trace: Trace | None,
             status: str, reason: str | None, session_ms: float, first_ms: float | None) -> Result:
+    from onnxbench.isolation.memory import peak_memory_mb
     from onnxbench.measure.stats import summarize
-    from onnxbench.memory import peak_memory_mb
 
     lat = latencies_ms(trace) if trace is not None else []
     timing = Timing(session_create_ms=session_ms, first_run_ms=first_ms,

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.case import point_id
-from onnxbench.errors import UserError
+from onnxbench.core.case import point_id
+from onnxbench.core.errors import UserError
+from onnxbench.core.result import Result, atomic_write_text, read_results
 from onnxbench.measure.fold import Folded, by_point, fold_results, has_numbers, run_noise
-from onnxbench.result import Result, atomic_write_text, read_results
 
 COLUMNS = ["point_id", "model", "config", "exporter", "runtime", "batch", "seq", "precision",
            "options", "status", "reason", "n_processes", "n", "mean_ms", "p50_ms", "ci_low_ms",

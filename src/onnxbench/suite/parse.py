@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from onnxbench.errors import UserError
-from onnxbench.scenarios.spec import ScenarioBlock
+from onnxbench.core.errors import UserError
+from onnxbench.core.load_spec import ScenarioBlock
 from onnxbench.suite.schema import (
     AXES,
     CaseEntry,

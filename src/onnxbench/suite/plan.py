@@ -13,7 +13,7 @@ own repeat index ``_rK``. ``repeats: N`` is the older spelling: N processes, eac
 whole budget. The order is deterministic: process 0 of every case, then process 1, ... (so
 drift hits every point alike), and within one round the entries' order, then model, config,
 exporter, precision, runtime, batch, seq, load point (a ``scenario:`` block's cross product,
-see ``onnxbench.scenarios.spec``), and the A/B values last, so the A and B of a pair run
+see ``onnxbench.core.load_spec``), and the A/B values last, so the A and B of a pair run
 back to back, A first in even rounds and B first in odd ones (ABBA). Duplicate cases keep
 the first.
 """
@@ -25,10 +25,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from onnxbench.case import Case, tag_colliding_models
-from onnxbench.measure.policy import MeasurePolicy
-from onnxbench.onnxfile import is_onnx_file
-from onnxbench.scenarios.spec import LoadSpec, ScenarioBlock
+from onnxbench.core.case import Case, tag_colliding_models
+from onnxbench.core.load_spec import LoadSpec, ScenarioBlock
+from onnxbench.core.policy import MeasurePolicy
+from onnxbench.model.onnxfile import is_onnx_file
 from onnxbench.suite.schema import (
     DEFAULT_RUNTIMES,
     Axes,
@@ -156,7 +156,7 @@ def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, flo
 
 def _data_fields(entry: CaseEntry) -> dict[str, Any]:
     """The entry's real inputs, fixed values and shape mix (a file of lengths read here)."""
-    from onnxbench.shape_mix import parse_mix
+    from onnxbench.measure.shape_mix import parse_mix
 
     return {"values": entry.values or {}, "inputs": entry.inputs,
             "seq_mix": parse_mix(entry.seq_mix) if entry.seq_mix is not None else None}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.util
 from functools import lru_cache
 
-from onnxbench.case import Case
+from onnxbench.core.case import Case
 
 
 @lru_cache(maxsize=1)
@@ -62,14 +62,14 @@ def _compiler_reason(cls) -> str | None:
 
 
 def _pipeline_reason(case: Case) -> str | None:
-    from onnxbench.pipeline.run import unfit
+    from onnxbench.scenarios.pipeline.run import unfit
 
     return unfit(case) if "pipeline" in case.options else None
 
 
 def skip_reason(case: Case) -> str | None:
     """Why this machine would skip ``case`` (None: it should run here)."""
-    from onnxbench.onnxfile import is_onnx_file
+    from onnxbench.model.onnxfile import is_onnx_file
     from onnxbench.runtimes import runtime_class
 
     if runtime_class(case.runtime).framework == "onnx" and not case.exporter \

@@ -30,9 +30,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from onnxbench.case import Case
-from onnxbench.errors import UserError, os_error_message
-from onnxbench.result import atomic_write_text
+from onnxbench.core.case import Case
+from onnxbench.core.errors import UserError, os_error_message
+from onnxbench.core.result import atomic_write_text
 
 PLAN = "plan.json"
 PLAN_ROOM = 1 << 20  # free bytes wanted beyond the plan's own size before writing it

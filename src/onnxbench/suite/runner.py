@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from onnxbench.artifact import Artifact
-from onnxbench.artifact_build import cached_artifact, onnx_artifact, prepare_artifact
-from onnxbench.case import Case
-from onnxbench.errors import Skip, UserError, first_line
+from onnxbench.build.artifacts import cached_artifact, onnx_artifact, prepare_artifact
+from onnxbench.core.artifact import Artifact
+from onnxbench.core.case import Case
+from onnxbench.core.errors import Skip, UserError, first_line
+from onnxbench.core.result import Result
 from onnxbench.executors.base import Batch, Executor, Progress, ProgressFn
 from onnxbench.executors.local import LocalExecutor
-from onnxbench.onnxfile import is_onnx_file
-from onnxbench.result import Result
+from onnxbench.isolation.worker import WorkerOutcome, preload, run_isolated
+from onnxbench.model.onnxfile import is_onnx_file
 from onnxbench.suite.aggregate import Summary, aggregate
 from onnxbench.suite.plan import Plan
 from onnxbench.suite.rundir import (
@@ -31,8 +32,7 @@ from onnxbench.suite.rundir import (
     read_plan,
     write_configs,
 )
-from onnxbench.trust import check_resume
-from onnxbench.worker import WorkerOutcome, preload, run_isolated
+from onnxbench.suite.trust import check_resume
 
 ARTIFACT_TIMEOUT_S = 1800.0
 
@@ -59,7 +59,7 @@ def select(cases: list[Case], only: str | None) -> list[Case]:
 
 def collect_env() -> dict[str, Any]:
     """The environment fingerprint, once per run."""
-    from onnxbench.env import collect
+    from onnxbench.isolation.env import collect
 
     return collect()
 
@@ -104,7 +104,7 @@ def build_artifacts(cases: list[Case], run: RunDir, plan: Plan, progress: Progre
 
 def _model_modules(cases: list[Case]) -> list[str]:
     """The heavy modules the plan's zoo models import (a spec's ``preload``)."""
-    from onnxbench.zoo import resolve, spec_names
+    from onnxbench.model.zoo import resolve, spec_names
 
     names = set(spec_names())
     return sorted({m for name in {c.model for c in cases} if name in names

@@ -21,12 +21,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
-from onnxbench.case_options import check_options
-from onnxbench.errors import UserError
-from onnxbench.options import OptionError, number
-from onnxbench.scenarios.spec import ScenarioBlock
+from onnxbench.core.errors import UserError
+from onnxbench.core.load_spec import ScenarioBlock
+from onnxbench.core.options import OptionError, number
+from onnxbench.runtimes.case_options import check_options
 from onnxbench.suite.tables import TableSpec
-from onnxbench.trust import PATH_OPTIONS
+from onnxbench.suite.trust import PATH_OPTIONS
 
 AXES = ("model", "config", "exporter", "runtimes", "batch", "seq", "precision", "hardware")
 DEFAULT_RUNTIMES = ["ort-cpu"]
@@ -158,28 +158,28 @@ def check_names(suite: Suite) -> Problem | None:
 def _check_data(i: int, entry: CaseEntry) -> Problem | None:
     """``inputs`` (a readable file matching a bare graph's inputs), ``values`` and
     ``seq_mix``: checked here so a mistake stops the suite before it runs."""
-    from onnxbench.shape_mix import parse_mix
+    from onnxbench.measure.shape_mix import parse_mix
 
     try:
         if entry.seq_mix is not None:
             parse_mix(entry.seq_mix)
     except UserError as exc:
         return ("cases", i, "seq_mix"), str(exc)
-    from onnxbench.onnxfile import is_onnx_file
+    from onnxbench.model.onnxfile import is_onnx_file
 
     graphs = [m for m in entry.model or [] if is_onnx_file(m) and Path(m).is_file()]
     try:
         for graph in graphs:
             if entry.inputs:
-                from onnxbench.input_files import read_inputs
+                from onnxbench.model.input_files import read_inputs
 
                 read_inputs(entry.inputs, graph, entry.values)
             elif entry.values:
-                from onnxbench.inputs import synthesize
+                from onnxbench.model.inputs import synthesize
 
                 synthesize(graph, batch=1, seq=1, shapes=entry.shapes, values=entry.values)
         if entry.inputs and not graphs:
-            from onnxbench.input_files import load_user_data
+            from onnxbench.model.input_files import load_user_data
 
             load_user_data(entry.inputs)
     except UserError as exc:
@@ -243,7 +243,7 @@ def _check_models(i: int, entry: CaseEntry, where: tuple = ("model",),
 def _check_exporters(i: int, entry: CaseEntry, defaults: Defaults | None, model: str,
                      spec: Any) -> Problem | None:
     """Each exporter the model is crossed with must be one of its framework's."""
-    from onnxbench.frameworks import framework_of
+    from onnxbench.model.frameworks import framework_of
 
     fw = framework_of(spec)
     own = entry.exporter is not None
@@ -259,8 +259,8 @@ def _check_exporters(i: int, entry: CaseEntry, defaults: Defaults | None, model:
 def model_file(model: str) -> str | None:
     """The file a model string names (an ONNX file, by suffix or content, or the .py of a
     ``file.py:factory``); None for a zoo name or a TensorFlow source."""
-    from onnxbench.onnxfile import is_onnx_file
-    from onnxbench.zoo import is_factory
+    from onnxbench.model.onnxfile import is_onnx_file
+    from onnxbench.model.zoo import is_factory
 
     if is_factory(model):
         return model.split(":", 1)[0]
@@ -272,7 +272,7 @@ def absolute_model(model: str) -> str:
     was checked), so a plan runs and resumes from anywhere; zoo names unchanged."""
     path = model_file(model)
     if path is None:
-        from onnxbench.zoo import spec_names
+        from onnxbench.model.zoo import spec_names
 
         if model in spec_names() or not os.path.exists(model):
             return model
@@ -305,7 +305,7 @@ def absolute_paths(suite: Suite) -> Suite:
 
 
 def _zoo_spec(model: str):
-    from onnxbench.zoo import resolve, spec_names
+    from onnxbench.model.zoo import resolve, spec_names
 
     try:
         return resolve(model), None
@@ -353,7 +353,7 @@ DICT_OPTIONS = frozenset({"provider_options", "session_config", "compile"})
 
 
 def _exporter_problem(name: str | None) -> str | None:
-    from onnxbench.frameworks import known_exporters
+    from onnxbench.model.frameworks import known_exporters
 
     exporters = known_exporters()
     if name is None or name in exporters:
@@ -398,7 +398,7 @@ def check_suite_options(suite: Suite) -> Problem | None:
 def check_precision(runtime: str, precision: str) -> None:
     """A precision some stage can apply: a graph conversion, or the runtime's own (PyTorch
     runtimes convert the module); one the runtime cannot apply is a skip when it runs."""
-    from onnxbench.optimize import PRECISIONS
+    from onnxbench.build.optimize import PRECISIONS
     from onnxbench.runtimes.registry import runtime_class
 
     known = list(PRECISIONS) + [p for p in runtime_class(runtime).precisions if p not in PRECISIONS]

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 LAYOUTS = ("winner", "totals", "grid")
 DEFAULT_RUNS = 1000

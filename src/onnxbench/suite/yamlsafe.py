@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from onnxbench.errors import UserError, os_error_message
+from onnxbench.core.errors import UserError, os_error_message
 
 MAX_SUITE_BYTES = 1 << 20   # 1 MiB: the largest built-in suite is ~2 kB
 MAX_NODES = 100_000         # YAML nodes after alias expansion (a 1000-case suite has ~20k)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
-from onnxbench.errors import Skip
+from onnxbench.core.errors import Skip
 
 INSTALL_HINT = "TensorFlow is not installed: pip install 'onnxbench[tf]'"
 TF2ONNX_HINT = "tf2onnx is not installed: pip install 'onnxbench[tf]'"

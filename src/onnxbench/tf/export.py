@@ -6,8 +6,8 @@ ONNX inputs carry the spec's names. A SavedModel directory goes through tf2onnx'
 command line (``python -m tf2onnx.convert --saved-model``), the path users already know.
 Graph outputs are renamed to the spec's output names where tf2onnx picked others.
 
-The generic artifact builder and exporter matrix (``onnxbench.artifact_build``,
-``onnxbench.export.matrix``) use these through ``onnxbench.tf.framework.TFFramework``:
+The generic artifact builder and exporter matrix (``onnxbench.build.artifacts``,
+``onnxbench.build.export.matrix``) use these through ``onnxbench.tf.framework.TFFramework``:
 TensorFlow's outputs are the reference of their parity checks.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.errors import UserError, first_line
+from onnxbench.core.errors import UserError, first_line
 from onnxbench.tf import import_tf, import_tf2onnx
 
 EXPORTER = "tf2onnx"
@@ -39,7 +39,7 @@ def export_tf(spec, config: str | None, out_path: Path, opset: int | None = None
     A conversion failure is a result (``status="failed"`` with the first line), never an
     exception; a missing extra or an unreadable user file raises ``UserError``.
     """
-    from onnxbench.export.exporters import ExportResult, describe_export
+    from onnxbench.build.export.exporters import ExportResult, describe_export
 
     import_tf2onnx(UserError)
     out_path = Path(out_path)

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from onnxbench.errors import Skip, UserError
-from onnxbench.frameworks import Framework
+from onnxbench.core.errors import Skip, UserError
+from onnxbench.model.frameworks import Framework
 from onnxbench.tf import import_tf2onnx, versions
 from onnxbench.tf.export import EXPORTER, export_tf, save_saved_model, save_weights, tf_outputs
 
 if TYPE_CHECKING:
-    from onnxbench.export.exporters import ExportResult
-    from onnxbench.zoo.base import ModelSpec
+    from onnxbench.build.export.exporters import ExportResult
+    from onnxbench.model.zoo.base import ModelSpec
 
 
 class TFFramework(Framework):

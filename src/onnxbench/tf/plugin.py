@@ -2,7 +2,7 @@
 sources (SavedModel directories, ``.keras`` files), and the ``tf`` framework (build, weights,
 reference outputs, the ``tf2onnx`` exporter).
 
-Loaded by ``onnxbench.plugins`` (nothing in the core imports ``onnxbench.tf``); importing
+Loaded by ``onnxbench.core.plugins`` (nothing in the core imports ``onnxbench.tf``); importing
 this module, or registering, imports neither TensorFlow nor tf2onnx: every target is a
 ``"module:name"`` string, imported when first used.
 """
@@ -26,9 +26,9 @@ FRAMEWORK = "onnxbench.tf.framework:TFFramework"
 
 def register() -> None:
     """Add TensorFlow's runtimes, zoo entries, model sources and framework to the registries."""
-    from onnxbench.frameworks import register_framework
+    from onnxbench.model.frameworks import register_framework
+    from onnxbench.model.zoo import register_source, register_spec
     from onnxbench.runtimes.registry import register_runtime
-    from onnxbench.zoo import register_source, register_spec
 
     for name, target in RUNTIMES.items():
         register_runtime(name, target)

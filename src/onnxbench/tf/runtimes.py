@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from onnxbench.errors import Skip
-from onnxbench.options import Flag, PosInt, choice
+from onnxbench.core.errors import Skip
+from onnxbench.core.options import Flag, PosInt, choice
 from onnxbench.runtimes.base import Inputs, Runtime, RuntimeOptions
 from onnxbench.tf import (
     guard_oom,
@@ -44,7 +44,7 @@ from onnxbench.tf import (
 )
 
 if TYPE_CHECKING:
-    from onnxbench.bundle import Bundle
+    from onnxbench.model.bundle import Bundle
 
 
 class TFOptions(RuntimeOptions):

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
+from onnxbench.model.zoo import register
+from onnxbench.model.zoo.base import TOP1_AGREEMENT, ModelSpec
 from onnxbench.tf import import_keras, import_tf
-from onnxbench.zoo import register
-from onnxbench.zoo.base import TOP1_AGREEMENT, ModelSpec
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 SIGNATURE = "serving_default"
@@ -336,7 +336,7 @@ def _tensor_name(tensor: Any) -> str:
 def source_spec(model: str) -> ModelSpec | None:
     """The spec for a SavedModel directory or a ``.keras`` file; None if ``model`` is neither.
 
-    The source hook ``onnxbench.zoo.resolve`` calls for names it does not know. Checks the
+    The source hook ``onnxbench.model.zoo.resolve`` calls for names it does not know. Checks the
     path without importing TensorFlow, so bad input fails fast, in one line. Cached, so one
     process loads a user's model once.
     """

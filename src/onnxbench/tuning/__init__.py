@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
+from onnxbench.tuning.axes import build_space
 from onnxbench.tuning.goals import Goal, accuracy_source, parse_budget, parse_drop, parse_goal
 from onnxbench.tuning.records import Decision, Measure
 from onnxbench.tuning.search import Search
-from onnxbench.tuning.space import Space, build_space, parse_space
+from onnxbench.tuning.space import Space, parse_space
 
 TUNE_JSON = "tune.json"
 
@@ -132,8 +133,8 @@ def resume(run_dir: str | Path, *, progress: Callable[[Any], None] | None = None
 def _tune(req: Request, *, out: str | Path, started: float, dry_run: bool = False,
           progress: Any = None, measure: Measure | None = None,
           run_dir: Path | None = None) -> TuneResult:
-    from onnxbench.api import check_model
-    from onnxbench.onnxfile import is_onnx_file
+    from onnxbench.model.onnxfile import is_onnx_file
+    from onnxbench.suite.model_check import check_model
 
     g = parse_goal(req.goal, batch=req.batch, p99=req.p99)
     budget_s = parse_budget(req.budget, g, export=not is_onnx_file(req.model))
@@ -167,7 +168,7 @@ def _accuracy_options(source: str | None, req: Request) -> dict[str, Any]:
 def _search(req: Request, g: Goal, space: Space, limits: _Limits, accuracy: dict[str, Any],
             result: TuneResult, out: str | Path, progress: Any, measure: Measure | None,
             run_dir: Path | None) -> TuneResult:
-    from onnxbench.onnxfile import is_onnx_file
+    from onnxbench.model.onnxfile import is_onnx_file
     from onnxbench.suite.rundir import create_run_dir, open_run_dir, write_configs
     from onnxbench.suite.runner import RunOutcome, collect_env, finish
     from onnxbench.tuning.budget import PRIOR_EXPORT_S, Costs
@@ -214,7 +215,7 @@ def _answer(result: TuneResult, req: Request, accuracy: dict[str, Any]) -> None:
 
 
 def _write(path: Path, req: Request, result: TuneResult) -> None:
-    from onnxbench.result import atomic_write_text
+    from onnxbench.core.result import atomic_write_text
     from onnxbench.tuning.render import markdown
 
     doc = {"request": vars(req), "written": time.strftime("%Y-%m-%dT%H:%M:%S"),

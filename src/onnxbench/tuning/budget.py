@@ -28,8 +28,10 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from onnxbench.tuning.space import Candidate
+if TYPE_CHECKING:
+    from onnxbench.tuning.space import Candidate
 
 PRIOR_EXPORT_S = 20.0
 PRIOR_DERIVE_S = 3.0

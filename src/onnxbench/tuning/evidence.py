@@ -5,7 +5,7 @@ measure policy, rate stages with a ``LoadSpec``) added to the run directory's pl
 (``configs/plan.json`` is rewritten before they run, so ``onnxbench run --resume`` and
 ``tune --resume`` find them), built and run by the suite runner, and read back from
 ``raw/<case_id>/result.json`` through the one fold the summary uses. Finalists are compared
-by ``onnxbench.interleaved.run_ab`` into ``<run>/ab/``. Nothing here decides anything.
+by ``onnxbench.suite.ab.run_ab`` into ``<run>/ab/``. Nothing here decides anything.
 
 An exported graph whose parity against its source model failed (``artifact.json``) drops
 the candidates on it before any timing.
@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from onnxbench.case import Case
-from onnxbench.measure.policy import MeasurePolicy
-from onnxbench.result import write_result
-from onnxbench.scenarios.spec import LoadSpec
+from onnxbench.core.case import Case
+from onnxbench.core.load_spec import LoadSpec
+from onnxbench.core.policy import MeasurePolicy
+from onnxbench.core.result import write_result
 from onnxbench.suite.plan import Plan
 from onnxbench.suite.rundir import RunDir
 from onnxbench.tuning.goals import Goal
+from onnxbench.tuning.policy import AB_BLOCK_S
 from onnxbench.tuning.records import ABOutcome, Evidence, Fidelity
-from onnxbench.tuning.search import AB_BLOCK_S
 from onnxbench.tuning.space import Candidate
 
 TIMING_TIMEOUT_S = 900.0
@@ -67,7 +67,7 @@ def load_spec(goal: Goal, cand: Candidate, fid: Fidelity) -> LoadSpec:
 def make_case(target: Target, goal: Goal, cand: Candidate, fid: Fidelity,
               repeat: int = 0) -> Case:
     """The case that measures ``cand`` at ``fid`` (process ``repeat``)."""
-    from onnxbench.onnxfile import is_onnx_file
+    from onnxbench.model.onnxfile import is_onnx_file
 
     opts = cand.opts
     load = fid.kind in ("server", "peak", "confirm")
@@ -83,8 +83,8 @@ def make_case(target: Target, goal: Goal, cand: Candidate, fid: Fidelity,
 
 
 def _default_exporter(model: str) -> str:
-    from onnxbench.frameworks import framework_of
-    from onnxbench.zoo import resolve
+    from onnxbench.model.frameworks import framework_of
+    from onnxbench.model.zoo import resolve
 
     return framework_of(resolve(model)).exporters[0]
 
@@ -103,8 +103,8 @@ class RunMeasure:
         self.broken: dict[str, str] = {}  # artifact key -> why its graph could not be built
 
     def _add(self, cases: list[Case]) -> None:
-        from onnxbench.result import atomic_write_text
-        from onnxbench.scenarios.api import case_timeout
+        from onnxbench.core.result import atomic_write_text
+        from onnxbench.suite.load_plan import case_timeout
 
         known = {c.case_id for c in self.plan.cases}
         for c in cases:
@@ -177,8 +177,8 @@ class RunMeasure:
 
     def read(self, key: str, group: list[Case], fid: Fidelity,
              limit_s: float | None = None) -> Evidence:
-        from onnxbench.case import point_id
-        from onnxbench.result import read_result
+        from onnxbench.core.case import point_id
+        from onnxbench.core.result import read_result
         from onnxbench.suite.aggregate import fold
 
         results = [read_result(self.run.result_path(c)) for c in group
@@ -209,7 +209,7 @@ class RunMeasure:
 
     def compare(self, a: Candidate, b: Candidate, seconds: float) -> ABOutcome:
         """``ab`` of the two in ``<run>/ab/``, on the graphs this run already built."""
-        from onnxbench.interleaved import ABSettings, run_ab
+        from onnxbench.suite.ab import ABSettings, run_ab
         from onnxbench.suite.rundir import create_run_dir
 
         fid = Fidelity("timing", AB_BLOCK_S)
@@ -245,7 +245,7 @@ def _share(src: Path, dst: Path) -> None:
 
 def _findings(folder: Path) -> tuple[str, ...]:
     """The rules of the graph's lint errors (``artifact.json``)."""
-    from onnxbench.artifact import META, read_json
+    from onnxbench.core.artifact import META, read_json
 
     meta = read_json(folder / META) or {}
     return tuple(sorted({str(f.get("rule")) for f in meta.get("lint") or []
@@ -260,8 +260,8 @@ def _pair(low: Any, high: Any) -> tuple[float, float] | None:
 
 def _artifact_problem(built: Any) -> str | None:
     """Why the candidates on this artifact cannot be measured (None: they can)."""
-    from onnxbench.artifact import Artifact, read_artifact_meta
-    from onnxbench.errors import Skip
+    from onnxbench.core.artifact import Artifact, read_artifact_meta
+    from onnxbench.core.errors import Skip
 
     if built is None:
         return None  # already built by an earlier stage (a cached key is not rebuilt)
@@ -284,7 +284,7 @@ def accuracy_drop(acc: dict[str, Any]) -> float | None:
     delta = acc.get("delta")
     if not isinstance(delta, (int, float)) or math.isnan(delta):
         return None
-    from onnxbench.labelled import HIGHER_IS_BETTER
+    from onnxbench.quality.labelled import HIGHER_IS_BETTER
 
     hib = acc.get("higher_is_better", HIGHER_IS_BETTER.get(str(acc.get("metric")), True))
     return max(0.0, -float(delta) if hib else float(delta))

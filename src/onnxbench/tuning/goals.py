@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from onnxbench.errors import UserError
+from onnxbench.core.errors import UserError
 
 GoalKind = Literal["latency", "rate", "throughput"]
 RATE_RE = re.compile(r"^\s*p(?P<pct>[0-9]+(?:\.[0-9]+)?)\s*<=?\s*(?P<bound>[^@]+?)\s*@\s*"
@@ -64,14 +64,14 @@ class Goal:
 
         base = MIN_CANDIDATE_S[self.kind] + FINISH_S + (PRIOR_EXPORT_S if export else 0.0)
         if self.kind == "rate" and self.qps:
-            from onnxbench.scenarios.early_stopping import requests_needed
+            from onnxbench.measure.early_stopping import requests_needed
 
             base += requests_needed(0, self.percentile) / self.qps
         return base
 
 
 def _bound(flag: str, text: str) -> float:
-    from onnxbench.scenarios.spec import parse_time
+    from onnxbench.core.load_spec import parse_time
 
     return parse_time(flag, text, "ms") * 1000.0
 
@@ -110,7 +110,7 @@ def parse_goal(text: str, *, batch: int | None = None, p99: str | None = None) -
 def parse_budget(text: str | float, goal: Goal, *, export: bool = False) -> float:
     """``15m``, ``900s``, ``900`` (seconds) → seconds; refused when below one candidate
     (``export``: whose graph must be exported first)."""
-    from onnxbench.scenarios.spec import parse_time
+    from onnxbench.core.load_spec import parse_time
 
     seconds = float(text) if isinstance(text, (int, float)) else parse_time("--budget", text, "s")
     if not seconds > 0:
@@ -148,7 +148,7 @@ def accuracy_source(model: str, accuracy_data: str | Path | None,
     """What accuracy is scored on: ``"data"`` (the user's labelled .npz), ``"model"`` (a zoo
     or factory model's own metric against its fp32 source), or None (a bare ONNX file with
     no data). A drop asked of a model with nothing to score it on is refused."""
-    from onnxbench.onnxfile import is_onnx_file
+    from onnxbench.model.onnxfile import is_onnx_file
 
     if accuracy_data is not None:
         path = Path(accuracy_data)

@@ -23,7 +23,7 @@ ORT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
 def export_command(cand: Candidate, model: str, config: str | None) -> str | None:
     """The ``onnxbench export`` line that writes the winner's graph to ``exports/`` (None:
     a bare ONNX file, or a runtime that runs the source model)."""
-    from onnxbench.onnxfile import is_onnx_file
+    from onnxbench.model.onnxfile import is_onnx_file
 
     if cand.exporter is None or is_onnx_file(model):
         return None
@@ -36,14 +36,14 @@ def export_command(cand: Candidate, model: str, config: str | None) -> str | Non
 
 def graph_path(cand: Candidate, model: str) -> str:
     """Where the winner's graph is: the export's file, or the user's own ONNX file."""
-    from onnxbench.export.matrix import model_stem
+    from onnxbench.build.export.matrix import model_stem
 
     return f"exports/{model_stem(model)}.onnx" if cand.exporter else "model.onnx"
 
 
 def optimize_command(cand: Candidate, graph: str, model: str = "") -> str | None:
     """The ``onnxbench optimize`` line that makes the winner's graph (None: the plain one)."""
-    from onnxbench.optimize import FUSE_TYPE_FOR_MODEL
+    from onnxbench.build.optimize import FUSE_TYPE_FOR_MODEL
 
     opts = cand.opts
     flags = []
@@ -104,7 +104,7 @@ def serving_text(cand: Candidate) -> str | None:
 def suite_yaml(cand: Candidate, goal: Goal, *, model: str, config: str | None,
                seq: int | None, accuracy: dict[str, Any], name: str = "tune-winner") -> str:
     """A suite that measures the winner again (with its load scenario for rate goals)."""
-    from onnxbench.onnxfile import is_onnx_file
+    from onnxbench.model.onnxfile import is_onnx_file
 
     entry: dict[str, Any] = {"model": model}
     if config and not is_onnx_file(model):

@@ -42,7 +42,7 @@ class Remedy:
 
 
 def _pad_to() -> int:
-    from onnxbench.export.matrix import PAD_TO
+    from onnxbench.build.export.matrix import PAD_TO
 
     return PAD_TO
 
@@ -71,12 +71,12 @@ def pad() -> Remedy:
 def remedies_for(model: str) -> tuple[Remedy, ...]:
     """The remedies that can apply to ``model``, in the order they are tried (the export
     fix only where its framework has export-side fixes)."""
-    from onnxbench.onnxfile import is_onnx_file
+    from onnxbench.model.onnxfile import is_onnx_file
 
     if is_onnx_file(model):
         return (pad(),)
-    from onnxbench.frameworks import framework_of
-    from onnxbench.zoo import resolve
+    from onnxbench.model.frameworks import framework_of
+    from onnxbench.model.zoo import resolve
 
     return (squeeze_fix(), pad()) if framework_of(resolve(model)).fixes else (pad(),)
 

@@ -33,6 +33,14 @@ from functools import partial
 
 from onnxbench.tuning.budget import Budget, Costs
 from onnxbench.tuning.goals import Goal
+from onnxbench.tuning.policy import (
+    AB_BLOCK_S,
+    ETA,
+    FINALISTS,
+    MAX_RIVALS,
+    PEAK_PROBES_GUESS,
+    SCREEN_SHARE,
+)
 from onnxbench.tuning.records import (
     Compare,
     Decision,
@@ -44,14 +52,8 @@ from onnxbench.tuning.records import (
     overlaps,
 )
 from onnxbench.tuning.remedies import Remedy
+from onnxbench.tuning.search_rate import run_rate
 from onnxbench.tuning.space import Candidate
-
-ETA = 3
-SCREEN_SHARE, RUNG_SHARE = 0.5, 0.8  # rate goals: screening stops at 50 %, windows at 80 %
-FINALISTS = 3
-MAX_RIVALS = 2
-AB_BLOCK_S = 0.5  # timed seconds per ab block (``evidence.RunMeasure.compare``)
-PEAK_PROBES_GUESS = 8  # a peak search's probes, before one was measured
 
 
 class Search:
@@ -78,7 +80,7 @@ class Search:
         """The step's measured seconds per process (its window, or a peak search's probes)."""
         if fid.kind in ("screen", "timing"):
             return fid.seconds
-        from onnxbench.scenarios.early_stopping import requests_needed
+        from onnxbench.measure.early_stopping import requests_needed
 
         need = requests_needed(0, self.goal.percentile)
         if fid.kind in ("server", "confirm"):
@@ -296,8 +298,6 @@ class Search:
     # ---- the latency goal ---------------------------------------------------------------
     def run(self) -> Decision:
         if self.goal.kind != "latency":
-            from onnxbench.tuning.search_rate import run_rate
-
             return run_rate(self)
         ranked = self.rank(self.screen(self.candidates).values())
         rung = 0

@@ -22,17 +22,13 @@ from __future__ import annotations
 from itertools import groupby
 from typing import TYPE_CHECKING
 
+from onnxbench.tuning.policy import CONFIRM_S, ETA, MAX_CONFIRMS, PEAK_SHARE, RUNG_SHARE
 from onnxbench.tuning.records import Evidence, Fidelity, cut, overlaps
-from onnxbench.tuning.search import ETA, RUNG_SHARE
 from onnxbench.tuning.space import Candidate
 
 if TYPE_CHECKING:
     from onnxbench.tuning.records import Decision
     from onnxbench.tuning.search import Search
-
-CONFIRM_S = 30.0
-MAX_CONFIRMS = 3
-PEAK_SHARE = 0.7  # the short peak searches stop at 70 % of the budget
 
 
 def _rungs(search: Search) -> float:
@@ -42,7 +38,7 @@ def _rungs(search: Search) -> float:
 
 def _window(search: Search) -> float:
     """The shortest server window that can show the percentile (LoadGen's early stopping)."""
-    from onnxbench.scenarios.early_stopping import requests_needed
+    from onnxbench.measure.early_stopping import requests_needed
 
     goal = search.goal
     need = requests_needed(0, goal.percentile) / float(goal.qps or 1.0)

@@ -20,11 +20,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import product
 from typing import Any
 
-from onnxbench.errors import UserError
-from onnxbench.tuning.goals import Goal
+from onnxbench.core.errors import UserError
 
 # dimension -> default values ("cores": threads 1..the machine's cores)
 DEFAULTS: dict[str, list[Any]] = {
@@ -93,7 +91,7 @@ class Candidate:
     def graph(self) -> str:
         """What its artifact is built from: the export, and the precision and passes of the
         graph (candidates with one graph share one build)."""
-        from onnxbench.options import EXPORT_OPTIONS
+        from onnxbench.core.options import EXPORT_OPTIONS
 
         opts = sorted((k, v) for k, v in self.options if k in EXPORT_OPTIONS)
         return json.dumps([self.exporter, self.precision, opts], default=str)
@@ -101,7 +99,7 @@ class Candidate:
     @property
     def base(self) -> str:
         """The export its graph derives from (fp32, no passes)."""
-        from onnxbench.options import EXPORT_OPTIONS, OPTIMIZE_OPTIONS
+        from onnxbench.core.options import EXPORT_OPTIONS, OPTIMIZE_OPTIONS
 
         opts = sorted((k, v) for k, v in self.options
                       if k in EXPORT_OPTIONS and k not in OPTIMIZE_OPTIONS)
@@ -204,7 +202,7 @@ def parse_space(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str, li
             pairs.append((key.strip(), [yaml.safe_load(v.strip()) for v in value.split(",")]))
     for key, values in pairs:
         if key not in space_keys():
-            from onnxbench.options import did_you_mean
+            from onnxbench.core.options import did_you_mean
 
             near = did_you_mean(key, space_keys())
             raise UserError(f"--space {key}: unknown dimension; "
@@ -217,77 +215,4 @@ def parse_space(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str, li
     return out
 
 
-def _dims(overrides: Mapping[str, list[Any]], cores: int) -> dict[str, list[Any]]:
-    dims = {k: list(v) for k, v in DEFAULTS.items()}
-    dims.update({k: list(v) for k, v in overrides.items() if k != "runtimes"})
-    for key in ("threads", "workers"):
-        dims[key] = sorted({n for v in dims[key] for n in
-                            (range(1, cores + 1) if v == "cores" else [_count(key, v)])})
-    dims["max_batch"] = [_count("max_batch", v) for v in dims["max_batch"]]
-    return dims
-
-
-def _count(key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"--space {key}={value!r}: expected positive integers")
-    return value
-
-
-def build_space(model: str, goal: Goal, *, runtimes: Iterable[str] | None = None,
-                overrides: Mapping[str, list[Any]] | None = None,
-                cores: int | None = None) -> Space:
-    """Every candidate for ``model`` under ``goal``; dropped ones listed with the reason."""
-    from onnxbench.tuning.runtimes import runtime_axes
-
-    overrides = dict(overrides or {})
-    cores = cores or _machine_cores()
-    dims = _dims(overrides, cores)
-    space = Space(dims=dims)
-    names = list(runtimes) if runtimes else overrides.get("runtimes")
-    for _runtime, engines in runtime_axes(model, goal, names, dims, space):
-        for engine in engines:
-            if goal.kind == "latency":
-                _add(space, engine, None, cores)
-                continue
-            for layout, workers, mb in product(dims["layout"], dims["workers"],
-                                               dims["max_batch"]):
-                for delay in dims["max_delay_ms"] if mb > 1 else [DEFAULTS["max_delay_ms"][0]]:
-                    serving = Serving(str(layout), int(workers), int(mb), float(delay))
-                    _add(space, engine, serving, cores)
-    if not space.candidates:
-        reasons = "; ".join(f"{w}: {r}" for w, r in space.dropped[:4]) or "nothing to search"
-        raise UserError(f"tune: no candidate left to measure ({reasons})")
-    return space
-
-
-def _add(space: Space, engine: Candidate, serving: Serving | None, cores: int) -> None:
-    from onnxbench.runtimes import runtime_class
-
-    cand = Candidate(engine.runtime, engine.exporter, engine.precision, engine.options, serving)
-    if cand.cores > cores:
-        workers = serving.workers if serving else 1
-        space.drop(f"{cand.threads} threads × {workers} workers",
-                   f"{cand.cores} cores > the {cores} cores here: oversubscribed")
-        return
-    if serving is not None:
-        if serving.workers == 1 and serving.layout != "shared":
-            return  # one worker: every layout is the same single session (shared covers it)
-        if serving.layout == "shared" and serving.workers > 1 and \
-                not runtime_class(cand.runtime).thread_safe:
-            space.drop(f"{cand.runtime}, shared × {serving.workers} workers",
-                       f"{cand.runtime} is not thread-safe: one shared session cannot serve "
-                       "several threads (per-thread or processes can)")
-            return
-    if cand not in space.candidates:
-        space.candidates.append(cand)
-
-
-def _machine_cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
-        (os.cpu_count() or 1)
-
-
-__all__ = ["DEFAULTS", "Candidate", "Serving", "Space", "build_space", "parse_space",
-           "space_keys"]
+__all__ = ["DEFAULTS", "Candidate", "Serving", "Space", "parse_space", "space_keys"]

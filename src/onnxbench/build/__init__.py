@@ -1,0 +1,1 @@
+"""Build: the artifacts a case runs (export, optimize, the shared artifact cache)."""

@@ -1,0 +1,3 @@
+"""Model: which model, resolved once (zoo specs, frameworks, bundle, weights, ONNX loading,
+synthesised and user inputs, checks).
+"""

@@ -1,0 +1,1 @@
+"""Quality: accuracy and agreement on the model's data (parity, task accuracy, labelled data)."""

@@ -1,0 +1,129 @@
+"""A run directory is data: what resuming one may read, and what it refuses.
+
+A run directory holds JSON (``configs/plan.json``, ``artifacts/*/artifact.json``,
+``raw/*/result.json``), ONNX graphs and safetensors weights. It may have come from anyone
+(a colleague's tarball, a CI artifact), so resuming one must not run code it names:
+
+- every file an ``artifact.json`` points to (``onnx``, ``torch_state``) must resolve, links
+  followed, inside the run directory's ``artifacts/``, always (onnxbench never writes one
+  outside): ``confined``;
+- a plan that names code (``file.py:factory``: importing it runs it) or a file outside the
+  run directory (a model, a ``weights`` / ``data_dir`` folder) is refused on ``--resume``
+  unless the user says ``--trust``: ``plan_references`` lists them, ``check_resume`` refuses.
+
+Zoo models (``dcnv2``, ``bert``, ...) are onnxbench's own code and need no trust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from onnxbench.core.errors import UserError
+
+if TYPE_CHECKING:
+    from onnxbench.core.case import Case
+
+# options that name a file or a folder (model build options, the user's labelled data)
+PATH_OPTIONS = ("weights", "data_dir", "accuracy_data", "reference")
+
+
+def inside(path: Path | str, root: Path | str) -> bool:
+    """Does ``path`` (links followed) lie in ``root``?"""
+    real, base = os.path.realpath(path), os.path.realpath(root)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def confined(path: Path | str, root: Path | str, what: str) -> Path:
+    """``path`` when it resolves inside ``root``; UserError naming ``what`` otherwise."""
+    if not inside(path, root):
+        raise UserError(f"{what}: {path} lies outside {root}; a run directory's records may "
+                        "only name files inside it (refusing to read it)")
+    return Path(path)
+
+
+def is_code(model: str) -> bool:
+    """A ``file.py:factory`` model: running it runs the user's code."""
+    from onnxbench.model.zoo import is_factory
+
+    return is_factory(model)
+
+
+def plan_references(cases: Iterable[Case], run_dir: Path) -> tuple[list[str], list[str]]:
+    """(code the plan would import, paths outside ``run_dir`` it would read)."""
+    from onnxbench.model.zoo import spec_names
+
+    names = set(spec_names())
+    code: dict[str, None] = {}
+    outside: dict[str, None] = {}
+    for case in cases:
+        if is_code(case.model):
+            code[case.model] = None
+        elif case.model not in names and not inside(case.model, run_dir):
+            outside[case.model] = None
+        for value in [case.inputs, *(case.options.get(key) for key in PATH_OPTIONS)]:
+            if isinstance(value, str) and value and not inside(value, run_dir):
+                outside[value] = None
+    return list(code), list(outside)
+
+
+def check_resume(cases: list[Case], run_dir: Path, trust: bool) -> None:
+    """What must hold before a resume runs anything, each refused in one line: artifact
+    records inside the run directory (always); no code and no outside file in the plan's
+    pending ``cases`` unless ``trust``; every model file they need present."""
+    check_artifact_records(run_dir)
+    if not trust:
+        _refuse_references(cases, run_dir)
+    check_models_present(cases, run_dir)
+
+
+def check_models_present(cases: Iterable[Case], run_dir: Path) -> None:
+    """Each model file (or factory's .py, or TensorFlow source) of ``cases`` exists."""
+    from onnxbench.model.zoo import spec_names
+
+    names = set(spec_names())
+    for model in dict.fromkeys(c.model for c in cases):
+        if model in names:
+            continue
+        path = model.split(":", 1)[0] if is_code(model) else model
+        if not os.path.exists(path):
+            how = "" if os.path.isabs(path) else f" (relative to {os.getcwd()})"
+            raise UserError(f"{Path(run_dir) / 'configs' / 'plan.json'}: model {path}{how} "
+                            "not found; nothing ran: put it back (or resume from the "
+                            "directory its path is relative to) and resume again")
+
+
+def _refuse_references(cases: list[Case], run_dir: Path) -> None:
+    code, outside = plan_references(cases, run_dir)
+    if not code and not outside:
+        return
+    parts = []
+    if code:
+        parts.append(f"code it would run ({_few(code)})")
+    if outside:
+        parts.append(f"files outside the run directory ({_few(outside)})")
+    raise UserError(f"{run_dir / 'configs' / 'plan.json'}: names {' and '.join(parts)}; a run "
+                    "directory is data, so resuming it would trust whoever wrote it: add "
+                    "--trust if you made it (or trust its author)")
+
+
+def check_artifact_records(run_dir: Path) -> None:
+    """Every ``artifacts/*/artifact.json`` names only files inside ``artifacts/``."""
+    root = Path(run_dir) / "artifacts"
+    for meta_path in sorted(root.glob("*/artifact.json")):
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # an unreadable record is rebuilt, never trusted
+        for key in ("onnx", "state_file", "torch_state"):  # torch_state: older runs
+            value = meta.get(key) if isinstance(meta, dict) else None
+            if value:
+                confined(meta_path.parent / str(value), root, f"{meta_path}: {key}")
+
+
+def _few(items: list[str], n: int = 2) -> str:
+    shown = ", ".join(items[:n])
+    return shown + (f" and {len(items) - n} more" if len(items) > n else "")
