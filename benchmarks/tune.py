@@ -17,13 +17,14 @@ ONNX file this script exports from a small torch CNN that is not in the zoo) and
 
 Target: right in at least 8 of the 10 goals. Writes docs/benchmarks/tune.md with ``--write``.
 
-The space is narrowed (``SPACE``) so the whole run stays under ~90 minutes on a quiet
-2-core machine: about 8 latency and 8 rate candidates per model (14 latency for BERT, whose
-fusion doubles the graphs); the grid takes 3-5 minutes per goal, tune a fifth of it: about
-45-60 minutes in all, plus the exports (a few minutes).
+The space is narrowed (``SPACE``) so the whole run stays within ~60-90 minutes on a quiet
+2-core machine; the script prints its estimate (model by model, grid and tune) before it
+starts, and ``--estimate`` prints only that.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/tune.py [--write]
-    PYTHONPATH=src .venv/bin/python benchmarks/tune.py --tiny   # a dry run: ~3 minutes
+    PYTHONPATH=src .venv/bin/python benchmarks/tune.py --estimate       # nothing measured
+    PYTHONPATH=src .venv/bin/python benchmarks/tune.py [--write]        # the quiet run
+    PYTHONPATH=src .venv/bin/python benchmarks/tune.py --tiny --model bert   # a dry run of
+        one model (short windows, a narrower space): repeat --model, or leave it out for all
 """
 
 from __future__ import annotations
@@ -44,9 +45,18 @@ from onnxbench.tuning.space import parse_space
 
 OUT = DOCS / "tune.md"
 SPACE = {"precision": ["fp32", "int8-dynamic"], "per_channel": [False, True],
-         "threads": [1, 2], "layout": ["shared", "processes"], "workers": [1, 2],
-         "max_batch": [1, 8]}
+         "threads": [1, 2]}
+# rate goals: the serving settings multiply the engines, so fewer engines (one thread each,
+# int8 per channel, BERT fused): 12 configurations a model
+RATE_SPACE = {"precision": ["fp32", "int8-dynamic"], "per_channel": [True], "fuse": [True],
+              "threads": [1], "layout": ["shared", "processes"], "workers": [1, 2],
+              "max_batch": [1, 8]}
+TINY_SPACE = {"precision": ["fp32", "int8-dynamic"], "per_channel": [False], "threads": [1, 2],
+              "layout": ["shared"], "workers": [1], "max_batch": [1, 8]}
 RUNTIMES = ["ort-cpu", "torch-cpu"]
+# the estimate's costs (quiet 2-core machine): a worker with its session and warm-up, a
+# server case beyond its window (session, generator ceiling, drain), an export, a derived graph
+PROCESS_S, SERVER_S, EXPORT_S, DERIVE_S = 3.0, 8.0, 25.0, 3.0
 
 
 @dataclass
@@ -58,12 +68,12 @@ class Model:
     rate: str
 
 
-def models(third_party: str) -> list[Model]:
-    return [Model("dcnv2", "light", None, 2, "p99<=5ms@300qps"),
-            Model("bert", "tiny", 128, 1, "p99<=10ms@200qps"),
-            Model("moe", "default", None, 1, "p99<=5ms@300qps"),
-            Model("resnet18", "tiny", None, 1, "p99<=20ms@100qps"),
-            Model(third_party, None, None, 1, "p99<=5ms@300qps")]
+def models(third_party: str) -> dict[str, Model]:
+    return {"dcnv2": Model("dcnv2", "light", None, 2, "p99<=5ms@300qps"),
+            "bert": Model("bert", "tiny", 128, 1, "p99<=10ms@200qps"),
+            "moe": Model("moe", "default", None, 1, "p99<=5ms@300qps"),
+            "resnet18": Model("resnet18", "tiny", None, 1, "p99<=20ms@100qps"),
+            "thirdparty": Model(third_party, None, None, 1, "p99<=5ms@300qps")}
 
 
 def third_party_onnx(folder: Path) -> str:
@@ -90,7 +100,8 @@ def grid(m: Model, goal: Goal, out: Path, args) -> tuple[dict[str, Evidence], fl
     from onnxbench.suite.runner import collect_env
 
     model, config, _, _ = check_model(m.name, m.config, None, None, [m.batch], m.seq)
-    space = build_space(model, goal, runtimes=RUNTIMES, overrides=parse_space(SPACE))
+    space = build_space(model, goal, runtimes=RUNTIMES,
+                        overrides=parse_space(space_for(goal, args)))
     run = create_run_dir(out, f"grid-{Path(m.name).stem}-{goal.kind}")
     t0 = time.monotonic()
     with run.lock():
@@ -124,10 +135,10 @@ def one_goal(m: Model, goal_text: str, out: Path, args) -> list[str]:
     goal = parse_goal(goal_text, batch=m.batch)
     got, grid_s, labels = grid(m, goal, out, args)
     best = best_of(goal, got, labels)
-    budget = max(grid_s / 5.0, goal.min_candidate_s())
+    budget = max(grid_s / 5.0, goal.min_candidate_s(export=m.config is not None))
     t0 = time.monotonic()
     res = tune(m.name, goal_text, batch=m.batch, config=m.config, seq=m.seq, budget=budget,
-               runtimes=RUNTIMES, space=SPACE, out=out)
+               runtimes=RUNTIMES, space=space_for(goal, args), out=out)
     tune_s = time.monotonic() - t0
     ok = right(goal, res.winner, best, got, labels)
 
@@ -141,9 +152,47 @@ def one_goal(m: Model, goal_text: str, out: Path, args) -> list[str]:
     name = f"{Path(m.name).stem}/{m.config}" if m.config else Path(m.name).name
     return [name, goal_text if goal.kind != "latency" else f"latency, batch {m.batch}",
             labels[best][0] if best else "none held", fig(best), f"{grid_s:.0f}",
-            labels[res.winner][0] if res.winner in labels else "none", fig(res.winner),
+            next((r["label"] for r in res.rows if r["winner"]), "none"), fig(res.winner),
             f"{tune_s:.0f} (budget {budget:.0f})", "yes" if ok else "NO",
             "budget spent" if res.decision and res.decision.exhausted else ""]
+
+
+def space_for(goal: Goal, args) -> dict:
+    return args.space if args.tiny or goal.kind == "latency" else RATE_SPACE
+
+
+def estimate(m: Model, args) -> list[tuple[str, float, float]]:
+    """(goal, grid seconds, tune seconds) for each goal of ``m``, from the space's size."""
+    from onnxbench.measure.early_stopping import requests_needed
+    from onnxbench.suite.model_check import check_model
+
+    model, _, _, _ = check_model(m.name, m.config, None, None, [m.batch], m.seq)
+    out = []
+    for text in ("latency", m.rate):
+        goal = parse_goal(text, batch=m.batch)
+        cands = build_space(model, goal, runtimes=RUNTIMES,
+                            overrides=parse_space(space_for(goal, args))).candidates
+        graphs = {c.graph for c in cands if c.exporter or m.config is None}
+        build = (EXPORT_S if m.config else 0.0) + DERIVE_S * max(0, len(graphs) - 1)
+        if goal.kind == "latency":
+            per = args.processes * (args.seconds + PROCESS_S)
+        else:
+            per = max(args.window, requests_needed(0, goal.percentile) / float(goal.qps or 1))
+            per += SERVER_S
+        grid_s = build + len(cands) * per
+        out.append((text, grid_s, max(grid_s / 5.0, goal.min_candidate_s(m.config is not None))))
+    return out
+
+
+def print_estimate(todo: dict[str, Model], args) -> None:
+    total = 0.0
+    for key, m in todo.items():
+        for text, grid_s, tune_s in estimate(m, args):
+            total += grid_s + tune_s
+            print(f"estimate: {key} {text}: grid ~{grid_s / 60:.1f} min, tune ~{tune_s / 60:.1f} "
+                  "min", flush=True)
+    print(f"estimate: ~{total / 60:.0f} min in all (quiet machine; a loaded one is slower)",
+          flush=True)
 
 
 def main() -> None:
@@ -152,16 +201,27 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4.0, help="grid: timed s per process")
     ap.add_argument("--processes", type=int, default=5, help="grid: processes per point")
     ap.add_argument("--window", type=float, default=20.0, help="grid: server window (s)")
-    ap.add_argument("--tiny", action="store_true", help="dry run: one model, short windows")
+    ap.add_argument("--model", action="append", choices=["dcnv2", "bert", "moe", "resnet18",
+                                                          "thirdparty"],
+                    help="only this model (repeatable; default: all five)")
+    ap.add_argument("--tiny", action="store_true", help="dry run: short windows, a narrower "
+                                                        "space (default model: thirdparty)")
+    ap.add_argument("--estimate", action="store_true", help="print the estimate only")
     ap.add_argument("--write", action="store_true", help="save docs/benchmarks/tune.md")
     args = ap.parse_args()
-    third = third_party_onnx(args.out / "thirdparty")
-    todo = models(third)
+    args.space = SPACE
     if args.tiny:
-        args.seconds, args.processes, args.window = 0.3, 1, 4.0
-        todo = todo[-1:]
+        args.seconds, args.processes, args.window, args.space = 0.3, 1, 4.0, TINY_SPACE
+        args.model = args.model or ["thirdparty"]
+    if args.write and (args.tiny or args.model):
+        ap.error("--write records the full run only (no --tiny, no --model)")
+    every = models(third_party_onnx(args.out / "thirdparty"))
+    todo = {k: m for k, m in every.items() if not args.model or k in args.model}
+    print_estimate(todo, args)
+    if args.estimate:
+        return
     rows = []
-    for m in todo:
+    for m in todo.values():
         for goal in ("latency", m.rate):
             rows.append(one_goal(m, goal, args.out, args))
     hits = sum(r[8] == "yes" for r in rows)
@@ -173,9 +233,10 @@ def main() -> None:
              "percentile in ms (rate goals), from the grid's own run.",
              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", f"Space: runtimes {', '.join(RUNTIMES)}; {SPACE}. Grid: {args.processes} "
-              f"processes × {args.seconds:g} s per latency point, {args.window:g} s server "
-              "windows for rate goals.", "", "## Environment", ""]
+    spaces = f"latency {args.space}; rate {args.space if args.tiny else RATE_SPACE}"
+    lines += ["", f"Space: runtimes {', '.join(RUNTIMES)}; {spaces}. Grid: "
+              f"{args.processes} processes × {args.seconds:g} s per latency point, "
+              f"{args.window:g} s server windows for rate goals.", "", "## Environment", ""]
     lines += env_mod.markdown_lines(env_mod.collect())
     emit("\n".join(lines) + "\n", OUT, args.write)
 

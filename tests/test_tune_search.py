@@ -227,12 +227,15 @@ class FakeLoad:
         self.screen_ms, self.short, self.confirmed = screen_ms, short, confirmed
         self.fail, self.lower, self.width = set(fail), set(lower), width
         self.calls: list[tuple[str, int, float]] = []
+        self.starts: dict[int, float | None] = {}
 
     def __call__(self, stage, fid, cands, *, limit_s=None):
         out = {}
         for c in cands:
             v = c.opts["variant"]
             self.calls.append((stage, v, fid.confirm_s))
+            if fid.confirm_s:
+                self.starts[v] = fid.start_qps
             if fid.kind == "screen":
                 m = self.screen_ms[v]
                 out[c.key] = Evidence(c.key, value=m, ci=(m, m), accuracy_drop=0.0)
@@ -267,6 +270,7 @@ def test_throughput_short_peaks_then_the_best_confirmed():
     long = [(v, conf) for stage, v, conf in fake.calls if stage == "peak-confirmed"]
     assert sorted(short) == list(range(6))
     assert [v for v, _ in long] == [5, 4] and all(conf > 0 for _, conf in long)
+    assert fake.starts == {5: 400, 4: 300}  # the longer search starts at the short peak
     assert d.winner == cands[5].key and d.evidence[cands[5].key].confirmed and not d.ties
     assert d.evidence[cands[5].key].value == 380
     assert "cut after the short peak search" in d.dropped[cands[0].key]

@@ -71,27 +71,37 @@ def _available(runtime: str, model: str, exporter: str | None) -> str | None:
     return skip_reason(probe)
 
 
-def _precisions(cls: Any, runtime: str, dims: Mapping[str, list[Any]],
-                space: Space) -> list[str]:
+def _precision_problem(cls: Any, runtime: str, p: str, bare: bool) -> str | None:
+    """Why ``runtime`` (its class ``cls``) cannot run precision ``p`` (None: it can)."""
+    graph = cls.framework == "onnx"
+    cpu = cls.device == "cpu"
+    rules = [
+        (graph and p not in GRAPH_PRECISIONS,
+         f"{p} is not an ONNX graph precision ({', '.join(GRAPH_PRECISIONS)})"),
+        (graph and bare and p != "fp32",
+         f"a bare .onnx file is not optimised in a run (as in a suite): run `onnxbench "
+         f"optimize FILE` for {p} and tune its output"),
+        (graph and cpu and p in GPU_PRECISIONS,
+         "fp16 on a CPU provider runs float16 ops by casting to float32: slower, never a pick"),
+        (graph and not cpu and p.startswith("int8"),
+         "int8 QDQ/integer ops run on the CPU provider; on a GPU provider they fall back to "
+         "the CPU"),
+        (not graph and p not in cls.precisions,
+         f"{p} is a graph precision: ONNX Runtime runs it" if p in GRAPH_PRECISIONS
+         else f"{runtime} runs {cls.precisions}"),
+        (not graph and cpu and p in GPU_PRECISIONS,
+         "fp16 on the CPU: PyTorch's CPU kernels are float32"),
+    ]
+    return next((why for hit, why in rules if hit), None)
+
+
+def _precisions(cls: Any, runtime: str, dims: Mapping[str, list[Any]], space: Space,
+                bare: bool) -> list[str]:
     out = []
     for p in dims["precision"]:
-        if cls.framework == "onnx":
-            if p not in GRAPH_PRECISIONS:
-                space.drop(f"{runtime} {p}", f"{p} is not an ONNX graph precision "
-                                             f"({', '.join(GRAPH_PRECISIONS)})")
-            elif cls.device == "cpu" and p in GPU_PRECISIONS:
-                space.drop(f"{runtime} {p}", "fp16 on a CPU provider runs float16 ops by "
-                                             "casting to float32: slower, never a pick")
-            elif cls.device != "cpu" and p.startswith("int8"):
-                space.drop(f"{runtime} {p}", "int8 QDQ/integer ops run on the CPU provider; "
-                                             "on a GPU provider they fall back to the CPU")
-            else:
-                out.append(p)
-        elif p not in cls.precisions:
-            space.drop(f"{runtime} {p}", f"{p} is a graph precision: ONNX Runtime runs it"
-                       if p in GRAPH_PRECISIONS else f"{runtime} runs {cls.precisions}")
-        elif cls.device == "cpu" and p in GPU_PRECISIONS:
-            space.drop(f"{runtime} {p}", "fp16 on the CPU: PyTorch's CPU kernels are float32")
+        problem = _precision_problem(cls, runtime, p, bare)
+        if problem:
+            space.drop(f"{runtime} {p}", problem)
         else:
             out.append(p)
     return out
@@ -114,6 +124,7 @@ def _engines(model: str, runtime: str, exporters: list[str | None],
              dims: Mapping[str, list[Any]], space: Space) -> list[Candidate]:
     """Every engine (runtime × exporter × precision settings × passes × level × threads)."""
     from onnxbench.build.optimize import FUSE_TYPE_FOR_MODEL
+    from onnxbench.model.onnxfile import is_onnx_file
     from onnxbench.runtimes import runtime_class
 
     cls = runtime_class(runtime)
@@ -124,7 +135,8 @@ def _engines(model: str, runtime: str, exporters: list[str | None],
         model in FUSE_TYPE_FOR_MODEL else [False]
     out = []
     for exporter, precision in product(exporters if cls.framework == "onnx" else [None],
-                                       _precisions(cls, runtime, dims, space)):
+                                       _precisions(cls, runtime, dims, space,
+                                                   is_onnx_file(model))):
         for quant, fuse, level, mode, threads in product(
                 _quant_variants(precision, dims), dict.fromkeys(fuses), levels, modes,
                 dims["threads"]):

@@ -59,7 +59,7 @@ def load_spec(goal: Goal, cand: Candidate, fid: Fidelity) -> LoadSpec:
               "bound_ms": goal.bound_ms, "duration_s": fid.seconds,
               "ceiling": fid.kind == "confirm" or fid.confirm_s > 0}
     if fid.kind == "peak":
-        return LoadSpec(name="peak", confirm_s=fid.confirm_s,
+        return LoadSpec(name="peak", qps=fid.start_qps, confirm_s=fid.confirm_s,
                         precision_pct=5.0 if fid.confirm_s else 10.0, **common)
     return LoadSpec(name="server", qps=goal.qps, **common)
 

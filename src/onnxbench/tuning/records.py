@@ -21,6 +21,7 @@ class Fidelity:
     seconds: float            # timed seconds per process (timing) or window (load)
     processes: int = 1
     confirm_s: float = 0.0    # peak: confirmation window
+    start_qps: float | None = None  # peak: the rate the search starts from
 
 
 @dataclass

@@ -87,7 +87,8 @@ class Search:
             return max(fid.seconds, need / float(self.goal.qps or 1.0))
         screen = self.decision.screen.get(cand.engine.key)
         workers = cand.serving.workers if cand.serving else 1
-        rate = workers * 1000.0 / screen.value if screen and screen.value else 1.0
+        rate = fid.start_qps or (workers * 1000.0 / screen.value if screen and screen.value
+                                 else 1.0)
         return PEAK_PROBES_GUESS * max(fid.seconds, need / rate) + 2 * fid.confirm_s
 
     def estimate(self, cand: Candidate, fid: Fidelity) -> float:

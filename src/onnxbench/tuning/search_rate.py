@@ -160,10 +160,15 @@ def _throughput(search: Search, cands: list[Candidate]) -> Decision:
     kept = cut(ranked)
     for e in ranked[len(kept):]:
         d.dropped[e.key] = "cut after the short peak search (successive halving)"
-    longer = Fidelity("peak", short.seconds * ETA,
-                      confirm_s=min(CONFIRM_S, 3 * short.seconds * ETA))
-    second, left_out = search.stage("peak-confirmed", longer,
-                                    [search.by_key[e.key] for e in kept], search.budget.left)
+    second: dict[str, Evidence] = {}
+    left_out = []
+    for e in kept:  # a longer search from the short one's peak, then its confirmation
+        longer = Fidelity("peak", short.seconds * ETA, start_qps=e.value,
+                          confirm_s=min(CONFIRM_S, 3 * short.seconds * ETA))
+        got, out = search.stage("peak-confirmed", longer, [search.by_key[e.key]],
+                                search.budget.left)
+        second.update(got)
+        left_out += out
     if second or not left_out:
         final = search.rank(second.values())
     else:
