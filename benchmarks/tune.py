@@ -93,6 +93,13 @@ def third_party_onnx(folder: Path) -> str:
     return str(path)
 
 
+def window_s(goal: Goal) -> float:
+    """The shortest server window whose percentile can pass (LoadGen's early stopping)."""
+    from onnxbench.measure.early_stopping import requests_needed
+
+    return 1.2 * requests_needed(0, goal.percentile) / float(goal.qps or 1.0)
+
+
 def grid(m: Model, goal: Goal, out: Path, args) -> tuple[dict[str, Evidence], float, dict]:
     """Every candidate at full fidelity in one run directory; (evidence, seconds, labels)."""
     from onnxbench.suite.model_check import check_model
@@ -109,7 +116,7 @@ def grid(m: Model, goal: Goal, out: Path, args) -> tuple[dict[str, Evidence], fl
         measure = RunMeasure(run, Target(model, config, m.batch, m.seq), goal, env=env)
         write_configs(run, measure.plan.to_json(), env)
         fid = (Fidelity("timing", args.seconds, processes=args.processes)
-               if goal.kind == "latency" else Fidelity("server", args.window))
+               if goal.kind == "latency" else Fidelity("server", max(args.window, window_s(goal))))
         got = measure("grid", fid, space.candidates)
     return got, time.monotonic() - t0, {c.key: (c.label(), c.cores) for c in space.candidates}
 
@@ -163,7 +170,6 @@ def space_for(goal: Goal, args) -> dict:
 
 def estimate(m: Model, args) -> list[tuple[str, float, float]]:
     """(goal, grid seconds, tune seconds) for each goal of ``m``, from the space's size."""
-    from onnxbench.measure.early_stopping import requests_needed
     from onnxbench.suite.model_check import check_model
 
     model, _, _, _ = check_model(m.name, m.config, None, None, [m.batch], m.seq)
@@ -177,8 +183,7 @@ def estimate(m: Model, args) -> list[tuple[str, float, float]]:
         if goal.kind == "latency":
             per = args.processes * (args.seconds + PROCESS_S)
         else:
-            per = max(args.window, requests_needed(0, goal.percentile) / float(goal.qps or 1))
-            per += SERVER_S
+            per = max(args.window, window_s(goal)) + SERVER_S
         grid_s = build + len(cands) * per
         out.append((text, grid_s, max(grid_s / 5.0, goal.min_candidate_s(m.config is not None))))
     return out

@@ -186,6 +186,18 @@ def test_budget_learns_that_a_runtime_is_expensive():
     assert s.costs.overhead_s("torch-compile-cpu", "screen") >= 49.0
 
 
+def test_the_screen_keeps_back_time_for_a_rung():
+    # 30 candidates at 3 s a screen would take the whole budget: the screen stops where a
+    # rung of the best still fits, and that rung runs
+    fake = Fake({i: 10.0 + i * 0.1 for i in range(30)}, overhead={"ort-cpu": 2.7}, width=0.001)
+    s = _search(fake, _cands(30), budget=104.0)
+    d = s.run()
+    screened = [i for stage, ids in fake.calls if stage == "screen" for i in ids]
+    rungs = [i for stage, ids in fake.calls if stage.startswith("rung") for i in ids]
+    assert 10 <= len(screened) < 30 and len(rungs) >= 2
+    assert fake.now <= 104.0 - FINISH_S and d.winner == s.by_key[d.winner].key
+
+
 def test_a_step_past_its_estimate_is_stopped_at_the_deadline():
     # torch.compile's first step looks as cheap as ORT's (nothing learned about it yet) and
     # takes 50 s: it is stopped at the deadline, and the answer is ORT's

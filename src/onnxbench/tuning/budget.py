@@ -57,9 +57,14 @@ class Budget:
     def spent(self) -> float:
         return self.clock() - float(self.start or 0.0)
 
+    @property
+    def usable_s(self) -> float:
+        """The budget less what the end keeps back (``finish_s``)."""
+        return max(0.0, self.total_s - self.finish_s)
+
     def left(self, share: float = 1.0) -> float:
-        """Seconds left of ``share`` of the usable budget (the whole less ``finish_s``)."""
-        return max(0.0, self.total_s - self.finish_s) * share - self.spent()
+        """Seconds left of ``share`` of the usable budget."""
+        return self.usable_s * share - self.spent()
 
 
 def _recent(values: list[float], prior: float) -> float:

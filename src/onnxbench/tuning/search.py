@@ -98,28 +98,33 @@ class Search:
         """Its step's estimate fits in ``room`` seconds (default: what is left)."""
         return self.estimate(cand, fid) <= (self.budget.left() if room is None else room)
 
-    def out_of_budget(self, cand: Candidate, fid: Fidelity, where: str) -> str:
+    def out_of_budget(self, cand: Candidate, fid: Fidelity, where: str, room: float) -> str:
         self.decision.exhausted = True
+        left = max(0.0, self.budget.left())
+        kept = f" (of {left:.0f} s left, the rest kept for the later stages)" \
+            if room < left - 0.5 else ""
         return (f"not measured {where}: its step (about {self.estimate(cand, fid):.0f} s) did "
-                f"not fit the {max(0.0, self.budget.left()):.0f} s left of the budget")
+                f"not fit the {max(0.0, room):.0f} s it could use{kept}")
 
     def screen_room(self, survivors: int) -> float:
-        """Seconds the screen may still use: for the latency goal, all that is left but
-        what the rungs of ``survivors`` will need (a screened candidate is worth more than
-        an ab that may not be needed); else its share."""
+        """Seconds the screen may still use: for the latency goal, all that is left but what
+        the rungs of ``survivors`` need, at most half the budget, and nothing when not even
+        one rung of two fits in that half (a candidate screened is then worth more); for
+        rate goals, the screen's share."""
         if self.goal.kind != "latency":
             return self.budget.left(SCREEN_SHARE)
-        return self.budget.left() - self.later_s(survivors, ab=False)
+        cap = 0.5 * self.budget.usable_s
+        keep = 0.0 if self.later_s(FINALISTS + 1) > cap else min(self.later_s(survivors), cap)
+        return self.budget.left() - keep
 
     def rung_room(self, survivors: int, rung: int) -> float:
-        """Seconds rung ``rung`` may use: what is left but the later rungs and an ab."""
+        """Seconds rung ``rung`` may use: what is left but the later rungs."""
         return self.budget.left() - self.later_s(survivors, rung)
 
-    def later_s(self, survivors: int, rung: int = 0, ab: bool = True) -> float:
-        """The estimated cost of the latency goal's stages after ``rung`` for ``survivors``:
-        each successive-halving rung, then (``ab``) one ab to its first look."""
-        from onnxbench.measure.pairs import FIRST_LOOK
-
+    def later_s(self, survivors: int, rung: int = 0) -> float:
+        """The estimated cost of the successive-halving rungs after ``rung`` for
+        ``survivors`` (an ab of the finalists is not kept back for: it runs, on what is
+        left, only when their CIs overlap, and a tie it cannot decide is said as one)."""
         runtimes = {self.by_key[k].runtime for k in self.decision.screen
                     if k in self.by_key} or {c.runtime for c in self.candidates[:1]}
         over = max(self.costs.overhead_s(r, "timing") for r in runtimes)
@@ -128,8 +133,6 @@ class Search:
             rung += 1
             n = max(2, math.ceil(n / ETA))
             cost += n * 3 * (self.screen_s * ETA ** rung + over)
-        if ab and n > 1 and self.compare is not None:
-            cost += max(self.costs.ab_s(r, FIRST_LOOK, AB_BLOCK_S) for r in runtimes)
         return cost
 
     # ---- steps --------------------------------------------------------------------------
@@ -178,7 +181,7 @@ class Search:
         for c in cands:
             if not self.fits(c, fid, room()):
                 left_out.append(c)
-                self.decision.dropped[c.key] = self.out_of_budget(c, fid, f"at {name}")
+                self.decision.dropped[c.key] = self.out_of_budget(c, fid, f"at {name}", room())
                 continue
             ev = self.step(name, fid, c, room())
             if ev.ok:
@@ -205,10 +208,12 @@ class Search:
         passed: dict[str, Evidence] = {}
         sampler = ScreenSampler(engines, seed=self.seed)
         base = engines[0] if engines else None  # the space's baseline (ORT fp32) first,
-        while True:                             # with all the budget: no answer without it
-            def room(c: Candidate, more: int = 1) -> float:
-                return self.budget.left() if c is base else self.screen_room(len(passed) + more)
+                                                # with all the budget: no answer without it
 
+        def room(c: Candidate, more: int = 1) -> float:
+            return self.budget.left() if c is base else self.screen_room(len(passed) + more)
+
+        while True:
             cand = sampler.next(lambda c: self.fits(self.remedied(c), fid, room(c)),
                                 base if base in sampler.pending else None)
             if cand is None:
@@ -220,7 +225,7 @@ class Search:
             sampler.tell(cand.key, self.screen_figure(ev) if ok else None)
         for c in sampler.pending:
             self.decision.dropped[self.remedied(c).key] = self.out_of_budget(
-                self.remedied(c), fid, "at the screen")
+                self.remedied(c), fid, "at the screen", room(c))
         if sampler.pending:
             self.decision.note(f"{len(sampler.pending)} of {len(engines)} candidates were not "
                                "screened (budget); optuna's TPE sampler chose which to screen")
