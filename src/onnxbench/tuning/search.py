@@ -117,22 +117,29 @@ class Search:
         keep = 0.0 if self.later_s(FINALISTS + 1) > cap else min(self.later_s(survivors), cap)
         return self.budget.left() - keep
 
-    def rung_room(self, survivors: int, rung: int) -> float:
-        """Seconds rung ``rung`` may use: what is left but the later rungs."""
-        return self.budget.left() - self.later_s(survivors, rung)
+    def rung_room(self, measured: int, rung: int) -> float:
+        """Seconds rung ``rung`` (of ``measured`` candidates) may use: what is left but the
+        later rungs, when all of them fit; else all that is left (a later rung needs this
+        one whole)."""
+        left, later = self.budget.left(), self.later_s(measured, rung)
+        return left - later if self.rung_s(measured, rung) + later <= left else left
+
+    def rung_s(self, measured: int, rung: int) -> float:
+        """The estimated cost of rung ``rung`` for ``measured`` candidates."""
+        runtimes = {self.by_key[k].runtime for k in self.decision.screen
+                    if k in self.by_key} or {c.runtime for c in self.candidates[:1]}
+        over = max(self.costs.overhead_s(r, "timing") for r in runtimes)
+        return measured * 3 * (self.screen_s * ETA ** rung + over)
 
     def later_s(self, survivors: int, rung: int = 0) -> float:
         """The estimated cost of the successive-halving rungs after ``rung`` for
         ``survivors`` (an ab of the finalists is not kept back for: it runs, on what is
         left, only when their CIs overlap, and a tie it cannot decide is said as one)."""
-        runtimes = {self.by_key[k].runtime for k in self.decision.screen
-                    if k in self.by_key} or {c.runtime for c in self.candidates[:1]}
-        over = max(self.costs.overhead_s(r, "timing") for r in runtimes)
         cost, n = 0.0, survivors
         while n > FINALISTS:
             rung += 1
             n = max(2, math.ceil(n / ETA))
-            cost += n * 3 * (self.screen_s * ETA ** rung + over)
+            cost += self.rung_s(n, rung)
         return cost
 
     # ---- steps --------------------------------------------------------------------------
