@@ -21,11 +21,14 @@ drop reason with its own failure, and so is one the budget left no time to try.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from onnxbench.tuning.records import Evidence
+from onnxbench.tuning.records import Evidence, Fidelity
 from onnxbench.tuning.space import Candidate
+
+if TYPE_CHECKING:
+    from onnxbench.tuning.search import Search
 
 SQUEEZE_FINDING = "squeeze-no-axes"
 
@@ -56,6 +59,58 @@ def _pad(cand: Candidate, ev: Evidence, batch: int) -> bool:
     return batch < _pad_to() and ev.failed_at == "run" and "pad_batch_to" not in cand.opts
 
 
+Family = tuple[str, str | None]
+
+
+@dataclass
+class Remedying:
+    """One search's remedies: the one that worked for each family, those that failed."""
+
+    remedies: list[Remedy]
+    fixed: dict[Family, Remedy] = field(default_factory=dict)
+    failed: dict[Family, list[str]] = field(default_factory=dict)
+
+    def attempt(self, search: Search, cand: Candidate, ev: Evidence, fid: Fidelity,
+                until: float) -> Evidence:
+        """``cand`` failed (``ev``): measure it with each remedy that applies, in order,
+        while the budget allows (until ``until`` on its clock); the first that works is
+        kept for the family and its evidence returned. Every remedy tried, or left untried,
+        is said in the drop reason and the notes."""
+        d, batch = search.decision, search.goal.batch
+        said = []
+        failed = self.failed.setdefault(cand.family, [])
+        for remedy in (r for r in self.remedies if r.applies(cand, ev, batch)):
+            if remedy.name in failed:
+                said.append(f"{remedy.name} failed on this runtime and exporter already")
+                continue
+            fixed = search.add(remedy.apply(cand))
+            room = until - search.budget.spent()
+            if not search.fits(fixed, fid, room):
+                said.append(f"{remedy.name} would help ({remedy.says}) but its step did not "
+                            "fit the budget")
+                d.exhausted = True
+                break
+            got = search.step("screen", fid, fixed, room)
+            if got.ok:
+                self.fixed[cand.family] = remedy
+                d.dropped[cand.key] = (f"{search.failure(ev)}; measured instead with "
+                                       f"{remedy.name} ({remedy.says})")
+                d.note(f"{cand.runtime} ({cand.exporter or 'module'}) fails at batch {batch}; "
+                       f"its candidates use the project's remedy {remedy.name}: {remedy.says}")
+                return got
+            if got.status == "budget":
+                said.append(f"{remedy.name} ({remedy.says}) could not finish within the "
+                            "budget")
+                break
+            failed.append(remedy.name)
+            said.append(f"{remedy.name} failed too ({search.failure(got)})")
+        if said:
+            d.dropped[cand.key] = f"{search.failure(ev)}; {'; '.join(said)}"
+            d.note(f"{cand.runtime} ({cand.exporter or 'module'}) fails at batch {batch} "
+                   f"({ev.reason}); {'; '.join(said)}")
+        return ev
+
+
 def squeeze_fix() -> Remedy:
     return Remedy("--fix squeeze-dims", (("fix", "squeeze-dims"),),
                   "the export gives the bare squeeze() its explicit dim, so batch 1 runs "
@@ -81,4 +136,4 @@ def remedies_for(model: str) -> tuple[Remedy, ...]:
     return (squeeze_fix(), pad()) if framework_of(resolve(model)).fixes else (pad(),)
 
 
-__all__ = ["Remedy", "pad", "remedies_for", "squeeze_fix"]
+__all__ = ["Remedy", "Remedying", "pad", "remedies_for", "squeeze_fix"]

@@ -51,7 +51,7 @@ from onnxbench.tuning.records import (
     cut,
     overlaps,
 )
-from onnxbench.tuning.remedies import Remedy
+from onnxbench.tuning.remedies import Remedy, Remedying
 from onnxbench.tuning.search_rate import run_rate
 from onnxbench.tuning.space import Candidate
 
@@ -70,9 +70,7 @@ class Search:
         self.max_drop, self.seed, self.screen_s = max_drop, seed, screen_s
         self.budget = Budget(budget_s, clock, start)
         self.costs = costs or Costs()
-        self.remedies = list(remedies)
-        self.fixed: dict[tuple[str, str | None], Remedy] = {}   # family -> remedy that worked
-        self.failed_fixes: dict[tuple[str, str | None], list[str]] = {}
+        self.remedy = Remedying(list(remedies))
         self.decision = Decision()
 
     # ---- budget -------------------------------------------------------------------------
@@ -106,40 +104,46 @@ class Search:
         return (f"not measured {where}: its step (about {self.estimate(cand, fid):.0f} s) did "
                 f"not fit the {max(0.0, room):.0f} s it could use{kept}")
 
-    def screen_room(self, survivors: int) -> float:
+    def screen_room(self, passed: Sequence[Evidence], more: int = 1) -> float:
         """Seconds the screen may still use: for the latency goal, all that is left but what
-        the rungs of ``survivors`` need, at most half the budget, and nothing when not even
-        one rung of two fits in that half (a candidate screened is then worth more); for
-        rate goals, the screen's share."""
+        the rungs of the ``passed`` (and ``more``) need, at most half the budget, and
+        nothing when not even one rung of two fits in that half (a candidate screened is
+        then worth more); for rate goals, the screen's share."""
         if self.goal.kind != "latency":
             return self.budget.left(SCREEN_SHARE)
         cap = 0.5 * self.budget.usable_s
-        keep = 0.0 if self.later_s(FINALISTS + 1) > cap else min(self.later_s(survivors), cap)
+        top = self.rank(passed)[:max(2, math.ceil((len(passed) + more) / ETA))]
+        runtimes = {self.by_key[e.key].runtime for e in top}
+        n = len(passed) + more
+        keep = 0.0 if self.later_s(FINALISTS + 1, runtimes=runtimes) > cap else \
+            min(self.later_s(n, runtimes=runtimes), cap)
         return self.budget.left() - keep
 
-    def rung_room(self, measured: int, rung: int) -> float:
-        """Seconds rung ``rung`` (of ``measured`` candidates) may use: what is left but the
-        later rungs, when all of them fit; else all that is left (a later rung needs this
-        one whole)."""
-        left, later = self.budget.left(), self.later_s(measured, rung)
-        return left - later if self.rung_s(measured, rung) + later <= left else left
+    def rung_room(self, kept: Sequence[Evidence], rung: int) -> float:
+        """Seconds rung ``rung`` (of the ``kept``) may use: what is left but the later rungs,
+        when all of them fit; else all that is left (a later rung needs this one whole)."""
+        runtimes = {self.by_key[e.key].runtime for e in kept}
+        left, later = self.budget.left(), self.later_s(len(kept), rung, runtimes)
+        this = self.rung_s(len(kept), rung, runtimes)
+        return left - later if this + later <= left else left
 
-    def rung_s(self, measured: int, rung: int) -> float:
-        """The estimated cost of rung ``rung`` for ``measured`` candidates."""
-        runtimes = {self.by_key[k].runtime for k in self.decision.screen
-                    if k in self.by_key} or {c.runtime for c in self.candidates[:1]}
-        over = max(self.costs.overhead_s(r, "timing") for r in runtimes)
-        return measured * 3 * (self.screen_s * ETA ** rung + over)
+    def rung_s(self, n: int, rung: int, runtimes: set[str]) -> float:
+        """The estimated cost of rung ``rung`` for ``n`` candidates of ``runtimes``."""
+        over = max((self.costs.overhead_s(r, "timing") for r in runtimes),
+                   default=self.costs.overhead_s("", "timing"))
+        return n * 3 * (self.screen_s * ETA ** rung + over)
 
-    def later_s(self, survivors: int, rung: int = 0) -> float:
+    def later_s(self, survivors: int, rung: int = 0, runtimes: set[str] | None = None
+                ) -> float:
         """The estimated cost of the successive-halving rungs after ``rung`` for
-        ``survivors`` (an ab of the finalists is not kept back for: it runs, on what is
-        left, only when their CIs overlap, and a tie it cannot decide is said as one)."""
+        ``survivors`` of ``runtimes`` (an ab of the finalists is not kept back for: it runs,
+        on what is left, only when their CIs overlap, and a tie it cannot decide is said as
+        one)."""
         cost, n = 0.0, survivors
         while n > FINALISTS:
             rung += 1
             n = max(2, math.ceil(n / ETA))
-            cost += self.rung_s(n, rung)
+            cost += self.rung_s(n, rung, runtimes or set())
         return cost
 
     # ---- steps --------------------------------------------------------------------------
@@ -163,11 +167,11 @@ class Search:
         if ev.ok:
             log.kept.append(cand.key)
         else:
-            reason = self._failure(ev)
+            reason = self.failure(ev)
             log.dropped[cand.key] = self.decision.dropped[cand.key] = reason
         return ev
 
-    def _failure(self, ev: Evidence) -> str:
+    def failure(self, ev: Evidence) -> str:
         if ev.status == "budget":
             self.decision.exhausted = True
             return f"stopped at the budget's end: {ev.reason or 'its step ran past it'}"
@@ -198,7 +202,7 @@ class Search:
     # ---- the screen, with the batch-1 remedies ------------------------------------------
     def remedied(self, cand: Candidate) -> Candidate:
         """``cand`` with the remedy its family needed (itself when none)."""
-        fix = self.fixed.get(cand.family)
+        fix = self.remedy.fixed.get(cand.family)
         return self.add(fix.apply(cand)) if fix else cand
 
     def add(self, cand: Candidate) -> Candidate:
@@ -218,7 +222,8 @@ class Search:
                                                 # with all the budget: no answer without it
 
         def room(c: Candidate, more: int = 1) -> float:
-            return self.budget.left() if c is base else self.screen_room(len(passed) + more)
+            return self.budget.left() if c is base else \
+                self.screen_room(list(passed.values()), more)
 
         while True:
             cand = sampler.next(lambda c: self.fits(self.remedied(c), fid, room(c)),
@@ -241,57 +246,17 @@ class Search:
     def screen_one(self, cand: Candidate, fid: Fidelity, room: float) -> Evidence:
         ev = self.step("screen", fid, cand, room)
         if not ev.ok and ev.status in ("failed", "skipped", "timeout", "crashed"):
-            ev = self.try_remedies(cand, ev, fid, room + self.budget.spent())
+            ev = self.remedy.attempt(self, cand, ev, fid, room + self.budget.spent())
         self.decision.screen[ev.key] = ev
         reason = self.screen_reason(ev)
         if reason:
             self.decision.dropped[ev.key] = reason
         return ev
 
-    def try_remedies(self, cand: Candidate, ev: Evidence, fid: Fidelity,
-                     until: float) -> Evidence:
-        """The project's remedies for ``cand``'s failure, in order; the first that works is
-        kept for its family. Every remedy tried, or left untried, is said."""
-        said = []
-        family = self.failed_fixes.setdefault(cand.family, [])
-        for remedy in self.remedies:
-            if not remedy.applies(cand, ev, self.goal.batch):
-                continue
-            if remedy.name in family:
-                said.append(f"{remedy.name} failed on this runtime and exporter already")
-                continue
-            fixed = self.add(remedy.apply(cand))
-            room = until - self.budget.spent()
-            if not self.fits(fixed, fid, room):
-                said.append(f"{remedy.name} would help ({remedy.says}) but its step did not "
-                            "fit the budget")
-                self.decision.exhausted = True
-                break
-            got = self.step("screen", fid, fixed, room)
-            if got.ok:
-                self.fixed[cand.family] = remedy
-                self.decision.dropped[cand.key] = (f"{self._failure(ev)}; measured instead "
-                                                   f"with {remedy.name} ({remedy.says})")
-                self.decision.note(f"{cand.runtime} ({cand.exporter or 'module'}) fails at "
-                                   f"batch {self.goal.batch}; its candidates use the "
-                                   f"project's remedy {remedy.name}: {remedy.says}")
-                return got
-            if got.status == "budget":
-                said.append(f"{remedy.name} ({remedy.says}) could not finish within the "
-                            "budget")
-                break
-            family.append(remedy.name)
-            said.append(f"{remedy.name} failed too ({self._failure(got)})")
-        if said:
-            self.decision.dropped[cand.key] = f"{self._failure(ev)}; {'; '.join(said)}"
-            self.decision.note(f"{cand.runtime} ({cand.exporter or 'module'}) fails at batch "
-                               f"{self.goal.batch} ({ev.reason}); {'; '.join(said)}")
-        return ev
-
     def screen_reason(self, ev: Evidence) -> str | None:
         """Why a screened candidate is out (None: it goes on)."""
         if not ev.ok:
-            return self.decision.dropped.get(ev.key) or self._failure(ev)
+            return self.decision.dropped.get(ev.key) or self.failure(ev)
         if self.max_drop is not None:
             if ev.accuracy_drop is None:
                 return "accuracy not measured: cannot show it within the allowed drop"
@@ -322,7 +287,7 @@ class Search:
                 self.decision.dropped[ev.key] = f"cut at rung {rung} (successive halving)"
             measured, left_out = self.stage(f"rung-{rung}", fid,
                                             [self.by_key[e.key] for e in kept],
-                                            partial(self.rung_room, len(kept), rung))
+                                            partial(self.rung_room, kept, rung))
             if len(measured) < 2 and left_out:
                 self.decision.note(f"rung {rung} did not fit the budget: the ranking is the "
                                    "previous stage's")
