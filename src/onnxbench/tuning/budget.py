@@ -107,7 +107,7 @@ class Costs:
         for match in (lambda r, k: r == runtime, lambda r, k: k == kind):
             seen = [v for (r, k), vs in self.overhead.items() if match(r, k) for v in vs]
             if seen:
-                return max(seen)
+                return float(statistics.median(seen))
         return PRIOR_OVERHEAD_S
 
     def step_s(self, cand: Candidate, kind: str, processes: int, nominal_s: float) -> float:
