@@ -93,13 +93,6 @@ def third_party_onnx(folder: Path) -> str:
     return str(path)
 
 
-def window_s(goal: Goal) -> float:
-    """The shortest server window whose percentile can pass (LoadGen's early stopping)."""
-    from onnxbench.measure.early_stopping import requests_needed
-
-    return 1.2 * requests_needed(0, goal.percentile) / float(goal.qps or 1.0)
-
-
 def grid(m: Model, goal: Goal, out: Path, args) -> tuple[dict[str, Evidence], float, dict]:
     """Every candidate at full fidelity in one run directory; (evidence, seconds, labels)."""
     from onnxbench.suite.model_check import check_model
@@ -116,7 +109,7 @@ def grid(m: Model, goal: Goal, out: Path, args) -> tuple[dict[str, Evidence], fl
         measure = RunMeasure(run, Target(model, config, m.batch, m.seq), goal, env=env)
         write_configs(run, measure.plan.to_json(), env)
         fid = (Fidelity("timing", args.seconds, processes=args.processes)
-               if goal.kind == "latency" else Fidelity("server", max(args.window, window_s(goal))))
+               if goal.kind == "latency" else Fidelity("server", max(args.window, goal.window_s())))
         got = measure("grid", fid, space.candidates)
     return got, time.monotonic() - t0, {c.key: (c.label(), c.cores) for c in space.candidates}
 
@@ -183,7 +176,7 @@ def estimate(m: Model, args) -> list[tuple[str, float, float]]:
         if goal.kind == "latency":
             per = args.processes * (args.seconds + PROCESS_S)
         else:
-            per = max(args.window, window_s(goal)) + SERVER_S
+            per = max(args.window, goal.window_s()) + SERVER_S
         grid_s = build + len(cands) * per
         out.append((text, grid_s, max(grid_s / 5.0, goal.min_candidate_s(m.config is not None))))
     return out

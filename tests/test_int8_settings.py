@@ -18,7 +18,8 @@ from onnx import TensorProto, helper, numpy_helper
 from onnxbench.core.errors import UserError
 
 
-def _matmul_graph(path: Path) -> Path:
+def matmul_graph(path: Path) -> Path:
+    """A 16→8 MatMul whose four columns are 10^4 smaller (int8 scales notice)."""
     rng = np.random.default_rng(0)
     w = rng.normal(size=(16, 8)).astype(np.float32)
     w[:, :4] *= 1e-4  # four columns 10^4 smaller than the others
@@ -48,7 +49,7 @@ def _small_column_error(src: Path, out: Path) -> float:
 def test_per_channel_keeps_small_columns(tmp_path):
     from onnxbench.build.optimize import apply_optimizations
 
-    src = _matmul_graph(tmp_path / "mm.onnx")
+    src = matmul_graph(tmp_path / "mm.onnx")
     tensor = apply_optimizations(src, tmp_path / "t", precision="int8-dynamic")
     channel = apply_optimizations(src, tmp_path / "c", precision="int8-dynamic",
                                   per_channel=True)
@@ -70,7 +71,7 @@ def _weight_scales(path: Path) -> list[int]:
 def test_static_per_channel_scales(tmp_path):
     from onnxbench.build.optimize import apply_optimizations
 
-    src = _matmul_graph(tmp_path / "mm.onnx")
+    src = matmul_graph(tmp_path / "mm.onnx")
     calib = [{"x": np.random.default_rng(s).normal(size=(4, 16)).astype(np.float32)}
              for s in range(4)]
     tensor = apply_optimizations(src, tmp_path / "t", precision="int8-static",
@@ -85,7 +86,7 @@ def test_static_per_channel_scales(tmp_path):
 def test_reduce_range_and_op_types_reach_the_quantiser(tmp_path):
     from onnxbench.build.optimize import apply_optimizations
 
-    src = _matmul_graph(tmp_path / "mm.onnx")
+    src = matmul_graph(tmp_path / "mm.onnx")
     res = apply_optimizations(src, tmp_path / "r", precision="int8-dynamic", reduce_range=True)
     assert res.report.steps[-1].settings["reduce_range"] is True
     assert res.report.final.op_counts.get("MatMulInteger", 0) == 1
@@ -100,7 +101,7 @@ def test_reduce_range_and_op_types_reach_the_quantiser(tmp_path):
 def test_bad_op_types_is_one_line(tmp_path):
     from onnxbench.build.optimize import apply_optimizations
 
-    src = _matmul_graph(tmp_path / "mm.onnx")
+    src = matmul_graph(tmp_path / "mm.onnx")
     with pytest.raises(UserError, match="int8_op_types"):
         apply_optimizations(src, tmp_path / "x", precision="int8-dynamic",
                             int8_op_types="Mat Mul")
@@ -123,7 +124,7 @@ def test_int8_settings_are_case_options_with_their_own_artifact():
 def test_cli_per_channel(tmp_path, capsys):
     from onnxbench.cli import main
 
-    src = _matmul_graph(tmp_path / "mm.onnx")
+    src = matmul_graph(tmp_path / "mm.onnx")
     with pytest.raises(SystemExit) as exc:
         main(["optimize", str(src), "--per-channel", "--out", str(tmp_path / "a")])
     assert exc.value.code == 2

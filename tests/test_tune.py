@@ -8,21 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from clitools import run_cli
 from onnxbench.core.errors import UserError
 from onnxbench.tuning.axes import build_space
 from onnxbench.tuning.goals import parse_budget, parse_drop, parse_goal
 from onnxbench.tuning.space import parse_space
-
-
-def _cli(args: list[str], capsys) -> tuple[int, str, str]:
-    from onnxbench.cli import main
-
-    with pytest.raises(SystemExit) as exc:
-        main(args)
-        raise SystemExit(0)
-    out = capsys.readouterr()
-    return int(exc.value.code or 0), out.out, out.err
-
+from test_int8_settings import matmul_graph
 
 # ---------------------------------------------------------------- goals and refusals
 
@@ -50,8 +41,8 @@ def test_goal_kinds():
     (["--goal", "latency", "--space", "precison=fp32"], "did you mean 'precision'"),
 ])
 def test_bad_goals_exit_2_with_one_line_before_anything_runs(tmp_path, capsys, args, words):
-    graph = _graph(tmp_path / "m.onnx")
-    rc, _, err = _cli(["tune", str(graph), *args, "--out", str(tmp_path / "runs")], capsys)
+    graph = matmul_graph(tmp_path / "m.onnx")
+    rc, _, err = run_cli(capsys, "tune", graph, *args, "--out", tmp_path / "runs")
     lines = err.strip().splitlines()
     assert rc == 2 and len(lines) == 1 and words in lines[0], err
     assert not (tmp_path / "runs").exists()  # nothing ran, no run directory
@@ -66,24 +57,8 @@ def test_budget_below_one_rate_candidate():
 
 # ---------------------------------------------------------------------------- space
 
-def _graph(path: Path) -> Path:
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    w = np.random.default_rng(0).normal(size=(16, 8)).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"])], "mm",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 8])],
-        [numpy_helper.from_array(w, "w")])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
-                                ir_version=10), path)
-    return path
-
-
 def test_space_from_the_registries_with_reasons(tmp_path):
-    graph = str(_graph(tmp_path / "m.onnx"))
+    graph = str(matmul_graph(tmp_path / "m.onnx"))
     space = build_space(graph, parse_goal("latency"), cores=2)
     runtimes = {c.runtime for c in space.candidates}
     assert runtimes == {"ort-cpu"}
@@ -101,7 +76,7 @@ def test_space_from_the_registries_with_reasons(tmp_path):
 
 
 def test_rate_space_drops_oversubscription_and_unsafe_sharing(tmp_path):
-    graph = str(_graph(tmp_path / "m.onnx"))
+    graph = str(matmul_graph(tmp_path / "m.onnx"))
     space = build_space(graph, parse_goal("p99<=10ms@200qps"), cores=2,
                         overrides=parse_space(["precision=fp32", "layout=shared,processes"]))
     assert all(c.cores <= 2 for c in space.candidates)
@@ -115,8 +90,8 @@ def test_rate_space_drops_oversubscription_and_unsafe_sharing(tmp_path):
 
 
 def test_dry_run_lists_gpu_runtimes_skipped(tmp_path, capsys):
-    graph = _graph(tmp_path / "m.onnx")
-    rc, out, _ = _cli(["tune", str(graph), "--dry-run", "--out", str(tmp_path / "r")], capsys)
+    graph = matmul_graph(tmp_path / "m.onnx")
+    rc, out, _ = run_cli(capsys, "tune", graph, "--dry-run", "--out", tmp_path / "r")
     assert rc == 0 and "ort-cuda: not available here" in out and "ort-trt" in out
     assert not (tmp_path / "r").exists()
 
@@ -124,12 +99,12 @@ def test_dry_run_lists_gpu_runtimes_skipped(tmp_path, capsys):
 # ------------------------------------------------------------------------ end to end
 
 @pytest.mark.slow
-def test_tune_end_to_end_on_a_tiny_graph(tmp_path):
+def test_tune_end_to_end_on_a_tinymatmul_graph(tmp_path):
     import onnxbench
     from onnxbench.suite.parse import load_suite
     from onnxbench.suite.plan import expand
 
-    graph = _graph(tmp_path / "m.onnx")
+    graph = matmul_graph(tmp_path / "m.onnx")
     res = onnxbench.tune(str(graph), "latency", budget="40s", out=tmp_path / "runs",
                          space={"precision": ["fp32"], "level": ["basic", "all"],
                                 "threads": [1]})
@@ -162,7 +137,7 @@ def test_a_real_step_past_its_limit_is_stopped_and_runs_again_on_resume(tmp_path
     from onnxbench.tuning.records import Fidelity
     from onnxbench.tuning.space import Candidate
 
-    graph = str(_graph(tmp_path / "m.onnx"))
+    graph = str(matmul_graph(tmp_path / "m.onnx"))
     run = create_run_dir(tmp_path / "runs", "tune-m")
     with run.lock():
         env = collect_env()

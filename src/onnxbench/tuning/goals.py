@@ -63,11 +63,18 @@ class Goal:
         from onnxbench.tuning.budget import FINISH_S, PRIOR_EXPORT_S
 
         base = MIN_CANDIDATE_S[self.kind] + FINISH_S + (PRIOR_EXPORT_S if export else 0.0)
-        if self.kind == "rate" and self.qps:
-            from onnxbench.measure.early_stopping import requests_needed
+        return base + (self.need_s() if self.kind == "rate" else 0.0)
 
-            base += requests_needed(0, self.percentile) / self.qps
-        return base
+    def need_s(self, qps: float | None = None) -> float:
+        """Seconds of arrivals at ``qps`` (default: the goal's rate) before the percentile
+        can pass LoadGen's early stopping (none over the bound)."""
+        from onnxbench.measure.early_stopping import requests_needed
+
+        return requests_needed(0, self.percentile) / float(qps or self.qps or 1.0)
+
+    def window_s(self) -> float:
+        """The server window of a rate goal: long enough for its percentile, with a margin."""
+        return max(2.0, round(1.2 * self.need_s(), 1))
 
 
 def _bound(flag: str, text: str) -> float:

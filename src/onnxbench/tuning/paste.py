@@ -15,10 +15,6 @@ import yaml
 from onnxbench.tuning.goals import Goal
 from onnxbench.tuning.space import Candidate
 
-ORT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
-              "extended": "ORT_ENABLE_EXTENDED", "layout": "ORT_ENABLE_LAYOUT",
-              "all": "ORT_ENABLE_ALL"}
-
 
 def export_command(cand: Candidate, model: str, config: str | None) -> str | None:
     """The ``onnxbench export`` line that writes the winner's graph to ``exports/`` (None:
@@ -72,7 +68,9 @@ def session_code(cand: Candidate, graph: str) -> str:
                ] if pad else []
     if cls.framework == "onnx":
         provider = getattr(cls, "PROVIDER", None) or "CPUExecutionProvider"
-        level = ORT_LEVELS.get(str(opts.get("graph_optimization_level") or "all"))
+        from onnxbench.runtimes.ort import LEVELS
+
+        level = LEVELS.get(str(opts.get("graph_optimization_level") or "all"))
         return "\n".join([
             "import onnxruntime as ort",
             "so = ort.SessionOptions()",

@@ -78,16 +78,13 @@ class Search:
         """The step's measured seconds per process (its window, or a peak search's probes)."""
         if fid.kind in ("screen", "timing"):
             return fid.seconds
-        from onnxbench.measure.early_stopping import requests_needed
-
-        need = requests_needed(0, self.goal.percentile)
         if fid.kind in ("server", "confirm"):
-            return max(fid.seconds, need / float(self.goal.qps or 1.0))
+            return max(fid.seconds, self.goal.need_s())
         screen = self.decision.screen.get(cand.engine.key)
         workers = cand.serving.workers if cand.serving else 1
         rate = fid.start_qps or (workers * 1000.0 / screen.value if screen and screen.value
                                  else 1.0)
-        return PEAK_PROBES_GUESS * max(fid.seconds, need / rate) + 2 * fid.confirm_s
+        return PEAK_PROBES_GUESS * max(fid.seconds, self.goal.need_s(rate)) + 2 * fid.confirm_s
 
     def estimate(self, cand: Candidate, fid: Fidelity) -> float:
         return self.costs.step_s(cand, fid.kind, fid.processes, self.nominal(cand, fid))

@@ -36,15 +36,6 @@ def _rungs(search: Search) -> float:
     return search.budget.left(RUNG_SHARE)
 
 
-def _window(search: Search) -> float:
-    """The shortest server window that can show the percentile (LoadGen's early stopping)."""
-    from onnxbench.measure.early_stopping import requests_needed
-
-    goal = search.goal
-    need = requests_needed(0, goal.percentile) / float(goal.qps or 1.0)
-    return max(2.0, round(1.2 * need, 1))
-
-
 def _screen_engines(search: Search) -> list[Candidate]:
     """Screen the distinct engines; the serving candidates of the survivors (with the remedy
     their engine needed), fastest engine first."""
@@ -71,7 +62,7 @@ def run_rate(search: Search) -> Decision:
 
 def _rate(search: Search, cands: list[Candidate]) -> Decision:
     d = search.decision
-    short = Fidelity("server", _window(search))
+    short = Fidelity("server", search.goal.window_s())
     holding: list[Evidence] = []
     for cores, group in groupby(sorted(cands, key=lambda c: c.cores), key=lambda c: c.cores):
         members = list(group)
@@ -130,7 +121,7 @@ def _by_value(evs: list[Evidence]) -> list[Evidence]:
 
 def _confirm_rate(search: Search, ranked: list[Evidence]) -> None:
     d = search.decision
-    fid = Fidelity("confirm", min(CONFIRM_S, max(search.budget.left() / 2, _window(search))))
+    fid = Fidelity("confirm", min(CONFIRM_S, max(search.budget.left() / 2, search.goal.window_s())))
     for ev in ranked[:MAX_CONFIRMS]:
         cand = search.by_key[ev.key]
         if not search.fits(cand, fid):
