@@ -127,3 +127,12 @@ def test_a_step_past_its_estimate_is_stopped_at_the_deadline():
     assert [st["stopped"] for st in fake.steps] == [False, True]
     assert fake.now <= 60.0 - FINISH_S and d.winner == cands[0].key and d.exhausted
     assert "stopped at the budget's end" in d.dropped[cands[1].key]
+
+
+def test_a_step_read_back_on_resume_teaches_no_cost():
+    from onnxbench.tuning.budget import PRIOR_OVERHEAD_S, Costs
+
+    costs, cand = Costs(), make_cand(0)
+    costs.observe(cand, "screen", 1, 0.3, took=0.05, build_s=0.0, cached=True)
+    assert costs.graph_s(cand) == 0.0  # its graph is there
+    assert costs.overhead_s("ort-cpu", "screen") == PRIOR_OVERHEAD_S  # nothing learned

@@ -146,16 +146,19 @@ def _tune(req: Request, *, out: str | Path, started: float, dry_run: bool = Fals
     result = TuneResult(None, g, space)
     if dry_run:
         return result
-    accuracy = _accuracy_options(source, req)
-    limits = _Limits(budget_s, max_drop, started)
-    return _search(req, g, space, limits, accuracy, result, out, progress, measure, run_dir)
+    checked = _Checked(g, budget_s, max_drop, _accuracy_options(source, req), started)
+    return _search(req, checked, result, out, progress, measure, run_dir)
 
 
 @dataclass
-class _Limits:
+class _Checked:
+    """The request, parsed and checked: what the search runs under."""
+
+    goal: Goal
     budget_s: float
     max_drop: float | None
-    started: float
+    accuracy: dict[str, Any]    # the accuracy / accuracy_data options of a screen
+    started: float              # the budget's clock starts when tune is called
 
 
 def _accuracy_options(source: str | None, req: Request) -> dict[str, Any]:
@@ -165,9 +168,8 @@ def _accuracy_options(source: str | None, req: Request) -> dict[str, Any]:
     return {"accuracy": True} if source == "model" else {}
 
 
-def _search(req: Request, g: Goal, space: Space, limits: _Limits, accuracy: dict[str, Any],
-            result: TuneResult, out: str | Path, progress: Any, measure: Measure | None,
-            run_dir: Path | None) -> TuneResult:
+def _search(req: Request, chk: _Checked, result: TuneResult, out: str | Path, progress: Any,
+            measure: Measure | None, run_dir: Path | None) -> TuneResult:
     from onnxbench.model.onnxfile import is_onnx_file
     from onnxbench.suite.rundir import create_run_dir, open_run_dir, write_configs
     from onnxbench.suite.runner import RunOutcome, collect_env, finish
@@ -175,25 +177,26 @@ def _search(req: Request, g: Goal, space: Space, limits: _Limits, accuracy: dict
     from onnxbench.tuning.evidence import RunMeasure, Target
     from onnxbench.tuning.remedies import remedies_for
 
+    g, space = chk.goal, result.space
     label = re.sub(r"[^A-Za-z0-9.-]+", "-", Path(req.model.split(":")[0]).stem).strip("-")
     run = open_run_dir(run_dir) if run_dir else create_run_dir(out, f"tune-{label or 'model'}")
     result.run_dir = run.path
     with run.lock():
         env = collect_env()
-        target = Target(req.model, req.config, g.batch, req.seq, req.seed, accuracy)
+        target = Target(req.model, req.config, g.batch, req.seq, req.seed, chk.accuracy)
         real = RunMeasure(run, target, g, env=env, progress=progress)
         if not run_dir:
             write_configs(run, real.plan.to_json(), env)
         _write(run.path, req, result)  # the request first: an interrupted tune resumes
         search = Search(g, space.candidates, measure or real,
-                        None if measure else real.compare, budget_s=limits.budget_s,
-                        max_drop=limits.max_drop, seed=req.seed, start=limits.started,
+                        None if measure else real.compare, budget_s=chk.budget_s,
+                        max_drop=chk.max_drop, seed=req.seed, start=chk.started,
                         costs=Costs(prior_export_s=0.0 if is_onnx_file(req.model)
                                     else PRIOR_EXPORT_S),
                         remedies=remedies_for(req.model))
         result.decision = search.run()
         space.candidates += result.decision.added
-        _answer(result, req, accuracy)
+        _answer(result, req, chk.accuracy)
         _write(run.path, req, result)
         if measure is None:
             finish(run, RunOutcome(run.path))

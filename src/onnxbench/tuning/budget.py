@@ -122,10 +122,15 @@ class Costs:
 
     # ---- learning -----------------------------------------------------------------------
     def observe(self, cand: Candidate, kind: str, processes: int, nominal_s: float,
-                took: float, build_s: float, finished: bool = True) -> None:
+                took: float, build_s: float, finished: bool = True,
+                cached: bool = False) -> None:
         """What a step of ``cand`` took (``build_s`` of it building graphs); a step stopped at
-        the deadline (not ``finished``) teaches nothing."""
-        if not finished:
+        the deadline (not ``finished``) teaches nothing, nor does one read back from an
+        earlier run (``cached``: its graph is built, though)."""
+        if cached:
+            self.bases.add(cand.base)
+            self.graphs.add(cand.graph)
+        if cached or not finished:
             return
         if build_s > 0 or cand.graph not in self.graphs:
             derive = _recent(self.derive, PRIOR_DERIVE_S) if cand.graph != cand.base else 0.0

@@ -123,6 +123,7 @@ class RunMeasure:
         cases = {c.key: [make_case(self.target, self.goal, c, fid, r)
                          for r in range(fid.processes)] for c in cands}
         flat = [case for group in cases.values() for case in group]
+        done = {key for key, group in cases.items() if all(self.run.done(c) for c in group)}
         self._add(flat)
         t0 = time.monotonic()
         problems = self._build(flat, limit_s)
@@ -140,7 +141,7 @@ class RunMeasure:
         self._run(runnable, limit)
         for key, group in cases.items():
             ev = out.get(key) or self.read(key, group, fid, limit)
-            ev.build_s = build_s / len(cands)
+            ev.build_s, ev.cached = build_s / len(cands), key in done
             ev.findings = _findings(self.run.artifacts / group[0].artifact_key)
             out[key] = ev
         return out

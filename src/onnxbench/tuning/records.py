@@ -45,6 +45,7 @@ class Evidence:
     failed_at: str | None = None         # build | run: where a failure happened
     findings: tuple[str, ...] = ()       # the graph's lint errors (rule names)
     build_s: float = 0.0                 # seconds this step spent building graphs
+    cached: bool = False                 # read back from an earlier run (resume): no cost
 
     @property
     def ok(self) -> bool:

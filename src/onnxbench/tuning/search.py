@@ -156,7 +156,7 @@ class Search:
         ev = got.get(cand.key) or Evidence(cand.key, "failed", "no result")
         ev.stage = name
         self.costs.observe(cand, fid.kind, fid.processes, self.nominal(cand, fid), took,
-                           ev.build_s, finished=ev.status != "budget")
+                           ev.build_s, finished=ev.status != "budget", cached=ev.cached)
         self.decision.evidence[cand.key] = ev
         log = self._log(name, fid.kind)
         log.measured.append(cand.key)
