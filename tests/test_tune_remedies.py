@@ -58,7 +58,10 @@ def test_batch1_failure_is_measured_with_the_projects_remedy():
     assert torch and all(c.opts["pad_batch_to"] == 2 for c in torch)
     first_ort = next(c for c in cands if c.key in d.dropped and c.runtime == "ort-cpu")
     assert "measured instead with --fix squeeze-dims" in d.dropped[first_ort.key]
-    assert any("remedy --fix squeeze-dims" in n for n in d.notes)
+    assert any("remedy --fix squeeze-dims" in n for n in d.remedies)
+    text = paragraph(s.goal, Space(cands + d.added), d)
+    assert "ORT CPU on its dynamo export fails at batch 1; its candidates use the project's " \
+        "remedy --fix squeeze-dims" in text
 
 
 def test_batch1_failure_whose_remedies_fail_says_which_were_tried():

@@ -57,6 +57,7 @@ class TuneResult:
                 "paragraph": self.paragraph, "paste": self.paste, "rows": self.rows,
                 "winner": d.winner if d else None, "ties": d.ties if d else [],
                 "exhausted": d.exhausted if d else False, "notes": d.notes if d else [],
+                "remedies": d.remedies if d else [],
                 "ab": d.ab if d else [],
                 "stages": [vars(s) for s in d.stages] if d else [],
                 "candidates": [c.label() for c in self.space.candidates],

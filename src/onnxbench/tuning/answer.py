@@ -72,7 +72,8 @@ def _objective(goal: Goal, value: float) -> float:
 def paragraph(goal: Goal, space: Space, d: Decision) -> str:
     by_key = {c.key: c for c in space.candidates}
     if d.winner is None:
-        why = "; ".join(d.notes) or "every candidate was dropped (their reasons are in the table)"
+        why = "; ".join(d.remedies + d.notes) or \
+            "every candidate was dropped (their reasons are in the table)"
         if d.exhausted:
             return (f"No configuration was shown to meet {goal.describe()} before the budget "
                     f"ran out: {why}.")
@@ -92,6 +93,8 @@ def paragraph(goal: Goal, space: Space, d: Decision) -> str:
     if runner:
         text += f" Runner-up: {by_key[runner].label()}, {_fig(goal, d.evidence[runner])}."
     text += _other_families(goal, by_key, d, win)
+    if d.remedies:
+        text += f" {'; '.join(d.remedies)}."
     if d.exhausted:
         text += " The budget ran out before the search finished: this is the best answer so far."
     return text

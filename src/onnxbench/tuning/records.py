@@ -100,10 +100,12 @@ class Decision:
     exhausted: bool = False
     notes: list[str] = field(default_factory=list)
     added: list[Candidate] = field(default_factory=list)          # remedied candidates
+    remedies: list[str] = field(default_factory=list)  # what batch-1 remedies did, said
 
-    def note(self, text: str) -> None:
-        if text not in self.notes:
-            self.notes.append(text)
+    def note(self, text: str, to: list[str] | None = None) -> None:
+        said = self.notes if to is None else to
+        if text not in said:
+            said.append(text)
 
 
 def overlaps(a: Evidence, b: Evidence) -> bool:

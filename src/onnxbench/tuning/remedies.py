@@ -95,8 +95,8 @@ class Remedying:
                 self.fixed[cand.family] = remedy
                 d.dropped[cand.key] = (f"{search.failure(ev)}; measured instead with "
                                        f"{remedy.name} ({remedy.says})")
-                d.note(f"{cand.runtime} ({cand.exporter or 'module'}) fails at batch {batch}; "
-                       f"its candidates use the project's remedy {remedy.name}: {remedy.says}")
+                d.note(f"{_who(cand)} fails at batch {batch}; its candidates use the "
+                       f"project's remedy {remedy.name}: {remedy.says}", d.remedies)
                 return got
             if got.status == "budget":
                 said.append(f"{remedy.name} ({remedy.says}) could not finish within the "
@@ -106,9 +106,16 @@ class Remedying:
             said.append(f"{remedy.name} failed too ({search.failure(got)})")
         if said:
             d.dropped[cand.key] = f"{search.failure(ev)}; {'; '.join(said)}"
-            d.note(f"{cand.runtime} ({cand.exporter or 'module'}) fails at batch {batch} "
-                   f"({ev.reason}); {'; '.join(said)}")
+            d.note(f"{_who(cand)} fails at batch {batch} ({ev.reason}); {'; '.join(said)}",
+                   d.remedies)
         return ev
+
+
+def _who(cand: Candidate) -> str:
+    from onnxbench.runtimes import runtime_label
+
+    what = f"its {cand.exporter} export" if cand.exporter else "the source model"
+    return f"{runtime_label(cand.runtime)} on {what}"
 
 
 def squeeze_fix() -> Remedy:
