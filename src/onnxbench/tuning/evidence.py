@@ -213,18 +213,17 @@ class RunMeasure:
         from onnxbench.suite.ab import ABSettings, run_ab
         from onnxbench.suite.rundir import create_run_dir
 
-        fid = Fidelity("timing", AB_BLOCK_S)
+        fid = Fidelity("timing", AB_BLOCK_S)  # the cases' sides; ab times its own blocks
         ca, cb = (make_case(self.target, self.goal, c, fid) for c in (a, b))
         ab_run = create_run_dir(self.run.path / "ab", "ab")
         _share(self.run.artifacts, ab_run.artifacts)
-        settings = ABSettings(max_time_s=max(seconds, 1.0), threshold=0.02, target_ci=0.01,
-                              block_time_s=AB_BLOCK_S)
+        settings = ABSettings(max_time_s=max(seconds, 1.0), threshold=0.02, target_ci=0.01)
         res = run_ab(ca, cb, settings, run=ab_run, progress=self.progress)
         r, o = res.outcome.result, res.outcome
         verdict = res.verdict.split(" (")[0]
         return ABOutcome(verdict, r.ratio, _pair(r.ci_low, r.ci_high),
-                         str(Path(res.run_dir).relative_to(self.run.path)), o.pairs,
-                         o.elapsed_s)
+                         str(Path(res.run_dir).relative_to(self.run.path)),
+                         o.units or o.pairs, o.elapsed_s)
 
 
 def _share(src: Path, dst: Path) -> None:

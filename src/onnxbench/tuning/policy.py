@@ -5,7 +5,7 @@ from __future__ import annotations
 ETA = 3                  # successive halving keeps the best 1/ETA; each rung ETA x longer
 FINALISTS = 3            # rungs stop when this many survive
 MAX_RIVALS = 2           # rivals of the best compared by ab
-AB_BLOCK_S = 0.5         # timed seconds per ab block
+AB_BLOCK_S = 0.5         # ab: timed seconds of a unit, before one was measured
 SCREEN_SHARE = 0.5       # rate goals: the screen stops at 50 % of the budget,
 RUNG_SHARE = 0.8         # the server windows at 80 % (the rest is the confirmation's)
 PEAK_SHARE = 0.7         # throughput: the short peak searches stop at 70 %

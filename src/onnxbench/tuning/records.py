@@ -58,8 +58,8 @@ class ABOutcome:
     ratio: float | None = None            # B / A
     ci: tuple[float, float] | None = None
     run_dir: str | None = None
-    pairs: int = 0                        # pairs of blocks run
-    blocks_s: float = 0.0                 # seconds spent in the blocks (the rest is set-up)
+    pairs: int = 0                        # replication units run (pairs, or processes)
+    blocks_s: float = 0.0                 # seconds spent in them (the rest is set-up)
 
 
 class Measure(Protocol):
