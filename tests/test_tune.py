@@ -83,6 +83,12 @@ def test_rate_space_drops_oversubscription_and_unsafe_sharing(tmp_path):
     assert any("oversubscribed" in r for _, r in space.dropped)
     serving = {(c.serving.layout, c.serving.workers) for c in space.candidates if c.serving}
     assert ("processes", 1) not in serving and ("processes", 2) in serving
+    # one worker is one session whatever the layout: asked as "processes", it is kept
+    space = build_space(graph, parse_goal("p99<=10ms@200qps"), cores=2,
+                        overrides=parse_space(["layout=processes", "threads=1",
+                                               "max_batch=1"]))
+    assert sorted((c.serving.layout, c.serving.workers) for c in space.candidates) == \
+        [("processes", 2), ("shared", 1)]
     space = build_space("bert", parse_goal("p99<=10ms@200qps"), runtimes=["torch-compile-cpu"],
                         cores=2, overrides=parse_space(["workers=2", "threads=1"]))
     assert any("not thread-safe" in r for _, r in space.dropped)

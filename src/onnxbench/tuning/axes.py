@@ -214,23 +214,24 @@ def build_space(model: str, goal: Goal, *, runtimes: Iterable[str] | None = None
 
 
 def _add(space: Space, engine: Candidate, serving: Serving | None, cores: int) -> None:
+    from dataclasses import replace
+
     from onnxbench.runtimes import runtime_class
 
+    if serving is not None and serving.workers == 1:  # one worker: every layout is the same
+        serving = replace(serving, layout="shared")   # single session, measured once
     cand = Candidate(engine.runtime, engine.exporter, engine.precision, engine.options, serving)
     if cand.cores > cores:
         workers = serving.workers if serving else 1
         space.drop(f"{cand.threads} threads × {workers} workers",
                    f"{cand.cores} cores > the {cores} cores here: oversubscribed")
         return
-    if serving is not None:
-        if serving.workers == 1 and serving.layout != "shared":
-            return  # one worker: every layout is the same single session (shared covers it)
-        if serving.layout == "shared" and serving.workers > 1 and \
-                not runtime_class(cand.runtime).thread_safe:
-            space.drop(f"{cand.runtime}, shared × {serving.workers} workers",
-                       f"{cand.runtime} is not thread-safe: one shared session cannot serve "
-                       "several threads (per-thread or processes can)")
-            return
+    if serving is not None and serving.layout == "shared" and serving.workers > 1 and \
+            not runtime_class(cand.runtime).thread_safe:
+        space.drop(f"{cand.runtime}, shared × {serving.workers} workers",
+                   f"{cand.runtime} is not thread-safe: one shared session cannot serve "
+                   "several threads (per-thread or processes can)")
+        return
     if cand not in space.candidates:
         space.candidates.append(cand)
 
