@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("__main__",),
     ("cli",),
     ("api",),        # the library API (onnxbench/__init__.py loads it lazily)
+    ("tuning",),     # onnxbench tune: searches by running suites, reads their run directories
     ("suite",),      # plans run into run directories: suites, load tests, A/B
     ("report", "executors"),  # run directory (files) -> documents; where cases run
     ("scenarios", "tf"),  # how a case is measured; the TensorFlow plugin (nobody imports it)

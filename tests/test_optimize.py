@@ -336,11 +336,12 @@ def test_fp16_keeps_integer_ids_exact(tmp_path):
 
 
 def test_passes_run_in_the_documented_order(tmp_path):
-    """The module docstring and PASS_ORDER say the order; the change report follows it."""
+    """The registry's docstring and PASS_ORDER say the order; the change report follows it."""
     import onnxbench.build.optimize as opt
     from helpers import write_tiny_onnx
+    from onnxbench.build.optimize import passes
 
-    doc = opt.__doc__.replace("\n", " ")
+    doc = (passes.__doc__ or "").replace("\n", " ")
     positions = [doc.index(name.replace("fuse", "transformer fusion").replace(
         "level", "ORT offline level")) for name in opt.PASS_ORDER]
     assert positions == sorted(positions)
@@ -351,3 +352,32 @@ def test_passes_run_in_the_documented_order(tmp_path):
     order = {name: i for i, name in enumerate(opt.PASS_ORDER)}
     ranks = [order["precision" if s in ("fp16", "int8") else s] for s in steps]
     assert steps and ranks == sorted(ranks), steps
+
+
+def test_passes_are_a_registry_that_declares_its_options():
+    """Every pass declares options the planner knows (``OptimizeOptions``); the artifact
+    builder hands them over without naming a pass; no zoo model is named in optimize/ (the
+    fusion type and the reasons a family does not fuse are the spec's)."""
+    import ast
+    from pathlib import Path
+
+    from onnxbench.build.optimize import PASSES, STRUCTURAL_OPTIONS, fusion_type, pass_options
+    from onnxbench.core.options import OptimizeOptions
+
+    declared = {k for p in PASSES for k in p.options}
+    assert declared - {"precision"} <= OptimizeOptions.names()
+    assert {k for p in PASSES if p.structural for k in p.options} == STRUCTURAL_OPTIONS
+    opts = {"fuse": True, "level": "basic", "threads": 2}
+    assert pass_options(opts) == {"fuse": True, "level": "basic"}
+    assert pass_options(opts, structural=False) == {"level": "basic"}
+    assert fusion_type("deberta-v2") == fusion_type("bert") == "bert"
+    assert fusion_type("dcnv2") is None
+    src = Path(__file__).resolve().parent.parent / "src" / "onnxbench"
+    call = next(n for n in ast.walk(ast.parse((src / "build" / "artifacts.py").read_text()))
+                if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "apply_optimizations")
+    assert not {k.arg for k in call.keywords} & declared - {"precision"}
+    for path in (src / "build" / "optimize").glob("*.py"):
+        text = path.read_text().lower()
+        # ("bert" is also ORT's optimizer type, which fusion.py rightly names)
+        assert not any(f'"{name}"' in text for name in ("deberta-v2", "resnet50", "moe",
+                                                        "dcnv2")), path.name

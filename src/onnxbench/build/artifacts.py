@@ -33,7 +33,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from onnxbench.build.optimize import PRECISIONS, apply_optimizations
+from onnxbench.build.optimize import (
+    PRECISIONS,
+    STRUCTURAL_OPTIONS,
+    apply_optimizations,
+    pass_options,
+)
 from onnxbench.build.optimize.report import summarize_graph
 from onnxbench.core.artifact import META, Artifact, read_artifact_meta, read_json
 from onnxbench.core.case import EXPORT_OPTIONS, OPTIMIZE_OPTIONS, Case
@@ -47,10 +52,6 @@ from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL, compare
 if TYPE_CHECKING:
     from onnxbench.model.frameworks import Framework
     from onnxbench.model.zoo.base import ModelSpec
-# the passes on the model's structure (truncate, fuse, fold_slices, merge_embeddings,
-# split_concat); precision and the ORT level come after
-MODEL_PASS_OPTIONS = frozenset({"truncate_layers", "fuse", "num_heads", "hidden_size",
-                                "split_concat", "fold_slices", "merge_embeddings"})
 
 
 class ExportFailed(RuntimeError):
@@ -74,9 +75,9 @@ def base_case(case: Case) -> Case:
     of truncation/fusion, the fp32 truncated/fused case (fused once, then fp16 and int8
     from it); otherwise the plain fp32 export."""
     late = case.precision != "fp32" or any(case.options.get(k) for k in
-                                           OPTIMIZE_OPTIONS - MODEL_PASS_OPTIONS)
-    structural = any(case.options.get(k) for k in MODEL_PASS_OPTIONS)
-    drop = OPTIMIZE_OPTIONS - MODEL_PASS_OPTIONS if late and structural else OPTIMIZE_OPTIONS
+                                           OPTIMIZE_OPTIONS - STRUCTURAL_OPTIONS)
+    structural = any(case.options.get(k) for k in STRUCTURAL_OPTIONS)
+    drop = OPTIMIZE_OPTIONS - STRUCTURAL_OPTIONS if late and structural else OPTIMIZE_OPTIONS
     options = {k: v for k, v in case.options.items() if k not in drop}
     return case.model_copy(update={"precision": "fp32", "options": options})
 
@@ -194,22 +195,11 @@ def _optimize(case: Case, base_opt: dict[str, Any] | None, src: Path | None, out
         return {"optimization": {"skipped": f"precision {case.precision} has no ONNX "
                                             f"conversion (graph precisions: "
                                             f"{', '.join(PRECISIONS)})"}}
-    done = bool((base_opt or {}).get("steps"))  # the base already truncated / fused
-    fuse = None if done else options.get("fuse")
-    block = options.get("op_block_list")
+    done = bool((base_opt or {}).get("steps"))  # the base ran the structural passes
     result = apply_optimizations(
-        src, out, precision=case.precision, level=options.get("level"),
-        fuse=case.model if fuse is True else fuse or None, model_type_hint=case.model,
-        keep_io_types=bool(options.get("keep_io_types", False)),
-        op_block_list=block.split(",") if isinstance(block, str) else block,
-        calibration=options.get("calibration"),
-        truncate_layers=0 if done else int(options.get("truncate_layers") or 0),
-        model=case.model, config=case.config, seed=case.seed, model_options=options,
-        num_heads=int(options.get("num_heads") or 0),
-        hidden_size=int(options.get("hidden_size") or 0),
-        fold_slices=False if done else bool(options.get("fold_slices")),
-        merge_embeddings=False if done else bool(options.get("merge_embeddings")),
-        split_concat=0 if done else int(options.get("split_concat") or 0))
+        src, out, precision=case.precision, model_type_hint=case.model,
+        **pass_options(options, structural=not done),
+        model=case.model, config=case.config, seed=case.seed, model_options=options)
     path = _inside(result.path, out)
     return {"onnx": path.name, "graph": _graph_summary(path),
             "optimization": _chain(base_opt if done else None, result.report.summary())}

@@ -17,7 +17,6 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from onnxbench.api import check_model
 from onnxbench.cli.data_opts import RangeFlag, ShapeFlag, ValueFlag, case_data
 from onnxbench.core.errors import UserError
 from onnxbench.core.load_spec import parse_number_list, parse_time
@@ -155,6 +154,7 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
            precision, confirm, no_ceiling, batch, seq, config, exporter, data):
     """Flags → validated cases (UserError, one line, before anything runs)."""
     from onnxbench.suite.load_plan import load_cases, load_specs, scenario_name
+    from onnxbench.suite.model_check import check_model
 
     runtimes = [validate_runtime_name(r) for r in _split(runtime)]
     rates = parse_number_list("--qps", qps) if qps is not None else None

@@ -21,6 +21,7 @@ import logging
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -40,28 +41,16 @@ EXPECTED = {
     },
 }
 
-# Model-specific explanations (zoo name -> fused family -> why it does not fuse).
-KNOWN_GAPS = {
-    "deberta-v2": {
-        "Attention": "DeBERTa's disentangled attention adds content-to-position and "
-                     "position-to-content scores (relative position buckets); the BERT "
-                     "attention pattern does not match it",
-        "EmbedLayerNormalization": "DeBERTa's embeddings (optional absolute positions, mask "
-                                   "multiplied after LayerNorm) differ from BERT's "
-                                   "word+position+segment pattern",
-    },
-}
-
-
 def fusion_model_types() -> list[str]:
     from onnxruntime.transformers.optimizer import MODEL_TYPES
 
     return sorted(MODEL_TYPES)
 
 
-def _missing_reason(family: str, ops: Counter, model_hint: str | None) -> str:
-    """Why an expected fused family did not appear: model knowledge first, then the graph."""
-    known = KNOWN_GAPS.get(model_hint or "", {}).get(family)
+def _missing_reason(family: str, ops: Counter, gaps: Mapping[str, str]) -> str:
+    """Why an expected fused family did not appear: the model's own knowledge
+    (``ModelSpec.fusion_gaps``) first, then the graph."""
+    known = gaps.get(family)
     if known:
         return known
     if family == "Attention":
@@ -127,7 +116,8 @@ def detect_heads(path: Path) -> tuple[int, int]:
 
 
 def fuse(src: Path, dst: Path, model_type: str = "bert", *, model_hint: str | None = None,
-         num_heads: int = 0, hidden_size: int = 0) -> StepReport:
+         num_heads: int = 0, hidden_size: int = 0,
+         gaps: Mapping[str, str] | None = None) -> StepReport:
     """Fuse ``src`` with the transformer optimizer's ``model_type`` and save to ``dst``.
 
     Never raises for a model the optimizer cannot fuse: the step comes back with
@@ -160,7 +150,7 @@ def fuse(src: Path, dst: Path, model_type: str = "bert", *, model_hint: str | No
     step.fused = dict(sorted(stats.items()))
     for family, names in EXPECTED.get(model_type, {}).items():
         if not any(stats.get(n) for n in names):
-            step.not_fused[family] = _missing_reason(family, before, model_hint)
+            step.not_fused[family] = _missing_reason(family, before, gaps or {})
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     optimized.save_model_to_file(str(dst))

@@ -47,6 +47,10 @@ class ModelSpec(ABC):
     has_seq: bool = False  # text models take a sequence length
     # heavy modules the fork server imports once for a run that uses this model
     preload: tuple[str, ...] = ()
+    # the graph passes' model knowledge: the transformer optimizer's model type its fusion
+    # uses (``fuse: true``), and why a fused family does not appear on this model
+    fusion: str | None = None
+    fusion_gaps: dict[str, str] = {}
     default_seq: int | None = None
 
     def config(self, name: str | None) -> dict[str, Any]:

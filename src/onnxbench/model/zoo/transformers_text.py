@@ -74,10 +74,13 @@ class TextEncoderSpec(ModelSpec):
     has_seq = True
     default_seq = 128
     default_config = "base"
+    fusion = "bert"  # ORT's transformer optimizer fuses these encoders with its bert type
 
     def __init__(self, name: str, arch: str, sizes: dict[str, dict[str, Any]],
-                 inputs: list[str], outputs: list[str], description: str) -> None:
+                 inputs: list[str], outputs: list[str], description: str,
+                 fusion_gaps: dict[str, str] | None = None) -> None:
         self.name, self.arch, self.configs = name, arch, sizes
+        self.fusion_gaps = fusion_gaps or {}
         self._inputs, self._outputs, self.description = inputs, outputs, description
         module = {"Bert": "bert", "DebertaV2": "deberta_v2"}.get(arch, arch.lower())
         self.preload = ("transformers", f"transformers.models.{module}.modeling_{module}")
@@ -183,4 +186,12 @@ DEBERTA_V2 = register(TextEncoderSpec(
     "deberta-v2", "DebertaV2", DEBERTA_SIZES, ["input_ids", "attention_mask"],
     ["last_hidden_state"],
     "DeBERTa-v2/v3 encoder (transformers DebertaV2Model; tiny/base/large, random init or "
-    "--weights)"))
+    "--weights)",
+    fusion_gaps={
+        "Attention": "DeBERTa's disentangled attention adds content-to-position and "
+                     "position-to-content scores (relative position buckets); the BERT "
+                     "attention pattern does not match it",
+        "EmbedLayerNormalization": "DeBERTa's embeddings (optional absolute positions, mask "
+                                   "multiplied after LayerNorm) differ from BERT's "
+                                   "word+position+segment pattern",
+    }))
