@@ -15,8 +15,10 @@ import typer
 
 from onnxbench.core.errors import UserError
 from onnxbench.model.case_data import CaseData, batch_from_inputs, check_against_graph
-from onnxbench.model.inputs import RANGE_HELP, VALUE_HELP
 
+RANGE_HELP = ("NAME=LOW:HIGH, both ends inclusive: input_ids=0:29999, sr=16000:16000 is "
+              "exactly 16000 (repeatable)")
+VALUE_HELP = "NAME=NUMBER: fill input NAME with one value, e.g. sample_rate=16000 (repeatable)"
 INPUTS_HELP = ("real inputs: FILE.npz (one array per input), a .npy / folder of NAME.npy, or a "
                "folder of input_N.pb (ONNX Runtime test data); the batch is their first axis")
 SEQ_MIX_HELP = ("mixed shapes in one session: LEN:WEIGHT,... (e.g. 16:0.5,128:0.3,512:0.2) or "
