@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import typer
-
+from onnxbench.cli.flags import declared
 from onnxbench.core.errors import UserError
 from onnxbench.model.case_data import CaseData, batch_from_inputs, check_against_graph
 
@@ -30,11 +29,11 @@ REFERENCE_HELP = "fp32 .onnx the accuracy delta is taken against (default: fp32 
 
 
 # the flags as typer parameter types, declared once for every command that takes them
-ShapeFlag = Annotated[list[str], typer.Option("--shape", help="NAME=D0,D1,... (repeatable)")]
-RangeFlag = Annotated[list[str], typer.Option("--range", help=RANGE_HELP)]
-ValueFlag = Annotated[list[str], typer.Option("--value", help=VALUE_HELP)]
-InputsFlag = Annotated[Path | None, typer.Option("--inputs", help=INPUTS_HELP)]
-SeqMixFlag = Annotated[str | None, typer.Option("--seq-mix", help=SEQ_MIX_HELP)]
+ShapeFlag = Annotated[list[str], declared("--shape")]
+RangeFlag = Annotated[list[str], declared("--range", RANGE_HELP)]
+ValueFlag = Annotated[list[str], declared("--value", VALUE_HELP)]
+InputsFlag = Annotated[Path | None, declared("--inputs", INPUTS_HELP)]
+SeqMixFlag = Annotated[str | None, declared("--seq-mix", SEQ_MIX_HELP)]
 
 
 def case_data(shape: list[str], range_: list[str], value: list[str], inputs: Path | None,

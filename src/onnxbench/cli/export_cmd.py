@@ -10,6 +10,8 @@ from typing import Any
 import typer
 
 from onnxbench.cli.common import console, parse_int_list
+from onnxbench.cli.flags import alias
+from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import CheckFailed, UserError
 from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL
 
@@ -126,23 +128,23 @@ def _print_matrix(matrix) -> None:
 
 def export_command(
     model: str = typer.Argument(..., help="zoo name or path/to/file.py:factory"),
-    config: str | None = typer.Option(None, "--config", "-c", help="named config of the model"),
-    exporter: str = typer.Option("dynamo", "--exporter", "-e",
-                                 help="dynamo | torchscript | jit-trace | jit-script | "
-                                      "tf2onnx (Keras models) | all"),
+    config: str | None = opt("--config", None, "named config of the model"),
+    exporter: str = opt("--exporter", "dynamo", "dynamo | torchscript | jit-trace | jit-script "
+                                                "| tf2onnx (Keras models) | all"),
     opset: int | None = typer.Option(None, "--opset", help="ONNX opset (default: exporter's)"),
     fix: str | None = typer.Option(None, "--fix", help="export-side fix: squeeze-dims, "
                                    "jit-properties (comma-separated to combine)"),
-    out: Path | None = typer.Option(None, "--out", "-o", help="output folder "
-                                       "(default exports/<model>[_<config>])"),
+    out: Path | None = opt("--out", None, "output folder (default exports/<model>[_<config>])"),
     weights: Path | None = typer.Option(None, "--weights", help="local weights folder"),
-    batches: str = typer.Option("1,2,8,64", "--batches", help="batch sizes to check parity at"),
-    seqs: str | None = typer.Option(None, "--seqs", help="sequence lengths (text models)"),
-    rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help=RTOL_HELP),
-    atol: float = typer.Option(DEFAULT_ATOL, "--atol", help=ATOL_HELP),
-    input_sets: int = typer.Option(3, "--input-sets", min=1,
+    batch: str = opt("--batch", "1,2,8,64", "batch sizes to check parity at"),
+    seq: str | None = opt("--seq", None, "sequence lengths (text models)"),
+    rtol: float = opt("--rtol", DEFAULT_RTOL, RTOL_HELP),
+    atol: float = opt("--atol", DEFAULT_ATOL, ATOL_HELP),
+    input_sets: int = typer.Option(3, "--input-sets", min=1, metavar="N",
                                    help="seeded input sets checked per shape (1 = one)"),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = opt("--json", False, JSON_HELP),
+    batches: str | None = alias("--batches", "--batch", None),
+    seqs: str | None = alias("--seqs", "--seq", None),
 ) -> None:
     """Export a model with one exporter (or `all`: the exporter matrix), lint every file
     written, and check parity against the source model (PyTorch or TensorFlow) at every
@@ -162,8 +164,9 @@ def export_command(
         options["weights"] = str(weights)
     out_dir = out or Path("exports") / (model_stem(model) + (f"_{config}" if config else ""))
     common: dict[str, Any] = dict(
-                  opset=opset, out_dir=out_dir, batches=parse_int_list("--batches", batches),
-                  seqs=parse_int_list("--seqs", seqs) if seqs else None, rtol=rtol, atol=atol,
+                  opset=opset, out_dir=out_dir, batches=parse_int_list("--batch", batches or batch),
+                  seqs=parse_int_list("--seq", seqs or seq) if seqs or seq else None,
+                  rtol=rtol, atol=atol,
                   options=options)
     fw = framework_of(resolve(model))
     if exporter != "all" and exporter not in fw.exporters:
@@ -182,18 +185,17 @@ def export_command(
 
 def verify_command(
     onnx_path: Path = typer.Argument(..., help="the .onnx file to check"),
-    reference: Path | None = typer.Option(None, "--reference", "-r",
-                                             help="reference.json from export"),
-    inputs: Path | None = typer.Option(None, "--inputs", help="your inputs instead: .npz, "
-                                          ".npy folder or input_N.pb folder (with output_N.pb "
-                                          "or arrays named like the outputs to compare with)"),
-    against: Path | None = typer.Option(None, "--against", help="with --inputs: compare "
+    reference: Path | None = opt("--reference", None, "reference.json from export"),
+    inputs: Path | None = opt("--inputs", None, "your inputs instead: .npz, .npy folder or "
+                              "input_N.pb folder (with output_N.pb or arrays named like the "
+                              "outputs to compare with)"),
+    against: Path | None = typer.Option(None, "--against", metavar="FILE",
+                                        help="with --inputs: compare "
                                            "with this .onnx's outputs on the same inputs"),
-    value: list[str] = typer.Option([], "--value",
-                                    help="with --inputs: NAME=NUMBER fills an input"),
-    rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help=RTOL_HELP),
-    atol: float = typer.Option(DEFAULT_ATOL, "--atol", help=ATOL_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    value: list[str] = opt("--value", [], "with --inputs: NAME=NUMBER fills an input"),
+    rtol: float = opt("--rtol", DEFAULT_RTOL, RTOL_HELP),
+    atol: float = opt("--atol", DEFAULT_ATOL, ATOL_HELP),
+    as_json: bool = opt("--json", False, JSON_HELP),
 ) -> None:
     """Check an ONNX file on ONNX Runtime (CPU) against a reference.json, or on your own
     inputs against their expected outputs or another .onnx; exit 1 on mismatch."""
@@ -245,7 +247,7 @@ def _first_bad(case: dict[str, Any]) -> str:
 
 def lint_command(
     onnx_path: Path = typer.Argument(..., help="the .onnx file to lint"),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = opt("--json", False, JSON_HELP),
 ) -> None:
     """Find dynamic-shape hazards statically (e.g. Squeeze without axes); exit 1 on errors."""
     from onnxbench.build.export.lint import has_errors, lint
@@ -266,7 +268,7 @@ def lint_command(
 
 def inspect_command(
     onnx_path: Path = typer.Argument(..., help="the .onnx file to inspect"),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = opt("--json", False, JSON_HELP),
     netron: bool = typer.Option(False, "--netron", help="open the graph in Netron (extra viz)"),
 ) -> None:
     """Inputs/outputs with symbolic dims, opset, producer, parameters, op histogram."""

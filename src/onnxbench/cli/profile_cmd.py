@@ -20,6 +20,7 @@ from typing import Any
 import typer
 
 from onnxbench.cli.data_opts import InputsFlag, RangeFlag, SeqMixFlag, ShapeFlag, ValueFlag
+from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
 
 
@@ -100,28 +101,26 @@ def _placement_lines(name: str, placement: dict[str, Any] | None) -> list[str]:
 
 def profile_command(
     model: str = typer.Argument(..., help="an .onnx file, a zoo name, or file.py:factory"),
-    runtime: list[str] = typer.Option(["ort-cpu"], "--runtime", "-r",
-                                      help="runtimes, comma-separated (repeatable); with two or "
-                                           "more, each is explained against the first"),
-    batch: str | None = typer.Option(None, "--batch", "-b", help="batch sizes, e.g. 1,8"),
-    seq: str | None = typer.Option(None, "--seq", help="sequence lengths, e.g. 128"),
+    runtime: list[str] = opt("--runtime", ["ort-cpu"], "runtimes, comma-separated "
+                             "(repeatable); with two or more, each is explained against the "
+                             "first"),
+    batch: str | None = opt("--batch", None),
+    seq: str | None = opt("--seq", None),
     shape: ShapeFlag = [],  # noqa: B006 - typer copies list defaults
     range_: RangeFlag = [],  # noqa: B006
     value: ValueFlag = [],  # noqa: B006
     inputs: InputsFlag = None,
     seq_mix: SeqMixFlag = None,
-    runs: int = typer.Option(20, "--runs", help="profiled runs (after 5 unprofiled warm-ups)"),
-    top: int = typer.Option(15, "--top", help="heaviest nodes to list"),
-    threads: int | None = typer.Option(None, "--threads", help="intra-op/torch threads"),
-    config: str | None = typer.Option(None, "--config", help="zoo model config"),
-    exporter: str | None = typer.Option(None, "--exporter",
-                                        help="exporter for a zoo model (default: the "
-                                             "framework's first, dynamo / tf2onnx)"),
-    timeout: float = typer.Option(600.0, "--timeout", help="per-case time-out (s)"),
-    out: Path = typer.Option(Path("runs"), "--out",
-                             help="where run directories go; each profile makes a new one"),
-    quiet: bool = typer.Option(False, "--quiet", help="log lines instead of a progress bar"),
-    json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
+    runs: int = opt("--runs", 20, "profiled runs (after 5 unprofiled warm-ups)"),
+    top: int = typer.Option(15, "--top", metavar="N", help="heaviest nodes to list"),
+    threads: int | None = opt("--threads", None),
+    config: str | None = opt("--config", None),
+    exporter: str | None = opt("--exporter", None),
+    timeout: float = opt("--timeout", 600.0, "per-case time-out (s)"),
+    out: Path = opt("--out", Path("runs"), "where run directories go; each profile makes a new "
+                                           "one"),
+    quiet: bool = opt("--quiet", False),
+    json_out: bool = opt("--json", False),
 ) -> None:
     """Per-operator profile (untimed pass) and node placement of MODEL on each runtime."""
     from onnxbench.api import PROFILE_TIMING

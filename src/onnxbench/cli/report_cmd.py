@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
 
 
@@ -29,12 +30,12 @@ def report(run_dir: Path = typer.Argument(..., help="run directory (runs/<suite>
            baseline: str = typer.Option(None, "--baseline",
                                         help="runtime the speed-ups compare against "
                                              "(default: PyTorch on the same device)"),
-           layout: str = typer.Option(None, "--layout",
+           tables: str = typer.Option(None, "--tables", metavar="SHAPES",
                                       help="table shapes of the reference reports, comma-"
                                            "separated: winner, totals, grid (default: the "
                                            "suite's tables:)"),
-           runs: int = typer.Option(1000, "--runs", min=1,
-                                    help="totals: the number of runs a total sums"),
+           total_runs: int = typer.Option(1000, "--total-runs", min=1, metavar="N",
+                                          help="totals: the number of runs a total sums"),
            as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """Write report.md and report.html into RUN_DIR: tables, crossovers, speed-ups, A/B."""
     from onnxbench.report import build_report, save_report
@@ -44,7 +45,7 @@ def report(run_dir: Path = typer.Argument(..., help="run directory (runs/<suite>
     fmts = _formats(format)
     run = load_run(run_dir)
     _check_baseline(baseline, {r.case.runtime for r in run.results})
-    layouts = parse_layouts(layout, runs) if layout else None
+    layouts = parse_layouts(tables, total_runs) if tables else None
     rep = build_report(run, baseline=baseline, layouts=layouts)
     paths = save_report(rep, fmts)
     if as_json:
@@ -69,9 +70,8 @@ def _check_baseline(baseline: str | None, runtimes: set[str]) -> None:
 
 def compare(run_a: Path = typer.Argument(..., help="baseline run directory (A)"),
             run_b: Path = typer.Argument(..., help="candidate run directory (B)"),
-            threshold: str = typer.Option(
-                "5%", "--threshold",
-                help="practical margin: regressions beyond it fail (exit 1)"),
+            threshold: str = opt("--threshold", "5%",
+                                 "practical margin: regressions beyond it fail (exit 1)"),
             as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """Match RUN_A and RUN_B by case id; judge each pair against both runs' measured
     between-process noise; exit 1 on a regression beyond the threshold and the noise, or on a

@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from onnxbench.cli.common import console, progress_display, render_tables
+from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
 
 
@@ -128,7 +129,7 @@ def _aggregate_only(run_dir: Path, json_out: bool) -> None:
 def run(
     suite: str | None = typer.Option(None, "--suite", "-s",
                                         help="built-in suite name or path to a YAML file"),
-    out: Path = typer.Option(Path("runs"), "--out", help="where run directories go"),
+    out: Path = opt("--out", Path("runs")),
     only: str | None = typer.Option(None, "--only", help="run only case ids matching REGEX"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan, run nothing"),
     resume: Path | None = typer.Option(None, "--resume",
