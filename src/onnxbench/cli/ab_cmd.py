@@ -112,13 +112,12 @@ def _log_block(p) -> None:
 
 
 def _print(result) -> None:
-    from rich.console import Console
-
+    from onnxbench.cli.common import console as make_console
     from onnxbench.report.abtable import ab_run_table
     from onnxbench.report.markdown import md_table
 
     doc = result.to_dict()
-    console = Console()
+    console = make_console()
     console.print(md_table(ab_run_table(doc), level=2), highlight=False, markup=False,
                   soft_wrap=True)
     console.print(f"verdict: {result.verdict}", highlight=False, markup=False)

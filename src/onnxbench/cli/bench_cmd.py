@@ -139,7 +139,7 @@ def plan_of(model: str, runtime: list[str], batch: str | None, seq: str | None, 
 def _run(plan: Any, out: Path, quiet: bool) -> Any:
     from onnxbench.api import run_suite
 
-    with progress_display(quiet) as progress:
+    with progress_display(quiet, plan.cases) as progress:
         return run_suite(plan, out=out, progress=progress)
 
 

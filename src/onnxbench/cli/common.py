@@ -4,26 +4,31 @@ display (a rich bar on a terminal, one log line per case otherwise or with ``--q
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from onnxbench.core.errors import UserError
 
 SERIES_KEYS = ("model", "config", "exporter", "runtime", "precision", "options")
-LABEL_WIDTH = 48
+LABEL_WIDTH = 60
 PIPED_WIDTH = 140  # rich's 80 columns would fold the tables when output is piped
 
 
 def console(stderr: bool = False) -> Console:
-    """A rich console; 140 columns wide when the stream is not a terminal."""
+    """A rich console: the terminal's width (``COLUMNS`` when set, piped or not), else 140
+    columns when the stream is not a terminal."""
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr) if stream.isatty() else Console(stderr=stderr,
-                                                                  width=PIPED_WIDTH)
+    if stream.isatty() or os.environ.get("COLUMNS", "").isdigit():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=PIPED_WIDTH)
 
 
 def parse_int_list(flag: str, text: str | None) -> list[int]:
@@ -103,9 +108,78 @@ def render_tables(rows: list[dict[str, Any]], out: Console) -> None:
                   highlight=False, style="dim")
 
 
+def fit_columns(build: Callable[[list[str]], Any], out: Console,
+                optional: Sequence[str | tuple[str, ...]]) -> Any:
+    """``build(left_out)`` → a rich table; while it is wider than ``out``, leave out the
+    ``optional`` columns (a name, or names that go together) in order, and say so in the
+    caption. Essential columns are the builder's to mark ``no_wrap``."""
+    from rich.measure import Measurement
+
+    drop: list[str] = []
+    table = build(drop)
+    wide = out.options.update_width(10**4)  # the table's natural width, not the console's
+    for names in optional:
+        if Measurement.get(out, wide, table).maximum <= out.width:
+            break
+        drop.extend((names,) if isinstance(names, str) else names)
+        table = build(drop)
+    if drop:
+        table.caption = f"left out at this width: {', '.join(drop)} (see --json)"
+        table.caption_justify = "left"
+    return table
+
+
+def rich_table(table: Any, out: Console, *, optional: Sequence[str | tuple[str, ...]] = (),
+               keep: Sequence[str] = (), styles: Sequence[str] | None = None) -> Any:
+    """A report ``Table`` (the same content as report.md) as a rich table that fits ``out``
+    (``fit_columns``): the first column and those named in ``keep`` never wrap.
+    ``styles``: a rich style per row (e.g. a verdict's colour), or None."""
+    from rich.table import Table as RichTable
+
+    headers = list(table.headers)
+
+    def build(drop: list[str]) -> RichTable:
+        cols = [i for i, h in enumerate(headers) if h not in drop]
+        rt = RichTable(title=escape(table.title), title_justify="left")
+        for i in cols:
+            rt.add_column(escape(headers[i]), justify="left" if i in (0, len(headers) - 1)
+                          else "right", no_wrap=i == 0 or headers[i] in keep)
+        for n, row in enumerate(table.rows):
+            cells = [f"[bold]{escape(row[i].text)}[/bold]" if row[i].bold and row[i].text
+                     else escape(row[i].text) for i in cols]
+            rt.add_row(*cells, style=styles[n] if styles else None)
+        return rt
+
+    return fit_columns(build, out, optional)
+
+
+def progress_labels(cases: Iterable[Any]) -> dict[str, str]:
+    """case id → what a person needs to tell it from the plan's other cases: "ORT CPU batch
+    8 · process 2/3" (``report.labels.row_labels``), not a 120-character id."""
+    from onnxbench.report.labels import row_labels
+
+    cases = list(cases)
+    points: dict[str, Any] = {}
+    for case in cases:
+        points.setdefault(case.point_id, case)
+    names = dict(zip(points, row_labels(points.values())))
+    repeats = Counter(case.point_id for case in cases)
+    return {c.case_id: names[c.point_id] + (f" · process {c.repeat + 1}/{repeats[c.point_id]}"
+                                             if repeats[c.point_id] > 1 else "")
+            for c in cases}
+
+
+def _label(name: str, labels: dict[str, str]) -> str:
+    """A case's short label; any other name (an artifact key) cut to LABEL_WIDTH."""
+    text = labels.get(name, name)
+    return text if len(text) <= LABEL_WIDTH else text[:LABEL_WIDTH - 1] + "…"
+
+
 @contextmanager
-def progress_display(quiet: bool = False) -> Iterator[Callable[[Any], None]]:
-    """A progress callback: a rich bar (case, done/total, ETA) on a terminal, else log lines."""
+def progress_display(quiet: bool = False, cases: Iterable[Any] = ()
+                     ) -> Iterator[Callable[[Any], None]]:
+    """A progress callback: a rich bar (case, done/total, ETA) on a terminal, else log lines;
+    ``cases`` (the plan's) name each case by what tells it apart, not by its id."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -115,9 +189,10 @@ def progress_display(quiet: bool = False) -> Iterator[Callable[[Any], None]]:
         TimeRemainingColumn,
     )
 
-    err = Console(stderr=True)
+    err = console(stderr=True)
+    labels = progress_labels(cases)
     if quiet or not err.is_terminal:
-        yield lambda p: _log_line(p, err)
+        yield lambda p: _log_line(p, err, labels)
         return
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
@@ -128,30 +203,31 @@ def progress_display(quiet: bool = False) -> Iterator[Callable[[Any], None]]:
         nonlocal task
         if task is None:
             task = bar.add_task("starting", total=p.total)
-        label = f"{'building ' if p.phase == 'artifact' else ''}{p.name}"
-        if len(label) > LABEL_WIDTH:  # case ids are long; the bar and ETA must stay visible
-            label = label[:LABEL_WIDTH - 1] + "…"
+        # short: the bar and ETA must stay visible
+        label = f"{'building ' if p.phase == 'artifact' else ''}{_label(p.name, labels)}"
         if p.phase == "case":
             bar.update(task, total=p.total, completed=p.done, description=label)
         else:
             bar.update(task, description=label)
         if p.event == "end" and p.status != "ok":
-            err.print(f"[yellow]{p.name}: {p.status}[/] {p.reason or ''}", highlight=False)
+            err.print(f"[yellow]{escape(_label(p.name, labels))}: {p.status}[/] "
+                      f"{escape(p.reason or '')}", highlight=False)
 
     with bar:
         yield update
 
 
-def _log_line(p: Any, out: Console) -> None:
+def _log_line(p: Any, out: Console, labels: dict[str, str]) -> None:
     if p.event != "end":
         return
     where = f"[{p.done}/{p.total}] " if p.phase == "case" else "[artifact] "
     took = f" ({p.duration_s:.1f} s)" if p.duration_s is not None else ""
     reason = f": {p.reason}" if p.reason and p.status != "ok" else ""
-    out.print(f"{where}{p.name} {p.status}{took}{reason}", highlight=False, markup=False,
-              soft_wrap=True)
+    out.print(f"{where}{_label(p.name, labels)} {p.status}{took}{reason}", highlight=False,
+              markup=False, soft_wrap=True)
 
 
 
 
-__all__ = ["console", "parse_int_list", "progress_display", "render_tables"]
+__all__ = ["console", "fit_columns", "parse_int_list", "progress_display", "render_tables",
+           "rich_table"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from onnxbench.cli.common import console, parse_int_list
+from onnxbench.cli.common import console, fit_columns, parse_int_list
 from onnxbench.cli.flags import alias
 from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import CheckFailed, UserError
@@ -36,21 +36,18 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
-def _short_error(error: str | None, width: int = 48) -> str:
-    """'ORT error: Concat (node_cat)' from ORT's long message; others truncated."""
-    if not error:
-        return ""
-    match = re.search(r"running (\S+) node\. Name:'([^']*)'", error)
-    if match:
-        return f"{match.group(1)} {match.group(2)}"
-    return _esc(error if len(error) <= width else error[: width - 1] + "…")
+def _failed_op(error: str | None) -> str:
+    """The op type ORT failed in ("Concat"), from its long message; "" when it names none."""
+    match = re.search(r"running (\S+) node\.", error or "")
+    return match.group(1) if match else ""
 
 
 def _cell_text(cell) -> str:
     if cell is None or cell.status == "not-run":
         return "·"
     if cell.status == "ort-error":
-        return f"[red]ORT error: {_short_error(cell.error, 24)}[/red]"
+        op = _failed_op(cell.error)  # the whole message is printed below the table
+        return f"[red]✗ ORT{': ' + op if op else ' error'}[/red]"
     mark = "[green]✓[/green]" if cell.status == "pass" else "[red]✗[/red]"
     sets = getattr(cell, "sets", 1)
     failed = len(getattr(cell, "failed_sets", []))
@@ -62,26 +59,48 @@ def _cell_text(cell) -> str:
             else f"{mark} {_esc(cell.error)}")
 
 
-def _matrix_table(matrix):
+# the matrix's columns a narrow terminal may go without (they are in --json)
+MATRIX_OPTIONAL = (("opset", "nodes"), "size", "export s")
+
+
+def _matrix_table(matrix, out):
+    """The exporter matrix, fitted to ``out``: the variant (``+pad2``, ``+fix`` rows differ
+    only there), status, lint and parity cells never wrap; opset, nodes, size and export
+    time are left out, in that order, where the terminal is too narrow."""
+    from rich import box
     from rich.table import Table
 
     title = f"exporter matrix: {matrix.model}" + (f" ({matrix.config})" if matrix.config else "")
-    table = Table(title=f"{title}  rtol={matrix.rtol:g} atol={matrix.atol:g}")
-    for col in ("variant", "status", "export s", "opset", "nodes", "size", "lint"):
-        table.add_column(col, justify="left" if col in ("variant", "status") else "right")
-    for key in matrix.keys:
-        table.add_column(key, justify="left")
-    for row in matrix.rows:
-        res = row.export
-        status = "ok" if res.ok else "[red]failed[/red]"
-        errors = sum(f.severity == "error" for f in row.lint)
-        lint_text = (f"[red]{errors} err[/red]" if errors else "") + \
-            (f" {len(row.lint) - errors} warn" if len(row.lint) > errors else "")
-        export_s = f"{res.export_s:.2f}" if res.export_s is not None and not row.pad_to else ""
-        table.add_row(row.label, status, export_s, str(res.opset or ""), str(res.nodes or ""),
-                      _size(res.size_bytes), lint_text.strip() or ("0" if res.ok else ""),
-                      *[_cell_text(row.cells.get(k)) if res.ok else "" for k in matrix.keys])
-    return table
+    facts = ("export s", "opset", "nodes", "size")
+
+    def build(drop: list[str]) -> Table:
+        table = Table(title=f"{title}  rtol={matrix.rtol:g} atol={matrix.atol:g}",
+                      title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        cols = [c for c in ("variant", "status", *facts, "lint") if c not in drop]
+        for col in cols:
+            table.add_column(col, justify="left" if col in ("variant", "status") else "right",
+                             no_wrap=col not in facts)
+        for key in matrix.keys:
+            table.add_column(key, justify="left", no_wrap=True)
+        for row in matrix.rows:
+            cells = _matrix_cells(row)
+            table.add_row(*[cells[c] for c in cols],
+                          *[_cell_text(row.cells.get(k)) if row.export.ok else ""
+                            for k in matrix.keys])
+        return table
+
+    return fit_columns(build, out, MATRIX_OPTIONAL)
+
+
+def _matrix_cells(row) -> dict[str, str]:
+    res = row.export
+    errors = sum(f.severity == "error" for f in row.lint)
+    lint_text = (f"[red]{errors} err[/red]" if errors else "") + \
+        (f" {len(row.lint) - errors} warn" if len(row.lint) > errors else "")
+    return {"variant": row.label, "status": "ok" if res.ok else "[red]failed[/red]",
+            "export s": f"{res.export_s:.2f}" if res.export_s is not None and not row.pad_to
+            else "", "opset": str(res.opset or ""), "nodes": str(res.nodes or ""),
+            "size": _size(res.size_bytes), "lint": lint_text.strip() or ("0" if res.ok else "")}
 
 
 def _findings_table(title: str, findings: list):
@@ -99,7 +118,7 @@ def _findings_table(title: str, findings: list):
 
 def _print_matrix(matrix) -> None:
     out = console()
-    out.print(_matrix_table(matrix))
+    out.print(_matrix_table(matrix, out))
     sets = getattr(matrix, "input_sets", 1)
     per = (f" (worst of {sets} seeded input sets per shape; (k/{sets}): k of them failed)"
            if sets > 1 else "")

@@ -112,7 +112,7 @@ def load(
     from onnxbench.cli.common import progress_display
     from onnxbench.suite.load_plan import infeasible_reason, run_load
 
-    with progress_display(quiet) as progress:
+    with progress_display(quiet, cases) as progress:
         outcome = run_load(cases, out, timeout_s=timeout, progress=progress)
     problem = infeasible_reason(outcome.results)
     if problem:

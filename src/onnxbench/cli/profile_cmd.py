@@ -55,12 +55,11 @@ def _results(run_dir: Path) -> list:
 
 
 def _print(results: list, top: int) -> None:
-    from rich.console import Console
-
+    from onnxbench.cli.common import console as make_console
     from onnxbench.profile.attribution import attribute, profile_of
     from onnxbench.report.profile_tables import Explained, attribution_table, op_type_table
 
-    console = Console()
+    console = make_console()
     for r in results:
         name = f"{r.case.runtime} b{r.case.batch}" + (f" s{r.case.seq}" if r.case.seq else "")
         if r.status != "ok":

@@ -8,9 +8,8 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table as RichTable
 
+from onnxbench.cli.common import console as make_console
 from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
 
@@ -53,7 +52,7 @@ def report(run_dir: Path = typer.Argument(..., help="run directory (runs/<suite>
         doc["written"] = [str(p) for p in paths]
         print(json.dumps(doc, indent=1, default=str))
         return
-    console = Console()
+    console = make_console()
     for g in rep.groups:
         if g.sentence:
             console.print(g.sentence, highlight=False)
@@ -87,23 +86,22 @@ def compare(run_a: Path = typer.Argument(..., help="baseline run directory (A)")
 
 
 def _print_comparison(comp) -> None:
+    from onnxbench.cli.common import rich_table
     from onnxbench.report.abtable import ab_table
+    from onnxbench.report.fmt import sig
 
     table = ab_table(comp, "B vs A")
-    rich = RichTable(title=table.title, title_justify="left")
-    for i, col in enumerate(table.headers):
-        rich.add_column(col, justify="left" if i in (0, len(table.headers) - 1) else "right")
-    styles = {"slower": "red", "faster": "green"}
-    for pair, row in zip(comp.pairs, table.rows):
-        verdict = pair.result.verdict if pair.result else ""
-        style = styles.get(verdict, "red" if pair.broke else "")
-        rich.add_row(*[c.text for c in row[:-1]], f"[{style}]{row[-1].text}[/{style}]"
-                     if style else row[-1].text)
-    console = Console()
-    console.print(rich)
+    colours = {"slower": "red", "faster": "green"}
+    styles = [colours.get(pair.result.verdict if pair.result else "",
+                          "red" if pair.broke else "") for pair in comp.pairs]
+    console = make_console()
+    console.print(rich_table(table, console, keep=("B/A", "CI", "Verdict"),
+                             optional=("p (adj.)", "Pairs / processes", ("A (ms)", "B (ms)")),
+                             styles=styles))
     for note in table.notes:
         console.print(note, highlight=False, style="dim", markup=False)
-    noise = ", ".join(f"{k.upper()} ±{100 * v['between_process_rsd']:.2g} % ({v['points']} points)"
+    noise = ", ".join(f"{k.upper()} ±{sig(100 * v['between_process_rsd'], 2)} % "
+                      f"({v['points']} points)"
                       if v else f"{k.upper()} not measured (one process per point)"
                       for k, v in comp.noise.items())
     console.print(f"between-process noise: {noise}", highlight=False, markup=False)

@@ -178,7 +178,7 @@ def run(
     ex = _executor(parsed.executor, executor, ray_address, selected)
     with closing(ex):
         run_dir = create_run_dir(out, plan.suite)
-        with progress_display(quiet) as progress:
+        with progress_display(quiet, selected) as progress:
             outcome = _interruptible(
                 lambda: runner.run_suite(plan, out, suite_text=text, only=only,
                                          progress=progress, run=run_dir, executor=ex),
@@ -193,9 +193,9 @@ def _resume(run_dir: Path, only: str | None, quiet: bool, json_out: bool,
     from onnxbench.cli.common import progress_display
     from onnxbench.suite import runner
 
-    ex = _executor(_suite_executor(run_dir), executor, ray_address,
-                   _pending(run_dir, only, trust))
-    with progress_display(quiet) as progress, closing(ex):
+    pending = _pending(run_dir, only, trust)
+    ex = _executor(_suite_executor(run_dir), executor, ray_address, pending)
+    with progress_display(quiet, pending) as progress, closing(ex):
         outcome = _interruptible(lambda: runner.resume(run_dir, only=only, progress=progress,
                                                        trust=trust, executor=ex), run_dir)
     _print_outcome(outcome, json_out)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from onnxbench.core.load_record import Peak, Probe
+from onnxbench.core.numbers import sig
 
 MAX_HALVINGS = 4  # a probe at rate q lasts >= 459 / q s (p99): do not crawl down forever
 MAX_PROBES = 40
@@ -91,7 +92,7 @@ def _search(run: Run, start_qps: float, tried: list[ProbeOutcome], bound_ms: flo
     if lo is None:
         assert hi is not None  # the first probe failed, so it is the upper end
         return _peak(None, hi, bound_ms, percentile, precision_pct, False,
-                     f"no rate met the bound: {hi.probe.target_qps:g} QPS still had "
+                     f"no rate met the bound: {sig(hi.probe.target_qps, 4)} QPS still had "
                      f"p{percentile:g} {_ms(hi.probe.value_ms)}"), None
     while hi is None and len(tried) < max_probes:  # widen
         out = run(lo.probe.target_qps * (1.0 + step), "widen")
@@ -126,10 +127,10 @@ def _confirm(run: Run, found: Peak, best: ProbeOutcome, confirm_s: float,
             return _confirmed(found, out, confirm_s), out
         failed.append(out)
         qps *= factor
-    rates = ", ".join(f"{f.probe.target_qps:.4g}" for f in failed)
+    rates = ", ".join(sig(f.probe.target_qps, 4) for f in failed)
     q = f"p{found.percentile:g}"
     reason = (f"no rate held for {confirm_s:g} s: the {duration_s:g} s search found "
-              f"{search:.4g} QPS ({q} {_ms(best.probe.value_ms)}), but {confirm_s:g} s at "
+              f"{sig(search, 4)} QPS ({q} {_ms(best.probe.value_ms)}), but {confirm_s:g} s at "
               f"{rates} QPS failed {q} <= {found.bound_ms:g} ms (last {q} "
               f"{_ms(failed[-1].probe.value_ms)})")
     return found.model_copy(update={

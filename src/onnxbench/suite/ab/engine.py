@@ -24,6 +24,7 @@ from onnxbench.core.result import atomic_write_text, write_result
 from onnxbench.executors.base import Progress, ProgressFn, failed_result
 from onnxbench.isolation.worker import WorkerOutcome, run_isolated
 from onnxbench.measure.pairs import Sequential, SequentialOutcome, run_sequential
+from onnxbench.measure.ratio import resolvable_str
 from onnxbench.suite.plan import Plan
 from onnxbench.suite.rundir import RunDir, create_run_dir, write_configs
 from onnxbench.suite.runner import RunOutcome, collect_env, finish, prepare_artifacts
@@ -80,7 +81,8 @@ class ABRun:
         if r.ci_low is None:
             return f"cannot tell ({r.note})"
         if r.verdict == "cannot tell" and r.resolvable_pct is not None:
-            return f"cannot tell (resolvable: ±{r.resolvable_pct:.2g} % in {o.elapsed_s:.0f} s)"
+            return (f"cannot tell (resolvable: {resolvable_str(r.resolvable_pct)} in "
+                    f"{o.elapsed_s:.0f} s)")
         return r.verdict
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,99 @@
+"""Tables a person can read at 100 columns: only what differs between rows, nothing
+essential wrapped or cut, no scientific notation for rates and percentages, short progress
+lines."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from clitools import run_cli
+from onnxbench.core.result import write_result
+from report_fixtures import make_result
+
+LONG = {"threads": 1, "verify": True, "accuracy": True, "pad_batch_to": 2}
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines()]
+
+
+def write_two_runtime_run(tmp: Path, name: str) -> Path:
+    run = tmp / name
+    for rt in ("ort-cpu", "torch-cpu"):
+        for b in (1, 8, 64):
+            for r in range(3):
+                write_result(make_result(rt, b, 0.1 * b * (3 if rt == "torch-cpu" else 1),
+                                         repeat=r, seed=r + b, options=LONG, n=60), run / "raw")
+    return run
+
+
+def test_compare_names_rows_by_what_differs_and_fits_100_columns(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    a, b = write_two_runtime_run(tmp_path, "a"), write_two_runtime_run(tmp_path, "b")
+    code, out, _ = run_cli(capsys, "compare", a, b)
+    assert code == 0, out
+    rows = [line for line in _lines(out) if line.startswith("│")]
+    cases = [row.split("│")[1].strip() for row in rows]
+    assert cases == [f"{rt} batch {n}" for rt in ("ORT CPU", "PyTorch CPU") for n in (1, 8, 64)]
+    assert all(len(line) <= 100 for line in _lines(out) if "│" in line or "━" in line)
+    assert "…" not in "".join(rows)
+    doc = json.loads(run_cli(capsys, "compare", a, b, "--json").out)
+    assert doc["pairs"][0]["case"] == "ORT CPU batch 1"
+    assert doc["pairs"][0]["a"].startswith("dcnv2_light_dynamo_ort-cpu_b1")  # the id stays
+
+
+def _matrix():
+    from onnxbench.build.export.exporters import ExportResult
+    from onnxbench.build.export.lint import Finding
+    from onnxbench.build.export.matrix import Cell, Matrix, Row
+
+    err = Finding("squeeze-no-axes", "error", "n1", "Squeeze", "drops the batch axis")
+    shapes = [(1, None), (2, None), (8, None), (64, None)]
+    rows = []
+    for exporter in ("torchscript", "jit-trace"):
+        for suffix, pad, fix in (("", None, None), ("+pad2", 2, None), ("+fix", None, "s")):
+            res = ExportResult(exporter, "ok", path=f"/x/{exporter}{suffix}.onnx", export_s=1.25,
+                               opset=18, nodes=105, size_bytes=17800, fix=fix)
+            cells = {f"b{b}": Cell(f"b{b}", b, None, "pass", max_abs=5.96e-8, sets=3,
+                                   failed_sets=[1]) for b, _ in shapes}
+            if not (pad or fix):
+                cells["b1"] = Cell("b1", 1, None, "ort-error",
+                                   error="[ONNXRuntimeError] : 1 : FAIL : Non-zero status code "
+                                         "returned while running Concat node. Name:'/Concat_2'")
+            rows.append(Row(exporter + suffix, exporter, fix, pad, res,
+                            [] if fix else [err], cells))
+    return Matrix("dcnv2", "light", 1e-3, 1e-5, shapes, "/x", "/x/reference.json", rows,
+                  input_sets=3)
+
+
+def test_export_matrix_keeps_every_variant_whole_at_100_columns():
+    from rich.console import Console
+
+    from onnxbench.cli.export_cmd import _matrix_table
+
+    out = Console(width=100, record=True)
+    out.print(_matrix_table(_matrix(), out))
+    text = out.export_text()
+    for label in ("torchscript+pad2", "torchscript+fix", "jit-trace+pad2", "jit-trace+fix"):
+        assert re.search(rf"^ ?{re.escape(label)}  ", text, re.M), text
+    assert "✗ ORT: Concat" in text and "…" not in text and "✓ 6e-08 (1/3)" in text
+    assert all(len(line) <= 100 for line in _lines(text))
+    wide = Console(width=160, record=True)
+    wide.print(_matrix_table(_matrix(), wide))
+    assert "export s" in wide.export_text() and "left out" not in wide.export_text()
+
+
+def test_progress_lines_name_cases_by_what_differs_not_by_id(tmp_path, capsys):
+    from test_worker import write_tiny_onnx
+
+    model = write_tiny_onnx(tmp_path / "tiny.onnx")
+    code, _, err = run_cli(capsys, "bench", model, "--batch", "1,2", "--runs", "3", "--warmup",
+                           "1", "-o", "threads=1", "-o", "intra_op_threads=1", "--quiet",
+                           "--out", tmp_path / "runs")
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("[")]
+    assert len(lines) == 6
+    assert lines[0].startswith("[1/6] ORT CPU batch 1 · process 1/3 ok")
+    assert all(len(line) < 80 and "_r0" not in line and "threads" not in line for line in lines)
