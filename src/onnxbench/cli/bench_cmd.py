@@ -144,10 +144,13 @@ def _run(plan: Any, out: Path, quiet: bool) -> Any:
 
 
 def _print(run: Any, json_out: bool) -> None:
+    from onnxbench.cli.answer import answer_doc, print_answer
+
     if json_out:
         typer.echo(json.dumps({"run_dir": str(run.path), "rows": run.rows,
                                "reports": [str(p) for p in run.reports],
-                               "report_error": run.report_error}, indent=1, default=str))
+                               "report_error": run.report_error, **answer_doc(run.path)},
+                              indent=1, default=str))
         return
     out = console()
     render_tables(run.rows, out)
@@ -156,6 +159,7 @@ def _print(run: Any, json_out: bool) -> None:
     if run.report_error:
         out.print(f"report not written: {run.report_error}", highlight=False)
     out.print(f"results: {run.path}", highlight=False, soft_wrap=True)
+    print_answer(run.path, out)
 
 
 def register(app: typer.Typer) -> None:

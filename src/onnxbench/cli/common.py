@@ -46,11 +46,17 @@ def parse_int_list(flag: str, text: str | None) -> list[int]:
 
 
 def _ms(value: Any) -> str:
-    return "—" if value is None else f"{float(value):.3f}"
+    from onnxbench.core.numbers import sig
+
+    return "—" if value is None else sig(value)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) and value else value
 
 
 def _options(row: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(row["options"]) if row.get("options") else {}
+    return _json(row.get("options")) or {}
 
 
 def _series_title(row: dict[str, Any], common: dict[str, Any]) -> str:
@@ -74,38 +80,95 @@ def _common_options(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return common
 
 
-def render_tables(rows: list[dict[str, Any]], out: Console) -> None:
-    """One ``| Batch | Mean | Median | P95 | P99 |`` table (ms) per series of summary rows."""
+def _note(r: dict[str, Any]) -> str:
+    """The Note cell: UNSTABLE with its measure, a status with its reason, or a remark."""
+    import re
+
+    reason = r.get("reason") or ""
+    if r.get("unstable"):
+        iqr = re.search(r"IQR/median = ([\d.]+)", reason)
+        spread = re.search(r"process medians spread ([\d.]+)", reason)
+        what = (f"IQR/median {float(iqr.group(1)):.2f}" if iqr else
+                f"processes {100 * float(spread.group(1)):.0f} % apart" if spread
+                else reason)
+        return f"UNSTABLE ({what})" if what else "UNSTABLE"
+    return reason if r["status"] == "ok" else f"{r['status']}: {reason}".rstrip(": ")
+
+
+def _accuracy(rows: list[dict[str, Any]]) -> tuple[str, dict[int, str]] | None:
+    """(header, cell per row index) where the rows carry accuracy: "accuracy" / "94.2 %
+    (Δ ±0 pp)"; None when none does."""
+    from onnxbench.report.fmt import VERSUS_FP32, metric_delta, metric_name, metric_value
+
+    found = {i: acc for i, r in enumerate(rows) if isinstance(acc := _json(r.get("accuracy")),
+                                                              dict) and "value" in acc}
+    if not found:
+        return None
+    metrics = {str(acc.get("metric") or "") for acc in found.values()}
+    one = len(metrics) == 1
+    cells = {}
+    for i, acc in found.items():
+        metric = str(acc.get("metric") or "")
+        text = metric_value(metric, acc["value"])
+        if acc.get("delta") is not None and metric not in VERSUS_FP32:
+            text += f" (Δ {metric_delta(metric, acc['delta'])})"
+        cells[i] = text if one else f"{metric_name(metric)} {text}"
+    header = metric_name(next(iter(metrics))) if one else "accuracy"
+    return header[:1].upper() + header[1:], cells
+
+
+def _latency_table(title: str, group: list[dict[str, Any]], out: Console) -> Any:
+    """One series' table, fitted to the console (Mean and P95 go first where it is narrow)."""
     from rich.table import Table
 
+    from onnxbench.core.numbers import sig
+
+    rows = sorted(group, key=lambda r: (r["batch"], r.get("seq") or 0))
+    has_seq = any(r.get("seq") is not None for r in rows)
+    acc = _accuracy(rows)
+    heads = ["Batch", *(["Seq"] if has_seq else []), "Median", "95 % CI", "Mean", "P95", "P99",
+             "Items/s", *([acc[0]] if acc else []), "Note"]
+
+    def cells(i: int, r: dict[str, Any]) -> dict[str, str]:
+        lo, hi = r.get("ci_low_ms"), r.get("ci_high_ms")
+        tput = r.get("throughput")
+        return {"Batch": str(r["batch"]), "Seq": str(r.get("seq") or ""),
+                "Median": _ms(r.get("p50_ms")), "Mean": _ms(r.get("mean_ms")),
+                "95 % CI": "—" if lo is None or hi is None else f"{sig(lo)}–{sig(hi)}",
+                "P95": _ms(r.get("p95_ms")), "P99": _ms(r.get("p99_ms")),
+                "Items/s": "—" if tput is None else f"{tput:,.0f}" if tput >= 100 else sig(tput),
+                **({acc[0]: acc[1].get(i, "—")} if acc else {}), "Note": _note(r)}
+
+    def build(drop: list[str]) -> Table:
+        table = Table(title=title, title_justify="left")
+        for h in heads:
+            if h not in drop:
+                table.add_column(h, justify="left" if h in ("Note",) else "right",
+                                 no_wrap=h not in ("Note",))
+        for i, r in enumerate(rows):
+            row = cells(i, r)
+            table.add_row(*[row[h] for h in heads if h not in drop])
+        return table
+
+    return fit_columns(build, out, ("P95", "Mean"))
+
+
+def render_tables(rows: list[dict[str, Any]], out: Console) -> None:
+    """One table per series of summary rows: | Batch | Median | 95 % CI | Mean | P95 | P99 |
+    Items/s | (accuracy) | Note | (ms), fitted to the console."""
     series: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         series.setdefault(tuple(str(row.get(k)) for k in SERIES_KEYS), []).append(row)
     common = _common_options(rows)
     for group in series.values():
-        has_seq = any(r.get("seq") is not None for r in group)
-        table = Table(title=_series_title(group[0], common), title_justify="left")
-        for col in ["Batch"] + (["Seq"] if has_seq else []) + ["Mean", "Median", "P95", "P99"]:
-            table.add_column(col, justify="right")
-        table.add_column("Items/s", justify="right")
-        table.add_column("Note")
-        for r in sorted(group, key=lambda r: (r["batch"], r.get("seq") or 0)):
-            note = "" if r["status"] == "ok" else f"{r['status']}: {r.get('reason') or ''}"
-            if r.get("unstable"):
-                note = f"UNSTABLE {r.get('reason') or ''}".strip()
-            elif r["status"] == "ok" and r.get("reason"):
-                note = r["reason"]
-            cells = [str(r["batch"])] + ([str(r.get("seq") or "")] if has_seq else [])
-            cells += [_ms(r.get(k)) for k in ("mean_ms", "p50_ms", "p95_ms", "p99_ms")]
-            cells += ["—" if r.get("throughput") is None else f"{r['throughput']:.1f}", note]
-            table.add_row(*cells)
-        out.print(table)
+        out.print(_latency_table(_series_title(group[0], common), group, out))
     if common:
         out.print("options (all cases): " + ", ".join(f"{k}={v}" for k, v in
                                                       sorted(common.items())),
                   highlight=False)
-    out.print("latencies in ms; Median = p50; UNSTABLE = IQR/median above the threshold",
-                  highlight=False, style="dim")
+    out.print("latencies in ms; Median = p50 with its 95 % CI; UNSTABLE = a wide spread "
+              "(IQR/median, or between processes), kept and marked", highlight=False,
+              style="dim")
 
 
 def fit_columns(build: Callable[[list[str]], Any], out: Console,

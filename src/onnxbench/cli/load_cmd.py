@@ -38,7 +38,8 @@ def _rich_table(table):
 
 
 def render_load(run_dir: Path, console) -> bool:
-    """Print a run's load section (sentences, tables, notes); False when it has none."""
+    """Print a run's load tables and notes (the sentences come last: ``cli.answer``); False
+    when it has none."""
     from onnxbench.report import build_report
 
     load = build_report(run_dir).load
@@ -49,8 +50,6 @@ def render_load(run_dir: Path, console) -> bool:
             console.print(_rich_table(table))
             for note in table.notes:
                 console.print(note, style="dim", highlight=False, soft_wrap=True)
-    for text in load.sentences:
-        console.print(text, highlight=False, soft_wrap=True)
     console.print("latencies in ms, from each request's scheduled arrival", style="dim",
                   highlight=False)
     return True
@@ -119,18 +118,22 @@ def load(
         raise UserError(f"{problem} (results: {outcome.run_dir})")
     if json_out:
         from onnxbench.report import build_report
+        from onnxbench.report.answer import answers
 
         rep = build_report(outcome.run_dir)
         typer.echo(json.dumps({"run_dir": str(outcome.run_dir),
                                "load": rep.load.to_dict() if rep.load else None,
-                               "rows": outcome.summary.rows if outcome.summary else []},
-                              indent=1, default=str))
+                               "rows": outcome.summary.rows if outcome.summary else [],
+                               "answers": answers(rep)}, indent=1, default=str))
         return
     from onnxbench.cli.common import console as make_console
 
     console = make_console()
     render_load(outcome.run_dir, console)
     console.print(f"results: {outcome.run_dir}", highlight=False, soft_wrap=True)
+    from onnxbench.cli.answer import print_answer
+
+    print_answer(outcome.run_dir, console)
 
 
 def _confirm_s(text: str | None) -> float | None:

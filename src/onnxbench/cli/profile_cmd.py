@@ -136,14 +136,20 @@ def profile_command(
                    exporter=exporter, timeout_s=timeout)
     run_dir = _run(plan, out, quiet).path
     results = _results(run_dir)
+    from onnxbench.cli.answer import answer_doc, print_answer
+
     if json_out:
         typer.echo(json.dumps({"run_dir": str(run_dir), "results": [
             {"case_id": r.case_id, "status": r.status, "reason": r.reason,
-             "placement": r.placement, "profile": r.profile} for r in results]}, indent=1,
-            default=str))
+             "placement": r.placement, "profile": r.profile} for r in results],
+            **answer_doc(run_dir)}, indent=1, default=str))
         return
     _print(results, top)
-    typer.echo(f"results: {run_dir}")
+    from onnxbench.cli.common import console as make_console
+
+    screen = make_console()
+    screen.print(f"results: {run_dir}", highlight=False, soft_wrap=True)
+    print_answer(run_dir, screen, profiles=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -50,10 +50,13 @@ def _dry_run(plan, only: str | None, json_out: bool) -> None:
 def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
     rows = outcome.summary.rows if outcome.summary else []
     report = [str(p) for p in outcome.report] if isinstance(outcome.report, list) else []
+    from onnxbench.cli.answer import answer_doc, print_answer
+
     if json_out:
         doc: dict[str, Any] = {"run_dir": str(outcome.run_dir), "summary": outcome.summary.document
                                if outcome.summary else None, "reports": report,
-                               "report_error": outcome.report_error}
+                               "report_error": outcome.report_error,
+                               **answer_doc(outcome.run_dir)}
         typer.echo(json.dumps(doc, indent=1, default=str))
         return
     out = console()
@@ -72,6 +75,7 @@ def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
     if outcome.report_error:
         out.print(f"report not written: {outcome.report_error}", highlight=False)
     out.print(f"run directory: {outcome.run_dir}", highlight=False, soft_wrap=True)
+    print_answer(outcome.run_dir, out)
 
 
 def _executor(spec, name: str | None, address: str | None, cases):

@@ -56,10 +56,11 @@ def one_line(text: str | None, limit: int = 160) -> str:
 
 
 # metric → (how it is named, how its value reads, how its delta reads)
-_NAMES = {"accuracy": "accuracy", "auc": "AUC", "top1_agreement": "top-1 agreement vs fp32",
+_NAMES = {"accuracy": "accuracy", "top5": "top-5 accuracy", "auc": "AUC", "mse": "MSE",
+          "top1_agreement": "top-1 agreement vs fp32",
           "top1_agreement_vs_current": "top-1 agreement vs current",
           "cosine_similarity": "cosine vs fp32", "max_abs_diff": "max |Δ| vs fp32"}
-_PERCENT = {"accuracy", "top1_agreement", "top1_agreement_vs_current"}
+_PERCENT = {"accuracy", "top5", "top1_agreement", "top1_agreement_vs_current"}
 # metrics that already *are* a comparison with fp32: their delta repeats the value
 VERSUS_FP32 = {"top1_agreement", "cosine_similarity", "max_abs_diff"}
 
