@@ -40,7 +40,15 @@ WorkerStatus = Literal["ok", "failed", "crashed", "oom", "timeout"]
 PRELOAD = ["numpy", "scipy.stats", "onnx", "onnxruntime", "torch", "psutil",
            "onnxbench.scenarios.execute", "onnxbench.build.artifacts", "onnxbench.model.inputs",
            "onnxbench.measure.timer", "onnxbench.measure.stats", "onnxbench.runtimes.ort",
-           "onnxbench.runtimes.torch_eager"]
+           "onnxbench.runtimes.torch_eager",
+           # what every case imports after that (the runtime registry's every family, the
+           # zoo, verify, accuracy, placement): ~0.1 s a worker
+           "onnxbench.runtimes.registry", "onnxbench.runtimes.testing",
+           "onnxbench.runtimes.torch_compile", "onnxbench.model.zoo", "onnxbench.model.weights",
+           "onnxbench.model.pad", "onnxbench.quality.accuracy", "onnxbench.quality.parity",
+           "onnxbench.profile", "onnxbench.profile.placement", "onnxbench.measure.shape_mix",
+           "onnxbench.model.frameworks", "onnxbench.build.export.exporters", "safetensors.torch",
+           "onnxbench.model.frameworks.torch", "onnxbench.tf.runtimes", "onnxbench.tf.plugin"]
 # a concrete start method's context (BaseContext has no Process in typeshed)
 _Context = mp.context.ForkServerContext | mp.context.SpawnContext | mp.context.ForkContext
 _CONTEXT: _Context | None = None
@@ -91,6 +99,17 @@ def preload(modules: Iterable[str]) -> None:
     PRELOAD.extend(m for m in modules if m not in PRELOAD)
     if _CONTEXT is not None and _CONTEXT.get_start_method() == "forkserver":
         _CONTEXT.set_forkserver_preload(_forkserver_preload())
+
+
+def start_fork_server() -> None:
+    """Start the fork server now, if that is the start method: it imports PRELOAD in its own
+    process while the caller goes on (the runner collects the environment meanwhile: on two
+    cores the two take the time of the longer, not the sum)."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def restart_fork_server() -> None:

@@ -20,7 +20,7 @@ from onnxbench.core.errors import Skip, UserError, first_line
 from onnxbench.core.result import Result
 from onnxbench.executors.base import Batch, Executor, Progress, ProgressFn
 from onnxbench.executors.local import LocalExecutor
-from onnxbench.isolation.worker import WorkerOutcome, preload, run_isolated
+from onnxbench.isolation.worker import WorkerOutcome, preload, run_isolated, start_fork_server
 from onnxbench.model.onnxfile import is_onnx_file
 from onnxbench.suite.aggregate import Summary, aggregate
 from onnxbench.suite.plan import Plan
@@ -158,6 +158,10 @@ def run_suite(plan: Plan, out_root: Path | str, *, suite_text: str | None = None
     ``create_run_dir`` so it knows where to resume): configs, every case, summary, report."""
     run = run or create_run_dir(out_root, plan.suite)
     with run.lock():
+        if executor is None or isinstance(executor, LocalExecutor):
+            # the fork server imports torch & co. while this process collects the environment
+            preload(_model_modules(select(plan.cases, only)))
+            start_fork_server()
         env = collect_env()
         write_configs(run, plan.to_json(), env, suite_text)
         outcome = RunOutcome(run.path)
