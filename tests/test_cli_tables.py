@@ -103,12 +103,12 @@ def test_no_scientific_notation_for_rates_and_percentages():
     from onnxbench.core.load_spec import LoadSpec, duration_problem
     from onnxbench.measure.ratio import resolvable_str
     from onnxbench.report.fmt import pct, sig
-    from onnxbench.report.load_tables import _scenario_text
+    from onnxbench.report.load_tables import scenario_text
 
     assert resolvable_str(123.4) == "±120 %"          # was ±1.2e+02 %
     assert pct(1.5e-7) == "<0.001 %" and pct(0.9422) == "94.2 %"
     assert sig(12345.0, 4) == "12340"                  # a peak's rate, was 1.234e+04
-    assert _scenario_text(LoadSpec(name="server", qps=2_000_000)) == "server 2000000 QPS"
+    assert scenario_text(LoadSpec(name="server", qps=2_000_000)) == "server 2000000 QPS"
     problem = duration_problem(0.25, 2.0, 99)
     assert problem is not None and "at 0.25 QPS" in problem and "e+" not in problem
     assert "e+" not in (duration_problem(1_000_000.5, 1e-6, 99) or "")

@@ -53,7 +53,8 @@ def test_the_fork_server_starts_before_the_environment_is_collected(tmp_path, mo
     from test_worker import write_tiny_onnx
 
     calls = []
-    monkeypatch.setattr(runner, "start_fork_server", lambda: calls.append("fork server"))
+    monkeypatch.setattr(runner, "warm_fork_server",
+                        lambda wait=True: calls.append("fork server") or False)
     real = runner.collect_env
     monkeypatch.setattr(runner, "collect_env", lambda: calls.append("env") or real())
     suite = tmp_path / "s.yaml"

@@ -20,7 +20,7 @@ from onnxbench.core.errors import Skip, UserError, first_line
 from onnxbench.core.result import Result
 from onnxbench.executors.base import Batch, Executor, Progress, ProgressFn
 from onnxbench.executors.local import LocalExecutor
-from onnxbench.isolation.worker import WorkerOutcome, preload, run_isolated, start_fork_server
+from onnxbench.isolation.worker import WorkerOutcome, preload, run_isolated, warm_fork_server
 from onnxbench.model.onnxfile import is_onnx_file
 from onnxbench.suite.aggregate import Summary, aggregate
 from onnxbench.suite.plan import Plan
@@ -161,7 +161,7 @@ def run_suite(plan: Plan, out_root: Path | str, *, suite_text: str | None = None
         if executor is None or isinstance(executor, LocalExecutor):
             # the fork server imports torch & co. while this process collects the environment
             preload(_model_modules(select(plan.cases, only)))
-            start_fork_server()
+            warm_fork_server(wait=False)
         env = collect_env()
         write_configs(run, plan.to_json(), env, suite_text)
         outcome = RunOutcome(run.path)
