@@ -112,3 +112,26 @@ def test_no_scientific_notation_for_rates_and_percentages():
     problem = duration_problem(0.25, 2.0, 99)
     assert problem is not None and "at 0.25 QPS" in problem and "e+" not in problem
     assert "e+" not in (duration_problem(1_000_000.5, 1e-6, 99) or "")
+
+
+def test_latency_tables_fit_100_columns_with_ci_accuracy_and_note():
+    from rich.console import Console
+
+    from onnxbench.cli.common import render_tables
+
+    acc = json.dumps({"metric": "accuracy", "value": 0.9422, "delta": 0.0, "n": 450})
+    rows = [{"model": "moe", "config": "default", "exporter": "torchscript", "runtime": rt,
+             "batch": b, "seq": None, "precision": "fp32", "options": json.dumps(LONG),
+             "status": "ok", "reason": "process medians spread 0.634 of the median > 0.25",
+             "unstable": True, "p50_ms": 0.0308, "ci_low_ms": 0.0131, "ci_high_ms": 0.0725,
+             "mean_ms": 0.141, "p95_ms": 0.052, "p99_ms": 0.326, "throughput": 181919.6,
+             "accuracy": acc} for rt in ("ort-cpu", "torch-cpu") for b in (1, 8, 64)]
+    out = Console(width=100, record=True)
+    render_tables(rows, out)
+    text = out.export_text()
+    assert all(len(line) <= 100 for line in _lines(text))
+    body = [line for line in _lines(text) if line.startswith("│")]
+    assert len(body) == 6 and "…" not in "".join(body)
+    assert all("0.0131–0.0725" in line and "94.2 %" in line
+               and "UNSTABLE (processes 63 % apart)" in line for line in body)
+    assert "left out at this width: P95, Mean, P99" in text and "e+" not in text
