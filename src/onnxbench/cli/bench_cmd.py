@@ -75,8 +75,8 @@ def bench(
     profile: bool = typer.Option(False, "--profile",
                                  help="an untimed per-operator profiling pass after each "
                                       "timed one (ORT profiler / torch.profiler)"),
-    accuracy_data: Path | None = typer.Option(None, "--accuracy-data", help=ACCURACY_HELP),
-    metric: str | None = typer.Option(None, "--metric", help=METRIC_HELP),
+    accuracy_data: Path | None = opt("--accuracy-data", None, ACCURACY_HELP),
+    metric: str | None = opt("--metric", None, METRIC_HELP),
     reference: Path | None = opt("--reference", None, REFERENCE_HELP),
     runs: int | None = opt("--runs", None, "timed runs"),
     warmup: int | None = opt("--warmup", None),

@@ -55,6 +55,10 @@ NAMES: dict[str, Name] = {
     "--reference": Name(None, "FILE", "what the outputs are compared against"),
     "--rtol": Name(None, "TOL", "relative tolerance of the parity check"),
     "--atol": Name(None, "TOL", "absolute tolerance of the parity check"),
+    "--p99": Name(None, "BOUND", "latency bound of the p99, e.g. 10ms (a bare number is ms)"),
+    "--accuracy-data": Name(None, "NPZ", "labelled .npz (the model's inputs plus 'labels')"),
+    "--metric": Name(None, "METRIC", "accuracy | top5 | auc | mse | cosine"),
+    "--resume": Name(None, "RUN_DIR", "continue a run directory: run what has no result"),
     "--layout": Name(None, "LAYOUTS", "serving layouts: shared | per-thread | lock | processes "
                                       "| streams (comma-separated: each a case)"),
     "--quiet": Name(None, "", "log lines instead of a progress bar"),

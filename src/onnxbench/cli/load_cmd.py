@@ -66,7 +66,7 @@ def load(
                                               help="closed loop: callers in flight, e.g. 1,2,4,8"),
     find_peak: bool = typer.Option(False, "--find-peak",
                                    help="the highest rate whose percentile is within the bound"),
-    p99: str | None = typer.Option(None, "--p99", help="latency bound of the p99, e.g. 10ms"),
+    p99: str | None = opt("--p99", None, "latency bound of the p99, e.g. 10ms"),
     bound: str | None = typer.Option(None, "--bound",
                                         help="latency bound of --percentile, e.g. 25ms"),
     percentile: float | None = typer.Option(None, "--percentile",
@@ -156,10 +156,10 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
            layout, workers, threads, max_batch, max_delay, arrival, generator, duration,
            resolution, confirm, no_ceiling, batch, seq, config, exporter, data):
     """Flags → validated cases (UserError, one line, before anything runs)."""
-    from onnxbench.api import check_model
     from onnxbench.core.load_spec import parse_number_list, parse_time
     from onnxbench.runtimes import validate_runtime_name
     from onnxbench.suite.load_plan import load_cases, load_specs, scenario_name
+    from onnxbench.suite.model_check import check_model
 
     runtimes = [validate_runtime_name(r) for r in _split(runtime)]
     rates = parse_number_list("--qps", qps) if qps is not None else None
