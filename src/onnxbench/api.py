@@ -71,9 +71,9 @@ class Run:
 
     def results(self) -> list[Result]:
         """Every ``raw/<case_id>/result.json``, with all raw latencies."""
-        from onnxbench.core.result import read_results
+        from onnxbench.suite.rundir import RunDir
 
-        return read_results(self.path / "raw")
+        return RunDir(self.path).read_results()
 
     def __str__(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in self.statuses.items()) or "no results"
@@ -97,7 +97,7 @@ def load_run(path: str | Path) -> Run:
     run = open_run_dir(path)
     from onnxbench.core.artifact import read_json
 
-    summary = read_json(run.summary / "summary.json")
+    summary = read_json(run.file("summary", "summary.json"))
     if summary is None:
         from onnxbench.core.case import point_id
         from onnxbench.suite.aggregate import fold
@@ -106,7 +106,7 @@ def load_run(path: str | Path) -> Run:
         for result in Run(run.path).results():
             grouped.setdefault(point_id(result.case_id), []).append(result)
         summary = {"rows": [fold(pid, rs) for pid, rs in sorted(grouped.items())]}
-    reports = [p for p in (run.path / "report.md", run.path / "report.html") if p.is_file()]
+    reports = [p for p in (run.file("report.md"), run.file("report.html")) if p.is_file()]
     return Run(run.path, summary, reports)
 
 

@@ -48,9 +48,9 @@ def _node_table(prof: dict[str, Any], top: int):
 
 
 def _results(run_dir: Path) -> list:
-    from onnxbench.core.result import read_results
+    from onnxbench.suite.rundir import existing_run_dir
 
-    return read_results(run_dir / "raw")
+    return existing_run_dir(run_dir).read_results()
 
 
 def _print(results: list, top: int) -> None:

@@ -8,7 +8,7 @@ from typing import ClassVar
 from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.errors import UserError
-from onnxbench.core.result import Result, write_result
+from onnxbench.core.result import Result
 from onnxbench.executors.base import (
     Batch,
     Progress,
@@ -41,11 +41,11 @@ class LocalExecutor:
             built = batch.artifacts[case.artifact_key]
             if isinstance(built, Artifact):
                 result = measure(case, built, batch.env, timeout_s=batch.plan.timeout_for(case),
-                                 log_path=batch.run.raw / case.case_id / "worker.log",
+                                 log_path=batch.run.log_path(case),
                                  placement=placement)
             else:
                 result = settled(case, built, now_iso())
-            write_result(result, batch.run.raw)
+            batch.run.write_result(result)
             results.append(result)
             progress(Progress("case", "end", case.case_id, i + 1, len(cases), result.status,
                               result.reason, result.duration_s))

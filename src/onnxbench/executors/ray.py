@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.errors import UserError, first_line
-from onnxbench.core.result import Result, atomic_write_text, write_result
+from onnxbench.core.result import Result, atomic_write_text
 from onnxbench.executors import shipping
 from onnxbench.executors.base import (
     Batch,
@@ -263,9 +263,9 @@ class RayExecutor:
         flights: dict[Any, _Flight] = {}
 
         def finish(case: Case, result: Result, log: str | None = None) -> None:
-            write_result(result, batch.run.raw)
+            batch.run.write_result(result)
             if isinstance(log, str):  # the worker's log, written here as local writes it there
-                atomic_write_text(batch.run.raw / case.case_id / "worker.log", log)
+                atomic_write_text(batch.run.log_path(case), log)
             results.append(result)
             progress(Progress("case", "end", case.case_id, len(results), len(cases),
                               result.status, result.reason, result.duration_s))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from onnxbench.core.errors import UserError
-from onnxbench.core.result import Result, read_results
+from onnxbench.core.result import Result
 from onnxbench.measure.fold import (
     Folded,
     Noise,
@@ -25,6 +25,7 @@ from onnxbench.measure.fold import (
     has_numbers,
     run_noise,
 )
+from onnxbench.suite.rundir import existing_run_dir
 
 # statuses that mean "no number": shown as the word (with the reason), never as a figure
 NO_NUMBER = ("failed", "skipped", "crashed", "oom", "timeout")
@@ -64,21 +65,18 @@ def _read_json(path: Path) -> Any:
 
 
 def load_run(run_dir: str | Path) -> RunData:
-    """Read a run directory; UserError (one line) when it is not one."""
-    run = Path(run_dir)
-    raw = run / "raw"
-    if not run.is_dir():
-        raise UserError(f"{run}: no such run directory; pass a directory made by `onnxbench run`")
-    if not raw.is_dir():
-        raise UserError(f"{run}: not a run directory (no raw/ folder with result.json files)")
-    results = read_results(raw)  # UserError naming an unreadable result.json
+    """Read a run directory; UserError (one line) when it is not one, or when a link in it
+    leads out of it."""
+    run = existing_run_dir(run_dir)
+    results = run.read_results()  # UserError naming an unreadable result.json
     if not results:
-        raise UserError(f"{raw}: holds no result.json files; the run has not finished any case")
-    env = _read_json(run / "configs" / "env.json") or _read_json(run / "env.json") or {}
-    plan = _read_json(run / "configs" / "plan.json") or {}
-    summary = _read_json(run / "summary" / "summary.json")
-    ab_run = _read_json(run / "ab.json")
-    return RunData(run, results, env if isinstance(env, dict) else {},
+        raise UserError(f"{run.raw}: holds no result.json files; the run has not finished "
+                        "any case")
+    env = _read_json(run.file("configs", "env.json")) or _read_json(run.file("env.json")) or {}
+    plan = _read_json(run.file("configs", "plan.json")) or {}
+    summary = _read_json(run.file("summary", "summary.json"))
+    ab_run = _read_json(run.file("ab.json"))
+    return RunData(run.path, results, env if isinstance(env, dict) else {},
                    plan if isinstance(plan, dict) else {}, summary,
                    ab_run if isinstance(ab_run, dict) else None)
 

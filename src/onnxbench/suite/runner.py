@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from onnxbench.build.artifacts import cached_artifact, onnx_artifact, prepare_artifact
-from onnxbench.core.artifact import Artifact
+from onnxbench.core.artifact import META, Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.errors import Skip, UserError, first_line
 from onnxbench.core.result import Result
@@ -84,6 +84,7 @@ def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
         if is_onnx_file(case.model):
             built[key] = onnx_artifact(case)
             continue
+        run.file("artifacts", key, META)  # the key's folder and record stay inside the run
         cached = cached_artifact(case, run.artifacts)
         if cached is not None:
             built[key] = cached
@@ -91,7 +92,7 @@ def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
         progress(Progress("artifact", "start", key, 0, len(cases)))
         limit = max(plan.timeout_for(case), ARTIFACT_TIMEOUT_S)
         outcome = run_isolated(prepare_or_skip, case, run.artifacts, timeout_s=limit,
-                               log_path=run.artifacts / key / "worker.log")
+                               log_path=run.file("artifacts", key, "worker.log"))
         built[key] = outcome.value if outcome.ok else outcome
         skipped = isinstance(built[key], Skip)
         progress(Progress("artifact", "end", key, 0, len(cases),

@@ -23,26 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from onnxbench.core.errors import UserError
+from onnxbench.core.files import confined, in_dir, inside
 
 if TYPE_CHECKING:
     from onnxbench.core.case import Case
 
 # options that name a file or a folder (model build options, the user's labelled data)
 PATH_OPTIONS = ("weights", "data_dir", "accuracy_data", "reference")
-
-
-def inside(path: Path | str, root: Path | str) -> bool:
-    """Does ``path`` (links followed) lie in ``root``?"""
-    real, base = os.path.realpath(path), os.path.realpath(root)
-    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
-
-
-def confined(path: Path | str, root: Path | str, what: str) -> Path:
-    """``path`` when it resolves inside ``root``; UserError naming ``what`` otherwise."""
-    if not inside(path, root):
-        raise UserError(f"{what}: {path} lies outside {root}; a run directory's records may "
-                        "only name files inside it (refusing to read it)")
-    return Path(path)
 
 
 def is_code(model: str) -> bool:
@@ -112,8 +99,9 @@ def _refuse_references(cases: list[Case], run_dir: Path) -> None:
 
 def check_artifact_records(run_dir: Path) -> None:
     """Every ``artifacts/*/artifact.json`` names only files inside ``artifacts/``."""
-    root = Path(run_dir) / "artifacts"
-    for meta_path in sorted(root.glob("*/artifact.json")):
+    root = in_dir(run_dir, "artifacts")  # the folder itself, too, may not lead out
+    for found in sorted(root.glob("*/artifact.json")):
+        meta_path = in_dir(run_dir, "artifacts", found.parent.name, found.name)
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -20,7 +20,7 @@ from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case, tag_colliding_models
 from onnxbench.core.errors import Skip, UserError
 from onnxbench.core.policy import MeasurePolicy
-from onnxbench.core.result import atomic_write_text, write_result
+from onnxbench.core.result import atomic_write_text
 from onnxbench.executors.base import Progress, ProgressFn, failed_result
 from onnxbench.isolation.worker import WorkerOutcome, run_isolated
 from onnxbench.measure.pairs import Sequential, SequentialOutcome, run_sequential
@@ -134,9 +134,9 @@ class _Blocks:
         started = now_iso()
         outcome = run_isolated(execute_case, case, artifact, self.env,
                                timeout_s=self.settings.timeout_s,
-                               log_path=self.run.raw / case.case_id / "worker.log")
+                               log_path=self.run.log_path(case))
         result = outcome.value if outcome.ok else failed_result(case, outcome, started)
-        write_result(result, self.run.raw)
+        self.run.write_result(result)
         self.progress(Progress("case", "end", case.case_id, index + 1, index + 1, result.status,
                                result.reason, result.duration_s))
         if result.status != "ok" or result.stats is None:
@@ -171,9 +171,9 @@ def run_ab(a: Case, b: Case, settings: ABSettings | None = None, *,
         outcome = run_sequential(blocks, state, max_time_s=settings.max_time_s, clock=clock)
         plan.cases = blocks.cases
         plan.timeouts = {c.case_id: settings.timeout_s for c in blocks.cases}
-        atomic_write_text(run.configs / "plan.json", plan.to_json())
+        atomic_write_text(run.file("configs", "plan.json"), plan.to_json())
         result = ABRun(run.path, a, b, settings, outcome, build_s)
-        atomic_write_text(run.path / AB_JSON, json.dumps(result.to_dict(), indent=1,
+        atomic_write_text(run.file(AB_JSON), json.dumps(result.to_dict(), indent=1,
                                                          default=str) + "\n")
         finish(run, RunOutcome(run.path))
         return result
