@@ -184,6 +184,47 @@ def test_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path, capsys):
     assert peak < 50 * 2**20, f"{peak / 2**20:.0f} MiB traced while refusing"
 
 
+def _bomb_value(levels: int = 6, width: int = 9) -> str:
+    """An alias bomb in block style (no commas: ``ab --options`` splits on them) that fits
+    one command-line value: 9**6 leaves, 50 times the bound (small enough that the code
+    before the bound expanded it into a plan without taking the machine down)."""
+    lines = [f"a0: &a0 {'x' * width}"]
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i}\n" + "".join(f"- *a{i - 1}\n" for _ in range(width)))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("argv", [
+    ["bench", "{tiny}", "-o", "provider_options={bomb}"],
+    ["ab", "{tiny}", "--runtime", "ort-cpu", "--options", "provider_options={bomb}"],
+])
+def test_yaml_alias_bomb_in_an_option_value_is_refused(argv, tmp_path, capsys):
+    from test_worker import write_tiny_onnx
+
+    tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
+    bomb = _bomb_value()
+    assert len(bomb) < 700  # the issue's: 287 bytes took 478 MB
+    tracemalloc.start()
+    try:
+        code, _out, err = cli(capsys, *[a.format(tiny=tiny, bomb=bomb) for a in argv],
+                              "--out", str(tmp_path / "never"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "provider_options" in err and "aliases expand to more than" in err, err
+    assert peak < 50 * 2**20, f"{peak / 2**20:.0f} MiB traced while refusing"
+    assert not (tmp_path / "never").exists()
+
+
+def test_yaml_alias_bomb_in_a_run_dirs_suite_is_refused_on_resume(tmp_path, capsys):
+    run = crafted_run_dir(tmp_path, MOE_TORCH, None)
+    (run / "configs" / "suite.yaml").write_text(_alias_bomb())
+    code, _out, err = cli(capsys, "run", "--resume", str(run), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "suite.yaml" in err and "aliases expand to more than" in err, err
+
+
 def test_recursive_yaml_alias_is_refused():
     with pytest.raises(UserError, match="refers to the node that contains it"):
         parse_suite("suite: r\ncases: &c\n  - model: *c\n", "r.yaml")

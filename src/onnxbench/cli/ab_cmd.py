@@ -26,7 +26,7 @@ def _pair(flag: str, text: str | None) -> str | tuple[str, str] | None:
 
 def parse_options(flag: str, items: list[str]) -> dict[str, Any]:
     """["threads=1,level=all", "verify=true"] → {"threads": 1, "level": "all", "verify": True}."""
-    import yaml
+    from onnxbench.suite.yamlsafe import option_value
 
     out: dict[str, Any] = {}
     for item in items:
@@ -36,10 +36,7 @@ def parse_options(flag: str, items: list[str]) -> dict[str, Any]:
                 continue
             if not sep or not key.strip():
                 raise UserError(f"{flag} {item!r}: expected KEY=VALUE[,KEY=VALUE...]")
-            try:
-                out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-            except yaml.YAMLError:
-                out[key.strip()] = value
+            out[key.strip()] = option_value(value, f"{flag} {key.strip()}")
     return out
 
 

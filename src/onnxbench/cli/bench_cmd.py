@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 
 from onnxbench.cli.common import console, parse_int_list, progress_display, render_tables
 from onnxbench.cli.data_opts import (
@@ -59,14 +58,14 @@ def _flag_of(message: str) -> str:
 
 
 def parse_option(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` with the value read as YAML (``4``, ``true``, ``all``)."""
+    """``KEY=VALUE`` with the value read as YAML (``4``, ``true``, ``all``), bounded as a
+    suite is (``onnxbench.suite.yamlsafe.option_value``)."""
+    from onnxbench.suite.yamlsafe import option_value
+
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise UserError(f"--option {text!r}: expected KEY=VALUE, e.g. intra_op_threads=2")
-    try:
-        return key.strip(), yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
-        return key.strip(), value
+    return key.strip(), option_value(value, f"--option {key.strip()}")
 
 
 def bench(

@@ -64,7 +64,7 @@ def load_suite(name_or_path: str) -> tuple[Suite, Path, str]:
 
 def executor_spec(text: str, source: str = "<suite>") -> ExecutorSpec:
     """Only the ``executor:`` of a suite's text (resume reads it from ``configs/``)."""
-    data = yaml.safe_load(text)
+    data = compose_suite_yaml(text, source)[1]
     value = data.get("executor") if isinstance(data, dict) else None
     try:
         return ExecutorSpec.model_validate(_executor_name(value) if value is not None else {})
