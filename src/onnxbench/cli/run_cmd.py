@@ -95,9 +95,11 @@ def _executor(spec, name: str | None, address: str | None, cases):
 def _suite_executor(run_dir: Path):
     """The ``executor:`` of the suite a run directory was made from (None: not recorded)."""
     from onnxbench.suite.parse import executor_spec
+    from onnxbench.suite.rundir import RunDir
+    from onnxbench.suite.yamlsafe import read_suite_text
 
-    path = Path(run_dir) / "configs" / "suite.yaml"
-    return executor_spec(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else None
+    path = RunDir(Path(run_dir)).file("configs", "suite.yaml")
+    return executor_spec(read_suite_text(path), str(path)) if path.is_file() else None
 
 
 def _pending(run_dir: Path, only: str | None, trust: bool):
@@ -113,13 +115,10 @@ def _pending(run_dir: Path, only: str | None, trust: bool):
 
 
 def _aggregate_only(run_dir: Path, json_out: bool) -> None:
-    from onnxbench.suite.rundir import RunDir
+    from onnxbench.suite.rundir import existing_run_dir
     from onnxbench.suite.runner import RunOutcome, finish
 
-    if not Path(run_dir).is_dir():
-        raise UserError(f"{run_dir}: no such run directory; pass a directory made by "
-                        "`onnxbench run`")
-    run = RunDir(Path(run_dir))
+    run = existing_run_dir(run_dir)  # a link out of it: one line, before the lock is taken
     with run.lock():
         outcome = finish(run, RunOutcome(run.path))
     _print_outcome(outcome, json_out)
