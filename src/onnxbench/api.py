@@ -238,7 +238,9 @@ def profile_model(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",),
     (``Result.profile``, ``Result.placement``). ``plan``: ``bench_plan``'s other arguments
     (``measure`` defaults to a short timed pass).
     (Named so because ``onnxbench.profile`` is the profiler package.)"""
-    plan["options"] = {**(plan.get("options") or {}), "profile": runs}
+    from onnxbench.profile import required_runs
+
+    plan["options"] = {**(plan.get("options") or {}), "profile": required_runs(runs, "runs")}
     plan.setdefault("measure", PROFILE_TIMING)
     plan.setdefault("processes", 1)  # the profile is taken in a point's first process
     return run_suite(bench_plan(model, runtimes, batch, **plan), out=out, progress=progress)
@@ -272,7 +274,7 @@ def check_model(model: str, config: str | None = None, exporter: str | None = No
     checked, its inputs sized."""
     from onnxbench.measure.shape_mix import main_length
     from onnxbench.model.case_data import CaseData
-    from onnxbench.model.checks import check_bench_inputs, check_config
+    from onnxbench.model.checks import check_bench_inputs, check_config, check_seq
     from onnxbench.model.onnxfile import is_onnx_file
     from onnxbench.suite.schema import absolute_model
 
@@ -289,6 +291,8 @@ def check_model(model: str, config: str | None = None, exporter: str | None = No
                    else [batch_from_inputs(graph, data) or 1])
         if not data.inputs:  # the user's own arrays are already in memory
             check_bench_inputs(graph, batches, seqs, shapes=data.shapes)
+        else:
+            check_seq(graph, seq, "--seq", data.shapes)
         check_against_graph(graph, data, batches, seq)
         return model, None, None, batches
     from onnxbench.model.frameworks import framework_of
@@ -318,7 +322,10 @@ def _policy(measure: MeasurePolicy | Mapping[str, Any] | None) -> MeasurePolicy:
         return measure_policy(MeasureSpec.model_validate(dict(measure)))
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise UserError(f"measure.{'.'.join(map(str, err['loc']))}: {err['msg']}; "
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if not err["loc"]:  # a check of the fields together (min above max)
+            raise UserError(f"measure: {message}") from None
+        raise UserError(f"measure.{'.'.join(map(str, err['loc']))}: {message}; "
                         f"got {err.get('input')!r}") from None
 
 

@@ -118,6 +118,8 @@ def load(
     problem = infeasible_reason(outcome.results)
     if problem:
         raise UserError(f"{problem} (results: {outcome.run_dir})")
+    from onnxbench.cli.common import check_report_written
+
     if json_out:
         from onnxbench.report import build_report
 
@@ -126,12 +128,14 @@ def load(
                                "load": rep.load.to_dict() if rep.load else None,
                                "rows": outcome.summary.rows if outcome.summary else []},
                               indent=1, default=str))
+        check_report_written(outcome.report_error, outcome.run_dir)
         return
     from onnxbench.cli.common import console as make_console
 
     console = make_console()
     render_load(outcome.run_dir, console)
     console.print(f"results: {outcome.run_dir}", highlight=False, soft_wrap=True)
+    check_report_written(outcome.report_error, outcome.run_dir)
 
 
 def _confirm_s(text: str | None) -> float | None:

@@ -127,9 +127,9 @@ def profile_command(
     from onnxbench.api import PROFILE_TIMING
     from onnxbench.cli.bench_cmd import _run, plan_of
     from onnxbench.cli.data_opts import case_data
-    from onnxbench.profile import profile_runs
+    from onnxbench.profile import required_runs
 
-    n_runs = profile_runs(runs, "--runs")
+    n_runs = required_runs(runs, "--runs")
     if top < 1:
         raise UserError(f"--top {top}: give a positive number of nodes")
     data = case_data(shape, range_, value, inputs, seq_mix, None, None, None)

@@ -219,6 +219,9 @@ class RayExecutor:
         self._packs: dict[str, tuple[Any, dict[str, int]]] = {}
 
     # ---- connection and placement
+    def check(self, cases: list[Case]) -> None:
+        """Nothing more without a cluster: placing a case needs its nodes (``open``)."""
+
     def open(self, cases: list[Case]) -> None:
         if self._nodes is None:
             self._connect()

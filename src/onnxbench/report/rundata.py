@@ -55,13 +55,25 @@ class RunData:
         return {str(k): list(v or []) for k, v in dict(axes).items()}
 
 
+# what puts each file of a run directory right again, when it is not valid JSON
+_FIX = {"summary.json": "rebuild it with `onnxbench aggregate RUN_DIR`",
+        "plan.json": "it is written once, before the cases run: put back a good copy, or "
+                     "delete it to report without the suite's tables and A/B axes",
+        "env.json": "delete it to report without the machine's description (or put back "
+                    "a good copy)",
+        "ab.json": "delete it to report the blocks without the A/B verdict (or put back a "
+                   "good copy)"}
+
+
 def _read_json(path: Path) -> Any:
     if not path.is_file():
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: not valid JSON ({exc}); re-run `onnxbench aggregate`") from exc
+    except (OSError, ValueError) as exc:  # ValueError: JSON and UTF-8 errors
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        fix = _FIX.get(path.name, "put back a good copy")
+        raise UserError(f"{path}: not valid JSON ({first}); {fix}") from None
 
 
 def load_run(run_dir: str | Path) -> RunData:

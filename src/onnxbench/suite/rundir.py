@@ -219,18 +219,32 @@ def read_plan_text(run: RunDir) -> str:
 
 
 def read_plan(run: RunDir):
-    """The plan of a run directory; UserError (one line) for a plan.json that is not one."""
-    from onnxbench.suite.plan import Plan
+    """The plan of a run directory, checked as a suite's is (``plan.check_plan``: it may
+    have been edited); UserError (one line) for a plan.json that is not one."""
+    from onnxbench.suite.plan import Plan, check_plan
 
     path = run.file("configs", PLAN)
     try:
-        return Plan.from_json(read_plan_text(run))
+        plan = Plan.from_json(read_plan_text(run))
     except OSError as exc:
         raise UserError(os_error_message(exc, "reading the plan")) from None
     except (ValueError, KeyError, TypeError) as exc:  # JSON, pydantic (a ValueError), fields
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = _first_problem(exc)
         raise UserError(f"{path}: not a plan onnxbench wrote ({first[:200]}); "
                         "start the suite again") from None
+    check_plan(plan, str(path))
+    return plan
+
+
+def _first_problem(exc: Exception) -> str:
+    """One line for what is wrong with a plan: a pydantic error's field and message."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        err = errors()[0]
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        message = str(err.get("msg", "")).removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def read_env(run: RunDir) -> dict[str, Any]:

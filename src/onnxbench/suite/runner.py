@@ -16,7 +16,7 @@ from typing import Any
 from onnxbench.build.artifacts import cached_artifact, onnx_artifact, prepare_artifact
 from onnxbench.core.artifact import META, Artifact
 from onnxbench.core.case import Case
-from onnxbench.core.errors import Skip, UserError, first_line
+from onnxbench.core.errors import Skip, UserError, first_line, os_error_message
 from onnxbench.core.result import Result
 from onnxbench.executors.base import Batch, Executor, Progress, ProgressFn
 from onnxbench.executors.local import LocalExecutor
@@ -147,6 +147,8 @@ def finish(run: RunDir, outcome: RunOutcome) -> RunOutcome:
     outcome.summary = aggregate(run.path)
     try:
         outcome.report = write_reports(run.path)
+    except OSError as exc:  # a full disk, a read-only folder: the path and what to do
+        outcome.report_error = os_error_message(exc, "writing the report")
     except Exception as exc:  # noqa: BLE001 - a report problem must not lose the run
         outcome.report_error = first_line(exc)
     return outcome

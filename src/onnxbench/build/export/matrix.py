@@ -271,6 +271,7 @@ def export_matrix(spec_name: str, config: str | None,
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir}: is a file; give a folder for the exports")
+    _checked(spec_name, config, exporters, fix)  # nothing is written for a bad name
     out_dir.mkdir(parents=True, exist_ok=True)
     run = partial(_export_matrix, opset=opset, out_dir=out_dir, fix=fix, batches=batches,
                   seqs=seqs, rtol=rtol, atol=atol, options=options, seed=seed,
@@ -279,26 +280,34 @@ def export_matrix(spec_name: str, config: str | None,
                          timeout_s=EXPORT_TIMEOUT_S, log_path=out_dir / EXPORT_LOG)
 
 
+def _checked(spec_name: str, config: str | None, exporters: Sequence[str] | None,
+             fix: str | None) -> tuple[ModelSpec, Framework, tuple[str, ...]]:
+    """(spec, framework, exporters) with every name checked, before any work (a factory's
+    spec comes from its checking worker: no user code runs here)."""
+    from onnxbench.model.frameworks import framework_of
+    from onnxbench.model.zoo import resolve
+
+    spec = resolve(spec_name)
+    spec.config(config)  # UserError for an unknown config
+    fw = framework_of(spec)
+    exporters = tuple(exporters or fw.exporters)
+    for exporter in exporters:
+        fw.check_exporter(exporter, spec_name)
+    apply_fix(fix)  # UserError for an unknown fix name
+    if fix and not fw.fixes:
+        raise UserError(f"--fix {fix}: export-side fixes apply to PyTorch models; "
+                        f"{spec_name!r} is a {fw.label} model")
+    fw.require(UserError)
+    return spec, fw, exporters
+
+
 def _export_matrix(spec_name: str, config: str | None, exporters: Sequence[str] | None, *,
                    opset: int | None, out_dir: Path, fix: str | None,
                    batches: Sequence[int], seqs: Sequence[int] | None, rtol: float,
                    atol: float, options: Mapping[str, Any] | None, seed: int,
                    all_mode: bool | None, input_sets: int) -> Matrix:
     """``export_matrix``'s work, in its worker."""
-    from onnxbench.model.frameworks import framework_of
-    from onnxbench.model.zoo import resolve
-
-    spec = resolve(spec_name)
-    spec.config(config)  # UserError for an unknown config, before any work
-    fw = framework_of(spec)
-    exporters = tuple(exporters or fw.exporters)
-    for exporter in exporters:
-        fw.check_exporter(exporter, spec_name)
-    apply_fix(fix)  # UserError for an unknown fix name, before any work
-    if fix and not fw.fixes:
-        raise UserError(f"--fix {fix}: export-side fixes apply to PyTorch models; "
-                        f"{spec_name!r} is a {fw.label} model")
-    fw.require(UserError)
+    spec, fw, exporters = _checked(spec_name, config, exporters, fix)
     all_mode = len(exporters) > 1 if all_mode is None else all_mode
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
