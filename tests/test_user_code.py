@@ -110,3 +110,18 @@ def test_suite_and_ab_check_a_factory_in_a_worker_too(tmp_path, capsys):
         code, _out, err = cli(capsys, *argv)
         assert code == 2 and "forward is broken here" in err, err
     assert os.getpid() not in [int(p) for p in (tmp_path / "imported-by").read_text().split()]
+
+
+def test_optimize_does_not_build_a_factory_in_onnxbench(tmp_path, capsys):
+    """``--truncate-layers`` rebuilds the model named by ``--model-name`` in this process:
+    a factory there is refused (truncate it in a suite, where a worker builds it)."""
+    from test_worker import write_tiny_onnx
+
+    marker = tmp_path / "imported-by"
+    model = factory(tmp_path, FORWARD["raise"], marker)
+    code, _out, err = cli(capsys, "optimize", str(write_tiny_onnx(tmp_path / "t.onnx")),
+                          "--truncate-layers", "1", "--model-name", model,
+                          "--out", str(tmp_path / "o"))
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "--model-name" in err and "runs only in workers" in err
+    assert not marker.exists() and not (tmp_path / "o").exists()
