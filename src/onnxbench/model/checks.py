@@ -105,6 +105,49 @@ def check_config(spec: Any, config: str | None, flag: str = "--config") -> None:
                         f"choose one of: {', '.join(spec.configs)}")
 
 
+def check_declared_dims(path: Path, model: Any) -> None:
+    """An input dim declared as 0 or negative is no size a tensor can have: ONNX Runtime
+    fails on it only once the case runs (or runs an empty tensor); refused here."""
+    from onnxbench.model.inputs import graph_inputs
+
+    for vi in graph_inputs(model):
+        if vi.type.WhichOneof("value") != "tensor_type" or not vi.type.tensor_type.HasField(
+                "shape"):
+            continue
+        for axis, d in enumerate(vi.type.tensor_type.shape.dim):
+            if d.HasField("dim_value") and d.dim_value <= 0:
+                raise UserError(f"{path}: input {vi.name!r} declares dim {axis} as "
+                                f"{d.dim_value}; a dim is a positive size, or a name "
+                                "(dim_param) for one given at run time: fix the graph")
+
+
+def seq_inputs(model: Any,
+               shapes: Mapping[str, Sequence[int]] | None = None) -> list[str]:
+    """``input:axis`` of every free dim a sequence length fills (none: the graph has no
+    sequence axis, and a ``seq`` would change nothing but the case's name)."""
+    from onnxbench.model.inputs import (
+        as_model,
+        declared_dims,
+        elem_type,
+        graph_inputs,
+        is_seq_dim,
+        numpy_dtype,
+    )
+
+    proto = as_model(model)
+    given = dict(shapes or {})
+    found = []
+    for vi in graph_inputs(proto):
+        if vi.name in given:
+            continue
+        is_int = numpy_dtype(elem_type(vi), vi.name).kind in "iu"
+        for axis, d in enumerate(declared_dims(vi) or []):
+            if not isinstance(d, int) and d not in given and \
+                    is_seq_dim(axis, (d or "").lower(), is_int):
+                found.append(f"{vi.name}:{axis}")
+    return found
+
+
 def check_seq(model: Any, seq: int | None, what: str,
               shapes: Mapping[str, Sequence[int]] | None = None, name: str = "the model"
               ) -> None:
@@ -116,7 +159,7 @@ def check_seq(model: Any, seq: int | None, what: str,
     import onnx
 
     if isinstance(model, onnx.ModelProto):
-        from onnxbench.model.inputs import declared_dims, fmt_dims, graph_inputs, seq_inputs
+        from onnxbench.model.inputs import declared_dims, fmt_dims, graph_inputs
 
         if seq_inputs(model, shapes):
             return
@@ -128,6 +171,18 @@ def check_seq(model: Any, seq: int | None, what: str,
         detail = "it takes no sequence length"
     raise UserError(f"{what} {seq}: {name} has no sequence axis ({detail}); the number would "
                     "change only the case's name: leave it out")
+
+
+def check_model_seq(model: str, seq: int | None,
+                    shapes: Mapping[str, Sequence[int]] | None = None) -> None:
+    """``check_seq`` for a model as a suite names it (an ONNX file, a zoo name, a factory)."""
+    if seq is None:
+        return
+    from onnxbench.model.onnxfile import is_onnx_file
+
+    graph = is_onnx_file(model)
+    check_seq(onnx_graph(model) if graph else _spec(model), seq, "seq", shapes,
+              f"model {Path(model if graph else model.split(':')[0]).name}")
 
 
 def check_bench_inputs(model: Any, batches: list[int], seqs: list[int], *,

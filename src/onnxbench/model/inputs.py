@@ -69,27 +69,15 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
     if not model.HasField("graph") or not model.opset_import or model.ir_version <= 0:
         raise UserError(f"{p}: not a valid ONNX model (no graph, opset or IR version); "
                         "is the file truncated or of another format?")
-    _check_declared_dims(p, model)
+    from onnxbench.model.checks import check_declared_dims
+
+    check_declared_dims(p, model)
     try:  # by path: external-data tensors are then checked relative to the model's folder
         onnx.checker.check_model(str(p))
     except Exception as exc:  # noqa: BLE001 - whatever the checker finds is the file's
         why = first_line(exc, with_type=False, limit=200)
         raise UserError(f"{p}: ONNX checker rejects the model: {why}") from None
     return model
-
-
-def _check_declared_dims(path: Path, model: onnx.ModelProto) -> None:
-    """An input dim declared as 0 or negative is no size a tensor can have: ONNX Runtime
-    fails on it only once the case runs (or runs an empty tensor); refused here."""
-    for vi in graph_inputs(model):
-        if vi.type.WhichOneof("value") != "tensor_type" or not vi.type.tensor_type.HasField(
-                "shape"):
-            continue
-        for axis, d in enumerate(vi.type.tensor_type.shape.dim):
-            if d.HasField("dim_value") and d.dim_value <= 0:
-                raise UserError(f"{path}: input {vi.name!r} declares dim {axis} as "
-                                f"{d.dim_value}; a dim is a positive size, or a name "
-                                "(dim_param) for one given at run time: fix the graph")
 
 
 def as_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
@@ -198,7 +186,7 @@ def _resolve_dim(name: str, axis: int, d: int | str | None, *, is_int: bool, bat
     key = (d or "").lower()
     if _is_batch(axis, key):
         return batch
-    if _is_seq(axis, key, is_int):
+    if is_seq_dim(axis, key, is_int):
         if seq is None:
             raise UserError(f"input {name!r}: dim {axis} ({d or '?'}) is a sequence length; "
                             f"set it with --seq N or --shape {name}=...")
@@ -209,36 +197,16 @@ def _resolve_dim(name: str, axis: int, d: int | str | None, *, is_int: bool, bat
                     f"set it with --shape {name}=D0,D1,... or --shape {d or 'DIM'}=N")
 
 
-def _named_seq(key: str) -> bool:
-    return key in SEQ_NAMES or key.startswith("seq") or key.startswith("sequence")
-
-
 def _is_batch(axis: int, key: str) -> bool:
     """A free dim the batch fills: axis 0, or one named like a batch (unless named seq)."""
-    return not _named_seq(key) and (axis == 0 or key in BATCH_NAMES or key.startswith("batch"))
+    named_seq = key in SEQ_NAMES or key.startswith(("seq", "sequence"))
+    return not named_seq and (axis == 0 or key in BATCH_NAMES or key.startswith("batch"))
 
 
-def _is_seq(axis: int, key: str, is_int: bool) -> bool:
+def is_seq_dim(axis: int, key: str, is_int: bool) -> bool:
     """A free dim ``--seq`` fills: one named like a sequence, or axis 1 of integer ids."""
-    return _named_seq(key) or (not _is_batch(axis, key) and is_int and axis == 1)
-
-
-def seq_inputs(model: str | Path | onnx.ModelProto,
-               shapes: Mapping[str, Sequence[int]] | None = None) -> list[str]:
-    """``input:axis`` of every free dim a sequence length fills (none: the graph has no
-    sequence axis, and a ``seq`` would change nothing but the case's name)."""
-    proto = as_model(model)
-    given = dict(shapes or {})
-    found = []
-    for vi in graph_inputs(proto):
-        if vi.name in given:
-            continue
-        is_int = numpy_dtype(elem_type(vi), vi.name).kind in "iu"
-        for axis, d in enumerate(declared_dims(vi) or []):
-            if not isinstance(d, int) and d not in given and \
-                    _is_seq(axis, (d or "").lower(), is_int):
-                found.append(f"{vi.name}:{axis}")
-    return found
+    named_seq = key in SEQ_NAMES or key.startswith(("seq", "sequence"))
+    return named_seq or (not _is_batch(axis, key) and is_int and axis == 1)
 
 
 def _bind_symbols(inputs: Sequence[onnx.ValueInfoProto],

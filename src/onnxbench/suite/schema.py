@@ -247,7 +247,7 @@ def _check_models(i: int, entry: CaseEntry, where: tuple = ("model",),
         spec, problem = _zoo_spec(model)
         if problem:
             return loc, problem
-        problem = _seq_problem(i, entry, defaults, model, spec)
+        problem = _seq_problem(i, entry, defaults, model)
         if problem:
             return problem
         for k, config in enumerate(entry.config or []):
@@ -262,22 +262,15 @@ def _check_models(i: int, entry: CaseEntry, where: tuple = ("model",),
     return None
 
 
-def _seq_problem(i: int, entry: CaseEntry, defaults: Defaults | None, model: str,
-                 spec: Any = None) -> Problem | None:
+def _seq_problem(i: int, entry: CaseEntry, defaults: Defaults | None,
+                 model: str) -> Problem | None:
     """A ``seq`` axis only for models with a sequence axis (``model.checks.check_seq``)."""
-    from onnxbench.model.checks import check_seq, onnx_graph
+    from onnxbench.model.checks import check_model_seq
 
     own = bool(entry.seq)
     seqs = entry.seq if own else (defaults.seq if defaults else None)
-    if not seqs:
-        return None
-    if spec is None:
-        from onnxbench.model.onnxfile import is_onnx_file
-
-        spec = onnx_graph(model) if is_onnx_file(model) else _zoo_spec(model)[0]
     try:
-        check_seq(spec, max(seqs), "seq", entry.shapes,
-                  f"model {Path(model.split(':')[0]).name}")
+        check_model_seq(model, max(seqs) if seqs else None, entry.shapes)
     except UserError as exc:
         return ("cases", i, "seq") if own else ("defaults", "seq"), str(exc)
     return None
