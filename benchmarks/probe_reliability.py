@@ -10,7 +10,7 @@ machine (the reason is printed). The exit status is 1 when anything is wrong.
 
     .venv/bin/python benchmarks/probe_reliability.py [--write] [-k EXPR]
 
-Run from the repository root (about 5-10 minutes on 2 cores: the faults start real workers,
+Run from the repository root (about 2 minutes on 2 shared cores: the faults start real workers,
 kill parents, fill disks). ``--write`` replaces the counts block of docs/reliability.md;
 ``-k`` selects probes as pytest does (a partial run is never written).
 """
