@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -45,7 +46,8 @@ class LocalExecutor:
             if isinstance(built, Artifact):
                 result = measure(case, built, batch.env, timeout_s=batch.plan.timeout_for(case),
                                  log_path=batch.run.log_path(case),
-                                 placement=placement)
+                                 placement=placement, marks={"dispatched": time.time()})
+                result.timeline["returned"] = result.timeline["collected"]
             else:
                 result = settled(case, built, now_iso())
             batch.run.write_result(result)
