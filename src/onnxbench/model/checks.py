@@ -105,22 +105,6 @@ def check_config(spec: Any, config: str | None, flag: str = "--config") -> None:
                         f"choose one of: {', '.join(spec.configs)}")
 
 
-def check_declared_dims(path: Path, model: Any) -> None:
-    """An input dim declared as 0 or negative is no size a tensor can have: ONNX Runtime
-    fails on it only once the case runs (or runs an empty tensor); refused here."""
-    from onnxbench.model.inputs import graph_inputs
-
-    for vi in graph_inputs(model):
-        if vi.type.WhichOneof("value") != "tensor_type" or not vi.type.tensor_type.HasField(
-                "shape"):
-            continue
-        for axis, d in enumerate(vi.type.tensor_type.shape.dim):
-            if d.HasField("dim_value") and d.dim_value <= 0:
-                raise UserError(f"{path}: input {vi.name!r} declares dim {axis} as "
-                                f"{d.dim_value}; a dim is a positive size, or a name "
-                                "(dim_param) for one given at run time: fix the graph")
-
-
 def seq_inputs(model: Any,
                shapes: Mapping[str, Sequence[int]] | None = None) -> list[str]:
     """``input:axis`` of every free dim a sequence length fills (none: the graph has no

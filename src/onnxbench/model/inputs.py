@@ -69,7 +69,7 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
     if not model.HasField("graph") or not model.opset_import or model.ir_version <= 0:
         raise UserError(f"{p}: not a valid ONNX model (no graph, opset or IR version); "
                         "is the file truncated or of another format?")
-    from onnxbench.model.checks import check_declared_dims
+    from onnxbench.model.onnxfile import check_declared_dims
 
     check_declared_dims(p, model)
     try:  # by path: external-data tensors are then checked relative to the model's folder
