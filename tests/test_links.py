@@ -166,6 +166,13 @@ def test_fifo_in_a_run_dir_is_refused_not_read(finished, capsys):
     _refused(*cli(capsys, "aggregate", str(finished))[::2], "not a regular file")
 
 
+def test_resume_refuses_a_fifo_for_its_suite_file(pending, capsys):
+    """``configs/suite.yaml`` (read for its ``executor:``) a FIFO: refused, not read."""
+    run, _case = pending
+    os.mkfifo(run / "configs" / "suite.yaml")
+    _refused(*cli(capsys, "run", "--resume", str(run), "--quiet")[::2], "not a regular file")
+
+
 def test_resume_refuses_a_linked_plan(pending, tmp_path, capsys):
     run, _case = pending
     foreign = tmp_path / "plan.json"

@@ -201,8 +201,8 @@ def _resume(run_dir: Path, only: str | None, quiet: bool, json_out: bool,
     from onnxbench.cli.common import progress_display
     from onnxbench.suite import runner
 
-    ex = _executor(_suite_executor(run_dir), executor, ray_address,
-                   _pending(run_dir, only, trust))
+    pending = _pending(run_dir, only, trust)  # first: the run directory checked whole
+    ex = _executor(_suite_executor(run_dir), executor, ray_address, pending)
     with progress_display(quiet) as progress, closing(ex):
         outcome = _interruptible(lambda: runner.resume(run_dir, only=only, progress=progress,
                                                        trust=trust, executor=ex), run_dir)
