@@ -145,6 +145,19 @@ def test_plan_naming_code_is_refused_on_resume_without_trust(tmp_path, capsys):
     assert marker.exists()  # with --trust the user's code runs: the flag is the gate
 
 
+def test_tune_request_naming_code_is_refused_on_resume_without_trust(tmp_path, capsys):
+    """``tune --resume`` reads its request from ``tune.json``: data, like a plan."""
+    marker = tmp_path / "PWNED"
+    code_file = tmp_path / "payload.py"
+    code_file.write_text(FACTORY.format(marker=str(marker)))
+    run = crafted_run_dir(tmp_path, MOE_TORCH, None)
+    (run / "tune.json").write_text(json.dumps({"request": {"model": f"{code_file}:make"}}))
+    code, _, err = cli(capsys, "tune", "--resume", str(run), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "tune.json" in err and "code it would run" in err and "--trust" in err
+    assert not marker.exists()
+
+
 def test_pickle_weights_folder_is_refused_before_transformers_opens_it(tmp_path, capsys):
     from transformers import BertConfig
 
