@@ -15,7 +15,13 @@ from typing import Any
 
 import typer
 
-from onnxbench.cli.common import console, parse_int_list, progress_display, render_tables
+from onnxbench.cli.common import (
+    check_report_written,
+    console,
+    parse_int_list,
+    progress_display,
+    render_tables,
+)
 from onnxbench.cli.data_opts import (
     ACCURACY_HELP,
     METRIC_HELP,
@@ -51,11 +57,15 @@ def _flag_of(message: str) -> str:
     for api, flag in (("timeout_s ", "--timeout "), ("seq and seq_mix:", "--seq and --seq-mix:")):
         message = message.replace(api, flag, 1) if message.startswith(api) else message
     head, sep, rest = message.partition(": ")
+    flags = {"min_time_s": "--min-time", "max_time_s": "--max-time",
+             "target_ci_pct": "--target-ci", "min_runs": "--runs", "max_runs": "--runs"}
+    if sep and head == "measure":  # fields together: "min_time_s 5 is more than max_time_s 1"
+        for name, flag in flags.items():
+            rest = rest.replace(name, flag)
+        return rest
     if not sep or not head.startswith("measure."):
         return message
     name = head.removeprefix("measure.")
-    flags = {"min_time_s": "--min-time", "max_time_s": "--max-time",
-             "target_ci_pct": "--target-ci", "min_runs": "--runs", "max_runs": "--runs"}
     return f"{flags.get(name, '--' + name.replace('_', '-'))}: {rest}"
 
 
@@ -151,15 +161,15 @@ def _print(run: Any, json_out: bool) -> None:
                                "reports": [str(p) for p in run.reports],
                                "report_error": run.report_error, **answer_doc(run.path)},
                               indent=1, default=str))
+        check_report_written(run.report_error, run.path)
         return
     out = console()
     render_tables(run.rows, out)
     for path in run.reports:
         out.print(f"report: {path}", highlight=False, soft_wrap=True)
-    if run.report_error:
-        out.print(f"report not written: {run.report_error}", highlight=False)
     out.print(f"results: {run.path}", highlight=False, soft_wrap=True)
     print_answer(run.path, out)
+    check_report_written(run.report_error, run.path)
 
 
 def register(app: typer.Typer) -> None:

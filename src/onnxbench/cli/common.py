@@ -45,6 +45,14 @@ def parse_int_list(flag: str, text: str | None) -> list[int]:
     return values
 
 
+def check_report_written(error: str | None, run_dir: Path | str) -> None:
+    """After the results are printed: a report that could not be written (a full disk at
+    report.html) is the command's failure, one line and exit 2, not a note under exit 0."""
+    if error:
+        raise UserError(f"report not written: {error}; the results are saved in {run_dir}: "
+                        f"once fixed, write it with `onnxbench report {run_dir}`")
+
+
 def _ms(value: Any) -> str:
     from onnxbench.core.numbers import sig
 

@@ -58,8 +58,10 @@ def case_data(shape: list[str], range_: list[str], value: list[str], inputs: Pat
 
         data.seq_mix = parse_mix(seq_mix, "--seq-mix")
     if accuracy_data is not None:
+        from onnxbench.model.input_files import load_user_data
         from onnxbench.quality.labelled import check_metric
 
+        load_user_data(accuracy_data, "--accuracy-data")  # readable, finite, a known layout
         data.options.update(accuracy_data=str(accuracy_data),
                             metric=check_metric(metric or "accuracy"))
         if reference is not None:

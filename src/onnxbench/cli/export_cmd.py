@@ -13,7 +13,7 @@ from onnxbench.cli.common import console, fit_columns, parse_int_list
 from onnxbench.cli.flags import alias
 from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import CheckFailed, UserError
-from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL
+from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL, tolerances
 
 RTOL_HELP = f"relative tolerance of the parity check (default {DEFAULT_RTOL:g})"
 ATOL_HELP = f"absolute tolerance of the parity check (default {DEFAULT_ATOL:g})"
@@ -169,9 +169,12 @@ def export_command(
     written, and check parity against the source model (PyTorch or TensorFlow) at every
     batch size."""
     from onnxbench.build.export.matrix import export_matrix, model_stem
+    from onnxbench.core.options import ExportOptions, checked
     from onnxbench.model.frameworks import framework_of, known_exporters
     from onnxbench.model.zoo import resolve
 
+    tolerances(rtol, atol, ("--rtol", "--atol"))
+    checked(ExportOptions, "opset", opset, "--opset")
     choices = (*known_exporters(), "all")
     if exporter not in choices:
         raise UserError(f"--exporter {exporter!r}: choose one of {', '.join(choices)}")
@@ -223,6 +226,7 @@ def verify_command(
     from onnxbench.build.export.reference import verify, verify_inputs
     from onnxbench.model.inputs import parse_value
 
+    tolerances(rtol, atol, ("--rtol", "--atol"))
     if (reference is None) == (inputs is None):
         raise UserError("verify: give --reference reference.json or --inputs FILE (one of them)")
     if against is not None and inputs is None:

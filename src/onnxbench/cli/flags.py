@@ -62,6 +62,8 @@ NAMES: dict[str, Name] = {
     "--layout": Name(None, "LAYOUTS", "serving layouts: shared | per-thread | lock | processes "
                                       "| streams (comma-separated: each a case)"),
     "--quiet": Name(None, "", "log lines instead of a progress bar"),
+    "--trust": Name(None, "", "a run directory you made: allow what it names (code, files "
+                              "outside it)"),
     "--json": Name(None, "", "print one JSON document"),
 }
 
@@ -111,8 +113,9 @@ _NEXT_KEY = re.compile(r",\s*(?=[A-Za-z_][\w.-]*\s*=)")
 
 def parse_options(flag: str, items: list[str]) -> dict[str, Any]:
     """``["threads=1,level=all", "providers=[a,b]"]`` → ``{"threads": 1, "level": "all",
-    "providers": ["a", "b"]}``: each value read as YAML (``4``, ``true``, ``[a, b]``)."""
-    import yaml
+    "providers": ["a", "b"]}``: each value read as YAML (``4``, ``true``, ``[a, b]``), bounded
+    as a suite is (``onnxbench.suite.yamlsafe.option_value``)."""
+    from onnxbench.suite.yamlsafe import option_value
 
     out: dict[str, Any] = {}
     for item in items:
@@ -122,10 +125,7 @@ def parse_options(flag: str, items: list[str]) -> dict[str, Any]:
             key, sep, value = part.partition("=")
             if not sep or not key.strip():
                 raise UserError(f"{flag} {item!r}: expected KEY=VALUE, e.g. threads=2")
-            try:
-                out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-            except yaml.YAMLError:
-                out[key.strip()] = value
+            out[key.strip()] = option_value(value, f"{flag} {key.strip()}")
     return out
 
 

@@ -121,6 +121,8 @@ def load(
     problem = infeasible_reason(outcome.results)
     if problem:
         raise UserError(f"{problem} (results: {outcome.run_dir})")
+    from onnxbench.cli.common import check_report_written
+
     if json_out:
         from onnxbench.report import build_report
         from onnxbench.report.answer import answers
@@ -130,6 +132,7 @@ def load(
                                "load": rep.load.to_dict() if rep.load else None,
                                "rows": outcome.summary.rows if outcome.summary else [],
                                "answers": answers(rep)}, indent=1, default=str))
+        check_report_written(outcome.report_error, outcome.run_dir)
         return
     from onnxbench.cli.common import console as make_console
 
@@ -139,6 +142,7 @@ def load(
     from onnxbench.cli.answer import print_answer
 
     print_answer(outcome.run_dir, console)
+    check_report_written(outcome.report_error, outcome.run_dir)
 
 
 def _confirm_s(text: str | None) -> float | None:

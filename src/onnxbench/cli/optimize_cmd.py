@@ -131,6 +131,7 @@ def optimize(
     fuse)."""
     from onnxbench.build.optimize import apply_optimizations
     from onnxbench.model.inputs import parse_range
+    from onnxbench.model.zoo import is_factory
 
     precision = _precision(fp16, int8)
     int8_flags = {"--per-channel": per_channel, "--reduce-range": reduce_range,
@@ -139,6 +140,10 @@ def optimize(
     if truncate_layers < 0:
         raise UserError(f"--truncate-layers: must be a positive number of layers, "
                         f"not {truncate_layers}")
+    if truncate_layers and model_name and is_factory(model_name):
+        raise UserError(f"--model-name {model_name}: --truncate-layers rebuilds a zoo model's "
+                        "encoder (bert, deberta-v2) here; a file.py:factory runs only in "
+                        "workers: truncate it in a suite (options: {truncate_layers: N})")
     if split_concat < 0 or split_concat == 1:
         raise UserError(f"--split-concat: the most inputs per Concat, 2 or more (32 for ORT's "
                         f"CUDA graphs), not {split_concat}")

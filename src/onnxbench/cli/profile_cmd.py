@@ -49,9 +49,9 @@ def _node_table(prof: dict[str, Any], top: int):
 
 
 def _results(run_dir: Path) -> list:
-    from onnxbench.core.result import read_results
+    from onnxbench.suite.rundir import existing_run_dir
 
-    return read_results(run_dir / "raw")
+    return existing_run_dir(run_dir).read_results()
 
 
 def _print(results: list, top: int) -> None:
@@ -125,9 +125,9 @@ def profile_command(
     from onnxbench.api import PROFILE_TIMING
     from onnxbench.cli.bench_cmd import _run, plan_of
     from onnxbench.cli.data_opts import case_data
-    from onnxbench.profile import profile_runs
+    from onnxbench.profile import required_runs
 
-    n_runs = profile_runs(runs, "--runs")
+    n_runs = required_runs(runs, "--runs")
     if top < 1:
         raise UserError(f"--top {top}: give a positive number of nodes")
     data = case_data(shape, range_, value, inputs, seq_mix, None, None, None)

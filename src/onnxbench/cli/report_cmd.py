@@ -39,14 +39,16 @@ def report(run_dir: Path = typer.Argument(..., help="run directory (runs/<suite>
     """Write report.md and report.html into RUN_DIR: tables, crossovers, speed-ups, A/B."""
     from onnxbench.report import build_report, save_report
     from onnxbench.report.rundata import load_run
+    from onnxbench.suite.rundir import existing_run_dir
     from onnxbench.suite.tables import parse_layouts
 
     fmts = _formats(format)
-    run = load_run(run_dir)
-    _check_baseline(baseline, {r.case.runtime for r in run.results})
     layouts = parse_layouts(tables, total_runs) if tables else None
-    rep = build_report(run, baseline=baseline, layouts=layouts)
-    paths = save_report(rep, fmts)
+    with existing_run_dir(run_dir).lock():  # not while a run or aggregate writes it
+        run = load_run(run_dir)
+        _check_baseline(baseline, {r.case.runtime for r in run.results})
+        rep = build_report(run, baseline=baseline, layouts=layouts)
+        paths = save_report(rep, fmts)
     if as_json:
         doc = rep.to_dict()
         doc["written"] = [str(p) for p in paths]

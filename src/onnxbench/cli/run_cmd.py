@@ -15,7 +15,12 @@ from typing import Any
 
 import typer
 
-from onnxbench.cli.common import console, progress_display, render_tables
+from onnxbench.cli.common import (
+    check_report_written,
+    console,
+    progress_display,
+    render_tables,
+)
 from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
 
@@ -58,6 +63,7 @@ def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
                                "report_error": outcome.report_error,
                                **answer_doc(outcome.run_dir)}
         typer.echo(json.dumps(doc, indent=1, default=str))
+        check_report_written(outcome.report_error, outcome.run_dir)
         return
     out = console()
     render_tables([r for r in rows if not r.get("scenario")], out)
@@ -72,15 +78,15 @@ def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
         out.print(f"summary: {outcome.summary.csv_path}", highlight=False, soft_wrap=True)
     for path in report:
         out.print(f"report: {path}", highlight=False, soft_wrap=True)
-    if outcome.report_error:
-        out.print(f"report not written: {outcome.report_error}", highlight=False)
     out.print(f"run directory: {outcome.run_dir}", highlight=False, soft_wrap=True)
     print_answer(outcome.run_dir, out)
+    check_report_written(outcome.report_error, outcome.run_dir)
 
 
-def _executor(spec, name: str | None, address: str | None, cases):
+def _executor(spec, name: str | None, address: str | None, cases, connect: bool = True):
     """The executor the flags (or else the suite's ``executor:``) ask for, opened: a case it
-    cannot place, a cluster it cannot join or Ray's extra missing fails before anything runs."""
+    cannot place, a cluster it cannot join or Ray's extra missing fails before anything runs.
+    ``connect=False`` (a dry run): only the checks that start nothing (``Executor.check``)."""
     from onnxbench.executors import make_executor
     from onnxbench.suite.schema import ExecutorSpec
 
@@ -90,7 +96,7 @@ def _executor(spec, name: str | None, address: str | None, cases):
     executor = make_executor(name, address=address or (spec.address if same else None),
                              share_cpu_nodes=(spec.share_cpu_nodes or None) if same else None)
     try:
-        executor.open(cases)
+        executor.open(cases) if connect else executor.check(cases)
     except BaseException:
         executor.close()
         raise
@@ -100,9 +106,11 @@ def _executor(spec, name: str | None, address: str | None, cases):
 def _suite_executor(run_dir: Path):
     """The ``executor:`` of the suite a run directory was made from (None: not recorded)."""
     from onnxbench.suite.parse import executor_spec
+    from onnxbench.suite.rundir import RunDir
+    from onnxbench.suite.yamlsafe import read_suite_text
 
-    path = Path(run_dir) / "configs" / "suite.yaml"
-    return executor_spec(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else None
+    path = RunDir(Path(run_dir)).file("configs", "suite.yaml")
+    return executor_spec(read_suite_text(path), str(path)) if path.is_file() else None
 
 
 def _pending(run_dir: Path, only: str | None, trust: bool):
@@ -118,13 +126,10 @@ def _pending(run_dir: Path, only: str | None, trust: bool):
 
 
 def _aggregate_only(run_dir: Path, json_out: bool) -> None:
-    from onnxbench.suite.rundir import RunDir
+    from onnxbench.suite.rundir import existing_run_dir
     from onnxbench.suite.runner import RunOutcome, finish
 
-    if not Path(run_dir).is_dir():
-        raise UserError(f"{run_dir}: no such run directory; pass a directory made by "
-                        "`onnxbench run`")
-    run = RunDir(Path(run_dir))
+    run = existing_run_dir(run_dir)  # a link out of it: one line, before the lock is taken
     with run.lock():
         outcome = finish(run, RunOutcome(run.path))
     _print_outcome(outcome, json_out)
@@ -167,15 +172,19 @@ def run(
     if resume is not None:
         return _resume(resume, only, quiet, json_out, executor, ray_address, trust)
     assert suite is not None  # exactly one of --suite / --resume, and not --resume
+    if trust:
+        raise UserError("--trust: only applies to --resume RUN_DIR (a plan read back from a "
+                        "run directory); a fresh run already runs the suite you give it")
     parsed, _path, text = load_suite(suite)
     plan = expand(parsed)
     check_plan_inputs(plan.cases)
-    if dry_run:
-        return _dry_run(plan, only, json_out)
     selected = runner.select(plan.cases, only)
     if not selected:
         raise UserError(f"--only {only!r}: matches none of the {len(plan.cases)} case ids; "
-                        "see them with --dry-run")
+                        "see them with --dry-run (without --only)")
+    if dry_run:  # what the run would refuse before it starts, the dry run refuses too
+        _executor(parsed.executor, executor, ray_address, selected, connect=False).close()
+        return _dry_run(plan, only, json_out)
     from onnxbench.suite.rundir import create_run_dir
 
     ex = _executor(parsed.executor, executor, ray_address, selected)
@@ -196,7 +205,7 @@ def _resume(run_dir: Path, only: str | None, quiet: bool, json_out: bool,
     from onnxbench.cli.common import progress_display
     from onnxbench.suite import runner
 
-    pending = _pending(run_dir, only, trust)
+    pending = _pending(run_dir, only, trust)  # first: the run directory checked whole
     ex = _executor(_suite_executor(run_dir), executor, ray_address, pending)
     with progress_display(quiet, pending) as progress, closing(ex):
         outcome = _interruptible(lambda: runner.resume(run_dir, only=only, progress=progress,

@@ -89,6 +89,9 @@ def tune(
     dry_run: bool = typer.Option(False, "--dry-run", help="print the space (and what is "
                                                           "dropped, why); measure nothing"),
     resume: Path | None = opt("--resume", None, "continue a tune run directory"),
+    trust: bool = opt("--trust", False, "--resume a tune whose request names code "
+                                        "(file.py:factory) or files outside RUN_DIR: only for "
+                                        "a run you made"),
     quiet: bool = opt("--quiet", False, "no per-case progress lines"),
     as_json: bool = opt("--json", False),
     old_runtimes: list[str] = alias("--runtimes", "--runtime", []),
@@ -100,10 +103,13 @@ def tune(
 
     if (model is None) == (resume is None):
         raise UserError("give a MODEL to tune, or --resume RUN_DIR (not both)")
+    if trust and resume is None:
+        raise UserError("--trust: only applies to --resume RUN_DIR (a request read back from "
+                        "a run directory)")
     with progress_display(quiet or as_json) as progress:
         try:
             if resume is not None:
-                result = onnxbench.tune_resume(resume, progress=progress)
+                result = onnxbench.tune_resume(resume, progress=progress, trust=trust)
             else:
                 names = [n.strip() for item in runtime + old_runtimes
                          for n in item.split(",") if n.strip()]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from onnxbench.core.errors import UserError
+from onnxbench.core.files import in_dir
 from onnxbench.core.result import atomic_write_text
 from onnxbench.report.compare import Comparison, ab_in_run
 from onnxbench.report.crossover import Crossover, find_crossovers
@@ -196,7 +197,7 @@ def save_report(report: Report, formats: tuple[str, ...] | list[str] = FORMATS) 
             from onnxbench.report.markdown import render_markdown as render
         else:
             from onnxbench.report.html import render_html as render
-        path = report.run.run_dir / f"report.{fmt}"
+        path = in_dir(report.run.run_dir, f"report.{fmt}")
         atomic_write_text(path, render(report))
         paths.append(path)
     return paths

@@ -32,7 +32,7 @@ def check_model(model: str, config: str | None = None, exporter: str | None = No
     checked, its inputs sized."""
     from onnxbench.measure.shape_mix import main_length
     from onnxbench.model.case_data import CaseData
-    from onnxbench.model.checks import check_bench_inputs, check_config
+    from onnxbench.model.checks import check_bench_inputs, check_config, check_seq
     from onnxbench.model.onnxfile import is_onnx_file
     from onnxbench.suite.schema import absolute_model
 
@@ -49,6 +49,8 @@ def check_model(model: str, config: str | None = None, exporter: str | None = No
                    else [batch_from_inputs(graph, data) or 1])
         if not data.inputs:  # the user's own arrays are already in memory
             check_bench_inputs(graph, batches, seqs, shapes=data.shapes)
+        else:
+            check_seq(graph, seq, "--seq", data.shapes)
         check_against_graph(graph, data, batches, seq)
         return model, None, None, batches
     from onnxbench.model.frameworks import framework_of

@@ -191,10 +191,10 @@ def run_ab(a: Case, b: Case, settings: ABSettings | None = None, *,
         result = _measure(run, sides, settings, design, env, progress, clock)
         plan.cases = result.cases
         plan.timeouts = {c.case_id: settings.timeout_s for c in result.cases}
-        atomic_write_text(run.configs / "plan.json", plan.to_json())
+        atomic_write_text(run.file("configs", "plan.json"), plan.to_json())
         answer = ABRun(run.path, a, b, settings, result.outcome, build_s, result.design,
                        result.levels, result.device)
-        atomic_write_text(run.path / AB_JSON, json.dumps(answer.to_dict(), indent=1,
+        atomic_write_text(run.file(AB_JSON), json.dumps(answer.to_dict(), indent=1,
                                                          default=str) + "\n")
         finish(run, RunOutcome(run.path))
         return answer
