@@ -8,7 +8,10 @@
 # matrix.json, matrix.md) or a group:
 #   reference  the reference reports' remaining CPU rows: export-dcnv2 tf-vs-ort
 #              resnet50-torch-vs-ort bert-torch-vs-ort-cpu seq-mix-deberta deberta-threads
-#              pipeline-runtimes (about 65 minutes on a quiet 2-core VM)
+#              pipeline-runtimes (about 55-65 minutes on a quiet 2-core VM: tf-vs-ort ~25,
+#              bert-torch-vs-ort-cpu ~10, resnet50-torch-vs-ort ~7 (its CPU eager and ORT
+#              cases), pipeline-runtimes ~5, seq-mix-deberta ~4, deberta-threads ~4,
+#              export-dcnv2 ~3)
 #   all        the above and dcnv2-cpu moe-backends deberta-latency bert-optimize (the default)
 # RUNS (default runs/) holds the run directories; ONNXBENCH the command (.venv/bin/onnxbench).
 set -uo pipefail
@@ -19,6 +22,11 @@ runs=${RUNS:-runs}
 reference=(export-dcnv2 tf-vs-ort resnet50-torch-vs-ort bert-torch-vs-ort-cpu seq-mix-deberta
   deberta-threads pipeline-runtimes)
 earlier=(dcnv2-cpu moe-backends deberta-latency bert-optimize)
+declare -A extra=(  # per-suite arguments of the quiet run
+  # the report compared PyTorch eager with ORT: torch.compile's inductor compiles each batch
+  # size in each process for minutes on 2 cores; run it apart when wanted
+  [resnet50-torch-vs-ort]="--only _(torch|ort)-cpu_"
+)
 names=()
 for arg in "${@:-all}"; do
   case "$arg" in
@@ -61,14 +69,15 @@ for name in "${names[@]}"; do
     echo "$name: exit $rc in $(( $(date +%s) - start )) s -> docs/benchmarks/cpu/export-dcnv2-*"
     continue
   fi
-  "$ob" run --suite "$name" --out "$runs" --quiet > "/tmp/onnxbench-$name.log" 2>&1
+  # shellcheck disable=SC2086  # extra holds whole arguments, split on purpose
+  "$ob" run --suite "$name" --out "$runs" --quiet ${extra[$name]:-} > "/tmp/onnxbench-$name.log" 2>&1
   rc=$?
   dir=$(ls -d "$runs/${name}"_* 2>/dev/null | tail -1)
   if [ -z "$dir" ]; then
     echo "$name: exit $rc, no run directory (see /tmp/onnxbench-$name.log)"
     continue
   fi
-  commit_run "$name" "$dir" "onnxbench run --suite $name --out $runs --quiet"
+  commit_run "$name" "$dir" "onnxbench run --suite $name --out $runs --quiet ${extra[$name]:-}"
   echo "$name: exit $rc in $(( $(date +%s) - start )) s -> docs/benchmarks/cpu/$name (run dir $dir)"
 done
 "$py" benchmarks/render_results.py || echo "render_results: see above (a section the new data cannot fill)"

@@ -17,6 +17,15 @@ def totals(f: Figure) -> str:
     return "–" if f.point.mean is None else f"{f.point.mean:.3g} s"
 
 
+def _ort(run: Run) -> str:
+    return str((run.env().get("onnxruntime") or {}).get("version", "?"))
+
+
+def _processes(run: Run) -> str:
+    ks = sorted({p.n_processes for p in run.points if p.n_processes})
+    return "/".join(map(str, ks)) + (" process" if ks == [1] else " processes")
+
+
 def _best_tf(run: Run, **want: object) -> Figure:
     found = [f for rt in TF_FAST for f in run.all(runtime=rt, **want) if f.ok]
     return min(found, key=lambda f: f.median or 0)
@@ -36,7 +45,7 @@ def _resnet(ctx: Context) -> list[str]:
             f"{fig(last[0])}, TF {fig(last[1])}; totals of 1000 runs at batch {xs[-1]} "
             f"(1000 × mean): ORT {totals(last[0])}, TF {totals(last[1])}",
             verdict([side(a, b) for a, b in pairs], ["a" if x <= 2 else "b" for x in xs]),
-            "a 10-core desktop CPU against 2 vCPUs, ORT 1.4 against 1.31, TF's default "
+            f"a 10-core desktop CPU against 2 vCPUs, ORT 1.4 against {_ort(run)}, TF's default "
             "threads against 2 pinned ones: more than one candidate cause, not separated here"]
 
 
@@ -55,8 +64,7 @@ def _encoder(ctx: Context) -> list[str]:
             "the Keras BERT-like encoder (`small`: 4 layers, hidden 256), ORT CPU against TF's "
             "SavedModel per sequence length: " + "; ".join(texts),
             verdict([side(a, b) for a, b in pairs], claims),
-            "a 4-layer encoder, not BERT-base; one process per cell on the CPU VM (the "
-            "committed run), so most cells are within the margin"]
+            f"a 4-layer encoder, not BERT-base; {_processes(run)} per cell on the CPU VM"]
 
 
 def _keras_modes(ctx: Context) -> list[str]:
