@@ -89,7 +89,8 @@ def _threads(ctx: Context) -> list[str]:
     if run is None:
         return [claim, pending("DeBERTa on one shared ORT CPU session under 2 and 4 callers",
                                "bash benchmarks/cpu_suites.sh deberta-threads"), PENDING,
-                "the report's engine was ORT through C# with DirectML"]
+                "the report's engine was ORT with DirectML through C#; this answers for the "
+                "CPU provider"]
     checked = [r for t in md_tables(rel) for r in t
                if r.get("Outputs under concurrency", "–") not in ("–", "")]
     equal = sum(r["Outputs under concurrency"].startswith("equal") for r in checked)
@@ -98,8 +99,10 @@ def _threads(ctx: Context) -> list[str]:
             f"outputs under concurrency equal to sequential ones in {equal} of {len(checked)} "
             f"points; inferences/s: {'; '.join(rates)} ([report]({ctx.bench(rel)}))",
             DIFFERS + " (for the CPU provider)" if equal == len(checked) else "see the report",
-            "ORT's `InferenceSession.run` is thread-safe on the CPU and CUDA providers; the "
-            "DirectML provider the report used does not allow concurrent `Run` on one session"]
+            "ORT's `InferenceSession.run` is documented thread-safe; this answers for the CPU "
+            "provider only. The report's engine was ORT with DirectML through C#, whose "
+            "provider does not run ORT's parallel execution mode and whose concurrent use has "
+            "had bugs (onnxruntime #20713): not measured here"]
 
 
 @section("ref-003")
