@@ -108,3 +108,8 @@ def test_a_bad_summary_field_names_the_file_and_field(tmp_path):
     path.write_text("point_id,p50_ms,n_processes,status\np,abc,3,ok\n", encoding="utf-8")
     with pytest.raises(UserError, match=r"summary.csv row 2: field p50_ms='abc'"):
         read_summary(path)
+
+
+def test_a_two_process_half_width_past_the_cap_reads_as_unbounded():
+    f = figure(10.0, 0.01, 9000.0, k=2)
+    assert f.text() == "10.0 ms ± > 1000 % (2 processes)"

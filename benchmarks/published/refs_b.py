@@ -51,7 +51,8 @@ def _resnet(ctx: Context) -> list[str]:
 
 def _encoder(ctx: Context) -> list[str]:
     run = Run(TF, "cpu")
-    cells = sorted({(p.batch, p.seq or 0) for p in run.points if p.model == "keras-encoder"})
+    cells = sorted({(p.batch, p.seq or 0) for p in run.points
+                    if p.model == "keras-encoder" and p.runtime == "ort-cpu"})
     pairs = [(run.pick(model="keras-encoder", runtime="ort-cpu", batch=b, seq=s),
               run.pick(model="keras-encoder", runtime="tf-saved-model", batch=b, seq=s))
              for b, s in cells]
@@ -137,7 +138,7 @@ def _torch_bert(ctx: Context) -> list[str]:
 
 
 def _oom(ctx: Context) -> list[str]:
-    oom = Run(TF, "cpu").pick(model="keras-encoder", runtime="tf-call", batch=16, seq=500,
+    oom = Run(TF, "cpu").pick(model="keras-encoder", runtime="tf-call",
                               opts={"allocator_limit_mb": 128})
     return ["PyTorch BERT runs out of CUDA memory at batch 16 × seq 500",
             f"the CPU stand-in (TF's allocator capped at 128 MB): `{oom.point.status}`, "

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from onnxbench.measure.fold import Noise
-from onnxbench.measure.ratio import cis_overlap, judge, quantile
+from onnxbench.measure.ratio import RESOLVABLE_CAP_PCT, cis_overlap, judge, quantile
 from onnxbench.report.abtest import runs_estimate
 from onnxbench.report.fmt import sig
 from onnxbench.report.summary_rows import SummaryPoint
@@ -125,7 +125,11 @@ class Figure:
 
 
 def pct_text(pct: float) -> str:
-    """A half-width in %: two significant figures ("14 %", "2.3 %", "167 %")."""
+    """A half-width in %: two significant figures ("14 %", "2.3 %", "167 %"); past the cap
+    of ``measure.ratio.resolvable_str`` (two processes give t quantiles of 1 degree of
+    freedom) "> 1000 %": unbounded, not a measurement."""
+    if pct > RESOLVABLE_CAP_PCT:
+        return f"> {RESOLVABLE_CAP_PCT:.0f} %"
     return f"{float(f'{pct:.2g}'):g} %" if pct < 100 else f"{pct:.0f} %"
 
 
