@@ -73,3 +73,38 @@ def test_an_indented_section_keeps_its_indentation(render):
     assert lines[1] == "  <!-- results:stationarity -->"
     assert lines[-1] == "  <!-- /results:stationarity -->"
     assert all(line.startswith("  ") for line in lines[1:] if line)
+
+
+def _pipe_table(head, rows):
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+                      *("| " + " | ".join(r) + " |" for r in rows)]) + "\n"
+
+
+def test_serving_and_stationarity_sections_read_what_their_scripts_now_write(
+        render, tmp_path, monkeypatch):
+    """The serving and stationarity outputs will be rewritten by their scripts (issue #27's
+    rules): the sections read those tables by the scripts' own column names."""
+    import published.data as data
+    import published.serving as serving
+    import serving_cpu
+    import stationarity
+
+    monkeypatch.setattr(data, "BENCH", tmp_path)
+    monkeypatch.setattr(serving, "BENCH", tmp_path)
+    ctx = render.Context(ROOT / "README.md")
+    assert "*pending*" in serving.stationarity(ctx)
+    row = ["dcnv2/light", "ORT CPU, 2 processes × 1 thread", "p99 ≤ 5 ms", "9000", "60 s",
+           "0.81", "9500", "60 s", "8990", "3.10", "stable", "0.80", "yes", "100 %", ""]
+    bad = [*row[:12], "NO", "0 %", "queue grew 3.1 ms/s"]
+    (tmp_path / "serving_cpu.md").write_text(
+        "# serving-cpu\n\n" + _pipe_table(serving_cpu.HEAD, [row, bad]), encoding="utf-8")
+    text = serving.serving_cpu(ctx)
+    assert "**1 of 2** peaks hold" in text and "queue grew 3.1 ms/s" in text
+    assert "| 9000 | 60 s | 0.81 | 8990 | 3.10 | stable | yes |" in text
+    verdicts = [["0.7", "400.0", "stable", "20", "20", "0", "0", "0", "20", "–", "–"],
+                ["1.05", "600.0", "growing", "20", "0", "1", "19", "0", "19", "–", "–"]]
+    (tmp_path / "stationarity.md").write_text(
+        "# s\n\n## Verdicts\n\n" + _pipe_table(stationarity.VERDICTS_HEAD, verdicts),
+        encoding="utf-8")
+    assert serving.stationarity(ctx).startswith(
+        "ρ 0.7 (stable): 20 right; ρ 1.05 (growing): 19 right")
