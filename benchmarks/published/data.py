@@ -122,6 +122,19 @@ class Run:
                               f"(need exactly one): {ids}")
         return found[0]
 
+    def flag_pairs(self, flag: str) -> list[tuple[Figure, Figure]]:
+        """(``flag`` on, off) figures of every ok point whose other fields and options match
+        one point without it (an A/B axis such as ``pin_memory``)."""
+        out = []
+        for p in self.points:
+            if p.status == "ok" and p.options.get(flag) is True:
+                other = self.all(model=p.model, config=p.config, runtime=p.runtime,
+                                 batch=p.batch, seq=p.seq, precision=p.precision,
+                                 opts={**p.options, flag: None})
+                if len(other) == 1:
+                    out.append((self.figure(p), other[0]))
+        return out
+
     def env(self) -> dict[str, Any]:
         path = self.path / "env.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -144,14 +144,7 @@ def _serving(ctx: Context) -> str:
 
 
 def _pin_memory() -> str:
-    run = Run(PIPES, "gpu")
-    pairs = []
-    for p in run.points:
-        o = p.options
-        if p.status == "ok" and o.get("pin_memory") is True and "non_blocking" in o:
-            other = run.all(runtime=p.runtime, opts={**o, "pin_memory": None})
-            if other:
-                pairs.append((run.figure(p), other[0]))
+    pairs = Run(PIPES, "gpu").flag_pairs("pin_memory")
     return ("Image pipeline (ResNet-18 digits, E2E, 2 processes per arm): pin_memory on vs off: "
             + tally_text("on", "off", tally(pairs)))
 

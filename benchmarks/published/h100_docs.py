@@ -112,13 +112,7 @@ def resnet_table(ctx: Context) -> str:
 def pipelines(ctx: Context) -> str:
     figs = pipeline_e2e()
     run = Run(PIPES, "gpu")
-    pairs = []
-    for flag in ("pin_memory", "non_blocking"):
-        for p in run.points:
-            if p.status == "ok" and p.options.get(flag) is True:
-                other = run.all(runtime=p.runtime, opts={**p.options, flag: None})
-                if other:
-                    pairs.append((run.figure(p), other[0]))
+    pairs = run.flag_pairs("pin_memory") + run.flag_pairs("non_blocking")
     return (f"E2E per image, `current` pipeline: {leader_text(leaders(figs))} fastest: "
             + ", ".join(f"{k} {fig(f)}" for k, f in figs.items())
             + "; pin_memory / non_blocking on vs off: "

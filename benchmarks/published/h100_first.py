@@ -137,7 +137,7 @@ def pipelines(ctx: Context) -> str:
         for r in tbl:
             if r.get("pin_memory") == "False" and r.get("non_blocking") == "False":
                 stages[(r["_heading"].split("/")[0], r["Pipeline"])] = r["inference (ms)"]
-    rows, pairs = [], []
+    rows = []
     for model in ("resnet18", "resnet50"):
         e2e = [run.pick(model=model, opts={"pipeline": pl, "pin_memory": None,
                                            "non_blocking": None}) for pl in
@@ -145,11 +145,7 @@ def pipelines(ctx: Context) -> str:
         rows.append([model, *(short(f) for f in e2e),
                      " / ".join(stages.get((model, pl), "–") for pl in ("current", "fast", "gpu")),
                      vs(e2e[2], e2e[0])])
-    for flag in ("pin_memory", "non_blocking"):
-        for p in run.points:
-            if p.options.get(flag) is True:
-                pairs.append((run.figure(p), run.pick(model=p.model,
-                                                      opts={**p.options, flag: None})))
+    pairs = run.flag_pairs("pin_memory") + run.flag_pairs("non_blocking")
     return (table(["model", "`current` E2E", "`fast` E2E", "`gpu` E2E",
                    "inference stage, ms (current / fast / gpu)", "`gpu` vs `current` E2E"],
                   rows)

@@ -115,17 +115,6 @@ def ref_003(ctx: Context) -> str:
                          _threads(ctx), gpu])
 
 
-def _pairs(run: Run, flag: str) -> list[tuple[Figure, Figure]]:
-    """(flag on, flag off) pairs with every other option equal."""
-    out = []
-    for p in run.points:
-        if p.status == "ok" and p.options.get(flag) is True:
-            other = run.all(runtime=p.runtime, model=p.model, opts={**p.options, flag: None})
-            if other:
-                out.append((run.figure(p), other[0]))
-    return out
-
-
 def _flags(ctx: Context) -> list[list[str]]:
     ab, rt = Run(PIPE_AB, "gpu"), Run(PIPE_RT, "gpu")
     rows = []
@@ -133,7 +122,7 @@ def _flags(ctx: Context) -> list[list[str]]:
                                  "ResNet-18: 2.90 vs 3.17 ms)", "a"),
                                 ("pin_memory", "`pin_memory` makes no consistent difference",
                                  "none")):
-        pairs = _pairs(ab, flag) + _pairs(rt, flag)
+        pairs = ab.flag_pairs(flag) + rt.flag_pairs(flag)
         sides = [side(a, b) for a, b in pairs]
         won = f"{flag} faster in {sides.count('a')}, slower in {sides.count('b')}"
         rows.append([claim, f"E2E, on vs off, over {len(pairs)} pairs (H100: 512 px PyTorch, "
