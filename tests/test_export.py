@@ -245,7 +245,7 @@ def test_export_bad_input_exits_2_with_one_line(argv, needle, capsys):
 @pytest.mark.slow
 def test_dcnv2_tiny_matrix_shows_the_batch1_hazard(tmp_path, capsys):
     code, out, _err = run_cli(capsys, "export", "dcnv2", "--config", "tiny", "--exporter", "all",
-                      "--batches", "1,2,8", "--out", str(tmp_path), "--json")
+                      "--batch", "1,2,8", "--out", str(tmp_path), "--json")
     assert code == 0
     rows = {r["label"]: r for r in json.loads(out)["rows"]}
     for exporter in ("dynamo", "torchscript"):

@@ -238,7 +238,7 @@ def test_cli_zoo_json_lists_every_model_with_param_counts():
 
     from onnxbench.cli import app
 
-    result = CliRunner().invoke(app, ["zoo", "--json"])
+    result = CliRunner().invoke(app, ["zoo", "--json", "--params"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)["models"]
     assert {r["model"] for r in rows} == {"dcnv2", "moe", "resnet18", "resnet50", "bert",

@@ -29,10 +29,10 @@ from onnxbench.core.errors import UserError
 if TYPE_CHECKING:
     from onnxbench.core.policy import MeasurePolicy
     from onnxbench.core.result import Result
-    from onnxbench.model.case_data import CaseData
     from onnxbench.report.compare import Comparison
     from onnxbench.suite.plan import Plan
     from onnxbench.suite.runner import Progress, RunOutcome
+    from onnxbench.tuning import TuneResult
 
 ProgressFn = Callable[["Progress"], None]
 DEFAULT_TIMEOUT_S = 600.0
@@ -138,6 +138,7 @@ def bench_plan(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",),
     from onnxbench.model.case_data import CaseData
     from onnxbench.runtimes.case_options import check_options
     from onnxbench.runtimes.registry import validate_runtime_name
+    from onnxbench.suite.model_check import check_model, positive
     from onnxbench.suite.plan import Plan
 
     rts = [validate_runtime_name(r) for r in _names(runtimes, "runtimes")]
@@ -147,7 +148,7 @@ def bench_plan(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",),
                     {k: v for k, v in opts.items() if k in DATA_OPTIONS})
     if seq is not None and seq_mix:
         raise UserError("seq and seq_mix: give one (the mix sets the sequence lengths)")
-    seqs: list[int | None] = list(_positive(seq, "seq")) if seq is not None else [None]
+    seqs: list[int | None] = list(positive(seq, "seq")) if seq is not None else [None]
     if timeout_s is None or isinstance(timeout_s, bool) or not timeout_s > 0:
         raise UserError(f"timeout_s {timeout_s!r}: must be a positive number of seconds")
     for rt in rts:
@@ -213,6 +214,7 @@ def load(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",), *,
     fields (``bound_ms``, ``percentile``, ``duration_s``, ``workers``, ``max_batch``, ...).
     """
     from onnxbench.suite.load_plan import load_cases, load_specs, run_load, scenario_name
+    from onnxbench.suite.model_check import check_model
 
     rates, callers = (list(qps) if qps else None), (list(concurrency) if concurrency else None)
     name = scenario_name(rates, callers, scenario == "peak", scenario)
@@ -250,58 +252,6 @@ def _names(values: Iterable[str] | str, what: str) -> list[str]:
     if not names:
         raise UserError(f"{what}: give at least one, e.g. ort-cpu")
     return names
-
-
-def _positive(values: Iterable[int] | int | None, what: str) -> list[int]:
-    items = [values] if isinstance(values, int) else list(values or [])
-    if not items or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items):
-        raise UserError(f"{what} {items!r}: expected positive integers, e.g. [1, 2, 8]")
-    return items
-
-
-def check_model(model: str, config: str | None = None, exporter: str | None = None,
-                data: CaseData | None = None,
-                batch: Iterable[int] | None = None, seq: int | None = None
-                ) -> tuple[str, str | None, str | None, list[int]]:
-    """(model, config, exporter, batches) for a plan's cases (``bench``, ``profile``,
-    ``load``): checked before anything runs. ``data``: what the cases run on (a
-    ``CaseData``; none: synthesised inputs). The model's file is made absolute
-    (a plan resumes from anywhere). An ONNX file is loaded and checked against what it will
-    run on (dims resolvable, the user's inputs and values matching the graph, inputs that
-    fit in memory); a zoo/factory/plugin model is resolved, its config and exporter
-    checked, its inputs sized."""
-    from onnxbench.measure.shape_mix import main_length
-    from onnxbench.model.case_data import CaseData
-    from onnxbench.model.checks import check_bench_inputs, check_config
-    from onnxbench.model.onnxfile import is_onnx_file
-    from onnxbench.suite.schema import absolute_model
-
-    data = data if data is not None else CaseData()
-    model = absolute_model(model)
-    seq = seq or main_length(data.seq_mix)
-    seqs = [seq] if seq else []
-    if is_onnx_file(model):
-        from onnxbench.model.case_data import batch_from_inputs, check_against_graph
-        from onnxbench.model.inputs import load_onnx
-
-        graph = load_onnx(model)
-        batches = (_positive(batch, "batch") if batch is not None
-                   else [batch_from_inputs(graph, data) or 1])
-        if not data.inputs:  # the user's own arrays are already in memory
-            check_bench_inputs(graph, batches, seqs, shapes=data.shapes)
-        check_against_graph(graph, data, batches, seq)
-        return model, None, None, batches
-    from onnxbench.model.frameworks import framework_of
-    from onnxbench.model.zoo import resolve
-
-    spec = resolve(model)
-    check_config(spec, config)
-    batches = _positive(batch if batch is not None else [1], "batch")
-    check_bench_inputs(spec, batches, seqs, config=config)
-    fw = framework_of(spec)
-    exporter = exporter or fw.exporters[0]
-    fw.check_exporter(exporter, model)
-    return model, config, exporter, batches
 
 
 def _policy(measure: MeasurePolicy | Mapping[str, Any] | None) -> MeasurePolicy:
@@ -368,4 +318,22 @@ def compare(run_a: str | Path | Run, run_b: str | Path | Run, *,
     return compare_runs(a, b, threshold=limit)
 
 
-__all__ = ["Run", "bench", "bench_plan", "compare", "load_run", "resume", "run_suite"]
+def tune(model: str | Path, goal: str = "latency", **kwargs: Any) -> TuneResult:
+    """``onnxbench tune`` in Python: what should I deploy for ``goal``? See
+    ``onnxbench.tuning.tune`` for the arguments (batch, p99, max_accuracy_drop, accuracy_data,
+    budget, runtimes, space, config, seq, out, dry_run); returns a ``TuneResult`` (the run
+    directory, the paragraph, what to paste, every candidate's row)."""
+    from onnxbench.tuning import tune as run_tune
+
+    return run_tune(model, goal, **kwargs)
+
+
+def tune_resume(run_dir: str | Path, *, progress: ProgressFn | None = None) -> TuneResult:
+    """Continue a tune run directory: finished cases are read, the search decides again."""
+    from onnxbench.tuning import resume as run_resume
+
+    return run_resume(run_dir, progress=progress)
+
+
+__all__ = ["Run", "bench", "bench_plan", "compare", "load_run", "resume", "run_suite", "tune",
+           "tune_resume"]

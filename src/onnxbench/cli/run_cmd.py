@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from onnxbench.cli.common import console, progress_display, render_tables
+from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
 
 
@@ -49,10 +50,13 @@ def _dry_run(plan, only: str | None, json_out: bool) -> None:
 def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
     rows = outcome.summary.rows if outcome.summary else []
     report = [str(p) for p in outcome.report] if isinstance(outcome.report, list) else []
+    from onnxbench.cli.answer import answer_doc, print_answer
+
     if json_out:
         doc: dict[str, Any] = {"run_dir": str(outcome.run_dir), "summary": outcome.summary.document
                                if outcome.summary else None, "reports": report,
-                               "report_error": outcome.report_error}
+                               "report_error": outcome.report_error,
+                               **answer_doc(outcome.run_dir)}
         typer.echo(json.dumps(doc, indent=1, default=str))
         return
     out = console()
@@ -71,6 +75,7 @@ def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
     if outcome.report_error:
         out.print(f"report not written: {outcome.report_error}", highlight=False)
     out.print(f"run directory: {outcome.run_dir}", highlight=False, soft_wrap=True)
+    print_answer(outcome.run_dir, out)
 
 
 def _executor(spec, name: str | None, address: str | None, cases):
@@ -128,11 +133,10 @@ def _aggregate_only(run_dir: Path, json_out: bool) -> None:
 def run(
     suite: str | None = typer.Option(None, "--suite", "-s",
                                         help="built-in suite name or path to a YAML file"),
-    out: Path = typer.Option(Path("runs"), "--out", help="where run directories go"),
+    out: Path = opt("--out", Path("runs")),
     only: str | None = typer.Option(None, "--only", help="run only case ids matching REGEX"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan, run nothing"),
-    resume: Path | None = typer.Option(None, "--resume",
-                                          help="finish RUN_DIR: run cases without a result"),
+    resume: Path | None = opt("--resume", None, "finish RUN_DIR: run cases without a result"),
     aggregate_only: bool = typer.Option(False, "--aggregate-only",
                                         help="rebuild summary/ from raw/ of --input-dir"),
     input_dir: Path | None = typer.Option(None, "--input-dir",
@@ -177,7 +181,7 @@ def run(
     ex = _executor(parsed.executor, executor, ray_address, selected)
     with closing(ex):
         run_dir = create_run_dir(out, plan.suite)
-        with progress_display(quiet) as progress:
+        with progress_display(quiet, selected) as progress:
             outcome = _interruptible(
                 lambda: runner.run_suite(plan, out, suite_text=text, only=only,
                                          progress=progress, run=run_dir, executor=ex),
@@ -192,9 +196,9 @@ def _resume(run_dir: Path, only: str | None, quiet: bool, json_out: bool,
     from onnxbench.cli.common import progress_display
     from onnxbench.suite import runner
 
-    ex = _executor(_suite_executor(run_dir), executor, ray_address,
-                   _pending(run_dir, only, trust))
-    with progress_display(quiet) as progress, closing(ex):
+    pending = _pending(run_dir, only, trust)
+    ex = _executor(_suite_executor(run_dir), executor, ray_address, pending)
+    with progress_display(quiet, pending) as progress, closing(ex):
         outcome = _interruptible(lambda: runner.resume(run_dir, only=only, progress=progress,
                                                        trust=trust, executor=ex), run_dir)
     _print_outcome(outcome, json_out)

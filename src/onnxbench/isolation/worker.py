@@ -43,7 +43,15 @@ WorkerStatus = Literal["ok", "failed", "crashed", "oom", "timeout"]
 PRELOAD = ["numpy", "scipy.stats", "onnx", "onnxruntime", "torch", "psutil",
            "onnxbench.scenarios.execute", "onnxbench.build.artifacts", "onnxbench.model.inputs",
            "onnxbench.measure.timer", "onnxbench.measure.stats", "onnxbench.runtimes.ort",
-           "onnxbench.runtimes.torch_eager"]
+           "onnxbench.runtimes.torch_eager",
+           # what every case imports after that (the runtime registry's every family, the
+           # zoo, verify, accuracy, placement): ~0.1 s a worker
+           "onnxbench.runtimes.registry", "onnxbench.runtimes.testing",
+           "onnxbench.runtimes.torch_compile", "onnxbench.model.zoo", "onnxbench.model.weights",
+           "onnxbench.model.pad", "onnxbench.quality.accuracy", "onnxbench.quality.parity",
+           "onnxbench.profile", "onnxbench.profile.placement", "onnxbench.measure.shape_mix",
+           "onnxbench.model.frameworks", "onnxbench.build.export.exporters", "safetensors.torch",
+           "onnxbench.model.frameworks.torch", "onnxbench.tf.runtimes", "onnxbench.tf.plugin"]
 # a concrete start method's context (BaseContext has no Process in typeshed)
 _Context = mp.context.ForkServerContext | mp.context.SpawnContext | mp.context.ForkContext
 _CONTEXT: _Context | None = None

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 
 from scipy import stats as sps
 
+from onnxbench.core.numbers import sig
+
 VERDICTS = ("faster", "slower", "equivalent", "cannot tell")
 
 
@@ -82,7 +84,7 @@ class ABResult:
 RESOLVABLE_CAP_PCT = 1000.0  # beyond it a half-width says only "unbounded" (2 pairs, say)
 
 
-def resolvable_str(pct: float, number: Callable[[float], str] = "{:.2g}".format) -> str:
+def resolvable_str(pct: float, number: Callable[[float], str] = lambda v: sig(v, 2)) -> str:
     """"±3.8 %" (``number`` formats the value); "> ±1000 %" past the cap, where t quantiles
     of 1 degree of freedom and a Bonferroni level give widths like ±1e29 % that read as a
     bug, not as a measurement (the exact value stays in the data)."""

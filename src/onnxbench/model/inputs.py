@@ -361,10 +361,6 @@ def parse_shape(text: str) -> tuple[str, list[int]]:
     return name, values
 
 
-RANGE_HELP = ("NAME=LOW:HIGH, both ends inclusive: input_ids=0:29999, sr=16000:16000 is "
-              "exactly 16000 (repeatable)")
-VALUE_HELP = "NAME=NUMBER: fill input NAME with one value, e.g. sample_rate=16000 (repeatable)"
-
 
 def parse_range(text: str) -> tuple[str, tuple[float, float]]:
     """``"input_ids=0:29999"`` -> ``("input_ids", (0, 29999))``; both ends inclusive."""

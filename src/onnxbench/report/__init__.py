@@ -14,7 +14,7 @@ from typing import Any
 from onnxbench.core.errors import UserError
 from onnxbench.core.result import atomic_write_text
 from onnxbench.report.compare import Comparison, ab_in_run
-from onnxbench.report.crossover import Crossover, find_crossovers, winner_sentence
+from onnxbench.report.crossover import Crossover, find_crossovers
 from onnxbench.report.hardware import hardware_tables
 from onnxbench.report.load_report import LoadReport, is_load, load_report
 from onnxbench.report.optim import optimisation_table
@@ -120,16 +120,6 @@ def _crossovers(group: Group) -> list[tuple[str, str, Crossover]]:
     return out
 
 
-def _sentence(group: Group) -> str:
-    series = {}
-    for s in group.series:
-        meds = [s.points[x].median if x in s.points and word(s.points[x]) is None
-                and not parity_failed(s.points[x]) else None for x in group.xs]
-        cis = [s.points[x].ci if x in s.points else None for x in group.xs]
-        series[s.label] = (meds, cis)
-    return winner_sentence(group.axis, group.xs, series)
-
-
 def _group_report(group: Group, baseline: str | None) -> GroupReport:
     from onnxbench.report.conditions import conditions_table
 
@@ -137,9 +127,9 @@ def _group_report(group: Group, baseline: str | None) -> GroupReport:
     tables += [t for t in (conditions_table(group),) if t]
     tables += [t for t in (optimisation_table(group), speedup_table(group, baseline)) if t]
     tables += [latency_table(group, s) for s in group.series]
-    sentence = (f"{group.title}: {_sentence(group)}"
-                if len(group.series) > 1 and len(group.xs) > 1 else "")
-    return GroupReport(group, sentence, _crossovers(group), tables)
+    from onnxbench.report.answer import group_sentence
+
+    return GroupReport(group, group_sentence(group, baseline), _crossovers(group), tables)
 
 
 def build_report(run_dir: str | Path | RunData, *, baseline: str | None = None,

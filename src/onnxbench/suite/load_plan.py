@@ -30,7 +30,7 @@ PEAK_PROBES = 20    # a peak search's probes, for its time-out
 FLAGS = {"qps": "--qps", "concurrency": "--concurrency", "duration_s": "--duration",
          "bound_ms": "--p99/--bound", "percentile": "--percentile", "workers": "--workers",
          "max_batch": "--max-batch", "max_delay_ms": "--max-delay", "layout": "--layout",
-         "arrival": "--arrival", "generator": "--generator", "precision_pct": "--precision",
+         "arrival": "--arrival", "generator": "--generator", "precision_pct": "--resolution",
          "confirm_s": "--confirm"}
 
 

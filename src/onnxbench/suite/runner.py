@@ -20,7 +20,7 @@ from onnxbench.core.errors import Skip, UserError, first_line
 from onnxbench.core.result import Result
 from onnxbench.executors.base import Batch, Executor, Progress, ProgressFn
 from onnxbench.executors.local import LocalExecutor
-from onnxbench.isolation.worker import WorkerOutcome, preload, run_isolated
+from onnxbench.isolation.worker import WorkerOutcome, preload, run_isolated, warm_fork_server
 from onnxbench.model.onnxfile import is_onnx_file
 from onnxbench.suite.aggregate import Summary, aggregate
 from onnxbench.suite.plan import Plan
@@ -73,9 +73,11 @@ def prepare_or_skip(case: Case, cache_dir: Path) -> Artifact | Skip:
         return exc
 
 
-def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
-                    progress: ProgressFn) -> dict[str, Artifact | Skip | WorkerOutcome]:
-    """One artifact per key (cached in ``artifacts/``), each built in its own worker."""
+def build_artifacts(cases: list[Case], run: RunDir, plan: Plan, progress: ProgressFn,
+                    timeout_s: float | None = None
+                    ) -> dict[str, Artifact | Skip | WorkerOutcome]:
+    """One artifact per key (cached in ``artifacts/``), each built in its own worker
+    (stopped after ``timeout_s``, default: the case's time-out, at least half an hour)."""
     built: dict[str, Artifact | Skip | WorkerOutcome] = {}
     firsts: dict[str, Case] = {}
     for case in cases:
@@ -89,7 +91,7 @@ def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
             built[key] = cached
             continue
         progress(Progress("artifact", "start", key, 0, len(cases)))
-        limit = max(plan.timeout_for(case), ARTIFACT_TIMEOUT_S)
+        limit = timeout_s or max(plan.timeout_for(case), ARTIFACT_TIMEOUT_S)
         outcome = run_isolated(prepare_or_skip, case, run.artifacts, timeout_s=limit,
                                log_path=run.artifacts / key / "worker.log")
         built[key] = outcome.value if outcome.ok else outcome
@@ -158,6 +160,10 @@ def run_suite(plan: Plan, out_root: Path | str, *, suite_text: str | None = None
     ``create_run_dir`` so it knows where to resume): configs, every case, summary, report."""
     run = run or create_run_dir(out_root, plan.suite)
     with run.lock():
+        if executor is None or isinstance(executor, LocalExecutor):
+            # the fork server imports torch & co. while this process collects the environment
+            preload(_model_modules(select(plan.cases, only)))
+            warm_fork_server(wait=False)
         env = collect_env()
         write_configs(run, plan.to_json(), env, suite_text)
         outcome = RunOutcome(run.path)

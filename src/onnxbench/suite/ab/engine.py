@@ -36,6 +36,7 @@ from onnxbench.measure.pairs import (
     run_sequential,
     run_units,
 )
+from onnxbench.measure.ratio import resolvable_str
 from onnxbench.measure.twolevel import PROCESS_PAIRED, components
 from onnxbench.suite.ab import design as designs
 from onnxbench.suite.ab.analysis import device as device_answer
@@ -125,7 +126,8 @@ class ABRun:
         if r.ci_low is None:
             return f"cannot tell ({r.note})"
         if r.verdict == "cannot tell" and r.resolvable_pct is not None:
-            return f"cannot tell (resolvable: ±{r.resolvable_pct:.2g} % in {o.elapsed_s:.0f} s)"
+            return (f"cannot tell (resolvable: {resolvable_str(r.resolvable_pct)} in "
+                    f"{o.elapsed_s:.0f} s)")
         return r.verdict
 
     def to_dict(self) -> dict[str, Any]:
