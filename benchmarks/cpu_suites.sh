@@ -8,10 +8,10 @@
 # matrix.json, matrix.md) or a group:
 #   reference  the reference reports' remaining CPU rows: export-dcnv2 tf-vs-ort
 #              resnet50-torch-vs-ort bert-torch-vs-ort-cpu seq-mix-deberta deberta-threads
-#              pipeline-runtimes (about 55-65 minutes on a quiet 2-core VM: tf-vs-ort ~25,
+#              pipeline-runtimes (about 60 minutes on a quiet 2-core VM: tf-vs-ort ~25,
 #              bert-torch-vs-ort-cpu ~10, resnet50-torch-vs-ort ~7 (its CPU eager and ORT
-#              cases), pipeline-runtimes ~5, seq-mix-deberta ~4, deberta-threads ~4,
-#              export-dcnv2 ~3)
+#              cases), export-dcnv2 ~5, pipeline-runtimes ~5, seq-mix-deberta ~4,
+#              deberta-threads ~4)
 #   all        the above and dcnv2-cpu moe-backends deberta-latency bert-optimize (the default)
 # RUNS (default runs/) holds the run directories; ONNXBENCH the command (.venv/bin/onnxbench).
 set -uo pipefail
