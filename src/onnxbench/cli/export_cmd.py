@@ -116,7 +116,7 @@ def _findings_table(title: str, findings: list):
     return table
 
 
-def _print_matrix(matrix) -> None:
+def _print_matrix(matrix, records: list[str]) -> None:
     out = console()
     out.print(_matrix_table(matrix, out))
     sets = getattr(matrix, "input_sets", 1)
@@ -142,7 +142,7 @@ def _print_matrix(matrix) -> None:
     for note in matrix.notes:
         out.print(f"note: {_esc(note)}")
     written = sorted({r.export.path for r in matrix.rows if r.export.ok})
-    out.print("wrote: " + _esc(", ".join([*written, matrix.reference])))
+    out.print("wrote: " + _esc(", ".join([*written, matrix.reference, *records])))
 
 
 def export_command(
@@ -197,10 +197,14 @@ def export_command(
     matrix = export_matrix(model, config, fw.exporters if exporter == "all" else (exporter,),
                            fix=fix, all_mode=exporter == "all", input_sets=input_sets,
                            **common)
+    from onnxbench.build.export.matrix import RECORD
+    from onnxbench.report.matrix_md import write_matrix_markdown
+
+    document = write_matrix_markdown(out_dir)
     if as_json:
         typer.echo(json.dumps(matrix.to_dict(), indent=1))
     else:
-        _print_matrix(matrix)
+        _print_matrix(matrix, [str(Path(out_dir) / RECORD), str(document)])
     if not any(r.export.ok for r in matrix.rows):
         raise CheckFailed(f"{model}: no exporter produced a graph")
 

@@ -18,7 +18,7 @@ the CI (p_adjusted < alpha exactly when the CI excludes 1).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from scipy import stats as sps
@@ -91,6 +91,13 @@ def resolvable_str(pct: float, number: Callable[[float], str] = lambda v: sig(v,
     if pct > RESOLVABLE_CAP_PCT:
         return f"> ±{RESOLVABLE_CAP_PCT:.0f} %"
     return f"±{number(pct)} %"
+
+
+def cis_overlap(a: tuple[float, float] | Sequence[float],
+                b: tuple[float, float] | Sequence[float]) -> bool:
+    """Do two (low, high) confidence intervals overlap? Every table, sentence and published
+    figure calls two medians whose CIs overlap a tie (within noise), never a win or a loss."""
+    return a[0] <= b[1] and b[0] <= a[1]
 
 
 def verdict_of(ci_low: float, ci_high: float, threshold: float) -> str:

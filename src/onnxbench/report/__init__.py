@@ -145,6 +145,10 @@ def build_report(run_dir: str | Path | RunData, *, baseline: str | None = None,
     tables += [env_table(run.env)] if run.env else []
     ex = exporter_table(points)
     tables += [ex] if ex else []
+    from onnxbench.report.tracing import tracing_table
+
+    traced = tracing_table(points)
+    tables += [traced] if traced else []
     from onnxbench.report.mix_tables import mix_table
 
     mixed = mix_table(points)

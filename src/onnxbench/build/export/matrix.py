@@ -24,6 +24,7 @@ the cause, and the tracer's own warnings become the lint finding ``traced-contro
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -333,7 +334,23 @@ def _export_matrix(spec_name: str, config: str | None, exporters: Sequence[str] 
                         rtol, atol, extra)
         rows[0].notes += _failure_notes(fw, spec, model, result)
         matrix.rows.extend(rows)
+    write_record(matrix, out_dir)
     return matrix
+
+
+RECORD = "matrix.json"
+
+
+def write_record(matrix: Matrix, out_dir: Path) -> Path:
+    """``matrix.json`` in ``out_dir``: the matrix as data with the machine it ran on, so the
+    result can be read back (``report.matrix_md``) and committed, not only printed."""
+    from onnxbench.core.result import atomic_write_text
+    from onnxbench.isolation.env import collect
+
+    doc = {**matrix.to_dict(), "env": collect()}
+    path = Path(out_dir) / RECORD
+    atomic_write_text(path, json.dumps(doc, indent=1, default=str) + "\n")
+    return path
 
 
 def _failure_notes(fw: Framework, spec: ModelSpec, model: Any,
