@@ -216,8 +216,8 @@ def prepare(args: argparse.Namespace) -> None:
 def prepared(suite: str, only: str | None, where: Path) -> Path:
     """A new run directory under ``where`` with the suite's configs, a plan of only the
     ``only`` cases (so a resume runs them all) and every artifact they need built."""
+    from onnxbench.core.rundir import create_run_dir, write_configs
     from onnxbench.suite import Plan, expand, load_suite
-    from onnxbench.suite.rundir import create_run_dir, write_configs
     from onnxbench.suite.runner import build_artifacts, collect_env, select
 
     parsed, _path, text = load_suite(suite)

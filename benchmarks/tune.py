@@ -95,8 +95,8 @@ def third_party_onnx(folder: Path) -> str:
 
 def grid(m: Model, goal: Goal, out: Path, args) -> tuple[dict[str, Evidence], float, dict]:
     """Every candidate at full fidelity in one run directory; (evidence, seconds, labels)."""
+    from onnxbench.core.rundir import create_run_dir, write_configs
     from onnxbench.suite.model_check import check_model
-    from onnxbench.suite.rundir import create_run_dir, write_configs
     from onnxbench.suite.runner import collect_env
 
     model, config, _, _ = check_model(m.name, m.config, None, None, [m.batch], m.seq)

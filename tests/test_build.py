@@ -66,9 +66,9 @@ SLOW_FACTORY = textwrap.dedent('''
 def test_a_build_that_times_out_is_timeout_not_failed(tmp_path, monkeypatch):
     """The bug: an artifact build that timed out or ran out of memory was recorded as
     ``failed``; its cases now carry the worker's own status."""
+    from onnxbench.core.rundir import create_run_dir
     from onnxbench.suite import runner
     from onnxbench.suite.plan import Plan
-    from onnxbench.suite.rundir import create_run_dir
 
     factory = tmp_path / "slow.py"
     factory.write_text(SLOW_FACTORY)

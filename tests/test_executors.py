@@ -194,8 +194,8 @@ def test_an_address_where_no_cluster_answers_exits_2_at_once(tmp_path, capsys, m
 def test_a_lost_ray_task_becomes_crashed_and_is_rerun_on_resume(tmp_path):
     ray = pytest.importorskip("ray", reason="needs the [ray] extra")
     from onnxbench.core.result import write_result
+    from onnxbench.core.rundir import RunDir
     from onnxbench.executors.ray import lost
-    from onnxbench.suite.rundir import RunDir
 
     c = case("test-delay")
     node = lost(c, ray.exceptions.NodeDiedError("node 10.0.0.7 died: raylet missed heartbeats"),

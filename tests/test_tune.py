@@ -130,14 +130,18 @@ def test_tune_end_to_end_on_a_tinymatmul_graph(tmp_path):
                                                  .split(" ")[0]}
     # resume: finished cases are read, not measured again
     before = sorted(p.stat().st_mtime_ns for p in (run / "raw").glob("*/result.json"))
-    again = onnxbench.tune_resume(run)
+    from onnxbench.core.errors import UserError
+
+    with pytest.raises(UserError, match="files outside the run directory"):
+        onnxbench.tune_resume(run)  # its model lies outside: the user's to trust
+    again = onnxbench.tune_resume(run, trust=True)
     after = sorted(p.stat().st_mtime_ns for p in (run / "raw").glob("*/result.json"))
     assert again.winner is not None and before == after[:len(before)]
 
 
 @pytest.mark.slow
 def test_a_real_step_past_its_limit_is_stopped_and_runs_again_on_resume(tmp_path):
-    from onnxbench.suite.rundir import create_run_dir, write_configs
+    from onnxbench.core.rundir import create_run_dir, write_configs
     from onnxbench.suite.runner import collect_env
     from onnxbench.tuning.evidence import RunMeasure, Target
     from onnxbench.tuning.records import Fidelity

@@ -18,9 +18,9 @@ import pytest
 from helpers import write_tiny_onnx
 from onnxbench.core.case import Case
 from onnxbench.core.policy import MeasurePolicy
+from onnxbench.core.rundir import create_run_dir
 from onnxbench.isolation.worker import run_isolated
 from onnxbench.suite.plan import Plan
-from onnxbench.suite.rundir import create_run_dir
 from onnxbench.suite.runner import run_cases
 
 FAST = MeasurePolicy(warmup=1, min_runs=3, max_runs=3, min_time_s=0.0)

@@ -75,8 +75,8 @@ def job_path(out: Path, cell: str, runtime: str, design: str, rep: int) -> Path:
 def one(out: Path, cell: str, runtime: str, design: str, args: argparse.Namespace
         ) -> dict[str, Any]:
     """One `onnxbench ab` of ``cell`` (its artifacts seeded from ``OUT/cache``)."""
+    from onnxbench.core.rundir import create_run_dir
     from onnxbench.suite.ab import ABSettings, Side, make_cases, run_ab
-    from onnxbench.suite.rundir import create_run_dir
 
     spec = {**CELLS[cell], **(TINY[cell] if args.tiny else {})}
     sides = [Side(model=spec.get(k) or spec["a"], runtime=runtime, config=spec.get("config"),

@@ -30,6 +30,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from onnxbench.core.early_stopping import requests_needed
 from onnxbench.core.errors import UserError
+from onnxbench.core.numbers import plain
 
 ScenarioName = Literal["single-stream", "server", "offline", "concurrency", "peak"]
 Layout = Literal["shared", "per-thread", "lock", "processes", "streams"]
@@ -188,7 +189,7 @@ def duration_problem(qps: float, duration_s: float, percentile: float) -> str | 
     expected = qps * duration_s
     if expected >= need:
         return None
-    return (f"duration {duration_s:g} s at {qps:g} QPS gives about {int(expected)} requests; "
+    return (f"duration {duration_s:g} s at {plain(qps)} QPS gives about {int(expected)} requests; "
             f"the p{percentile:g} needs at least {need} (LoadGen's early stopping at 99 % "
             f"confidence with none over the bound): use a duration of at least "
             f"{math.ceil(need / qps * 10) / 10:g} s")

@@ -53,7 +53,7 @@ class Batch:
     workers' fork server should preload."""
 
     plan: Any  # onnxbench.suite.plan.Plan
-    run: Any   # onnxbench.suite.rundir.RunDir
+    run: Any   # onnxbench.core.rundir.RunDir
     artifacts: dict[str, Built]
     env: dict[str, Any] = field(default_factory=dict)
     preload: list[str] = field(default_factory=list)
@@ -63,6 +63,10 @@ class Executor(Protocol):
     """Runs cases in isolated workers and writes each result as it ends."""
 
     name: ClassVar[str]
+
+    def check(self, cases: list[Case]) -> None:
+        """What ``open`` would refuse that needs nothing started or joined (a dry run):
+        UserError naming it."""
 
     def open(self, cases: list[Case]) -> None:
         """Connect and check that every case can be placed: UserError before anything runs

@@ -36,6 +36,7 @@ import onnx
 from onnx import TensorProto
 
 from onnxbench.core.errors import UserError, first_line, os_error_message
+from onnxbench.model.onnxfile import check_declared_dims
 
 SEQ_NAMES = frozenset({"seq", "sequence", "seq_len", "seqlen", "sequence_length",
                        "seq_length", "num_tokens", "tokens", "length"})
@@ -67,6 +68,7 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
     if not model.HasField("graph") or not model.opset_import or model.ir_version <= 0:
         raise UserError(f"{p}: not a valid ONNX model (no graph, opset or IR version); "
                         "is the file truncated or of another format?")
+    check_declared_dims(p, model)
     try:  # by path: external-data tensors are then checked relative to the model's folder
         onnx.checker.check_model(str(p))
     except Exception as exc:  # noqa: BLE001 - whatever the checker finds is the file's
@@ -179,12 +181,9 @@ def _resolve_dim(name: str, axis: int, d: int | str | None, *, is_int: bool, bat
     if d is not None and d in symbols:
         return symbols[d]
     key = (d or "").lower()
-    wants_seq = key in SEQ_NAMES or key.startswith("seq") or key.startswith("sequence")
-    if not wants_seq and axis == 0:
+    if _is_batch(axis, key):
         return batch
-    if not wants_seq and (key in BATCH_NAMES or key.startswith("batch")):
-        return batch
-    if wants_seq or (is_int and axis == 1):
+    if is_seq_dim(axis, key, is_int):
         if seq is None:
             raise UserError(f"input {name!r}: dim {axis} ({d or '?'}) is a sequence length; "
                             f"set it with --seq N or --shape {name}=...")
@@ -193,6 +192,18 @@ def _resolve_dim(name: str, axis: int, d: int | str | None, *, is_int: bool, bat
         return batch
     raise UserError(f"input {name!r}: dim {axis} ({d or 'unnamed'}) is symbolic and unresolved; "
                     f"set it with --shape {name}=D0,D1,... or --shape {d or 'DIM'}=N")
+
+
+def _is_batch(axis: int, key: str) -> bool:
+    """A free dim the batch fills: axis 0, or one named like a batch (unless named seq)."""
+    named_seq = key in SEQ_NAMES or key.startswith(("seq", "sequence"))
+    return not named_seq and (axis == 0 or key in BATCH_NAMES or key.startswith("batch"))
+
+
+def is_seq_dim(axis: int, key: str, is_int: bool) -> bool:
+    """A free dim ``--seq`` fills: one named like a sequence, or axis 1 of integer ids."""
+    named_seq = key in SEQ_NAMES or key.startswith(("seq", "sequence"))
+    return named_seq or (not _is_batch(axis, key) and is_int and axis == 1)
 
 
 def _bind_symbols(inputs: Sequence[onnx.ValueInfoProto],
@@ -358,10 +369,6 @@ def parse_shape(text: str) -> tuple[str, list[int]]:
         raise UserError(f"--shape {text!r}: dims must be positive; {fmt}")
     return name, values
 
-
-RANGE_HELP = ("NAME=LOW:HIGH, both ends inclusive: input_ids=0:29999, sr=16000:16000 is "
-              "exactly 16000 (repeatable)")
-VALUE_HELP = "NAME=NUMBER: fill input NAME with one value, e.g. sample_rate=16000 (repeatable)"
 
 
 def parse_range(text: str) -> tuple[str, tuple[float, float]]:

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from onnxbench.core.errors import first_line
-from onnxbench.core.options import profile_runs
+from onnxbench.core.errors import UserError, first_line
+from onnxbench.core.options import MAX_PROFILE_RUNS, profile_runs
 from onnxbench.profile.record import attach_measured
 
 DEFAULT_WARMUP = 5
@@ -36,6 +36,16 @@ class Runtime(Protocol):
     def placement(self) -> dict[str, Any] | None: ...
 
     def profile(self, inputs: Mapping[str, Any], runs: int = 10) -> dict[str, Any] | None: ...
+
+
+def required_runs(value: Any, where: str) -> int:
+    """``profile_runs`` where a profile is the point (``onnxbench profile``): at least one
+    run; 0 or false would measure nothing and print "no profile"."""
+    runs = profile_runs(value, where)
+    if runs < 1:
+        raise UserError(f"{where}={value!r}: a profile needs at least one profiled run "
+                        f"(1..{MAX_PROFILE_RUNS})")
+    return runs
 
 
 def node_placement(runtime: Runtime) -> dict[str, Any] | None:
@@ -67,4 +77,4 @@ def after_timing(runtime: Runtime, inputs: Mapping[str, Any], options: Mapping[s
     return node_placement(runtime), prof
 
 
-__all__ = ["after_timing", "node_placement", "run_profile"]
+__all__ = ["after_timing", "node_placement", "required_runs", "run_profile"]

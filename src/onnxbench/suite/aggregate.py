@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from onnxbench.core.case import point_id
-from onnxbench.core.errors import UserError
 from onnxbench.core.files import atomic_write_text
-from onnxbench.core.result import Result, read_results
+from onnxbench.core.result import Result
+from onnxbench.core.rundir import RunDir, existing_run_dir
 from onnxbench.measure.fold import (
     Folded,
     by_point,
@@ -132,10 +132,12 @@ def _rounded(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: _num(v) if isinstance(v, float) else v for k, v in doc.items()}
 
 
-def _plan_meta(run_dir: Path) -> dict[str, Any]:
+def _plan_meta(run: RunDir) -> dict[str, Any]:
     try:
-        doc = json.loads((run_dir / "configs" / "plan.json").read_text(encoding="utf-8"))
+        doc = json.loads(run.file("configs", "plan.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
+        return {}
+    if not isinstance(doc, dict):
         return {}
     return {"suite": doc.get("suite"), "ab_axes": doc.get("ab_axes") or {},
             "n_planned": doc.get("n_cases")}
@@ -143,11 +145,8 @@ def _plan_meta(run_dir: Path) -> dict[str, Any]:
 
 def aggregate(run_dir: Path | str) -> Summary:
     """Rebuild ``summary/`` from ``raw/`` (and the plan's name/axes); returns the rows."""
-    run = Path(run_dir)
-    if not (run / "raw").is_dir():
-        raise UserError(f"{run}: not a run directory (no raw/ folder); pass a directory "
-                        "made by `onnxbench run`")
-    results = read_results(run / "raw")  # UserError naming an unreadable result.json
+    run = existing_run_dir(run_dir)  # links out of it refused, in one line
+    results = run.read_results()  # UserError naming an unreadable result.json
     groups = by_point(results)
     folds = {pid: fold_results(rs) for pid, rs in groups.items()}
     rows = [summary_row(pid, rs, folds[pid]) for pid, rs in groups.items()]
@@ -159,7 +158,7 @@ def aggregate(run_dir: Path | str) -> Summary:
            "ab_axes": meta.get("ab_axes", {}),
            "noise": _rounded(noise.to_dict()) if noise else None,
            "columns": COLUMNS, "rows": rows}
-    out = run / "summary"
-    atomic_write_text(out / "summary.csv", _csv_text(rows))
-    atomic_write_text(out / "summary.json", json.dumps(doc, indent=1, default=str) + "\n")
-    return Summary(rows, out / "summary.csv", out / "summary.json", doc)
+    csv_path, json_path = run.file("summary", "summary.csv"), run.file("summary", "summary.json")
+    atomic_write_text(csv_path, _csv_text(rows))
+    atomic_write_text(json_path, json.dumps(doc, indent=1, default=str) + "\n")
+    return Summary(rows, csv_path, json_path, doc)

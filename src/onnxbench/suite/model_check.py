@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from onnxbench.core.errors import UserError
 from onnxbench.measure.shape_mix import main_length
 from onnxbench.model.case_data import CaseData, batch_from_inputs, check_against_graph
-from onnxbench.model.checks import check_bench_inputs, check_config
+from onnxbench.model.checks import check_bench_inputs, check_config, check_seq
 from onnxbench.model.frameworks import framework_of
 from onnxbench.model.onnxfile import is_onnx_file
 from onnxbench.model.zoo import resolve
@@ -50,6 +50,8 @@ def check_model(model: str, config: str | None = None, exporter: str | None = No
                    else [batch_from_inputs(graph, data) or 1])
         if not data.inputs:  # the user's own arrays are already in memory
             check_bench_inputs(graph, batches, seqs, shapes=data.shapes)
+        else:
+            check_seq(graph, seq, "--seq", data.shapes)
         check_against_graph(graph, data, batches, seq)
         return model, None, None, batches
     spec = resolve(model)

@@ -18,15 +18,17 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 
 from onnxbench.build.optimize import PRECISIONS
 from onnxbench.core.case import AB_FIELDS
 from onnxbench.core.errors import UserError, suggestion
 from onnxbench.core.load_spec import ScenarioBlock
 from onnxbench.core.options import OptionError, number
+from onnxbench.core.policy import bounds_problem
 from onnxbench.executors import EXECUTORS
 from onnxbench.measure.shape_mix import parse_mix
+from onnxbench.model.checks import check_model_seq
 from onnxbench.model.frameworks import framework_of, known_exporters
 from onnxbench.model.onnxfile import is_onnx_file
 from onnxbench.model.zoo import is_factory, resolve, spec_names
@@ -68,6 +70,16 @@ class MeasureSpec(BaseModel):
     max_time_s: Float | None = Field(None, gt=0)
     target_ci_pct: Float | None = Field(None, gt=0)
     unstable_iqr_ratio: Float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> MeasureSpec:
+        fields = self.model_dump(exclude_none=True)
+        if "runs" in fields:  # runs: N is min = max = N unless one is given beside it
+            fields = {"min_runs": fields["runs"], "max_runs": fields["runs"], **fields}
+        problem = bounds_problem(fields)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class Axes(BaseModel):
@@ -148,14 +160,15 @@ def check_names(suite: Suite) -> Problem | None:
     for i, entry in enumerate(suite.cases):
         checks.append(_check_models(i, entry, defaults=suite.defaults))
         checks.append(_check_axes(("cases", i), entry, entry))
-        checks.append(_check_data(i, entry))
+        checks.append(_check_data(i, entry, suite.defaults))
         checks.append(_check_ab(i, entry))
     return next((p for p in checks if p), None)
 
 
-def _check_data(i: int, entry: CaseEntry) -> Problem | None:
-    """``inputs`` (a readable file matching a bare graph's inputs), ``values`` and
-    ``seq_mix``: checked here so a mistake stops the suite before it runs."""
+def _check_data(i: int, entry: CaseEntry, defaults: Defaults) -> Problem | None:
+    """``inputs`` (a readable file matching a bare graph's inputs, with rows for every
+    batch), ``values`` and ``seq_mix``: checked here so a mistake stops the suite before it
+    runs (a dry run included)."""
     try:
         if entry.seq_mix is not None:
             parse_mix(entry.seq_mix)
@@ -165,9 +178,11 @@ def _check_data(i: int, entry: CaseEntry) -> Problem | None:
     try:
         for graph in graphs:
             if entry.inputs:
-                from onnxbench.model.input_files import read_inputs
+                from onnxbench.model.input_files import read_inputs, rows
 
-                read_inputs(entry.inputs, graph, entry.values)
+                feeds = read_inputs(entry.inputs, graph, entry.values)
+                for batch in entry.batch or defaults.batch or [1]:
+                    rows(feeds, graph, batch, f"--inputs {entry.inputs}")
             elif entry.values:
                 from onnxbench.model.inputs import synthesize
 
@@ -216,12 +231,20 @@ def _check_models(i: int, entry: CaseEntry, where: tuple = ("model",),
         loc = ("cases", i, *where, j)
         path = model_file(model)
         if path is not None:
+            if Path(path).is_dir():
+                return loc, f"model file {path!r} is a directory; give the model file in it"
             if not Path(path).is_file():
                 return loc, f"model file {path!r} not found; give an existing path or a zoo name"
+            problem = _seq_problem(i, entry, defaults, model)
+            if problem:
+                return problem
             continue
         spec, problem = _zoo_spec(model)
         if problem:
             return loc, problem
+        problem = _seq_problem(i, entry, defaults, model)
+        if problem:
+            return problem
         for k, config in enumerate(entry.config or []):
             if config is not None and config not in spec.configs:
                 return (("cases", i, "config", k),
@@ -231,6 +254,18 @@ def _check_models(i: int, entry: CaseEntry, where: tuple = ("model",),
         problem = _check_exporters(i, entry, defaults, model, spec)
         if problem:
             return problem
+    return None
+
+
+def _seq_problem(i: int, entry: CaseEntry, defaults: Defaults | None,
+                 model: str) -> Problem | None:
+    """A ``seq`` axis only for models with a sequence axis (``model.checks.check_seq``)."""
+    own = bool(entry.seq)
+    seqs = entry.seq if own else (defaults.seq if defaults else None)
+    try:
+        check_model_seq(model, max(seqs) if seqs else None, entry.shapes)
+    except UserError as exc:
+        return ("cases", i, "seq") if own else ("defaults", "seq"), str(exc)
     return None
 
 

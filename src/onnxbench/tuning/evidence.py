@@ -30,12 +30,12 @@ from onnxbench.core.files import atomic_write_text
 from onnxbench.core.load_spec import LoadSpec
 from onnxbench.core.metrics import METRICS
 from onnxbench.core.policy import MeasurePolicy
-from onnxbench.core.result import read_result, write_result
+from onnxbench.core.result import read_result
+from onnxbench.core.rundir import RunDir, create_run_dir
 from onnxbench.model.frameworks import framework_of
 from onnxbench.model.onnxfile import is_onnx_file
 from onnxbench.model.zoo import resolve
 from onnxbench.suite.plan import Plan
-from onnxbench.suite.rundir import RunDir
 from onnxbench.tuning.goals import Goal
 from onnxbench.tuning.policy import AB_BLOCK_S
 from onnxbench.tuning.records import ABOutcome, Evidence, Fidelity
@@ -99,11 +99,12 @@ class RunMeasure:
 
     def __init__(self, run: RunDir, target: Target, goal: Goal, *, env: dict[str, Any],
                  progress: Any = None, name: str = "tune") -> None:
-        from onnxbench.suite.rundir import read_plan
+        from onnxbench.suite.plan import read_plan
 
         self.run, self.target, self.goal, self.env = run, target, goal, env
         self.progress = progress or (lambda _p: None)
-        self.plan = read_plan(run) if (run.configs / "plan.json").is_file() else Plan(name, [])
+        self.plan = read_plan(run) if run.file("configs", "plan.json").is_file() \
+            else Plan(name, [])
         self.plan.description = f"tune: {goal.describe()}"
         self.broken: dict[str, str] = {}  # artifact key -> why its graph could not be built
 
@@ -116,7 +117,7 @@ class RunMeasure:
                 self.plan.cases.append(c)
                 self.plan.timeouts[c.case_id] = (case_timeout(c.scenario) if c.scenario
                                                  else TIMING_TIMEOUT_S)
-        atomic_write_text(self.run.configs / "plan.json", self.plan.to_json())
+        atomic_write_text(self.run.file("configs", "plan.json"), self.plan.to_json())
 
     def __call__(self, stage: str, fid: Fidelity, cands: list[Candidate], *,
                  limit_s: float | None = None) -> dict[str, Evidence]:
@@ -144,7 +145,7 @@ class RunMeasure:
         for key, group in cases.items():
             ev = out.get(key) or self.read(key, group, fid, limit)
             ev.build_s, ev.cached = build_s / len(cands), key in done
-            ev.findings = _findings(self.run.artifacts / group[0].artifact_key)
+            ev.findings = _findings(self.run.file("artifacts", group[0].artifact_key))
             out[key] = ev
         return out
 
@@ -192,7 +193,7 @@ class RunMeasure:
         if stopped:
             for r in stopped:  # the budget's doing, not the candidate's: resume runs it again
                 r.rerun = True
-                write_result(r, self.run.raw)
+                self.run.write_result(r)
             return Evidence(key, "budget", f"its case ran past the {limit_s:.0f} s left",
                             point_id=pid)
         if group[0].scenario is not None:
@@ -211,11 +212,10 @@ class RunMeasure:
     def compare(self, a: Candidate, b: Candidate, seconds: float) -> ABOutcome:
         """``ab`` of the two in ``<run>/ab/``, on the graphs this run already built."""
         from onnxbench.suite.ab import ABSettings, run_ab
-        from onnxbench.suite.rundir import create_run_dir
 
         fid = Fidelity("timing", AB_BLOCK_S)  # the cases' sides; ab times its own blocks
         ca, cb = (make_case(self.target, self.goal, c, fid) for c in (a, b))
-        ab_run = create_run_dir(self.run.path / "ab", "ab")
+        ab_run = create_run_dir(self.run.file("ab"), "ab")
         _share(self.run.artifacts, ab_run.artifacts)
         settings = ABSettings(max_time_s=max(seconds, 1.0), threshold=0.02, target_ci=0.01)
         res = run_ab(ca, cb, settings, run=ab_run, progress=self.progress)

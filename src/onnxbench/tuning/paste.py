@@ -15,6 +15,7 @@ import yaml
 from onnxbench.build.optimize import fusion_type
 from onnxbench.model.onnxfile import is_onnx_file
 from onnxbench.runtimes import runtime_class
+from onnxbench.runtimes.ort_options import LEVELS
 from onnxbench.tuning.goals import Goal
 from onnxbench.tuning.space import Candidate
 
@@ -65,8 +66,6 @@ def session_code(cand: Candidate, graph: str) -> str:
                ] if pad else []
     if cls.framework == "onnx":
         provider = getattr(cls, "PROVIDER", None) or "CPUExecutionProvider"
-        from onnxbench.runtimes.ort import LEVELS
-
         level = LEVELS.get(str(opts.get("graph_optimization_level") or "all"))
         return "\n".join([
             "import onnxruntime as ort",

@@ -22,8 +22,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from onnxbench.core.errors import UserError, did_you_mean
 from onnxbench.core.options import EXPORT_OPTIONS, OPTIMIZE_OPTIONS
 from onnxbench.runtimes import runtime_label
@@ -185,6 +183,8 @@ def space_keys() -> tuple[str, ...]:
 
 def parse_space(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str, list[Any]]:
     """``["precision=fp32,int8-dynamic", "threads=1"]`` (or a mapping) → {dim: values}."""
+    from onnxbench.suite.yamlsafe import option_value
+
     out: dict[str, list[Any]] = {}
     pairs: list[tuple[str, Any]] = []
     if isinstance(items, Mapping):
@@ -195,7 +195,8 @@ def parse_space(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str, li
             if not sep or not key.strip() or not value.strip():
                 raise UserError(f"--space {item!r}: expected KEY=V1,V2 (keys: "
                                 f"{', '.join(space_keys())})")
-            pairs.append((key.strip(), [yaml.safe_load(v.strip()) for v in value.split(",")]))
+            pairs.append((key.strip(), [option_value(v.strip(), f"--space {key.strip()}")
+                                        for v in value.split(",")]))
     for key, values in pairs:
         if key not in space_keys():
             near = did_you_mean(key, space_keys())

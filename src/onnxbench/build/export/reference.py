@@ -22,7 +22,7 @@ import numpy as np
 
 from onnxbench.core.errors import UserError, first_line
 from onnxbench.core.files import atomic_write_text
-from onnxbench.quality.parity import compare
+from onnxbench.quality.parity import compare, tolerances
 
 FORMAT = "onnxbench-reference/1"
 MAX_ELEMENTS = 400_000  # about 8 MB of JSON
@@ -85,6 +85,9 @@ def read_reference(path: Path) -> tuple[dict[str, dict[str, np.ndarray]],
                                         dict[str, list[np.ndarray]], dict[str, Any]]:
     """(inputs_by_key, outputs_by_key, meta) from reference.json; UserError if it is not one."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; pass the reference.json file that "
+                        "`onnxbench export` wrote (inside its output folder)")
     if not path.is_file():
         raise UserError(f"{path}: reference file not found; pass the reference.json "
                         "that `onnxbench export` wrote")
@@ -120,6 +123,7 @@ def verify(model_path: Path, reference_path: Path, rtol: float, atol: float) -> 
     error); UserError when the files are unusable or the input names do not match.
     """
     from onnxbench.model.inputs import load_onnx
+    rtol, atol = tolerances(rtol, atol)
     model = load_onnx(model_path)
     inputs, outputs, meta = read_reference(reference_path)
     init = {i.name for i in model.graph.initializer}
@@ -151,6 +155,7 @@ def verify_inputs(model_path: Path, inputs_path: Path, against: Path | None, rto
     inputs (e.g. the fp32 original of an optimised graph). Same shape as ``verify``'s."""
     from onnxbench.model.input_files import check_inputs, load_user_data
     from onnxbench.model.inputs import load_onnx
+    rtol, atol = tolerances(rtol, atol)
     model = load_onnx(model_path)
     data = load_user_data(inputs_path)
     feeds = check_inputs(model, data, values)

@@ -20,7 +20,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from onnxbench.build.optimize import fp16, fusion, int8, levels, truncate
+import onnxbench.build.optimize.fp16 as fp16
+import onnxbench.build.optimize.fusion as fusion
+import onnxbench.build.optimize.int8 as int8
+import onnxbench.build.optimize.levels as levels
+import onnxbench.build.optimize.truncate as truncate
 from onnxbench.build.optimize.concat import split_concats_file
 from onnxbench.build.optimize.embeddings import merge_file
 from onnxbench.build.optimize.fold import fold_file

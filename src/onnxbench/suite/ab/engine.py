@@ -26,6 +26,7 @@ from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case, point_id, tag_colliding_models
 from onnxbench.core.errors import Skip, UserError
 from onnxbench.core.files import atomic_write_text
+from onnxbench.core.rundir import RunDir, create_run_dir, write_configs
 from onnxbench.executors.base import ProgressFn
 from onnxbench.isolation.worker import WorkerOutcome, preload, run_isolated
 from onnxbench.measure.pairs import (
@@ -35,13 +36,13 @@ from onnxbench.measure.pairs import (
     run_sequential,
     run_units,
 )
+from onnxbench.measure.ratio import resolvable_str
 from onnxbench.measure.twolevel import PROCESS_PAIRED, components
 from onnxbench.runtimes.case_options import check_options
 from onnxbench.suite.ab.analysis import device as device_answer
 from onnxbench.suite.ab.settings import ABSettings
 from onnxbench.suite.ab.workers import Blocks, Measured, Processes, block_case
 from onnxbench.suite.plan import Plan
-from onnxbench.suite.rundir import RunDir, create_run_dir, write_configs
 from onnxbench.suite.runner import RunOutcome, collect_env, finish, prepare_artifacts
 
 AB_JSON = "ab.json"
@@ -72,7 +73,8 @@ class ABRun:
         if r.ci_low is None:
             return f"cannot tell ({r.note})"
         if r.verdict == "cannot tell" and r.resolvable_pct is not None:
-            return f"cannot tell (resolvable: ±{r.resolvable_pct:.2g} % in {o.elapsed_s:.0f} s)"
+            return (f"cannot tell (resolvable: {resolvable_str(r.resolvable_pct)} in "
+                    f"{o.elapsed_s:.0f} s)")
         return r.verdict
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,10 +135,10 @@ def run_ab(a: Case, b: Case, settings: ABSettings | None = None, *,
         result = _measure(run, sides, settings, design, env, progress, clock)
         plan.cases = result.cases
         plan.timeouts = {c.case_id: settings.timeout_s for c in result.cases}
-        atomic_write_text(run.configs / "plan.json", plan.to_json())
+        atomic_write_text(run.file("configs", "plan.json"), plan.to_json())
         answer = ABRun(run.path, a, b, settings, result.outcome, build_s, result.design,
                        result.levels, result.device)
-        atomic_write_text(run.path / AB_JSON, json.dumps(answer.to_dict(), indent=1,
+        atomic_write_text(run.file(AB_JSON), json.dumps(answer.to_dict(), indent=1,
                                                          default=str) + "\n")
         finish(run, RunOutcome(run.path))
         return answer

@@ -64,8 +64,11 @@ def make_case(side: Side, *, batch: int, seq: int | None, seed: int,
         validate_runtime_name(side.runtime)
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
+    from onnxbench.suite.schema import check_precision
+
     try:
         check_options(side.runtime, side.options)
+        check_precision(side.runtime, side.precision)
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
     onnx = is_onnx_file(side.model)
