@@ -30,7 +30,8 @@ from onnxbench.core.artifact import read_json
 from onnxbench.core.case import Case, point_id
 from onnxbench.core.errors import UserError
 from onnxbench.core.policy import MeasurePolicy
-from onnxbench.core.rundir import RunDir, open_run_dir
+from onnxbench.core.rundir import RunDir, existing_run_dir, open_run_dir
+from onnxbench.executors import make_executor
 from onnxbench.model.case_data import CaseData
 from onnxbench.model.checks import check_plan_inputs
 from onnxbench.profile import required_runs
@@ -42,6 +43,7 @@ from onnxbench.tuning import tune as run_tune
 if TYPE_CHECKING:
     from onnxbench.core.policy import MeasurePolicy
     from onnxbench.core.result import Result
+    from onnxbench.executors.base import Executor
     from onnxbench.report.compare import Comparison
     from onnxbench.suite.plan import Plan
     from onnxbench.suite.runner import Progress, RunOutcome
@@ -68,6 +70,11 @@ class Run:
     def rows(self) -> list[dict[str, Any]]:
         """One dict per point (``summary.json``'s rows: p50_ms, ci_low_ms, throughput, ...)."""
         return list(self.summary.get("rows", []))
+
+    @property
+    def summary_csv(self) -> Path | None:
+        """``summary/summary.csv`` when the run has a summary."""
+        return self.path / "summary" / "summary.csv" if self.summary else None
 
     @property
     def statuses(self) -> dict[str, int]:
@@ -277,16 +284,20 @@ def _policy(measure: MeasurePolicy | Mapping[str, Any] | None) -> MeasurePolicy:
 # ------------------------------------------------------------------ suites and runs
 
 def run_suite(suite: str | Path | Plan, *, out: str | Path = "runs", only: str | None = None,
-              progress: ProgressFn | None = None) -> Run:
+              progress: ProgressFn | None = None, executor: Executor | str | None = None,
+              run_dir: RunDir | None = None, suite_text: str | None = None) -> Run:
     """Run a suite (a built-in name, a YAML path, or a ``Plan``) into a fresh run directory
-    under ``out``; returns the run read back (summary rows, reports). Every case's inputs
-    are checked (``preflight.check_plan_inputs``, as ``onnxbench run`` does) before
-    anything is created or runs: a UserError names the case that cannot fit."""
+    under ``out`` (or ``run_dir``, made by the caller with ``create_run_dir`` so it knows
+    where to resume); returns the run read back (summary rows, reports). Every case's inputs
+    are checked (``preflight.check_plan_inputs``) before anything is created or runs: a
+    UserError names the case that cannot fit. ``executor``: where the cases run (an
+    ``Executor``, or a name: ``local``, the default, or ``ray``); ``suite_text``: the YAML a
+    ``Plan`` came from, kept in ``configs/suite.yaml``."""
     from onnxbench.suite import runner
     from onnxbench.suite.parse import load_suite
     from onnxbench.suite.plan import Plan, expand
 
-    text = None
+    text = suite_text
     if isinstance(suite, Plan):
         plan = suite
     else:
@@ -294,17 +305,38 @@ def run_suite(suite: str | Path | Plan, *, out: str | Path = "runs", only: str |
         plan = expand(parsed)
     check_plan_inputs(plan.cases)
     if only and not runner.select(plan.cases, only):
-        raise UserError(f"--only {only!r}: matches none of the {len(plan.cases)} case ids")
-    outcome = runner.run_suite(plan, out, suite_text=text, only=only, progress=progress)
+        raise UserError(f"--only {only!r}: matches none of the {len(plan.cases)} case ids; "
+                        "see them with --dry-run (without --only)")
+    outcome = runner.run_suite(plan, out, suite_text=text, only=only, progress=progress,
+                               run=run_dir, executor=_executor(executor))
     return _from_outcome(outcome)
 
 
 def resume(run_dir: str | Path, *, only: str | None = None,
-           progress: ProgressFn | None = None) -> Run:
-    """Run the cases of ``run_dir`` that have no result yet, then re-aggregate and report."""
+           progress: ProgressFn | None = None, trust: bool = False,
+           executor: Executor | str | None = None) -> Run:
+    """Run the cases of ``run_dir`` that have no result yet (with any executor), then
+    re-aggregate and report. A plan that names code or files outside the directory needs
+    ``trust``."""
     from onnxbench.suite import runner
 
-    return _from_outcome(runner.resume(run_dir, only=only, progress=progress))
+    return _from_outcome(runner.resume(run_dir, only=only, progress=progress, trust=trust,
+                                       executor=_executor(executor)))
+
+
+def aggregate(run_dir: str | Path) -> Run:
+    """Rebuild ``summary/`` (and the reports) from ``raw/`` alone; the run read back."""
+    from onnxbench.suite.runner import RunOutcome, finish
+
+    run = existing_run_dir(run_dir)  # a link out of it: one line, before the lock is taken
+    with run.lock():
+        return _from_outcome(finish(run, RunOutcome(run.path)))
+
+
+def _executor(executor: Executor | str | None) -> Executor | None:
+    if isinstance(executor, str):
+        return make_executor(executor)
+    return executor
 
 
 def compare(run_a: str | Path | Run, run_b: str | Path | Run, *,

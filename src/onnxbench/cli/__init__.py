@@ -7,16 +7,13 @@ builds the typer app and turns UserError / CheckFailed into one line and an exit
 from __future__ import annotations
 
 import importlib
-import platform
 import sys
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperGroup
 
-from onnxbench import __version__
-from onnxbench.core.errors import CheckFailed, UserError, os_error_message
+from onnxbench.core.errors import CheckFailed, UserError
 
 
 def quiet_flags(params: list[Any]) -> list[Any]:
@@ -54,6 +51,11 @@ app = typer.Typer(
 def version_line() -> str:
     """``onnxbench 0.1.0 (onnxruntime 1.32.0, torch 2.13.0+cpu, Python 3.11.7)``: read from
     the installed packages' metadata, nothing imported."""
+    import platform
+    from importlib import metadata
+
+    from onnxbench import __version__
+
     found = []
     for name in ("onnxruntime", "onnxruntime-gpu", "torch"):
         try:
@@ -109,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"onnxbench: check failed: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except OSError as exc:  # full disk, read-only, permissions, a file in the way: one line
+        from onnxbench.core.errors import os_error_message
+
         print(f"onnxbench: error: {os_error_message(exc)}", file=sys.stderr)
         sys.exit(UserError.exit_code)
     except typer.Exit as exc:

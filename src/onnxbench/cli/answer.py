@@ -9,8 +9,6 @@ from typing import Any
 
 from rich.console import Console
 
-from onnxbench.core.errors import first_line
-
 
 def run_answers(run_dir: Path | str) -> tuple[list[str], list[str]]:
     """(profile lines, answer sentences) of a run directory, from its files."""
@@ -27,6 +25,8 @@ def print_answer(run_dir: Path | str, out: Console, *, profiles: bool = True) ->
     try:
         lines, sentences = run_answers(run_dir)
     except Exception as exc:  # noqa: BLE001 - the tables and paths are printed already
+        from onnxbench.core.errors import first_line
+
         out.print(f"no answer sentence: {first_line(exc)}", highlight=False, soft_wrap=True)
         return
     for line in lines if profiles else []:

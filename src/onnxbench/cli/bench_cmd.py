@@ -15,7 +15,6 @@ from typing import Any
 
 import typer
 
-from onnxbench.api import bench_plan, run_suite
 from onnxbench.cli.common import (
     check_report_written,
     console,
@@ -134,6 +133,8 @@ def plan_of(model: str, runtime: list[str], batch: str | None, seq: str | None, 
             processes: int = 1) -> Any:
     """The flags (``bench``'s, and ``profile``'s) as a checked Plan (``api.bench_plan``);
     the API's argument names in its messages become the flags'."""
+    from onnxbench.api import bench_plan
+
     try:
         return bench_plan(model, runtime, parse_int_list("--batch", batch) if batch else None,
                           seq=parse_int_list("--seq", seq) if seq else None, config=config,
@@ -146,6 +147,7 @@ def plan_of(model: str, runtime: list[str], batch: str | None, seq: str | None, 
 
 
 def _run(plan: Any, out: Path, quiet: bool) -> Any:
+    from onnxbench.api import run_suite
 
     with progress_display(quiet, plan.cases) as progress:
         return run_suite(plan, out=out, progress=progress)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -15,20 +14,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.measure import Measurement
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.table import Table as RichTable
 
 from onnxbench.core.errors import UserError
-from onnxbench.core.numbers import sig
 
 SERIES_KEYS = ("model", "config", "exporter", "runtime", "precision", "options")
 LABEL_WIDTH = 60
@@ -67,6 +54,8 @@ def check_report_written(error: str | None, run_dir: Path | str) -> None:
 
 
 def _ms(value: Any) -> str:
+    from onnxbench.core.numbers import sig
+
     return "—" if value is None else sig(value)
 
 
@@ -101,6 +90,8 @@ def _common_options(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _note(r: dict[str, Any]) -> str:
     """The Note cell: UNSTABLE with its measure, a status with its reason, or a remark."""
+    import re
+
     reason = r.get("reason") or ""
     if r.get("unstable"):
         iqr = re.search(r"IQR/median = ([\d.]+)", reason)
@@ -137,6 +128,10 @@ def _accuracy(rows: list[dict[str, Any]]) -> tuple[str, dict[int, str]] | None:
 def _latency_table(title: str, group: list[dict[str, Any]], out: Console) -> Any:
     """One series' table, fitted to the console (P95, Mean, P99, Items/s go first, in that
     order, where it is narrow: the median, its CI, the accuracy and the note stay)."""
+    from rich.table import Table
+
+    from onnxbench.core.numbers import sig
+
     rows = sorted(group, key=lambda r: (r["batch"], r.get("seq") or 0))
     has_seq = any(r.get("seq") is not None for r in rows)
     acc = _accuracy(rows)
@@ -190,6 +185,8 @@ def fit_columns(build: Callable[[list[str]], Any], out: Console,
     """``build(left_out)`` → a rich table; while it is wider than ``out``, leave out the
     ``optional`` columns (a name, or names that go together) in order, and say so in the
     caption. Essential columns are the builder's to mark ``no_wrap``."""
+    from rich.measure import Measurement
+
     drop: list[str] = []
     table = build(drop)
     wide = out.options.update_width(10**4)  # the table's natural width, not the console's
@@ -209,6 +206,8 @@ def rich_table(table: Any, out: Console, *, optional: Sequence[str | tuple[str, 
     """A report ``Table`` (the same content as report.md) as a rich table that fits ``out``
     (``fit_columns``): the first column and those named in ``keep`` never wrap.
     ``styles``: a rich style per row (e.g. a verdict's colour), or None."""
+    from rich.table import Table as RichTable
+
     headers = list(table.headers)
 
     def build(drop: list[str]) -> RichTable:
@@ -253,6 +252,14 @@ def progress_display(quiet: bool = False, cases: Iterable[Any] = ()
                      ) -> Iterator[Callable[[Any], None]]:
     """A progress callback: a rich bar (case, done/total, ETA) on a terminal, else log lines;
     ``cases`` (the plan's) name each case by what tells it apart, not by its id."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     err = console(stderr=True)
     labels = progress_labels(cases)

@@ -13,9 +13,7 @@ from typing import Annotated
 
 from onnxbench.cli.flags import declared
 from onnxbench.core.errors import UserError
-from onnxbench.measure.shape_mix import parse_mix
 from onnxbench.model.case_data import CaseData, batch_from_inputs, check_against_graph
-from onnxbench.quality.labelled import check_metric
 
 RANGE_HELP = ("NAME=LOW:HIGH, both ends inclusive: input_ids=0:29999, sr=16000:16000 is "
               "exactly 16000 (repeatable)")
@@ -56,9 +54,13 @@ def case_data(shape: list[str], range_: list[str], value: list[str], inputs: Pat
         load_user_data(inputs)  # readable, in a known layout
         data.inputs = str(inputs)
     if seq_mix:
+        from onnxbench.measure.shape_mix import parse_mix
+
         data.seq_mix = parse_mix(seq_mix, "--seq-mix")
     if accuracy_data is not None:
         from onnxbench.model.input_files import load_user_data
+        from onnxbench.quality.labelled import check_metric
+
         load_user_data(accuracy_data, "--accuracy-data")  # readable, finite, a known layout
         data.options.update(accuracy_data=str(accuracy_data),
                             metric=check_metric(metric or "accuracy"))

@@ -8,18 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich import box
-from rich.markup import escape
-from rich.table import Table
 
-from onnxbench.build.export.reference import verify, verify_inputs
 from onnxbench.cli.common import console, fit_columns, parse_int_list
 from onnxbench.cli.flags import alias
 from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import CheckFailed, UserError
-from onnxbench.core.options import ExportOptions, checked
-from onnxbench.model.frameworks import framework_of, known_exporters
-from onnxbench.model.zoo import resolve
 from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL, tolerances
 
 RTOL_HELP = f"relative tolerance of the parity check (default {DEFAULT_RTOL:g})"
@@ -29,6 +22,8 @@ JSON_HELP = "print one JSON document instead of tables"
 
 def _esc(text: Any) -> str:
     """Escape rich markup: shapes such as [batch, 4, 1] would be eaten as tags."""
+    from rich.markup import escape
+
     return escape(str(text))
 
 
@@ -72,6 +67,9 @@ def _matrix_table(matrix, out):
     """The exporter matrix, fitted to ``out``: the variant (``+pad2``, ``+fix`` rows differ
     only there), status, lint and parity cells never wrap; opset, nodes, size and export
     time are left out, in that order, where the terminal is too narrow."""
+    from rich import box
+    from rich.table import Table
+
     title = f"exporter matrix: {matrix.model}" + (f" ({matrix.config})" if matrix.config else "")
     facts = ("export s", "opset", "nodes", "size")
 
@@ -106,6 +104,8 @@ def _matrix_cells(row) -> dict[str, str]:
 
 
 def _findings_table(title: str, findings: list):
+    from rich.table import Table
+
     table = Table(title=_esc(title))
     for col in ("severity", "rule", "op", "node", "message"):
         table.add_column(col, overflow="fold")
@@ -169,6 +169,10 @@ def export_command(
     written, and check parity against the source model (PyTorch or TensorFlow) at every
     batch size."""
     from onnxbench.build.export.matrix import export_matrix, model_stem
+    from onnxbench.core.options import ExportOptions, checked
+    from onnxbench.model.frameworks import framework_of, known_exporters
+    from onnxbench.model.zoo import resolve
+
     tolerances(rtol, atol, ("--rtol", "--atol"))
     checked(ExportOptions, "opset", opset, "--opset")
     choices = (*known_exporters(), "all")
@@ -221,6 +225,9 @@ def verify_command(
 ) -> None:
     """Check an ONNX file on ONNX Runtime (CPU) against a reference.json, or on your own
     inputs against their expected outputs or another .onnx; exit 1 on mismatch."""
+    from rich.table import Table
+
+    from onnxbench.build.export.reference import verify, verify_inputs
     from onnxbench.model.inputs import parse_value
 
     tolerances(rtol, atol, ("--rtol", "--atol"))
@@ -306,6 +313,8 @@ def inspect_command(
 
 
 def _print_inspect(info: dict[str, Any]) -> None:
+    from rich.table import Table
+
     out = console()
     producer = f"{info['producer']['name']} {info['producer']['version']}".strip()
     opsets = ", ".join(f"{d} {v}" for d, v in info["opsets"].items())

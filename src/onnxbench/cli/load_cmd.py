@@ -15,14 +15,11 @@ import json
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from onnxbench.cli.common import parse_int_list
 from onnxbench.cli.data_opts import RangeFlag, ShapeFlag, ValueFlag, case_data
 from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
-from onnxbench.core.load_spec import parse_number_list, parse_time
-from onnxbench.runtimes import validate_runtime_name
 
 
 def _split(values: list[str]) -> list[str]:
@@ -30,6 +27,8 @@ def _split(values: list[str]) -> list[str]:
 
 
 def _rich_table(table):
+    from rich.table import Table
+
     out = Table(title=table.title, title_justify="left")
     for i, head in enumerate(table.headers):
         out.add_column(head, justify="right" if i else "left")
@@ -148,6 +147,8 @@ def load(
 
 def _confirm_s(text: str | None) -> float | None:
     """``--confirm 20s`` → 20.0; ``0`` (or ``off``) → 0.0, no confirmation; None: the default."""
+    from onnxbench.core.load_spec import parse_time
+
     if text is None:
         return None
     if text.strip().lower() in ("0", "0s", "off", "none"):
@@ -159,6 +160,8 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
            layout, workers, threads, max_batch, max_delay, arrival, generator, duration,
            resolution, confirm, no_ceiling, batch, seq, config, exporter, data):
     """Flags → validated cases (UserError, one line, before anything runs)."""
+    from onnxbench.core.load_spec import parse_number_list, parse_time
+    from onnxbench.runtimes import validate_runtime_name
     from onnxbench.suite.load_plan import load_cases, load_specs, scenario_name
     from onnxbench.suite.model_check import check_model
 

@@ -13,14 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from onnxbench.build.optimize import apply_optimizations
 from onnxbench.cli.common import parse_int_list
 from onnxbench.cli.flags import one_value
 from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
-from onnxbench.model.zoo import is_factory
 
 
 def _precision(fp16: bool, int8: str | None) -> str:
@@ -59,6 +56,8 @@ def _kb(n: int) -> str:
 
 
 def _render(doc: dict[str, Any]) -> None:
+    from rich.table import Table
+
     from onnxbench.cli.common import console as make_console
 
     console = make_console()
@@ -130,7 +129,10 @@ def optimize(
 ) -> None:
     """Write optimised ONNX graphs and a change report (nodes, fused ops, size, what did not
     fuse)."""
+    from onnxbench.build.optimize import apply_optimizations
     from onnxbench.model.inputs import parse_range
+    from onnxbench.model.zoo import is_factory
+
     precision = _precision(fp16, int8)
     int8_flags = {"--per-channel": per_channel, "--reduce-range": reduce_range,
                   "--int8-op-types": int8_op_types}

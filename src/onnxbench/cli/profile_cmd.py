@@ -18,20 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table as RichTable
 
-from onnxbench.api import PROFILE_TIMING
 from onnxbench.cli.data_opts import InputsFlag, RangeFlag, SeqMixFlag, ShapeFlag, ValueFlag
 from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
-from onnxbench.core.rundir import existing_run_dir
-from onnxbench.profile import required_runs
-from onnxbench.profile.attribution import attribute, profile_of
 
 
 def _rich_table(table):
     """A report ``Table`` as a rich table (same content as report.md)."""
+    from rich.markup import escape
+    from rich.table import Table as RichTable
+
     out = RichTable(title=escape(table.title), title_justify="left")
     for i, h in enumerate(table.headers):
         out.add_column(escape(h), justify="left" if i == 0 else "right", overflow="fold")
@@ -52,11 +49,14 @@ def _node_table(prof: dict[str, Any], top: int):
 
 
 def _results(run_dir: Path) -> list:
+    from onnxbench.core.rundir import existing_run_dir
+
     return existing_run_dir(run_dir).read_results()
 
 
 def _print(results: list, top: int) -> None:
     from onnxbench.cli.common import console as make_console
+    from onnxbench.profile.attribution import attribute, profile_of
     from onnxbench.report.profile_tables import Explained, attribution_table, op_type_table
 
     console = make_console()
@@ -122,8 +122,11 @@ def profile_command(
     json_out: bool = opt("--json", False),
 ) -> None:
     """Per-operator profile (untimed pass) and node placement of MODEL on each runtime."""
+    from onnxbench.api import PROFILE_TIMING
     from onnxbench.cli.bench_cmd import _run, plan_of
     from onnxbench.cli.data_opts import case_data
+    from onnxbench.profile import required_runs
+
     n_runs = required_runs(runs, "--runs")
     if top < 1:
         raise UserError(f"--top {top}: give a positive number of nodes")

@@ -12,7 +12,6 @@ import typer
 from onnxbench.cli.common import console as make_console
 from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
-from onnxbench.core.rundir import existing_run_dir
 
 
 def _formats(text: str) -> list[str]:
@@ -38,6 +37,7 @@ def report(run_dir: Path = typer.Argument(..., help="run directory (runs/<suite>
                                           help="totals: the number of runs a total sums"),
            as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """Write report.md and report.html into RUN_DIR: tables, crossovers, speed-ups, A/B."""
+    from onnxbench.core.rundir import existing_run_dir
     from onnxbench.report import build_report, save_report
     from onnxbench.report.rundata import load_run
     from onnxbench.report.table_specs import parse_layouts

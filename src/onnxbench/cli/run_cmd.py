@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -22,10 +22,10 @@ from onnxbench.cli.common import (
     render_tables,
 )
 from onnxbench.cli.flags import option as opt
-from onnxbench.core.errors import UserError, os_error_message
-from onnxbench.core.rundir import RunDir, create_run_dir, existing_run_dir, open_run_dir
-from onnxbench.executors import make_executor
-from onnxbench.model.checks import check_plan_inputs
+from onnxbench.core.errors import UserError
+
+if TYPE_CHECKING:
+    from onnxbench.api import Run
 
 
 def _dry_run(plan, only: str | None, json_out: bool) -> None:
@@ -55,41 +55,40 @@ def _dry_run(plan, only: str | None, json_out: bool) -> None:
                   + "; ".join(reasons), highlight=False, soft_wrap=True, markup=False)
 
 
-def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
-    rows = outcome.summary.rows if outcome.summary else []
-    report = [str(p) for p in outcome.report] if isinstance(outcome.report, list) else []
+def _print_run(run: Run, json_out: bool) -> None:
+    """What ``run``, ``run --resume`` and ``aggregate`` print about the run (``api.Run``)."""
     from onnxbench.cli.answer import answer_doc, print_answer
 
+    reports = [str(p) for p in run.reports]
     if json_out:
-        doc: dict[str, Any] = {"run_dir": str(outcome.run_dir), "summary": outcome.summary.document
-                               if outcome.summary else None, "reports": report,
-                               "report_error": outcome.report_error,
-                               **answer_doc(outcome.run_dir)}
+        doc: dict[str, Any] = {"run_dir": str(run.path), "summary": run.summary or None,
+                               "reports": reports, "report_error": run.report_error,
+                               **answer_doc(run.path)}
         typer.echo(json.dumps(doc, indent=1, default=str))
-        check_report_written(outcome.report_error, outcome.run_dir)
+        check_report_written(run.report_error, run.path)
         return
     out = console()
-    render_tables([r for r in rows if not r.get("scenario")], out)
-    if any(r.get("scenario") for r in rows):
+    render_tables([r for r in run.rows if not r.get("scenario")], out)
+    if any(r.get("scenario") for r in run.rows):
         from onnxbench.cli.load_cmd import render_load
 
-        render_load(outcome.run_dir, out)
-    if outcome.summary:
-        statuses = outcome.summary.document.get("statuses", {})
-        out.print("cases: " + ", ".join(f"{n} {s}" for s, n in statuses.items()),
-                      highlight=False)
-        out.print(f"summary: {outcome.summary.csv_path}", highlight=False, soft_wrap=True)
-    for path in report:
+        render_load(run.path, out)
+    if run.summary:
+        out.print("cases: " + ", ".join(f"{n} {s}" for s, n in run.statuses.items()),
+                  highlight=False)
+        out.print(f"summary: {run.summary_csv}", highlight=False, soft_wrap=True)
+    for path in reports:
         out.print(f"report: {path}", highlight=False, soft_wrap=True)
-    out.print(f"run directory: {outcome.run_dir}", highlight=False, soft_wrap=True)
-    print_answer(outcome.run_dir, out)
-    check_report_written(outcome.report_error, outcome.run_dir)
+    out.print(f"run directory: {run.path}", highlight=False, soft_wrap=True)
+    print_answer(run.path, out)
+    check_report_written(run.report_error, run.path)
 
 
 def _executor(spec, name: str | None, address: str | None, cases, connect: bool = True):
     """The executor the flags (or else the suite's ``executor:``) ask for, opened: a case it
     cannot place, a cluster it cannot join or Ray's extra missing fails before anything runs.
     ``connect=False`` (a dry run): only the checks that start nothing (``Executor.check``)."""
+    from onnxbench.executors import make_executor
     from onnxbench.suite.schema import ExecutorSpec
 
     spec = spec or ExecutorSpec()
@@ -107,6 +106,7 @@ def _executor(spec, name: str | None, address: str | None, cases, connect: bool 
 
 def _suite_executor(run_dir: Path):
     """The ``executor:`` of the suite a run directory was made from (None: not recorded)."""
+    from onnxbench.core.rundir import RunDir
     from onnxbench.suite.parse import executor_spec
     from onnxbench.suite.yamlsafe import read_suite_text
 
@@ -116,6 +116,7 @@ def _suite_executor(run_dir: Path):
 
 def _pending(run_dir: Path, only: str | None, trust: bool):
     """The cases a resume would run, checked as resume checks them (before Ray starts)."""
+    from onnxbench.core.rundir import open_run_dir
     from onnxbench.suite.plan import read_plan
     from onnxbench.suite.runner import select
     from onnxbench.suite.trust import check_resume
@@ -127,12 +128,9 @@ def _pending(run_dir: Path, only: str | None, trust: bool):
 
 
 def _aggregate_only(run_dir: Path, json_out: bool) -> None:
-    from onnxbench.suite.runner import RunOutcome, finish
+    from onnxbench import api
 
-    run = existing_run_dir(run_dir)  # a link out of it: one line, before the lock is taken
-    with run.lock():
-        outcome = finish(run, RunOutcome(run.path))
-    _print_outcome(outcome, json_out)
+    _print_run(api.aggregate(run_dir), json_out)
 
 
 def run(
@@ -159,6 +157,8 @@ def run(
         "a local cluster, or RAY_ADDRESS)"),
 ) -> None:
     """Run a suite: one isolated worker per case, results in runs/<suite>_<time>/."""
+    from onnxbench import api
+    from onnxbench.model.checks import check_plan_inputs
     from onnxbench.suite import expand, load_suite, runner
 
     if aggregate_only:
@@ -184,30 +184,32 @@ def run(
     if dry_run:  # what the run would refuse before it starts, the dry run refuses too
         _executor(parsed.executor, executor, ray_address, selected, connect=False).close()
         return _dry_run(plan, only, json_out)
+    from onnxbench.core.rundir import create_run_dir
+
     ex = _executor(parsed.executor, executor, ray_address, selected)
     with closing(ex):
         run_dir = create_run_dir(out, plan.suite)
         with progress_display(quiet, selected) as progress:
-            outcome = _interruptible(
-                lambda: runner.run_suite(plan, out, suite_text=text, only=only,
-                                         progress=progress, run=run_dir, executor=ex),
+            done = _interruptible(
+                lambda: api.run_suite(plan, out=out, suite_text=text, only=only,
+                                      progress=progress, run_dir=run_dir, executor=ex),
                 run_dir.path)
-    _print_outcome(outcome, json_out)
+    _print_run(done, json_out)
 
 
 def _resume(run_dir: Path, only: str | None, quiet: bool, json_out: bool,
             executor: str | None, ray_address: str | None, trust: bool) -> None:
     """``run --resume``: the cases without a result, with the executor asked for (else the
     suite's); a run may be resumed with another executor than the one that started it."""
+    from onnxbench import api
     from onnxbench.cli.common import progress_display
-    from onnxbench.suite import runner
 
     pending = _pending(run_dir, only, trust)  # first: the run directory checked whole
     ex = _executor(_suite_executor(run_dir), executor, ray_address, pending)
     with progress_display(quiet, pending) as progress, closing(ex):
-        outcome = _interruptible(lambda: runner.resume(run_dir, only=only, progress=progress,
-                                                       trust=trust, executor=ex), run_dir)
-    _print_outcome(outcome, json_out)
+        done = _interruptible(lambda: api.resume(run_dir, only=only, progress=progress,
+                                                 trust=trust, executor=ex), run_dir)
+    _print_run(done, json_out)
 
 
 def _interruptible(fn, run_dir: Path):
@@ -220,6 +222,8 @@ def _interruptible(fn, run_dir: Path):
                    f"with `{_resume_command(run_dir)}`", err=True)
         raise typer.Exit(130) from None
     except OSError as exc:
+        from onnxbench.core.errors import os_error_message
+
         raise UserError(f"{os_error_message(exc)}; finished cases are saved in {run_dir}; once "
                         f"fixed, continue with `{_resume_command(run_dir)}`") from None
 
@@ -227,6 +231,7 @@ def _interruptible(fn, run_dir: Path):
 def _resume_command(run_dir: Path) -> str:
     """``onnxbench run --resume DIR``, with ``--trust`` when its plan needs it (the user
     just made this directory, so it is theirs to trust)."""
+    from onnxbench.core.rundir import open_run_dir
     from onnxbench.suite.plan import read_plan
     from onnxbench.suite.trust import plan_references
 

@@ -8,13 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-import onnxbench
 from onnxbench.cli.flags import alias
 from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
-from onnxbench.core.numbers import sig
 
 
 def _print_dry_run(result: Any, out: Any) -> None:
@@ -31,7 +28,9 @@ def _print_dry_run(result: Any, out: Any) -> None:
 
 
 def _print_answer(result: Any, out: Any) -> None:
+    from rich.table import Table
 
+    from onnxbench.core.numbers import sig
     from onnxbench.report.tune_section import ci_text
 
     table = Table(title="candidates (the pick, ties and the Pareto front first)",
@@ -99,6 +98,7 @@ def tune(
 ) -> int:
     """What should I deploy? Search runtimes, precisions, passes, threads and serving for
     GOAL within --budget; print the evidence, what to paste, and the answer."""
+    import onnxbench
     from onnxbench.cli.common import console, progress_display
 
     if (model is None) == (resume is None):

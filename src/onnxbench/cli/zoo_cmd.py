@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.table import Table
-
-from onnxbench.model.zoo.catalog import describe_zoo
 
 
 def _human(n: int | None) -> str:
@@ -28,8 +25,11 @@ def zoo(model: str | None = typer.Argument(None, help="only this model (a zoo na
         as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """List the zoo's models with their configs, inputs and settings (instant: nothing heavy
     is imported); parameter counts with --params or for one MODEL."""
+    from rich.table import Table
 
     from onnxbench.cli.common import console as make_console
+    from onnxbench.model.zoo.catalog import describe_zoo
+
     counted = params or model is not None
     rows = describe_zoo(model, params=counted)
     if as_json:

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.core.options import HarnessOptions, checked
 from onnxbench.quality.metrics import cosine
 
 DEFAULT_RTOL = 1e-3
@@ -29,6 +28,8 @@ def tolerances(rtol: float, atol: float, labels: tuple[str, str] = ("rtol", "ato
     """(rtol, atol) as the harness options validate them (finite numbers >= 0: a negative
     tolerance passes nothing, or everything once ``min_atol`` is read as an answer); a
     one-line UserError naming ``labels`` (the flags, for the command line) otherwise."""
+    from onnxbench.core.options import HarnessOptions, checked  # see LAZY_MODULES
+
     return (checked(HarnessOptions, "rtol", rtol, labels[0]),
             checked(HarnessOptions, "atol", atol, labels[1]))
 

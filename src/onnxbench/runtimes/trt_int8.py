@@ -15,6 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onnxbench.build.optimize.int8 import (
+    TRT_TABLE,
+    synthetic_calibration,
+    trt_calibration_table,
+    zoo_calibration,
+)
+
 if TYPE_CHECKING:
     from onnxbench.model.bundle import Bundle
 
@@ -30,16 +37,12 @@ def needs_table(opts: Any) -> bool:
 def calibrate(bundle: Bundle, opts: Any, provider_options: dict[str, str]) -> dict[str, Any]:
     """Write the table for ``bundle``'s graph and point ``provider_options`` at it (in place);
     returns the record of what was done."""
-    from onnxbench.build.optimize.int8 import TRT_TABLE, trt_calibration_table, zoo_calibration
-
     onnx_path = Path(str(bundle.onnx_path))
     folder = Path(opts.trt_engine_cache_dir) if opts.trt_engine_cache_dir else \
         onnx_path.parent / "trt_int8"
     if bundle.spec is not None:
         feeds, source = zoo_calibration(bundle.model, bundle.config, count=8, batch=8)
     else:  # a bare ONNX file: seeded inputs from its declared shapes
-        from onnxbench.build.optimize.int8 import synthetic_calibration
-
         feeds, source = synthetic_calibration(onnx_path), "seeded example inputs (a bare graph)"
     done = trt_calibration_table(onnx_path, feeds, folder, source=source)
     provider_options.update({TABLE_OPTION: TRT_TABLE, "trt_engine_cache_path": str(folder),

@@ -23,7 +23,6 @@ from onnxbench.build.optimize.passes import (
     pass_options,
 )
 from onnxbench.build.optimize.report import ChangeReport, summarize_graph
-from onnxbench.model.inputs import load_onnx
 
 
 @dataclass(frozen=True)
@@ -50,6 +49,8 @@ def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp3
     ``ranges`` (calibration inputs of a bare graph). With nothing requested the result is
     the input graph and an empty step list.
     """
+    from onnxbench.model.inputs import load_onnx  # onnx: the CLI's start does without it
+
     opts = {**opts, "precision": precision, "level": level, "fuse": fuse,
             "model_type_hint": model_type_hint, "calibration_inputs": calibration_inputs}
     for p in PASSES:
