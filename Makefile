@@ -28,7 +28,8 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadgroup -m "not timing"
+	$(VENV)/bin/pytest -q -m timing
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
