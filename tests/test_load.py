@@ -294,7 +294,8 @@ def test_peak_table_shows_the_confirmed_peak_beside_the_search_rate():
     rec = LoadRecord(scenario="peak", generator="LoadGen", layout="shared", workers=1,
                      peak=peak)
     point = SimpleNamespace(case=SimpleNamespace(scenario=spec), status="ok", reason=None)
-    lp = LoadPoint(point, [rec], label="ORT CPU", peak=729.0, search=1000.0, p={"p50": 2.0})
+    lp = LoadPoint(point=point, records=[rec], label="ORT CPU", peak=729.0, search=1000.0,
+                   p={"p50": 2.0})
     table = peak_table("m", [lp])
     (row,) = table.rows
     cells = dict(zip(table.headers, [c.text for c in row], strict=True))

@@ -15,11 +15,11 @@ than throughput.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from onnxbench.isolation.threads import THREAD_OPTIONS, requested_threads
-from onnxbench.measure.fold import fold_load
+from onnxbench.measure.fold import LoadFolded, fold_load
 from onnxbench.report.fmt import DASH, one_line, pct, plain, short_reason, sig
 from onnxbench.report.labels import runtime_framework, runtime_label
 from onnxbench.report.rundata import Point
@@ -34,22 +34,11 @@ def is_load(point: Point) -> bool:
 
 
 @dataclass
-class LoadPoint:
-    """One load point, repeats folded (means of the ok repeats' figures)."""
+class LoadPoint(LoadFolded):
+    """One load point: its figures folded (``measure.fold.fold_load``), its label."""
 
-    point: Point
-    records: list[Any]
+    point: Any = None  # the report's Point
     label: str = ""
-    qps: float | None = None       # achieved requests/s (peak: at the best probe)
-    items: float | None = None     # inferences/s = qps × batch
-    p: dict[str, float | None] = field(default_factory=dict)  # p50/p90/p95/p99 (ms)
-    peak: float | None = None      # the peak's target rate (confirmed when confirmation ran)
-    search: float | None = None    # peak: the short-window search's rate
-    confidence: float | None = None
-    limited: list[str] = field(default_factory=list)  # harness reasons
-    rho: float | None = None       # utilisation (at the best probe for a peak)
-    queue: Any = None              # the Stationarity record of the (first) repeat
-    lower: Any = None              # a failed peak search's lower bound (a Probe)
 
     @property
     def case(self):
@@ -112,12 +101,8 @@ def _confirm_note(lp: LoadPoint, peak: Any) -> list[str]:
 
 def fold(point: Point) -> LoadPoint:
     """The point's load figures (``measure.fold.fold_load``: the one fold) and its label."""
-    folded = fold_load(point.results)
-    lp = LoadPoint(point, folded.records, label=serving_label(point.case))
-    for name in ("qps", "items", "p", "peak", "search", "confidence", "limited", "rho",
-                 "queue", "lower"):
-        setattr(lp, name, getattr(folded, name))
-    return lp
+    return LoadPoint(**vars(fold_load(point.results)), point=point,
+                     label=serving_label(point.case))
 
 
 # ---- labels ------------------------------------------------------------------------
