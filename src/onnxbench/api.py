@@ -29,7 +29,6 @@ from onnxbench.core.errors import UserError
 if TYPE_CHECKING:
     from onnxbench.core.policy import MeasurePolicy
     from onnxbench.core.result import Result
-    from onnxbench.model.case_data import CaseData
     from onnxbench.report.compare import Comparison
     from onnxbench.suite.plan import Plan
     from onnxbench.suite.runner import Progress, RunOutcome
@@ -61,6 +60,24 @@ class Run:
         """How many cases ended how: ``{"ok": 4, "skipped": 1}``."""
         return dict(self.summary.get("statuses", {}))
 
+    @property
+    def status(self) -> str:
+        """``ok``, ``partial`` (some cases failed), ``failed`` (no case succeeded),
+        ``skipped`` (every case skipped here) or ``empty``."""
+        from onnxbench.suite.aggregate import run_status
+
+        return run_status(self.summary)
+
+    def check(self) -> Run:
+        """This run; ``RunFailed`` (with the first reason) when no case succeeded."""
+        from onnxbench.core.errors import RunFailed
+        from onnxbench.suite.aggregate import failure_line
+
+        line = failure_line(self.summary, self.path)
+        if line:
+            raise RunFailed(line, self)
+        return self
+
     def point(self, **fields: Any) -> dict[str, Any]:
         """The one row whose fields equal ``fields`` (``runtime="ort-cpu", batch=8``)."""
         found = [r for r in self.rows if all(r.get(k) == v for k, v in fields.items())]
@@ -77,13 +94,16 @@ class Run:
 
     def __str__(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in self.statuses.items()) or "no results"
-        return f"run {self.path} ({len(self.rows)} points; {counts})"
+        failed = " FAILED: no case succeeded" if self.status == "failed" else ""
+        return f"run {self.path} ({len(self.rows)} points; {counts}){failed}"
 
 
-def _from_outcome(outcome: RunOutcome) -> Run:
+def _from_outcome(outcome: RunOutcome, check: bool = True) -> Run:
+    """The run read back; with ``check``, ``RunFailed`` when no case succeeded."""
     reports = [Path(p) for p in outcome.report] if isinstance(outcome.report, list) else []
     summary = outcome.summary.document if outcome.summary else {}
-    return Run(Path(outcome.run_dir), summary, reports, outcome.report_error)
+    run = Run(Path(outcome.run_dir), summary, reports, outcome.report_error)
+    return run.check() if check else run
 
 
 def load_run(path: str | Path) -> Run:
@@ -138,6 +158,7 @@ def bench_plan(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",),
     from onnxbench.model.case_data import CaseData
     from onnxbench.runtimes.case_options import check_options
     from onnxbench.runtimes.registry import validate_runtime_name
+    from onnxbench.suite.modelcheck import check_model, positive
     from onnxbench.suite.plan import Plan
 
     rts = [validate_runtime_name(r) for r in _names(runtimes, "runtimes")]
@@ -147,18 +168,21 @@ def bench_plan(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",),
                     {k: v for k, v in opts.items() if k in DATA_OPTIONS})
     if seq is not None and seq_mix:
         raise UserError("seq and seq_mix: give one (the mix sets the sequence lengths)")
-    seqs: list[int | None] = list(_positive(seq, "seq")) if seq is not None else [None]
+    seqs: list[int | None] = list(positive(seq, "seq")) if seq is not None else [None]
     if timeout_s is None or isinstance(timeout_s, bool) or not timeout_s > 0:
         raise UserError(f"timeout_s {timeout_s!r}: must be a positive number of seconds")
     for rt in rts:
         check_options(rt, opts)
     model, config, exporter, batches = check_model(str(model), config, exporter, data, batch,
-                                                   seqs[0])
+                                                   [s for s in seqs if s])
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise UserError(f"processes {processes!r}: must be a positive number of processes")
-    share = _policy(measure).split(processes)
+    policy = _policy(measure)
+    processes = policy.usable_processes(processes)
+    share = policy.split(processes)
     cases = [Case(model=model, config=config, exporter=exporter, runtime=rt, batch=b, seq=s,
-                  options=opts, measure=share, seed=seed, repeat=r, **data.fields())
+                  options=opts, measure=share, trim_runs=policy.trim(processes, r), seed=seed,
+                  repeat=r, **data.fields())
              for r in range(processes) for rt in rts for b in batches for s in seqs]
     label = re.sub(r"[^A-Za-z0-9.-]+", "-", Path(model.split(":")[0]).stem).strip("-")
     return Plan(name or f"bench-{label or 'model'}", cases,
@@ -190,15 +214,18 @@ class PlanArgs(TypedDict, total=False):
 
 def bench(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",),
           batch: Iterable[int] | None = None, *, out: str | Path = "runs",
-          progress: ProgressFn | None = None, **plan: Unpack[PlanArgs]) -> Run:
+          progress: ProgressFn | None = None, check: bool = True,
+          **plan: Unpack[PlanArgs]) -> Run:
     """Benchmark ``model`` on each runtime and batch size (and sequence length); returns the
     run read back. Each measurement runs in its own worker; a fresh run directory under
     ``out`` holds the results, the summary and the report. The other arguments are
     ``bench_plan``'s: ``seq``, ``config``, ``exporter``, ``options``, the inputs
     (``shapes``, ``ranges``, ``values``, ``inputs``, ``seq_mix``), ``measure``
     (``{"runs": 100, "warmup": 10}`` or a ``MeasurePolicy``), ``timeout_s``, ``seed``,
-    ``processes`` (worker processes per point, 3; the budget split over them)."""
-    return run_suite(bench_plan(model, runtimes, batch, **plan), out=out, progress=progress)
+    ``processes`` (worker processes per point, 3; the budget split over them).
+    ``check``: raise ``RunFailed`` (carrying the run) when no case succeeded."""
+    return run_suite(bench_plan(model, runtimes, batch, **plan), out=out, progress=progress,
+                     check=check)
 
 
 def load(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",), *,
@@ -213,6 +240,7 @@ def load(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",), *,
     fields (``bound_ms``, ``percentile``, ``duration_s``, ``workers``, ``max_batch``, ...).
     """
     from onnxbench.suite.load_plan import load_cases, load_specs, run_load, scenario_name
+    from onnxbench.suite.modelcheck import check_model
 
     rates, callers = (list(qps) if qps else None), (list(concurrency) if concurrency else None)
     name = scenario_name(rates, callers, scenario == "peak", scenario)
@@ -252,58 +280,6 @@ def _names(values: Iterable[str] | str, what: str) -> list[str]:
     return names
 
 
-def _positive(values: Iterable[int] | int | None, what: str) -> list[int]:
-    items = [values] if isinstance(values, int) else list(values or [])
-    if not items or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in items):
-        raise UserError(f"{what} {items!r}: expected positive integers, e.g. [1, 2, 8]")
-    return items
-
-
-def check_model(model: str, config: str | None = None, exporter: str | None = None,
-                data: CaseData | None = None,
-                batch: Iterable[int] | None = None, seq: int | None = None
-                ) -> tuple[str, str | None, str | None, list[int]]:
-    """(model, config, exporter, batches) for a plan's cases (``bench``, ``profile``,
-    ``load``): checked before anything runs. ``data``: what the cases run on (a
-    ``CaseData``; none: synthesised inputs). The model's file is made absolute
-    (a plan resumes from anywhere). An ONNX file is loaded and checked against what it will
-    run on (dims resolvable, the user's inputs and values matching the graph, inputs that
-    fit in memory); a zoo/factory/plugin model is resolved, its config and exporter
-    checked, its inputs sized."""
-    from onnxbench.measure.shape_mix import main_length
-    from onnxbench.model.case_data import CaseData
-    from onnxbench.model.checks import check_bench_inputs, check_config
-    from onnxbench.model.onnxfile import is_onnx_file
-    from onnxbench.suite.schema import absolute_model
-
-    data = data if data is not None else CaseData()
-    model = absolute_model(model)
-    seq = seq or main_length(data.seq_mix)
-    seqs = [seq] if seq else []
-    if is_onnx_file(model):
-        from onnxbench.model.case_data import batch_from_inputs, check_against_graph
-        from onnxbench.model.inputs import load_onnx
-
-        graph = load_onnx(model)
-        batches = (_positive(batch, "batch") if batch is not None
-                   else [batch_from_inputs(graph, data) or 1])
-        if not data.inputs:  # the user's own arrays are already in memory
-            check_bench_inputs(graph, batches, seqs, shapes=data.shapes)
-        check_against_graph(graph, data, batches, seq)
-        return model, None, None, batches
-    from onnxbench.model.frameworks import framework_of
-    from onnxbench.model.zoo import resolve
-
-    spec = resolve(model)
-    check_config(spec, config)
-    batches = _positive(batch if batch is not None else [1], "batch")
-    check_bench_inputs(spec, batches, seqs, config=config)
-    fw = framework_of(spec)
-    exporter = exporter or fw.exporters[0]
-    fw.check_exporter(exporter, model)
-    return model, config, exporter, batches
-
-
 def _policy(measure: MeasurePolicy | Mapping[str, Any] | None) -> MeasurePolicy:
     """A MeasurePolicy from one, a mapping of suite ``measure:`` fields, or None."""
     from pydantic import ValidationError
@@ -325,11 +301,12 @@ def _policy(measure: MeasurePolicy | Mapping[str, Any] | None) -> MeasurePolicy:
 # ------------------------------------------------------------------ suites and runs
 
 def run_suite(suite: str | Path | Plan, *, out: str | Path = "runs", only: str | None = None,
-              progress: ProgressFn | None = None) -> Run:
+              progress: ProgressFn | None = None, check: bool = True) -> Run:
     """Run a suite (a built-in name, a YAML path, or a ``Plan``) into a fresh run directory
     under ``out``; returns the run read back (summary rows, reports). Every case's inputs
     are checked (``preflight.check_plan_inputs``, as ``onnxbench run`` does) before
-    anything is created or runs: a UserError names the case that cannot fit."""
+    anything is created or runs: a UserError names the case that cannot fit. ``check``:
+    raise ``RunFailed`` (carrying the run) when no case succeeded."""
     from onnxbench.model.checks import check_plan_inputs
     from onnxbench.suite import runner
     from onnxbench.suite.parse import load_suite
@@ -345,15 +322,16 @@ def run_suite(suite: str | Path | Plan, *, out: str | Path = "runs", only: str |
     if only and not runner.select(plan.cases, only):
         raise UserError(f"--only {only!r}: matches none of the {len(plan.cases)} case ids")
     outcome = runner.run_suite(plan, out, suite_text=text, only=only, progress=progress)
-    return _from_outcome(outcome)
+    return _from_outcome(outcome, check)
 
 
 def resume(run_dir: str | Path, *, only: str | None = None,
-           progress: ProgressFn | None = None) -> Run:
-    """Run the cases of ``run_dir`` that have no result yet, then re-aggregate and report."""
+           progress: ProgressFn | None = None, check: bool = True) -> Run:
+    """Run the cases of ``run_dir`` that have no result yet, then re-aggregate and report
+    (``check``: ``RunFailed`` when no case succeeded)."""
     from onnxbench.suite import runner
 
-    return _from_outcome(runner.resume(run_dir, only=only, progress=progress))
+    return _from_outcome(runner.resume(run_dir, only=only, progress=progress), check)
 
 
 def compare(run_a: str | Path | Run, run_b: str | Path | Run, *,

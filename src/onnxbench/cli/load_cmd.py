@@ -110,7 +110,7 @@ def load(
                    confirm, no_ceiling, batch, seq, config, exporter, data)
     if timeout is not None and timeout <= 0:
         raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
-    from onnxbench.cli.common import progress_display
+    from onnxbench.cli.common import check_outcome, progress_display
     from onnxbench.suite.load_plan import infeasible_reason, run_load
 
     with progress_display(quiet) as progress:
@@ -126,12 +126,13 @@ def load(
                                "load": rep.load.to_dict() if rep.load else None,
                                "rows": outcome.summary.rows if outcome.summary else []},
                               indent=1, default=str))
-        return
-    from onnxbench.cli.common import console as make_console
+    else:
+        from onnxbench.cli.common import console as make_console
 
-    console = make_console()
-    render_load(outcome.run_dir, console)
-    console.print(f"results: {outcome.run_dir}", highlight=False, soft_wrap=True)
+        console = make_console()
+        render_load(outcome.run_dir, console)
+        console.print(f"results: {outcome.run_dir}", highlight=False, soft_wrap=True)
+    check_outcome(outcome)
 
 
 def _confirm_s(text: str | None) -> float | None:
@@ -149,10 +150,10 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
            layout, workers, threads, max_batch, max_delay, arrival, duration, precision,
            confirm, no_ceiling, batch, seq, config, exporter, data):
     """Flags → validated cases (UserError, one line, before anything runs)."""
-    from onnxbench.api import check_model
     from onnxbench.core.load_spec import parse_number_list, parse_time
     from onnxbench.runtimes import validate_runtime_name
     from onnxbench.suite.load_plan import load_cases, load_specs, scenario_name
+    from onnxbench.suite.modelcheck import check_model
 
     runtimes = [validate_runtime_name(r) for r in _split(runtime)]
     rates = parse_number_list("--qps", qps) if qps is not None else None

@@ -136,16 +136,18 @@ def profile_command(
     options: dict[str, Any] = {"profile": n_runs, **({"threads": threads} if threads else {})}
     plan = plan_of(model, runtime, batch, seq, data, options, PROFILE_TIMING, config=config,
                    exporter=exporter, timeout_s=timeout)
-    run_dir = _run(plan, out, quiet).path
+    run = _run(plan, out, quiet)
+    run_dir = run.path
     results = _results(run_dir)
     if json_out:
         typer.echo(json.dumps({"run_dir": str(run_dir), "results": [
             {"case_id": r.case_id, "status": r.status, "reason": r.reason,
              "placement": r.placement, "profile": r.profile} for r in results]}, indent=1,
             default=str))
-        return
-    _print(results, top)
-    typer.echo(f"results: {run_dir}")
+    else:
+        _print(results, top)
+        typer.echo(f"results: {run_dir}")
+    run.check()  # no case succeeded: exit 1, the first reason in the last line
 
 
 def register(app: typer.Typer) -> None:

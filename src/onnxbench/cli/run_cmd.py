@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from onnxbench.cli.common import console, progress_display, render_tables
+from onnxbench.cli.common import check_outcome, console, progress_display, render_tables
 from onnxbench.core.errors import UserError
 
 
@@ -113,13 +113,13 @@ def _pending(run_dir: Path, only: str | None, trust: bool):
 
 
 def _aggregate_only(run_dir: Path, json_out: bool) -> None:
-    from onnxbench.suite.rundir import RunDir
+    from onnxbench.suite.rundir import RunDir, locate_run
     from onnxbench.suite.runner import RunOutcome, finish
 
     if not Path(run_dir).is_dir():
         raise UserError(f"{run_dir}: no such run directory; pass a directory made by "
                         "`onnxbench run`")
-    run = RunDir(Path(run_dir))
+    run = RunDir(locate_run(run_dir))
     with run.lock():
         outcome = finish(run, RunOutcome(run.path))
     _print_outcome(outcome, json_out)
@@ -183,6 +183,7 @@ def run(
                                          progress=progress, run=run_dir, executor=ex),
                 run_dir.path)
     _print_outcome(outcome, json_out)
+    check_outcome(outcome)
 
 
 def _resume(run_dir: Path, only: str | None, quiet: bool, json_out: bool,
@@ -198,6 +199,7 @@ def _resume(run_dir: Path, only: str | None, quiet: bool, json_out: bool,
         outcome = _interruptible(lambda: runner.resume(run_dir, only=only, progress=progress,
                                                        trust=trust, executor=ex), run_dir)
     _print_outcome(outcome, json_out)
+    check_outcome(outcome)
 
 
 def _interruptible(fn, run_dir: Path):

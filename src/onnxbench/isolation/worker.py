@@ -21,6 +21,7 @@ import multiprocessing as mp
 import os
 import re
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -189,6 +190,45 @@ def _sigint_deferred() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
+_MAIN_LOCK = threading.Lock()
+
+
+def _from_main(fn: Callable) -> bool:
+    """Is ``fn`` defined in the user's main module (so its worker needs that module)?"""
+    return getattr(fn, "__module__", None) in ("__main__", "__mp_main__")
+
+
+@contextmanager
+def _main_module_hidden(keep: bool = False) -> Iterator[None]:
+    """Start a worker without the user's main module.
+
+    multiprocessing tells each new process (fork server and spawn alike) how to rebuild
+    ``__main__``: from its file (``init_main_from_path``) or its module name, and the child
+    runs it again, as ``__mp_main__``. For a user's plain ``python example.py`` (or a
+    script on stdin) that re-runs the whole script in every worker: its benchmark starts
+    again inside the worker and dies there. A worker needs nothing from ``__main__`` (it
+    runs onnxbench functions on plain data), so while it starts ``__main__`` is a bare
+    module with no file and no spec: the child is told to rebuild nothing, as for an
+    interactive session. (``keep``: a function of the main module itself is to run, which
+    needs multiprocessing's own rule: the script, guarded by ``if __name__ == "__main__"``.)
+    """
+    import types
+
+    with _MAIN_LOCK:
+        real = sys.modules.get("__main__")
+        if keep or real is None or (getattr(real, "__spec__", None) is None
+                                    and getattr(real, "__file__", None) is None):
+            yield
+            return
+        stand_in = types.ModuleType("__main__")
+        sys.modules["__main__"] = stand_in
+        try:
+            yield
+        finally:
+            if sys.modules.get("__main__") is stand_in:
+                sys.modules["__main__"] = real
+
+
 def _kill_group(proc) -> None:
     """Kill the worker and everything it started (its process group)."""
     if proc.pid is None:
@@ -245,8 +285,8 @@ def run_isolated(fn: Callable, *args: Any, timeout_s: float | None = None,
     oom_before = oomkill.snapshot()
     start = time.monotonic()
     try:
-        with _sigint_deferred():  # a Ctrl-C mid-start would orphan a half-started worker
-            proc.start()
+        with _sigint_deferred(), _main_module_hidden(_from_main(fn)):
+            proc.start()  # (a Ctrl-C mid-start would orphan a half-started worker)
         child_conn.close()
         outcome = _wait(proc, parent_conn, start, timeout_s, oom_before)
     except BaseException:

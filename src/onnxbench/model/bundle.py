@@ -144,6 +144,7 @@ class Bundle:
         graph; ``case.values`` fill inputs with one number. ``seq`` overrides the case's (a
         mixed-shape case asks for each of its lengths; by default its heaviest one)."""
         from onnxbench.measure.shape_mix import main_length
+        from onnxbench.model.dims import PinnedDim
         from onnxbench.model.inputs import fill_values, synthesize
 
         seq = seq or case.seq or main_length(case.seq_mix)
@@ -158,9 +159,12 @@ class Bundle:
                                                      options=self.artifact.options), case.values)
         if self.onnx_path is None:
             raise Skip("no ONNX graph and no source model to make inputs for")
-        return synthesize(self.onnx_path, batch=case.batch, seq=seq, shapes=case.shapes or None,
-                          ranges=case.ranges or None, values=case.values or None,
-                          seed=case.seed)
+        try:
+            return synthesize(self.onnx_path, batch=case.batch, seq=seq,
+                              shapes=case.shapes or None, ranges=case.ranges or None,
+                              values=case.values or None, seed=case.seed)
+        except PinnedDim as exc:  # a suite's batch or seq the graph does not have
+            raise Skip(str(exc)) from None
 
 
 __all__ = ["Bundle"]

@@ -118,7 +118,8 @@ def check_bench_inputs(model: Any, batches: list[int], seqs: list[int], *,
 def check_plan_inputs(cases: Iterable[Case]) -> None:
     """Every case's inputs fit in memory (the largest batch and seq of each model; a shape
     mix at its longest length). A case on the user's own inputs is not sized: its arrays
-    are the file's, already read (as ``api.check_model`` does for ``bench``)."""
+    are the file's, already read (as ``suite.modelcheck.check_model`` does for ``bench``)."""
+    from onnxbench.model.dims import PinnedDim
     from onnxbench.model.onnxfile import is_onnx_file
 
     biggest: dict[tuple, tuple[Case, int]] = {}
@@ -133,8 +134,11 @@ def check_plan_inputs(cases: Iterable[Case]) -> None:
     for case, seq in biggest.values():
         name = Path(case.model).name if is_onnx_file(case.model) else case.model
         model = _graph(case.model) if is_onnx_file(case.model) else _spec(case.model)
-        nbytes, detail = input_bytes(model, case.batch, seq or None, shapes=case.shapes,
-                                     config=case.config, options=case.options)
+        try:
+            nbytes, detail = input_bytes(model, case.batch, seq or None, shapes=case.shapes,
+                                         config=case.config, options=case.options)
+        except PinnedDim:
+            continue  # a shape the graph pins: that case is skipped with the reason
         check_fits(nbytes, f"model {name} at batch {case.batch}" +
                    (f", seq {seq}" if seq else ""),
                    "lower the suite's batch (or seq)", detail)

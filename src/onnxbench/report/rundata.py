@@ -64,8 +64,11 @@ def _read_json(path: Path) -> Any:
 
 
 def load_run(run_dir: str | Path) -> RunData:
-    """Read a run directory; UserError (one line) when it is not one."""
-    run = Path(run_dir)
+    """Read a run directory (or the folder holding exactly one: ``bench --out DIR``);
+    UserError (one line) when it is not one."""
+    from onnxbench.suite.rundir import locate_run
+
+    run = locate_run(run_dir)
     raw = run / "raw"
     if not run.is_dir():
         raise UserError(f"{run}: no such run directory; pass a directory made by `onnxbench run`")

@@ -109,7 +109,7 @@ def _measure(case: Case, bundle: Bundle, runtime: Runtime, base: dict[str, Any])
         timing, mix = _timed_mix(case, bundle, runtime, sync)
     else:
         call = runtime.bind(runtime.cast_inputs(inputs))
-        timing = measure(call, sync, case.measure)
+        timing = measure(call, sync, case.policy)
         timing.stages_ms.update(device_times(runtime, call, timing))
     timing.session_create_ms = session_ms
     stats = summarize(timing.latencies_ms, unstable_iqr_ratio=case.measure.unstable_iqr_ratio)
@@ -136,7 +136,7 @@ def _timed_mix(case: Case, bundle: Bundle, runtime: Runtime,
         feeds, _ = pad_inputs(bundle.make_inputs(case, seq=seq), case)
         return runtime.bind(runtime.cast_inputs(feeds))
 
-    return run_mix(bind, sync, case.measure, case.seq_mix or [], case.seed)
+    return run_mix(bind, sync, case.policy, case.seq_mix or [], case.seed)
 
 
 def device_times(runtime: Runtime, call: Callable[[], Any], timing: Timing,

@@ -145,46 +145,17 @@ Problem = tuple[tuple, str]
 
 
 def check_names(suite: Suite) -> Problem | None:
-    """Names pydantic cannot know: models, configs, runtimes, option values."""
+    """Names pydantic cannot know: models, configs, runtimes, option values; what the
+    cases run on (``suite.datacheck``)."""
+    from onnxbench.suite.datacheck import check_data
+
     checks = [_check_executor(suite.executor), _check_axes(("defaults",), suite.defaults, None)]
     for i, entry in enumerate(suite.cases):
         checks.append(_check_models(i, entry, defaults=suite.defaults))
         checks.append(_check_axes(("cases", i), entry, entry))
-        checks.append(_check_data(i, entry))
+        checks.append(check_data(i, entry, suite.defaults))
         checks.append(_check_ab(i, entry))
     return next((p for p in checks if p), None)
-
-
-def _check_data(i: int, entry: CaseEntry) -> Problem | None:
-    """``inputs`` (a readable file matching a bare graph's inputs), ``values`` and
-    ``seq_mix``: checked here so a mistake stops the suite before it runs."""
-    from onnxbench.measure.shape_mix import parse_mix
-
-    try:
-        if entry.seq_mix is not None:
-            parse_mix(entry.seq_mix)
-    except UserError as exc:
-        return ("cases", i, "seq_mix"), str(exc)
-    from onnxbench.model.onnxfile import is_onnx_file
-
-    graphs = [m for m in entry.model or [] if is_onnx_file(m) and Path(m).is_file()]
-    try:
-        for graph in graphs:
-            if entry.inputs:
-                from onnxbench.model.input_files import read_inputs
-
-                read_inputs(entry.inputs, graph, entry.values)
-            elif entry.values:
-                from onnxbench.model.inputs import synthesize
-
-                synthesize(graph, batch=1, seq=1, shapes=entry.shapes, values=entry.values)
-        if entry.inputs and not graphs:
-            from onnxbench.model.input_files import load_user_data
-
-            load_user_data(entry.inputs)
-    except UserError as exc:
-        return ("cases", i, "inputs" if entry.inputs else "values"), str(exc)
-    return None
 
 
 def _check_ab(i: int, entry: CaseEntry) -> Problem | None:
