@@ -282,9 +282,8 @@ def unresolved_line(comparison: Comparison) -> str:
              else f"a CI up to {100 * (r.ci_high - 1):+.0f} %")
     return (f"the gate cannot resolve {comparison.threshold:.0%}: {len(pairs)} of "
             f"{len(comparison.tested())} pair(s) could hide a slow-down beyond it (widest: "
-            f"{widest.label}, {reach}); measure each run in more processes for longer "
-            "(bench --processes 10 --max-time 60) or use `onnxbench ab`; "
-            "--allow-unresolved accepts it")
+            f"{widest.label}, {reach}); measure each run in more processes (bench "
+            "--processes 20) or use `onnxbench ab`; --allow-unresolved accepts it")
 
 
 def parse_threshold(text: str, flag: str = "--threshold") -> float:

@@ -1,0 +1,392 @@
+"""Every shell command and Python block of README.md and docs/*.md, run as printed.
+
+    python benchmarks/docs_examples.py                 # every block that runs here (slow ones too)
+    python benchmarks/docs_examples.py --fast          # what `make test` runs (tests/test_docs.py)
+    python benchmarks/docs_examples.py --list          # each block, its tag and why it is skipped
+    python benchmarks/docs_examples.py --only README.md:126 --keep /tmp/docs   # one block, kept
+
+A fenced block's language says what it is: ``sh`` (commands, one per line; ``\\`` continues a
+line), ``python`` (saved as a script and run with ``python``, as a user would), ``console`` (a
+transcript: each ``$`` command is run and its output compared with the lines shown; a line
+ending in ``...`` matches any ending). Anything else (``yaml``, ``text``) is not run. An HTML
+comment on the line before a block tags it, invisible on GitHub::
+
+    <!-- docs-test: slow -->                 run by this script only (minutes of CPU)
+    <!-- docs-test: skip needs a CUDA GPU -->  never run here, and the reason
+
+Untagged ``sh`` / ``python`` / ``console`` blocks are fast: ``make test`` runs them. Blocks
+of one document run in order in one scratch directory (the README's ``export`` makes the
+files its ``bench`` reads), which holds small stand-ins for the files the docs name as the
+user's own (``FIXTURES``: ``model.onnx``, ``val.npz``, ``my-suite.yaml``, ...). Every
+``onnxbench`` command of every block, skipped or not, is also parsed by the CLI without
+running (an option that was renamed fails ``make test`` at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+RUNS = ("sh", "python", "console")
+TAG = re.compile(r"<!--\s*docs-test:\s*(slow|skip)\b\s*(.*?)\s*-->")
+FENCE = re.compile(r"^```(\S*)\s*$")
+TIMEOUT_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced block: where it is, its language, its text and its tag."""
+
+    doc: Path
+    line: int          # the line of its opening fence (1-based)
+    lang: str
+    text: str
+    tag: str = ""      # "", "slow" or "skip"
+    reason: str = ""   # why a "skip" block does not run here
+
+    @property
+    def name(self) -> str:
+        return f"{self.doc.relative_to(ROOT)}:{self.line}"
+
+    @property
+    def runs(self) -> bool:
+        return self.lang in RUNS and self.tag != "skip"
+
+    @property
+    def fast(self) -> bool:
+        return self.runs and self.tag == ""
+
+
+def blocks(paths: list[Path] | None = None) -> list[Block]:
+    """Every fenced block of ``paths`` (default: README.md and docs/*.md), in order."""
+    out = []
+    for path in paths or DOCS:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        i = 0
+        while i < len(lines):
+            m = FENCE.match(lines[i])
+            if not m:
+                i += 1
+                continue
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("```")),
+                       len(lines))
+            tag = TAG.search(lines[i - 1]) if i else None
+            out.append(Block(path, i + 1, m.group(1), "\n".join(lines[i + 1:end]),
+                             tag.group(1) if tag else "", tag.group(2) if tag else ""))
+            i = end + 1
+    return out
+
+
+def commands(block: Block) -> list[str]:
+    """The logical lines of a ``sh`` block (continuations joined), comments kept (bash drops
+    them); a ``console`` block's ``$`` lines."""
+    if block.lang == "console":
+        return [ln[2:] for ln in block.text.splitlines() if ln.startswith("$ ")]
+    out, current = [], ""
+    for ln in block.text.splitlines():
+        current += ln.rstrip()
+        if current.endswith("\\"):
+            current = current[:-1] + " "
+            continue
+        if current.strip():
+            out.append(current.strip())
+        current = ""
+    return out
+
+
+def onnxbench_args(command: str) -> list[str] | None:
+    """The arguments of an ``onnxbench`` command line (None for any other command)."""
+    try:
+        words = shlex.split(command, comments=True)
+    except ValueError:
+        return None
+    return words[1:] if words and words[0] == "onnxbench" else None
+
+
+def parse_problem(args: list[str]) -> str | None:
+    """Why the CLI would refuse ``args`` as a command line (unknown command or option, a
+    bad value type), without running anything; None when it parses."""
+    import typer
+
+    from onnxbench.cli import _CLICK_ERRORS, app
+
+    group = typer.main.get_command(app)
+    try:
+        ctx = group.make_context("onnxbench", list(args), resilient_parsing=False)
+        left = [*getattr(ctx, "_protected_args", getattr(ctx, "protected_args", [])), *ctx.args]
+        name, cmd, rest = group.resolve_command(ctx, left)
+        if cmd is not None:
+            cmd.make_context(name or "", rest, parent=ctx)
+    except _CLICK_ERRORS as exc:
+        return exc.format_message()
+    return None
+
+
+def syntax_problems(block: Block) -> list[str]:
+    """Every ``onnxbench`` line the CLI would not parse; a Python block that does not compile."""
+    if block.lang == "python":
+        try:
+            compile(block.text, block.name, "exec")
+        except SyntaxError as exc:
+            return [f"{block.name}: {exc}"]
+        return []
+    if block.lang not in ("sh", "console"):
+        return []
+    found = []
+    for command in commands(block):
+        args = onnxbench_args(command)
+        problem = parse_problem(args) if args is not None else None
+        if problem:
+            found.append(f"{block.name}: `{command}`: {problem}")
+    return found
+
+
+# ------------------------------------------------------------------ the user's own files
+
+def _mlp(path: Path, layers: int = 1) -> None:
+    """x [batch, 4] float -> ten logits: the docs' ``model.onnx`` (a classifier)."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(layers)
+    inits = [helper.make_tensor(f"w{i}", TensorProto.FLOAT, [4, 4],
+                                rng.normal(size=16).astype(np.float32).tolist())
+             for i in range(layers - 1)]
+    inits.append(helper.make_tensor("head", TensorProto.FLOAT, [4, 10],
+                                    rng.normal(size=40).astype(np.float32).tolist()))
+    names = ["x"] + [f"h{i}" for i in range(1, layers)] + ["logits"]
+    nodes = [helper.make_node("MatMul", [names[i], f"w{i}" if i < layers - 1 else "head"],
+                              [names[i + 1]]) for i in range(layers)]
+    io = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4]),
+          helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 10])]
+    _save(helper.make_graph(nodes, path.stem, io[:1], io[1:], inits), path)
+
+
+def _fixed(path: Path) -> None:
+    """x [1, 64] -> [1, 8]: exported without a dynamic batch axis."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    w = helper.make_tensor("w", TensorProto.FLOAT, [64, 8],
+                           np.random.default_rng(0).normal(size=512).astype(np.float32).tolist())
+    io = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64]),
+          helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])]
+    _save(helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], path.stem,
+                            io[:1], io[1:], [w]), path)
+
+
+def _text(path: Path) -> None:
+    """input_ids [batch, sequence] int64 -> pooled embedding: a model with a sequence axis."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    emb = helper.make_tensor("emb", TensorProto.FLOAT, [100, 8],
+                             np.random.default_rng(0).normal(size=800).astype(np.float32).tolist())
+    nodes = [helper.make_node("Gather", ["emb", "input_ids"], ["tok"]),
+             helper.make_node("ReduceMean", ["tok"], ["pooled"], axes=[1], keepdims=0)]
+    io = [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
+          helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", 8])]
+    _save(helper.make_graph(nodes, path.stem, io[:1], io[1:], [emb]), path, opset=13)
+
+
+def _speech(path: Path) -> None:
+    """audio [batch, samples] float and a scalar sample_rate: real inputs plus a --value."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("ReduceMean", ["audio"], ["level"], axes=[1], keepdims=0),
+             helper.make_node("Cast", ["sample_rate"], ["rate"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["level", "rate"], ["energy"])]
+    io = [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", "samples"]),
+          helper.make_tensor_value_info("sample_rate", TensorProto.INT64, []),
+          helper.make_tensor_value_info("energy", TensorProto.FLOAT, ["batch"])]
+    _save(helper.make_graph(nodes, path.stem, io[:2], io[2:]), path, opset=13)
+
+
+def _save(graph, path: Path, opset: int = 17) -> None:
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def _npz(path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    if path.name == "batch.npz":  # speech.onnx's inputs (sample_rate comes from --value)
+        np.savez(path, audio=rng.normal(size=(8, 1600)).astype(np.float32))
+    else:  # val.npz: model.onnx's inputs with labels
+        np.savez(path, x=rng.normal(size=(40, 4)).astype(np.float32),
+                 labels=rng.integers(0, 10, size=40))
+
+
+def _suite(path: Path) -> None:
+    path.write_text("suite: my-suite\ndefaults:\n  measure: {warmup: 5, runs: 60}\n"
+                    "cases:\n  - model: model.onnx\n    runtimes: [ort-cpu]\n"
+                    "    batch: [1, 8]\n", encoding="utf-8")
+
+
+def _bert(path: Path) -> None:
+    subprocess.run(["onnxbench", "export", "bert", "--config", "tiny", "--exporter",
+                    "torchscript", "--out", str(path.parent)], check=True, env=_env(),
+                   capture_output=True, timeout=TIMEOUT_S)
+
+
+FIXTURES: dict[str, Callable[[Path], None]] = {
+    "model.onnx": _mlp, "model_a.onnx": _mlp, "model_b.onnx": lambda p: _mlp(p, 2),
+    "fixed.onnx": _fixed,
+    "text.onnx": _text, "speech.onnx": _speech, "batch.npz": _npz, "val.npz": _npz,
+    "my-suite.yaml": _suite, "bert.onnx": _bert,
+    "v1/model.onnx": _mlp, "v2/model.onnx": lambda p: _mlp(p, 2),
+}
+
+
+def make_fixtures(doc_blocks: list[Block], folder: Path) -> None:
+    """The stand-ins the blocks name (and only those), made once in ``folder``."""
+    text = "\n".join(b.text for b in doc_blocks if b.runs)
+    for name, make in FIXTURES.items():
+        if re.search(rf"(?<![\w/.-]){re.escape(name)}\b", text) and not (folder / name).exists():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            make(folder / name)
+
+
+# --------------------------------------------------------------------------- running
+
+@dataclass
+class Outcome:
+    block: Block
+    ok: bool
+    seconds: float
+    detail: str = ""
+
+
+def _env() -> dict[str, str]:
+    """This interpreter's environment first on PATH (its ``onnxbench`` and ``python``)."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _run(cmd: list[str], cwd: Path, log, stdin: str | None = None) -> subprocess.CompletedProcess:
+    log.write(f"$ {' '.join(cmd)}\n")
+    log.flush()
+    proc = subprocess.run(cmd, cwd=cwd, env=_env(), input=stdin, capture_output=True,
+                          text=True, timeout=TIMEOUT_S)
+    log.write(proc.stdout + proc.stderr + f"[exit {proc.returncode}]\n")
+    return proc
+
+
+def _console_mismatch(shown: list[str], got: str) -> str | None:
+    """How ``got`` differs from the transcript lines ``shown`` (``...`` ends any line)."""
+    lines = [ln.rstrip() for ln in got.strip().splitlines()]
+    for want, have in zip(shown, lines + [""] * len(shown)):
+        ok = have.startswith(want[:-3].rstrip()) if want.endswith("...") else have == want
+        if not ok:
+            return f"shown {want!r}, printed {have!r}"
+    return None
+
+
+def run_block(block: Block, cwd: Path, log) -> str | None:
+    """Run one block in ``cwd``; None when it ran as printed, else what went wrong."""
+    if block.lang == "python":
+        script = cwd / f"example_{block.doc.stem}_{block.line}.py"
+        script.write_text(block.text + "\n", encoding="utf-8")
+        proc = _run([sys.executable, script.name], cwd, log)
+        return None if proc.returncode == 0 else f"exit {proc.returncode}: {_tail(proc)}"
+    if block.lang == "console":
+        return _run_console(block, cwd, log)
+    for command in commands(block):
+        proc = _run(["bash", "-e", "-o", "pipefail", "-c", command], cwd, log)
+        if proc.returncode != 0:
+            return f"`{command}` exit {proc.returncode}: {_tail(proc)}"
+    return None
+
+
+def _run_console(block: Block, cwd: Path, log) -> str | None:
+    lines = block.text.splitlines()
+    for i, ln in enumerate(lines):
+        if not ln.startswith("$ "):
+            continue
+        shown = []
+        for nxt in lines[i + 1:]:
+            if nxt.startswith("$ "):
+                break
+            shown.append(nxt.rstrip())
+        proc = _run(["bash", "-o", "pipefail", "-c", ln[2:]], cwd, log)
+        problem = _console_mismatch(shown, proc.stdout + proc.stderr)
+        if problem:
+            return f"`{ln[2:]}`: {problem}"
+    return None
+
+
+def _tail(proc: subprocess.CompletedProcess) -> str:
+    text = (proc.stderr or proc.stdout or "").strip().splitlines()
+    return text[-1][:300] if text else "(no output)"
+
+
+def run_doc(doc_blocks: list[Block], folder: Path, *, fast: bool,
+            log_path: Path) -> Iterator[Outcome]:
+    """Run a document's blocks in order in ``folder`` (its fixtures made first)."""
+    selected = [b for b in doc_blocks if (b.fast if fast else b.runs)]
+    if not selected:
+        return
+    make_fixtures(selected, folder)
+    with open(log_path, "a", encoding="utf-8") as log:
+        for block in selected:
+            log.write(f"\n===== {block.name} ({block.tag or 'fast'})\n")
+            start = time.monotonic()
+            try:
+                problem = run_block(block, folder, log)
+            except subprocess.TimeoutExpired:
+                problem = f"timed out after {TIMEOUT_S:g} s"
+            yield Outcome(block, problem is None, time.monotonic() - start, problem or "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--fast", action="store_true", help="only the untagged blocks (make test)")
+    ap.add_argument("--only", help="blocks whose DOC:LINE or text matches this regex")
+    ap.add_argument("--list", action="store_true", help="list the blocks, run nothing")
+    ap.add_argument("--keep", type=Path, help="run in this folder (kept) instead of a temp one")
+    args = ap.parse_args(argv)
+    every = blocks()
+    if args.list:
+        for b in every:
+            what = (b.tag or "fast") if b.lang in RUNS else f"not run ({b.lang or 'no language'})"
+            print(f"{b.name:28} {b.lang:8} {what}" + (f": {b.reason}" if b.reason else ""))
+        return 0
+    problems = [p for b in every for p in syntax_problems(b)]
+    for p in problems:
+        print(f"PARSE {p}")
+    pick = re.compile(args.only) if args.only else None
+    chosen = [b for b in every if not pick or pick.search(b.name) or pick.search(b.text)]
+    root = args.keep or Path(tempfile.mkdtemp(prefix="onnxbench-docs-"))
+    failed = len(problems)
+    for doc in DOCS:
+        doc_blocks = [b for b in chosen if b.doc == doc]
+        folder = root / doc.stem
+        folder.mkdir(parents=True, exist_ok=True)
+        for o in run_doc(doc_blocks, folder, fast=args.fast, log_path=root / "docs.log"):
+            failed += not o.ok
+            print(f"{'ok  ' if o.ok else 'FAIL'} {o.block.name:28} {o.seconds:7.1f} s  "
+                  f"{o.detail}", flush=True)
+    print(f"log: {root / 'docs.log'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
