@@ -374,6 +374,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PARSE {p}")
     pick = re.compile(args.only) if args.only else None
     chosen = [b for b in every if not pick or pick.search(b.name) or pick.search(b.text)]
+    if not any(b.fast if args.fast else b.runs for b in chosen):
+        print(f"--only {args.only!r}: matches no block that runs here (see --list)")
+        return 2
     root = args.keep or Path(tempfile.mkdtemp(prefix="onnxbench-docs-"))
     failed = len(problems)
     for doc in DOCS:

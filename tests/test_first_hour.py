@@ -155,6 +155,16 @@ def test_a_run_where_no_case_succeeded_fails_loudly(tmp_path, capsys):
     again = onnxbench.load_run(run_dir)
     with pytest.raises(onnxbench.UserError, match="no point was measured in run A"):
         onnxbench.compare(again, again)
+    good = onnxbench.bench(tiny, measure={"runs": 2}, processes=1, out=tmp_path / "good")
+    (tmp_path / "broken").mkdir()
+    future = onnx.load(str(tiny))
+    future.opset_import[0].version = 99  # ONNX Runtime refuses to load it: every case fails
+    onnx.save(future, str(tmp_path / "broken" / "tiny.onnx"))
+    broken = onnxbench.bench(tmp_path / "broken" / "tiny.onnx", measure={"runs": 2},
+                             processes=1, out=tmp_path / "broken", check=False)
+    assert broken.status == "failed"
+    with pytest.raises(onnxbench.CheckFailed, match="no point was measured in run B"):
+        onnxbench.compare(good, broken)  # `assert not comparison.regressions` cannot pass
 
 
 # --------------------------------------- 4. an inclusive range past a table is refused

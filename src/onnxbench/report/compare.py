@@ -136,6 +136,9 @@ def compare_runs(run_a: str | Path | RunData, run_b: str | Path | RunData, *,
     if not any(p.median is not None for p in pa.values()):
         raise UserError(f"{ra.run_dir}: no point was measured in run A ({_statuses(pa)}); "
                         "nothing to compare against")
+    if not any(p.median is not None for p in pb.values()):  # the candidate broke everywhere
+        raise CheckFailed(f"{rb.run_dir}: no point was measured in run B ({_statuses(pb)}); "
+                          "every case ok in A is broken in B")
     noise_a, noise_b = ra.noise(), rb.noise()
     pairs = [Pair(k, pa[k], pb[k]) for k in common]
     tested = [p for p in pairs if p.a.median is not None and p.b.median is not None]
