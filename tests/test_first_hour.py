@@ -97,6 +97,9 @@ def test_seq_mix_on_a_model_without_a_sequence_axis_is_refused(tmp_path, capsys)
     code, _, err = run_cli(capsys, "bench", "dcnv2", "--config", "tiny", "--seq", "16",
                            *FAST, "--out", out)
     one_line_error(code, err, "dcnv2", "no sequence axis", "user_id")
+    code, _, err = run_cli(capsys, "bench", "dcnv2", "--config", "tiny", "--range",
+                           "user_id=0:5", *FAST, "--out", out)  # not silently ignored
+    one_line_error(code, err, "--range", "dcnv2 makes its own inputs")
     suite = tmp_path / "s.yaml"
     suite.write_text(f"suite: s\ncases:\n  - model: {tiny}\n    seq: [16, 32]\n")
     code, _, err = run_cli(capsys, "run", "--suite", suite, "--out", out)

@@ -68,6 +68,11 @@ def check_model(model: str, config: str | None = None, exporter: str | None = No
 
     spec = resolve(model)
     check_config(spec, config)
+    given = [flag for flag, value in (("--range", data.ranges), ("--shape", data.shapes)) if value]
+    if given:
+        raise UserError(f"{' and '.join(given)}: {model} makes its own inputs (shapes from its "
+                        "config, ids inside its tables); they apply to an ONNX file's "
+                        "synthesised inputs, so leave them out (or bench its exported .onnx)")
     if lengths and not spec.has_seq:
         from onnxbench.model.dims import NO_SEQ_FIX
 
