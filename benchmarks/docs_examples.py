@@ -7,8 +7,10 @@
 
 A fenced block's language says what it is: ``sh`` (commands, one per line; ``\\`` continues a
 line), ``python`` (saved as a script and run with ``python``, as a user would), ``console`` (a
-transcript: each ``$`` command is run and its output compared with the lines shown; a line
-ending in ``...`` matches any ending). Anything else (``yaml``, ``text``) is not run. An HTML
+transcript: each ``$`` command is run, whatever its exit code, and its output compared with
+the lines shown; a line ending in ``...`` matches any ending, a line starting with ``...``
+any lines).
+Anything else (``yaml``, ``text``) is not run. An HTML
 comment on the line before a block tags it, invisible on GitHub::
 
     <!-- docs-test: slow -->                 run by this script only (minutes of CPU)
@@ -291,12 +293,25 @@ def _run(cmd: list[str], cwd: Path, log, stdin: str | None = None) -> subprocess
 
 
 def _console_mismatch(shown: list[str], got: str) -> str | None:
-    """How ``got`` differs from the transcript lines ``shown`` (``...`` ends any line)."""
+    """How ``got`` differs from the transcript lines ``shown``: in order, a line ending in
+    ``...`` matches any ending, and a line that starts with ``...`` any number of lines (the
+    rest of it is a note for the reader)."""
     lines = [ln.rstrip() for ln in got.strip().splitlines()]
-    for want, have in zip(shown, lines + [""] * len(shown)):
-        ok = have.startswith(want[:-3].rstrip()) if want.endswith("...") else have == want
+    i, skipping = 0, False
+    for want in shown:
+        if want.startswith("..."):  # any lines; the rest of it is a note for the reader
+            skipping = True
+            continue
+        while True:
+            have = lines[i] if i < len(lines) else None
+            ok = have is not None and (have.startswith(want[:-3].rstrip())
+                                       if want.endswith("...") else have == want)
+            if ok or not skipping or have is None:
+                break
+            i += 1
         if not ok:
             return f"shown {want!r}, printed {have!r}"
+        i, skipping = i + 1, False
     return None
 
 

@@ -48,6 +48,10 @@ def test_the_transcript_check_compares_what_is_printed():
     assert docs._console_mismatch(shown, "onnxbench: error: unknown runtime 'x'; choose one "
                                   "of: a, b, c, d\n") is None
     assert docs._console_mismatch(shown, "onnxbench: error: something else\n")
+    table = ["...", "onnxbench: check failed: m.onnx: 1 error finding(s)"]
+    assert docs._console_mismatch(table, "lint: m.onnx\n| error |\nonnxbench: check failed: "
+                                  "m.onnx: 1 error finding(s)\n") is None
+    assert docs._console_mismatch(table, "lint: m.onnx\nno findings\n")
 
 
 FAST = [b for b in BLOCKS if b.fast]
