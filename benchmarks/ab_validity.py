@@ -8,6 +8,11 @@ ratio to the 20-layer one is measured once, long, with ``onnxbench ab``). Sectio
   (target ≤ 1 in 20) and how often the CI covers 1.0 (target ≥ 19 in 20);
 * ``sens``: 20 vs 21 layers with ``onnxbench ab`` within ``--max-time`` each: how often
   ``slower`` (target ≥ 18 in 20) and how often the CI covers the true ratio (≥ 18 in 20);
+  both in each ``--design`` (``interleaved``: A and B in each worker process; ``process``: a
+  fresh process per block, the design before issue [4/8]), the designs' comparisons
+  alternating so drift meets both alike, and the **median time to the verdict** of each
+  (target: the interleaved design ≥ 3× shorter than the process design's, in the same
+  session; the medians of the doc this run replaces are shown beside them);
 * ``compare``: two runs of the same suite, then ``onnxbench compare`` (gate must not fire;
   CIs cover 1.0), and the suite against itself with the model rewritten at 22 layers (10 %
   more work, same case ids: the gate must fire);
@@ -20,6 +25,7 @@ Usage (the committed numbers come from a quiet machine):
     python benchmarks/ab_validity.py --write
     python benchmarks/ab_validity.py --comparisons 2 --max-time 10 --true-time 20 \\
         --sections aa,sens,compare,agree    # a dry run
+    python benchmarks/ab_validity.py --sections aa,sens --design interleaved   # one design
 """
 
 from __future__ import annotations
@@ -33,12 +39,24 @@ from typing import Any
 
 import numpy as np
 
+from _ab_designs import (
+    BATCH,
+    DIM,
+    LAYERS,
+    ab_once,
+    ab_rows,
+    committed_medians,
+    pass_word,
+    render_ab,
+    render_speed,
+    section_ab,
+)
 from _output import DOCS, emit
 from onnxbench.isolation.env import markdown_lines
 
 OUT = DOCS / "ab_validity.md"
-DIM, BATCH, LAYERS = 128, 16, 20
 SECTIONS = ("aa", "sens", "compare", "agree", "adaptive")
+DESIGNS = ("interleaved", "process", "auto")
 
 
 def write_mlp(path: Path, layers: int, dim: int = DIM) -> Path:
@@ -60,20 +78,6 @@ def write_mlp(path: Path, layers: int, dim: int = DIM) -> Path:
     model.ir_version = 8
     onnx.save(model, str(path))
     return path
-
-
-def ab_once(a: Path, b: Path, work: Path, max_time: float, target: float | None) -> dict[str, Any]:
-    from onnxbench.suite.ab import ab
-
-    res = ab(str(a), str(b), batch=BATCH, options={"threads": 1}, out=work, max_time_s=max_time,
-             target_ci=target)
-    doc = res.to_dict()
-    shutil.rmtree(res.run_dir, ignore_errors=True)
-    return doc
-
-
-def section_ab(a: Path, b: Path, work: Path, n: int, max_time: float) -> list[dict[str, Any]]:
-    return [ab_once(a, b, work, max_time, 0.01) for _ in range(n)]
 
 
 SUITE = """
@@ -175,62 +179,6 @@ def section_adaptive(work: Path, only: str | None) -> dict[str, Any]:
 
 # ---- rendering ---------------------------------------------------------------------------
 
-def _verdict_counts(docs: list[dict[str, Any]]) -> str:
-    counts: dict[str, int] = {}
-    for d in docs:
-        v = d["outcome"]["result"]["verdict"]
-        counts[v] = counts.get(v, 0) + 1
-    return ", ".join(f"{v} {c}" for v, c in sorted(counts.items()))
-
-
-def _covers(docs: list[dict[str, Any]], value: float) -> int:
-    return sum(r["ci_low"] is not None and r["ci_low"] <= value <= r["ci_high"]
-               for r in (d["outcome"]["result"] for d in docs))
-
-
-def _ab_rows(docs: list[dict[str, Any]]) -> list[str]:
-    head = ["| # | B/A | CI | pairs | looks | time (s) | stopped by | verdict |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    rows = []
-    for i, d in enumerate(docs, 1):
-        r, o = d["outcome"]["result"], d["outcome"]
-        ci = "–" if r["ci_low"] is None else f"{r['ci_low']:.4f}–{r['ci_high']:.4f}"
-        rows.append(f"| {i} | {r['ratio']:.4f} | {ci} | {o['pairs']} | {o['looks']} | "
-                    f"{o['elapsed_s']:.0f} | {o['stop_rule']} | {d['verdict']} |")
-    return head + rows
-
-
-def _pass(ok: bool) -> str:
-    return "PASS" if ok else "MISSED"
-
-
-def render_ab(aa: list, sens: list, true: dict | None, max_time: float) -> list[str]:
-    out: list[str] = []
-    n = len(aa)
-    if aa:
-        called = sum(d["outcome"]["result"]["verdict"] in ("faster", "slower") for d in aa)
-        cover = _covers(aa, 1.0)
-        out += [f"- **A/A with `onnxbench ab`** ({LAYERS} layers vs an identical copy): "
-                f"**{called}/{n}** called faster/slower (target ≤ {n // 20}/{n}: "
-                f"{_pass(called <= n // 20)}); the CI covers 1.0 in **{cover}/{n}** (target ≥ "
-                f"{n - n // 20}/{n}: {_pass(cover >= n - n // 20)}); verdicts: "
-                f"{_verdict_counts(aa)}"]
-    if sens and true:
-        ratio = true["outcome"]["result"]["ratio"]
-        slower = sum(d["outcome"]["result"]["verdict"] == "slower" for d in sens)
-        cover = _covers(sens, ratio)
-        worst = max(d["outcome"]["elapsed_s"] for d in sens)
-        m = len(sens)
-        out += [f"- **Sensitivity with `onnxbench ab`** ({LAYERS + 1} vs {LAYERS} layers; true "
-                f"ratio {ratio:.4f}, CI {true['outcome']['result']['ci_low']:.4f}–"
-                f"{true['outcome']['result']['ci_high']:.4f} from one long run): "
-                f"**{slower}/{m}** called slower (target ≥ {m - m // 10}/{m}: "
-                f"{_pass(slower >= m - m // 10)}) in at most {worst:.0f} s of blocks each (budget "
-                f"{max_time:.0f} s); the CI covers the true ratio in **{cover}/{m}** (target ≥ "
-                f"{m - m // 10}/{m}: {_pass(cover >= m - m // 10)})"]
-    return out
-
-
 def render_compare(comp: dict[str, list], extra: int = 2) -> list[str]:
     out = []
     same, reg = comp.get("same", []), comp.get("regressed", [])
@@ -241,7 +189,7 @@ def render_compare(comp: dict[str, list], extra: int = 2) -> list[str]:
         called = sum(p["verdict"] in ("faster", "slower") for p in pairs)
         out.append(f"- **A/A with `onnxbench compare`** (two runs of an unchanged 3-point suite, "
                    f"3 processes per point): the gate fired in **{fired}/{len(same)}** "
-                   f"(target 0: {_pass(fired == 0)}); {called}/{len(pairs)} point comparisons "
+                   f"(target 0: {pass_word(fired == 0)}); {called}/{len(pairs)} point comparisons "
                    f"called faster/slower; the CI covers 1.0 in {cover}/{len(pairs)}")
     if reg:
         fired = sum(d["gate"] for d in reg)
@@ -252,7 +200,7 @@ def render_compare(comp: dict[str, list], extra: int = 2) -> list[str]:
                    f"ids; median B/A over the {len(ratios)} point comparisons: {seen:.3f}): "
                    f"the gate fired in **{fired}/{len(reg)}** (target ≥ "
                    f"{len(reg) - len(reg) // 10}/{len(reg)}: "
-                   f"{_pass(fired >= len(reg) - len(reg) // 10)})")
+                   f"{pass_word(fired >= len(reg) - len(reg) // 10)})")
     return out
 
 
@@ -264,7 +212,7 @@ def render_agree(pairs: list[tuple[float, float]]) -> list[str]:
     return [f"- **Agreement with `torch.utils.benchmark`** (same bound ORT call, same process, "
             f"{len(pairs)} interleaved rounds of 1 s each): onnxbench median / blocked_autorange "
             f"median = {', '.join(f'{r:.4f}' for r in ratios)}; largest deviation "
-            f"**{100 * worst:.2f} %** (target ≤ 3 %: {_pass(worst <= 0.03)})"]
+            f"**{100 * worst:.2f} %** (target ≤ 3 %: {pass_word(worst <= 0.03)})"]
 
 
 def render_adaptive(res: dict[str, Any] | None) -> list[str]:
@@ -276,7 +224,7 @@ def render_adaptive(res: dict[str, Any] | None) -> list[str]:
     return [f"- **Time to answer** (`dcnv2-cpu-adaptive` against `dcnv2-cpu`'s fixed 1000 runs, "
             f"{len(dev)} points): largest median deviation **{100 * dev[worst_key]:+.2f} %** at "
             f"{worst_key[0]} batch {worst_key[1]} (target ±2 %: "
-            f"{_pass(abs(dev[worst_key]) <= 0.02)}); "
+            f"{pass_word(abs(dev[worst_key]) <= 0.02)}); "
             f"time in the measuring workers {adaptive['cases_s']:.0f} s ({adaptive['runs']} timed "
             f"runs) against {fixed['cases_s']:.0f} s ({fixed['runs']} timed runs); wall time of "
             f"the whole suite (export included) {adaptive['wall_s']:.0f} s against "
@@ -287,28 +235,36 @@ def render(results: dict[str, Any], args: argparse.Namespace, seconds: float) ->
     lines = ["# A/B measurement validity on real models", "",
              f"Generated by `python benchmarks/ab_validity.py {' '.join(args.argv)}` in "
              f"{seconds:.0f} s.", ""]
-    lines += render_ab(results.get("aa", []), results.get("sens", []), results.get("true"),
-                       args.max_time)
+    aa, sens = results.get("aa", {}), results.get("sens", {})
+    for design in args.designs:
+        lines += render_ab(aa.get(design, []), sens.get(design, []), results.get("true"),
+                           args.max_time, design)
+    lines += render_speed(aa, sens, results.get("before", {}))
     lines += render_compare(results.get("compare", {}), args.regress_layers)
     lines += render_agree(results.get("agree", []))
     lines += render_adaptive(results.get("adaptive"))
     lines += ["", "## Method", "",
               f"Models: {LAYERS} × (MatMul {DIM}×{DIM} + Relu) at batch {BATCH} on ORT CPU "
               "with one thread; the A/A copy is the same graph saved to another file; the "
-              f"sensitivity model has {LAYERS + 1} layers. `onnxbench ab` runs blocks "
-              "ABBA BAAB … (each a "
-              "fresh worker process, 0.5 s timed after 10 warm-up runs), analyses the pairs' "
-              "log ratios (paired t), looks after 4, 8, 16, … pairs with alpha_k = "
-              "0.05·6/(π²k²) and stops once the CI is within ±1 %, the verdict is settled "
-              f"(threshold ±2 %) or {args.max_time:.0f} s are spent. The true ratio comes from "
-              f"one `onnxbench ab` of {args.true_time:.0f} s with a ±0.25 % target. `compare` "
+              f"sensitivity model has {LAYERS + 1} layers. `onnxbench ab --design "
+              "interleaved` prepares A and B in each worker process and alternates them ABBA "
+              "BAAB … in ~50 ms blocks; each process is a unit (the mean log ratio of its "
+              "block pairs). `--design process` runs blocks ABBA BAAB …, each a fresh worker "
+              "process (0.5 s timed after 10 warm-up runs), adjacent blocks the units. Both "
+              "analyse the units' log ratios (paired t), look after 4, 8, 16, … units with "
+              "alpha_k = 0.05·6/(π²k²) and stop once the CI is within ±1 %, the verdict is "
+              f"settled (threshold ±2 %) or {args.max_time:.0f} s are spent; the time to the "
+              "verdict counts the workers (the build is not counted). The true ratio comes from "
+              f"one `onnxbench ab --design {args.designs[0]}` of {args.true_time:.0f} s with a "
+              "±0.25 % target. `compare` "
               "judges each point with Welch's t on log process medians, each arm's variance "
               "at least its run's pooled between-process noise, Bonferroni over the points; "
               "the gate fires on a `slower` point beyond the 5 % threshold.", ""]
-    for key, title in (("aa", "A/A comparisons (`onnxbench ab`)"),
-                       ("sens", "Sensitivity comparisons (`onnxbench ab`, 21 vs 20 layers)")):
-        if results.get(key):
-            lines += [f"## {title}", "", *_ab_rows(results[key]), ""]
+    for key, title in (("aa", "A/A comparisons (`onnxbench ab"),
+                       ("sens", "Sensitivity comparisons (`onnxbench ab")):
+        for design, docs in results.get(key, {}).items():
+            more = ", 21 vs 20 layers" if key == "sens" else ""
+            lines += [f"## {title} --design {design}`{more})", "", *ab_rows(docs), ""]
     lines += ["## Environment", "", *markdown_lines(), ""]
     return "\n".join(lines)
 
@@ -327,24 +283,31 @@ def main() -> None:
     ap.add_argument("--only", default=None, help="adaptive: only dcnv2 cases matching REGEX")
     ap.add_argument("--regress-layers", type=int, default=2,
                     help="compare: layers the regressed model adds to the 20")
+    ap.add_argument("--design", default="interleaved,process",
+                    help=f"aa/sens: the `ab` designs to run, comma-separated ({','.join(DESIGNS)})")
     args = ap.parse_args()
     args.argv = sys.argv[1:]
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     bad = [s for s in sections if s not in SECTIONS]
     if bad:
         ap.error(f"--sections: unknown {bad}; choose from {','.join(SECTIONS)}")
+    args.designs = [d.strip() for d in args.design.split(",") if d.strip()]
+    if not args.designs or any(d not in DESIGNS for d in args.designs):
+        ap.error(f"--design: {args.design!r}; choose from {','.join(DESIGNS)}")
     t0 = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="ab-validity-"))
     try:
         a = write_mlp(work / "mlp20.onnx", LAYERS)
         copy = Path(shutil.copy(a, work / "mlp20_copy.onnx"))
         b = write_mlp(work / "mlp21.onnx", LAYERS + 1)
-        results: dict[str, Any] = {}
+        results: dict[str, Any] = {"before": committed_medians(OUT)}
         if "aa" in sections:
-            results["aa"] = section_ab(a, copy, work, args.comparisons, args.max_time)
+            results["aa"] = section_ab(a, copy, work, args.comparisons, args.max_time,
+                                       args.designs)
         if "sens" in sections:
-            results["true"] = ab_once(a, b, work, args.true_time, 0.0025)
-            results["sens"] = section_ab(a, b, work, args.comparisons, args.max_time)
+            results["true"] = ab_once(a, b, work, args.true_time, 0.0025, args.designs[0])
+            results["sens"] = section_ab(a, b, work, args.comparisons, args.max_time,
+                                         args.designs)
         if "compare" in sections:
             results["compare"] = section_compare(work, args.comparisons, args.regress_layers)
         if "agree" in sections:

@@ -30,7 +30,7 @@ from _output import DOCS, emit
 from onnxbench.isolation import env as env_mod
 from onnxbench.measure.gcpause import gc_paused
 from onnxbench.scenarios.analysis import analyse, issue_delay_ms
-from onnxbench.scenarios.arrivals import run_constant
+from onnxbench.scenarios.arrivals import run_open_loop
 from onnxbench.scenarios.closed_loop import run_closed_loop
 from onnxbench.scenarios.loadgen import loadgen_version, run_offline, run_server
 from onnxbench.scenarios.serving import Front, ProcessPool, ThreadPool, noop_callset
@@ -81,7 +81,7 @@ def _loadgen(front, rate, seconds):
 
 def _constant(front, rate, seconds):
     with gc_paused():
-        return run_constant(front, rate, seconds, max_outstanding=max(2000, rate))
+        return run_open_loop(front, rate, seconds, max_outstanding=max(2000, rate))
 
 
 def ceiling_rows(seconds: float) -> list[list[str]]:

@@ -19,13 +19,18 @@ Two questions, one script (run it on a quiet machine; the numbers are committed)
         python benchmarks/ray_scaleout.py prepare --suite dcnv2-cpu-vs-gpu --only REGEX --runs DIR
         python benchmarks/ray_scaleout.py run DIR/ray --executor ray --budget-s 500
         python benchmarks/ray_scaleout.py run DIR/local --executor local --budget-s 500
+        python benchmarks/ray_scaleout.py run DIR/before --executor ray --src OLD/src  # optional
         python benchmarks/ray_scaleout.py summary DIR [--write] [--out FILE]
 
-    (``prepare`` keeps only the ``--only`` cases in the prepared plan, so a resume runs them all.)
+    (``prepare`` keeps only the ``--only`` cases in the prepared plan, so a resume runs them all;
+    it makes DIR/local, DIR/ray and DIR/before.)
 
     ``run`` resumes the directory within the budget (SIGINT at the deadline keeps every
-    finished case) and adds the call's wall time to ``DIR/<executor>.walls``; cases/hour =
-    cases finished / summed wall time. ``summary`` also runs ``onnxbench compare local ray``
+    finished case) and adds the call's wall time to ``DIR/<name>.walls``; cases/hour =
+    cases finished / summed wall time. ``--src`` runs another checkout's sources (``before``:
+    the executor before issue #29, ``git archive 090a42e src``). ``summary`` reports each
+    run that has walls, the speed-up over ``local`` (target: 0.9 × the GPUs Ray used), the
+    per-case costs from the results' timelines, and ``onnxbench compare local ray``
     (per-case medians; a difference inside the runs' noise is not significant).
 
 ``--dry-run`` (``cpu``) prints the plan and the commands instead of running them.
@@ -44,18 +49,24 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _costs import analyse, arm_table, phase_table
 from _output import DOCS, emit
 
 OUT_CPU = DOCS / "ray_scaleout_cpu.md"
 OUT_GPU = DOCS / "h100" / "ray-scaleout" / "README.md"
-TARGET_4GPU = 3.6
+TARGET_PER_GPU = 0.9  # issue #29: a speed-up of at least 0.9 × N on N GPUs
+GPU_ARMS = ("local", "ray", "before")
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-def _env() -> dict[str, str]:
-    """This environment with this checkout's sources first on the path."""
-    src = str(Path(__file__).resolve().parents[1] / "src")
+def _env(src: str | Path | None = None) -> dict[str, str]:
+    """This environment with ``src`` (default: this checkout's sources) first on the path,
+    and no other onnxbench checkout's."""
+    first = Path(src or SRC).resolve()
+    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+            if p and Path(p).resolve() not in (first, SRC)]
     return {**os.environ, "COLUMNS": "200",  # rich's tables, unwrapped in the markdown
-            "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+            "PYTHONPATH": os.pathsep.join([str(first), *rest])}
 
 
 def ob(*args: str) -> subprocess.CompletedProcess:
@@ -192,27 +203,35 @@ def _cpu_markdown(args, walls: dict[str, float], dirs: dict[str, Path], cluster_
 def prepare(args: argparse.Namespace) -> None:
     """A run directory with configs and every artifact of the selected cases, copied to
     RUNS/local and RUNS/ray (nothing is measured here)."""
+    runs = Path(args.runs)
+    if all((runs / name).is_dir() for name in GPU_ARMS):
+        print(f"prepared earlier: {', '.join(f'{runs}/{n}' for n in GPU_ARMS)}")
+        return
+    run_path = prepared(args.suite, args.only, runs / "prepared")
+    for name in GPU_ARMS:
+        shutil.copytree(run_path, runs / name / run_path.name, symlinks=True)
+    print(f"prepared {', '.join(f'{runs}/{n}/{run_path.name}' for n in GPU_ARMS)}")
+
+
+def prepared(suite: str, only: str | None, where: Path) -> Path:
+    """A new run directory under ``where`` with the suite's configs, a plan of only the
+    ``only`` cases (so a resume runs them all) and every artifact they need built."""
     from onnxbench.suite import Plan, expand, load_suite
     from onnxbench.suite.rundir import create_run_dir, write_configs
     from onnxbench.suite.runner import build_artifacts, collect_env, select
 
-    runs = Path(args.runs)
-    if (runs / "local").is_dir() and (runs / "ray").is_dir():
-        print(f"prepared earlier: {runs}/local, {runs}/ray")
-        return
-    parsed, _path, text = load_suite(args.suite)
+    parsed, _path, text = load_suite(suite)
     full = expand(parsed)
-    cases = select(full.cases, args.only)  # the plan keeps only these: resume runs them all
+    cases = select(full.cases, only)
     plan = Plan(full.suite, cases, {c.case_id: full.timeout_for(c) for c in cases},
                 full.ab_axes, full.description)
-    run = create_run_dir(runs / "prepared", plan.suite)
+    run = create_run_dir(where, plan.suite)
     write_configs(run, plan.to_json(), collect_env(), text)
     t0 = time.monotonic()
     build_artifacts(cases, run, plan, lambda p: None)
-    print(f"{len(cases)} cases; artifacts built in {time.monotonic() - t0:.0f} s")
-    for name in ("local", "ray"):
-        shutil.copytree(run.path, runs / name / run.path.name, symlinks=True)
-    print(f"prepared {runs}/local/{run.path.name} and {runs}/ray/{run.path.name}")
+    print(f"{len(cases)} cases; artifacts built in {time.monotonic() - t0:.0f} s",
+          file=sys.stderr)
+    return run.path
 
 
 def run(args: argparse.Namespace) -> None:
@@ -223,7 +242,7 @@ def run(args: argparse.Namespace) -> None:
            "--executor", args.executor, "--quiet"]  # --trust: a directory this script made
     t0 = time.monotonic()
     with open(Path(args.dir) / f"{args.executor}.log", "a") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=_env())
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=_env(args.src))
         try:
             rc = proc.wait(timeout=args.budget_s)
         except subprocess.TimeoutExpired:
@@ -235,17 +254,18 @@ def run(args: argparse.Namespace) -> None:
                 rc = proc.wait()
     wall = time.monotonic() - t0
     done_after = sum(statuses(run_dir).values())
-    record = {"executor": args.executor, "wall_s": round(wall, 3), "rc": rc,
-              "cases_before": done_before, "cases_after": done_after,
+    record = {"executor": args.executor, "src": str(args.src or SRC), "wall_s": round(wall, 3),
+              "rc": rc, "cases_before": done_before, "cases_after": done_after,
               "at": datetime.now(UTC).isoformat(timespec="seconds")}
-    with open(Path(args.dir).parent / f"{args.executor}.walls", "a") as fh:
+    with open(Path(args.dir).parent / f"{Path(args.dir).name}.walls", "a") as fh:
         fh.write(json.dumps(record) + "\n")
     print(json.dumps(record))
 
 
 def summary(args: argparse.Namespace) -> None:
     runs = Path(args.runs)
-    dirs = {k: next(p for p in (runs / k).iterdir() if p.is_dir()) for k in ("local", "ray")}
+    dirs = {k: next(p for p in (runs / k).iterdir() if p.is_dir()) for k in GPU_ARMS
+            if (runs / k).is_dir() and (runs / f"{k}.walls").is_file()}
     walls = {k: [json.loads(line) for line in (runs / f"{k}.walls").read_text().splitlines()]
              for k in dirs}
     n_planned = json.loads((dirs["local"] / "configs" / "plan.json").read_text())["n_cases"]
@@ -254,33 +274,54 @@ def summary(args: argparse.Namespace) -> None:
         secs = sum(c["wall_s"] for c in calls)
         n = sum(statuses(dirs[k]).values())
         rate[k] = 3600 * n / secs if secs else 0.0
-        placed = _placement(dirs[k])
         rows.append(f"| {k} | {n} | {_counts(dirs[k])} | {len(calls)} | {secs:.0f} "
-                    f"| {rate[k]:.0f} | {placed} |")
+                    f"| {rate[k]:.0f} | {_placement(dirs[k])} |")
     for run_dir in dirs.values():
         ob("aggregate", str(run_dir))
     text, verdicts = compare_text(dirs["local"], dirs["ray"])
-    speedup = rate["ray"] / rate["local"] if rate.get("local") else float("nan")
+    costs = {k: [analyse(d)] for k, d in dirs.items()}
     md = "\n".join([
         "# GPU cases of `dcnv2-cpu-vs-gpu`: `--executor ray` on every GPU vs `local` on one",
         "",
         (f"Produced by `bash benchmarks/gpu/ray-scaleout.sh` ({datetime.now(UTC):%Y-%m-%d} "
         "UTC). One run directory was prepared (configs and every artifact built once), then "
-        "resumed twice: with `--executor local` (`CUDA_VISIBLE_DEVICES=0`: one GPU) and with "
-        "`--executor ray` (a local Ray cluster of the machine's GPUs and cores). Wall time is "
-        "the sum of the resume calls (case execution, Ray's start included); cases/hour = "
-        f"cases with a result / wall time. Planned: {n_planned} cases."),
+        "resumed with `--executor local` (`CUDA_VISIBLE_DEVICES=0`: one GPU), with "
+        "`--executor ray` (a local Ray cluster of the machine's GPUs and cores) and, as "
+        "`before`, with the Ray executor before issue #29 where it ran. Wall time is the sum "
+        "of the resume calls (case execution, Ray's start included); cases/hour = cases with "
+        f"a result / wall time. Planned: {n_planned} cases."),
         "",
-        "| executor | cases | statuses | calls | wall (s) | cases/hour | placement |",
+        "| run | cases | statuses | calls | wall (s) | cases/hour | placement |",
         "| --- | ---: | --- | ---: | ---: | ---: | --- |",
-        *rows,
-        "",
-        f"**Throughput, ray over local: {speedup:.2f}×** (target ≥ {TARGET_4GPU}× with 4 GPUs).",
-        "",
+        *rows, "", *speedups(rate, costs, dirs["ray"]), "",
+        "## Where each case's time went (the results' timelines)", "",
+        "Fixed cost = a case's dispatch to its result, less its timed loop; 'first case' is "
+        "the mean over each device's first (a fork server's or Ray actor's start). The code "
+        "before #29 records no timeline.", "",
+        *arm_table(costs), "", *phase_table(costs), "",
         *compared("Per-case medians:", text, verdicts),
     ])
     out = Path(args.out) if args.out else OUT_GPU
     emit(md, out, args.write or bool(args.out))
+
+
+def speedups(rate: dict[str, float], costs: dict[str, list[dict]], ray_dir: Path) -> list[str]:
+    """Each Ray run's speed-up over local, by wall time and by execution span, against the
+    target for the GPUs Ray used."""
+    gpus = {g for p in (ray_dir / "raw").glob("*/result.json")
+            for g in (json.loads(p.read_text()).get("ran_on") or {}).get("gpus") or []}
+    target = (f"≥ {TARGET_PER_GPU * len(gpus):.1f}× ({TARGET_PER_GPU} × {len(gpus)} GPUs)"
+              if gpus else "none (no case ran on a GPU)")
+    out = []
+    for k in (k for k in ("ray", "before") if k in rate):
+        wall = rate[k] / rate["local"] if rate.get("local") else float("nan")
+        span_k, span_local = (costs[a][0].get("cases_per_hour") for a in (k, "local"))
+        span = f"{span_k / span_local:.2f}×" if span_k and span_local else "n/a (no timelines)"
+        out.append(f"- **{k} over local: {wall:.2f}×** by wall time; {span} over the "
+                   f"execution span. Target: {target}.")
+    return out + ["", "The execution span runs from a run's first case dispatched to its last "
+                  "result: each run's start (the Ray cluster's included), summary and report "
+                  "are left out."]
 
 
 def _placement(run_dir: Path) -> str:
@@ -311,9 +352,10 @@ def main() -> None:
     p.add_argument("--runs", required=True)
     p.set_defaults(fn=prepare)
     p = sub.add_parser("run", help="(b) resume a prepared directory with an executor, in a budget")
-    p.add_argument("dir", help="RUNS/local or RUNS/ray")
+    p.add_argument("dir", help="RUNS/local, RUNS/ray or RUNS/before")
     p.add_argument("--executor", required=True, choices=["local", "ray"])
     p.add_argument("--budget-s", type=float, default=500.0)
+    p.add_argument("--src", default=None, help="the sources to run (default: this checkout's)")
     p.set_defaults(fn=run)
     p = sub.add_parser("summary", help="(b) cases/hour of each and the comparison")
     p.add_argument("runs")

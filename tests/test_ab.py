@@ -1,6 +1,8 @@
 """`onnxbench ab` and suites' `ab:` on any field: bad input (exit 2, one line, nothing run),
-interleaved blocks in a normal run directory, verdicts on a deterministic busy-wait runtime,
-and the plan's ABBA order."""
+both designs (A and B in each process; a fresh process per block, and the fall-back to it,
+said in ab.json and the report) in a normal run directory, verdicts on a deterministic
+busy-wait runtime, device time beside host time on its fake device clock, and the plan's
+ABBA order."""
 
 from __future__ import annotations
 
@@ -58,6 +60,9 @@ BAD = {
                      "--b-options", "threads=2"], "A: unknown option 'intra_op_thread'"),
     "huge batch": (["{a}", "{b}", "--batch", "100000000000"], "--batch 100000000000"),
     "bad threshold": (["{a}", "{b}", "--threshold", "lots"], "--threshold 'lots'"),
+    "bad design": (["{a}", "{b}", "--design", "mixed"], "--design: expected auto"),
+    "cannot share": (["{a}", "--a-options", "threads=1", "--b-options", "threads=2",
+                      "--design", "interleaved"], "option threads differs (1 vs 2)"),
 }
 
 
@@ -76,10 +81,13 @@ def test_bad_input_exits_2_with_one_line_before_anything_runs(name, models, tmp_
 def test_two_option_sets_slower_in_a_normal_run_directory(models, tmp_path, capsys):
     code, out, err = run_cli(capsys, "ab", models["a"], "--runtime", "test-delay",
                              "--a-options", "delay_us=200", "--b-options", "delay_us=300",
-                             "--out", tmp_path / "runs", "--json", *FAST)
+                             "--out", tmp_path / "runs", "--json", "--design", "process",
+                             *FAST)
     assert code == 0, err
     doc = json.loads(out)
     assert doc["verdict"] == "slower", doc
+    assert doc["design"] == {"used": "process", "requested": "process", "process_s": None,
+                             "reason": "asked for: a fresh process per block"}
     r = doc["outcome"]["result"]
     assert r["ratio"] == pytest.approx(1.5, rel=0.1) and r["ci_low"] > 1.02
     run = Path(doc["run_dir"])
@@ -94,6 +102,73 @@ def test_two_option_sets_slower_in_a_normal_run_directory(models, tmp_path, caps
     assert json.loads((run / "configs" / "plan.json").read_text())["n_cases"] == blocks
     md = (run / "report.md").read_text()
     assert "## A/B (interleaved blocks)" in md and "**slower**" in md and "alpha spending" in md
+    assert "Design: process" in md
+
+
+def test_a_and_b_share_each_process_and_processes_are_the_unit(models, tmp_path, capsys):
+    code, out, err = run_cli(capsys, "ab", models["a"], "--runtime", "test-delay",
+                             "--a-options", "delay_us=200", "--b-options", "delay_us=300",
+                             "--out", tmp_path / "runs", "--json", *FAST)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["verdict"] == "slower" and doc["design"]["used"] == "interleaved", doc
+    o, r = doc["outcome"], doc["outcome"]["result"]
+    assert r["ratio"] == pytest.approx(1.5, rel=0.1) and r["n_a"] == o["units"] == o["processes"]
+    assert o["pairs"] >= 2 * o["units"] and "processes as the unit" in r["method"]
+    results = read_results(Path(doc["run_dir"]) / "raw")
+    assert len(results) == 2 * o["units"]  # one result per side and process
+    for res in results:  # the process index is the repeat; its blocks are recorded
+        ab = res.runtime_info["ab"]
+        assert ab["process"] == res.case.repeat and ab["first"] == "ab"[res.case.repeat % 2]
+        assert len(ab["blocks"]["index"]) == len(ab["blocks"]["host_ms"]) >= 2
+        assert ab["runs_per_block"] >= 10 and res.stats.n == sum(
+            ab["runs_per_block"] for _ in ab["blocks"]["index"])
+    assert doc["levels"]["processes"] == o["units"] and doc["device"] is None
+    md = (Path(doc["run_dir"]) / "report.md").read_text()
+    assert "Design: interleaved" in md and "Two levels:" in md and "processes (" in md
+
+
+def test_sides_that_cannot_share_a_process_fall_back_and_say_why(models, tmp_path, capsys):
+    code, out, err = run_cli(capsys, "ab", models["a"], "--runtime", "test-delay",
+                             "--a-options", "threads=1", "--b-options", "threads=2",
+                             "--out", tmp_path / "runs", "--json", *FAST)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["design"]["used"] == "process" and doc["design"]["requested"] == "auto"
+    assert "option threads differs (1 vs 2) and is process-wide" in doc["design"]["reason"]
+    md = (Path(doc["run_dir"]) / "report.md").read_text()
+    assert "Design: process" in md and "why: option threads differs" in md
+
+
+def test_out_of_memory_together_falls_back_to_a_process_per_block(models, tmp_path, capsys):
+    code, out, err = run_cli(capsys, "ab", models["a"], "--runtime", "test-oom,test-delay",
+                             "--out", tmp_path / "runs", "--json", *FAST)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["design"]["used"] == "process"
+    assert doc["design"]["reason"].startswith("A and B together ran out of memory")
+    assert doc["verdict"].startswith("not compared: block a: oom"), doc["verdict"]
+    statuses = [r.status for r in read_results(Path(doc["run_dir"]) / "raw")]
+    assert statuses == ["oom"]  # the first design's results are gone, the blocks' kept
+
+
+@pytest.mark.parametrize("sync_us, bound", [(0, True), (800, False)])
+def test_device_time_beside_host_time_on_a_fake_device_clock(sync_us, bound, models,
+                                                             tmp_path, capsys):
+    code, out, err = run_cli(capsys, "ab", models["a"], "--runtime", "test-delay",
+                             "--options", f"device_clock=true,sync_us={sync_us}",
+                             "--a-options", "delay_us=200", "--b-options", "delay_us=300",
+                             "--out", tmp_path / "runs", "--json", *FAST)
+    assert code == 0, err
+    doc = json.loads(out)
+    dev = doc["device"]
+    assert dev["result"]["verdict"] == "slower" and dev["result"]["n_a"] == doc["outcome"]["units"]
+    host_a, dev_a = dev["a"]["host_ms"], dev["a"]["device_ms"]
+    assert dev_a == pytest.approx(0.2 + sync_us / 1000, rel=0.3)
+    assert host_a >= dev_a * 0.9 and dev["a"]["launch_bound"] is bound
+    assert dev["a"]["launch_share"] == pytest.approx(200 / (200 + sync_us), rel=0.3)
+    md = (Path(doc["run_dir"]) / "report.md").read_text()
+    assert "device, descriptive" in md and ("launch-bound: the host was still" in md) is bound
 
 
 def test_two_identical_files_are_equivalent(models, tmp_path, capsys):

@@ -77,12 +77,40 @@ def test_an_artifact_travels_as_its_folder_and_lands_under_the_same_names(tmp_pa
     art = shipping.absolute(Artifact("dcnv2", "light", onnx, key / "model.pt"))
     pack = shipping.pack(art, tmp_path / "artifacts")
     assert sorted(Path(p).name for p in pack) == ["artifact.json", "model.onnx", "model.pt"]
-    assert shipping.present(shipping.sizes(art, tmp_path / "artifacts"))
-    there = shipping.unpack(art, pack, tmp_path / "node")
+    stamps = shipping.stamps(art, tmp_path / "artifacts")
+    assert shipping.present(stamps)
+    there = shipping.unpack(art, pack, stamps, tmp_path / "node")
     assert there.onnx_path.read_bytes() == onnx.read_bytes()
     assert there.state_path.parent == there.onnx_path.parent
     assert (there.onnx_path.parent / "artifact.json").is_file()
-    assert not shipping.present({str(tmp_path / "elsewhere.onnx"): 3})
+    assert not shipping.present({str(tmp_path / "elsewhere.onnx"): [3, 0]})
+
+
+def test_a_node_fetches_an_artifact_once_and_again_when_it_changed(tmp_path):
+    """Files in place are read there; elsewhere the first case fetches and unpacks the
+    pack, later ones find it unpacked; a model re-exported under its name (same size, new
+    modification time) is fetched again."""
+    onnx = write_tiny_onnx(tmp_path / "model.onnx")
+    art = shipping.absolute(Artifact("m", None, onnx, None))
+    fetched: list[int] = []
+    stamps = shipping.stamps(art, tmp_path / "artifacts")
+    assert shipping.on_node(art, stamps, lambda: {}, tmp_path / "node") == art  # in place
+    elsewhere = {f"{tmp_path}/gone/model.onnx": stamps[str(onnx)]}  # not on this node
+    moved = shipping.absolute(Artifact("m", None, tmp_path / "gone" / "model.onnx", None))
+    packed = {f"{tmp_path}/gone/model.onnx": onnx.read_bytes()}
+
+    def fetch_moved() -> shipping.Pack:
+        fetched.append(1)
+        return packed
+
+    first = shipping.on_node(moved, elsewhere, fetch_moved, tmp_path / "node")
+    again = shipping.on_node(moved, elsewhere, fetch_moved, tmp_path / "node")
+    assert first == again and first.onnx_path.read_bytes() == onnx.read_bytes()
+    assert len(fetched) == 1
+    size, mtime = elsewhere[str(moved.onnx_path)]
+    newer = {str(moved.onnx_path): [size, mtime + 1_000_000_000]}  # re-exported, same size
+    shipping.on_node(moved, newer, fetch_moved, tmp_path / "node")
+    assert len(fetched) == 2 and first.onnx_path.stat().st_mtime_ns == mtime + 1_000_000_000
 
 
 def test_suite_executor_and_hardware_fields(tmp_path):
@@ -219,3 +247,87 @@ def test_the_report_puts_each_hardware_in_a_column(tmp_path):
     labels = {s.label for g in report.groups for s in g.group.series}
     assert {"ORT CUDA (hardware=a10g)", "ORT CUDA (hardware=h100)"} <= labels
     assert "| dcnv2/light ORT CUDA b8 |" in render_markdown(report)
+
+
+class _FakeRay:
+    """Just enough of ``ray`` for the actor pool: made and killed actors, by name."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+        self.killed: list[str] = []
+
+    def remote(self, **_options):
+        fake = self
+
+        class Actor:
+            @staticmethod
+            def options(**options):
+                class Made:
+                    @staticmethod
+                    def remote(*_args):
+                        fake.made.append(f"a{len(fake.made)}:{options['num_cpus']}")
+                        return fake.made[-1]
+                return Made
+        return lambda _cls: Actor
+
+    def kill(self, handle, no_restart=True) -> None:
+        self.killed.append(handle)
+
+
+def test_the_actor_pool_reuses_an_idle_actor_of_a_kind_and_retires_finished_kinds():
+    from onnxbench.executors.ray_pool import ActorPool
+
+    ray = _FakeRay()
+    pool = ActorPool(ray, ["numpy"], "driver")
+    one, whole = (1, 0, (), False), (0, 0, (), True)
+    a = pool.acquire(one, None, {"num_cpus": 1})
+    b = pool.acquire(one, None, {"num_cpus": 1})
+    assert (a.handle, b.handle) == ("a0:1", "a1:1")  # two cases at once: two devices
+    pool.release(a)
+    assert pool.acquire(one, None, {"num_cpus": 1}) is a and len(ray.made) == 2  # reused
+    pool.release(a)
+    pool.release(b)
+    w = pool.acquire(whole, "n1", {"num_cpus": 2})
+    pool.release(w)
+    assert pool.idle_nodes(whole) == {"n1"} and pool.acquire(whole, "n2", {"num_cpus": 2})
+    pool.retire({whole})  # no one-core case left: their cores go back to the cluster
+    assert sorted(ray.killed) == ["a0:1", "a1:1"]
+    pool.close()
+    assert sorted(ray.killed) == ["a0:1", "a1:1", "a2:2", "a3:2"]
+
+
+def test_a_timeline_splits_into_phases_and_its_fixed_cost():
+    from onnxbench.core.timeline import overhead, phases
+
+    line = {"dispatched": 10.0, "worker_born": 9.0, "started": 10.5, "fork_requested": 10.6,
+            "worker_up": 10.7, "loop_start": 11.0, "loop_end": 14.0, "collected": 14.5,
+            "returned": 14.6}
+    split = phases(line)
+    assert "worker_born" not in split  # a worker older than the case is no part of it
+    assert split["started"] == 0.5 and split["loop_end"] == 3.0
+    assert abs(overhead(line) - 1.6) < 1e-9  # 4.6 s from dispatch to result, 3 s timed
+    assert abs(phases({**line, "worker_born": 10.2})["worker_born"] - 0.2) < 1e-9
+    assert overhead({k: v for k, v in line.items() if k != "loop_start"}) is None
+
+
+def test_a_local_case_records_where_its_time_went(tmp_path, capsys):
+    from onnxbench.core.result import read_results
+    from onnxbench.core.timeline import MARKS, overhead, phases
+
+    tiny = write_tiny_onnx(tmp_path / "t.onnx")
+    suite = tmp_path / "s.yaml"
+    suite.write_text(f"suite: s\ndefaults:\n  measure: {{warmup: 1, min_runs: 3, max_time_s: 0.1}}"
+                     f"\ncases:\n  - model: {tiny}\n    runtimes: ort-cpu\n    processes: 1\n")
+    code, _, err = cli(capsys, "run", "--suite", suite, "--out", tmp_path / "runs", "--quiet")
+    assert code == 0, err
+    (result,) = read_results(next((tmp_path / "runs").iterdir()) / "raw")
+    line = result.timeline
+    assert {"dispatched", "fork_requested", "worker_up", "imported", "session_start",
+            "session_ready", "loop_start", "loop_end", "worker_done", "collected",
+            "returned"} <= set(line)
+    stamps = [line[m] for m in MARKS if m in line]
+    assert stamps == sorted(stamps)
+    assert abs(sum(phases(line).values()) - (line["returned"] - line["dispatched"])) < 1e-6
+    timed = line["loop_end"] - line["loop_start"]
+    assert abs(timed - result.timing.timed_s) < 0.05  # the marks bracket the timed loop
+    assert overhead(line) is not None and overhead(line) >= 0

@@ -15,7 +15,8 @@ from onnxbench.scenarios import ceiling
 
 def test_drive_runs_the_window_with_the_collector_off(monkeypatch):
     seen = []
-    monkeypatch.setattr(ceiling, "_drive", lambda *a, **k: seen.append(gc.isenabled()))
+    monkeypatch.setitem(ceiling.GENERATORS, ("concurrency", "closed-loop"),
+                        lambda *a, **k: seen.append(gc.isenabled()))
     assert gc.isenabled()
     ceiling.drive(LoadSpec(name="concurrency", concurrency=1), None, 0, 0.1)
     assert seen == [False]

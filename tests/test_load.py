@@ -45,7 +45,14 @@ BAD = {
     "confirm shorter than a probe": (["--find-peak", "--p99", "10ms", "--duration", "10s",
                                       "--confirm", "5s"], "--confirm: confirm_s 5 is shorter"),
     "default confirm shorter than a probe": (["--find-peak", "--p99", "10ms", "--duration",
-                                              "60s"], "confirm_s 30 (the default) is shorter"),
+                                              "90s"], "confirm_s 60 (the default) is shorter"),
+    "constant arrivals from LoadGen": (["--qps", "100", "--duration", "5s", "--arrival",
+                                        "constant", "--generator", "loadgen"],
+                                       "generator loadgen has no constant arrivals"),
+    "unknown generator": (["--qps", "100", "--duration", "5s", "--generator", "wrk"],
+                          "--generator"),
+    "generator on a closed loop": (["--concurrency", "2", "--generator", "onnxbench"],
+                                   "generator is for the server and peak scenarios"),
     "confirm on a server point": (["--qps", "100", "--confirm", "20s"],
                                   "--confirm is for --find-peak"),
     "bad confirm": (["--find-peak", "--p99", "10ms", "--confirm", "later"], "--confirm"),
@@ -107,6 +114,7 @@ def test_time_values():
     assert parse_time("--p99", "10ms", "ms") == pytest.approx(0.010)
     assert parse_time("--p99", "10", "ms") == pytest.approx(0.010)
     assert parse_time("--duration", "2m", "s") == 120
+    assert parse_time("--confirm", "1h", "s") == 3600  # an hour's claim
     with pytest.raises(UserError, match="--duration"):
         parse_time("--duration", "-3s", "s")
 
@@ -118,8 +126,9 @@ def test_load_concurrency_sweep_prints_perf_analyzers_table(tmp_path, tiny, caps
     code, out, err = cli(capsys, "load", str(tiny), "-r", "ort-cpu", "--concurrency", "1,2",
                          "--threads", "1", *QUICK, "--out", str(out_dir))
     assert code == 0, err
-    for head in ("Concurrency", "Inferences/s", "p50", "p90", "p95", "p99"):
+    for head in ("Concurrency", "Inferences/s", "p50", "p90", "p95", "p99", "ρ"):
         assert head in out
+    assert "generator's ceiling here" not in out  # --no-ceiling: none measured, none claimed
     (run,) = out_dir.iterdir()
     results = read_results(run / "raw")
     assert len(results) == 2 and all(r.status == "ok" for r in results)
@@ -129,6 +138,9 @@ def test_load_concurrency_sweep_prints_perf_analyzers_table(tmp_path, tiny, caps
         assert len(req.scheduled) == len(req.issued) == len(req.started) == len(req.completed)
         assert len(r.timing.latencies_ms) == len(req.completed)
         assert r.load.concurrency == r.case.scenario.concurrency
+        s = r.load.stationarity  # a closed loop: ρ only, no queue verdict
+        assert s.verdict == "n/a" and 0 < s.rho <= 1.05 and s.queue_slope is None
+        assert r.load.affinity is not None and r.load.affinity.cpus
     two = next(r for r in results if r.case.scenario.concurrency == 2)
     assert two.load.check.passed and two.load.workers == 2
 
@@ -144,7 +156,8 @@ def test_load_server_on_a_zoo_model_json(tmp_path, capsys):
     assert sorted(r["runtime"] for r in rows) == ["ort-cpu", "torch-cpu"]
     assert all(r["status"] == "ok" and r["scenario"].startswith("server-qps100") for r in rows)
     assert all(80 <= r["throughput"] / 2 <= 120 for r in rows)  # achieved ≈ offered, batch 2
-    assert doc["load"]["models"][0]["tables"]
+    tables = doc["load"]["models"][0]["tables"]
+    assert tables and all({"ρ", "Queue"} <= set(t["headers"]) for t in tables), tables
 
 
 # ---- suites: scenario:, resume, aggregate, report ----------------------------------------
@@ -241,6 +254,11 @@ def test_load_offline_with_worker_processes(tmp_path, tiny, capsys):
     assert load.scenario == "offline" and "Offline" in load.generator
     assert set(load.requests.worker) == {0, 1}  # both processes served
     assert load.loadgen["result_validity"] in ("VALID", "INVALID")  # LoadGen's own verdict kept
+    req = load.requests  # the worker's own end precedes the reply's arrival in the parent
+    assert len(req.finished) == len(req.completed)
+    assert all(s <= f <= c for s, f, c in zip(req.started, req.finished, req.completed,
+                                              strict=True))
+    assert sum(c - f for f, c in zip(req.finished, req.completed, strict=True)) > 0
 
 
 @pytest.mark.slow
@@ -267,7 +285,8 @@ def test_peak_table_shows_the_confirmed_peak_beside_the_search_rate():
     from types import SimpleNamespace
 
     from onnxbench.core.load_record import LoadRecord, Peak
-    from onnxbench.report.load_tables import LoadPoint, peak_table
+    from onnxbench.report.load_peaks import peak_table
+    from onnxbench.report.load_tables import LoadPoint
 
     spec = LoadSpec(name="peak", bound_ms=10, duration_s=5, confirm_s=20)
     peak = Peak(qps=729.0, achieved_qps=728.0, value_ms=8.0, confidence=0.999, bound_ms=10,
@@ -282,3 +301,103 @@ def test_peak_table_shows_the_confirmed_peak_beside_the_search_rate():
     cells = dict(zip(table.headers, [c.text for c in row], strict=True))
     assert cells["Peak QPS"] == "729" and cells["Search QPS"] == "1000"
     assert "confirmation (20 s) lowered it from 1000 QPS" in cells["Note"]
+
+
+# ---- the peak's claim: its window, ρ, its queue; a lower bound when none held ---------
+
+def _peak_point(peak, *, status="ok", rho=None, runtime="ort-cpu", harness=None):
+    from types import SimpleNamespace
+
+    from onnxbench.core.load_record import LoadRecord, Stationarity
+    from onnxbench.report.load_tables import LoadPoint, fold
+
+    spec = LoadSpec(name="peak", percentile=95, bound_ms=500, duration_s=10, confirm_s=60)
+    queue = Stationarity(verdict="near" if (rho or 0) >= 0.9 else "stable", window_s=60,
+                         rho=rho) if rho is not None else None
+    rec = LoadRecord(scenario="peak", generator="LoadGen", layout="shared", workers=2,
+                     peak=peak, stationarity=queue, harness=harness)
+    case = SimpleNamespace(scenario=spec, runtime=runtime, options={}, precision="fp32",
+                           batch=1, model="bert", config="base", seq=128)
+    result = SimpleNamespace(status=status, load=rec)  # what fold reads of a Result
+    point = SimpleNamespace(case=case, status=status, results=[result],
+                            reason=peak.reason if status != "ok" else None)
+    lp = fold(point)
+    assert isinstance(lp, LoadPoint)
+    return lp
+
+
+def _evidence(qps, window, queue="stable", rho=0.8, met=True):
+    from onnxbench.core.load_record import Probe
+
+    return Probe(target_qps=qps, achieved_qps=qps, value_ms=300.0, met=met, confidence=0.99,
+                 n=1000, phase="confirm" if window == 60 else "bisect", duration_s=window,
+                 window_s=window + 0.4, rho=rho, queue=queue)
+
+
+def _peak(qps, **kw):
+    from onnxbench.core.load_record import Peak
+
+    return Peak(qps=qps, achieved_qps=qps, value_ms=300.0, confidence=0.999, bound_ms=500,
+                percentile=95, precision_pct=5, bracket=[qps, qps * 1.05 if qps else None],
+                converged=True,
+                search_qps=qps, confirm_s=60, confirmed=qps is not None, **kw)
+
+
+def test_the_peak_sentence_states_the_window_the_queue_and_a_fragile_utilisation():
+    from onnxbench.report.load_peaks import peak_table
+    from onnxbench.report.load_report import sentence
+
+    near = _peak_point(_peak(17.0, evidence=_evidence(17.0, 60, "near", 0.93)), rho=0.93)
+    calm = _peak_point(_peak(4.5, evidence=_evidence(4.5, 60, "stable", 0.7)), rho=0.7,
+                       runtime="torch-cpu")
+    text = sentence([near, calm])
+    assert text.startswith("At p95 ≤ 500 ms: ")
+    assert "17.0 QPS held for 60 s, queue stable (ρ 0.93: near saturation, a small rise in " \
+           "load breaks it)" in text
+    assert "4.50 QPS held for 60 s, queue stable." in text and "ρ 0.70" not in text
+    table = peak_table("bert", [near, calm])
+    cells = dict(zip(table.headers, [c.text for c in table.rows[0]], strict=True))
+    assert cells["Held for"] == "60 s" and cells["ρ"] == "0.93" and cells["Queue"] == "stable"
+    assert "near saturation" in cells["Note"]
+
+
+def test_a_peak_search_that_held_no_rate_reports_its_lower_bound():
+    from onnxbench.report.load_peaks import peak_table
+    from onnxbench.report.load_report import sentence
+
+    failed = _peak(None, lower_bound=_evidence(12.0, 10, "stable", 0.85),
+                   reason="no rate held for 60 s: ...")
+    lp = _peak_point(failed.model_copy(update={"achieved_qps": None, "value_ms": None,
+                                               "confidence": None}), status="failed")
+    assert not lp.ok and lp.lower is not None
+    text = sentence([lp])
+    assert "no rate held for 60 s; at least 12.0 QPS held for 10 s" in text
+    table = peak_table("bert", [lp])
+    (row,) = table.rows
+    cells = dict(zip(table.headers, [c.text for c in row], strict=True))
+    assert cells["Peak QPS"] == "≥ 12.0" and cells["Held for"] == "10 s"
+    assert "lower bound" in cells["Note"]
+
+
+def test_tables_say_what_the_generators_ceiling_was():
+    from onnxbench.core.load_record import Harness
+    from onnxbench.report.load_peaks import peak_table
+
+    lp = _peak_point(_peak(17.0, evidence=_evidence(17.0, 60)), rho=0.8,
+                     harness=Harness(ceiling_qps=9800.0))
+    notes = " ".join(peak_table("bert", [lp]).notes)
+    assert "generator's ceiling here: 9800 QPS" in notes
+
+
+def test_a_load_case_id_hashes_only_the_fields_of_its_scenario():
+    """confirm_s is a peak search's; an unset generator is not hashed (older ids stay)."""
+    from onnxbench.core.case import Case
+
+    def cid(**kw):
+        return Case(model="m.onnx", runtime="ort-cpu", batch=1,
+                    scenario=LoadSpec(**kw)).case_id
+
+    server = {"name": "server", "qps": 100, "duration_s": 10}
+    assert cid(**server, confirm_s=20) == cid(**server) != cid(**server, generator="onnxbench")
+    peak = {"name": "peak", "bound_ms": 10}
+    assert cid(**peak, confirm_s=20) != cid(**peak)

@@ -68,8 +68,18 @@ def run_dir_of(runs: Path) -> Path:
 
 
 def shape(value):
-    """The nested key structure of a JSON value (the values themselves ignored)."""
-    return {k: shape(v) for k, v in value.items()} if isinstance(value, dict) else "."
+    """The nested key structure of a JSON value (the values themselves ignored; a timeline's
+    marks depend on the path a case took)."""
+    return {k: "." if k == "timeline" else shape(v) for k, v in value.items()} \
+        if isinstance(value, dict) else "."
+
+
+def in_order(timeline: dict[str, float]) -> bool:
+    """Are the marks in the order a case meets them (one host: one wall clock)?"""
+    from onnxbench.core.timeline import MARKS
+
+    stamps = [timeline[m] for m in MARKS if m in timeline and m != "worker_born"]
+    return stamps == sorted(stamps)
 
 
 def interval(result) -> tuple[float, float]:
@@ -101,6 +111,14 @@ def test_ray_resumes_a_local_run_and_aggregates_results_shaped_like_local(cluste
         assert remote["status"] == "ok" and remote["stats"]["n"] >= 3
         assert remote["ran_on"]["pinned"] and remote["ran_on"]["node_id"]
         assert (run / "raw" / remote["case_id"] / "worker.log").is_file()
+        for doc in (local, remote):
+            assert in_order(doc["timeline"]) and {"dispatched", "worker_up", "loop_start",
+                                                  "loop_end", "returned"} <= set(doc["timeline"])
+    # both Ray cases ran on one warm actor (one device: whole-node CPU cases): its fork
+    # server was up before either case asked for a worker
+    remote = [d["timeline"] for cid, d in docs.items() if "_b2_" in cid]
+    assert len({tl["worker_born"] for tl in remote}) == 1
+    assert not any("forkserver_ready" in tl for tl in remote)
 
 
 def test_two_cpu_cases_that_take_all_cores_never_overlap(cluster, tmp_path, capsys):
@@ -118,11 +136,28 @@ def test_two_cpu_cases_that_take_all_cores_never_overlap(cluster, tmp_path, caps
                and r.runtime_info["OMP_NUM_THREADS"] == str(cores) for r in results)
 
 
+def test_cases_of_two_kinds_share_the_cluster_one_kind_after_the_other(cluster, tmp_path,
+                                                                       capsys):
+    """One-core cases (an actor per core) and a whole-node case (an actor holding both
+    cores): the idle actors of a finished kind give their cores back, so all run."""
+    suite = write_suite(tmp_path, batch="[1, 2]", secs=0.3, extra=", threads: 1")
+    suite.write_text(suite.read_text() + "  - model: {}\n    runtimes: [test-delay]\n"
+                     "    batch: [3]\n".format(tmp_path / "tiny.onnx"))
+    code, _, err = cli(capsys, "run", "--suite", suite, "--out", tmp_path / "runs",
+                       "--executor", "ray", "--quiet")
+    assert code == 0, err
+    results = read_results(run_dir_of(tmp_path / "runs") / "raw")
+    assert sorted(r.case.batch for r in results if r.status == "ok") == [1, 2, 3]
+    (whole,) = [r for r in results if r.case.batch == 3]
+    start, end = interval(whole)
+    assert all(e <= start or s >= end for s, e in map(interval, results) if s != start)
+
+
 def _running_tasks() -> list[psutil.Process]:
     out = []
     for proc in psutil.Process().children(recursive=True):
         try:
-            if "run_case_task" in proc.name():
+            if "run_case" in proc.name():  # a task, or an actor's call
                 out.append(proc)
         except psutil.Error:
             continue

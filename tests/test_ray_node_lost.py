@@ -51,7 +51,7 @@ def _remove_when_running(cluster, node, done: list[bool], limit_s: float = 300.0
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         tasks = [p for p in psutil.Process().children(recursive=True)
-                 if "run_case_task" in p.name()]
+                 if "run_case" in p.name()]
         if tasks:
             time.sleep(2.0)
             cluster.remove_node(node, allow_graceful=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -165,3 +166,32 @@ def test_memory_cap_turns_a_big_allocation_into_oom():
     out = run_isolated(allocate_mb, 4096, timeout_s=60, mem_limit_mb=cap)
     assert out.status == "oom" and "MemoryError" in out.reason
     assert run_isolated(allocate_mb, 8, timeout_s=60, mem_limit_mb=cap).value == 8 * 2**20
+
+
+SCRIPT = """
+import os, sys
+with open(sys.argv[1], "a") as log:  # once per import of this script
+    log.write(f"{os.getpid()}\\n")
+from onnxbench.isolation import worker
+
+def pid():
+    return os.getpid()
+
+if __name__ == "__main__":
+    worker.PRELOAD[:] = []  # a quick fork server: only the parent's script matters here
+    print(" ".join(str(worker.run_isolated(pid).value) for _ in range(3)))
+"""
+
+
+def test_workers_of_a_script_do_not_import_the_script_again(tmp_path):
+    """The fork server imports the parent's main script once; its workers inherit it (each
+    imported it again before: under Ray, whose worker script imports Ray, ~0.6 s a case)."""
+    script, log = tmp_path / "parent.py", tmp_path / "imports.log"
+    script.write_text(SCRIPT)
+    proc = subprocess.run([sys.executable, str(script), str(log)], capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    workers = set(proc.stdout.split())
+    imported = log.read_text().split()
+    assert len(workers) == 3 and not workers & set(imported), (workers, imported)
+    assert len(imported) == 2  # the script as itself, and once in the fork server

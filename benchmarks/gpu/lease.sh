@@ -121,6 +121,22 @@ side() {  # side CMD NAME ARGS...: one `onnxbench CMD` run (profile: per-operato
 
 prof() { side profile "$@"; }  # prof NAME MODEL ARGS...
 
+abgpu() {  # the GPU A/B benchmark of issue [4/8] (benchmarks/gpu/ab_gpu.py): resumable, most
+  # needed first; each call adds comparisons within its budget, then renders the table
+  local budget=$(( $(left) - 30 ))
+  [ "$budget" -lt 200 ] && { say "ab-gpu: not started ($(left) s left)"; return 1; }
+  say "ab-gpu: start, budget $budget s"
+  mkdir -p "$runs/abgpu" && cp "$runs/env.json" "$runs/abgpu/env.json" 2>/dev/null
+  # AB_GPU_ARGS: extra arguments (a CPU dry run: AB_MODELS_TINY=1 AB_GPU_ARGS="--tiny
+  # --runtimes ort-cpu --repeats 1 --max-time 5")
+  python3 benchmarks/gpu/ab_gpu.py run --out "$runs/abgpu" --budget-s "$budget" \
+    ${AB_GPU_ARGS:-} >> "$runs/abgpu.log" 2>&1
+  python3 benchmarks/gpu/ab_gpu.py render --out "$runs/abgpu" > "$runs/ab-gpu.md" \
+    2>> "$runs/abgpu.log"
+  say "ab-gpu: $(tail -1 "$runs/abgpu.log")"
+  grep -q "^all done" "$runs/abgpu.log"
+}
+
 lane() {  # the jobs of lane $1, in order; a job that cannot finish stops the lane
   case $1 in
     0) raylocal && gputests && suite serving "$lease/serving-gpu-h100.yaml" \
@@ -194,6 +210,10 @@ lane() {  # the jobs of lane $1, in order; a job that cannot finish stops the la
          && suite dcnv2-ma "$lease/dcnv2-cpu-vs-gpu-h100.yaml" \
               '(heavy|100x100)_torchscript_(torch-compile-cuda_b1024_fp32_.*max-autotune|ort-cuda_b1024_fp16).*_r0$' \
          && gputests ;;
+    # one GPU (LANES=1 SINGLE_LANE=a): issue [4/8]'s A/B benchmark alone on the machine (the
+    # host's noise is what it measures): DCNv2 heavy b1024 and BERT-base 16x128, A/A and a
+    # ~5 % difference, ORT CUDA and PyTorch eager, interleaved vs a process per block
+    a) abgpu ;;
     # one GPU (LANES=1): what a first lease of 4 GPUs left unfinished, most needed first
     s) gputests \
          && suite dcnv2-c "$lease/dcnv2-cpu-vs-gpu-h100.yaml" \

@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
 # The GPU cases of dcnv2-cpu-vs-gpu with `--executor ray` on every GPU of the lent machine
-# against `--executor local` on one GPU: cases/hour of each and `onnxbench compare` of the
-# per-case medians. Resumable: call it again (same warm machine) until it says "complete".
+# against `--executor local` on one GPU (and, with BEFORE_SRC, the Ray executor before issue
+# #29 on every GPU): cases/hour of each, the per-case costs from the results' timelines and
+# `onnxbench compare` of the per-case medians. Resumable: call it again (same warm machine)
+# until it says "complete".
 #
 #   bash benchmarks/gpu/ray-scaleout.sh        # in one device call; $OUT gets the results
 #
 # Steps, each skipped once done (state under $RUNS, default /tmp/onnxbench-ray-scaleout,
 # which the machine keeps while warm):
 #   1. prepare  one run directory with the GPU cases' plan and every artifact built once,
-#               copied to $RUNS/ray and $RUNS/local (nothing measured)
+#               copied to $RUNS/ray, $RUNS/local and $RUNS/before (nothing measured)
 #   2. ray      resume $RUNS/ray with --executor ray (a local Ray cluster: all GPUs, cores)
 #   3. local    resume $RUNS/local with --executor local and CUDA_VISIBLE_DEVICES=0
-#   4. summary  $OUT/ray-scaleout.md (cases/hour, speed-up, compare, environment)
+#   4. before   (only with BEFORE_SRC=DIR/src, a checkout of the code before #29 carried in the
+#               working tree: `git archive 090a42e src | tar -x -C .before`) resume
+#               $RUNS/before with --executor ray on those sources
+#   5. summary  $OUT/ray-scaleout.md (cases/hour, speed-ups against 0.9 x GPUs, per-case
+#               costs and their phases, compare, environment)
+# ONLY (a case-id regex) picks the cases: default the 48 of the 4x H200 lease that measured
+# 1.81x before #29 (light/heavy x ORT/PyTorch CUDA x batch 2/1024, 3 processes each);
+# ONLY='_(ort|torch)-cuda_' takes all 216 GPU cases (several calls).
 # A step cut short by the deadline (BUDGET_S, default 560 s a call) keeps every finished case
 # (SIGINT, like Ctrl-C) and goes on in the next call; the wall time of every call is summed.
-# Every call packs both run directories (no models) as $OUT/ray-scaleout-runs.tgz.
+# Every call packs the run directories (no models) as $OUT/ray-scaleout-runs.tgz.
 #
 # It expects, in /tmp/site (PYTHONPATH): ONNX Runtime's CUDA build (../shared/device/
 # ort-gpu-parts.sh), Ray and jsonschema & co. (benchmarks/gpu/ray-parts.sh), and the
@@ -26,7 +35,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/out}
 runs=${RUNS:-/tmp/onnxbench-ray-scaleout}
-only=${ONLY:-_(ort|torch)-cuda_}
+only=${ONLY:-(light|heavy)_torchscript_(ort|torch)-cuda_b(2|1024)_}
+before_src=${BEFORE_SRC:-}
 deadline=$(( $(date +%s) + ${BUDGET_S:-560} ))
 mkdir -p "$out" "$runs"
 log="$runs/script.log"
@@ -36,6 +46,7 @@ if [ -d .whl ] && [ -z "${SKIP_WHEELS:-}" ] && [ ! -e /tmp/site/.onnxbench-wheel
     --target /tmp/site .whl/*.whl && touch /tmp/site/.onnxbench-wheels
 fi
 export PYTHONPATH=/tmp/site:$PWD/src PYTHONUNBUFFERED=1
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 bench() { python3 benchmarks/ray_scaleout.py "$@"; }
 left() { echo $(( deadline - $(date +%s) )); }
 say() { echo "$*" | tee -a "$log"; }
@@ -57,11 +68,11 @@ step() {
   if [ -e "$runs/$name.complete" ]; then say "$name: complete in an earlier call"; return 0; fi
   budget=$(( $(left) - 30 ))
   if [ "$budget" -lt 60 ]; then say "$name: not started, $(left) s left"; return 1; fi
-  if [ "$name" = local ]; then
-    CUDA_VISIBLE_DEVICES=0 bench run "$runs/local" --executor local --budget-s "$budget" | tee -a "$log"
-  else
-    bench run "$runs/ray" --executor ray --budget-s "$budget" | tee -a "$log"
-  fi
+  case $name in
+    local) CUDA_VISIBLE_DEVICES=0 bench run "$runs/local" --executor local --budget-s "$budget" ;;
+    ray) bench run "$runs/ray" --executor ray --budget-s "$budget" ;;
+    before) bench run "$runs/before" --executor ray --budget-s "$budget" --src "$before_src" ;;
+  esac | tee -a "$log"
   python3 - "$runs/$name" <<'PY' && touch "$runs/$name.complete"
 import json, sys
 from pathlib import Path
@@ -73,8 +84,9 @@ sys.exit(0 if len(final) >= planned else 1)
 PY
 }
 
-step ray && step local
-if [ -e "$runs/ray.complete" ] && [ -e "$runs/local.complete" ]; then
+step ray && step local && { [ -z "$before_src" ] || step before; }
+if [ -e "$runs/ray.complete" ] && [ -e "$runs/local.complete" ] \
+    && { [ -z "$before_src" ] || [ -e "$runs/before.complete" ]; }; then
   bench summary "$runs" --out "$out/ray-scaleout.md" > /dev/null 2>> "$log" \
     && say "complete: $out/ray-scaleout.md" || say "summary failed"
 fi

@@ -1,5 +1,7 @@
-"""``onnxbench ab A [B]``: is B faster than A? Interleaved blocks in fresh processes, paired
-analysis, sequential stopping; a thin layer over ``onnxbench.ab`` (``onnxbench.suite.ab``)."""
+"""``onnxbench ab A [B]``: is B faster than A? A and B alternated in short blocks inside each
+worker process (or a fresh process per block where they cannot share one), processes as the
+replication unit, sequential stopping; a thin layer over ``onnxbench.ab``
+(``onnxbench.suite.ab``)."""
 
 from __future__ import annotations
 
@@ -70,16 +72,24 @@ def ab(
                                                              "within ±it"),
     target_ci: str = typer.Option("1%", "--target-ci", help="stop once the CI is within ±it "
                                                              "(none: only time stops)"),
-    max_time: float = typer.Option(120.0, "--max-time", help="seconds of blocks at most"),
-    block_time: float = typer.Option(0.5, "--block-time", help="timed seconds per block"),
-    warmup: int = typer.Option(10, "--warmup", help="untimed runs per block"),
+    max_time: float = typer.Option(120.0, "--max-time", help="seconds of workers at most"),
+    design: str = typer.Option("auto", "--design", help="interleaved (A and B in each "
+                               "process), process (a fresh process per block) or auto "
+                               "(interleaved where A and B can share a process)"),
+    block_time: float | None = typer.Option(None, "--block-time", help="timed seconds per "
+                                            "block (default 0.05 interleaved, 0.5 process)"),
+    process_time: float | None = typer.Option(None, "--process-time", help="interleaved: "
+                                              "timed seconds per worker process (default: "
+                                              "sized from the first process, 0.25-5 s)"),
+    warmup: int = typer.Option(10, "--warmup", help="untimed runs per side in each process"),
     alpha: float = typer.Option(0.05, "--alpha", help="error rate of the whole run's CI"),
-    timeout: float = typer.Option(600.0, "--timeout", help="per-block time-out (s)"),
+    timeout: float = typer.Option(600.0, "--timeout", help="per-worker time-out (s)"),
     out: Path = typer.Option(Path("runs"), "--out", help="where the run directory goes"),
     quiet: bool = typer.Option(False, "--quiet", help="no per-block log lines"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
-    """Is B faster than A? Blocks ABBA BAAB … each in a fresh worker process, analysed as pairs,
+    """Is B faster than A? A and B alternate ABBA BAAB … in short blocks inside each worker
+    process (a fresh process per block where they cannot share one), processes as the unit,
     until the ratio's CI is within --target-ci or --max-time is spent."""
     from onnxbench.model.inputs import parse_range, parse_shape
     from onnxbench.suite.ab import ABSettings
@@ -87,7 +97,8 @@ def ab(
 
     settings = ABSettings(threshold=_fraction("--threshold", threshold) or 0.0,
                           target_ci=_fraction("--target-ci", target_ci), max_time_s=max_time,
-                          block_time_s=block_time, warmup=warmup, alpha=alpha, timeout_s=timeout)
+                          block_time_s=block_time, warmup=warmup, alpha=alpha, timeout_s=timeout,
+                          design=design, process_time_s=process_time)
     kwargs: dict[str, Any] = dict(
                   runtime=_pair("--runtime", runtime), precision=_pair("--precision", precision),
                   config=_pair("--config", config), exporter=_pair("--exporter", exporter),
@@ -105,11 +116,11 @@ def ab(
 
 
 def _log_block(p) -> None:
-    """One stderr line per block (and per artifact built)."""
+    """One stderr line per worker (a block, or a process of both sides) and per artifact."""
     if p.event != "end":
         return
     took = f" ({p.duration_s:.1f} s)" if p.duration_s is not None else ""
-    what = f"block {p.done}" if p.phase == "case" else "artifact"
+    what = f"worker {p.done}" if p.phase == "case" else "artifact"
     reason = f": {p.reason}" if p.reason and p.status != "ok" else ""
     typer.echo(f"[{what}] {p.name} {p.status}{took}{reason}", err=True)
 

@@ -2,7 +2,7 @@
 
     onnxbench load MODEL -r ort-cpu,torch-cpu --qps 100,200,400          (server, Poisson)
     onnxbench load MODEL --concurrency 1,2,4,8 [--layout shared,per-thread]
-    onnxbench load MODEL --find-peak --p99 10ms [--workers 1,2] [--max-batch 1,8]
+    onnxbench load MODEL --find-peak --p99 10ms [--workers 1,2] [--max-batch 1,8] [--confirm 60s]
     onnxbench load MODEL --scenario offline
 
 Also holds ``render_load``, the terminal view of a run's load points (the ``run`` command
@@ -82,13 +82,18 @@ def load(
                                             help="dynamic batching: largest batch, e.g. 1,8"),
     max_delay: str = typer.Option("1ms", "--max-delay", help="dynamic batching: longest wait"),
     arrival: str = typer.Option("poisson", "--arrival", help="poisson (LoadGen) | constant"),
+    generator: str | None = typer.Option(None, "--generator",
+                                            help="loadgen (Poisson; the default) | onnxbench "
+                                                 "(its own open loop: constant, or Poisson "
+                                                 "without LoadGen)"),
     duration: str = typer.Option("10s", "--duration", help="measured time per point (probe)"),
     precision: float = typer.Option(5.0, "--precision",
                                     help="peak: stop within this % of the rate"),
     confirm: str | None = typer.Option(None, "--confirm",
-                                          help="peak: run the found rate this long (default "
-                                               "30s; >= --duration), stepping down until it "
-                                               "holds; 0 = no confirmation"),
+                                          help="peak: the window the peak claims: run the "
+                                               "found rate this long (default 60s; >= "
+                                               "--duration), stepping down until it holds; "
+                                               "0 = no confirmation"),
     no_ceiling: bool = typer.Option(False, "--no-ceiling",
                                     help="skip measuring the generator's ceiling"),
     batch: int = typer.Option(1, "--batch", "-b", help="rows per request"),
@@ -106,8 +111,8 @@ def load(
     """Serve MODEL under load: arrival rates, concurrency, peak QPS under a latency bound."""
     data = case_data(shape, range_, value, None, None, None, None, None)
     cases = _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, percentile,
-                   layout, workers, threads, max_batch, max_delay, arrival, duration, precision,
-                   confirm, no_ceiling, batch, seq, config, exporter, data)
+                   layout, workers, threads, max_batch, max_delay, arrival, generator, duration,
+                   precision, confirm, no_ceiling, batch, seq, config, exporter, data)
     if timeout is not None and timeout <= 0:
         raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
     from onnxbench.cli.common import check_outcome, progress_display
@@ -147,8 +152,8 @@ def _confirm_s(text: str | None) -> float | None:
 
 
 def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, percentile,
-           layout, workers, threads, max_batch, max_delay, arrival, duration, precision,
-           confirm, no_ceiling, batch, seq, config, exporter, data):
+           layout, workers, threads, max_batch, max_delay, arrival, generator, duration,
+           precision, confirm, no_ceiling, batch, seq, config, exporter, data):
     """Flags → validated cases (UserError, one line, before anything runs)."""
     from onnxbench.core.load_spec import parse_number_list, parse_time
     from onnxbench.runtimes import validate_runtime_name
@@ -176,7 +181,7 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
         name, qps=rates, concurrency=callers, layouts=_split(layout),
         workers=parse_number_list("--workers", workers, int) if workers else [None],
         max_batch=parse_number_list("--max-batch", max_batch, int) if max_batch else [1],
-        arrival=arrival, duration_s=parse_time("--duration", duration, "s"),
+        arrival=arrival, generator=generator, duration_s=parse_time("--duration", duration, "s"),
         bound_ms=limit * 1000 if limit else None, percentile=percentile,
         max_delay_ms=parse_time("--max-delay", max_delay, "ms") * 1000, precision_pct=precision,
         confirm_s=_confirm_s(confirm), ceiling=not no_ceiling)

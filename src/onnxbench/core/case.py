@@ -150,7 +150,11 @@ def _scenario_part(case: Case, extra: dict[str, Any]) -> list[str]:
     """A load point's readable slug (its fields also enter the hash); none for single-stream."""
     if case.scenario is None:
         return []
-    extra["scenario"] = case.scenario.model_dump(mode="json")
+    # newer LoadSpec fields enter the hash only when set; confirm_s only for a peak search
+    skip = {k for k in ("generator",) if getattr(case.scenario, k) is None}
+    if case.scenario.name != "peak":
+        skip.add("confirm_s")
+    extra["scenario"] = case.scenario.model_dump(mode="json", exclude=skip)
     return [_slug(case.scenario.slug())]
 
 

@@ -35,7 +35,9 @@ class BoundCheck(BaseModel):
     percentile: float
     bound_ms: float
     value_ms: float            # the measured percentile
-    met: bool                  # value_ms <= bound_ms (LoadGen's PerfConstraintsMet)
+    met: bool                  # percentile within the bound AND the queue not growing
+    percentile_met: bool | None = None  # value_ms <= bound_ms (LoadGen's PerfConstraintsMet)
+    why_not: str | None = None  # when not met: the percentile over the bound, or the queue
     over: int                  # requests over the bound
     n: int
     confidence: float          # that the true percentile is within the bound
@@ -56,6 +58,49 @@ class Harness(BaseModel):
     issue_delay_p99_ms: float | None = None
     margin: float = 0.5
     python_gc: str | None = None  # the cyclic collector during the window (None: not recorded)
+    issue_share: float | None = None  # issue delay p99 / latency p99 (informative, not a mark)
+
+
+class Affinity(BaseModel):
+    """Which CPUs the generator and the serving workers ran on (``os.sched_setaffinity``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpus: list[int]                 # the case's CPUs (its affinity when it started)
+    generator: list[int]            # the generator's thread (LoadGen's, during each window)
+    serving: list[int]              # serving threads, sessions' pools and processes
+    shared: bool                    # too few CPUs to keep them apart: they share all
+    note: str = ""
+
+
+class Stationarity(BaseModel):
+    """Was the window's queue stable? Its trend, the backlog at the end, the utilisation ρ
+    (``scenarios/stationarity.py``). Slopes are ms of delay per second of window; their
+    ``*_low`` is the one-sided lower confidence bound the verdict uses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: str                    # stable | near | growing | unknown | n/a (closed loop)
+    reason: str | None = None       # why growing (or unknown), one line
+    window_s: float                 # first to last scheduled arrival
+    rate_qps: float | None = None   # the rate ρ is computed at (target, else offered)
+    busy_ms: float | None = None    # mean worker time per request (started -> finished)
+    workers: int = 1
+    rho: float | None = None        # rate × busy / workers
+    rho_ci: list[float | None] = Field(default_factory=list)  # [low, high], two-sided
+    capacity_qps: float | None = None     # workers / busy: no rate above it is sustainable
+    capacity_high_qps: float | None = None  # its upper confidence bound (caps the search)
+    queue_slope: float | None = None      # queueing delay (scheduled -> started), ms/s
+    queue_slope_low: float | None = None
+    latency_slope: float | None = None    # latency (scheduled -> completed), ms/s
+    latency_slope_low: float | None = None
+    queue_first_third_ms: float | None = None  # mean queueing delay, first / last third
+    queue_last_third_ms: float | None = None
+    backlog: int | None = None            # requests not completed at the last arrival
+    backlog_s: float | None = None        # ... as seconds of arrivals at the rate
+    bins: int = 0
+    confidence: float = 0.999
+    method: str = ""
 
 
 class OutputCheck(BaseModel):
@@ -89,6 +134,12 @@ class Probe(BaseModel):
     overloaded: bool = False
     phase: str = "widen"        # start | widen | bisect | confirm
     duration_s: float | None = None  # the probe's measured seconds (None: before confirm_s)
+    window_s: float | None = None    # measured: first scheduled arrival to last completion
+    rho: float | None = None         # utilisation (Stationarity.rho)
+    capacity_qps: float | None = None  # upper bound of workers / busy time: caps the search
+    queue: str | None = None         # the stationarity verdict
+    queue_slope: float | None = None  # ms/s
+    why_not: str | None = None       # when not met: the bound, the queue, an overload
 
 
 class Peak(BaseModel):
@@ -109,7 +160,11 @@ class Peak(BaseModel):
     reason: str | None = None
     search_qps: float | None = None  # the rate the short-window search converged on
     confirm_s: float = 0.0     # seconds of each confirmation run (0: none ran)
-    confirmed: bool = False    # a confirmation run at ``qps`` met the bound
+    confirmed: bool = False    # a confirmation run at ``qps`` met the bound, queue not growing
+    evidence: Probe | None = None  # the run the peak rests on (its window, ρ, queue)
+    lower_bound: Probe | None = None  # no peak: the highest rate that held, and for how long
+    capacity_qps: float | None = None  # the capacity bound the search did not probe past
+    capped: bool = False       # the bracket's upper end is the capacity bound, not a probe
 
 
 class RequestLog(BaseModel):
@@ -127,6 +182,7 @@ class RequestLog(BaseModel):
     issued: list[int] = Field(default_factory=list)
     started: list[int] = Field(default_factory=list)
     completed: list[int] = Field(default_factory=list)
+    finished: list[int] = Field(default_factory=list)  # worker free again; [] = completed
     batch: list[int] = Field(default_factory=list)    # requests served in the same call
     worker: list[int] = Field(default_factory=list)
 
@@ -164,6 +220,8 @@ class LoadRecord(BaseModel):
     bound: BoundCheck | None = None
     single_stream: dict[str, Any] | None = None  # the pre-check: p50/p99 one at a time
     harness: Harness | None = None
+    stationarity: Stationarity | None = None  # ρ; open loop: the queue's trend, backlog
+    affinity: Affinity | None = None
     check: OutputCheck | None = None
     peak: Peak | None = None
     probes: list[Probe] = Field(default_factory=list)
@@ -173,6 +231,7 @@ class LoadRecord(BaseModel):
 
 
 __all__ = [
+    "Affinity",
     "BoundCheck",
     "Harness",
     "LoadRecord",
@@ -181,4 +240,5 @@ __all__ = [
     "Probe",
     "Quantiles",
     "RequestLog",
+    "Stationarity",
 ]

@@ -7,8 +7,9 @@ MLPerf's scenario names, so people recognise them:
   from each request's scheduled arrival;
 - ``offline``: every request available at once; the highest sustained throughput;
 - ``concurrency``: ``concurrency`` callers in a closed loop (perf_analyzer's mode);
-- ``peak``: the highest rate whose ``percentile`` latency stays within ``bound_ms``
-  (LoadGen's FindPeakPerformance: widen, then bisect), confirmed by a ``confirm_s`` run.
+- ``peak``: the highest rate whose ``percentile`` latency stays within ``bound_ms`` with a
+  queue that does not grow (LoadGen's FindPeakPerformance: widen, then bisect), confirmed
+  by a ``confirm_s`` run: the window the peak claims (60 s unless asked).
 
 How requests are served is the layout: ``shared`` (one session, ``workers`` threads),
 ``per-thread`` (a session per thread), ``lock`` (one session behind an inference lock),
@@ -31,6 +32,7 @@ from onnxbench.measure.early_stopping import requests_needed
 ScenarioName = Literal["single-stream", "server", "offline", "concurrency", "peak"]
 Layout = Literal["shared", "per-thread", "lock", "processes", "streams"]
 Arrival = Literal["poisson", "constant"]
+Generator = Literal["loadgen", "onnxbench"]
 LAYOUTS: tuple[str, ...] = ("shared", "per-thread", "lock", "processes", "streams")
 INFEASIBLE = "cannot be met: one request at a time already takes"  # a bound below single-stream
 SCENARIOS: tuple[str, ...] = ("single-stream", "server", "offline", "concurrency", "peak")
@@ -44,6 +46,9 @@ class LoadSpec(BaseModel):
     name: Literal["server", "offline", "concurrency", "peak"]
     qps: float | None = Field(None, gt=0, description="server: target rate; peak: starting rate")
     arrival: Arrival = Field("poisson", description="server/peak arrivals")
+    generator: Generator | None = Field(None, description="server/peak: loadgen (MLPerf "
+                                        "LoadGen, Poisson; the default) or onnxbench (its "
+                                        "own open loop: constant, or Poisson without LoadGen)")
     concurrency: int | None = Field(None, ge=1, description="closed-loop callers")
     layout: Layout = "shared"
     workers: int | None = Field(None, ge=1, description="serving threads/processes "
@@ -55,9 +60,10 @@ class LoadSpec(BaseModel):
     bound_ms: float | None = Field(None, gt=0, description="latency bound (peak: required)")
     precision_pct: float = Field(5.0, gt=0, le=100, description="peak: stop when the rate "
                                  "bracket is this narrow")
-    confirm_s: float = Field(30.0, ge=0, description="peak: run the rate the search found "
-                             "this long (>= duration_s); when it fails the bound, step the "
-                             "rate down and confirm again. 0: no confirmation")
+    confirm_s: float = Field(60.0, ge=0, description="peak: the window the peak claims: run "
+                             "the rate the search found this long (>= duration_s); when it "
+                             "fails the bound or its queue grows, step the rate down and "
+                             "confirm again. 0: no confirmation")
     check_outputs: bool | None = Field(None, description="compare outputs under concurrency "
                                        "with sequential ones (default: when workers > 1)")
     ceiling: bool = Field(True, description="measure the generator's ceiling (no-op runtime)")
@@ -80,6 +86,19 @@ class LoadSpec(BaseModel):
     def batching(self) -> bool:
         return self.max_batch > 1
 
+    @property
+    def open_loop(self) -> bool:
+        return self.name in ("server", "peak")
+
+    @property
+    def generator_name(self) -> str:
+        """The generator that drives the point: loadgen | onnxbench | closed-loop."""
+        if self.name == "concurrency":
+            return "closed-loop"
+        if self.name == "offline":
+            return "loadgen"
+        return self.generator or ("loadgen" if self.arrival == "poisson" else "onnxbench")
+
     def slug(self) -> str:
         """A short readable id part, e.g. ``server-qps200-shared-w2``."""
         parts: list[str] = [self.name]
@@ -87,6 +106,8 @@ class LoadSpec(BaseModel):
             parts.append(f"qps{self.qps:g}")
         if self.name in ("server", "peak") and self.arrival != "poisson":
             parts.append(self.arrival)
+        if self.generator is not None:
+            parts.append(self.generator)
         if self.concurrency is not None:
             parts.append(f"c{self.concurrency}")
         if self.bound_ms is not None:
@@ -112,6 +133,11 @@ def scenario_problem(spec: LoadSpec) -> str | None:
         return f"concurrency is for the concurrency scenario, not {name}"
     if spec.arrival != "poisson" and name not in ("server", "peak"):
         return f"arrival is for the server and peak scenarios, not {name}"
+    if spec.generator is not None and name not in ("server", "peak"):
+        return f"generator is for the server and peak scenarios, not {name}"
+    if spec.generator == "loadgen" and spec.arrival == "constant":
+        return ("generator loadgen has no constant arrivals (LoadGen 6.0's Server is Poisson "
+                "only): use generator onnxbench, the default for constant arrivals")
     if name == "peak":
         return confirm_problem(spec)
     if name == "server":
@@ -168,6 +194,7 @@ class ScenarioBlock(BaseModel):
     workers: IntAxis = None
     max_batch: IntAxis = None
     arrival: Arrival | None = None
+    generator: Generator | None = None
     max_delay_ms: float | None = Field(None, ge=0)
     duration_s: float | None = Field(None, gt=0)
     percentile: float | None = Field(None, gt=0, lt=100)
@@ -208,7 +235,7 @@ class ScenarioBlock(BaseModel):
 
 # ------------------------------------------------------------------ parsing CLI values
 
-_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0}
+_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
 def parse_time(flag: str, text: str, default_unit: str) -> float:

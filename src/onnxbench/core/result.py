@@ -86,6 +86,8 @@ class Result(BaseModel):
     ran_on: dict[str, Any] | None = None  # the executor's placement: host, node, gpus, cores
     # lost with its Ray worker or node, not by its own doing: --resume reruns it
     rerun: bool = False
+    # where the case's wall time went: {mark: epoch seconds} (onnxbench.core.timeline)
+    timeline: dict[str, float] = Field(default_factory=dict)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -19,7 +19,7 @@ EXECUTORS = {"local": "onnxbench.executors.local:LocalExecutor",
 
 def make_executor(name: str = "local", **options: Any) -> Executor:
     """The executor ``name`` with its options (``ray``: address, share_cpu_nodes,
-    init_options; ``local``: none). None values are left out; an option the executor does
+    init_options, warm; ``local``: none). None values are left out; an option the executor does
     not take, or an unknown name, is a UserError (as is Ray's extra missing)."""
     if name not in EXECUTORS:
         raise UserError(f"--executor {name!r}: unknown; choose one of: {', '.join(EXECUTORS)}")

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
+from onnxbench.core import timeline
 from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.errors import Skip
@@ -111,25 +113,39 @@ def local_placement(executor: str = "local") -> dict[str, Any]:
 
 def placed_execute(placement: dict[str, Any], case: Case, artifact: Artifact,
                    env: dict[str, Any]) -> Result:
-    """``execute_case`` inside the worker, after taking the placement (cores, GPU) it was given."""
+    """``execute_case`` inside the worker, after taking the placement (cores, GPU) it was
+    given; the worker's timeline marks go with the result."""
     from onnxbench.executors.placement import take
     from onnxbench.scenarios.execute import execute_case
 
+    timeline.mark("imported")
     take(placement, case)
     result = execute_case(case, artifact, env)
     result.ran_on = placement
+    if case.scenario is not None:  # a load point's timing loop is its pre-check, not its window
+        timeline.forget("loop_start", "loop_end")
+    timeline.mark("worker_done")
+    result.timeline = {**result.timeline, **timeline.take()}
     return result
 
 
 def measure(case: Case, artifact: Artifact, env: dict[str, Any], *, timeout_s: float,
-            log_path: Path, placement: dict[str, Any]) -> Result:
-    """One case in a fresh isolated worker; a crash, an OOM or a time-out becomes its status."""
-    from onnxbench.isolation.worker import run_isolated
+            log_path: Path, placement: dict[str, Any],
+            marks: dict[str, float] | None = None) -> Result:
+    """One case in a fresh isolated worker; a crash, an OOM or a time-out becomes its status.
+    ``marks``: the timeline so far (``dispatched``...); the result's timeline adds the
+    worker's marks and this process's (``onnxbench.core.timeline``)."""
+    from onnxbench.isolation.worker import run_isolated, warm_fork_server
     from onnxbench.scenarios.execute import now_iso
 
-    started = now_iso()
+    started, marks = now_iso(), dict(marks or {})
+    marks["fork_requested"] = time.time()
+    if warm_fork_server():  # this case had to start it: its own phase
+        marks["forkserver_ready"] = time.time()
     outcome = run_isolated(placed_execute, placement, case, artifact, env, timeout_s=timeout_s,
                            mem_limit_mb=case.options.get("mem_limit_mb"), log_path=log_path)
+    marks["collected"] = time.time()
     result = outcome.value if outcome.ok else failed_result(case, outcome, started)
     result.ran_on = placement
+    result.timeline = {**marks, **result.timeline}
     return result

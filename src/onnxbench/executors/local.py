@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -42,7 +43,8 @@ class LocalExecutor:
             if isinstance(built, Artifact):
                 result = measure(case, built, batch.env, timeout_s=batch.plan.timeout_for(case),
                                  log_path=batch.run.raw / case.case_id / "worker.log",
-                                 placement=placement)
+                                 placement=placement, marks={"dispatched": time.time()})
+                result.timeline["returned"] = result.timeline["collected"]
             else:
                 result = settled(case, built, now_iso())
             write_result(result, batch.run.raw)

@@ -1,19 +1,24 @@
 """The ``ray`` executor: the cases of a run spread over a Ray cluster's GPUs and nodes.
 
-Each case is one Ray task (``max_retries=0``: a lost case is recorded, never silently
-re-timed) that asks for an exclusive share of the cluster (``placement.request_for``): a
-whole GPU and its cores, or a CPU case's cores (a whole node by default). Inside the task
-the case runs as with ``local``, in a fresh isolated worker process forked from that Ray
-worker's fork server (``worker.run_isolated``), so a crash, an OOM or a time-out becomes its
-status; after any failure the fork server is replaced before the Ray worker runs another
-case. The task returns the ``Result`` and the worker's log; the driver writes
-``raw/<case_id>/result.json`` (and ``worker.log``) as each case ends, exactly as ``local``
-does, so resume, aggregate, report and compare work unchanged, with either executor.
+Each case asks for an exclusive share of the cluster (``placement.request_for``): a whole
+GPU and its cores, or a CPU case's cores (a whole node by default). It runs on a long-lived
+Ray actor that holds that share (``ray_pool``, ``ray_node.CaseRunner``: one per device slot,
+made when a case of its kind first needs it, killed when its kind has no case left), in a
+fresh isolated worker process forked from the actor's warm fork server
+(``worker.run_isolated``), so a crash, an OOM or a time-out becomes its status; after any
+failure the fork server is replaced before the actor runs another case. The actor returns
+the ``Result`` and the worker's log; the driver writes ``raw/<case_id>/result.json`` (and
+``worker.log``) as each case ends, exactly as ``local`` does, so resume, aggregate, report
+and compare work unchanged, with either executor. ``warm=False`` runs each case as one Ray
+task instead (the executor before issue #29; a case may then pay a Ray worker's start and
+its fork server's imports). Nothing is retried (``max_restarts=0``, ``max_retries=0``): a
+lost case is recorded, never silently re-timed.
 
 Artifacts are built on the driver, once per key, and reach other nodes through Ray's object
-store (``shipping``); a node where the files already are (the driver's host, or shared
-storage) reads them in place. A task lost with its worker or node (``WorkerCrashedError``,
-``NodeDiedError``, ...) makes its case ``crashed`` with the reason; ``--resume`` reruns it.
+store (``shipping``), fetched once per node; a node where the files already are (the
+driver's host, or shared storage) reads them in place. A case lost with its actor, Ray
+worker or node (``ActorDiedError``, ``NodeDiedError``, ...) is ``crashed`` with the reason;
+``--resume`` reruns it.
 
 Ray is an optional extra (``pip install 'onnxbench[ray]'``), imported only here.
 """
@@ -23,7 +28,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,21 +43,14 @@ from onnxbench.executors.base import (
     Progress,
     ProgressFn,
     failed_result,
-    measure,
     settled,
     skipped_result,
 )
-from onnxbench.executors.placement import (
-    Node,
-    Request,
-    claimed_cores,
-    request_for,
-    slots,
-)
+from onnxbench.executors.placement import Node, Request, request_for, slots
+from onnxbench.executors.ray_pool import ActorPool, Runner
 from onnxbench.isolation.worker import WorkerOutcome, WorkerStatus
 
 INSTALL = "pip install 'onnxbench[ray]'"
-LOG_TAIL_BYTES = 1 << 20  # a worker's log comes back to the driver up to this size (its end)
 CANCEL_GRACE_S = 10.0
 
 
@@ -64,58 +61,6 @@ def import_ray():
     except ImportError:
         raise UserError(f"--executor ray needs Ray, an optional extra: {INSTALL}") from None
     return ray
-
-
-# ------------------------------------------------------------------ inside the task
-
-_NODE_ENV: dict[str, Any] | None = None
-
-
-def _node_env() -> dict[str, Any]:
-    """This node's environment fingerprint (once per Ray worker process)."""
-    global _NODE_ENV
-    if _NODE_ENV is None:
-        from onnxbench.isolation.env import collect
-
-        _NODE_ENV = collect()
-    return _NODE_ENV
-
-
-def _tail(path: Path) -> str:
-    if not path.is_file():
-        return ""
-    with open(path, "rb") as fh:
-        fh.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
-        return fh.read().decode(errors="replace")
-
-
-def run_case_task(case: Case, artifact: Artifact, pack: list, expected: dict[str, int],
-                  env: dict[str, Any], driver_node: str, timeout_s: float, cores: int,
-                  preload: list[str]) -> tuple[Result, str]:
-    """One case on a Ray worker: take the cores, find the artifact's files, measure in a
-    fresh isolated process; returns the Result and the worker's log."""
-    import ray
-
-    from onnxbench.isolation import worker
-
-    context = ray.get_runtime_context()
-    node = context.get_node_id()
-    if not shipping.present(expected):
-        artifact = shipping.unpack(artifact, ray.get(pack[0]))
-    worker.preload(preload)
-    with claimed_cores(cores) as held, tempfile.TemporaryDirectory(prefix="onnxbench-") as tmp:
-        placement = {"executor": "ray", "host": socket.gethostname(), "node_id": node,
-                     "gpus": context.get_accelerator_ids().get("GPU", []), "cores": held,
-                     "pinned": True}
-        if held is None:
-            placement["note"] = f"{cores} cores asked, none could be claimed: not pinned"
-        log = Path(tmp) / "worker.log"
-        result = measure(case, artifact, env if node == driver_node else _node_env(),
-                         timeout_s=timeout_s, log_path=log, placement=placement)
-        text = _tail(log)
-    if result.status not in ("ok", "skipped"):
-        worker.restart_fork_server()  # nothing the failed case touched serves the next one
-    return result, text
 
 
 # ----------------------------------------------------------------------- the driver
@@ -194,20 +139,24 @@ class _Flight:
     started: str
     t0: float
     node: str | None = None  # a whole-node case's node
+    dispatched: float = field(default_factory=time.time)
+    runner: Runner | None = None  # the actor that runs it (warm)
 
 
 @dataclass
 class RayExecutor:
-    """Run cases as Ray tasks with exclusive placement (see the module docstring).
+    """Run cases on Ray actors (or tasks) with exclusive placement (the module docstring).
 
     ``address``: ``auto``, ``HOST:PORT`` or ``ray://…``; None starts a local cluster (or
     joins ``RAY_ADDRESS``). ``init_options`` go to ``ray.init`` (e.g. ``num_cpus=2``). A
-    process that already called ``ray.init`` keeps its connection.
+    process that already called ``ray.init`` keeps its connection. ``warm``: one long-lived
+    actor per device slot (default); False: one Ray task per case.
     """
 
     address: str | None = None
     share_cpu_nodes: bool = False
     init_options: dict[str, Any] = field(default_factory=dict)
+    warm: bool = True
     name: ClassVar[str] = "ray"
 
     def __post_init__(self) -> None:
@@ -216,7 +165,8 @@ class RayExecutor:
         self._nodes: list[Node] | None = None
         self._owned = False
         self._requests: dict[str, Request] = {}
-        self._packs: dict[str, tuple[Any, dict[str, int]]] = {}
+        self._packs: dict[str, tuple[Any, shipping.Stamps]] = {}
+        self._pool: ActorPool | None = None
 
     # ---- connection and placement
     def open(self, cases: list[Case]) -> None:
@@ -246,6 +196,9 @@ class RayExecutor:
 
     def close(self) -> None:
         self._packs.clear()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self._owned:
             self._ray.shutdown()
         self._owned, self._nodes = False, None
@@ -257,8 +210,8 @@ class RayExecutor:
 
         self.open(cases)
         ray = self._ray
-        task = ray.remote(max_retries=0, retry_exceptions=False)(run_case_task)
         driver_node = ray.get_runtime_context().get_node_id()
+        task = self._dispatcher(batch.preload, driver_node)
         todo, results = list(cases), []
         flights: dict[Any, _Flight] = {}
 
@@ -272,6 +225,8 @@ class RayExecutor:
 
         try:
             while todo or flights:
+                if self._pool is not None:  # idle actors no case needs give their share back
+                    self._pool.retire({self._requests[c.case_id].kind for c in todo})
                 for case, node in self._ready(todo, flights):
                     todo.remove(case)
                     progress(Progress("case", "start", case.case_id, len(results), len(cases)))
@@ -282,8 +237,7 @@ class RayExecutor:
                         continue
                     flight = _Flight(case, self._requests[case.case_id], started,
                                      time.monotonic(), node)
-                    ref = self._submit(task, flight, batch, driver_node)
-                    flights[ref] = flight
+                    flights[self._submit(task, flight, batch, driver_node)] = flight
                 if not flights:
                     continue
                 ready, _ = ray.wait(list(flights), num_returns=1, timeout=1.0)
@@ -291,12 +245,25 @@ class RayExecutor:
                     flight = flights.pop(ref)
                     finish(flight.case, *self._collect(ref, flight))
         except BaseException:
-            self._cancel(list(flights))
+            self._cancel(list(flights), [f.runner for f in flights.values() if f.runner])
             raise
+        finally:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
         return results
 
+    def _dispatcher(self, preload: list[str], driver_node: str):
+        """The Ray task that runs a case (``warm=False``), or None: the actor pool is made."""
+        from onnxbench.executors.ray_node import run_case_task
+
+        if self.warm:
+            self._pool = ActorPool(self._ray, preload, driver_node)
+            return None
+        return self._ray.remote(max_retries=0, retry_exceptions=False)(run_case_task)
+
     def _settled(self, case: Case, batch: Batch, started: str) -> Result | None:
-        """A case that needs no task: no artifact, or no node that can take it."""
+        """A case that needs no Ray: no artifact, or no node that can take it."""
         built, skip = batch.artifacts[case.artifact_key], self._requests[case.case_id].skip
         if not isinstance(built, Artifact):
             return settled(case, built, started)
@@ -306,7 +273,8 @@ class RayExecutor:
                flights: dict[Any, _Flight]) -> list[tuple[Case, str | None]]:
         """The cases to submit now, in plan order, with the node of a whole-node case: while
         their kind has free slots (so the progress bar's "start" is close to a real start)
-        and, for a whole-node case, a node with no whole-node case of ours queued or running."""
+        and, for a whole-node case, a node with no whole-node case of ours queued or running
+        (one whose actor waits idle first)."""
         busy = {f.node for f in flights.values() if f.node}
         counts: dict[tuple, int] = {}
         for f in flights.values():
@@ -319,7 +287,9 @@ class RayExecutor:
                 if counts.get(request.kind, 0) >= slots(request, self._nodes or []):
                     continue
                 if request.whole_node:
-                    node = next((n for n in request.nodes if n not in busy), None)
+                    idle = self._pool.idle_nodes(request.kind) if self._pool else set()
+                    free = [n for n in request.nodes if n not in busy]
+                    node = next((n for n in free if n in idle), free[0] if free else None)
                     if node is None:
                         continue
                     busy.add(node)
@@ -327,8 +297,9 @@ class RayExecutor:
             chosen.append((case, node))
         return chosen
 
-    def _submit(self, task, flight: _Flight, batch: Batch, driver_node: str):
-        case, request = flight.case, flight.request
+    def _options(self, flight: _Flight) -> dict[str, Any]:
+        """The Ray resources (and node) of the flight's request."""
+        request = flight.request
         options: dict[str, Any] = {"num_cpus": request.num_cpus, "num_gpus": request.num_gpus,
                                    "resources": dict(request.resources)}
         if flight.node is not None:
@@ -336,31 +307,51 @@ class RayExecutor:
             options["num_cpus"] = node.cpus
             options["scheduling_strategy"] = self._ray.util.scheduling_strategies.\
                 NodeAffinitySchedulingStrategy(flight.node, soft=False)
+        return options
+
+    def _submit(self, task, flight: _Flight, batch: Batch, driver_node: str):
+        case, options = flight.case, self._options(flight)
         built = batch.artifacts[case.artifact_key]
         assert isinstance(built, Artifact)
         artifact = shipping.absolute(built)
         ref, expected = self._pack(case.artifact_key, artifact, batch)
-        return task.options(**options).remote(
-            case, artifact, [ref], expected, batch.env, driver_node, batch.plan.timeout_for(case),
-            options["num_cpus"], batch.preload)
+        args = (case, artifact, [ref], expected, batch.env, driver_node,
+                batch.plan.timeout_for(case), options["num_cpus"])
+        flight.dispatched = time.time()
+        if self._pool is None:
+            return task.options(**options).remote(*args, batch.preload)
+        flight.runner = self._pool.acquire(flight.request.kind, flight.node, options)
+        return flight.runner.handle.run_case.remote(*args)
 
-    def _pack(self, key: str, artifact: Artifact, batch: Batch) -> tuple[Any, dict[str, int]]:
-        """The artifact's files in the object store, once per key, and their sizes."""
+    def _pack(self, key: str, artifact: Artifact, batch: Batch) -> tuple[Any, shipping.Stamps]:
+        """The artifact's files in the object store, once per key, and their stamps."""
         if key not in self._packs:
             where = batch.run.artifacts
             self._packs[key] = (self._ray.put(shipping.pack(artifact, where)),
-                                shipping.sizes(artifact, where))
+                                shipping.stamps(artifact, where))
         return self._packs[key]
 
     def _collect(self, ref, flight: _Flight) -> tuple[Result, str | None]:
         try:
-            return self._ray.get(ref)
+            result, log = self._ray.get(ref)
+            if flight.runner is not None and self._pool is not None:
+                self._pool.release(flight.runner)
         except self._ray.exceptions.RayError as exc:
-            return lost(flight.case, exc, flight.started, time.monotonic() - flight.t0), None
+            result, log = lost(flight.case, exc, flight.started, time.monotonic() - flight.t0), None
+            if flight.runner is not None and self._pool is not None:
+                self._pool.drop(flight.runner)  # dead, or in a state no case should meet
+        result.timeline = {"dispatched": flight.dispatched, **result.timeline,
+                           "returned": time.time()}
+        return result, log
 
-    def _cancel(self, refs: list) -> None:
-        """Ctrl-C: interrupt running tasks (their isolated workers are killed), then force."""
+    def _cancel(self, refs: list, runners: list[Runner]) -> None:
+        """Ctrl-C: kill the actors of the cases in flight (their fork servers and isolated
+        workers die with them); tasks are interrupted, then forced."""
         ray = self._ray
+        if self._pool is not None:
+            for runner in runners:
+                self._pool.drop(runner)
+            return
         for ref in refs:
             ray.cancel(ref)
         if refs:

@@ -2,11 +2,14 @@
 
 Artifacts are built once per key on the driver (``artifacts/<key>/``, as with ``local``).
 For Ray, the files an artifact needs (its key folder, or a bare ``.onnx`` file and its
-external data) are packed once per key and put into Ray's object store; each task gets a
-reference it resolves only when the files are not already at their paths on its node (same
-host, or a run directory on shared storage). Otherwise the node fetches the pack and unpacks
-it under its temp directory, below the driver's absolute paths (so files keep their
-neighbours: a graph its external data, a key folder its ``artifact.json``).
+external data) are packed once per key and put into Ray's object store; each case gets a
+reference it resolves only when the files are neither at their paths on its node (same
+host, or a run directory on shared storage) nor unpacked there by an earlier case. So a
+node fetches each artifact once: it unpacks the pack under its temp directory, below the
+driver's absolute paths (files keep their neighbours: a graph its external data, a key
+folder its ``artifact.json``). A file is the same when its size and modification time
+(nanoseconds, kept on unpacking) are: a model re-exported under the same name is fetched
+again.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from onnxbench.core.artifact import Artifact
 
 Pack = dict[str, bytes]  # absolute path on the driver -> the file's bytes
+Stamps = dict[str, list[int]]  # absolute path on the driver -> [size, mtime_ns]
 SKIP_SUFFIXES = (".log", ".tmp")
 
 
@@ -67,14 +72,24 @@ def pack(artifact: Artifact, artifacts_dir: Path) -> Pack:
     return {str(p): p.read_bytes() for p in needed_files(artifact, artifacts_dir)}
 
 
-def sizes(artifact: Artifact, artifacts_dir: Path) -> dict[str, int]:
-    """Each needed file's size: a node has the files when all are there at these sizes."""
-    return {str(p): p.stat().st_size for p in needed_files(artifact, artifacts_dir)}
+def stamps(artifact: Artifact, artifacts_dir: Path) -> Stamps:
+    """Each needed file's size and modification time: a node has the files when all are
+    there with these."""
+    out: Stamps = {}
+    for p in needed_files(artifact, artifacts_dir):
+        st = p.stat()
+        out[str(p)] = [st.st_size, st.st_mtime_ns]
+    return out
 
 
-def present(expected: dict[str, int]) -> bool:
+def present(expected: Stamps, root: Path | None = None) -> bool:
+    """Are the files at their paths (below ``root``: unpacked there) as stamped?"""
     try:
-        return all(os.stat(p).st_size == n for p, n in expected.items())
+        for path, (size, mtime_ns) in expected.items():
+            st = os.stat(_below(root, path) if root else path)
+            if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+                return False
+        return True
     except OSError:
         return False
 
@@ -83,27 +98,47 @@ def cache_root() -> Path:
     return Path(tempfile.gettempdir()) / f"onnxbench-artifacts-{os.getuid()}"
 
 
-def unpack(artifact: Artifact, files: Pack, root: Path | None = None) -> Artifact:
-    """Write the pack under ``root`` (keeping the driver's paths below it) and return the
-    artifact pointing there; files already unpacked at their size are kept."""
+def on_node(artifact: Artifact, expected: Stamps, fetch: Callable[[], Pack],
+            root: Path | None = None) -> Artifact:
+    """The artifact with paths this node can read: in place, or unpacked here earlier, or
+    (only then) fetched with ``fetch()`` and unpacked under ``root`` (the cache)."""
+    if present(expected):
+        return artifact
     base = root or cache_root()
+    if not present(expected, base):
+        unpack(artifact, fetch(), expected, base)
+    return relocated(artifact, base)
 
-    def local(path: str | Path) -> Path:
-        return base / str(path).lstrip(os.sep)
 
-    for path, data in files.items():
-        dst = local(path)
-        if not (dst.is_file() and dst.stat().st_size == len(data)):
-            _write(dst, data)
+def _below(root: Path, path: str | Path) -> Path:
+    return root / str(path).lstrip(os.sep)
+
+
+def relocated(artifact: Artifact, root: Path) -> Artifact:
+    """The artifact's paths below ``root``."""
     return dataclasses.replace(
-        artifact, onnx_path=local(artifact.onnx_path) if artifact.onnx_path else None,
-        state_path=local(artifact.state_path) if artifact.state_path else None)
+        artifact, onnx_path=_below(root, artifact.onnx_path) if artifact.onnx_path else None,
+        state_path=_below(root, artifact.state_path) if artifact.state_path else None)
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write atomically: two tasks of one node may unpack the same pack at once."""
+def unpack(artifact: Artifact, files: Pack, expected: Stamps,
+           root: Path | None = None) -> Artifact:
+    """Write the pack under ``root`` (keeping the driver's paths below it) with the stamped
+    modification times, and return the artifact pointing there; files already there as
+    stamped are kept."""
+    base = root or cache_root()
+    for path, data in files.items():
+        size, mtime_ns = expected[path]
+        if not present({path: [size, mtime_ns]}, base):
+            _write(_below(base, path), data, mtime_ns)
+    return relocated(artifact, base)
+
+
+def _write(path: Path, data: bytes, mtime_ns: int) -> None:
+    """Write atomically, stamped: two cases of one node may unpack the same pack at once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
+    os.utime(tmp, ns=(mtime_ns, mtime_ns))
     os.replace(tmp, path)

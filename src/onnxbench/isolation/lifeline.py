@@ -30,6 +30,7 @@ import time
 PR_SET_PDEATHSIG = 1
 GRACE_S = 2.0  # the parent's own time-out kill comes first; this is the backstop
 PARENT_PID_ENV = "ONNXBENCH_PARENT_PID"
+MAIN_ENV = "ONNXBENCH_PARENT_MAIN"  # the parent's main script, argv (forkserver_main)
 POLL_S = 0.25
 
 

@@ -17,6 +17,7 @@ model code may print at import, and the fork server's output is the user's termi
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import re
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any, Literal, cast
 
+from onnxbench.core import timeline
 from onnxbench.core.errors import first_line
 from onnxbench.isolation import lifeline, oomkill
 
@@ -78,9 +80,11 @@ def _context() -> _Context:
 
 def _forkserver_preload() -> list[str]:
     """PRELOAD, led by the fork server's lifeline when the main thread may start it (the
-    kernel's parent-death signal follows the thread that started the fork server)."""
+    kernel's parent-death signal follows the thread that started the fork server), and by
+    the parent's main script (``onnxbench.isolation.forkserver_main``)."""
     main = threading.current_thread() is threading.main_thread()
-    return (["onnxbench.isolation.forkserver_guard"] if main else []) + PRELOAD
+    guard = ["onnxbench.isolation.forkserver_guard"] if main else []
+    return guard + ["onnxbench.isolation.forkserver_main"] + PRELOAD
 
 
 def preload(modules: Iterable[str]) -> None:
@@ -92,6 +96,63 @@ def preload(modules: Iterable[str]) -> None:
     PRELOAD.extend(m for m in modules if m not in PRELOAD)
     if _CONTEXT is not None and _CONTEXT.get_start_method() == "forkserver":
         _CONTEXT.set_forkserver_preload(_forkserver_preload())
+
+
+def _prime(ctx: _Context, fn: Callable | None = None) -> None:
+    """What the fork server reads when it starts: its preloads, whom to die with, and the
+    parent's main script only when the function it starts for is defined there (a user's
+    plain script must never run again in the fork server: it would start its benchmark
+    there; onnxbench's own functions never need it, ``_main_module_hidden``)."""
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(_forkserver_preload())
+        os.environ[lifeline.PARENT_PID_ENV] = str(os.getpid())
+        path = _main_path() if fn is not None and _from_main(fn) else None
+        os.environ[lifeline.MAIN_ENV] = json.dumps({"path": path, "argv": sys.argv}) \
+            if path else ""
+
+
+def _main_path() -> str | None:
+    """The parent's main script, when it ran as one (``python x.py``, not ``-m``): what
+    multiprocessing's children import again (``spawn.get_preparation_data``)."""
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None) is not None:
+        return None
+    return getattr(main, "__file__", None)
+
+
+def warm_fork_server(wait: bool = True) -> bool:
+    """Start the fork server, with its preloads, if it is not running; True when it had to.
+    ``wait``: then wait until it has imported them (``wait_fork_server``), so the next
+    worker is a bare fork (the Ray executor's actors warm theirs when they start)."""
+    ctx = _context()
+    if ctx.get_start_method() != "forkserver":
+        return False
+    from multiprocessing import forkserver
+
+    _prime(ctx)
+    server = getattr(forkserver, "_forkserver", None)
+    before = getattr(server, "_forkserver_pid", None)
+    forkserver.ensure_running()
+    if getattr(server, "_forkserver_pid", None) == before:
+        return False
+    if wait:
+        wait_fork_server()
+    return True
+
+
+def wait_fork_server() -> None:
+    """Return once the fork server has imported its preloads (it answers a fork only then):
+    one no-op process, forked and joined."""
+    ctx = _context()
+    if ctx.get_start_method() == "forkserver":
+        noop = ctx.Process(target=_noop, daemon=True)
+        with _main_module_hidden():  # a bare fork: nothing of the user's script runs again
+            noop.start()
+        noop.join()
+
+
+def _noop() -> None:
+    return None
 
 
 def restart_fork_server() -> None:
@@ -146,6 +207,8 @@ def _child(conn, fn: Callable, args: tuple, mem_limit_mb: int | None,
            log_path: str | None, timeout_s: float | None = None) -> None:
     """Worker body: own process group (so a time-out kills helpers too), a lifeline to the
     parent, run, send back."""
+    timeline.reset()  # a fresh fork: nothing of the fork server's
+    timeline.mark("worker_up")
     try:
         os.setpgid(0, 0)
     except OSError:
@@ -275,9 +338,7 @@ def run_isolated(fn: Callable, *args: Any, timeout_s: float | None = None,
     A KeyboardInterrupt in the parent kills the worker and propagates.
     """
     ctx = _context()
-    if ctx.get_start_method() == "forkserver":  # both read when the fork server starts
-        ctx.set_forkserver_preload(_forkserver_preload())
-        os.environ[lifeline.PARENT_PID_ENV] = str(os.getpid())
+    _prime(ctx, fn)
     parent_conn, child_conn = ctx.Pipe(duplex=False)
     log = os.fspath(log_path) if log_path is not None else None
     proc = ctx.Process(target=_child,

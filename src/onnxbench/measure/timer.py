@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from onnxbench.core import timeline
 from onnxbench.core.policy import MeasurePolicy
 from onnxbench.core.result import Timing
 from onnxbench.measure.stats import median_ci_halfwidth_pct
@@ -47,7 +48,9 @@ def measure(fn: Callable[[], Any], sync: Callable[[], None] | None, policy: Meas
         if sync is not None:
             sync()
     lat_ns: list[int] = []
+    timeline.mark("loop_start", first=True)  # a process's first loop: its case's
     rule, timed_ns = _timed_loop(fn, sync, policy, clock, lat_ns)
+    timeline.mark("loop_end", first=True)
     return Timing(
         first_run_ms=first_run_ms,
         warmup_runs=policy.warmup,

@@ -62,34 +62,109 @@ def ab_table(comp: Comparison, title: str = "A/B comparison") -> Table:
     return Table(title, list(HEADERS), [_row(p, comp.kind) for p in comp.pairs], notes)
 
 
-RUN_HEADERS = ["A", "B", "A (ms)", "B (ms)", "B/A", "CI", "Pairs (blocks)", "Looks", "Time (s)",
+RUN_HEADERS = ["A", "B", "A (ms)", "B (ms)", "B/A", "CI", "Units", "Looks", "Time (s)",
                "Stopped by", "Verdict"]
 
 
+def _units(out: dict[str, Any], design: str) -> Cell:
+    """"4 processes (96 pairs)" (interleaved) or "8 pairs (16 blocks)" (process design)."""
+    if design == "interleaved":
+        n = out.get("units", out["pairs"])
+        return Cell(f"{n} processes ({out['pairs']} pairs)", n)
+    return Cell(f"{out['pairs']} pairs ({out['blocks']} blocks)", out["pairs"])
+
+
+def _answer_row(a: str, b: str, r: dict[str, Any], units: Cell, out: dict[str, Any],
+                verdict: str) -> list[Cell]:
+    return [Cell(a), Cell(b), Cell(sig(r.get("center_a")), r.get("center_a")),
+            Cell(sig(r.get("center_b")), r.get("center_b")),
+            Cell(sig(r.get("ratio")), r.get("ratio")),
+            Cell(DASH if r.get("ci_low") is None else f"{sig(r['ci_low'])}–{sig(r['ci_high'])}"),
+            units, Cell(str(out["looks"])), Cell(sig(out["elapsed_s"]), out["elapsed_s"]),
+            Cell(out["stop_rule"]), Cell(verdict, bold=True)]
+
+
 def ab_run_table(doc: dict[str, Any]) -> Table:
-    """An `onnxbench ab` run: its one answer, the blocks behind it, and how it stopped."""
+    """An `onnxbench ab` run: its one answer (and, with a device clock, the device's beside
+    it), the design and the workers behind it, and how it stopped."""
     out, settings = doc["outcome"], doc["settings"]
+    design = (doc.get("design") or {}).get("used", "process")
+    units = _units(out, design)
     r = out["result"]
-    cells = [Cell(doc["a"]["label"]), Cell(doc["b"]["label"]),
-             Cell(sig(r.get("center_a")), r.get("center_a")),
-             Cell(sig(r.get("center_b")), r.get("center_b")),
-             Cell(sig(r.get("ratio")), r.get("ratio")),
-             Cell(DASH if r.get("ci_low") is None else f"{sig(r['ci_low'])}–{sig(r['ci_high'])}"),
-             Cell(f"{out['pairs']} ({out['blocks']})", out["pairs"]), Cell(str(out["looks"])),
-             Cell(sig(out["elapsed_s"]), out["elapsed_s"]), Cell(out["stop_rule"]),
-             Cell(doc["verdict"], bold=True)]
-    notes = [f"Ratio B/A (>1: B slower) = geometric mean of the pairs' ratios; CI at level "
+    rows = [_answer_row(doc["a"]["label"], doc["b"]["label"], r, units, out, doc["verdict"])]
+    device = doc.get("device")
+    if device:
+        d = device["result"]
+        clock = (device.get("a") or {}).get("clock", "device clock")
+        rows.append(_answer_row(f"{doc['a']['label']} [{clock}]",
+                                f"{doc['b']['label']} [{clock}]", d, units, out,
+                                f"{d['verdict_text']} (device, descriptive)"))
+    notes = [f"Ratio B/A (>1: B slower) = geometric mean of the units' ratios; CI at level "
              f"{r.get('level', 0.95):.4g} (the last look's share of alpha = "
              f"{settings['alpha']:g}).",
              VERDICT_RULES.format(t=f"{settings['threshold']:.0%}"),
              f"Method: {r.get('method')}. Stopping: at the first look with the CI within "
              f"±{_pct(settings.get('target_ci'))}, or the verdict settled, or "
-             f"{settings['max_time_s']:g} s of blocks spent.",
-             f"Blocks: ABBA BAAB …, each a fresh worker process timing "
-             f"{settings['block_time_s']:g} s after {settings['warmup']} warm-up runs."]
+             f"{settings['max_time_s']:g} s of workers spent.",
+             design_note(doc, design)]
+    notes += levels_notes(doc.get("levels")) + device_notes(device)
     if out.get("failed"):
-        notes.append(f"Stopped early: block {out['failed']}")
-    return Table("A/B (interleaved blocks)", list(RUN_HEADERS), [cells], notes)
+        notes.append(f"Stopped early: {out['failed']}")
+    return Table("A/B (interleaved blocks)", list(RUN_HEADERS), rows, notes)
+
+
+def design_note(doc: dict[str, Any], design: str) -> str:
+    settings, used = doc["settings"], doc.get("design") or {}
+    why = used.get("reason")
+    block = settings.get("block_time_s")
+    if design == "interleaved":
+        timed = used.get("process_s") or settings.get("process_time_s")
+        return (f"Design: interleaved: each worker process prepares A and B, warms both up, "
+                f"then alternates them ABBA BAAB … in blocks of ~{block or 0.05:g} s (at least "
+                f"{settings.get('min_block_runs', 10)} runs, sized from the warm-up) for "
+                f"{sig(timed)} s of timed runs; processes alternate which side leads and is "
+                "created first, and each process is one unit (its pairs' mean log ratio).")
+    return (f"Design: process: blocks ABBA BAAB …, each a fresh worker process timing "
+            f"{block or 0.5:g} s after {settings['warmup']} warm-up runs; adjacent blocks "
+            f"are the units" + (f" (why: {why})." if why else "."))
+
+
+def levels_notes(levels: dict[str, Any] | None) -> list[str]:
+    """Where the noise is: within a process (block pairs) and between processes."""
+    if not levels or levels.get("process_sd") is None:
+        return []
+    within, between = levels.get("within_pair_sd"), levels.get("between_process_sd")
+    share = levels.get("between_share")
+    text = (f"Two levels: a process's log ratio varies by sd {_sd(levels['process_sd'])} "
+            f"between processes ({levels['processes']} processes, "
+            f"{sig(levels.get('pairs_per_process'))} pairs each); a block pair's by sd "
+            f"{_sd(within)} inside a process")
+    if share is not None:
+        more = ("more processes narrow the CI, longer ones hardly" if share >= 0.5
+                else "longer processes narrow the CI as well as more of them")
+        text += (f"; {100 * share:.0f} % of a process's variance is between processes "
+                 f"(sessions, placement; sd {_sd(between)}): {more}")
+    return [text + "."]
+
+
+def device_notes(device: dict[str, Any] | None) -> list[str]:
+    """Host and device medians of each side side by side, and the launch-bound sentence."""
+    if not device:
+        return []
+    notes = []
+    for arm in ("a", "b"):
+        side = device.get(arm)
+        if not side:
+            continue
+        notes.append(f"{arm.upper()}: host {sig(side.get('host_ms'))} ms, device "
+                     f"{sig(side.get('device_ms'))} ms ({side.get('clock')}), the call "
+                     f"returned after {sig(side.get('launch_ms'))} ms"
+                     + (f"; {side['note']}." if side.get("note") else "."))
+    return notes
+
+
+def _sd(value: float | None) -> str:
+    return DASH if value is None else f"{100 * value:.2g} %"
 
 
 def _pct(fraction: float | None) -> str:

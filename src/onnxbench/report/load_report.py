@@ -1,10 +1,14 @@
 """The load section of a report: per model, a sentence, the tables and the curve data.
 
-"At p99 ≤ 10 ms: ORT CPU, 2 sessions × 1 thread, 850 QPS; PyTorch CPU, 1 module × 2 threads,
-310 QPS." names, per bound, each runtime's best serving configuration by its peak QPS,
-highest first. Two peaks closer than the search's precision are a tie and say so; a
-harness-limited peak says so (it is the generator's figure, not the model's). Without peak
-searches the sentence names the highest throughput a sweep reached, with its p99.
+"At p95 ≤ 500 ms: ORT CPU, 2 sessions × 1 thread, 17 QPS held for 60 s, queue stable (ρ
+0.93: near saturation, a small rise in load breaks it); PyTorch CPU, 1 module × 2 threads,
+4.5 QPS held for 60 s, queue stable." names, per bound, each runtime's best serving
+configuration by its peak QPS, highest first, each with the window it held for and its
+queue (``load_peaks.claim``). Two peaks closer than the search's precision are a tie and
+say so; a harness-limited peak says so (it is the generator's figure, not the model's); a
+runtime whose searches all failed gives its lower bound ("no rate held for 60 s; at least
+12 QPS held for 5 s"). Without peak searches the sentence names the highest throughput a
+sweep reached, with its p99.
 """
 
 from __future__ import annotations
@@ -14,17 +18,18 @@ from typing import Any
 
 from onnxbench.report.fmt import pct, sig
 from onnxbench.report.labels import model_config, runtime_label
+from onnxbench.report.load_peaks import claim, peak_table
 from onnxbench.report.load_tables import (
     LoadPoint,
     _series_key,
     batching_table,
     find_knee,
     fold,
+    fragility,
     is_load,
     layouts_table,
     num,
     offline_table,
-    peak_table,
     sweep_table,
 )
 from onnxbench.report.rundata import Point
@@ -123,34 +128,46 @@ def sentence(lps: list[LoadPoint]) -> str:
 
 
 def _peak_sentence(bound: tuple[float, float], lps: list[LoadPoint]) -> str:
-    """Each runtime's best configuration at this bound, highest peak first."""
+    """Each runtime's best configuration at this bound, highest peak first; runtimes with
+    no peak but a lower bound after them."""
     best: dict[str, LoadPoint] = {}
+    lower: dict[str, LoadPoint] = {}
     for lp in lps:
+        rt = lp.case.runtime
         if lp.ok and lp.peak is not None:
-            rt = lp.case.runtime
             if rt not in best or lp.peak > num(best[rt].peak):
                 best[rt] = lp
+        elif lp.lower is not None and (rt not in lower or
+                                       lp.lower.target_qps > lower[rt].lower.target_qps):
+            lower[rt] = lp
     head = f"At p{bound[0]:g} ≤ {bound[1]:g} ms:"
-    if not best:
+    lower = {rt: lp for rt, lp in lower.items() if rt not in best}
+    if not best and not lower:
         measured = [lp for lp in lps if lp.point.status not in ("skipped",)]
         if not measured:
             return f"{head} nothing measured, every case skipped ({lps[0].point.reason})."
         return f"{head} no configuration met the bound."
     ranked = sorted(best.values(), key=lambda lp: -num(lp.peak))
-    bits = []
-    for i, lp in enumerate(ranked):
-        text = f"{lp.label}, {'at least ' if lp.limited else ''}{sig(lp.peak)} QPS"
-        marks = []
-        top = num(ranked[0].peak)
-        if i and top - num(lp.peak) <= lp.spec.precision_pct / 100 * top:
-            marks.append(f"a tie with {runtime_label(ranked[0].case.runtime)} within the "
-                         f"search's {lp.spec.precision_pct:g} %")
-        if lp.limited:
-            marks.append(LIMITED.strip(" ()"))
-        if lp.confidence is not None and lp.confidence < 0.99:
-            marks.append(f"bound at {pct(lp.confidence)} confidence")
-        bits.append(text + (f" ({'; '.join(marks)})" if marks else ""))
+    bits = [_peak_bit(lp, i, ranked) for i, lp in enumerate(ranked)]
+    bits += [f"{lp.label}, {claim(lp)}" for lp in
+             sorted(lower.values(), key=lambda lp: -lp.lower.target_qps)]
     return f"{head} {'; '.join(bits)}."
+
+
+def _peak_bit(lp: LoadPoint, i: int, ranked: list[LoadPoint]) -> str:
+    marks = []
+    top = num(ranked[0].peak)
+    if i and top - num(lp.peak) <= lp.spec.precision_pct / 100 * top:
+        marks.append(f"a tie with {runtime_label(ranked[0].case.runtime)} within the "
+                     f"search's {lp.spec.precision_pct:g} %")
+    if lp.limited:
+        marks.append(LIMITED.strip(" ()"))
+    fragile = fragility(lp.rho)
+    if fragile:
+        marks.append(fragile)
+    if lp.confidence is not None and lp.confidence < 0.99:
+        marks.append(f"bound at {pct(lp.confidence)} confidence")
+    return f"{lp.label}, {claim(lp)}" + (f" ({'; '.join(marks)})" if marks else "")
 
 
 def curves(lps: list[LoadPoint]) -> list[Curve]:

@@ -1,9 +1,12 @@
-"""Load points in a report: perf_analyzer's table, rate sweeps, peaks, layouts, batching, and
-one sentence per model ("At p99 ≤ 10 ms: ORT CPU, 2 sessions × 1 thread, 850 QPS; ...").
+"""Load points in a report: perf_analyzer's table, rate sweeps, offline, layouts, batching
+(the peak table and the peak's claim: ``load_peaks``).
 
 Reads results only (``Result.load``, written by ``onnxbench.scenarios``). Repeats of a point
-fold into the mean of their figures. A point near the generator's ceiling keeps its number
-and is marked *harness-limited*; a failed point shows its status and reason, never a number.
+fold into the mean of their figures. Every point shows its utilisation ρ and, under open-loop
+arrivals, whether its queue was stable; ρ ≥ 0.9 gets a note that a small rise in load breaks
+it. A point the harness limits keeps its number and is marked *harness-limited*; each table
+says what the generator's ceiling was. A failed point shows its status and reason, never a
+number (a peak search that failed shows its lower bound, with the window it held for).
 
 The **knee** of a series (a runtime × layout × batching over its load points) is its highest
 throughput whose p99 is at most twice the series' lowest p99: past it, latency grows faster
@@ -21,6 +24,7 @@ from onnxbench.report.fmt import DASH, one_line, pct, short_reason, sig
 from onnxbench.report.labels import runtime_framework, runtime_label
 from onnxbench.report.rundata import Point
 from onnxbench.report.tables import Cell, Table
+from onnxbench.scenarios.stationarity import NEAR_RHO
 
 THREAD_OPTIONS = ("intra_op_threads", "threads")
 KNEE_FACTOR = 2.0
@@ -44,6 +48,9 @@ class LoadPoint:
     search: float | None = None    # peak: the short-window search's rate
     confidence: float | None = None
     limited: list[str] = field(default_factory=list)  # harness reasons
+    rho: float | None = None       # utilisation (at the best probe for a peak)
+    queue: Any = None              # the Stationarity record of the (first) repeat
+    lower: Any = None              # a failed peak search's lower bound (a Probe)
 
     @property
     def case(self):
@@ -64,11 +71,36 @@ class LoadPoint:
         rec = self.records[0]
         if rec.overloaded:
             bits.append("overloaded")
+        if rec.bound is not None and not rec.bound.met and rec.bound.percentile_met:
+            bits.append("not met: the queue grew")
         if self.confidence is not None and self.confidence < 0.99 and rec.bound is not None:
             bits.append(f"bound at {pct(self.confidence)} confidence")
+        fragile = fragility(self.rho)
+        if fragile:
+            bits.append(fragile)
         if rec.peak is not None:
             bits += _confirm_note(self, rec.peak)
         return "; ".join(bits)
+
+
+def fragility(rho: float | None) -> str | None:
+    """The note of a point near saturation (ρ ≥ 0.9) or past it."""
+    if rho is None or rho < NEAR_RHO:
+        return None
+    if rho >= 1.0:
+        return f"ρ {rho:.2f}: past the workers' capacity, the queue grows without bound"
+    return f"ρ {rho:.2f}: near saturation, a small rise in load breaks it"
+
+
+def queue_word(s: Any) -> str:
+    """A Stationarity record in a word or three: "stable", "growing 3.1 ms/s"."""
+    if s is None or s.verdict == "n/a":
+        return DASH
+    if s.verdict == "growing":
+        slope = s.queue_slope if s.reason and s.reason.startswith("queue") else \
+            s.latency_slope if s.reason and s.reason.startswith("latency") else None
+        return f"growing {sig(slope)} ms/s" if slope is not None else "growing (ρ ≥ 1)"
+    return {"near": "stable (near)", "unknown": "too few requests"}.get(s.verdict, s.verdict)
 
 
 def _confirm_note(lp: LoadPoint, peak: Any) -> list[str]:
@@ -87,8 +119,13 @@ def _mean(values: list[float | None]) -> float | None:
 def fold(point: Point) -> LoadPoint:
     records = [r.load for r in point.results if r.status == "ok" and r.load is not None]
     lp = LoadPoint(point, records, label=serving_label(point.case))
+    lows = [r.load.peak.lower_bound for r in point.results
+            if r.load is not None and r.load.peak is not None and r.load.peak.lower_bound]
+    lp.lower = max(lows, key=lambda p: p.target_qps) if lows else None
     if not records:
         return lp
+    lp.queue = records[0].stationarity
+    lp.rho = _mean([r.stationarity.rho if r.stationarity else None for r in records])
     lp.qps = _mean([r.achieved_qps for r in records])
     lp.items = _mean([r.items_per_s for r in records])
     for q in ("p50", "p90", "p95", "p99"):
@@ -149,15 +186,15 @@ def _series_key(lp: LoadPoint) -> tuple:
             spec.percentile, spec.concurrency if spec.name != "concurrency" else None)
 
 
-def _ms(v: float | None) -> Cell:
+def ms_cell(v: float | None) -> Cell:
     return Cell(sig(v), v)
 
 
-def _num(v: float | None) -> Cell:
+def num_cell(v: float | None) -> Cell:
     return Cell(DASH if v is None else sig(v), v)
 
 
-def _word_row(lp: LoadPoint, width: int) -> list[Cell]:
+def word_row(lp: LoadPoint, width: int) -> list[Cell]:
     return [Cell(lp.note(), is_word=True)] + [Cell("")] * (width - 1)
 
 
@@ -168,7 +205,8 @@ def sweep_table(model: str, label: str, lps: list[LoadPoint]) -> Table:
     spec = lps[0].spec
     closed = spec.name == "concurrency"
     head = ["Concurrency" if closed else "Target QPS", "Inferences/s"] + \
-        ([] if closed else ["Achieved QPS"]) + ["p50", "p90", "p95", "p99"]
+        ([] if closed else ["Achieved QPS"]) + ["p50", "p90", "p95", "p99", "ρ"] + \
+        ([] if closed else ["Queue"])
     bound = spec.bound_ms is not None
     if bound:
         head += [f"p{spec.percentile:g} ≤ {spec.bound_ms:g} ms", "Confidence"]
@@ -177,10 +215,11 @@ def sweep_table(model: str, label: str, lps: list[LoadPoint]) -> Table:
         x = lp.spec.concurrency if closed else lp.spec.qps
         row = [Cell(f"{x:g}", x)]
         if not lp.ok:
-            rows.append(row + _word_row(lp, len(head)))
+            rows.append(row + word_row(lp, len(head)))
             continue
-        row += [_num(lp.items)] + ([] if closed else [_num(lp.qps)])
-        row += [_ms(lp.p[q]) for q in ("p50", "p90", "p95", "p99")]
+        row += [num_cell(lp.items)] + ([] if closed else [num_cell(lp.qps)])
+        row += [ms_cell(lp.p[q]) for q in ("p50", "p90", "p95", "p99")] + [rho_cell(lp.rho)]
+        row += [] if closed else [Cell(queue_word(lp.queue))]
         if bound:
             met = lp.records[0].bound.met if lp.records[0].bound else None
             row += [Cell({True: "yes", False: "no", None: DASH}[met]), Cell(pct(lp.confidence))]
@@ -188,45 +227,19 @@ def sweep_table(model: str, label: str, lps: list[LoadPoint]) -> Table:
     knee = find_knee(lps)
     notes = [f"knee ≈ {sig(knee.items)} inferences/s (p99 {sig(knee.p['p99'])} ms): the last "
              "point whose p99 is within twice the series' lowest"] if knee else []
-    notes += _limited_notes(lps)
+    notes += limited_notes(lps) + harness_notes(lps)
     kind = "concurrency sweep" if closed else \
         "arrival-rate sweep (latency from the scheduled arrival)"
     return Table(f"{model}: {label}, {kind}", head + ["Note"], rows, notes)
 
 
-def peak_table(model: str, lps: list[LoadPoint]) -> Table:
-    """Every peak search of a model, highest peak first."""
-    spec = lps[0].spec
-    q = f"p{spec.percentile:g}"
-    head = ["Serving", "Bound", "Peak QPS", "Search QPS", f"{q} at peak", "p50 at peak",
-            "Confidence", f"Single-stream {q}", "Probes", "Note"]
-    rows = []
-    for lp in sorted(lps, key=lambda x: -(x.peak or 0)):
-        s = lp.spec
-        row = [Cell(lp.label), Cell(f"{q} ≤ {s.bound_ms:g} ms")]
-        if not lp.ok:
-            rows.append(row + _word_row(lp, len(head) - 2))
-            continue
-        rec = lp.records[0]
-        single = (rec.single_stream or {}).get("percentiles_ms", {}).get(q)
-        row += [_num(lp.peak), _num(lp.search), _ms(rec.peak.value_ms if rec.peak else None),
-                _ms(lp.p["p50"]),
-                Cell(pct(lp.confidence)), _ms(single), Cell(str(len(rec.probes))), Cell(lp.note())]
-        rows.append(row)
-    notes = ["Peak: the highest arrival rate whose percentile stayed within the bound (widen, "
-             "then bisect; LoadGen Server runs of duration_s each), then confirmed: run for "
-             "confirm_s, stepping the rate down until it holds; search QPS: the short-window "
-             "rate it started from. Confidence: LoadGen's early-stopping odds that the true "
-             "percentile is within the bound at that rate."] + _limited_notes(lps)
-    return Table(f"{model}: peak QPS under the bound", head, rows, notes)
-
-
 def offline_table(model: str, lps: list[LoadPoint]) -> Table:
     head = ["Serving", "Inferences/s", "p50", "p99", "Note"]
-    rows = [[Cell(lp.label)] + ([_num(lp.items), _ms(lp.p["p50"]), _ms(lp.p["p99"]),
-                                 Cell(lp.note())] if lp.ok else _word_row(lp, 4))
+    rows = [[Cell(lp.label)] + ([num_cell(lp.items), ms_cell(lp.p["p50"]), ms_cell(lp.p["p99"]),
+                                 Cell(lp.note())] if lp.ok else word_row(lp, 4))
             for lp in sorted(lps, key=lambda x: -(x.items or 0))]
-    return Table(f"{model}: offline (every request at once)", head, rows, _limited_notes(lps))
+    return Table(f"{model}: offline (every request at once)", head, rows,
+                 limited_notes(lps) + harness_notes(lps))
 
 
 def layouts_table(model: str, lps: list[LoadPoint]) -> Table | None:
@@ -245,8 +258,9 @@ def layouts_table(model: str, lps: list[LoadPoint]) -> Table | None:
              f"{sig(check.max_abs)})") if check.passed
             else f"DIFFER: {short_reason(check.problem, 50)}")
         value = lp.peak if lp.spec.name == "peak" else lp.items
-        rows.append([Cell(lp.label), Cell(_scenario_text(lp.spec)), _num(value if lp.ok else None),
-                     _ms(lp.p.get("p99")), Cell(verdict), Cell(lp.note())])
+        rows.append([Cell(lp.label), Cell(scenario_text(lp.spec)),
+                     num_cell(value if lp.ok else None),
+                     ms_cell(lp.p.get("p99")), Cell(verdict), Cell(lp.note())])
     notes = ["Peak scenario: the value is the peak QPS under the bound."] \
         if any(lp.spec.name == "peak" for lp in lps) else []
     return Table(f"{model}: serving layouts side by side (does one session need a lock?)", head,
@@ -260,13 +274,13 @@ def batching_table(model: str, lps: list[LoadPoint]) -> Table | None:
     head = ["Serving", "Batching", "Peak QPS", "p50 at peak", "p99 at peak", "Mean batch", "Note"]
     rows = [[Cell(lp.label), Cell(f"≤ {lp.spec.max_batch} / {lp.spec.max_delay_ms:g} ms"
                                   if lp.spec.batching else "off")]
-            + ([_num(lp.peak), _ms(lp.p["p50"]), _ms(lp.p["p99"]),
-                _num(lp.records[0].mean_batch), Cell(lp.note())] if lp.ok else _word_row(lp, 5))
+            + ([num_cell(lp.peak), ms_cell(lp.p["p50"]), ms_cell(lp.p["p99"]),
+                num_cell(lp.records[0].mean_batch), Cell(lp.note())] if lp.ok else word_row(lp, 5))
             for lp in sorted(lps, key=lambda x: (x.case.runtime, x.spec.layout, x.spec.max_batch))]
     return Table(f"{model}: dynamic batching on and off (peak under the bound)", head, rows)
 
 
-def _scenario_text(spec) -> str:
+def scenario_text(spec) -> str:
     if spec.name == "concurrency":
         return f"concurrency {spec.concurrency}"
     if spec.name == "server":
@@ -276,14 +290,38 @@ def _scenario_text(spec) -> str:
     return spec.name
 
 
-def _limited_notes(lps: list[LoadPoint]) -> list[str]:
+def rho_cell(rho: float | None) -> Cell:
+    return Cell(DASH if rho is None else f"{rho:.2f}", rho)
+
+
+def harness_notes(lps: list[LoadPoint]) -> list[str]:
+    """What the generator's ceiling was here, and where the generator ran."""
+    harness = [r.harness for lp in lps for r in lp.records
+               if r.harness is not None and r.harness.ceiling_qps]
+    out = []
+    if harness:
+        lo = min(h.ceiling_qps or 0.0 for h in harness)
+        hi = max(h.ceiling_qps or 0.0 for h in harness)
+        at_least = "≥ " if any(h.ceiling_is_lower_bound for h in harness) else ""
+        span = f"{at_least}{sig(lo)}" + (f"–{sig(hi)}" if sig(hi) != sig(lo) else "")
+        out.append(f"generator's ceiling here: {span} QPS (a no-op runtime through the same "
+                   f"generator and layout); a point is harness-limited only from "
+                   f"{pct(harness[0].margin)} of it, when the generator fell behind its "
+                   "schedule, or when its issue delay is a quarter of the bound")
+    affinity = next((r.affinity for lp in lps for r in lp.records if r.affinity), None)
+    if affinity is not None:
+        out.append(f"CPUs: {affinity.note}")
+    return out
+
+
+def limited_notes(lps: list[LoadPoint]) -> list[str]:
     out = []
     for lp in lps:
         if lp.limited:
-            out.append(one_line(f"harness-limited, {lp.label} {_scenario_text(lp.spec)}: "
+            out.append(one_line(f"harness-limited, {lp.label} {scenario_text(lp.spec)}: "
                                 f"{lp.limited[0]}", 300))
         elif not lp.ok and lp.point.reason:
-            out.append(one_line(f"{lp.label} {_scenario_text(lp.spec)}: {lp.point.reason}", 300))
+            out.append(one_line(f"{lp.label} {scenario_text(lp.spec)}: {lp.point.reason}", 300))
     return out
 
 

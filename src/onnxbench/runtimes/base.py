@@ -23,7 +23,15 @@ decide by them and never by the runtime's name:
 - ``reference``: it is its framework's plain call on its device (``torch-cpu``,
   ``torch-cuda``, ``tf-call``), the series a report's speed-ups are measured against when
   no baseline is named. Inherited like every capability: a subclass that is not the plain
-  call (``torch.compile``) says ``reference = False``.
+  call (``torch.compile``) says ``reference = False``;
+- ``shares_process``: a prepared instance may share its worker process with another one
+  (``onnxbench ab`` prepares A and B in one process and alternates them). Two runtimes of
+  different frameworks never share one (their thread pools would oversubscribe the
+  cores), nor two sides whose ``process_options`` differ;
+- ``process_options``: the options that set process-wide state (torch's thread count and
+  TF32 flags, an allocator cap) rather than the session's: two sides that differ in one need
+  a process each. The thread options every worker pins (``threads``,
+  ``intra_op_threads``) count for every runtime.
 
 The life cycle (the Polygraphy runner idea): ``prepare(bundle, options)`` once (create
 the session / build the module; may raise ``Skip``), ``bind(inputs)`` returns a
@@ -36,7 +44,9 @@ calls them without probing:
 
 - ``cast_inputs(inputs)``: inputs converted to what the session declares (an fp16 graph
   without keep_io_types takes float16), before binding so no cast is timed;
-- ``device_time_ms(call)``: the device's own time of one call (CUDA events), or None;
+- ``device_clock()``: a ``measure.device.DeviceClock`` (CUDA events) when calls return
+  before the device has finished, else None (a call that waits for the device itself has
+  nothing for device marks to measure); ``device_time_ms(call)`` times one call with it;
 - ``device_memory()``: ``gpu_mem_*`` figures (MB) of this process, or ``{}``;
 - ``what_ran()``: proof of what was measured (graph op counts, optimisation record, the
   module's depth);
@@ -59,6 +69,7 @@ from onnxbench.core.errors import Skip
 from onnxbench.core.options import FAMILIES, OptionModel
 
 if TYPE_CHECKING:
+    from onnxbench.measure.device import DeviceClock
     from onnxbench.model.bundle import Bundle
 
 Inputs = Mapping[str, np.ndarray]
@@ -85,6 +96,8 @@ class Runtime(ABC):
     Options: ClassVar[type[RuntimeOptions]] = RuntimeOptions
     label: ClassVar[str | None] = None
     reference: ClassVar[bool] = False
+    shares_process: ClassVar[bool] = True
+    process_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -127,9 +140,21 @@ class Runtime(ABC):
         """``inputs`` converted to the dtypes the session declares (default: unchanged)."""
         return dict(inputs)
 
+    def device_clock(self) -> DeviceClock | None:
+        """Marks on the device's queue around a call (``measure.device``), or None: a CPU, or
+        a runtime whose call waits for the device itself. Call after ``prepare``."""
+        return None
+
     def device_time_ms(self, call: Callable[[], Any]) -> float | None:
         """The device's own time of one ``call`` in ms, or None when it has no device clock."""
-        return None
+        clock = self.device_clock()
+        if clock is None:
+            return None
+        clock.start()
+        call()
+        clock.stop()
+        self.synchronize()
+        return clock.elapsed_ms()
 
     def device_memory(self) -> dict[str, float]:
         """Device memory of this process (``gpu_mem_*`` keys, MB); ``{}`` on the CPU."""

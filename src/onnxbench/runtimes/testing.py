@@ -9,7 +9,10 @@ They need no model and work with any artifact:
   ``1 + slowdown``: the A/B sensitivity benchmark needs a runtime slowed by a *known*
   fraction (e.g. 10 %) to check that the statistics detect it. With ``wait: sleep`` it
   sleeps instead, releasing the GIL as a native runtime does: N threads then serve N calls
-  at once (a known capacity for the load scenarios).
+  at once (a known capacity for the load scenarios). With ``device_clock: true`` it offers a
+  fake device clock (``FakeDeviceClock``) and ``synchronize()`` busy-waits ``sync_us``: a
+  device that finishes ``sync_us`` after the call returns, so device time and the launch
+  share are known on a CPU.
 - ``test-skip``: always ``Skip``.
 """
 
@@ -25,7 +28,7 @@ import numpy as np
 from pydantic import Field
 
 from onnxbench.core.errors import Skip
-from onnxbench.core.options import choice, number
+from onnxbench.core.options import Flag, choice, number
 from onnxbench.runtimes.base import Inputs, Runtime, RuntimeOptions
 
 if TYPE_CHECKING:
@@ -53,6 +56,10 @@ class TestOptions(RuntimeOptions):
     wait: Annotated[str, choice("spin", "sleep")] = Field(
         "spin", description="test-delay: spin (holds the GIL) or sleep (releases it, as a "
         "native runtime does: N threads serve N calls at once)")
+    device_clock: Flag = Field(False, description="test-delay: a fake device clock")
+    sync_us: Annotated[float, number(0, optional=False)] = Field(
+        0.0, description="test-delay: synchronize() busy-waits this long (a device that "
+                         "is still working when the call returns)")
 
 
 class _TestRuntime(Runtime):
@@ -132,5 +139,32 @@ class DelayRuntime(_TestRuntime):
             return functools.partial(time.sleep, self.delay_ns / 1e9)
         return functools.partial(busy_wait_ns, self.delay_ns)
 
+    def synchronize(self) -> None:
+        if self.opts.sync_us:
+            busy_wait_ns(round(self.opts.sync_us * 1000))
+
+    def device_clock(self) -> FakeDeviceClock | None:
+        return FakeDeviceClock(self.opts.sync_us) if self.opts.device_clock else None
+
     def info(self) -> dict[str, Any]:
         return {**super().info(), "delay_ns": self.delay_ns, "wait": self.opts.wait}
+
+
+class FakeDeviceClock:
+    """A device that is busy from ``start`` until ``sync_us`` after ``stop`` (the host's
+    clock stands in for the device's): test-delay's ``device_clock``."""
+
+    label = "fake device clock (test-delay)"
+
+    def __init__(self, sync_us: float) -> None:
+        self.sync_ns = round(sync_us * 1000)
+        self.t0 = self.t1 = 0
+
+    def start(self) -> None:
+        self.t0 = time.perf_counter_ns()
+
+    def stop(self) -> None:
+        self.t1 = time.perf_counter_ns()
+
+    def elapsed_ms(self) -> float:
+        return (self.t1 - self.t0 + self.sync_ns) / 1e6

@@ -70,6 +70,26 @@ def run_module(module: Any, inputs: Inputs, names: list[str] | None = None) -> l
         return to_numpy_list(module(*args))
 
 
+class CudaEvents:
+    """A ``measure.device.DeviceClock`` from a pair of timing CUDA events."""
+
+    label = "CUDA events"
+
+    def __init__(self, torch: Any) -> None:
+        self._start = torch.cuda.Event(enable_timing=True)
+        self._end = torch.cuda.Event(enable_timing=True)
+
+    def start(self) -> None:
+        self._start.record()
+
+    def stop(self) -> None:
+        self._end.record()
+
+    def elapsed_ms(self) -> float:
+        self._end.synchronize()
+        return float(self._start.elapsed_time(self._end))
+
+
 class TorchEagerRuntime(Runtime):
     """PyTorch eager inference on the CPU or one CUDA device."""
 
@@ -78,6 +98,8 @@ class TorchEagerRuntime(Runtime):
     thread_safe = True  # inference_mode forward calls share no mutable state
     precisions = PRECISIONS
     Options: ClassVar[type[RuntimeOptions]] = TorchOptions
+    # process-wide: torch.set_num_threads, the TF32 flags, the allocator's memory fraction
+    process_options = frozenset({"threads", "tf32", "gpu_mem_limit_mb", "device_id"})
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -144,7 +166,8 @@ class TorchEagerRuntime(Runtime):
             "session_create_ms": load_ms,
             "clock": "time.perf_counter_ns, host, after synchronize()",
             # the executor adds the device's own time: timing.stages_ms.cuda_events_p50_ms
-            "device_clock": "CUDA events (median after the timing loop)" if cuda else None,
+            "device_clock": "CUDA events (per run in `ab`; median after the timing loop)"
+            if cuda else None,
             "autocast": self.opts.autocast,
         }
         if cuda:
@@ -208,17 +231,12 @@ class TorchEagerRuntime(Runtime):
         if self.device == "cuda":
             self._torch.cuda.synchronize(self.torch_device)
 
-    def device_time_ms(self, call: Callable[[], Any]) -> float | None:
-        """Device time of one ``call`` in ms from CUDA events; None on the CPU."""
-        if self.device != "cuda":
+    def device_clock(self) -> CudaEvents | None:
+        """CUDA events on the current stream (the module's calls are asynchronous); None on
+        the CPU."""
+        if self.device != "cuda" or self._torch is None:
             return None
-        torch = self._torch
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        call()
-        end.record()
-        end.synchronize()
-        return float(start.elapsed_time(end))
+        return CudaEvents(self._torch)
 
     def profile(self, inputs: Inputs, runs: int = 10) -> dict[str, Any] | None:
         """torch.profiler over ``runs`` calls bound to ``inputs`` (onnxbench.profile.torch)."""
@@ -244,7 +262,7 @@ class TorchEagerRuntime(Runtime):
                        .get("truncate_layers") or 0)
         if not n_remove or self.module is None:
             return {}
-        from onnxbench.build.optimize.truncate import find_encoder
+        from onnxbench.model.encoder import find_encoder
 
         module = getattr(self.module, "_orig_mod", self.module)  # torch.compile's wrapper
         return {"module": {"encoder_layers": len(find_encoder(module).encoder.layer),

@@ -6,6 +6,8 @@ statistics (binomial ranks), so a p99 from 300 requests shows how little it know
 QPS is completed requests over the window from the first scheduled arrival to the last
 completion (LoadGen's "completed samples per second" up to the end effect). In-flight is
 counted from issue to completion; its mean is Little's law (sum of latencies / window).
+Given the workers, each window's stationarity (``stationarity.assess``: the queue's trend,
+ρ) is recorded and gates the bound: a growing queue is not met, whatever its percentile.
 """
 
 from __future__ import annotations
@@ -16,9 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.core.load_record import BoundCheck, LoadRecord, Quantiles, RequestLog
+from onnxbench.core.load_record import (
+    BoundCheck,
+    LoadRecord,
+    Quantiles,
+    RequestLog,
+    Stationarity,
+)
 from onnxbench.measure.early_stopping import CONFIDENCE, confidence, requests_needed
 from onnxbench.scenarios.serving import Request
+from onnxbench.scenarios.stationarity import assess
 
 PERCENTILES = (50, 90, 95, 99)
 CI_LEVEL = 0.95
@@ -39,7 +48,8 @@ class Trace:
         """Per-request times (ns, int64) and batch sizes, completed requests only."""
         done = [r for r in self.requests if r.done]
         cols = {k: np.fromiter((getattr(r, k) for r in done), dtype=np.int64, count=len(done))
-                for k in ("scheduled", "issued", "started", "done", "batch", "worker")}
+                for k in ("scheduled", "issued", "started", "done", "finished", "batch",
+                          "worker")}
         cols["ok"] = np.fromiter((r.error is None for r in done), dtype=bool, count=len(done))
         return cols
 
@@ -72,15 +82,24 @@ def quantiles(values_ms: np.ndarray) -> Quantiles | None:
                      mean=float(xs.mean()), max=float(xs[-1]), ci=ci)
 
 
-def bound_check(latency_ms: np.ndarray, percentile: float, bound_ms: float) -> BoundCheck:
-    """Is the percentile within the bound, with LoadGen's early-stopping confidence."""
+def bound_check(latency_ms: np.ndarray, percentile: float, bound_ms: float,
+                queue: Stationarity | None = None) -> BoundCheck:
+    """Is the percentile within the bound (with LoadGen's early-stopping confidence), and
+    was the queue not growing? A growing queue is not met whatever its percentile says."""
     n = int(latency_ms.size)
     value = float(np.percentile(latency_ms, percentile, method="linear")) if n else float("nan")
     over = int(np.count_nonzero(latency_ms > bound_ms))
     conf = confidence(n, over, percentile)
+    within = bool(n and value <= bound_ms)
+    growing = queue is not None and queue.verdict == "growing"
+    why = None
+    if not within:
+        why = f"p{percentile:g} {value:.3g} ms > {bound_ms:g} ms" if n else "no request completed"
+    elif growing:
+        why = queue.reason if queue is not None else None
     return BoundCheck(percentile=percentile, bound_ms=bound_ms, value_ms=value,
-                      met=bool(n and value <= bound_ms), over=over, n=n, confidence=conf,
-                      early_stopping_met=conf >= CONFIDENCE,
+                      met=within and not growing, percentile_met=within, why_not=why, over=over,
+                      n=n, confidence=conf, early_stopping_met=conf >= CONFIDENCE,
                       requests_needed=requests_needed(over, percentile))
 
 
@@ -106,14 +125,20 @@ def request_log(a: dict[str, np.ndarray], origin: int) -> RequestLog:
     def us(key: str) -> list[int]:
         return ((a[key][::step] - origin) // 1000).astype(np.int64).tolist()
 
+    own = not np.array_equal(a["finished"], a["done"])  # processes: the worker's own end
     return RequestLog(total=int(a["done"].size), stride=step, scheduled=us("scheduled"),
                       issued=us("issued"), started=us("started"), completed=us("done"),
+                      finished=us("finished") if own else [],
                       batch=a["batch"][::step].tolist(), worker=a["worker"][::step].tolist())
 
 
 def analyse(trace: Trace, *, batch: int = 1, percentile: float = 99.0,
-            bound_ms: float | None = None) -> dict[str, Any]:
-    """The load record's measured fields from a trace (a dict for ``LoadRecord(**...)``)."""
+            bound_ms: float | None = None, workers: int | None = None,
+            target_qps: float | None = None, open_loop: bool = True) -> dict[str, Any]:
+    """The load record's measured fields from a trace (a dict for ``LoadRecord(**...)``).
+
+    With ``workers`` the window's stationarity (ρ at ``target_qps``, else the offered rate;
+    the queue's trend when ``open_loop``) is tested and gates the bound."""
     a = trace.arrays()
     n_req, n_done = len(trace.requests), int(a["done"].size)
     errors = [r.error for r in trace.requests if r.error]
@@ -142,8 +167,11 @@ def analyse(trace: Trace, *, batch: int = 1, percentile: float = 99.0,
         requests=request_log(a, origin))
     if out["achieved_qps"] is not None:
         out["items_per_s"] = out["achieved_qps"] * batch
+    if workers is not None:
+        out["stationarity"] = assess(a, workers=workers, target_qps=target_qps,
+                                     open_loop=open_loop)
     if bound_ms is not None:
-        out["bound"] = bound_check(latency, percentile, bound_ms)
+        out["bound"] = bound_check(latency, percentile, bound_ms, out.get("stationarity"))
     return out
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from onnxbench.core import timeline
 from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.errors import Skip, first_line
@@ -99,9 +100,11 @@ def _measure(case: Case, bundle: Bundle, runtime: Runtime, base: dict[str, Any])
         return run_load_case(case, bundle, runtime, base)
     options = runtime_options(case, bundle, runtime)
     inputs, padding = pad_inputs(bundle.make_inputs(case), case)
+    timeline.mark("session_start")
     t = time.perf_counter_ns()
     runtime.prepare(bundle, options)
     session_ms = (time.perf_counter_ns() - t) / 1e6
+    timeline.mark("session_ready")
     # a CPU runtime's synchronize() is a no-op: leave it out of the timed loop altogether
     sync = runtime.synchronize if runtime.device == "cuda" else None
     mix = None

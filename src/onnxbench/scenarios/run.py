@@ -11,6 +11,10 @@ The order, and why:
 5. the workers bind their calls and warm up; then the scenario runs and its trace becomes
    the ``load`` record, the latencies (``timing.latencies_ms``, from the scheduled arrival)
    and ``stats`` of the Result.
+
+Before 1, the case's CPUs are split between the generator and the serving side when there
+are enough (``affinity``): everything serving is started from the main thread pinned to the
+serving CPUs, and each window's generator runs on its own.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from onnxbench.core.policy import MeasurePolicy
 from onnxbench.core.result import Result, Timing
 from onnxbench.measure.early_stopping import requests_needed
 from onnxbench.model.bundle import Bundle
+from onnxbench.scenarios.affinity import CpuPlan, plan_cpus
 from onnxbench.scenarios.analysis import Trace, analyse, latencies_ms, quantile_ci, summary_of
 from onnxbench.scenarios.ceiling import drive, harness_mark, measure_ceiling
 from onnxbench.scenarios.context import N_CHECK_SAMPLES, Serving
@@ -42,6 +47,8 @@ def run_load_case(case: Case, bundle: Bundle, runtime, base: dict[str, Any]) -> 
     spec = _spec_of(case)
     serving = Serving(case, bundle, runtime)
     warmup = case.measure.warmup
+    cpus = plan_cpus()
+    cpus.serve()
     try:
         serving.fork_processes(warmup)
         t = time.perf_counter_ns()
@@ -49,6 +56,7 @@ def run_load_case(case: Case, bundle: Bundle, runtime, base: dict[str, Any]) -> 
         session_ms = (time.perf_counter_ns() - t) / 1e6
         single, first_ms = _single_stream(serving)
         rec = _base_record(spec, single)
+        rec.affinity = cpus.record
         problem = _infeasible(spec, single, case.runtime)
         if problem is None and _wants_check(spec):
             rec.check = _check(serving)
@@ -56,11 +64,11 @@ def run_load_case(case: Case, bundle: Bundle, runtime, base: dict[str, Any]) -> 
                                                     f"{rec.check.problem}"
         if problem is not None:
             return _result(case, base, runtime, rec, None, "failed", problem, session_ms, first_ms)
-        ceiling = measure_ceiling(spec, serving.noop_front) if spec.ceiling else None
+        ceiling = measure_ceiling(spec, serving.noop_front, cpus=cpus) if spec.ceiling else None
         front = serving.front(warmup)
         front.start()
         try:
-            trace = _scenario(spec, front, single, rec, case.batch, ceiling)
+            trace = _scenario(spec, front, rec, case.batch, ceiling, cpus)
         finally:
             front.stop()
         status, reason = _status(rec)
@@ -68,7 +76,7 @@ def run_load_case(case: Case, bundle: Bundle, runtime, base: dict[str, Any]) -> 
             p99 = rec.latency_ms.p99 if rec.latency_ms else None
             rec.harness = harness_mark(rec.achieved_qps if spec.name != "peak" else
                                        (rec.peak.achieved_qps if rec.peak else None),
-                                       ceiling, trace, p99)
+                                       ceiling, trace, p99, bound_ms=spec.bound_ms)
         return _result(case, base, runtime, rec, trace, status, reason, session_ms, first_ms)
     finally:
         serving.close()
@@ -128,8 +136,8 @@ def _check(serving: Serving):
                          atol=float(opts.get("atol") or DEFAULT_ATOL))
 
 
-def _scenario(spec: LoadSpec, front, single: dict[str, Any], rec: LoadRecord,
-              batch: int, ceiling: tuple[float, bool] | None) -> Trace | None:
+def _scenario(spec: LoadSpec, front, rec: LoadRecord, batch: int,
+              ceiling: tuple[float, bool] | None, cpus: CpuPlan) -> Trace | None:
     """Run the scenario; fill ``rec``; return the trace its latencies come from."""
     if spec.name in ("peak", "offline"):
         capacity = _calibrate(spec, front, ceiling)
@@ -137,12 +145,20 @@ def _scenario(spec: LoadSpec, front, single: dict[str, Any], rec: LoadRecord,
         rec.notes.append(f"calibration: {capacity:.0f} QPS with {callers} callers in a closed "
                          "loop for a moment")
         if spec.name == "peak":
-            return _peak(spec, front, rec, batch, capacity)
-        trace = drive(spec, front, capacity, spec.duration_s)
+            return _peak(spec, front, rec, batch, capacity, cpus)
+        trace = drive(spec, front, capacity, spec.duration_s, cpus=cpus)
     else:
-        trace = drive(spec, front, spec.qps or 0.0, spec.duration_s, **_open_loop_kw(spec))
-    _fill(rec, analyse(trace, batch=batch, percentile=spec.percentile, bound_ms=spec.bound_ms))
+        trace = drive(spec, front, spec.qps or 0.0, spec.duration_s, cpus=cpus,
+                      **_open_loop_kw(spec))
+    _fill(rec, _analyse(spec, trace, batch, spec.qps))
     return trace
+
+
+def _analyse(spec: LoadSpec, trace: Trace, batch: int, qps: float | None) -> dict[str, Any]:
+    """The record's figures, the stationarity test included (at the target rate)."""
+    return analyse(trace, batch=batch, percentile=spec.percentile, bound_ms=spec.bound_ms,
+                   workers=spec.n_workers, target_qps=qps if spec.open_loop else None,
+                   open_loop=spec.open_loop)
 
 
 def _calibrate(spec: LoadSpec, front, ceiling: tuple[float, bool] | None) -> float:
@@ -164,21 +180,44 @@ def _open_loop_kw(spec: LoadSpec) -> dict[str, Any]:
             "max_outstanding": max(2000, int((spec.qps or 0.0) * backlog))}
 
 
-def _peak(spec: LoadSpec, front, rec: LoadRecord, batch: int, capacity: float) -> Trace | None:
+def _probe(spec: LoadSpec, front, batch: int, cpus: CpuPlan, qps: float, phase: str,
+           duration_s: float) -> ProbeOutcome:
+    """One rate of the peak search: its bound, its queue, its utilisation."""
+    kw = _open_loop_kw(spec.model_copy(update={"qps": qps}))
+    trace = drive(spec, front, qps, duration_s, cpus=cpus, **kw)
+    a = _analyse(spec, trace, batch, qps)
+    bound, queue = a.get("bound"), a.get("stationarity")
+    met = bool(bound and bound.met and not trace.overloaded and not a["n_errors"])
+    why = None if met else (f"{a['n_errors']} requests failed" if a["n_errors"] else
+                            "overloaded: the generator stopped issuing" if trace.overloaded
+                            else bound.why_not if bound else "no request completed")
+    return ProbeOutcome(Probe(target_qps=qps, achieved_qps=a.get("achieved_qps"),
+                              value_ms=bound.value_ms if bound else None, met=met,
+                              p50_ms=a["latency_ms"].p50 if a.get("latency_ms") else None,
+                              confidence=bound.confidence if bound else None,
+                              n=a["n_completed"], overloaded=trace.overloaded, phase=phase,
+                              duration_s=duration_s, window_s=a.get("window_s"),
+                              rho=queue.rho if queue else None,
+                              capacity_qps=_capacity(spec, queue),
+                              queue=queue.verdict if queue else None,
+                              queue_slope=queue.queue_slope if queue else None, why_not=why),
+                        (trace, a))
+
+
+def _capacity(spec: LoadSpec, queue) -> float | None:
+    """The capacity bound a probe offers the search (its upper confidence bound). None with
+    dynamic batching: batches grow with the load, so a capacity measured at one rate
+    understates what a higher one allows."""
+    if queue is None or spec.batching:
+        return None
+    return queue.capacity_high_qps or queue.capacity_qps
+
+
+def _peak(spec: LoadSpec, front, rec: LoadRecord, batch: int, capacity: float,
+          cpus: CpuPlan) -> Trace | None:
     """Widen then bisect the rate; the best probe's trace is the case's latencies."""
     def probe(qps: float, phase: str, duration_s: float) -> ProbeOutcome:
-        kw = _open_loop_kw(spec.model_copy(update={"qps": qps}))
-        trace = drive(spec, front, qps, duration_s, **kw)
-        a = analyse(trace, batch=batch, percentile=spec.percentile, bound_ms=spec.bound_ms)
-        bound = a.get("bound")
-        met = bool(bound and bound.met and not trace.overloaded and not a["n_errors"])
-        return ProbeOutcome(Probe(target_qps=qps, achieved_qps=a.get("achieved_qps"),
-                                  value_ms=bound.value_ms if bound else None, met=met,
-                                  p50_ms=a["latency_ms"].p50 if a.get("latency_ms") else None,
-                                  confidence=bound.confidence if bound else None,
-                                  n=a["n_completed"], overloaded=trace.overloaded, phase=phase,
-                                  duration_s=duration_s),
-                            (trace, a))
+        return _probe(spec, front, batch, cpus, qps, phase, duration_s)
 
     start = spec.qps or 0.5 * capacity
     peak, tried, best = find_peak(probe, start, bound_ms=spec.bound_ms or 0.0,

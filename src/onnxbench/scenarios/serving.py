@@ -29,12 +29,18 @@ now = time.perf_counter_ns
 
 
 class Request:
-    """One request's life: scheduled, issued (reached the server), started, done (ns)."""
+    """One request's life: scheduled, issued (reached the server), started, done (ns).
+
+    ``finished`` is when the worker that served it was free again (its own clock stamp after
+    the call): the same as ``done`` for threads; for worker processes ``done`` is when the
+    reply is back in the parent, later by the IPC (the utilisation counts the worker's time).
+    """
 
     __slots__ = (
         "batch",
         "done",
         "error",
+        "finished",
         "issued",
         "rid",
         "sample",
@@ -48,14 +54,15 @@ class Request:
                  tag: Any = None) -> None:
         self.rid, self.sample, self.tag = rid, sample, tag
         self.scheduled, self.issued = scheduled, issued
-        self.started = self.done = 0
+        self.started = self.done = self.finished = 0
         self.batch = self.worker = 0
         self.error: str | None = None
 
 
 def _stamp(batch: list[Request], worker: int, t0: int, t1: int, error: str | None) -> None:
     for r in batch:
-        r.started, r.done, r.batch, r.worker, r.error = t0, t1, len(batch), worker, error
+        r.started, r.done, r.finished = t0, t1, t1
+        r.batch, r.worker, r.error = len(batch), worker, error
 
 
 def _first_line(exc: BaseException) -> str:

@@ -30,7 +30,8 @@ PEAK_PROBES = 20    # a peak search's probes, for its time-out
 FLAGS = {"qps": "--qps", "concurrency": "--concurrency", "duration_s": "--duration",
          "bound_ms": "--p99/--bound", "percentile": "--percentile", "workers": "--workers",
          "max_batch": "--max-batch", "max_delay_ms": "--max-delay", "layout": "--layout",
-         "arrival": "--arrival", "precision_pct": "--precision", "confirm_s": "--confirm"}
+         "arrival": "--arrival", "generator": "--generator", "precision_pct": "--precision",
+         "confirm_s": "--confirm"}
 
 
 def scenario_name(qps: Sequence[float] | None, concurrency: Sequence[int] | None,
@@ -104,12 +105,16 @@ def load_cases(model: str, runtimes: Sequence[str], specs: Sequence[LoadSpec], *
 
 
 def case_timeout(spec: LoadSpec) -> float:
-    """A generous time-out: the measured seconds (every peak probe) plus start-up and drain."""
+    """A generous time-out: the measured seconds (every peak probe and confirmation) plus
+    start-up and drain."""
+    from onnxbench.scenarios.peak import MAX_CONFIRMS
+
     per_point = spec.duration_s
     if spec.name in ("server", "peak") and spec.qps:
         per_point = max(per_point, requests_needed(0, spec.percentile) / spec.qps)
     probes = PEAK_PROBES if spec.name == "peak" else 1
-    return OVERHEAD_S + 3.0 * per_point * probes
+    confirms = MAX_CONFIRMS * spec.confirm_s if spec.name == "peak" else 0.0
+    return OVERHEAD_S + 3.0 * per_point * probes + 1.5 * confirms
 
 
 def run_load(cases: list[Case], out: str | Path = "runs", *, timeout_s: float | None = None,

@@ -92,6 +92,9 @@ class TFRuntime(Runtime):
     needs_module = True
     thread_safe = True  # a traced tf.function / concrete function may be called concurrently
     Options: ClassVar[type[RuntimeOptions]] = TFOptions
+    # process-wide: TensorFlow's thread pools and allocator are set once, before its import
+    process_options = frozenset({"threads", "intra_op_threads", "inter_op_threads",
+                                 "allocator_limit_mb"})
 
     def __init__(self, name: str) -> None:
         super().__init__(name)

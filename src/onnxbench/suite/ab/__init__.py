@@ -2,10 +2,13 @@
 runtimes, two precisions or two option sets, answered with a CI that carries the
 between-process noise.
 
-``ab(a, b, ...)`` checks both sides (``sides``), builds each side's artifact once, then runs
-blocks ABBA BAAB … each in a fresh worker process (``engine``) and analyses the pairs with
-sequential stopping (``onnxbench.measure.pairs``). The verdict is ``faster``, ``slower``,
-``equivalent`` or ``cannot tell`` with the smallest difference the run could resolve.
+``ab(a, b, ...)`` checks both sides (``sides``), builds each side's artifact once, chooses a
+design (``design``): A and B alternated ABBA BAAB … in short blocks inside each worker
+process (``cohost``, ``workers``), processes as the replication unit, or, where the two
+cannot share a process, each block in a fresh worker; then it measures units until the
+sequential stopping of ``onnxbench.measure.pairs`` says so (``engine``). The verdict is
+``faster``, ``slower``, ``equivalent`` or ``cannot tell`` with the smallest difference the
+run could resolve; ``ab.json`` says which design ran and why.
 """
 
 from __future__ import annotations
@@ -29,9 +32,9 @@ def ab(a: str | Side, b: str | Side | None = None, *, runtime: str | tuple[str, 
     """Is B faster than A? Models are ONNX paths, zoo names or ``file.py:factory``; B defaults
     to A's model. ``runtime``, ``precision``, ``config`` and ``exporter`` take one value for
     both sides or a pair (A, B); ``options`` go to both, ``a_options`` / ``b_options`` on top.
-    ``settings`` (or its fields as keywords: threshold, target_ci, max_time_s, block_time_s,
-    warmup, alpha, timeout_s) say how long and how precisely. Raises ``UserError`` (before
-    anything runs) for bad input.
+    ``settings`` (or its fields as keywords: threshold, target_ci, max_time_s, design,
+    block_time_s, process_time_s, warmup, alpha, timeout_s) say how long, how precisely and
+    in which design. Raises ``UserError`` (before anything runs) for bad input.
     """
     settings = settings or ABSettings(**setting_fields)
 
