@@ -189,8 +189,8 @@ def failure_line(summary: dict[str, Any], run_dir: Path | str) -> str | None:
     if run_status(summary) != "failed":
         return None
     counts = ", ".join(f"{n} {s}" for s, n in sorted((summary.get("statuses") or {}).items()))
-    first = next((r for r in summary.get("rows", []) if r.get("status") not in
-                  ("ok", *NOT_MEASURED)), {})
+    first: dict[str, Any] = next((r for r in summary.get("rows", []) if r.get("status")
+                                  not in ("ok", *NOT_MEASURED)), {})
     why = f"; first: {first.get('status')}: {first.get('reason')}" if first else ""
     return f"no case succeeded in {run_dir} ({counts}){why}"
 
