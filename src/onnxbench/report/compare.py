@@ -20,6 +20,7 @@ whose CI still reaches beyond 1 + threshold without being called a regression.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -283,10 +284,25 @@ def unresolved_line(comparison: Comparison) -> str:
     r = widest.result
     reach = ("an unbounded CI" if r is None or r.ci_high is None
              else f"a CI up to {100 * (r.ci_high - 1):+.0f} %")
+    more = _more_processes(widest, r, comparison.threshold)
     return (f"the gate cannot resolve {comparison.threshold:.0%}: {len(pairs)} of "
             f"{len(comparison.tested())} pair(s) could hide a slow-down beyond it (widest: "
-            f"{widest.label}, {reach}); measure each run in more processes (bench "
-            "--processes 20) or use `onnxbench ab`; --allow-unresolved accepts it")
+            f"{widest.label}, {reach}); measure each run in {more} or use `onnxbench ab`; "
+            "--allow-unresolved accepts it")
+
+
+def _more_processes(pair: Pair, r: ABResult | None, threshold: float) -> str:
+    """How many processes a point would need for its CI's half-width to shrink to the
+    threshold (it falls as 1/sqrt(processes)): "about 40 processes (bench --processes 40;
+    now 20)", or just "more processes" where the width says nothing usable."""
+    now = max(pair.a.fold.n_processes, pair.b.fold.n_processes)
+    if r is None or r.resolvable_pct is None or now < 2:
+        return "3 or more processes a point (bench --processes, a suite's processes:)"
+    factor = (math.log1p(r.resolvable_pct / 100) / math.log1p(threshold)) ** 2
+    need = math.ceil(now * max(factor, 1.0) * 1.2)  # a margin: the width is itself noisy
+    if need > 200:
+        return f"many more processes than {now}"
+    return f"about {need} processes a point (bench --processes {need}; now {now})"
 
 
 def parse_threshold(text: str, flag: str = "--threshold") -> float:
