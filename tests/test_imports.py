@@ -176,3 +176,16 @@ def test_artifact_is_a_plain_record():
     tree = ast.parse((SRC / "core" / "artifact.py").read_text(encoding="utf-8"))
     assert not [t for t in _imports(tree, "onnxbench.core.artifact", False)
                 if t.startswith("onnxbench")]
+
+
+def test_tuning_sits_between_api_and_report():
+    """``onnxbench.tuning`` is below the API and the CLI (it imports neither) and above
+    everything else (none of it imports tuning: the report reads ``tune.json``)."""
+    above = ("onnxbench.cli", "onnxbench.api", "onnxbench.__main__")
+    graph = import_graph()
+    wrong = sorted(f"{name} imports {target}" for name, targets in graph.items()
+                   for target in targets
+                   if (name.startswith("onnxbench.tuning") and target.startswith(above))
+                   or (target.startswith("onnxbench.tuning") and name != "onnxbench"
+                       and not name.startswith((*above, "onnxbench.tuning"))))
+    assert not wrong, wrong

@@ -34,6 +34,8 @@ _API: dict[str, str] = {
     "resume": "onnxbench.api",
     "compare": "onnxbench.api",
     "load_run": "onnxbench.api",
+    "tune": "onnxbench.api",
+    "tune_resume": "onnxbench.api",
     "Run": "onnxbench.api",
     "UserError": "onnxbench.core.errors",
     "CheckFailed": "onnxbench.core.errors",
@@ -54,6 +56,8 @@ if TYPE_CHECKING:  # the names __getattr__ loads, for type checkers and editors
         profile_model,
         resume,
         run_suite,
+        tune,
+        tune_resume,
     )
     from onnxbench.core.errors import CheckFailed, RunFailed, Skip, UserError  # noqa: F401
     from onnxbench.suite.ab import ab  # noqa: F401

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from onnxbench.report.compare import Comparison
     from onnxbench.suite.plan import Plan
     from onnxbench.suite.runner import Progress, RunOutcome
+    from onnxbench.tuning import TuneResult
 
 ProgressFn = Callable[["Progress"], None]
 DEFAULT_TIMEOUT_S = 600.0
@@ -158,7 +159,7 @@ def bench_plan(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",),
     from onnxbench.model.case_data import CaseData
     from onnxbench.runtimes.case_options import check_options
     from onnxbench.runtimes.registry import validate_runtime_name
-    from onnxbench.suite.modelcheck import check_model, positive
+    from onnxbench.suite.model_check import check_model, positive
     from onnxbench.suite.plan import Plan
 
     rts = [validate_runtime_name(r) for r in _names(runtimes, "runtimes")]
@@ -240,7 +241,7 @@ def load(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",), *,
     fields (``bound_ms``, ``percentile``, ``duration_s``, ``workers``, ``max_batch``, ...).
     """
     from onnxbench.suite.load_plan import load_cases, load_specs, run_load, scenario_name
-    from onnxbench.suite.modelcheck import check_model
+    from onnxbench.suite.model_check import check_model
 
     rates, callers = (list(qps) if qps else None), (list(concurrency) if concurrency else None)
     name = scenario_name(rates, callers, scenario == "peak", scenario)
@@ -346,4 +347,22 @@ def compare(run_a: str | Path | Run, run_b: str | Path | Run, *,
     return compare_runs(a, b, threshold=limit)
 
 
-__all__ = ["Run", "bench", "bench_plan", "compare", "load_run", "resume", "run_suite"]
+def tune(model: str | Path, goal: str = "latency", **kwargs: Any) -> TuneResult:
+    """``onnxbench tune`` in Python: what should I deploy for ``goal``? See
+    ``onnxbench.tuning.tune`` for the arguments (batch, p99, max_accuracy_drop, accuracy_data,
+    budget, runtimes, space, config, seq, out, dry_run); returns a ``TuneResult`` (the run
+    directory, the paragraph, what to paste, every candidate's row)."""
+    from onnxbench.tuning import tune as run_tune
+
+    return run_tune(model, goal, **kwargs)
+
+
+def tune_resume(run_dir: str | Path, *, progress: ProgressFn | None = None) -> TuneResult:
+    """Continue a tune run directory: finished cases are read, the search decides again."""
+    from onnxbench.tuning import resume as run_resume
+
+    return run_resume(run_dir, progress=progress)
+
+
+__all__ = ["Run", "bench", "bench_plan", "compare", "load_run", "resume", "run_suite", "tune",
+           "tune_resume"]

@@ -186,7 +186,7 @@ def _optimize(case: Case, base_opt: dict[str, Any] | None, src: Path | None, out
               options: dict[str, Any]) -> dict:
     """Run the passes the case asks for that its base has not run; the artifact.json part
     (the graph, and the change report of the whole chain from the plain export)."""
-    from onnxbench.build.optimize import PRECISIONS, apply_optimizations
+    from onnxbench.build.optimize import INT8_SETTINGS, PRECISIONS, apply_optimizations
 
     if src is None:
         return {"optimization": {"skipped": "no exported graph to optimise"}}
@@ -203,6 +203,7 @@ def _optimize(case: Case, base_opt: dict[str, Any] | None, src: Path | None, out
         keep_io_types=bool(options.get("keep_io_types", False)),
         op_block_list=block.split(",") if isinstance(block, str) else block,
         calibration=options.get("calibration"),
+        **{k: options[k] for k in INT8_SETTINGS if options.get(k) is not None},
         truncate_layers=0 if done else int(options.get("truncate_layers") or 0),
         model=case.model, config=case.config, seed=case.seed, model_options=options,
         num_heads=int(options.get("num_heads") or 0),

@@ -40,11 +40,12 @@ from onnxbench.cli import (  # noqa: E402
     profile_cmd,
     report_cmd,
     run_cmd,
+    tune_cmd,
     zoo_cmd,
 )
 
 for _module in (env_cmd, bench_cmd, zoo_cmd, export_cmd, run_cmd, report_cmd, ab_cmd,
-                optimize_cmd, profile_cmd, load_cmd):
+                optimize_cmd, profile_cmd, load_cmd, tune_cmd):
     _module.register(app)
 
 

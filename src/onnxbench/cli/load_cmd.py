@@ -158,7 +158,7 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
     from onnxbench.core.load_spec import parse_number_list, parse_time
     from onnxbench.runtimes import validate_runtime_name
     from onnxbench.suite.load_plan import load_cases, load_specs, scenario_name
-    from onnxbench.suite.modelcheck import check_model
+    from onnxbench.suite.model_check import check_model
 
     runtimes = [validate_runtime_name(r) for r in _split(runtime)]
     rates = parse_number_list("--qps", qps) if qps is not None else None

@@ -28,8 +28,12 @@ def _precision(fp16: bool, int8: str | None) -> str:
 
 
 def _check_precision_flags(precision: str, keep_io_types: bool, op_block: list[str] | None,
-                           calibration: str | None) -> None:
+                           calibration: str | None, int8_flags: dict[str, Any]) -> None:
     """Flags that only mean something with another: one line instead of being ignored."""
+    given = [flag for flag, value in int8_flags.items() if value]
+    if given and not precision.startswith("int8"):
+        raise UserError(f"{given[0]}: only applies to int8 quantisation; add --int8 dynamic "
+                        f"or --int8 static, or drop {given[0]}")
     if precision != "fp16" and (keep_io_types or op_block):
         flag = "--keep-io-types" if keep_io_types else "--fp16-block-op"
         raise UserError(f"{flag}: only applies to --fp16 (float16 conversion); add --fp16 "
@@ -92,6 +96,14 @@ def optimize(
     int8: str | None = typer.Option(None, "--int8", help="int8 quantisation: dynamic|static"),
     calibration: str | None = typer.Option(
         None, "--calibration", help="static int8: minmax (default)|entropy|percentile"),
+    per_channel: bool = typer.Option(
+        False, "--per-channel", help="int8: one weight scale per output channel (ORT's "
+                                     "default: per tensor)"),
+    reduce_range: bool = typer.Option(False, "--reduce-range", help="int8: 7-bit weights"),
+    int8_op_types: str | None = typer.Option(
+        None, "--int8-op-types", help="int8: op types quantised, e.g. MatMul,Gemm (default: "
+                                      "dynamic, all ORT knows; static, MatMul,Gemm,Conv,"
+                                      "ConvTranspose)"),
     truncate_layers: int = typer.Option(
         0, "--truncate-layers", help="remove the encoder's last N layers (proved)"),
     fold_slices: bool = typer.Option(
@@ -120,7 +132,9 @@ def optimize(
     from onnxbench.model.inputs import parse_range
 
     precision = _precision(fp16, int8)
-    _check_precision_flags(precision, keep_io_types, op_block, calibration)
+    int8_flags = {"--per-channel": per_channel, "--reduce-range": reduce_range,
+                  "--int8-op-types": int8_op_types}
+    _check_precision_flags(precision, keep_io_types, op_block, calibration, int8_flags)
     if truncate_layers < 0:
         raise UserError(f"--truncate-layers: must be a positive number of layers, "
                         f"not {truncate_layers}")
@@ -136,7 +150,8 @@ def optimize(
         op_block_list=op_block or None, calibration=calibration or "minmax",
         truncate_layers=truncate_layers, model=model_name, config=config, seq=seq,
         fold_slices=fold_slices, merge_embeddings=merge_embeddings, split_concat=split_concat,
-        ranges=dict(parse_range(r) for r in ranges or ()) or None)
+        ranges=dict(parse_range(r) for r in ranges or ()) or None,
+        per_channel=per_channel, reduce_range=reduce_range, int8_op_types=int8_op_types)
     doc = result.report.summary()
     (out_dir / "change_report.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
     if json_out:

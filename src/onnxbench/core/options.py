@@ -267,6 +267,14 @@ class OptimizeOptions(OptionModel):
     calibration: Annotated[str | None, choice("minmax", "entropy", "percentile",
                                                           optional=True)] = Field(
         None, description="int8-static calibration method")
+    per_channel: OptFlag = Field(None, description="int8: one weight scale per output channel "
+                                                   "(ORT's default: one per tensor)")
+    reduce_range: OptFlag = Field(None, description="int8: 7-bit weights (avoids saturation "
+                                                    "on CPUs without VNNI)")
+    int8_op_types: Annotated[str | list[str] | None, BeforeValidator(
+        lambda v: v if v is None or isinstance(v, list) else str(v))] = Field(
+        None, description="int8: op types quantised, e.g. MatMul,Gemm (default: dynamic, "
+                          "every type ORT knows; static, MatMul, Gemm, Conv, ConvTranspose)")
     op_block_list: Annotated[str | list[str] | None, BeforeValidator(
         lambda v: v if v is None or isinstance(v, list) else str(v))] = Field(
         None, description="fp16: op types kept in float32")

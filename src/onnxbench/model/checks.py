@@ -118,7 +118,7 @@ def check_bench_inputs(model: Any, batches: list[int], seqs: list[int], *,
 def check_plan_inputs(cases: Iterable[Case]) -> None:
     """Every case's inputs fit in memory (the largest batch and seq of each model; a shape
     mix at its longest length). A case on the user's own inputs is not sized: its arrays
-    are the file's, already read (as ``suite.modelcheck.check_model`` does for ``bench``)."""
+    are the file's, already read (as ``suite.model_check.check_model`` does for ``bench``)."""
     from onnxbench.model.dims import PinnedDim
     from onnxbench.model.onnxfile import is_onnx_file
 

@@ -215,9 +215,24 @@ def _load_parts(report: Report) -> list[str]:
     return parts
 
 
+def _tune_parts(report: Report) -> list[str]:
+    """An `onnxbench tune` run's answer, its Pareto chart and tables, what to paste."""
+    doc = report.run.tune
+    if not doc or not doc.get("paragraph"):
+        return []
+    from onnxbench.report.tune_section import pareto_figure, tune_tables
+
+    paste = doc.get("paste") or {}
+    code = [paste[k] for k in ("optimize", "session", "suite_yaml") if paste.get(k)]
+    parts = ["<h2>What to deploy (tune)</h2>", f"<p>{html.escape(doc['paragraph'])}</p>"]
+    parts += [f"<pre>{html.escape(c)}</pre>" for c in code]
+    parts += _chart(pareto_figure(doc))
+    return parts + [html_table(t) for t in tune_tables(doc)]
+
+
 def render_html(report: Report) -> str:
     """The whole page as a string (plotly.js inlined once; no network needed to view it)."""
-    parts = _summary(report) + _load_parts(report)
+    parts = _summary(report) + _tune_parts(report) + _load_parts(report)
     for g in report.groups:
         parts += [f"<h2>{html.escape(g.group.title)}</h2>", _notes(g.group.notes)]
         cross = [ln.removeprefix("- ") for ln in crossover_lines(g)]

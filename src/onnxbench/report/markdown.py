@@ -65,8 +65,19 @@ def _summary(report: Report) -> list[str]:
     return head
 
 
+def _tune_lines(report: Report) -> list[str]:
+    """An `onnxbench tune` run's answer first: what to deploy, the Pareto front."""
+    doc = report.run.tune
+    if not doc or not doc.get("paragraph"):
+        return []
+    from onnxbench.report.tune_section import paste_lines, tune_tables
+
+    lines = ["## What to deploy (tune)", "", _esc(doc["paragraph"]), ""] + paste_lines(doc)
+    return lines + [md_table(t) for t in tune_tables(doc)]
+
+
 def render_markdown(report: Report) -> str:
-    body = _summary(report)
+    body = _summary(report) + _tune_lines(report)
     if report.load:
         from onnxbench.report.load_report import markdown_lines
 

@@ -40,6 +40,7 @@ class RunData:
     plan: dict[str, Any] = field(default_factory=dict)
     summary: Any = None
     ab_run: dict[str, Any] | None = None  # ab.json of an `onnxbench ab` run
+    tune: dict[str, Any] | None = None  # tune.json of an `onnxbench tune` run
 
     def noise(self) -> Noise | None:
         """The run's between-process noise (pooled over its points), from raw/ alone."""
@@ -81,9 +82,11 @@ def load_run(run_dir: str | Path) -> RunData:
     plan = _read_json(run / "configs" / "plan.json") or {}
     summary = _read_json(run / "summary" / "summary.json")
     ab_run = _read_json(run / "ab.json")
+    tune = _read_json(run / "tune.json")
     return RunData(run, results, env if isinstance(env, dict) else {},
                    plan if isinstance(plan, dict) else {}, summary,
-                   ab_run if isinstance(ab_run, dict) else None)
+                   ab_run if isinstance(ab_run, dict) else None,
+                   tune if isinstance(tune, dict) else None)
 
 
 @dataclass

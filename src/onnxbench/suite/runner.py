@@ -73,9 +73,11 @@ def prepare_or_skip(case: Case, cache_dir: Path) -> Artifact | Skip:
         return exc
 
 
-def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
-                    progress: ProgressFn) -> dict[str, Artifact | Skip | WorkerOutcome]:
-    """One artifact per key (cached in ``artifacts/``), each built in its own worker."""
+def build_artifacts(cases: list[Case], run: RunDir, plan: Plan, progress: ProgressFn,
+                    timeout_s: float | None = None
+                    ) -> dict[str, Artifact | Skip | WorkerOutcome]:
+    """One artifact per key (cached in ``artifacts/``), each built in its own worker
+    (stopped after ``timeout_s``, default: the case's time-out, at least half an hour)."""
     built: dict[str, Artifact | Skip | WorkerOutcome] = {}
     firsts: dict[str, Case] = {}
     for case in cases:
@@ -89,7 +91,7 @@ def build_artifacts(cases: list[Case], run: RunDir, plan: Plan,
             built[key] = cached
             continue
         progress(Progress("artifact", "start", key, 0, len(cases)))
-        limit = max(plan.timeout_for(case), ARTIFACT_TIMEOUT_S)
+        limit = timeout_s or max(plan.timeout_for(case), ARTIFACT_TIMEOUT_S)
         outcome = run_isolated(prepare_or_skip, case, run.artifacts, timeout_s=limit,
                                log_path=run.artifacts / key / "worker.log")
         built[key] = outcome.value if outcome.ok else outcome

@@ -23,6 +23,8 @@ from onnxbench.core.errors import UserError
 from onnxbench.model.onnxfile import is_onnx_file
 
 PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8-static")
+# int8 settings apply_optimizations passes to the quantiser (``optimize.int8``)
+INT8_SETTINGS = ("per_channel", "reduce_range", "int8_op_types")
 # the order apply_optimizations runs the passes in (the change report's steps follow it)
 PASS_ORDER = ("truncate", "fuse", "fold_slices", "merge_embeddings", "split_concat",
               "precision", "level")
@@ -56,6 +58,7 @@ def _check_names(level: str | None, fuse: str | None, opts: Mapping[str, Any]) -
                         f"{', '.join(fusion.fusion_model_types())}")
     if opts.get("calibration"):
         int8.calibration_method(opts["calibration"])
+    int8.op_types(opts.get("int8_op_types"))
 
 
 def _calibration(current: Path, calibration_inputs: Iterable[Mapping] | None,
@@ -99,13 +102,14 @@ def _precision_step(current: Path, out_dir: Path, stem: str, precision: str,
     if precision == "fp16":
         return fp16.to_fp16(current, dst, keep_io_types=bool(opts.get("keep_io_types", False)),
                             op_block_list=opts.get("op_block_list"))
+    settings: dict[str, Any] = {k: opts[k] for k in INT8_SETTINGS if opts.get(k) is not None}
     if precision == "int8-dynamic":
-        return int8.quantize_dynamic_int8(current, dst)
+        return int8.quantize_dynamic_int8(current, dst, **settings)
     if precision == "int8-static":
         feeds, source = _calibration(current, calibration_inputs, opts)
         return int8.quantize_static_int8(current, dst, feeds,
                                          method=opts.get("calibration") or "minmax",
-                                         source=source)
+                                         source=source, **settings)
     return None
 
 
@@ -118,7 +122,9 @@ def apply_optimizations(onnx_path: Path, out_dir: Path, *, precision: str = "fp3
 
     ``opts``: ``truncate_layers`` (with ``model``, ``config``: rebuilds the zoo model, proves
     and exports the truncated encoder first), ``keep_io_types``, ``op_block_list`` (fp16),
-    ``calibration`` (minmax|entropy|percentile), ``seq`` (calibration inputs), ``seed`` and
+    ``calibration`` (minmax|entropy|percentile), ``per_channel``, ``reduce_range`` and
+    ``int8_op_types`` (int8: per-channel weight scales, 7-bit weights, the op types
+    quantised), ``seq`` (calibration inputs), ``seed`` and
     ``model_options`` (rebuilding the zoo model as it was exported),
     ``num_heads``/``hidden_size`` (fusion; 0 = detect), ``fold_slices`` (fold slices of a
     Concat and exact id cast pairs: CTR models' feature shuffling), ``merge_embeddings``

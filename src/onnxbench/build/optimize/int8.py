@@ -115,33 +115,73 @@ def zoo_calibration(model: str, config: str | None, *, count: int = 8, batch: in
     return feeds, f"{model} seeded example inputs ({count} batches of {batch}, seq {seq})"
 
 
-def quantize_dynamic_int8(src: Path, dst: Path) -> StepReport:
-    """Weights int8, activations quantised at run time; no calibration data."""
+def op_types(value: str | Iterable[str] | None) -> list[str] | None:
+    """``int8_op_types`` as a list (``"MatMul,Gemm"`` or a list); None: the mode's default."""
+    if value is None:
+        return None
+    names = [t.strip() for t in (value.split(",") if isinstance(value, str) else value)
+             if str(t).strip()]
+    bad = [n for n in names if not n.isidentifier()]
+    if not names or bad:
+        raise UserError(f"int8_op_types {value!r}: expected ONNX op types separated by commas, "
+                        "e.g. MatMul,Gemm")
+    return names
+
+
+def _settings(mode: str, per_channel: bool, reduce_range: bool,
+              types: list[str] | None) -> dict[str, Any]:
+    """What a step's report says was asked (defaults spelt out: they change the numbers)."""
+    return {"mode": mode, "weight_type": "QInt8", "per_channel": per_channel,
+            "reduce_range": reduce_range,
+            "op_types": types if types is not None else
+            (list(STATIC_OP_TYPES) if mode == "static" else "ORT default")}
+
+
+def quantize_dynamic_int8(src: Path, dst: Path, *, per_channel: bool = False,
+                          reduce_range: bool = False,
+                          int8_op_types: str | Iterable[str] | None = None) -> StepReport:
+    """Weights int8, activations quantised at run time; no calibration data.
+
+    ``per_channel``: one weight scale per output channel (ORT's default is one per tensor,
+    which costs accuracy where channels' ranges differ); ``reduce_range``: 7-bit weights
+    (avoids saturation on CPUs without VNNI); ``int8_op_types``: which op types are quantised
+    (default: every type ORT's dynamic quantiser knows)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    types = op_types(int8_op_types)
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     with quiet():
-        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, extra_options=_EXTRA)
-    return StepReport(step="int8", settings={"mode": "dynamic", "weight_type": "QInt8"},
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, extra_options=_EXTRA,
+                         per_channel=per_channel, reduce_range=reduce_range,
+                         op_types_to_quantize=types)
+    return StepReport(step="int8", settings=_settings("dynamic", per_channel, reduce_range,
+                                                      types),
                       after=summarize_graph(Path(dst)))
 
 
 def quantize_static_int8(src: Path, dst: Path, feeds: Iterable[Mapping[str, np.ndarray]], *,
-                         method: str = "minmax", source: str = "given inputs") -> StepReport:
-    """QDQ static quantisation, activation scales calibrated on ``feeds`` with ``method``."""
+                         method: str = "minmax", source: str = "given inputs",
+                         per_channel: bool = False, reduce_range: bool = False,
+                         int8_op_types: str | Iterable[str] | None = None) -> StepReport:
+    """QDQ static quantisation, activation scales calibrated on ``feeds`` with ``method``;
+    ``per_channel``, ``reduce_range`` and ``int8_op_types`` as in ``quantize_dynamic_int8``
+    (default op types: ``STATIC_OP_TYPES``)."""
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     calibrate = calibration_method(method)
+    types = op_types(int8_op_types)
     fitted = _fit_feeds(Path(src), feeds)
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     with quiet():
         quantize_static(str(src), str(dst), _reader_class()(fitted),
                         quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
                         weight_type=QuantType.QInt8, calibrate_method=calibrate,
-                        op_types_to_quantize=list(STATIC_OP_TYPES), extra_options=_EXTRA)
-    step = StepReport(step="int8", settings={"mode": "static", "format": "QDQ",
-                                             "calibration": method,
-                                             "op_types": list(STATIC_OP_TYPES)},
+                        op_types_to_quantize=types or list(STATIC_OP_TYPES),
+                        per_channel=per_channel, reduce_range=reduce_range,
+                        extra_options=_EXTRA)
+    settings = _settings("static", per_channel, reduce_range, types)
+    step = StepReport(step="int8", settings={**settings, "format": "QDQ",
+                                             "calibration": method},
                       after=summarize_graph(Path(dst)))
     step.details["calibration_data"] = source
     step.details["calibration_batches"] = len(fitted)

@@ -1,7 +1,9 @@
-"""A model checked before a plan is made, for every command that makes one (``bench``,
-``profile``, ``load``): the model resolved, its config and exporter checked, what it will run
-on checked against it (the dims a graph pins, a sequence length only where there is a
-sequence axis, ``--range`` ends ONNX Runtime accepts), its inputs sized against memory."""
+"""A plan's model, checked before anything runs: the model of ``bench``, ``profile``,
+``load`` and ``tune`` given as arguments (a suite's models are checked by its schema): the
+model resolved, its config and exporter checked, what it will run on checked against it
+(the dims a graph pins, a sequence length only where there is a sequence axis, ``--range``
+ends ONNX Runtime accepts, no ``--range`` / ``--shape`` for a zoo model), its inputs sized
+against memory."""
 
 from __future__ import annotations
 
