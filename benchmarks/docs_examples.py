@@ -44,6 +44,8 @@ RUNS = ("sh", "python", "console")
 TAG = re.compile(r"<!--\s*docs-test:\s*(slow|skip)\b\s*(.*?)\s*-->")
 FENCE = re.compile(r"^```(\S*)\s*$")
 TIMEOUT_S = 3600.0
+FAST_TIMEOUT_S = 120.0  # a command of an untagged block: longer means the block is slow
+LIMIT = {"s": TIMEOUT_S}
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def _run(cmd: list[str], cwd: Path, log, stdin: str | None = None) -> subprocess
     log.write(f"$ {' '.join(cmd)}\n")
     log.flush()
     proc = subprocess.run(cmd, cwd=cwd, env=_env(), input=stdin, capture_output=True,
-                          text=True, timeout=TIMEOUT_S)
+                          text=True, timeout=LIMIT["s"])
     log.write(proc.stdout + proc.stderr + f"[exit {proc.returncode}]\n")
     return proc
 
@@ -249,6 +251,7 @@ def run_doc(doc_blocks: list[Block], folder: Path, *, fast: bool,
     selected = [b for b in doc_blocks if (b.fast if fast else b.runs)]
     if not selected:
         return
+    LIMIT["s"] = FAST_TIMEOUT_S if fast else TIMEOUT_S
     make_fixtures("\n".join(b.text for b in selected), folder, _env())
     with open(log_path, "a", encoding="utf-8") as log:
         for block in selected:
@@ -257,7 +260,8 @@ def run_doc(doc_blocks: list[Block], folder: Path, *, fast: bool,
             try:
                 problem = run_block(block, folder, log)
             except subprocess.TimeoutExpired:
-                problem = f"timed out after {TIMEOUT_S:g} s"
+                problem = f"a command ran past {LIMIT['s']:g} s" + (
+                    "; a slow block: tag it <!-- docs-test: slow -->" if fast else "")
             yield Outcome(block, problem is None, time.monotonic() - start, problem or "")
 
 
