@@ -4,6 +4,7 @@
     python benchmarks/docs_examples.py --fast          # what `make test` runs (tests/test_docs.py)
     python benchmarks/docs_examples.py --list          # each block, its tag and why it is skipped
     python benchmarks/docs_examples.py --only README.md:126 --keep /tmp/docs   # one block, kept
+    python benchmarks/docs_examples.py --skip 'serving-cpu|tf-vs-ort|onnxbench tune'  # quicker
 
 A fenced block's language says what it is: ``sh`` (commands, one per line; ``\\`` continues a
 line), ``python`` (saved as a script and run with ``python``, as a user would), ``console`` (a
@@ -269,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fast", action="store_true", help="only the untagged blocks (make test)")
     ap.add_argument("--only", help="blocks whose DOC:LINE or text matches this regex")
+    ap.add_argument("--skip", help="leave out blocks whose DOC:LINE or text matches this regex")
     ap.add_argument("--list", action="store_true", help="list the blocks, run nothing")
     ap.add_argument("--keep", type=Path, help="run in this folder (kept) instead of a temp one")
     args = ap.parse_args(argv)
@@ -281,8 +283,11 @@ def main(argv: list[str] | None = None) -> int:
     problems = [p for b in every for p in syntax_problems(b)]
     for p in problems:
         print(f"PARSE {p}")
-    pick = re.compile(args.only) if args.only else None
-    chosen = [b for b in every if not pick or pick.search(b.name) or pick.search(b.text)]
+    def matches(pattern: str | None, b: Block) -> bool:
+        return bool(pattern) and bool(re.search(pattern, b.name) or re.search(pattern, b.text))
+
+    chosen = [b for b in every if (not args.only or matches(args.only, b))
+              and not matches(args.skip, b)]
     if not any(b.fast if args.fast else b.runs for b in chosen):
         print(f"--only {args.only!r}: matches no block that runs here (see --list)")
         return 2
