@@ -49,6 +49,11 @@ OUT = DOCS / "serving_cpu.md"
 SUITE_DOCS = DOCS / "cpu" / "serving-cpu"
 RECHECK_GENERATOR = "onnxbench"
 RECHECK_SEED = 1
+# the peak table (README's serving section reads it by these names; the second ρ is the
+# re-check's, read back as "ρ (2)")
+HEAD = ["Model", "Serving", "Bound", "Peak QPS", "Held for", "ρ", "Search QPS",
+        "Re-check window", "Achieved QPS", "Percentile (ms)", "Queue", "ρ", "Holds",
+        "Confidence", "Why not / note"]
 
 
 def latest_run(runs: Path) -> Path | None:
@@ -116,9 +121,6 @@ def markdown(run: Path, outcome, peaks, cases, seconds: float) -> str:
     by_id = {r.case_id: r for r in outcome.results}
     rows = [row(lp, c, by_id.get(c.case_id)) for lp, c in zip(peaks, cases, strict=True)]
     held = sum(1 for r in rows if r[12] == "yes")
-    head = ["Model", "Serving", "Bound", "Peak QPS", "Held for", "ρ", "Search QPS",
-            "Re-check window", "Achieved QPS", "Percentile (ms)", "Queue", "ρ", "Holds",
-            "Confidence", "Why not / note"]
     lines = ["# serving-cpu: peak QPS under the bound, re-checked by another generator", "",
              f"Suite run: `{run.name}`; re-check run: `{outcome.run_dir.name}`. Peaks found by "
              "MLPerf LoadGen (Poisson), each probe gated by its queue's stationarity, each "
@@ -129,7 +131,7 @@ def markdown(run: Path, outcome, peaks, cases, seconds: float) -> str:
              "", "Sentences from the suite's report:", ""]
     load = build_report(run).load
     lines += [f"- {s}" for s in (load.sentences if load else [])]
-    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["", "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += ["", "## Environment", ""] + env_mod.markdown_lines(env_mod.collect())
     return "\n".join(lines) + "\n"

@@ -38,6 +38,9 @@ from onnxbench.suite.load_plan import run_load
 OUT = DOCS / "stationarity.md"
 ROOT = Path(__file__).resolve().parents[1]
 TRUTH = {0.7: "stable", 0.95: "near", 1.05: "growing"}
+# the verdicts table (README's stationarity section reads it by these names)
+VERDICTS_HEAD = ["ρ asked", "QPS", "truth", "windows", "stable", "near", "growing", "unknown",
+                 "right", "ρ measured: median [min, max]", "queue slope ms/s: median [min, max]"]
 TARGET = 0.95  # share of windows classified right (19 of 20)
 
 
@@ -159,9 +162,7 @@ def markdown(args, busy_ms: float, by_rho, run_dir: Path) -> str:
         "(scenarios/stationarity.py); right means stable at 0.7, near (stable, ρ ≥ 0.9) at "
         "0.95, growing at 1.05. Target: ≥ 19 of 20 right at each.", "",
         "## Verdicts", ""]
-    lines += table(["ρ asked", "QPS", "truth", "windows", "stable", "near", "growing",
-                    "unknown", "right", "ρ measured: median [min, max]",
-                    "queue slope ms/s: median [min, max]"], summary_rows(by_rho, busy_ms, args))
+    lines += table(VERDICTS_HEAD, summary_rows(by_rho, busy_ms, args))
     lines += ["", "## Every window", ""]
     lines += table(["ρ asked", "seed", "verdict", "ρ", "queue slope (ms/s)",
                     "one-sided 99.9 % lower bound", "backlog at the last arrival", "p99 (ms)"],

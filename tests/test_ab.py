@@ -173,7 +173,7 @@ def test_device_time_beside_host_time_on_a_fake_device_clock(sync_us, bound, mod
 
 def test_two_identical_files_are_equivalent(models, tmp_path, capsys):
     code, out, err = run_cli(capsys, "ab", models["a"], models["b"], "--runtime", "test-delay",
-                             "--options", "delay_us=200", "--out", tmp_path / "runs", "--json",
+                             "--option", "delay_us=200", "--out", tmp_path / "runs", "--json",
                              *FAST)
     assert code == 0, err
     doc = json.loads(out)
@@ -194,7 +194,7 @@ def test_two_runtimes_with_the_library_api(models, tmp_path):
 @pytest.mark.slow
 def test_two_zoo_runtimes(tmp_path, capsys):
     code, out, err = run_cli(capsys, "ab", "moe", "--runtime", "ort-cpu,torch-cpu",
-                             "--exporter", "torchscript", "--batch", "8", "--options", "threads=1",
+                             "--exporter", "torchscript", "--batch", "8", "--option", "threads=1",
                              "--out", tmp_path / "runs", "--json", "--block-time", "0.1",
                              "--max-time", "10", "--quiet")
     assert code == 0, err
@@ -248,3 +248,27 @@ def test_suite_ab_field_values_of_the_wrong_type(ab, fragment, models, tmp_path,
     path.write_text(f"suite: bad\ncases:\n  - model: {models['a']}\n    ab: {ab}\n")
     code, _, err = run_cli(capsys, "run", "--suite", path, "--dry-run")
     assert code == 2 and err.count("\n") == 1 and fragment in err, err
+
+
+def test_batch_takes_a_list_as_in_bench_one_ab_run_each(models, tmp_path, capsys):
+    code, out, err = run_cli(capsys, "ab", models["a"], models["b"], "--runtime", "test-delay",
+                             "-o", "delay_us=200", "--batch", "1,2", "--out", tmp_path / "runs",
+                             "--json", *FAST)
+    assert code == 0, err
+    runs = json.loads(out)["runs"]
+    assert [r["a"]["case"]["batch"] for r in runs] == [1, 2]
+    assert all(r["verdict"] for r in runs)
+
+
+def test_target_ci_is_a_percentage_as_in_bench(models, tmp_path, capsys, monkeypatch):
+    import onnxbench.suite.ab as ab_api
+
+    seen = {}
+
+    def fake(a, b, *, settings, **_):
+        seen["target_ci"] = settings.target_ci
+        raise SystemExit(0)
+
+    monkeypatch.setattr(ab_api, "ab", fake)
+    run_cli(capsys, "ab", models["a"], models["b"], "--target-ci", "2", *FAST)
+    assert seen["target_ci"] == pytest.approx(0.02)

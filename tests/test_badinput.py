@@ -87,7 +87,7 @@ def test_suite_zoo_config_typo_is_refused(tmp_path, capsys):
     (["--threads", "0"], ["--threads 0: must be a positive number"]),
     (["--runs", "0"], ["--runs:"]),
     (["--runs", "0", "--target-ci", "5"], ["--runs:"]),
-    (["--target-ci", "-1"], ["--target-ci:", "got -1.0"]),
+    (["--target-ci", "-1"], ["--target-ci '-1': expected a percentage"]),
     (["--min-time", "-1"], ["--min-time:"]),
     (["--warmup", "-1"], ["--warmup:"]),
 ])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -19,6 +20,7 @@ from onnxbench.build.export.inspect import inspect_model
 from onnxbench.build.export.lint import lint
 from onnxbench.build.export.matrix import export_matrix
 from onnxbench.build.export.reference import ort_session, read_reference, write_reference
+from onnxbench.core.errors import UserError
 from onnxbench.model.pad import pad_batch, trim
 from onnxbench.quality.parity import compare
 from onnxbench.runtimes.torch_eager import run_module as torch_outputs
@@ -243,7 +245,7 @@ def test_export_bad_input_exits_2_with_one_line(argv, needle, capsys):
 @pytest.mark.slow
 def test_dcnv2_tiny_matrix_shows_the_batch1_hazard(tmp_path, capsys):
     code, out, _err = run_cli(capsys, "export", "dcnv2", "--config", "tiny", "--exporter", "all",
-                      "--batches", "1,2,8", "--out", str(tmp_path), "--json")
+                      "--batch", "1,2,8", "--out", str(tmp_path), "--json")
     assert code == 0
     rows = {r["label"]: r for r in json.loads(out)["rows"]}
     for exporter in ("dynamo", "torchscript"):
@@ -259,6 +261,12 @@ def test_dcnv2_tiny_matrix_shows_the_batch1_hazard(tmp_path, capsys):
         assert not any(f["severity"] == "error" for f in fixed["lint"])
     assert run_cli(capsys, "lint", str(tmp_path / "dcnv2_dynamo.onnx"))[0] == 1
     assert run_cli(capsys, "lint", str(tmp_path / "dcnv2_dynamo_fixed.onnx"))[0] == 0
+    # the matrix is a committed-able result: matrix.json (with the machine) and matrix.md
+    record = json.loads((tmp_path / "matrix.json").read_text())
+    assert record["rows"] == json.loads(out)["rows"] and record["env"]["cpu"]
+    document = (tmp_path / "matrix.md").read_text()
+    assert "| dynamo | ok |" in document and "| ORT error |" in document
+    assert "jit-trace failed**: ValueError" in document and "## Environment" in document
 
 
 @pytest.mark.parametrize("exporter", ["torchscript", "dynamo"])
@@ -279,3 +287,17 @@ def test_moe_export_predicts_like_pytorch_on_the_whole_held_out_split(tmp_path, 
     assert len(x) == len(y) >= 400
     np.testing.assert_array_equal(onnx_logits.argmax(1), torch_logits.argmax(1))
     assert (onnx_logits.argmax(1) == y).mean() >= 0.9
+
+
+def test_matrix_document_is_rebuilt_from_the_record_alone(squeeze_matrix, tmp_path):
+    from onnxbench.report.matrix_md import write_matrix_markdown
+
+    out = Path(squeeze_matrix.out_dir)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "matrix.json").write_text((out / "matrix.json").read_text())
+    text = write_matrix_markdown(copy).read_text()
+    assert "| torchscript | ok |" in text and "| torchscript+pad2 | ok |" in text
+    assert "torchscript at b1: " in text and "Concat" in text
+    with pytest.raises(UserError, match=r"matrix\.json: no such file"):
+        write_matrix_markdown(tmp_path / "empty")

@@ -68,7 +68,7 @@ def test_a_fixed_batch_graph_at_another_batch_is_refused_before_anything_runs(tm
     assert not out.exists()  # nothing ran: no run directory
     tokens = write_tokens(tmp_path / "tokens.onnx")
     code, _, err = run_cli(capsys, "bench", tokens, "--seq", "32", *FAST, "--out", out)
-    one_line_error(code, err, "seq 32", "input 'input_ids'", "fixed to 16")
+    one_line_error(code, err, "--seq 32", "no sequence axis", "input_ids[1, 16]")
     assert not out.exists()
 
 
@@ -93,10 +93,10 @@ def test_seq_mix_on_a_model_without_a_sequence_axis_is_refused(tmp_path, capsys)
     out = tmp_path / "runs"
     code, _, err = run_cli(capsys, "bench", tiny, "--seq-mix", "16:0.5,128:0.3,512:0.2",
                            *FAST, "--out", out)
-    one_line_error(code, err, "tiny.onnx", "no sequence axis", "x [1, 4]", "--seq-mix")
+    one_line_error(code, err, "tiny.onnx", "no sequence axis", "x[batch, 4]", "--seq-mix")
     code, _, err = run_cli(capsys, "bench", "dcnv2", "--config", "tiny", "--seq", "16",
                            *FAST, "--out", out)
-    one_line_error(code, err, "dcnv2", "no sequence axis", "user_id")
+    one_line_error(code, err, "--seq 16", "no sequence axis")
     code, _, err = run_cli(capsys, "bench", "dcnv2", "--config", "tiny", "--range",
                            "user_id=0:5", *FAST, "--out", out)  # not silently ignored
     one_line_error(code, err, "--range", "dcnv2 makes its own inputs")

@@ -115,7 +115,8 @@ def test_artifact_record_pointing_outside_the_run_dir_is_refused(how, tmp_path, 
     for extra in ([], ["--trust"]):  # --trust covers the plan, never artifact records
         code, _out, err = cli(capsys, "run", "--resume", str(run), "--quiet", *extra)
         assert code == 2 and len(err.strip().splitlines()) == 1, err
-        assert "outside" in err and "state_file" in err, err
+        named = "state_file" if how == "relative path" else "model.pt: a symbolic link"
+        assert "outside" in err and named in err, err
     assert not list((run / "raw").iterdir()) and not marker.exists()
 
 
@@ -143,6 +144,19 @@ def test_plan_naming_code_is_refused_on_resume_without_trust(tmp_path, capsys):
     code, _out, err = cli(capsys, "run", "--resume", str(run), "--quiet", "--trust")
     assert code == 0, err
     assert marker.exists()  # with --trust the user's code runs: the flag is the gate
+
+
+def test_tune_request_naming_code_is_refused_on_resume_without_trust(tmp_path, capsys):
+    """``tune --resume`` reads its request from ``tune.json``: data, like a plan."""
+    marker = tmp_path / "PWNED"
+    code_file = tmp_path / "payload.py"
+    code_file.write_text(FACTORY.format(marker=str(marker)))
+    run = crafted_run_dir(tmp_path, MOE_TORCH, None)
+    (run / "tune.json").write_text(json.dumps({"request": {"model": f"{code_file}:make"}}))
+    code, _, err = cli(capsys, "tune", "--resume", str(run), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "tune.json" in err and "code it would run" in err and "--trust" in err
+    assert not marker.exists()
 
 
 def test_pickle_weights_folder_is_refused_before_transformers_opens_it(tmp_path, capsys):
@@ -184,6 +198,47 @@ def test_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path, capsys):
     assert peak < 50 * 2**20, f"{peak / 2**20:.0f} MiB traced while refusing"
 
 
+def _bomb_value(levels: int = 6, width: int = 9) -> str:
+    """An alias bomb in block style (no commas: ``ab --options`` splits on them) that fits
+    one command-line value: 9**6 leaves, 50 times the bound (small enough that the code
+    before the bound expanded it into a plan without taking the machine down)."""
+    lines = [f"a0: &a0 {'x' * width}"]
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i}\n" + "".join(f"- *a{i - 1}\n" for _ in range(width)))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("argv", [
+    ["bench", "{tiny}", "-o", "provider_options={bomb}"],
+    ["ab", "{tiny}", "--runtime", "ort-cpu", "--options", "provider_options={bomb}"],
+])
+def test_yaml_alias_bomb_in_an_option_value_is_refused(argv, tmp_path, capsys):
+    from test_worker import write_tiny_onnx
+
+    tiny = write_tiny_onnx(tmp_path / "tiny.onnx")
+    bomb = _bomb_value()
+    assert len(bomb) < 700  # the issue's: 287 bytes took 478 MB
+    tracemalloc.start()
+    try:
+        code, _out, err = cli(capsys, *[a.format(tiny=tiny, bomb=bomb) for a in argv],
+                              "--out", str(tmp_path / "never"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "provider_options" in err and "aliases expand to more than" in err, err
+    assert peak < 50 * 2**20, f"{peak / 2**20:.0f} MiB traced while refusing"
+    assert not (tmp_path / "never").exists()
+
+
+def test_yaml_alias_bomb_in_a_run_dirs_suite_is_refused_on_resume(tmp_path, capsys):
+    run = crafted_run_dir(tmp_path, MOE_TORCH, None)
+    (run / "configs" / "suite.yaml").write_text(_alias_bomb())
+    code, _out, err = cli(capsys, "run", "--resume", str(run), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "suite.yaml" in err and "aliases expand to more than" in err, err
+
+
 def test_recursive_yaml_alias_is_refused():
     with pytest.raises(UserError, match="refers to the node that contains it"):
         parse_suite("suite: r\ncases: &c\n  - model: *c\n", "r.yaml")
@@ -208,7 +263,7 @@ def make():
 """
 
 
-def test_factory_file_is_imported_once_per_process(tmp_path, capsys):
+def test_factory_file_is_imported_once_per_worker_and_never_in_onnxbench(tmp_path, capsys):
     log = tmp_path / "imports.log"
     (tmp_path / "fac.py").write_text(IMPORT_LOG.format(log=str(log)))
     code, _out, err = cli(capsys, "bench", f"{tmp_path / 'fac.py'}:make", "--exporter",
@@ -216,8 +271,9 @@ def test_factory_file_is_imported_once_per_process(tmp_path, capsys):
                          "--out", str(tmp_path / "run"))
     assert code == 0, err
     pids = log.read_text().split()
-    # onnxbench's own check, the artifact worker, the case worker: once in each
-    assert len(pids) == len(set(pids)) and os.getpid() in map(int, pids)
+    # the check's worker, the artifact worker, each case worker: once in each, and never
+    # in onnxbench's own process
+    assert len(pids) == len(set(pids)) and os.getpid() not in map(int, pids)
 
 
 def test_every_file_a_plan_reads_counts_as_outside_the_run_dir(tmp_path):

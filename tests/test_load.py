@@ -265,7 +265,7 @@ def test_load_offline_with_worker_processes(tmp_path, tiny, capsys):
 def test_load_peak_on_a_zoo_model(tmp_path, capsys):
     code, out, err = cli(capsys, "load", "dcnv2", "--config", "tiny", "--exporter", "torchscript",
                          "-r", "ort-cpu", "--batch", "2", "--find-peak", "--bound", "50ms",
-                         "--percentile", "90", "--precision", "20", "--workers", "2",
+                         "--percentile", "90", "--resolution", "20", "--workers", "2",
                          "--layout", "per-thread", "--threads", "1", "--confirm", "1s",
                          *QUICK, "--out", str(tmp_path / "runs"))
     assert code == 0, err
@@ -401,3 +401,12 @@ def test_a_load_case_id_hashes_only_the_fields_of_its_scenario():
     assert cid(**server, confirm_s=20) == cid(**server) != cid(**server, generator="onnxbench")
     peak = {"name": "peak", "bound_ms": 10}
     assert cid(**peak, confirm_s=20) != cid(**peak)
+
+
+def test_batch_takes_a_list_as_in_bench_each_size_its_own_cases(tiny, tmp_path, capsys):
+    code, out, err = cli(capsys, "load", str(tiny), "-r", "ort-cpu", "--concurrency", "1",
+                         "--batch", "1,2", *QUICK, "--json", "--out", str(tmp_path / "runs"))
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    assert sorted(r["batch"] for r in rows) == [1, 2]
+    assert all(r["status"] == "ok" for r in rows)

@@ -116,3 +116,27 @@ def test_bert_oom_cap_falls_between_the_reference_cells():
         torch.cuda.synchronize()
         peaks[seq] = torch.cuda.max_memory_allocated() / 2**20
     assert peaks[400] < BERT_CAP_MB < peaks[500], f"peak MB by seq: {peaks}"
+
+
+@pytest.mark.parametrize("name, needles", [
+    ("bert-torch-vs-ort-cpu", ("_torch-cpu_b8_s200_", "_ort-cpu_b1_s10_")),
+    ("seq-mix-deberta", ("_ort-cpu_b1_smix_", "_ort-cpu_b1_s40_")),
+    ("deberta-threads", ("concurrency-c4-shared-w4", "concurrency-c4-lock-w4",
+                         "concurrency-c4-per-thread-w4")),
+])
+def test_reference_cpu_rows_plan_on_this_machine(capsys, name, needles):
+    doc = _dry(capsys, name)
+    ids = " ".join(c["case_id"] for c in doc["cases"])
+    assert all(n in ids for n in needles)
+    assert doc["n_skipped_here"] == 0  # CPU rows: nothing skipped on a CPU box
+
+
+@pytest.mark.skipif(_cuda(), reason="this machine has CUDA")
+def test_trt_int8_row_is_one_command_and_says_why_it_is_skipped_here(capsys):
+    cases = _dry(capsys, "pipeline-trt-int8")["cases"]
+    int8 = [c for c in cases if "trt-int8-true" in c["case_id"]]
+    assert int8 and all(c["case_id"].split("_")[3] == "ort-trt" for c in int8)
+    import onnxruntime as ort
+
+    if "TensorrtExecutionProvider" not in ort.get_available_providers():
+        assert all(c["skip_here"].startswith("TensorRT not installed") for c in int8)

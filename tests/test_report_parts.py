@@ -226,3 +226,20 @@ def test_a_parity_failed_series_is_in_no_crossover(tmp_path):
     res += [make_result("torch-cpu", b, 1.0, seed=b + 1, exporter=None) for b in (1, 8)]
     rep = build_report(write_run(tmp_path, res))
     assert rep.groups[0].crossovers == []
+
+
+def test_tensorflow_retracing_is_a_table_in_the_report(tmp_path):
+    results = [make_result("tf-predict", b, 5.0 * b, model="keras-resnet50", config=None,
+                           exporter="tf2onnx", repeat=r, seed=b + r,
+                           runtime_info={"retracing_warnings": 3 if b == 2 else 0})
+               for b in (1, 2) for r in range(2)]
+    results += [make_result("tf-call", 1, 4.0, model="keras-resnet50", config=None,
+                            exporter="tf2onnx", runtime_info={"retracing_warnings": 0,
+                                                              "tracing_count": 1}),
+                make_result("ort-cpu", 1, 3.0, model="keras-resnet50", config=None,
+                            exporter="tf2onnx")]
+    text = render_markdown(build_report(write_run(tmp_path, results)))
+    section = text[text.index("## TensorFlow retracing"):]
+    rows = [line for line in section.splitlines()[4:8] if line.startswith("|")]
+    assert len(rows) == 3  # the ORT point has no TensorFlow tracing to show
+    assert "| **3** | – |" in section and "| 0 | 1 |" in section

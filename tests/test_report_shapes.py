@@ -84,7 +84,7 @@ def test_suite_tables_reach_the_report_and_layout_overrides_them(tmp_path):
     assert "| Batch | ORT CPU (ms) | ORT GPU (ms) | PyTorch GPU (ms) | Winner |" in md
     other = [t.title for t in build_report(run, layouts=parse_layouts("totals", 500)).tables]
     assert "dcnv2/light: total time of 500 runs" in other and not any("winner" in t for t in other)
-    with pytest.raises(UserError, match="--layout bogus"):
+    with pytest.raises(UserError, match="--tables bogus"):
         parse_layouts("winner,bogus")
 
 

@@ -3,8 +3,10 @@ runtimes."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -219,6 +221,46 @@ def test_provider_options_for_gpu_providers():
     assert trt[1]["trt_fp16_enable"] == "1" and trt[1]["trt_engine_cache_path"] == "/tmp/e"
     assert trt[1]["trt_max_workspace_size"] == str(2 * 1024 * 1024)
     assert cuda[0] == "CUDAExecutionProvider"
+
+
+
+def test_trt_int8_is_calibrated_on_the_cpu_before_its_session(onnx_file, monkeypatch):
+    """TensorRT INT8: a calibration table (ORT's own format) is written into the engine cache
+    folder and the provider is pointed at it, before the session exists; with TensorRT absent
+    the case still ends as a Skip naming it."""
+    import onnxruntime as ort
+
+    monkeypatch.setattr(ort, "get_available_providers",
+                        lambda: ["TensorrtExecutionProvider", "CPUExecutionProvider"])
+    seen = {}
+    real = ort.InferenceSession.__init__
+
+    def spy(self, path, sess_options=None, providers=None, **kw):
+        seen["providers"] = providers
+        return real(self, path, sess_options=sess_options, providers=providers, **kw)
+
+    monkeypatch.setattr(ort.InferenceSession, "__init__", spy)
+    with pytest.raises(Skip, match="TensorRT not installed"):
+        _prepared("ort-trt", onnx_file, {"trt_int8": True})
+    po = seen["providers"][0][1]
+    assert po["trt_int8_enable"] == "1"
+    assert po["trt_int8_calibration_table_name"] == "calibration.flatbuffers"
+    table = Path(po["trt_engine_cache_path"]) / "calibration.flatbuffers"
+    assert table.is_file() and table.stat().st_size > 0
+    ranges = json.loads((table.parent / "calibration.json").read_text())
+    assert {"X", "XW", "Z", "Y"} <= set(ranges["data"])  # every tensor's dynamic range
+    seen.clear()
+    with pytest.raises(Skip):  # a table of the user's own, or none: nothing is written
+        _prepared("ort-trt", onnx_file, {"trt_int8": True, "trt_int8_calibration": "none"})
+    assert "trt_int8_calibration_table_name" not in seen["providers"][0][1]
+
+
+def test_digits_calibrate_on_their_training_rows_never_the_held_out_ones():
+    from onnxbench.build.optimize.int8 import zoo_calibration
+
+    feeds, source = zoo_calibration("resnet18", "digits", count=2, batch=4)
+    assert source.startswith("resnet18 training rows (8 of ")
+    assert feeds[0]["pixel_values"].shape[:2] == (4, 3)
 
 
 # ---- PyTorch -------------------------------------------------------------------------

@@ -179,7 +179,9 @@ EXPECTED_CASES = {"dcnv2-cpu": 54, "dcnv2-cpu-adaptive": 54, "dcnv2-cpu-vs-gpu":
                   "dcnv2-gpu-fold": 108, "dcnv2-100x100-gpu": 24, "pipeline-ab": 330,
                   "bert-optimize-gpu": 126, "resnet50-torch-vs-ort": 135,
                   "bert-torch-vs-ort": 348, "pipeline-runtimes": 162, "moe-backends": 51,
-                  "serving-cpu": 45}  # 3 processes per point unless a suite says otherwise
+                  "serving-cpu": 45, "tf-vs-ort": 165, "bert-torch-vs-ort-cpu": 72,
+                  "seq-mix-deberta": 6, "deberta-threads": 9, "pipeline-trt-int8": 90,
+                  }  # 3 processes per point unless a suite says otherwise
 
 
 def _builtin_names():

@@ -130,7 +130,11 @@ def test_tune_end_to_end_on_a_tinymatmul_graph(tmp_path):
                                                  .split(" ")[0]}
     # resume: finished cases are read, not measured again
     before = sorted(p.stat().st_mtime_ns for p in (run / "raw").glob("*/result.json"))
-    again = onnxbench.tune_resume(run)
+    from onnxbench.core.errors import UserError
+
+    with pytest.raises(UserError, match="files outside the run directory"):
+        onnxbench.tune_resume(run)  # its model lies outside: the user's to trust
+    again = onnxbench.tune_resume(run, trust=True)
     after = sorted(p.stat().st_mtime_ns for p in (run / "raw").glob("*/result.json"))
     assert again.winner is not None and before == after[:len(before)]
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from onnxbench.core.errors import UserError
+from onnxbench.isolation.worker import run_isolated
 from onnxbench.model.zoo import resolve
 from onnxbench.model.zoo.data import digits_split
 
@@ -189,6 +190,13 @@ def make_tuple():
 """
 
 
+def _output_shape(model: str, batch: int) -> tuple[int, ...]:
+    """In a worker: the factory's module run on its example inputs tiled to ``batch``."""
+    spec = resolve(model)
+    out = forward(spec.build(None), spec, None, spec.make_inputs(None, batch))
+    return tuple(out[0].shape)
+
+
 def test_factory_spec_good(tmp_path):
     path = tmp_path / "mine.py"
     path.write_text(FACTORY_OK)
@@ -196,8 +204,9 @@ def test_factory_spec_good(tmp_path):
     assert spec.input_names(None) == ["x"] and spec.output_names(None) == ["output_0"]
     inputs = spec.make_inputs(None, 5)
     assert inputs["x"].shape == (5, 4) and np.array_equal(inputs["x"][2], inputs["x"][0])
-    out = forward(spec.build(None), spec, None, inputs)
-    assert out[0].shape == (5, 3)
+    with pytest.raises(RuntimeError, match="only in a worker"):
+        spec.build(None)  # the user's module is never made in onnxbench's own process
+    assert run_isolated(_output_shape, f"{path}:make", 5).value == (5, 3)
     tup = resolve(f"{path}:make_tuple")
     assert tup.input_names(None) == ["input_0"]
     assert tup.dynamic_axes(None) == {"input_0": {0: "batch"}, "output_0": {0: "batch"}}
@@ -238,7 +247,7 @@ def test_cli_zoo_json_lists_every_model_with_param_counts():
 
     from onnxbench.cli import app
 
-    result = CliRunner().invoke(app, ["zoo", "--json"])
+    result = CliRunner().invoke(app, ["zoo", "--json", "--params"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)["models"]
     assert {r["model"] for r in rows} == {"dcnv2", "moe", "resnet18", "resnet50", "bert",

@@ -90,8 +90,8 @@ aa() {  # A/A on the GPU host: the same case as A and B (a verify tolerance that
   [ -e "$runs/$name.complete" ] && return 0
   [ "$(left)" -lt 150 ] && return 1
   say "$name: start"
-  timeout -s INT -k 20 $(( $(left) - 10 )) python3 -m onnxbench ab "$@" --a-options atol=1e-5 \
-    --b-options atol=1e-4 --max-time 60 --target-ci 1% --out "$runs/$name" --quiet \
+  timeout -s INT -k 20 $(( $(left) - 10 )) python3 -m onnxbench ab "$@" --a-option atol=1e-5 \
+    --b-option atol=1e-4 --max-time 60 --target-ci 1% --out "$runs/$name" --quiet \
     > "$runs/$name.log" 2>&1 && touch "$runs/$name.complete"
   say "$name: $(grep -E '^verdict|^\| dcnv2' "$runs/$name.log" | tr '\n' ' ')"
 }

@@ -89,9 +89,9 @@ class Run:
 
     def results(self) -> list[Result]:
         """Every ``raw/<case_id>/result.json``, with all raw latencies."""
-        from onnxbench.core.result import read_results
+        from onnxbench.suite.rundir import RunDir
 
-        return read_results(self.path / "raw")
+        return RunDir(self.path).read_results()
 
     def __str__(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in self.statuses.items()) or "no results"
@@ -118,7 +118,7 @@ def load_run(path: str | Path) -> Run:
     run = open_run_dir(path)
     from onnxbench.core.artifact import read_json
 
-    summary = read_json(run.summary / "summary.json")
+    summary = read_json(run.file("summary", "summary.json"))
     if summary is None:
         from onnxbench.core.case import point_id
         from onnxbench.suite.aggregate import fold
@@ -127,7 +127,7 @@ def load_run(path: str | Path) -> Run:
         for result in Run(run.path).results():
             grouped.setdefault(point_id(result.case_id), []).append(result)
         summary = {"rows": [fold(pid, rs) for pid, rs in sorted(grouped.items())]}
-    reports = [p for p in (run.path / "report.md", run.path / "report.html") if p.is_file()]
+    reports = [p for p in (run.file("report.md"), run.file("report.html")) if p.is_file()]
     return Run(run.path, summary, reports)
 
 
@@ -267,7 +267,9 @@ def profile_model(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",),
     (``Result.profile``, ``Result.placement``). ``plan``: ``bench_plan``'s other arguments
     (``measure`` defaults to a short timed pass).
     (Named so because ``onnxbench.profile`` is the profiler package.)"""
-    plan["options"] = {**(plan.get("options") or {}), "profile": runs}
+    from onnxbench.profile import required_runs
+
+    plan["options"] = {**(plan.get("options") or {}), "profile": required_runs(runs, "runs")}
     plan.setdefault("measure", PROFILE_TIMING)
     plan.setdefault("processes", 1)  # the profile is taken in a point's first process
     return run_suite(bench_plan(model, runtimes, batch, **plan), out=out, progress=progress)
@@ -295,7 +297,10 @@ def _policy(measure: MeasurePolicy | Mapping[str, Any] | None) -> MeasurePolicy:
         return measure_policy(MeasureSpec.model_validate(dict(measure)))
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise UserError(f"measure.{'.'.join(map(str, err['loc']))}: {err['msg']}; "
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if not err["loc"]:  # a check of the fields together (min above max)
+            raise UserError(f"measure: {message}") from None
+        raise UserError(f"measure.{'.'.join(map(str, err['loc']))}: {message}; "
                         f"got {err.get('input')!r}") from None
 
 
@@ -357,11 +362,13 @@ def tune(model: str | Path, goal: str = "latency", **kwargs: Any) -> TuneResult:
     return run_tune(model, goal, **kwargs)
 
 
-def tune_resume(run_dir: str | Path, *, progress: ProgressFn | None = None) -> TuneResult:
-    """Continue a tune run directory: finished cases are read, the search decides again."""
+def tune_resume(run_dir: str | Path, *, progress: ProgressFn | None = None,
+                trust: bool = False) -> TuneResult:
+    """Continue a tune run directory: finished cases are read, the search decides again.
+    A request naming code or files outside the directory needs ``trust`` (as ``resume``)."""
     from onnxbench.tuning import resume as run_resume
 
-    return run_resume(run_dir, progress=progress)
+    return run_resume(run_dir, progress=progress, trust=trust)
 
 
 __all__ = ["Run", "bench", "bench_plan", "compare", "load_run", "resume", "run_suite", "tune",

@@ -8,14 +8,39 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
+from typer.core import TyperGroup
 
 from onnxbench.core.errors import CheckFailed, UserError
 
+
+def quiet_flags(params: list[Any]) -> list[Any]:
+    """A flag takes no value: no ``<bool>`` beside it in ``--help`` (typer >= 0.20 shows its
+    type unless the metavar is empty). Applied to every command's flags, ``--help`` included."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class OnnxbenchGroup(TyperGroup):
+    """The app's group: every command it hands out has its flags shown as flags."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            quiet_flags(cmd.get_params(ctx))
+        return cmd
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return quiet_flags(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="onnxbench",
+    cls=OnnxbenchGroup,
     help="Does it export, which runtime for which load, and what does optimisation buy?",
     no_args_is_help=True,
     add_completion=False,
@@ -23,8 +48,32 @@ app = typer.Typer(
 )
 
 
+def version_line() -> str:
+    """``onnxbench 0.1.0 (onnxruntime 1.32.0, torch 2.13.0+cpu, Python 3.11.7)``: read from
+    the installed packages' metadata, nothing imported."""
+    import platform
+    from importlib import metadata
+
+    from onnxbench import __version__
+
+    found = []
+    for name in ("onnxruntime", "onnxruntime-gpu", "torch"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return f"onnxbench {__version__} ({', '.join([*found, 'Python ' + platform.python_version()])})"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(version_line())
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root() -> None:
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                       help="print the version and exit")) -> None:
     """Does it export, which runtime for which load, and what does optimisation buy?"""
     # an explicit callback keeps typer in group mode even while one command is registered
     # (otherwise `onnxbench env` fails with "unexpected extra argument (env)")

@@ -11,6 +11,9 @@ from typing import Any
 
 import typer
 
+from onnxbench.cli.common import parse_int_list
+from onnxbench.cli.flags import alias, parse_options, parse_pct
+from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
 
 
@@ -26,25 +29,6 @@ def _pair(flag: str, text: str | None) -> str | tuple[str, str] | None:
     raise UserError(f"{flag} {text!r}: give one value for both sides or two, A,B")
 
 
-def parse_options(flag: str, items: list[str]) -> dict[str, Any]:
-    """["threads=1,level=all", "verify=true"] → {"threads": 1, "level": "all", "verify": True}."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items:
-        for part in (p.strip() for p in item.split(",")):
-            key, sep, value = part.partition("=")
-            if not part:
-                continue
-            if not sep or not key.strip():
-                raise UserError(f"{flag} {item!r}: expected KEY=VALUE[,KEY=VALUE...]")
-            try:
-                out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-            except yaml.YAMLError:
-                out[key.strip()] = value
-    return out
-
-
 def _fraction(flag: str, text: str | None) -> float | None:
     from onnxbench.report.compare import parse_threshold
 
@@ -57,36 +41,43 @@ def ab(
     a: str = typer.Argument(..., help="model A: an .onnx file, a zoo name, or file.py:factory"),
     b: str | None = typer.Argument(None, help="model B (default: A's model, varied by the "
                                                   "flags below)"),
-    runtime: str = typer.Option("ort-cpu", "--runtime", "-r", help="runtime, or A,B"),
-    precision: str = typer.Option("fp32", "--precision", help="precision, or A,B"),
-    config: str | None = typer.Option(None, "--config", help="zoo config, or A,B"),
-    exporter: str | None = typer.Option(None, "--exporter", help="exporter (zoo models), or A,B"),
-    options: list[str] = typer.Option([], "--options", help="KEY=VALUE,... for both sides"),
-    a_options: list[str] = typer.Option([], "--a-options", help="KEY=VALUE,... for A only"),
-    b_options: list[str] = typer.Option([], "--b-options", help="KEY=VALUE,... for B only"),
-    batch: int = typer.Option(1, "--batch", "-b", min=1, help="batch size"),
-    seq: int | None = typer.Option(None, "--seq", min=1, help="sequence length"),
-    shape: list[str] = typer.Option([], "--shape", help="NAME=D0,D1,... (repeatable)"),
-    range_: list[str] = typer.Option([], "--range", help="NAME=LOW:HIGH (repeatable)"),
-    threshold: str = typer.Option("2%", "--threshold", help="practical margin: equivalent "
-                                                             "within ±it"),
-    target_ci: str = typer.Option("1%", "--target-ci", help="stop once the CI is within ±it "
-                                                             "(none: only time stops)"),
-    max_time: float = typer.Option(120.0, "--max-time", help="seconds of workers at most"),
+    runtime: list[str] = opt("--runtime", ["ort-cpu"], "runtime, or A,B"),
+    precision: str = opt("--precision", "fp32", "precision, or A,B"),
+    config: str | None = opt("--config", None, "zoo config, or A,B"),
+    exporter: str | None = opt("--exporter", None, "exporter (zoo models), or A,B"),
+    option: list[str] = opt("--option", [], "KEY=VALUE case option for both sides "
+                                            "(repeatable)"),
+    a_option: list[str] = typer.Option([], "--a-option", metavar="KEY=VALUE",
+                                       help="KEY=VALUE for A only (repeatable)"),
+    b_option: list[str] = typer.Option([], "--b-option", metavar="KEY=VALUE",
+                                       help="KEY=VALUE for B only (repeatable)"),
+    batch: str = opt("--batch", "1", "batch sizes, comma-separated: one A/B run each"),
+    seq: str | None = opt("--seq", None, "sequence lengths, comma-separated: one A/B run each"),
+    shape: list[str] = opt("--shape", []),
+    range_: list[str] = opt("--range", []),
+    threshold: str = opt("--threshold", "2%", "practical margin: equivalent within ±it"),
+    target_ci: str = opt("--target-ci", "1%", "stop once the CI is within ±PCT % (none: only "
+                                               "time stops)"),
+    max_time: float = opt("--max-time", 120.0, "seconds of workers at most"),
     design: str = typer.Option("auto", "--design", help="interleaved (A and B in each "
                                "process), process (a fresh process per block) or auto "
                                "(interleaved where A and B can share a process)"),
-    block_time: float | None = typer.Option(None, "--block-time", help="timed seconds per "
-                                            "block (default 0.05 interleaved, 0.5 process)"),
-    process_time: float | None = typer.Option(None, "--process-time", help="interleaved: "
-                                              "timed seconds per worker process (default: "
-                                              "sized from the first process, 0.25-5 s)"),
-    warmup: int = typer.Option(10, "--warmup", help="untimed runs per side in each process"),
+    block_time: float | None = typer.Option(None, "--block-time", metavar="SECONDS",
+                                            help="timed seconds per block (default 0.05 "
+                                                 "interleaved, 0.5 process)"),
+    process_time: float | None = typer.Option(None, "--process-time", metavar="SECONDS",
+                                              help="interleaved: timed seconds per worker "
+                                                   "process (default: sized from the first "
+                                                   "process, 0.25-5 s)"),
+    warmup: int = opt("--warmup", 10, "untimed runs per side in each process"),
     alpha: float = typer.Option(0.05, "--alpha", help="error rate of the whole run's CI"),
-    timeout: float = typer.Option(600.0, "--timeout", help="per-worker time-out (s)"),
-    out: Path = typer.Option(Path("runs"), "--out", help="where the run directory goes"),
-    quiet: bool = typer.Option(False, "--quiet", help="no per-block log lines"),
-    as_json: bool = typer.Option(False, "--json", help="print one JSON document"),
+    timeout: float = opt("--timeout", 600.0, "per-worker time-out (s)"),
+    out: Path = opt("--out", Path("runs"), "where the run directory goes"),
+    quiet: bool = opt("--quiet", False, "no per-block log lines"),
+    as_json: bool = opt("--json", False),
+    old_options: list[str] = alias("--options", "--option", []),
+    old_a_options: list[str] = alias("--a-options", "--option", []),
+    old_b_options: list[str] = alias("--b-options", "--option", []),
 ) -> None:
     """Is B faster than A? A and B alternate ABBA BAAB … in short blocks inside each worker
     process (a fresh process per block where they cannot share one), processes as the unit,
@@ -95,24 +86,31 @@ def ab(
     from onnxbench.suite.ab import ABSettings
     from onnxbench.suite.ab import ab as run
 
+    ci = parse_pct("--target-ci", target_ci)
     settings = ABSettings(threshold=_fraction("--threshold", threshold) or 0.0,
-                          target_ci=_fraction("--target-ci", target_ci), max_time_s=max_time,
+                          target_ci=None if ci is None else ci / 100, max_time_s=max_time,
                           block_time_s=block_time, warmup=warmup, alpha=alpha, timeout_s=timeout,
                           design=design, process_time_s=process_time)
     kwargs: dict[str, Any] = dict(
-                  runtime=_pair("--runtime", runtime), precision=_pair("--precision", precision),
+                  runtime=_pair("--runtime", ",".join(runtime)),
+                  precision=_pair("--precision", precision),
                   config=_pair("--config", config), exporter=_pair("--exporter", exporter),
-                  options=parse_options("--options", options),
-                  a_options=parse_options("--a-options", a_options),
-                  b_options=parse_options("--b-options", b_options), batch=batch, seq=seq,
+                  options=parse_options("--option", option + old_options),
+                  a_options=parse_options("--a-option", a_option + old_a_options),
+                  b_options=parse_options("--b-option", b_option + old_b_options),
                   shapes=dict(parse_shape(s) for s in shape),
                   ranges=dict(parse_range(r) for r in range_))
-    result = run(a, b, settings=settings, out=out,
-                 progress=None if quiet or as_json else _log_block, **kwargs)
+    seqs: list[int | None] = list(parse_int_list("--seq", seq)) if seq else [None]
+    points = [(b_, s_) for b_ in parse_int_list("--batch", batch) for s_ in seqs]
+    results = [run(a, b, settings=settings, out=out, batch=b_, seq=s_,
+                   progress=None if quiet or as_json else _log_block, **kwargs)
+               for b_, s_ in points]
     if as_json:
-        print(json.dumps(result.to_dict(), indent=1, default=str))
+        docs = [r.to_dict() for r in results]
+        print(json.dumps(docs[0] if len(docs) == 1 else {"runs": docs}, indent=1, default=str))
         return
-    _print(result)
+    for result in results:
+        _print(result)
 
 
 def _log_block(p) -> None:
@@ -126,13 +124,12 @@ def _log_block(p) -> None:
 
 
 def _print(result) -> None:
-    from rich.console import Console
-
+    from onnxbench.cli.common import console as make_console
     from onnxbench.report.abtable import ab_run_table
     from onnxbench.report.markdown import md_table
 
     doc = result.to_dict()
-    console = Console()
+    console = make_console()
     console.print(md_table(ab_run_table(doc), level=2), highlight=False, markup=False,
                   soft_wrap=True)
     console.print(f"verdict: {result.verdict}", highlight=False, markup=False)

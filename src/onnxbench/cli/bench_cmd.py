@@ -14,9 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 
-from onnxbench.cli.common import console, parse_int_list, progress_display, render_tables
+from onnxbench.cli.common import (
+    check_report_written,
+    console,
+    parse_int_list,
+    progress_display,
+    render_tables,
+)
 from onnxbench.cli.data_opts import (
     ACCURACY_HELP,
     METRIC_HELP,
@@ -27,6 +32,8 @@ from onnxbench.cli.data_opts import (
     ShapeFlag,
     ValueFlag,
 )
+from onnxbench.cli.flags import option as opt
+from onnxbench.cli.flags import parse_options, parse_pct
 from onnxbench.core.errors import UserError
 
 
@@ -50,72 +57,61 @@ def _flag_of(message: str) -> str:
     for api, flag in (("timeout_s ", "--timeout "), ("seq and seq_mix:", "--seq and --seq-mix:")):
         message = message.replace(api, flag, 1) if message.startswith(api) else message
     head, sep, rest = message.partition(": ")
+    flags = {"min_time_s": "--min-time", "max_time_s": "--max-time",
+             "target_ci_pct": "--target-ci", "min_runs": "--runs", "max_runs": "--runs"}
+    if sep and head == "measure":  # fields together: "min_time_s 5 is more than max_time_s 1"
+        for name, flag in flags.items():
+            rest = rest.replace(name, flag)
+        return rest
     if not sep or not head.startswith("measure."):
         return message
     name = head.removeprefix("measure.")
-    flags = {"min_time_s": "--min-time", "max_time_s": "--max-time",
-             "target_ci_pct": "--target-ci", "min_runs": "--runs", "max_runs": "--runs"}
     return f"{flags.get(name, '--' + name.replace('_', '-'))}: {rest}"
-
-
-def parse_option(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` with the value read as YAML (``4``, ``true``, ``all``)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise UserError(f"--option {text!r}: expected KEY=VALUE, e.g. intra_op_threads=2")
-    try:
-        return key.strip(), yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
-        return key.strip(), value
 
 
 def bench(
     model: str = typer.Argument(..., help="an ONNX file, a zoo name, file.py:factory, or a "
                                           "plugin's source (.keras file, SavedModel directory)"),
-    runtime: list[str] = typer.Option(["ort-cpu"], "--runtime", "-r",
-                                      help="runtimes, comma-separated (repeatable)"),
-    batch: str | None = typer.Option(None, "--batch", "-b",
-                                        help="batch sizes, e.g. 1,2,8,32 (default 1, or the "
+    runtime: list[str] = opt("--runtime", ["ort-cpu"]),
+    batch: str | None = opt("--batch", None, "batch sizes, e.g. 1,2,8,32 (default 1, or the "
                                              "rows of --inputs)"),
-    seq: str | None = typer.Option(None, "--seq", help="sequence lengths, e.g. 128,512"),
+    seq: str | None = opt("--seq", None),
     shape: ShapeFlag = [],  # noqa: B006 - typer copies list defaults
     range_: RangeFlag = [],  # noqa: B006
     value: ValueFlag = [],  # noqa: B006
     inputs: InputsFlag = None,
     seq_mix: SeqMixFlag = None,
-    option: list[str] = typer.Option([], "--option", "-o",
-                                     help="KEY=VALUE case option (repeatable), as in a suite"),
+    option: list[str] = opt("--option", []),
     profile: bool = typer.Option(False, "--profile",
                                  help="an untimed per-operator profiling pass after each "
                                       "timed one (ORT profiler / torch.profiler)"),
-    accuracy_data: Path | None = typer.Option(None, "--accuracy-data", help=ACCURACY_HELP),
-    metric: str | None = typer.Option(None, "--metric", help=METRIC_HELP),
-    reference: Path | None = typer.Option(None, "--reference", help=REFERENCE_HELP),
-    runs: int | None = typer.Option(None, "--runs", help="timed runs"),
-    warmup: int | None = typer.Option(None, "--warmup", help="untimed warm-up runs"),
-    threads: int | None = typer.Option(None, "--threads", help="intra-op/torch threads"),
-    min_time: float | None = typer.Option(None, "--min-time", help="timed seconds at least"),
-    max_time: float | None = typer.Option(None, "--max-time", help="timed seconds at most"),
-    target_ci: float | None = typer.Option(None, "--target-ci",
-                                              help="stop once the median's 95% CI is within PCT %"),
-    timeout: float = typer.Option(600.0, "--timeout", help="per-measurement time-out (s)"),
+    accuracy_data: Path | None = opt("--accuracy-data", None, ACCURACY_HELP),
+    metric: str | None = opt("--metric", None, METRIC_HELP),
+    reference: Path | None = opt("--reference", None, REFERENCE_HELP),
+    runs: int | None = opt("--runs", None, "timed runs"),
+    warmup: int | None = opt("--warmup", None),
+    threads: int | None = opt("--threads", None),
+    min_time: float | None = typer.Option(None, "--min-time", metavar="SECONDS",
+                                          help="timed seconds at least"),
+    max_time: float | None = opt("--max-time", None, "timed seconds at most"),
+    target_ci: str | None = opt("--target-ci", None, "stop once the median's 95 % CI is "
+                                                      "within ±PCT % (5 or 5%)"),
+    timeout: float = opt("--timeout", 600.0, "per-measurement time-out (s)"),
     processes: int = typer.Option(3, "--processes", min=1,
                                   help="worker processes per point (the budget split over them)"),
-    config: str | None = typer.Option(None, "--config", help="zoo model config"),
-    exporter: str | None = typer.Option(None, "--exporter",
-                                           help="exporter for a zoo model (default: the "
-                                                "framework's first, dynamo / tf2onnx)"),
-    out: Path = typer.Option(Path("runs"), "--out",
-                             help="where run directories go; each bench makes a new one"),
-    quiet: bool = typer.Option(False, "--quiet", help="log lines instead of a progress bar"),
-    json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
+    config: str | None = opt("--config", None),
+    exporter: str | None = opt("--exporter", None),
+    out: Path = opt("--out", Path("runs"), "where run directories go; each bench makes a new "
+                                           "one"),
+    quiet: bool = opt("--quiet", False),
+    json_out: bool = opt("--json", False),
 ) -> None:
     """Benchmark MODEL on each runtime and batch size; one isolated worker per measurement,
     results, summary and report in a new run directory."""
     from onnxbench.cli.data_opts import case_data
 
     data = case_data(shape, range_, value, inputs, seq_mix, accuracy_data, metric, reference)
-    options = {**data.options, **dict(parse_option(o) for o in option)}
+    options = {**data.options, **parse_options("--option", option)}
     if threads is not None:
         if threads < 1:
             raise UserError(f"--threads {threads}: must be a positive number of threads (leave "
@@ -124,7 +120,8 @@ def bench(
     if profile:
         options["profile"] = True
     plan = plan_of(model, runtime, batch, seq, data, options,
-                   _policy(runs, warmup, min_time, max_time, target_ci), config=config,
+                   _policy(runs, warmup, min_time, max_time, parse_pct("--target-ci", target_ci)),
+                   config=config,
                    exporter=exporter, timeout_s=timeout, processes=processes)
     run = _run(plan, out, quiet)
     _print(run, json_out)
@@ -153,23 +150,27 @@ def plan_of(model: str, runtime: list[str], batch: str | None, seq: str | None, 
 def _run(plan: Any, out: Path, quiet: bool) -> Any:
     from onnxbench.api import run_suite
 
-    with progress_display(quiet) as progress:
+    with progress_display(quiet, plan.cases) as progress:
         return run_suite(plan, out=out, progress=progress, check=False)
 
 
 def _print(run: Any, json_out: bool) -> None:
+    from onnxbench.cli.answer import answer_doc, print_answer
+
     if json_out:
         typer.echo(json.dumps({"run_dir": str(run.path), "rows": run.rows,
                                "reports": [str(p) for p in run.reports],
-                               "report_error": run.report_error}, indent=1, default=str))
+                               "report_error": run.report_error, **answer_doc(run.path)},
+                              indent=1, default=str))
+        check_report_written(run.report_error, run.path)
         return
     out = console()
     render_tables(run.rows, out)
     for path in run.reports:
         out.print(f"report: {path}", highlight=False, soft_wrap=True)
-    if run.report_error:
-        out.print(f"report not written: {run.report_error}", highlight=False)
     out.print(f"results: {run.path}", highlight=False, soft_wrap=True)
+    print_answer(run.path, out)
+    check_report_written(run.report_error, run.path)
 
 
 def register(app: typer.Typer) -> None:
@@ -177,4 +178,4 @@ def register(app: typer.Typer) -> None:
     app.command("bench")(bench)
 
 
-__all__ = ["bench", "parse_option", "register"]
+__all__ = ["bench", "register"]

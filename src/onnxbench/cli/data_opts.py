@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import typer
-
+from onnxbench.cli.flags import declared
 from onnxbench.core.errors import UserError
 from onnxbench.model.case_data import CaseData, batch_from_inputs, check_against_graph
-from onnxbench.model.inputs import RANGE_HELP, VALUE_HELP
 
+RANGE_HELP = ("NAME=LOW:HIGH, both ends inclusive: input_ids=0:29999, sr=16000:16000 is "
+              "exactly 16000 (repeatable)")
+VALUE_HELP = "NAME=NUMBER: fill input NAME with one value, e.g. sample_rate=16000 (repeatable)"
 INPUTS_HELP = ("real inputs: FILE.npz (one array per input), a .npy / folder of NAME.npy, or a "
                "folder of input_N.pb (ONNX Runtime test data); the batch is their first axis")
 SEQ_MIX_HELP = ("mixed shapes in one session: LEN:WEIGHT,... (e.g. 16:0.5,128:0.3,512:0.2) or "
@@ -28,11 +29,11 @@ REFERENCE_HELP = "fp32 .onnx the accuracy delta is taken against (default: fp32 
 
 
 # the flags as typer parameter types, declared once for every command that takes them
-ShapeFlag = Annotated[list[str], typer.Option("--shape", help="NAME=D0,D1,... (repeatable)")]
-RangeFlag = Annotated[list[str], typer.Option("--range", help=RANGE_HELP)]
-ValueFlag = Annotated[list[str], typer.Option("--value", help=VALUE_HELP)]
-InputsFlag = Annotated[Path | None, typer.Option("--inputs", help=INPUTS_HELP)]
-SeqMixFlag = Annotated[str | None, typer.Option("--seq-mix", help=SEQ_MIX_HELP)]
+ShapeFlag = Annotated[list[str], declared("--shape")]
+RangeFlag = Annotated[list[str], declared("--range", RANGE_HELP)]
+ValueFlag = Annotated[list[str], declared("--value", VALUE_HELP)]
+InputsFlag = Annotated[Path | None, declared("--inputs", INPUTS_HELP)]
+SeqMixFlag = Annotated[str | None, declared("--seq-mix", SEQ_MIX_HELP)]
 
 
 def case_data(shape: list[str], range_: list[str], value: list[str], inputs: Path | None,
@@ -57,8 +58,10 @@ def case_data(shape: list[str], range_: list[str], value: list[str], inputs: Pat
 
         data.seq_mix = parse_mix(seq_mix, "--seq-mix")
     if accuracy_data is not None:
+        from onnxbench.model.input_files import load_user_data
         from onnxbench.quality.labelled import check_metric
 
+        load_user_data(accuracy_data, "--accuracy-data")  # readable, finite, a known layout
         data.options.update(accuracy_data=str(accuracy_data),
                             metric=check_metric(metric or "accuracy"))
         if reference is not None:

@@ -9,9 +9,11 @@ from typing import Any
 
 import typer
 
-from onnxbench.cli.common import console, parse_int_list
+from onnxbench.cli.common import console, fit_columns, parse_int_list
+from onnxbench.cli.flags import alias
+from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import CheckFailed, UserError
-from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL
+from onnxbench.quality.parity import DEFAULT_ATOL, DEFAULT_RTOL, tolerances
 
 RTOL_HELP = f"relative tolerance of the parity check (default {DEFAULT_RTOL:g})"
 ATOL_HELP = f"absolute tolerance of the parity check (default {DEFAULT_ATOL:g})"
@@ -34,21 +36,18 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
-def _short_error(error: str | None, width: int = 48) -> str:
-    """'ORT error: Concat (node_cat)' from ORT's long message; others truncated."""
-    if not error:
-        return ""
-    match = re.search(r"running (\S+) node\. Name:'([^']*)'", error)
-    if match:
-        return f"{match.group(1)} {match.group(2)}"
-    return _esc(error if len(error) <= width else error[: width - 1] + "…")
+def _failed_op(error: str | None) -> str:
+    """The op type ORT failed in ("Concat"), from its long message; "" when it names none."""
+    match = re.search(r"running (\S+) node\.", error or "")
+    return match.group(1) if match else ""
 
 
 def _cell_text(cell) -> str:
     if cell is None or cell.status == "not-run":
         return "·"
     if cell.status == "ort-error":
-        return f"[red]ORT error: {_short_error(cell.error, 24)}[/red]"
+        op = _failed_op(cell.error)  # the whole message is printed below the table
+        return f"[red]✗ ORT{': ' + op if op else ' error'}[/red]"
     mark = "[green]✓[/green]" if cell.status == "pass" else "[red]✗[/red]"
     sets = getattr(cell, "sets", 1)
     failed = len(getattr(cell, "failed_sets", []))
@@ -60,26 +59,48 @@ def _cell_text(cell) -> str:
             else f"{mark} {_esc(cell.error)}")
 
 
-def _matrix_table(matrix):
+# the matrix's columns a narrow terminal may go without (they are in --json)
+MATRIX_OPTIONAL = (("opset", "nodes"), "size", "export s")
+
+
+def _matrix_table(matrix, out):
+    """The exporter matrix, fitted to ``out``: the variant (``+pad2``, ``+fix`` rows differ
+    only there), status, lint and parity cells never wrap; opset, nodes, size and export
+    time are left out, in that order, where the terminal is too narrow."""
+    from rich import box
     from rich.table import Table
 
     title = f"exporter matrix: {matrix.model}" + (f" ({matrix.config})" if matrix.config else "")
-    table = Table(title=f"{title}  rtol={matrix.rtol:g} atol={matrix.atol:g}")
-    for col in ("variant", "status", "export s", "opset", "nodes", "size", "lint"):
-        table.add_column(col, justify="left" if col in ("variant", "status") else "right")
-    for key in matrix.keys:
-        table.add_column(key, justify="left")
-    for row in matrix.rows:
-        res = row.export
-        status = "ok" if res.ok else "[red]failed[/red]"
-        errors = sum(f.severity == "error" for f in row.lint)
-        lint_text = (f"[red]{errors} err[/red]" if errors else "") + \
-            (f" {len(row.lint) - errors} warn" if len(row.lint) > errors else "")
-        export_s = f"{res.export_s:.2f}" if res.export_s is not None and not row.pad_to else ""
-        table.add_row(row.label, status, export_s, str(res.opset or ""), str(res.nodes or ""),
-                      _size(res.size_bytes), lint_text.strip() or ("0" if res.ok else ""),
-                      *[_cell_text(row.cells.get(k)) if res.ok else "" for k in matrix.keys])
-    return table
+    facts = ("export s", "opset", "nodes", "size")
+
+    def build(drop: list[str]) -> Table:
+        table = Table(title=f"{title}  rtol={matrix.rtol:g} atol={matrix.atol:g}",
+                      title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        cols = [c for c in ("variant", "status", *facts, "lint") if c not in drop]
+        for col in cols:
+            table.add_column(col, justify="left" if col in ("variant", "status") else "right",
+                             no_wrap=col not in facts)
+        for key in matrix.keys:
+            table.add_column(key, justify="left", no_wrap=True)
+        for row in matrix.rows:
+            cells = _matrix_cells(row)
+            table.add_row(*[cells[c] for c in cols],
+                          *[_cell_text(row.cells.get(k)) if row.export.ok else ""
+                            for k in matrix.keys])
+        return table
+
+    return fit_columns(build, out, MATRIX_OPTIONAL)
+
+
+def _matrix_cells(row) -> dict[str, str]:
+    res = row.export
+    errors = sum(f.severity == "error" for f in row.lint)
+    lint_text = (f"[red]{errors} err[/red]" if errors else "") + \
+        (f" {len(row.lint) - errors} warn" if len(row.lint) > errors else "")
+    return {"variant": row.label, "status": "ok" if res.ok else "[red]failed[/red]",
+            "export s": f"{res.export_s:.2f}" if res.export_s is not None and not row.pad_to
+            else "", "opset": str(res.opset or ""), "nodes": str(res.nodes or ""),
+            "size": _size(res.size_bytes), "lint": lint_text.strip() or ("0" if res.ok else "")}
 
 
 def _findings_table(title: str, findings: list):
@@ -95,9 +116,9 @@ def _findings_table(title: str, findings: list):
     return table
 
 
-def _print_matrix(matrix) -> None:
+def _print_matrix(matrix, records: list[str]) -> None:
     out = console()
-    out.print(_matrix_table(matrix))
+    out.print(_matrix_table(matrix, out))
     sets = getattr(matrix, "input_sets", 1)
     per = (f" (worst of {sets} seeded input sets per shape; (k/{sets}): k of them failed)"
            if sets > 1 else "")
@@ -121,36 +142,39 @@ def _print_matrix(matrix) -> None:
     for note in matrix.notes:
         out.print(f"note: {_esc(note)}")
     written = sorted({r.export.path for r in matrix.rows if r.export.ok})
-    out.print("wrote: " + _esc(", ".join([*written, matrix.reference])))
+    out.print("wrote: " + _esc(", ".join([*written, matrix.reference, *records])))
 
 
 def export_command(
     model: str = typer.Argument(..., help="zoo name or path/to/file.py:factory"),
-    config: str | None = typer.Option(None, "--config", "-c", help="named config of the model"),
-    exporter: str = typer.Option("dynamo", "--exporter", "-e",
-                                 help="dynamo | torchscript | jit-trace | jit-script | "
-                                      "tf2onnx (Keras models) | all"),
+    config: str | None = opt("--config", None, "named config of the model"),
+    exporter: str = opt("--exporter", "dynamo", "dynamo | torchscript | jit-trace | jit-script "
+                                                "| tf2onnx (Keras models) | all"),
     opset: int | None = typer.Option(None, "--opset", help="ONNX opset (default: exporter's)"),
     fix: str | None = typer.Option(None, "--fix", help="export-side fix: squeeze-dims, "
                                    "jit-properties (comma-separated to combine)"),
-    out: Path | None = typer.Option(None, "--out", "-o", help="output folder "
-                                       "(default exports/<model>[_<config>])"),
+    out: Path | None = opt("--out", None, "output folder (default exports/<model>[_<config>])"),
     weights: Path | None = typer.Option(None, "--weights", help="local weights folder"),
-    batches: str = typer.Option("1,2,8,64", "--batches", help="batch sizes to check parity at"),
-    seqs: str | None = typer.Option(None, "--seqs", help="sequence lengths (text models)"),
-    rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help=RTOL_HELP),
-    atol: float = typer.Option(DEFAULT_ATOL, "--atol", help=ATOL_HELP),
-    input_sets: int = typer.Option(3, "--input-sets", min=1,
+    batch: str = opt("--batch", "1,2,8,64", "batch sizes to check parity at"),
+    seq: str | None = opt("--seq", None, "sequence lengths (text models)"),
+    rtol: float = opt("--rtol", DEFAULT_RTOL, RTOL_HELP),
+    atol: float = opt("--atol", DEFAULT_ATOL, ATOL_HELP),
+    input_sets: int = typer.Option(3, "--input-sets", min=1, metavar="N",
                                    help="seeded input sets checked per shape (1 = one)"),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = opt("--json", False, JSON_HELP),
+    batches: str | None = alias("--batches", "--batch", None),
+    seqs: str | None = alias("--seqs", "--seq", None),
 ) -> None:
     """Export a model with one exporter (or `all`: the exporter matrix), lint every file
     written, and check parity against the source model (PyTorch or TensorFlow) at every
     batch size."""
     from onnxbench.build.export.matrix import export_matrix, model_stem
+    from onnxbench.core.options import ExportOptions, checked
     from onnxbench.model.frameworks import framework_of, known_exporters
     from onnxbench.model.zoo import resolve
 
+    tolerances(rtol, atol, ("--rtol", "--atol"))
+    checked(ExportOptions, "opset", opset, "--opset")
     choices = (*known_exporters(), "all")
     if exporter not in choices:
         raise UserError(f"--exporter {exporter!r}: choose one of {', '.join(choices)}")
@@ -162,8 +186,9 @@ def export_command(
         options["weights"] = str(weights)
     out_dir = out or Path("exports") / (model_stem(model) + (f"_{config}" if config else ""))
     common: dict[str, Any] = dict(
-                  opset=opset, out_dir=out_dir, batches=parse_int_list("--batches", batches),
-                  seqs=parse_int_list("--seqs", seqs) if seqs else None, rtol=rtol, atol=atol,
+                  opset=opset, out_dir=out_dir, batches=parse_int_list("--batch", batches or batch),
+                  seqs=parse_int_list("--seq", seqs or seq) if seqs or seq else None,
+                  rtol=rtol, atol=atol,
                   options=options)
     fw = framework_of(resolve(model))
     if exporter != "all" and exporter not in fw.exporters:
@@ -172,28 +197,31 @@ def export_command(
     matrix = export_matrix(model, config, fw.exporters if exporter == "all" else (exporter,),
                            fix=fix, all_mode=exporter == "all", input_sets=input_sets,
                            **common)
+    from onnxbench.build.export.matrix import RECORD
+    from onnxbench.report.matrix_md import write_matrix_markdown
+
+    document = write_matrix_markdown(out_dir)
     if as_json:
         typer.echo(json.dumps(matrix.to_dict(), indent=1))
     else:
-        _print_matrix(matrix)
+        _print_matrix(matrix, [str(Path(out_dir) / RECORD), str(document)])
     if not any(r.export.ok for r in matrix.rows):
         raise CheckFailed(f"{model}: no exporter produced a graph")
 
 
 def verify_command(
     onnx_path: Path = typer.Argument(..., help="the .onnx file to check"),
-    reference: Path | None = typer.Option(None, "--reference", "-r",
-                                             help="reference.json from export"),
-    inputs: Path | None = typer.Option(None, "--inputs", help="your inputs instead: .npz, "
-                                          ".npy folder or input_N.pb folder (with output_N.pb "
-                                          "or arrays named like the outputs to compare with)"),
-    against: Path | None = typer.Option(None, "--against", help="with --inputs: compare "
+    reference: Path | None = opt("--reference", None, "reference.json from export"),
+    inputs: Path | None = opt("--inputs", None, "your inputs instead: .npz, .npy folder or "
+                              "input_N.pb folder (with output_N.pb or arrays named like the "
+                              "outputs to compare with)"),
+    against: Path | None = typer.Option(None, "--against", metavar="FILE",
+                                        help="with --inputs: compare "
                                            "with this .onnx's outputs on the same inputs"),
-    value: list[str] = typer.Option([], "--value",
-                                    help="with --inputs: NAME=NUMBER fills an input"),
-    rtol: float = typer.Option(DEFAULT_RTOL, "--rtol", help=RTOL_HELP),
-    atol: float = typer.Option(DEFAULT_ATOL, "--atol", help=ATOL_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    value: list[str] = opt("--value", [], "with --inputs: NAME=NUMBER fills an input"),
+    rtol: float = opt("--rtol", DEFAULT_RTOL, RTOL_HELP),
+    atol: float = opt("--atol", DEFAULT_ATOL, ATOL_HELP),
+    as_json: bool = opt("--json", False, JSON_HELP),
 ) -> None:
     """Check an ONNX file on ONNX Runtime (CPU) against a reference.json, or on your own
     inputs against their expected outputs or another .onnx; exit 1 on mismatch."""
@@ -202,6 +230,7 @@ def verify_command(
     from onnxbench.build.export.reference import verify, verify_inputs
     from onnxbench.model.inputs import parse_value
 
+    tolerances(rtol, atol, ("--rtol", "--atol"))
     if (reference is None) == (inputs is None):
         raise UserError("verify: give --reference reference.json or --inputs FILE (one of them)")
     if against is not None and inputs is None:
@@ -259,7 +288,7 @@ def _first_bad(case: dict[str, Any]) -> str:
 
 def lint_command(
     onnx_path: Path = typer.Argument(..., help="the .onnx file to lint"),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = opt("--json", False, JSON_HELP),
 ) -> None:
     """Find dynamic-shape hazards statically (e.g. Squeeze without axes); exit 1 on errors."""
     from onnxbench.build.export.lint import has_errors, lint
@@ -280,7 +309,7 @@ def lint_command(
 
 def inspect_command(
     onnx_path: Path = typer.Argument(..., help="the .onnx file to inspect"),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = opt("--json", False, JSON_HELP),
     netron: bool = typer.Option(False, "--netron", help="open the graph in Netron (extra viz)"),
 ) -> None:
     """Inputs/outputs with symbolic dims, opset, producer, parameters, op histogram."""

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import typer
 
+from onnxbench.cli.common import parse_int_list
 from onnxbench.cli.data_opts import RangeFlag, ShapeFlag, ValueFlag, case_data
+from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
 
 
@@ -36,7 +38,8 @@ def _rich_table(table):
 
 
 def render_load(run_dir: Path, console) -> bool:
-    """Print a run's load section (sentences, tables, notes); False when it has none."""
+    """Print a run's load tables and notes (the sentences come last: ``cli.answer``); False
+    when it has none."""
     from onnxbench.report import build_report
 
     load = build_report(run_dir).load
@@ -47,8 +50,6 @@ def render_load(run_dir: Path, console) -> bool:
             console.print(_rich_table(table))
             for note in table.notes:
                 console.print(note, style="dim", highlight=False, soft_wrap=True)
-    for text in load.sentences:
-        console.print(text, highlight=False, soft_wrap=True)
     console.print("latencies in ms, from each request's scheduled arrival", style="dim",
                   highlight=False)
     return True
@@ -56,8 +57,7 @@ def render_load(run_dir: Path, console) -> bool:
 
 def load(
     model: str = typer.Argument(..., help="an .onnx file, a zoo name, or file.py:factory"),
-    runtime: list[str] = typer.Option(["ort-cpu"], "--runtime", "-r",
-                                      help="runtimes, comma-separated (repeatable)"),
+    runtime: list[str] = opt("--runtime", ["ort-cpu"]),
     scenario: str | None = typer.Option(None, "--scenario",
                                            help="server | offline | concurrency | peak "
                                                 "(implied by --qps, --concurrency, --find-peak)"),
@@ -66,18 +66,15 @@ def load(
                                               help="closed loop: callers in flight, e.g. 1,2,4,8"),
     find_peak: bool = typer.Option(False, "--find-peak",
                                    help="the highest rate whose percentile is within the bound"),
-    p99: str | None = typer.Option(None, "--p99", help="latency bound of the p99, e.g. 10ms"),
+    p99: str | None = opt("--p99", None, "latency bound of the p99, e.g. 10ms"),
     bound: str | None = typer.Option(None, "--bound",
                                         help="latency bound of --percentile, e.g. 25ms"),
     percentile: float | None = typer.Option(None, "--percentile",
                                                help="the percentile --bound is on (default 99)"),
-    layout: list[str] = typer.Option(["shared"], "--layout",
-                                     help="shared | per-thread | lock | processes | streams "
-                                          "(comma-separated: each a case)"),
+    layout: list[str] = opt("--layout", ["shared"]),
     workers: str | None = typer.Option(None, "--workers",
                                           help="serving threads/processes, e.g. 1,2"),
-    threads: int | None = typer.Option(None, "--threads",
-                                          help="intra-op (ORT) / torch threads per session"),
+    threads: int | None = opt("--threads", None),
     max_batch: str | None = typer.Option(None, "--max-batch",
                                             help="dynamic batching: largest batch, e.g. 1,8"),
     max_delay: str = typer.Option("1ms", "--max-delay", help="dynamic batching: longest wait"),
@@ -87,8 +84,8 @@ def load(
                                                  "(its own open loop: constant, or Poisson "
                                                  "without LoadGen)"),
     duration: str = typer.Option("10s", "--duration", help="measured time per point (probe)"),
-    precision: float = typer.Option(5.0, "--precision",
-                                    help="peak: stop within this % of the rate"),
+    resolution: float = typer.Option(5.0, "--resolution", metavar="PCT",
+                                     help="peak: stop once the rate is bracketed within PCT %"),
     confirm: str | None = typer.Option(None, "--confirm",
                                           help="peak: the window the peak claims: run the "
                                                "found rate this long (default 60s; >= "
@@ -96,48 +93,57 @@ def load(
                                                "0 = no confirmation"),
     no_ceiling: bool = typer.Option(False, "--no-ceiling",
                                     help="skip measuring the generator's ceiling"),
-    batch: int = typer.Option(1, "--batch", "-b", help="rows per request"),
+    batch: str = opt("--batch", "1", "rows per request: batch sizes, comma-separated (each a "
+                                     "case)"),
     shape: ShapeFlag = [],  # noqa: B006 - typer reads the default, never mutates it
     range_: RangeFlag = [],  # noqa: B006
     value: ValueFlag = [],  # noqa: B006
-    seq: int | None = typer.Option(None, "--seq", help="sequence length"),
-    config: str | None = typer.Option(None, "--config", help="zoo model config"),
-    exporter: str | None = typer.Option(None, "--exporter", help="exporter for a zoo model"),
-    timeout: float | None = typer.Option(None, "--timeout", help="per-case time-out (s)"),
-    out: Path = typer.Option(Path("runs"), "--out", help="where run directories go"),
-    quiet: bool = typer.Option(False, "--quiet", help="log lines instead of a progress bar"),
-    json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
+    seq: str | None = opt("--seq", None, "sequence lengths, comma-separated (each a case)"),
+    config: str | None = opt("--config", None),
+    exporter: str | None = opt("--exporter", None),
+    timeout: float | None = opt("--timeout", None, "per-case time-out (s)"),
+    out: Path = opt("--out", Path("runs")),
+    quiet: bool = opt("--quiet", False),
+    json_out: bool = opt("--json", False),
 ) -> None:
     """Serve MODEL under load: arrival rates, concurrency, peak QPS under a latency bound."""
     data = case_data(shape, range_, value, None, None, None, None, None)
     cases = _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, percentile,
                    layout, workers, threads, max_batch, max_delay, arrival, generator, duration,
-                   precision, confirm, no_ceiling, batch, seq, config, exporter, data)
+                   resolution, confirm, no_ceiling, batch, seq, config, exporter, data)
     if timeout is not None and timeout <= 0:
         raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
     from onnxbench.cli.common import check_outcome, progress_display
     from onnxbench.suite.load_plan import infeasible_reason, run_load
 
-    with progress_display(quiet) as progress:
+    with progress_display(quiet, cases) as progress:
         outcome = run_load(cases, out, timeout_s=timeout, progress=progress)
     problem = infeasible_reason(outcome.results)
     if problem:
         raise UserError(f"{problem} (results: {outcome.run_dir})")
+    from onnxbench.cli.common import check_report_written
+
     if json_out:
         from onnxbench.report import build_report
+        from onnxbench.report.answer import answers
 
         rep = build_report(outcome.run_dir)
         typer.echo(json.dumps({"run_dir": str(outcome.run_dir),
                                "load": rep.load.to_dict() if rep.load else None,
-                               "rows": outcome.summary.rows if outcome.summary else []},
-                              indent=1, default=str))
+                               "rows": outcome.summary.rows if outcome.summary else [],
+                               "answers": answers(rep)}, indent=1, default=str))
+        check_report_written(outcome.report_error, outcome.run_dir)
     else:
         from onnxbench.cli.common import console as make_console
 
         console = make_console()
         render_load(outcome.run_dir, console)
         console.print(f"results: {outcome.run_dir}", highlight=False, soft_wrap=True)
-    check_outcome(outcome)
+        from onnxbench.cli.answer import print_answer
+
+        print_answer(outcome.run_dir, console)
+        check_report_written(outcome.report_error, outcome.run_dir)
+    check_outcome(outcome)  # no case succeeded: exit 1, the first reason in the last line
 
 
 def _confirm_s(text: str | None) -> float | None:
@@ -153,7 +159,7 @@ def _confirm_s(text: str | None) -> float | None:
 
 def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, percentile,
            layout, workers, threads, max_batch, max_delay, arrival, generator, duration,
-           precision, confirm, no_ceiling, batch, seq, config, exporter, data):
+           resolution, confirm, no_ceiling, batch, seq, config, exporter, data):
     """Flags → validated cases (UserError, one line, before anything runs)."""
     from onnxbench.core.load_spec import parse_number_list, parse_time
     from onnxbench.runtimes import validate_runtime_name
@@ -175,20 +181,24 @@ def _cases(model, runtime, scenario, qps, concurrency, find_peak, p99, bound, pe
         raise UserError(f"--confirm is for --find-peak (the peak scenario), not {name}")
     if name == "peak" and limit is None:
         raise UserError("--find-peak needs a latency bound, e.g. --p99 10ms")
-    if batch < 1:
-        raise UserError(f"--batch {batch}: must be at least 1")
+    batches = parse_int_list("--batch", batch)
+    seqs: list[int | None] = list(parse_int_list("--seq", seq)) if seq else [None]
     specs = load_specs(
         name, qps=rates, concurrency=callers, layouts=_split(layout),
         workers=parse_number_list("--workers", workers, int) if workers else [None],
         max_batch=parse_number_list("--max-batch", max_batch, int) if max_batch else [1],
         arrival=arrival, generator=generator, duration_s=parse_time("--duration", duration, "s"),
         bound_ms=limit * 1000 if limit else None, percentile=percentile,
-        max_delay_ms=parse_time("--max-delay", max_delay, "ms") * 1000, precision_pct=precision,
+        max_delay_ms=parse_time("--max-delay", max_delay, "ms") * 1000, precision_pct=resolution,
         confirm_s=_confirm_s(confirm), ceiling=not no_ceiling)
-    model, config, exporter, _ = check_model(model, config, exporter, data, [batch], seq)
-    return load_cases(model, runtimes, specs, batch=batch, seq=seq, config=config,
-                      exporter=exporter, threads=threads, shapes=data.shapes,
-                      ranges=data.ranges, values=data.values)
+    cases = []
+    for length in seqs:  # each batch size and length its own cases (its own report section)
+        name_, config_, exporter_, _ = check_model(model, config, exporter, data, batches, length)
+        cases += [c for b in batches for c in
+                  load_cases(name_, runtimes, specs, batch=b, seq=length, config=config_,
+                             exporter=exporter_, threads=threads, shapes=data.shapes,
+                             ranges=data.ranges, values=data.values)]
+    return cases
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,9 @@ from typing import Any
 
 import typer
 
+from onnxbench.cli.common import parse_int_list
+from onnxbench.cli.flags import one_value
+from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
 
 
@@ -116,20 +119,19 @@ def optimize(
         0, "--split-concat", help="split Concats of more than N inputs (CUDA graphs take 32)"),
     model_name: str | None = typer.Option(
         None, "--model-name", help="zoo model of the graph (bert|deberta-v2|moe|...)"),
-    config: str | None = typer.Option(None, "--config", help="zoo config of the graph, e.g. tiny"),
-    seq: int | None = typer.Option(None, "--seq",
-                                   help="sequence length of calibration/proof inputs"),
-    ranges: list[str] | None = typer.Option(
-        None, "--range", help="static int8 without --model-name: value range of an integer "
-                              "input, NAME=lo:hi (repeatable)"),
-    out: Path | None = typer.Option(
-        None, "--out", help="output folder (default: MODEL_optimized/ next to it)"),
+    config: str | None = opt("--config", None, "zoo config of the graph, e.g. tiny"),
+    seq: str | None = opt("--seq", None, "sequence length of calibration/proof inputs (one)"),
+    ranges: list[str] = opt("--range", [], "static int8 without --model-name: value range of "
+                                           "an integer input, NAME=LOW:HIGH (repeatable)"),
+    out: Path | None = opt("--out", None, "output folder (default: MODEL_optimized/ next to "
+                                          "it)"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
 ) -> None:
     """Write optimised ONNX graphs and a change report (nodes, fused ops, size, what did not
     fuse)."""
     from onnxbench.build.optimize import apply_optimizations
     from onnxbench.model.inputs import parse_range
+    from onnxbench.model.zoo import is_factory
 
     precision = _precision(fp16, int8)
     int8_flags = {"--per-channel": per_channel, "--reduce-range": reduce_range,
@@ -138,6 +140,10 @@ def optimize(
     if truncate_layers < 0:
         raise UserError(f"--truncate-layers: must be a positive number of layers, "
                         f"not {truncate_layers}")
+    if truncate_layers and model_name and is_factory(model_name):
+        raise UserError(f"--model-name {model_name}: --truncate-layers rebuilds a zoo model's "
+                        "encoder (bert, deberta-v2) here; a file.py:factory runs only in "
+                        "workers: truncate it in a suite (options: {truncate_layers: N})")
     if split_concat < 0 or split_concat == 1:
         raise UserError(f"--split-concat: the most inputs per Concat, 2 or more (32 for ORT's "
                         f"CUDA graphs), not {split_concat}")
@@ -148,7 +154,8 @@ def optimize(
         model, out_dir, precision=precision, level=level, fuse=fuse,
         model_type_hint=model_name, calibration_inputs=None, keep_io_types=keep_io_types,
         op_block_list=op_block or None, calibration=calibration or "minmax",
-        truncate_layers=truncate_layers, model=model_name, config=config, seq=seq,
+        truncate_layers=truncate_layers, model=model_name, config=config,
+        seq=one_value("--seq", parse_int_list("--seq", seq), "optimize") if seq else None,
         fold_slices=fold_slices, merge_embeddings=merge_embeddings, split_concat=split_concat,
         ranges=dict(parse_range(r) for r in ranges or ()) or None,
         per_channel=per_channel, reduce_range=reduce_range, int8_op_types=int8_op_types)

@@ -20,6 +20,7 @@ from typing import Any
 import typer
 
 from onnxbench.cli.data_opts import InputsFlag, RangeFlag, SeqMixFlag, ShapeFlag, ValueFlag
+from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
 
 
@@ -48,18 +49,17 @@ def _node_table(prof: dict[str, Any], top: int):
 
 
 def _results(run_dir: Path) -> list:
-    from onnxbench.core.result import read_results
+    from onnxbench.suite.rundir import existing_run_dir
 
-    return read_results(run_dir / "raw")
+    return existing_run_dir(run_dir).read_results()
 
 
 def _print(results: list, top: int) -> None:
-    from rich.console import Console
-
+    from onnxbench.cli.common import console as make_console
     from onnxbench.profile.attribution import attribute, profile_of
     from onnxbench.report.profile_tables import Explained, attribution_table, op_type_table
 
-    console = Console()
+    console = make_console()
     for r in results:
         name = f"{r.case.runtime} b{r.case.batch}" + (f" s{r.case.seq}" if r.case.seq else "")
         if r.status != "ok":
@@ -100,36 +100,34 @@ def _placement_lines(name: str, placement: dict[str, Any] | None) -> list[str]:
 
 def profile_command(
     model: str = typer.Argument(..., help="an .onnx file, a zoo name, or file.py:factory"),
-    runtime: list[str] = typer.Option(["ort-cpu"], "--runtime", "-r",
-                                      help="runtimes, comma-separated (repeatable); with two or "
-                                           "more, each is explained against the first"),
-    batch: str | None = typer.Option(None, "--batch", "-b", help="batch sizes, e.g. 1,8"),
-    seq: str | None = typer.Option(None, "--seq", help="sequence lengths, e.g. 128"),
+    runtime: list[str] = opt("--runtime", ["ort-cpu"], "runtimes, comma-separated "
+                             "(repeatable); with two or more, each is explained against the "
+                             "first"),
+    batch: str | None = opt("--batch", None),
+    seq: str | None = opt("--seq", None),
     shape: ShapeFlag = [],  # noqa: B006 - typer copies list defaults
     range_: RangeFlag = [],  # noqa: B006
     value: ValueFlag = [],  # noqa: B006
     inputs: InputsFlag = None,
     seq_mix: SeqMixFlag = None,
-    runs: int = typer.Option(20, "--runs", help="profiled runs (after 5 unprofiled warm-ups)"),
-    top: int = typer.Option(15, "--top", help="heaviest nodes to list"),
-    threads: int | None = typer.Option(None, "--threads", help="intra-op/torch threads"),
-    config: str | None = typer.Option(None, "--config", help="zoo model config"),
-    exporter: str | None = typer.Option(None, "--exporter",
-                                        help="exporter for a zoo model (default: the "
-                                             "framework's first, dynamo / tf2onnx)"),
-    timeout: float = typer.Option(600.0, "--timeout", help="per-case time-out (s)"),
-    out: Path = typer.Option(Path("runs"), "--out",
-                             help="where run directories go; each profile makes a new one"),
-    quiet: bool = typer.Option(False, "--quiet", help="log lines instead of a progress bar"),
-    json_out: bool = typer.Option(False, "--json", help="print one JSON document"),
+    runs: int = opt("--runs", 20, "profiled runs (after 5 unprofiled warm-ups)"),
+    top: int = typer.Option(15, "--top", metavar="N", help="heaviest nodes to list"),
+    threads: int | None = opt("--threads", None),
+    config: str | None = opt("--config", None),
+    exporter: str | None = opt("--exporter", None),
+    timeout: float = opt("--timeout", 600.0, "per-case time-out (s)"),
+    out: Path = opt("--out", Path("runs"), "where run directories go; each profile makes a new "
+                                           "one"),
+    quiet: bool = opt("--quiet", False),
+    json_out: bool = opt("--json", False),
 ) -> None:
     """Per-operator profile (untimed pass) and node placement of MODEL on each runtime."""
     from onnxbench.api import PROFILE_TIMING
     from onnxbench.cli.bench_cmd import _run, plan_of
     from onnxbench.cli.data_opts import case_data
-    from onnxbench.profile import profile_runs
+    from onnxbench.profile import required_runs
 
-    n_runs = profile_runs(runs, "--runs")
+    n_runs = required_runs(runs, "--runs")
     if top < 1:
         raise UserError(f"--top {top}: give a positive number of nodes")
     data = case_data(shape, range_, value, inputs, seq_mix, None, None, None)
@@ -139,14 +137,20 @@ def profile_command(
     run = _run(plan, out, quiet)
     run_dir = run.path
     results = _results(run_dir)
+    from onnxbench.cli.answer import answer_doc, print_answer
+
     if json_out:
         typer.echo(json.dumps({"run_dir": str(run_dir), "results": [
             {"case_id": r.case_id, "status": r.status, "reason": r.reason,
-             "placement": r.placement, "profile": r.profile} for r in results]}, indent=1,
-            default=str))
+             "placement": r.placement, "profile": r.profile} for r in results],
+             **answer_doc(run_dir)}, indent=1, default=str))
     else:
         _print(results, top)
-        typer.echo(f"results: {run_dir}")
+        from onnxbench.cli.common import console as make_console
+
+        screen = make_console()
+        screen.print(f"results: {run_dir}", highlight=False, soft_wrap=True)
+        print_answer(run_dir, screen, profiles=False)
     run.check()  # no case succeeded: exit 1, the first reason in the last line
 
 

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table as RichTable
 
+from onnxbench.cli.common import console as make_console
+from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
 
 
@@ -29,30 +29,32 @@ def report(run_dir: Path = typer.Argument(..., help="run directory (runs/<suite>
            baseline: str = typer.Option(None, "--baseline",
                                         help="runtime the speed-ups compare against "
                                              "(default: PyTorch on the same device)"),
-           layout: str = typer.Option(None, "--layout",
+           tables: str = typer.Option(None, "--tables", metavar="SHAPES",
                                       help="table shapes of the reference reports, comma-"
                                            "separated: winner, totals, grid (default: the "
                                            "suite's tables:)"),
-           runs: int = typer.Option(1000, "--runs", min=1,
-                                    help="totals: the number of runs a total sums"),
+           total_runs: int = typer.Option(1000, "--total-runs", min=1, metavar="N",
+                                          help="totals: the number of runs a total sums"),
            as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
     """Write report.md and report.html into RUN_DIR: tables, crossovers, speed-ups, A/B."""
     from onnxbench.report import build_report, save_report
     from onnxbench.report.rundata import load_run
+    from onnxbench.suite.rundir import existing_run_dir
     from onnxbench.suite.tables import parse_layouts
 
     fmts = _formats(format)
-    run = load_run(run_dir)
-    _check_baseline(baseline, {r.case.runtime for r in run.results})
-    layouts = parse_layouts(layout, runs) if layout else None
-    rep = build_report(run, baseline=baseline, layouts=layouts)
-    paths = save_report(rep, fmts)
+    layouts = parse_layouts(tables, total_runs) if tables else None
+    with existing_run_dir(run_dir).lock():  # not while a run or aggregate writes it
+        run = load_run(run_dir)
+        _check_baseline(baseline, {r.case.runtime for r in run.results})
+        rep = build_report(run, baseline=baseline, layouts=layouts)
+        paths = save_report(rep, fmts)
     if as_json:
         doc = rep.to_dict()
         doc["written"] = [str(p) for p in paths]
         print(json.dumps(doc, indent=1, default=str))
         return
-    console = Console()
+    console = make_console()
     for g in rep.groups:
         if g.sentence:
             console.print(g.sentence, highlight=False)
@@ -69,9 +71,8 @@ def _check_baseline(baseline: str | None, runtimes: set[str]) -> None:
 
 def compare(run_a: Path = typer.Argument(..., help="baseline run directory (A)"),
             run_b: Path = typer.Argument(..., help="candidate run directory (B)"),
-            threshold: str = typer.Option(
-                "5%", "--threshold",
-                help="practical margin: regressions beyond it fail (exit 1)"),
+            threshold: str = opt("--threshold", "5%",
+                                 "practical margin: regressions beyond it fail (exit 1)"),
             allow_missing: bool = typer.Option(
                 False, "--allow-missing", help="pass a case ok in A that B does not have"),
             allow_unresolved: bool = typer.Option(
@@ -94,23 +95,22 @@ def compare(run_a: Path = typer.Argument(..., help="baseline run directory (A)")
 
 
 def _print_comparison(comp) -> None:
+    from onnxbench.cli.common import rich_table
     from onnxbench.report.abtable import ab_table
+    from onnxbench.report.fmt import sig
 
     table = ab_table(comp, "B vs A")
-    rich = RichTable(title=table.title, title_justify="left")
-    for i, col in enumerate(table.headers):
-        rich.add_column(col, justify="left" if i in (0, len(table.headers) - 1) else "right")
-    styles = {"slower": "red", "faster": "green"}
-    for pair, row in zip(comp.pairs, table.rows):
-        verdict = pair.result.verdict if pair.result else ""
-        style = styles.get(verdict, "red" if pair.broke else "")
-        rich.add_row(*[c.text for c in row[:-1]], f"[{style}]{row[-1].text}[/{style}]"
-                     if style else row[-1].text)
-    console = Console()
-    console.print(rich)
+    colours = {"slower": "red", "faster": "green"}
+    styles = [colours.get(pair.result.verdict if pair.result else "",
+                          "red" if pair.broke else "") for pair in comp.pairs]
+    console = make_console()
+    console.print(rich_table(table, console, keep=("B/A", "CI", "Verdict"),
+                             optional=("p (adj.)", "Pairs / processes", ("A (ms)", "B (ms)")),
+                             styles=styles))
     for note in table.notes:
         console.print(note, highlight=False, style="dim", markup=False)
-    noise = ", ".join(f"{k.upper()} ±{100 * v['between_process_rsd']:.2g} % ({v['points']} points)"
+    noise = ", ".join(f"{k.upper()} ±{sig(100 * v['between_process_rsd'], 2)} % "
+                      f"({v['points']} points)"
                       if v else f"{k.upper()} not measured (one process per point)"
                       for k, v in comp.noise.items())
     console.print(f"between-process noise: {noise}", highlight=False, markup=False)

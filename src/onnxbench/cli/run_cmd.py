@@ -15,7 +15,14 @@ from typing import Any
 
 import typer
 
-from onnxbench.cli.common import check_outcome, console, progress_display, render_tables
+from onnxbench.cli.common import (
+    check_outcome,
+    check_report_written,
+    console,
+    progress_display,
+    render_tables,
+)
+from onnxbench.cli.flags import option as opt
 from onnxbench.core.errors import UserError
 
 
@@ -49,11 +56,15 @@ def _dry_run(plan, only: str | None, json_out: bool) -> None:
 def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
     rows = outcome.summary.rows if outcome.summary else []
     report = [str(p) for p in outcome.report] if isinstance(outcome.report, list) else []
+    from onnxbench.cli.answer import answer_doc, print_answer
+
     if json_out:
         doc: dict[str, Any] = {"run_dir": str(outcome.run_dir), "summary": outcome.summary.document
                                if outcome.summary else None, "reports": report,
-                               "report_error": outcome.report_error}
+                               "report_error": outcome.report_error,
+                               **answer_doc(outcome.run_dir)}
         typer.echo(json.dumps(doc, indent=1, default=str))
+        check_report_written(outcome.report_error, outcome.run_dir)
         return
     out = console()
     render_tables([r for r in rows if not r.get("scenario")], out)
@@ -68,14 +79,15 @@ def _print_outcome(outcome, json_out: bool, interrupted: bool = False) -> None:
         out.print(f"summary: {outcome.summary.csv_path}", highlight=False, soft_wrap=True)
     for path in report:
         out.print(f"report: {path}", highlight=False, soft_wrap=True)
-    if outcome.report_error:
-        out.print(f"report not written: {outcome.report_error}", highlight=False)
     out.print(f"run directory: {outcome.run_dir}", highlight=False, soft_wrap=True)
+    print_answer(outcome.run_dir, out)
+    check_report_written(outcome.report_error, outcome.run_dir)
 
 
-def _executor(spec, name: str | None, address: str | None, cases):
+def _executor(spec, name: str | None, address: str | None, cases, connect: bool = True):
     """The executor the flags (or else the suite's ``executor:``) ask for, opened: a case it
-    cannot place, a cluster it cannot join or Ray's extra missing fails before anything runs."""
+    cannot place, a cluster it cannot join or Ray's extra missing fails before anything runs.
+    ``connect=False`` (a dry run): only the checks that start nothing (``Executor.check``)."""
     from onnxbench.executors import make_executor
     from onnxbench.suite.schema import ExecutorSpec
 
@@ -85,7 +97,7 @@ def _executor(spec, name: str | None, address: str | None, cases):
     executor = make_executor(name, address=address or (spec.address if same else None),
                              share_cpu_nodes=(spec.share_cpu_nodes or None) if same else None)
     try:
-        executor.open(cases)
+        executor.open(cases) if connect else executor.check(cases)
     except BaseException:
         executor.close()
         raise
@@ -95,9 +107,11 @@ def _executor(spec, name: str | None, address: str | None, cases):
 def _suite_executor(run_dir: Path):
     """The ``executor:`` of the suite a run directory was made from (None: not recorded)."""
     from onnxbench.suite.parse import executor_spec
+    from onnxbench.suite.rundir import RunDir
+    from onnxbench.suite.yamlsafe import read_suite_text
 
-    path = Path(run_dir) / "configs" / "suite.yaml"
-    return executor_spec(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else None
+    path = RunDir(Path(run_dir)).file("configs", "suite.yaml")
+    return executor_spec(read_suite_text(path), str(path)) if path.is_file() else None
 
 
 def _pending(run_dir: Path, only: str | None, trust: bool):
@@ -113,13 +127,10 @@ def _pending(run_dir: Path, only: str | None, trust: bool):
 
 
 def _aggregate_only(run_dir: Path, json_out: bool) -> None:
-    from onnxbench.suite.rundir import RunDir, locate_run
+    from onnxbench.suite.rundir import existing_run_dir
     from onnxbench.suite.runner import RunOutcome, finish
 
-    if not Path(run_dir).is_dir():
-        raise UserError(f"{run_dir}: no such run directory; pass a directory made by "
-                        "`onnxbench run`")
-    run = RunDir(locate_run(run_dir))
+    run = existing_run_dir(run_dir)  # a link out of it: one line, before the lock is taken
     with run.lock():
         outcome = finish(run, RunOutcome(run.path))
     _print_outcome(outcome, json_out)
@@ -128,11 +139,10 @@ def _aggregate_only(run_dir: Path, json_out: bool) -> None:
 def run(
     suite: str | None = typer.Option(None, "--suite", "-s",
                                         help="built-in suite name or path to a YAML file"),
-    out: Path = typer.Option(Path("runs"), "--out", help="where run directories go"),
+    out: Path = opt("--out", Path("runs")),
     only: str | None = typer.Option(None, "--only", help="run only case ids matching REGEX"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan, run nothing"),
-    resume: Path | None = typer.Option(None, "--resume",
-                                          help="finish RUN_DIR: run cases without a result"),
+    resume: Path | None = opt("--resume", None, "finish RUN_DIR: run cases without a result"),
     aggregate_only: bool = typer.Option(False, "--aggregate-only",
                                         help="rebuild summary/ from raw/ of --input-dir"),
     input_dir: Path | None = typer.Option(None, "--input-dir",
@@ -163,21 +173,25 @@ def run(
     if resume is not None:
         return _resume(resume, only, quiet, json_out, executor, ray_address, trust)
     assert suite is not None  # exactly one of --suite / --resume, and not --resume
+    if trust:
+        raise UserError("--trust: only applies to --resume RUN_DIR (a plan read back from a "
+                        "run directory); a fresh run already runs the suite you give it")
     parsed, _path, text = load_suite(suite)
     plan = expand(parsed)
     check_plan_inputs(plan.cases)
-    if dry_run:
-        return _dry_run(plan, only, json_out)
     selected = runner.select(plan.cases, only)
     if not selected:
         raise UserError(f"--only {only!r}: matches none of the {len(plan.cases)} case ids; "
-                        "see them with --dry-run")
+                        "see them with --dry-run (without --only)")
+    if dry_run:  # what the run would refuse before it starts, the dry run refuses too
+        _executor(parsed.executor, executor, ray_address, selected, connect=False).close()
+        return _dry_run(plan, only, json_out)
     from onnxbench.suite.rundir import create_run_dir
 
     ex = _executor(parsed.executor, executor, ray_address, selected)
     with closing(ex):
         run_dir = create_run_dir(out, plan.suite)
-        with progress_display(quiet) as progress:
+        with progress_display(quiet, selected) as progress:
             outcome = _interruptible(
                 lambda: runner.run_suite(plan, out, suite_text=text, only=only,
                                          progress=progress, run=run_dir, executor=ex),
@@ -193,9 +207,9 @@ def _resume(run_dir: Path, only: str | None, quiet: bool, json_out: bool,
     from onnxbench.cli.common import progress_display
     from onnxbench.suite import runner
 
-    ex = _executor(_suite_executor(run_dir), executor, ray_address,
-                   _pending(run_dir, only, trust))
-    with progress_display(quiet) as progress, closing(ex):
+    pending = _pending(run_dir, only, trust)  # first: the run directory checked whole
+    ex = _executor(_suite_executor(run_dir), executor, ray_address, pending)
+    with progress_display(quiet, pending) as progress, closing(ex):
         outcome = _interruptible(lambda: runner.resume(run_dir, only=only, progress=progress,
                                                        trust=trust, executor=ex), run_dir)
     _print_outcome(outcome, json_out)

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from onnxbench.core.errors import UserError
+from onnxbench.core.numbers import plain
 from onnxbench.measure.early_stopping import requests_needed
 
 ScenarioName = Literal["single-stream", "server", "offline", "concurrency", "peak"]
@@ -161,7 +162,7 @@ def duration_problem(qps: float, duration_s: float, percentile: float) -> str | 
     expected = qps * duration_s
     if expected >= need:
         return None
-    return (f"duration {duration_s:g} s at {qps:g} QPS gives about {int(expected)} requests; "
+    return (f"duration {duration_s:g} s at {plain(qps)} QPS gives about {int(expected)} requests; "
             f"the p{percentile:g} needs at least {need} (LoadGen's early stopping at 99 % "
             f"confidence with none over the bound): use a duration of at least "
             f"{math.ceil(need / qps * 10) / 10:g} s")

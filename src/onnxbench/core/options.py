@@ -23,6 +23,7 @@ The value types (:data:`Flag`, :data:`PosInt`, :data:`Count`, :data:`NonNegFloat
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, ClassVar
 
@@ -81,9 +82,10 @@ def _number(minimum: float | None, above: bool, allow_none: bool) -> Callable[[A
                 number = None
         low_ok = minimum is None or number is None or (number > minimum if above
                                                         else number >= minimum)
-        if number is None or not low_ok or number != number:  # NaN is no number here
+        if number is None or not low_ok or not math.isfinite(number):  # NaN, inf: no answer
             bound = "" if minimum is None else f" {'>' if above else '>='} {minimum:g}"
-            raise ValueError(f"must be a number{bound}")
+            finite = "finite " if number is not None and not math.isfinite(number) else ""
+            raise ValueError(f"must be a {finite}number{bound}")
         return number
 
     return check
@@ -137,6 +139,24 @@ def choice(*values: str, optional: bool = False) -> BeforeValidator:
     return BeforeValidator(_choice(values, optional))
 
 
+MIN_OPSET = 7  # the oldest opset the exporters write
+
+
+def _opset(value: Any) -> int | None:
+    """An ONNX opset this machine's ``onnx`` knows (an unknown one fails deep in the
+    exporter, after pages of its IR)."""
+    number = _integer(MIN_OPSET, True)(value)
+    if number is None:
+        return None
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    if number > newest:
+        raise ValueError(f"must be an ONNX opset from {MIN_OPSET} to {newest} (the newest "
+                         f"onnx {onnx.__version__} knows)")
+    return number
+
+
 Flag = Annotated[bool, BeforeValidator(_flag)]
 """true/false; also yes/no, on/off, 1/0 (YAML and command-line spellings)."""
 OptFlag = Annotated[bool | None, BeforeValidator(lambda v: None if v is None else _flag(v))]
@@ -145,6 +165,7 @@ Count = Annotated[int | None, integer(0)]
 NonNegFloat = Annotated[float | None, number(0)]
 Text = Annotated[str | None, BeforeValidator(_text)]
 Table = Annotated[dict[str, Any], BeforeValidator(_table)]
+Opset = Annotated[int | None, BeforeValidator(_opset)]
 
 
 # --------------------------------------------------------------------------- families
@@ -246,7 +267,7 @@ class ExportOptions(OptionModel):
 
     family: ClassVar[str] = "export"
 
-    opset: PosInt = Field(None, description="ONNX opset of the export")
+    opset: Opset = Field(None, description="ONNX opset of the export")
     fix: Text = Field(None, description="export-side fix: squeeze-dims, jit-properties "
                                         "(comma-separated to combine)")
     export_batch: PosInt = Field(None, description="example batch of the export (2)")
@@ -324,6 +345,17 @@ def option_error(exc: ValidationError, given: Mapping[str, Any], who: str) -> Op
     return OptionError(key, f"{who}: option {key}={given.get(key)!r} {message}")
 
 
+def checked(model: type[OptionModel], name: str, value: Any, label: str | None = None) -> Any:
+    """``value`` of option ``name`` as ``model`` validates it (the same constraint for the
+    command line, suites and the library); a one-line ``OptionError`` naming ``label`` (the
+    flag or argument, default the option's name) and the value otherwise."""
+    try:
+        return getattr(model.model_validate({name: value}), name)
+    except ValidationError as exc:
+        message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ").rstrip(".")
+        raise OptionError(name, f"{label or name} {value!r}: {message}") from None
+
+
 def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.75) -> str | None:
     near = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=cutoff)
     return near[0] if near else None
@@ -339,6 +371,7 @@ __all__ = [
     "HarnessOptions",
     "ModelOptions",
     "NonNegFloat",
+    "Opset",
     "OptFlag",
     "OptimizeOptions",
     "OptionError",
@@ -347,6 +380,7 @@ __all__ = [
     "PosInt",
     "Table",
     "Text",
+    "checked",
     "choice",
     "did_you_mean",
     "integer",

@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# (at least, at most) pairs a policy must keep in order, by field name
+BOUNDS = (("min_runs", "max_runs"), ("min_time_s", "max_time_s"))
+
+
+def bounds_problem(fields: dict[str, Any]) -> str | None:
+    """"min_runs 50 is more than max_runs 10; ..." for the first pair out of order."""
+    for low, high in BOUNDS:
+        a, b = fields.get(low), fields.get(high)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > b:
+            return (f"{low} {a:g} is more than {high} {b:g}; the loop could obey only one "
+                    f"of them: lower {low} or raise {high}")
+    return None
 
 
 class MeasurePolicy(BaseModel):
@@ -26,6 +41,13 @@ class MeasurePolicy(BaseModel):
     unstable_iqr_ratio: float = Field(
         0.25, gt=0, description="IQR/median above this marks the result unstable"
     )
+
+    @model_validator(mode="after")
+    def _in_order(self) -> MeasurePolicy:
+        problem = bounds_problem(self.model_dump())
+        if problem:
+            raise ValueError(problem)
+        return self
 
     def usable_processes(self, processes: int) -> int:
         """``processes``, but never more than the timed runs (each process times one at

@@ -62,6 +62,10 @@ class Executor(Protocol):
 
     name: ClassVar[str]
 
+    def check(self, cases: list[Case]) -> None:
+        """What ``open`` would refuse that needs nothing started or joined (a dry run):
+        UserError naming it."""
+
     def open(self, cases: list[Case]) -> None:
         """Connect and check that every case can be placed: UserError before anything runs
         (idempotent: the CLI opens early, ``run_cases`` again)."""

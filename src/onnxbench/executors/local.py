@@ -9,7 +9,7 @@ from typing import ClassVar
 from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.errors import UserError
-from onnxbench.core.result import Result, write_result
+from onnxbench.core.result import Result
 from onnxbench.executors.base import (
     Batch,
     Progress,
@@ -25,6 +25,9 @@ class LocalExecutor:
     """Cases in plan order, each in a fresh worker process forked from the fork server."""
 
     name: ClassVar[str] = "local"
+
+    def check(self, cases: list[Case]) -> None:
+        self.open(cases)  # nothing to start: opening is checking
 
     def open(self, cases: list[Case]) -> None:
         named = sorted({c.hardware for c in cases if c.hardware})
@@ -42,12 +45,12 @@ class LocalExecutor:
             built = batch.artifacts[case.artifact_key]
             if isinstance(built, Artifact):
                 result = measure(case, built, batch.env, timeout_s=batch.plan.timeout_for(case),
-                                 log_path=batch.run.raw / case.case_id / "worker.log",
+                                 log_path=batch.run.log_path(case),
                                  placement=placement, marks={"dispatched": time.time()})
                 result.timeline["returned"] = result.timeline["collected"]
             else:
                 result = settled(case, built, now_iso())
-            write_result(result, batch.run.raw)
+            batch.run.write_result(result)
             results.append(result)
             progress(Progress("case", "end", case.case_id, i + 1, len(cases), result.status,
                               result.reason, result.duration_s))

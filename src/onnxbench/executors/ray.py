@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.errors import UserError, first_line
-from onnxbench.core.result import Result, atomic_write_text, write_result
+from onnxbench.core.result import Result, atomic_write_text
 from onnxbench.executors import shipping
 from onnxbench.executors.base import (
     Batch,
@@ -169,6 +169,9 @@ class RayExecutor:
         self._pool: ActorPool | None = None
 
     # ---- connection and placement
+    def check(self, cases: list[Case]) -> None:
+        """Nothing more without a cluster: placing a case needs its nodes (``open``)."""
+
     def open(self, cases: list[Case]) -> None:
         if self._nodes is None:
             self._connect()
@@ -216,9 +219,9 @@ class RayExecutor:
         flights: dict[Any, _Flight] = {}
 
         def finish(case: Case, result: Result, log: str | None = None) -> None:
-            write_result(result, batch.run.raw)
+            batch.run.write_result(result)
             if isinstance(log, str):  # the worker's log, written here as local writes it there
-                atomic_write_text(batch.run.raw / case.case_id / "worker.log", log)
+                atomic_write_text(batch.run.log_path(case), log)
             results.append(result)
             progress(Progress("case", "end", case.case_id, len(results), len(cases),
                               result.status, result.reason, result.duration_s))

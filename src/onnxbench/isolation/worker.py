@@ -34,6 +34,7 @@ from typing import Any, Literal, cast
 
 from onnxbench.core import timeline
 from onnxbench.core.errors import first_line
+from onnxbench.core.files import open_nofollow
 from onnxbench.isolation import lifeline, oomkill
 
 WorkerStatus = Literal["ok", "failed", "crashed", "oom", "timeout"]
@@ -43,10 +44,25 @@ WorkerStatus = Literal["ok", "failed", "crashed", "oom", "timeout"]
 PRELOAD = ["numpy", "scipy.stats", "onnx", "onnxruntime", "torch", "psutil",
            "onnxbench.scenarios.execute", "onnxbench.build.artifacts", "onnxbench.model.inputs",
            "onnxbench.measure.timer", "onnxbench.measure.stats", "onnxbench.runtimes.ort",
-           "onnxbench.runtimes.torch_eager"]
+           "onnxbench.runtimes.torch_eager",
+           # what every case imports after that (the runtime registry's every family, the
+           # zoo, verify, accuracy, placement): ~0.1 s a worker
+           "onnxbench.runtimes.registry", "onnxbench.runtimes.testing",
+           "onnxbench.runtimes.torch_compile", "onnxbench.model.zoo", "onnxbench.model.weights",
+           "onnxbench.model.pad", "onnxbench.quality.accuracy", "onnxbench.quality.parity",
+           "onnxbench.profile", "onnxbench.profile.placement", "onnxbench.measure.shape_mix",
+           "onnxbench.model.frameworks", "onnxbench.build.export.exporters", "safetensors.torch",
+           "onnxbench.model.frameworks.torch", "onnxbench.tf.runtimes", "onnxbench.tf.plugin"]
 # a concrete start method's context (BaseContext has no Process in typeshed)
 _Context = mp.context.ForkServerContext | mp.context.SpawnContext | mp.context.ForkContext
 _CONTEXT: _Context | None = None
+_IN_WORKER = False  # set in a worker: the one kind of process where a user's model may run
+
+
+def in_worker() -> bool:
+    """Is this process a worker (``run_isolated``'s child)? A user's model code (a
+    ``file.py:factory``: import, construction, forward) runs only where this is true."""
+    return _IN_WORKER
 
 
 @dataclass
@@ -184,7 +200,7 @@ def _redirect_output(log_path: str | None) -> None:
     if not log_path:
         return
     os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = open_nofollow(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)  # never via a link
     for stream in (1, 2):
         os.dup2(fd, stream)
     os.close(fd)
@@ -207,6 +223,8 @@ def _child(conn, fn: Callable, args: tuple, mem_limit_mb: int | None,
            log_path: str | None, timeout_s: float | None = None) -> None:
     """Worker body: own process group (so a time-out kills helpers too), a lifeline to the
     parent, run, send back."""
+    global _IN_WORKER
+    _IN_WORKER = True
     timeline.reset()  # a fresh fork: nothing of the fork server's
     timeline.mark("worker_up")
     try:

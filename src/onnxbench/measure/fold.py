@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from scipy import stats as sps
@@ -43,6 +43,20 @@ ACROSS = "t-interval on log process medians ({k} processes)"
 WITHIN = "bootstrap within one process (between-process variance not sampled)"
 NOISE_METHOD = ("pooled SD of log process medians over the run's points with ≥ 2 processes "
                 "(≈ relative SD between worker processes)")
+
+
+class Spread(Protocol):
+    """What a comparison of two points reads: the centre, the processes behind it and their
+    spread. A ``Folded`` point is one; so is a published summary row read back."""
+
+    @property
+    def median(self) -> float | None: ...
+
+    @property
+    def n_processes(self) -> int: ...
+
+    @property
+    def process_rsd(self) -> float | None: ...
 
 
 @dataclass
@@ -200,12 +214,19 @@ def _pooled(out: Folded, ok: Sequence[Result]) -> None:
 
 def run_noise(folds: Iterable[Folded]) -> Noise | None:
     """The pooled between-process SD (log scale) over points with ≥ 2 processes; None if none."""
+    return pool_noise((f.process_rsd, f.n_processes) for f in folds
+                      if f.n_processes >= 2 and f.process_rsd is not None)
+
+
+def pool_noise(spreads: Iterable[tuple[float, int]]) -> Noise | None:
+    """Pool (SD of the log process medians, processes) of several points into one ``Noise``:
+    the sum of squares is SD² · (k − 1) per point; None when no point has 2 processes. The
+    same pooling from ``Folded`` points (``run_noise``) or from a summary's rows."""
     ss, df, points = 0.0, 0, 0
-    for f in folds:
-        if f.n_processes >= 2:
-            logs = np.log(np.asarray(f.process_medians))
-            ss += float(((logs - logs.mean()) ** 2).sum())
-            df += len(logs) - 1
+    for rsd, k in spreads:
+        if k >= 2:
+            ss += float(rsd) ** 2 * (k - 1)
+            df += k - 1
             points += 1
     if df == 0:
         return None

@@ -18,10 +18,12 @@ the CI (p_adjusted < alpha exactly when the CI excludes 1).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from scipy import stats as sps
+
+from onnxbench.core.numbers import sig
 
 VERDICTS = ("faster", "slower", "equivalent", "cannot tell")
 
@@ -82,13 +84,20 @@ class ABResult:
 RESOLVABLE_CAP_PCT = 1000.0  # beyond it a half-width says only "unbounded" (2 pairs, say)
 
 
-def resolvable_str(pct: float, number: Callable[[float], str] = "{:.2g}".format) -> str:
+def resolvable_str(pct: float, number: Callable[[float], str] = lambda v: sig(v, 2)) -> str:
     """"±3.8 %" (``number`` formats the value); "> ±1000 %" past the cap, where t quantiles
     of 1 degree of freedom and a Bonferroni level give widths like ±1e29 % that read as a
     bug, not as a measurement (the exact value stays in the data)."""
     if pct > RESOLVABLE_CAP_PCT:
         return f"> ±{RESOLVABLE_CAP_PCT:.0f} %"
     return f"±{number(pct)} %"
+
+
+def cis_overlap(a: tuple[float, float] | Sequence[float],
+                b: tuple[float, float] | Sequence[float]) -> bool:
+    """Do two (low, high) confidence intervals overlap? Every table, sentence and published
+    figure calls two medians whose CIs overlap a tie (within noise), never a win or a loss."""
+    return a[0] <= b[1] and b[0] <= a[1]
 
 
 def verdict_of(ci_low: float, ci_high: float, threshold: float) -> str:

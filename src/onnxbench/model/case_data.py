@@ -55,7 +55,7 @@ def check_against_graph(model: onnx.ModelProto, data: CaseData, batches: list[in
     if data.options.get("accuracy_data"):
         from onnxbench.model.input_files import check_inputs
 
-        labelled = load_user_data(data.options["accuracy_data"])
+        labelled = load_user_data(data.options["accuracy_data"], "--accuracy-data")
         if labelled.labels is None:
             raise UserError(f"--accuracy-data {labelled.source}: no 'labels' array; save it "
                             "with np.savez(path, **inputs, labels=y)")

@@ -105,11 +105,71 @@ def check_config(spec: Any, config: str | None, flag: str = "--config") -> None:
                         f"choose one of: {', '.join(spec.configs)}")
 
 
+def seq_inputs(model: Any,
+               shapes: Mapping[str, Sequence[int]] | None = None) -> list[str]:
+    """``input:axis`` of every free dim a sequence length fills (none: the graph has no
+    sequence axis, and a ``seq`` would change nothing but the case's name)."""
+    from onnxbench.model.dims import declared_dims, is_seq_dim
+    from onnxbench.model.inputs import as_model, elem_type, graph_inputs, numpy_dtype
+
+    proto = as_model(model)
+    given = dict(shapes or {})
+    found = []
+    for vi in graph_inputs(proto):
+        if vi.name in given:
+            continue
+        is_int = numpy_dtype(elem_type(vi), vi.name).kind in "iu"
+        for axis, d in enumerate(declared_dims(vi) or []):
+            if not isinstance(d, int) and d not in given and \
+                    is_seq_dim(axis, (d or "").lower(), is_int):
+                found.append(f"{vi.name}:{axis}")
+    return found
+
+
+def check_seq(model: Any, seq: int | None, what: str,
+              shapes: Mapping[str, Sequence[int]] | None = None, name: str = "the model"
+              ) -> None:
+    """A sequence length only for a model that has a sequence axis: ``model`` is an ONNX
+    proto (a free dim named like a sequence, or axis 1 of integer ids) or a zoo spec
+    (``has_seq``). Elsewhere ``seq`` would change nothing but the case's name: UserError."""
+    if seq is None:
+        return
+    import onnx
+
+    if isinstance(model, onnx.ModelProto):
+        from onnxbench.model.dims import declared_dims, fmt_dims
+        from onnxbench.model.inputs import graph_inputs
+
+        if seq_inputs(model, shapes):
+            return
+        detail = "its inputs: " + ", ".join(f"{vi.name}{fmt_dims(declared_dims(vi))}"
+                                            for vi in graph_inputs(model))
+    else:
+        if getattr(model, "has_seq", False):
+            return
+        detail = "it takes no sequence length"
+    raise UserError(f"{what} {seq}: {name} has no sequence axis ({detail}); the number would "
+                    "change only the case's name: leave it out")
+
+
+def check_model_seq(model: str, seq: int | None,
+                    shapes: Mapping[str, Sequence[int]] | None = None) -> None:
+    """``check_seq`` for a model as a suite names it (an ONNX file, a zoo name, a factory)."""
+    if seq is None:
+        return
+    from onnxbench.model.onnxfile import is_onnx_file
+
+    graph = is_onnx_file(model)
+    check_seq(onnx_graph(model) if graph else _spec(model), seq, "seq", shapes,
+              f"model {Path(model if graph else model.split(':')[0]).name}")
+
+
 def check_bench_inputs(model: Any, batches: list[int], seqs: list[int], *,
                        shapes: Mapping[str, Sequence[int]] | None = None,
                        config: str | None = None) -> None:
     """``bench``'s largest batch (and seq) fits: ``model`` is an ONNX proto or a zoo spec."""
     batch, seq = max(batches), (max(seqs) if seqs else None)
+    check_seq(model, seq, "--seq", shapes)
     nbytes, detail = input_bytes(model, batch, seq, shapes=shapes, config=config)
     check_fits(nbytes, f"--batch {batch}" + (f" --seq {seq}" if seq else ""),
                "choose a smaller --batch", detail)
@@ -133,7 +193,7 @@ def check_plan_inputs(cases: Iterable[Case]) -> None:
             biggest[key] = (case, seq)
     for case, seq in biggest.values():
         name = Path(case.model).name if is_onnx_file(case.model) else case.model
-        model = _graph(case.model) if is_onnx_file(case.model) else _spec(case.model)
+        model = onnx_graph(case.model) if is_onnx_file(case.model) else _spec(case.model)
         try:
             nbytes, detail = input_bytes(model, case.batch, seq or None, shapes=case.shapes,
                                          config=case.config, options=case.options)
@@ -144,7 +204,7 @@ def check_plan_inputs(cases: Iterable[Case]) -> None:
                    "lower the suite's batch (or seq)", detail)
 
 
-def _graph(path: str):
+def onnx_graph(path: str):
     """The graph (weights left on disk where external), loaded once per file version."""
     try:
         stat = os.stat(path)

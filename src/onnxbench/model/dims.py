@@ -105,10 +105,9 @@ def _resolve_dim(name: str, axis: int, d: int | str | None, *, is_int: bool, bat
     if d is not None and d in symbols:
         return Dim(symbols[d], "explicit")
     key = (d or "").lower()
-    wants_seq = key in SEQ_NAMES or key.startswith("seq") or key.startswith("sequence")
-    if not wants_seq and (axis == 0 or key in BATCH_NAMES or key.startswith("batch")):
+    if _is_batch(axis, key):
         return Dim(batch, "batch")
-    if wants_seq or (is_int and axis == 1):
+    if is_seq_dim(axis, key, is_int):
         if seq is None:
             raise UserError(f"input {name!r}: dim {axis} ({d or '?'}) is a sequence length; "
                             f"set it with --seq N or --shape {name}=...")
@@ -117,6 +116,18 @@ def _resolve_dim(name: str, axis: int, d: int | str | None, *, is_int: bool, bat
         return Dim(batch, "batch")
     raise UserError(f"input {name!r}: dim {axis} ({d or 'unnamed'}) is symbolic and unresolved; "
                     f"set it with --shape {name}=D0,D1,... or --shape {d or 'DIM'}=N")
+
+
+def _is_batch(axis: int, key: str) -> bool:
+    """A free dim the batch fills: axis 0, or one named like a batch (unless named seq)."""
+    named_seq = key in SEQ_NAMES or key.startswith(("seq", "sequence"))
+    return not named_seq and (axis == 0 or key in BATCH_NAMES or key.startswith("batch"))
+
+
+def is_seq_dim(axis: int, key: str, is_int: bool) -> bool:
+    """A free dim ``--seq`` fills: one named like a sequence, or axis 1 of integer ids."""
+    named_seq = key in SEQ_NAMES or key.startswith(("seq", "sequence"))
+    return named_seq or (not _is_batch(axis, key) and is_int and axis == 1)
 
 
 def bind_symbols(inputs: Sequence[onnx.ValueInfoProto],
@@ -186,4 +197,5 @@ def _shape(dims: Sequence[Dim]) -> str:
 
 
 __all__ = ["BATCH_NAMES", "NO_SEQ_FIX", "SEQ_NAMES", "Dim", "NoSeqAxis", "PinnedDim",
-           "bind_symbols", "check_pinned", "declared_dims", "fmt_dims", "resolve_dims"]
+           "bind_symbols", "check_pinned", "declared_dims", "fmt_dims", "is_seq_dim",
+           "resolve_dims"]

@@ -45,71 +45,103 @@ class UserData:
     inputs: dict[str, np.ndarray]
     outputs: dict[str, np.ndarray] = field(default_factory=dict)
     labels: np.ndarray | None = None
+    flag: str = "--inputs"  # what the user gave it as, for the messages
+
+    @property
+    def where(self) -> str:
+        """``--inputs x.npz``: how a message names this data."""
+        return f"{self.flag} {self.source}"
 
 
-def load_user_data(path: str | Path) -> UserData:
-    """Read ``path`` in whichever layout it has (module docstring); UserError otherwise."""
-    p = Path(path)
+def load_user_data(path: str | Path, flag: str = "--inputs") -> UserData:
+    """Read ``path`` in whichever layout it has (module docstring); UserError otherwise,
+    naming ``flag`` (``--inputs``, ``--accuracy-data``): a directory where a file belongs,
+    an unknown layout, an array holding NaN or Inf."""
+    data = _read(Path(path), flag)
+    data.flag = flag
+    return _finite(data)
+
+
+def _read(p: Path, flag: str) -> UserData:
     if not p.exists():
-        raise UserError(f"--inputs {p}: no such file or folder; give {FORMATS}")
+        raise UserError(f"{flag} {p}: no such file or folder; give {FORMATS}")
     if p.is_file() and p.suffix == ".npz":
-        return _npz(p)
+        return _npz(p, flag)
     if p.is_file() and p.suffix == ".npy":
-        return UserData(str(p), {p.stem: _npy(p)})
+        return UserData(str(p), {p.stem: _npy(p, flag)})
     if p.is_file() and p.suffix == ".pb":
-        name, arr = _pb(p)
+        name, arr = _pb(p, flag)
         return UserData(str(p), {name or "#0": arr})
     if p.is_dir():
         sets = sorted(d for d in p.glob("test_data_set_*") if d.is_dir())
         folder = p if any(p.glob("input_*.pb")) or not sets else sets[0]
         if any(folder.glob("input_*.pb")):
-            return _pb_folder(folder)
+            return _pb_folder(folder, flag)
         npys = sorted(p.glob("*.npy"))
         if npys:
-            data = {f.stem: _npy(f) for f in npys}
+            data = {f.stem: _npy(f, flag) for f in npys}
             labels = data.pop(LABELS, None)
             return UserData(str(p), data, labels=labels)
-    raise UserError(f"--inputs {p}: not a known layout; give {FORMATS}")
+        if p.suffix in (".npz", ".npy", ".pb"):
+            raise UserError(f"{flag} {p}: is a directory where a {p.suffix} file belongs")
+    raise UserError(f"{flag} {p}: not a known layout; give {FORMATS}")
 
 
-def _npz(p: Path) -> UserData:
+def _finite(data: UserData) -> UserData:
+    """UserError for a float input (or label) array holding NaN or Inf: a model run on it
+    computes nothing comparable (NaN is never close to NaN: a model "mismatches" itself)."""
+    arrays = {**data.inputs, **({LABELS: data.labels} if data.labels is not None else {})}
+    for name, arr in arrays.items():
+        arr = np.asarray(arr)
+        if arr.dtype.kind not in "fc":
+            continue
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise UserError(f"{data.flag} {data.source}: array {name!r} holds {int(bad.sum())} "
+                            f"NaN or Inf value(s) (the first at index {list(first)}); give "
+                            "finite inputs")
+    return data
+
+
+def _npz(p: Path, flag: str) -> UserData:
     try:
         with np.load(p, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except Exception as exc:  # noqa: BLE001 - zipfile/ValueError: not an npz, object arrays
         why = first_line(exc, limit=160)
-        raise UserError(f"--inputs {p}: cannot read as .npz ({why})") from None
+        raise UserError(f"{flag} {p}: cannot read as .npz ({why})") from None
     if not data:
-        raise UserError(f"--inputs {p}: holds no arrays")
+        raise UserError(f"{flag} {p}: holds no arrays")
     labels = data.pop(LABELS, None)
     return UserData(str(p), data, labels=labels)
 
 
-def _npy(p: Path) -> np.ndarray:
+def _npy(p: Path, flag: str) -> np.ndarray:
     try:
         return np.load(p, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the file's, one line
         why = first_line(exc, limit=160)
-        raise UserError(f"--inputs {p}: cannot read as .npy ({why})") from None
+        raise UserError(f"{flag} {p}: cannot read as .npy ({why})") from None
 
 
-def _pb(p: Path) -> tuple[str, np.ndarray]:
+def _pb(p: Path, flag: str) -> tuple[str, np.ndarray]:
     tensor = onnx.TensorProto()
     try:
         tensor.ParseFromString(p.read_bytes())
         return tensor.name, onnx.numpy_helper.to_array(tensor)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the file's, one line
-        raise UserError(f"--inputs {p}: not a serialized ONNX TensorProto "
+        raise UserError(f"{flag} {p}: not a serialized ONNX TensorProto "
                         f"({first_line(exc, limit=160)})") from None
 
 
-def _pb_folder(folder: Path) -> UserData:
+def _pb_folder(folder: Path, flag: str) -> UserData:
     data = UserData(str(folder), {})
     for f in sorted(folder.glob("*_*.pb"), key=lambda f: (f.name.split("_")[0], _index(f))):
         m = _PB.match(f.name)
         if not m:
             continue
-        name, arr = _pb(f)
+        name, arr = _pb(f, flag)
         target = data.inputs if m.group(1) == "input" else data.outputs
         target[name or f"#{m.group(2)}"] = arr
     return data
@@ -136,12 +168,12 @@ def check_inputs(model: str | Path | onnx.ModelProto, data: UserData,
     outputs = {o.name for o in proto.graph.output}
     feeds: dict[str, np.ndarray] = {}
     for key, arr in data.inputs.items():
-        name = _resolve_name(key, names, data.source)
+        name = _resolve_name(key, names, data.where)
         if name is None:
             if key in outputs:
                 data.outputs[key] = arr
                 continue
-            raise UserError(f"--inputs {data.source}: array {key!r} matches no input of the "
+            raise UserError(f"{data.where}: array {key!r} matches no input of the "
                             f"model; its inputs: {', '.join(names) or 'none'}")
         feeds[name] = np.asarray(arr)
     symbols: dict[str, tuple[int, str]] = {}
@@ -149,12 +181,12 @@ def check_inputs(model: str | Path | onnx.ModelProto, data: UserData,
         if vi.name in (values or {}):
             continue
         if vi.name not in feeds:
-            raise UserError(f"--inputs {data.source}: no array for input {vi.name!r} "
+            raise UserError(f"{data.where}: no array for input {vi.name!r} "
                             f"({fmt_dims(declared_dims(vi))}); give one, or --value {vi.name}=N")
         want = numpy_dtype(elem_type(vi), vi.name)
         if cast_floats and feeds[vi.name].dtype.kind == want.kind == "f":
             feeds[vi.name] = feeds[vi.name].astype(want)
-        _check_one(vi, feeds[vi.name], data.source, symbols)
+        _check_one(vi, feeds[vi.name], data.where, symbols)
     for name, value in (values or {}).items():
         found = next((v for v in declared if v.name == name), None)
         if found is None:
@@ -165,22 +197,22 @@ def check_inputs(model: str | Path | onnx.ModelProto, data: UserData,
     return {n: feeds[n] for n in names}
 
 
-def _resolve_name(key: str, names: list[str], source: str) -> str | None:
+def _resolve_name(key: str, names: list[str], where: str) -> str | None:
     if key in names:
         return key
     if key.startswith("#"):
         i = int(key[1:])
         if i >= len(names):
-            raise UserError(f"--inputs {source}: input_{i}.pb but the model has "
+            raise UserError(f"{where}: input_{i}.pb but the model has "
                             f"{len(names)} input(s): {', '.join(names)}")
         return names[i]
     return None
 
 
-def _check_one(vi: onnx.ValueInfoProto, arr: np.ndarray, source: str,
+def _check_one(vi: onnx.ValueInfoProto, arr: np.ndarray, data_where: str,
                symbols: dict[str, tuple[int, str]]) -> None:
     want = numpy_dtype(elem_type(vi), vi.name)
-    where = f"--inputs {source}: input {vi.name!r}"
+    where = f"{data_where}: input {vi.name!r}"
     if arr.dtype != want and not (want.kind in "OUS" and arr.dtype.kind in "OUS"):
         raise UserError(f"{where} is {arr.dtype.name} in the file, the model takes {want.name}; "
                         f"convert it (e.g. array.astype(np.{want.name}))")
@@ -256,13 +288,13 @@ def feeds_for(path: str | Path, *, onnx_model: str | Path | onnx.ModelProto | No
     if unknown or missing:
         what = (f"array {unknown[0]!r} matches no input" if unknown
                 else f"no array for input {missing[0]!r}")
-        raise UserError(f"--inputs {data.source}: {what}; the model's inputs: {', '.join(wanted)}")
+        raise UserError(f"{data.where}: {what}; the model's inputs: {', '.join(wanted)}")
     feeds = {}
     for n in wanted:
         arr = np.asarray(data.inputs[n])
         if batch is not None and arr.ndim:
             if arr.shape[0] < batch:
-                raise UserError(f"--inputs {data.source}: input {n!r} holds {arr.shape[0]} "
+                raise UserError(f"{data.where}: input {n!r} holds {arr.shape[0]} "
                                 f"row(s); batch {batch} needs at least {batch}")
             arr = arr[:batch]
         feeds[n] = arr

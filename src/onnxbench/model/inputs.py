@@ -59,6 +59,9 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
     if not model.HasField("graph") or not model.opset_import or model.ir_version <= 0:
         raise UserError(f"{p}: not a valid ONNX model (no graph, opset or IR version); "
                         "is the file truncated or of another format?")
+    from onnxbench.model.onnxfile import check_declared_dims
+
+    check_declared_dims(p, model)
     try:  # by path: external-data tensors are then checked relative to the model's folder
         onnx.checker.check_model(str(p))
     except Exception as exc:  # noqa: BLE001 - whatever the checker finds is the file's
@@ -259,10 +262,6 @@ def parse_shape(text: str) -> tuple[str, list[int]]:
         raise UserError(f"--shape {text!r}: dims must be positive; {fmt}")
     return name, values
 
-
-RANGE_HELP = ("NAME=LOW:HIGH, both ends inclusive: input_ids=0:29999, sr=16000:16000 is "
-              "exactly 16000 (repeatable)")
-VALUE_HELP = "NAME=NUMBER: fill input NAME with one value, e.g. sample_rate=16000 (repeatable)"
 
 
 def parse_range(text: str) -> tuple[str, tuple[float, float]]:

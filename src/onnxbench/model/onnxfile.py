@@ -14,6 +14,7 @@ as an unknown model name.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 # tags of the ModelProto fields that may follow ir_version (2..8 and 14, 20, 25)
 _NEXT_TAGS = frozenset({0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72, 0xA2, 0xCA})
@@ -38,4 +39,24 @@ def is_onnx_file(model: str | Path) -> bool:
     return path.is_file() and has_onnx_header(path)
 
 
-__all__ = ["has_onnx_header", "is_onnx_file"]
+
+
+def check_declared_dims(path: Path | str, model: Any) -> None:
+    """An input dim declared as 0 or negative is no size a tensor can have: ONNX Runtime
+    fails on it only once the case runs (or runs an empty tensor); ``UserError`` here.
+    ``model``: the loaded ``onnx.ModelProto``."""
+    from onnxbench.core.errors import UserError
+
+    inits = {t.name for t in model.graph.initializer}
+    for vi in model.graph.input:
+        if vi.name in inits or vi.type.WhichOneof("value") != "tensor_type" or \
+                not vi.type.tensor_type.HasField("shape"):
+            continue
+        for axis, d in enumerate(vi.type.tensor_type.shape.dim):
+            if d.HasField("dim_value") and d.dim_value <= 0:
+                raise UserError(f"{path}: input {vi.name!r} declares dim {axis} as "
+                                f"{d.dim_value}; a dim is a positive size, or a name "
+                                "(dim_param) for one given at run time: fix the graph")
+
+
+__all__ = ["check_declared_dims", "has_onnx_header", "is_onnx_file"]

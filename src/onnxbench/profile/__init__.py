@@ -53,6 +53,16 @@ def profile_runs(value: Any, where: str = "option profile") -> int:
     return runs
 
 
+def required_runs(value: Any, where: str) -> int:
+    """``profile_runs`` where a profile is the point (``onnxbench profile``): at least one
+    run; 0 or false would measure nothing and print "no profile"."""
+    runs = profile_runs(value, where)
+    if runs < 1:
+        raise UserError(f"{where}={value!r}: a profile needs at least one profiled run "
+                        f"(1..{MAX_RUNS})")
+    return runs
+
+
 def node_placement(runtime: Runtime) -> dict[str, Any] | None:
     """The runtime's node placement, if it has one (ONNX Runtime sessions)."""
     try:
@@ -82,4 +92,5 @@ def after_timing(runtime: Runtime, inputs: Mapping[str, Any], options: Mapping[s
     return node_placement(runtime), prof
 
 
-__all__ = ["DEFAULT_RUNS", "after_timing", "node_placement", "profile_runs", "run_profile"]
+__all__ = ["DEFAULT_RUNS", "after_timing", "node_placement", "profile_runs", "required_runs",
+           "run_profile"]

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from onnxbench.core.numbers import sig
 from onnxbench.profile.categories import category
 
 TOP_NODES = 10
@@ -152,10 +153,10 @@ def _presence(row: Mapping[str, Any], att: Mapping[str, Any]) -> str:
     or the ops a fusion removed) its share of that side's measured median."""
     if not row["a_nodes"]:
         return (f"; only in {att['b']}, {_n(row['b_nodes'])} node(s), "
-                f"{100 * row['b_ms'] / att['measured_b_ms']:.3g} % of its median")
+                f"{sig(100 * row['b_ms'] / att['measured_b_ms'])} % of its median")
     if not row["b_nodes"]:
         return (f"; only in {att['a']}, {_n(row['a_nodes'])} node(s), "
-                f"{100 * row['a_ms'] / att['measured_a_ms']:.3g} % of its median")
+                f"{sig(100 * row['a_ms'] / att['measured_a_ms'])} % of its median")
     if row["a_nodes"] != row["b_nodes"]:
         return f"; {_n(row['a_nodes'])} → {_n(row['b_nodes'])} nodes"
     return ""

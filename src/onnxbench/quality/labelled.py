@@ -114,7 +114,7 @@ def case_labelled_accuracy(case, bundle, predict: Predict) -> dict[str, Any]:
 
     opts = case.options
     metric = check_metric(str(opts.get("metric", "accuracy")), "option metric")
-    data = load_user_data(opts["accuracy_data"])
+    data = load_user_data(opts["accuracy_data"], "option accuracy_data")
     if data.labels is None:
         raise UserError(f"option accuracy_data {data.source}: no 'labels' array; add the "
                         "labels next to the inputs (np.savez(path, **inputs, labels=y))")

@@ -21,6 +21,17 @@ DEFAULT_RTOL = 1e-3
 DEFAULT_ATOL = 1e-5
 
 
+def tolerances(rtol: float, atol: float, labels: tuple[str, str] = ("rtol", "atol")
+               ) -> tuple[float, float]:
+    """(rtol, atol) as the harness options validate them (finite numbers >= 0: a negative
+    tolerance passes nothing, or everything once ``min_atol`` is read as an answer); a
+    one-line UserError naming ``labels`` (the flags, for the command line) otherwise."""
+    from onnxbench.core.options import HarnessOptions, checked
+
+    return (checked(HarnessOptions, "rtol", rtol, labels[0]),
+            checked(HarnessOptions, "atol", atol, labels[1]))
+
+
 def _jsonable(value: Any) -> Any:
     """Non-finite floats become strings ("inf", "nan") so the dict is strict JSON."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -117,6 +128,7 @@ def compare(expected: Sequence[np.ndarray], actual: Sequence[np.ndarray],
             names: Sequence[str] | None = None, rtol: float = DEFAULT_RTOL,
             atol: float = DEFAULT_ATOL, check_dtype: bool = True) -> ParityReport:
     """Compare ``actual`` outputs against ``expected`` ones, output by output."""
+    rtol, atol = tolerances(rtol, atol)
     names = list(names) if names is not None else [f"output_{i}" for i in range(len(expected))]
     report = ParityReport(rtol=rtol, atol=atol)
     if len(expected) != len(actual):

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from onnxbench.core.errors import UserError
+from onnxbench.core.files import in_dir
 from onnxbench.core.result import atomic_write_text
 from onnxbench.report.compare import Comparison, ab_in_run
-from onnxbench.report.crossover import Crossover, find_crossovers, winner_sentence
+from onnxbench.report.crossover import Crossover, find_crossovers
 from onnxbench.report.hardware import hardware_tables
 from onnxbench.report.load_report import LoadReport, is_load, load_report
 from onnxbench.report.optim import optimisation_table
@@ -120,16 +121,6 @@ def _crossovers(group: Group) -> list[tuple[str, str, Crossover]]:
     return out
 
 
-def _sentence(group: Group) -> str:
-    series = {}
-    for s in group.series:
-        meds = [s.points[x].median if x in s.points and word(s.points[x]) is None
-                and not parity_failed(s.points[x]) else None for x in group.xs]
-        cis = [s.points[x].ci if x in s.points else None for x in group.xs]
-        series[s.label] = (meds, cis)
-    return winner_sentence(group.axis, group.xs, series)
-
-
 def _group_report(group: Group, baseline: str | None) -> GroupReport:
     from onnxbench.report.conditions import conditions_table
 
@@ -137,9 +128,9 @@ def _group_report(group: Group, baseline: str | None) -> GroupReport:
     tables += [t for t in (conditions_table(group),) if t]
     tables += [t for t in (optimisation_table(group), speedup_table(group, baseline)) if t]
     tables += [latency_table(group, s) for s in group.series]
-    sentence = (f"{group.title}: {_sentence(group)}"
-                if len(group.series) > 1 and len(group.xs) > 1 else "")
-    return GroupReport(group, sentence, _crossovers(group), tables)
+    from onnxbench.report.answer import group_sentence
+
+    return GroupReport(group, group_sentence(group, baseline), _crossovers(group), tables)
 
 
 def build_report(run_dir: str | Path | RunData, *, baseline: str | None = None,
@@ -154,6 +145,10 @@ def build_report(run_dir: str | Path | RunData, *, baseline: str | None = None,
     tables += [env_table(run.env)] if run.env else []
     ex = exporter_table(points)
     tables += [ex] if ex else []
+    from onnxbench.report.tracing import tracing_table
+
+    traced = tracing_table(points)
+    tables += [traced] if traced else []
     from onnxbench.report.mix_tables import mix_table
 
     mixed = mix_table(points)
@@ -206,7 +201,7 @@ def save_report(report: Report, formats: tuple[str, ...] | list[str] = FORMATS) 
             from onnxbench.report.markdown import render_markdown as render
         else:
             from onnxbench.report.html import render_html as render
-        path = report.run.run_dir / f"report.{fmt}"
+        path = in_dir(report.run.run_dir, f"report.{fmt}")
         atomic_write_text(path, render(report))
         paths.append(path)
     return paths

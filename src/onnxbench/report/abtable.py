@@ -31,8 +31,7 @@ def ci_text(r: ABResult) -> str:
 
 
 def resolvable_text(r: ABResult) -> str:
-    return DASH if r.resolvable_pct is None else resolvable_str(r.resolvable_pct,
-                                                                 lambda v: sig(v, 2))
+    return DASH if r.resolvable_pct is None else resolvable_str(r.resolvable_pct)
 
 
 def _row(p: Pair, kind: str) -> list[Cell]:
@@ -40,7 +39,8 @@ def _row(p: Pair, kind: str) -> list[Cell]:
     if r is None:
         return [Cell(p.label), *[Cell(DASH) for _ in HEADERS[1:-1]], Cell(p.status, is_word=True)]
     units = f"{r.n_a} pairs" if kind == "ab" else f"{r.n_a} / {r.n_b}"
-    verdict = r.verdict_text() + (f" ({r.note})" if r.note and r.ci_low is None else "")
+    # the Resolvable column says how close "cannot tell" came: the verdict alone here
+    verdict = r.verdict + (f" ({r.note})" if r.note and r.ci_low is None else "")
     return [Cell(p.label), Cell(sig(r.center_a), r.center_a), Cell(sig(r.center_b), r.center_b),
             Cell(sig(r.ratio), r.ratio), Cell(ci_text(r)), Cell(sig(r.p_adjusted), r.p_adjusted),
             Cell(units), Cell(resolvable_text(r), r.resolvable_pct), Cell(verdict, bold=True)]
@@ -58,8 +58,20 @@ def ab_table(comp: Comparison, title: str = "A/B comparison") -> Table:
              f"(Bonferroni over the {family} pairs with a CI); p adjusted alike. {units}.",
              VERDICT_RULES.format(t=f"{comp.threshold:.0%}"),
              f"Method: {'; '.join(comp.methods()) or DASH}."]
-    notes += [f"{p.label}: {r.note}" for p, r in results if r.note]
+    notes += _pair_notes(results)
     return Table(title, list(HEADERS), [_row(p, comp.kind) for p in comp.pairs], notes)
+
+
+def _pair_notes(results: list) -> list[str]:
+    """One line per distinct note: "noise: A run, B run (10 of 12 pairs)", or the pair's
+    label where one pair has it."""
+    by_note: dict[str, list[str]] = {}
+    for p, r in results:
+        if r.note:
+            by_note.setdefault(r.note, []).append(p.label)
+    return [f"{labels[0]}: {note}" if len(labels) == 1
+            else f"{note} ({len(labels)} of {len(results)} pairs)"
+            for note, labels in by_note.items()]
 
 
 RUN_HEADERS = ["A", "B", "A (ms)", "B (ms)", "B/A", "CI", "Units", "Looks", "Time (s)",

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from onnxbench.measure.fold import Folded, Noise
+from onnxbench.measure.fold import Folded, Noise, Spread
 from onnxbench.measure.pairs import judge_pairs
 from onnxbench.measure.ratio import ABResult, Estimate, judge, unresolved
 
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-def arm_variance(f: Folded, noise: Noise | None, other: Noise | None = None
+def arm_variance(f: Spread, noise: Noise | None, other: Noise | None = None
                  ) -> tuple[float, float, str] | None:
     """(variance of one log process median, its df, where it came from), or None.
 
@@ -58,7 +58,7 @@ def arm_variance(f: Folded, noise: Noise | None, other: Noise | None = None
     return max(options, key=lambda o: o[0]) if options else None
 
 
-def runs_estimate(a: Folded, b: Folded, noise_a: Noise | None, noise_b: Noise | None
+def runs_estimate(a: Spread, b: Spread, noise_a: Noise | None, noise_b: Noise | None
                   ) -> Estimate | None:
     """log(B/A) of two runs' points with a Welch standard error; None when unbounded."""
     va = arm_variance(a, noise_a, noise_b)

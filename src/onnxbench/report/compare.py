@@ -25,10 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from onnxbench.core.case import Case
 from onnxbench.core.errors import CheckFailed, UserError
 from onnxbench.measure.fold import Noise
 from onnxbench.report.abtest import ABResult, compare_blocks, compare_folds
-from onnxbench.report.labels import differing, model_config, runtime_label, split_fields
+from onnxbench.report.labels import (
+    differing,
+    model_config,
+    row_labels,
+    runtime_label,
+    split_fields,
+)
 from onnxbench.report.rundata import Point, RunData, group_points, load_run
 from onnxbench.suite.schema import AB_FIELDS
 
@@ -119,6 +126,12 @@ class Comparison:
                 "multiple_comparisons": f"Bonferroni across the {family} pairs with a CI"}
 
 
+def _order(case: Case) -> tuple:
+    """Rows in reading order: model, config, runtime, then batch and sequence as numbers."""
+    return (case.model, case.config or "", case.exporter or "", case.runtime, case.precision,
+            case.batch, case.seq or 0, json.dumps(case.options, sort_keys=True, default=str))
+
+
 def _noise_doc(noise: Noise | None) -> dict[str, Any] | None:
     return noise.to_dict() if noise else None
 
@@ -129,7 +142,7 @@ def compare_runs(run_a: str | Path | RunData, run_b: str | Path | RunData, *,
     ra = run_a if isinstance(run_a, RunData) else load_run(run_a)
     rb = run_b if isinstance(run_b, RunData) else load_run(run_b)
     pa, pb = _matched(ra, rb)
-    common = [k for k in pa if k in pb]
+    common = sorted((k for k in pa if k in pb), key=lambda k: _order(pa[k].case))
     if not common:
         raise UserError(f"{rb.run_dir}: no case id in common with {ra.run_dir}; "
                         "compare two runs of the same suite (or of one model: a run of each "
@@ -141,7 +154,8 @@ def compare_runs(run_a: str | Path | RunData, run_b: str | Path | RunData, *,
         raise CheckFailed(f"{rb.run_dir}: no point was measured in run B ({_statuses(pb)}); "
                           "every case ok in A is broken in B")
     noise_a, noise_b = ra.noise(), rb.noise()
-    pairs = [Pair(k, pa[k], pb[k]) for k in common]
+    labels = row_labels(pa[k].case for k in common)  # what differs between rows, not the id
+    pairs = [Pair(label, pa[k], pb[k]) for label, k in zip(labels, common)]
     tested = [p for p in pairs if p.a.median is not None and p.b.median is not None]
     results = compare_folds([(p.a.fold, p.b.fold) for p in tested], noise_a, noise_b,
                             threshold=threshold, alpha=alpha)

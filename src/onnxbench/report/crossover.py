@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from onnxbench.measure.ratio import cis_overlap
+
 INTERPOLATION = "linear in log(x) on log(median B / median A)"
 
 
@@ -37,12 +39,7 @@ class Crossover:
         return asdict(self)
 
 
-def _overlap(ci_a: Sequence[float], ci_b: Sequence[float]) -> bool:
-    return ci_a[0] <= ci_b[1] and ci_b[0] <= ci_a[1]
-
-
-def _tied(ca: Sequence[float], cb: Sequence[float]) -> bool:
-    return _overlap(ca, cb)
+_overlap = _tied = cis_overlap
 
 
 def _interpolate(xs: np.ndarray, d: np.ndarray, lo: int, hi: int) -> float:

@@ -12,21 +12,10 @@ import math
 import re
 from typing import Any
 
-DASH = "–"
-SIG = 3
+from onnxbench.core.numbers import DASH, SIG, plain, sig
 
-
-def sig(v: float | None, n: int = SIG) -> str:
-    """``v`` to ``n`` significant figures: 0.07234 → 0.0723, 12345 → 12300, None → –."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return DASH
-    v = float(v)
-    if v == 0 or not math.isfinite(v):
-        return f"{v:g}"
-    if abs(v) >= 10 ** n:  # round, but print as an integer rather than 1.23e+04
-        return str(int(round(v, n - 1 - math.floor(math.log10(abs(v))))))
-    text = f"{v:#.{n}g}"  # keep the zeros that carry precision: 2 → 2.00
-    return text.rstrip(".") if "e" not in text else f"{v:.{n}g}"
+__all__ = ["DASH", "SIG", "accuracy_text", "metric_delta", "metric_name", "metric_value",
+           "near_one", "one_line", "pct", "plain", "ratio", "short_reason", "sig"]
 
 
 def ratio(v: float | None) -> str:
@@ -35,8 +24,14 @@ def ratio(v: float | None) -> str:
 
 
 def pct(v: float | None) -> str:
-    """A share in 0..1 as a percentage with three significant figures: 0.9422 → 94.2 %."""
-    return DASH if v is None else f"{sig(100 * float(v))} %"
+    """A share in 0..1 as a percentage with three significant figures: 0.9422 → 94.2 %
+    (never in scientific notation: a share below 0.001 % reads "<0.001 %")."""
+    if v is None:
+        return DASH
+    p = 100 * float(v)
+    if 0 < abs(p) < 1e-3:
+        return f"{'-' if p < 0 else ''}<0.001 %"
+    return f"{sig(p)} %"
 
 
 def short_reason(text: str | None, limit: int = 40) -> str:
@@ -61,10 +56,11 @@ def one_line(text: str | None, limit: int = 160) -> str:
 
 
 # metric → (how it is named, how its value reads, how its delta reads)
-_NAMES = {"accuracy": "accuracy", "auc": "AUC", "top1_agreement": "top-1 agreement vs fp32",
+_NAMES = {"accuracy": "accuracy", "top5": "top-5 accuracy", "auc": "AUC", "mse": "MSE",
+          "top1_agreement": "top-1 agreement vs fp32",
           "top1_agreement_vs_current": "top-1 agreement vs current",
           "cosine_similarity": "cosine vs fp32", "max_abs_diff": "max |Δ| vs fp32"}
-_PERCENT = {"accuracy", "top1_agreement", "top1_agreement_vs_current"}
+_PERCENT = {"accuracy", "top5", "top1_agreement", "top1_agreement_vs_current"}
 # metrics that already *are* a comparison with fp32: their delta repeats the value
 VERSUS_FP32 = {"top1_agreement", "cosine_similarity", "max_abs_diff"}
 

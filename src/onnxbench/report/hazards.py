@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from onnxbench.core.artifact import META
+from onnxbench.core.files import in_dir
 from onnxbench.report.fmt import DASH, sig
 from onnxbench.report.labels import model_config, runtime_label
 from onnxbench.report.rundata import Point
@@ -22,11 +24,12 @@ from onnxbench.report.tables import Cell, Table
 
 
 def _artifact_meta(run_dir: Path, p: Point) -> dict[str, Any]:
-    key = p.case.artifact_key
     try:
-        return json.loads((run_dir / "artifacts" / key / "artifact.json").read_text("utf-8"))
+        doc = json.loads(in_dir(run_dir, "artifacts", p.case.artifact_key, META)
+                         .read_text("utf-8"))
     except (OSError, json.JSONDecodeError):
         return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _cause(meta: dict[str, Any]) -> str:

@@ -132,6 +132,27 @@ def differing(case: Case, varying: Iterable[str], skip: Iterable[str] = ()) -> l
     return out
 
 
+def row_labels(cases: Iterable[Case]) -> list[str]:
+    """One label per case saying only what tells it apart from the others: "ORT CPU batch 8",
+    "moe/default PyTorch CPU batch 64" (the model where models differ; the runtime where
+    runtimes differ or nothing else would; the batch, sequence length, exporter, precision
+    and options where they differ). A lone case is named in full."""
+    cases = list(cases)
+    _, varying = split_fields(cases)
+    many_models = len({model_config(c) for c in cases}) > 1 or len(cases) == 1
+    many_runtimes = len({c.runtime for c in cases}) > 1
+    out = []
+    for case in cases:
+        bits = [b.replace("=", " ", 1) if b.startswith(("batch=", "seq=")) else b
+                for b in differing(case, varying)]
+        if len(cases) == 1:
+            bits = [f"batch {case.batch}"] + ([f"seq {case.seq}"] if case.seq else [])
+        head = [model_config(case)] if many_models else []
+        head += [runtime_label(case.runtime)] if many_runtimes or not head or not bits else []
+        out.append(" ".join(head + bits))
+    return out
+
+
 def case_label(case: Case, varying: Iterable[str], *, skip: Iterable[str] = (),
                prefix: str = "") -> str:
     """"ORT CPU (int8-dynamic; fuse=bert)": runtime plus what differs, nothing shared."""

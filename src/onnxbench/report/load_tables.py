@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from onnxbench.report.fmt import DASH, one_line, pct, short_reason, sig
+from onnxbench.report.fmt import DASH, one_line, pct, plain, short_reason, sig
 from onnxbench.report.labels import runtime_framework, runtime_label
 from onnxbench.report.rundata import Point
 from onnxbench.report.tables import Cell, Table
@@ -284,7 +284,7 @@ def scenario_text(spec) -> str:
     if spec.name == "concurrency":
         return f"concurrency {spec.concurrency}"
     if spec.name == "server":
-        return f"server {spec.qps:g} QPS"
+        return f"server {plain(spec.qps)} QPS"
     if spec.name == "peak":
         return f"peak, p{spec.percentile:g} ≤ {spec.bound_ms:g} ms"
     return spec.name

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from onnxbench.core.errors import UserError
-from onnxbench.core.result import Result, read_results
+from onnxbench.core.result import Result
 from onnxbench.measure.fold import (
     Folded,
     Noise,
@@ -25,6 +25,7 @@ from onnxbench.measure.fold import (
     has_numbers,
     run_noise,
 )
+from onnxbench.suite.rundir import existing_run_dir
 
 # statuses that mean "no number": shown as the word (with the reason), never as a figure
 NO_NUMBER = ("failed", "skipped", "crashed", "oom", "timeout")
@@ -55,35 +56,41 @@ class RunData:
         return {str(k): list(v or []) for k, v in dict(axes).items()}
 
 
+# what puts each file of a run directory right again, when it is not valid JSON
+_FIX = {"summary.json": "rebuild it with `onnxbench aggregate RUN_DIR`",
+        "plan.json": "it is written once, before the cases run: put back a good copy, or "
+                     "delete it to report without the suite's tables and A/B axes",
+        "env.json": "delete it to report without the machine's description (or put back "
+                    "a good copy)",
+        "ab.json": "delete it to report the blocks without the A/B verdict (or put back a "
+                   "good copy)"}
+
+
 def _read_json(path: Path) -> Any:
     if not path.is_file():
         return None
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path}: not valid JSON ({exc}); re-run `onnxbench aggregate`") from exc
+    except (OSError, ValueError) as exc:  # ValueError: JSON and UTF-8 errors
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        fix = _FIX.get(path.name, "put back a good copy")
+        raise UserError(f"{path}: not valid JSON ({first}); {fix}") from None
 
 
 def load_run(run_dir: str | Path) -> RunData:
     """Read a run directory (or the folder holding exactly one: ``bench --out DIR``);
-    UserError (one line) when it is not one."""
-    from onnxbench.suite.rundir import locate_run
-
-    run = locate_run(run_dir)
-    raw = run / "raw"
-    if not run.is_dir():
-        raise UserError(f"{run}: no such run directory; pass a directory made by `onnxbench run`")
-    if not raw.is_dir():
-        raise UserError(f"{run}: not a run directory (no raw/ folder with result.json files)")
-    results = read_results(raw)  # UserError naming an unreadable result.json
+    UserError (one line) when it is not one, or when a link in it leads out of it."""
+    run = existing_run_dir(run_dir)
+    results = run.read_results()  # UserError naming an unreadable result.json
     if not results:
-        raise UserError(f"{raw}: holds no result.json files; the run has not finished any case")
-    env = _read_json(run / "configs" / "env.json") or _read_json(run / "env.json") or {}
-    plan = _read_json(run / "configs" / "plan.json") or {}
-    summary = _read_json(run / "summary" / "summary.json")
-    ab_run = _read_json(run / "ab.json")
-    tune = _read_json(run / "tune.json")
-    return RunData(run, results, env if isinstance(env, dict) else {},
+        raise UserError(f"{run.raw}: holds no result.json files; the run has not finished "
+                        "any case")
+    env = _read_json(run.file("configs", "env.json")) or _read_json(run.file("env.json")) or {}
+    plan = _read_json(run.file("configs", "plan.json")) or {}
+    summary = _read_json(run.file("summary", "summary.json"))
+    ab_run = _read_json(run.file("ab.json"))
+    tune = _read_json(run.file("tune.json"))
+    return RunData(run.path, results, env if isinstance(env, dict) else {},
                    plan if isinstance(plan, dict) else {}, summary,
                    ab_run if isinstance(ab_run, dict) else None,
                    tune if isinstance(tune, dict) else None)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from onnxbench.measure.ratio import cis_overlap
 from onnxbench.report.fmt import DASH, sig
 from onnxbench.report.labels import case_label, differing, model_config, split_fields
 from onnxbench.report.rundata import Point
@@ -130,7 +131,7 @@ def decide(points: dict[str, Point]) -> tuple[list[str], bool]:
     best = ranked[0][2]
     tied = [ranked[0][1]]
     for _, header, p in ranked[1:]:
-        if best.ci and p.ci and p.ci[0] <= best.ci[1] and best.ci[0] <= p.ci[1]:
+        if best.ci and p.ci and cis_overlap(p.ci, best.ci):
             tied.append(header)
     return tied, len(tied) > 1
 

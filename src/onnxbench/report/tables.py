@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from onnxbench.measure.ratio import cis_overlap
 from onnxbench.report.fmt import DASH, accuracy_text, one_line, ratio, short_reason, sig
 from onnxbench.report.labels import (
     case_label,
@@ -127,8 +128,7 @@ def _band(p: Point) -> tuple[float, float]:
 
 def overlap(a: Point, b: Point) -> bool:
     """Do the two points' median CIs overlap (a tie within noise)?"""
-    (la, ha), (lb, hb) = _band(a), _band(b)
-    return la <= hb and lb <= ha
+    return cis_overlap(_band(a), _band(b))
 
 
 def speedup_cell(point: Point, base: Point, suffix: str = "") -> Cell:

@@ -23,13 +23,10 @@ from pydantic import Field, model_validator
 from onnxbench.core.errors import Skip, UserError, first_line
 from onnxbench.core.options import Count, Flag, OptFlag, PosInt, Table, Text, choice, integer
 from onnxbench.runtimes.base import Device, Inputs, Runtime, RuntimeOptions
+from onnxbench.runtimes.ort_providers import CPU, CUDA, TRT, provider_list
 
 if TYPE_CHECKING:
     from onnxbench.model.bundle import Bundle
-
-CPU = "CPUExecutionProvider"
-CUDA = "CUDAExecutionProvider"
-TRT = "TensorrtExecutionProvider"
 
 LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
           "extended": "ORT_ENABLE_EXTENDED", "layout": "ORT_ENABLE_LAYOUT", "all": "ORT_ENABLE_ALL"}
@@ -62,6 +59,10 @@ class OrtOptions(RuntimeOptions):
         0, description="CUDA/TensorRT device")
     trt_fp16: OptFlag = Field(None, description="TensorRT: fp16 kernels")
     trt_int8: OptFlag = Field(None, description="TensorRT: int8 kernels")
+    trt_int8_calibration: Annotated[str, choice("own-rows", "none")] = Field(
+        "own-rows", description="TensorRT int8: a calibration table from the model's own "
+                                "rows (own-rows), or none (a QDQ graph, or your own table in "
+                                "provider_options)")
     trt_engine_cache_dir: Text = Field(None, description="TensorRT: engine cache folder")
     trt_workspace_mb: PosInt = Field(None, description="TensorRT: workspace size (MB)")
     gpu_mem_limit_mb: PosInt = Field(None, description="CUDA: cap the CUDA arena at this many "
@@ -77,47 +78,6 @@ class OrtOptions(RuntimeOptions):
     @property
     def intra(self) -> int | None:
         return self.intra_op_threads if self.intra_op_threads is not None else self.threads
-
-
-def _cuda_provider_options(opts: OrtOptions) -> dict[str, str]:
-    po = {"device_id": str(opts.device_id)}
-    if opts.use_tf32 is not None:
-        po["use_tf32"] = "1" if opts.use_tf32 else "0"
-    if opts.cudnn_conv_algo_search:
-        po["cudnn_conv_algo_search"] = opts.cudnn_conv_algo_search
-    if opts.gpu_mem_limit_mb is not None:
-        po["gpu_mem_limit"] = str(opts.gpu_mem_limit_mb * 2**20)
-    return po
-
-
-def _trt_provider_options(opts: OrtOptions) -> dict[str, str]:
-    po = {"device_id": str(opts.device_id)}
-    for flag, name in ((opts.trt_fp16, "trt_fp16_enable"), (opts.trt_int8, "trt_int8_enable")):
-        if flag is not None:
-            po[name] = "1" if flag else "0"
-    if opts.trt_engine_cache_dir:
-        po.update(trt_engine_cache_enable="1", trt_engine_cache_path=opts.trt_engine_cache_dir)
-    if opts.trt_workspace_mb is not None:
-        po["trt_max_workspace_size"] = str(opts.trt_workspace_mb * 1024 * 1024)
-    if opts.cuda_graph:
-        po["trt_cuda_graph_enable"] = "1"
-    return po
-
-
-def provider_list(provider: str, opts: OrtOptions) -> list[Any]:
-    """The providers argument for InferenceSession, requested provider first."""
-    extra = {k: str(v) for k, v in opts.provider_options.items()}
-    if provider == CUDA:
-        po = _cuda_provider_options(opts)
-        if opts.cuda_graph:
-            po["enable_cuda_graph"] = "1"
-        return [(CUDA, {**po, **extra}), CPU]
-    if provider == TRT:
-        return [(TRT, {**_trt_provider_options(opts), **extra}),
-                (CUDA, _cuda_provider_options(opts)), CPU]
-    if provider == CPU:
-        return [(CPU, extra)]
-    return [(provider, extra), CPU]
 
 
 def session_options(ort: Any, opts: OrtOptions) -> Any:
@@ -187,6 +147,7 @@ class OrtRuntime(Runtime):
             raise Skip(f"ONNX Runtime here has no {self.provider} "
                        f"(available: {', '.join(available)})")
         providers = provider_list(self.provider, self.opts)
+        calibration = self._calibrate(bundle, providers)
         self._providers = providers
         start = time.perf_counter_ns()
         self.sess = self._create(ort, str(bundle.onnx_path), providers)
@@ -197,6 +158,16 @@ class OrtRuntime(Runtime):
             self._plain_run_options = ort.RunOptions()
             self._plain_run_options.add_run_config_entry("gpu_graph_id", "-1")
         self._info = self._describe(providers, create_ms)
+        if calibration:
+            self._info["trt_int8_calibration"] = calibration
+
+    def _calibrate(self, bundle: Bundle, providers: list[Any]) -> dict[str, Any] | None:
+        """TensorRT INT8: the calibration table from the model's own rows (``trt_int8``)."""
+        from onnxbench.runtimes import trt_int8
+
+        if self.provider != TRT or not trt_int8.needs_table(self.opts):
+            return None
+        return trt_int8.calibrate(bundle, self.opts, providers[0][1])
 
     def _create(self, ort: Any, path: str, providers: list[Any]) -> Any:
         try:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from onnxbench.core.load_record import Peak, Probe
+from onnxbench.core.numbers import sig
 
 MAX_HALVINGS = 4  # a probe at rate q lasts >= 459 / q s (p99): do not crawl down forever
 MAX_PROBES = 40
@@ -80,7 +81,7 @@ def find_peak(probe: Prober, start_qps: float, *, bound_ms: float, percentile: f
     else:
         peak.lower_bound = held = lower_bound(tried)
         if held is not None:
-            peak.reason = (f"{peak.reason}; the highest rate that held: {held.target_qps:.4g} "
+            peak.reason = (f"{peak.reason}; the highest rate that held: {sig(held.target_qps, 4)} "
                            f"QPS for {held.window_s or held.duration_s or 0:.3g} s "
                            f"({held.phase} run, p{percentile:g} {_ms(held.value_ms)}, queue "
                            f"{held.queue or 'not tested'})")
@@ -108,7 +109,7 @@ def _search(run: Run, start_qps: float, tried: list[ProbeOutcome], bound_ms: flo
     if lo is None:
         assert hi is not None  # the first probe failed, so it is the upper end
         return _peak(None, hi, None, bound_ms, percentile, precision_pct, False,
-                     f"no rate met the bound: {hi.probe.target_qps:g} QPS still failed "
+                     f"no rate met the bound: {sig(hi.probe.target_qps, 4)} QPS still failed "
                      f"({_why(hi.probe, percentile)})"), None
     narrow = precision_pct / 100.0
 
@@ -163,11 +164,11 @@ def _confirm(run: Run, found: Peak, best: ProbeOutcome, confirm_s: float,
         failed.append(out)
         rho = out.probe.rho
         qps = min(qps * factor, CONFIRM_RHO * qps / rho) if rho and rho > 0 else qps * factor
-    rates = ", ".join(f"{f.probe.target_qps:.4g}" for f in failed)
+    rates = ", ".join(sig(f.probe.target_qps, 4) for f in failed)
     q = f"p{found.percentile:g}"
     last = failed[-1].probe
     reason = (f"no rate held for {confirm_s:g} s: the {duration_s:g} s search found "
-              f"{search:.4g} QPS ({q} {_ms(best.probe.value_ms)}), but {confirm_s:g} s at "
+              f"{sig(search, 4)} QPS ({q} {_ms(best.probe.value_ms)}), but {confirm_s:g} s at "
               f"{rates} QPS failed (last: {_why(last, found.percentile)})")
     return found.model_copy(update={
         "qps": None, "achieved_qps": None, "value_ms": None, "confidence": None,

@@ -36,6 +36,7 @@ import math
 import numpy as np
 
 from onnxbench.core.load_record import Stationarity
+from onnxbench.core.numbers import sig
 
 NEAR_RHO = 0.9
 BINS = 10
@@ -167,9 +168,9 @@ def verdict(s: Stationarity, n: int) -> tuple[str, str | None]:
     if low_rho is not None and low_rho >= 1.0 and s.rho is not None:
         return "growing", (
             f"offered load exceeds the workers' capacity: ρ {s.rho:.3g} (lower bound "
-            f"{low_rho:.3g}) = {s.rate_qps:.4g} QPS × {s.busy_ms:.3g} ms busy per request / "
+            f"{low_rho:.3g}) = {sig(s.rate_qps, 4)} QPS × {s.busy_ms:.3g} ms busy per request / "
             f"{s.workers} worker{'s' if s.workers != 1 else ''}, capacity ≈ "
-            f"{s.capacity_qps:.4g} QPS")
+            f"{sig(s.capacity_qps, 4)} QPS")
     if s.bins < MIN_BINS:
         return "unknown", (f"{n} requests: too few to test the queue's trend (needs "
                            f"{MIN_BINS * MIN_PER_BIN})")

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from onnxbench.core.case import point_id
-from onnxbench.core.errors import UserError
-from onnxbench.core.result import Result, atomic_write_text, read_results
+from onnxbench.core.result import Result, atomic_write_text
 from onnxbench.measure.fold import Folded, by_point, fold_results, has_numbers, run_noise
+from onnxbench.suite.rundir import RunDir, existing_run_dir
 
 COLUMNS = ["point_id", "model", "config", "exporter", "runtime", "batch", "seq", "precision",
            "options", "status", "reason", "n_processes", "n", "mean_ms", "p50_ms", "ci_low_ms",
@@ -130,10 +130,12 @@ def _rounded(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: _num(v) if isinstance(v, float) else v for k, v in doc.items()}
 
 
-def _plan_meta(run_dir: Path) -> dict[str, Any]:
+def _plan_meta(run: RunDir) -> dict[str, Any]:
     try:
-        doc = json.loads((run_dir / "configs" / "plan.json").read_text(encoding="utf-8"))
+        doc = json.loads(run.file("configs", "plan.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
+        return {}
+    if not isinstance(doc, dict):
         return {}
     return {"suite": doc.get("suite"), "ab_axes": doc.get("ab_axes") or {},
             "n_planned": doc.get("n_cases")}
@@ -142,13 +144,8 @@ def _plan_meta(run_dir: Path) -> dict[str, Any]:
 def aggregate(run_dir: Path | str) -> Summary:
     """Rebuild ``summary/`` from ``raw/`` (and the plan's name/axes); returns the rows.
     ``run_dir`` may be the folder holding exactly one run (``--out DIR``)."""
-    from onnxbench.suite.rundir import locate_run
-
-    run = locate_run(run_dir)
-    if not (run / "raw").is_dir():
-        raise UserError(f"{run}: not a run directory (no raw/ folder); pass a directory "
-                        "made by `onnxbench run`")
-    results = read_results(run / "raw")  # UserError naming an unreadable result.json
+    run = existing_run_dir(run_dir)  # links out of it refused, in one line
+    results = run.read_results()  # UserError naming an unreadable result.json
     groups = by_point(results)
     folds = {pid: fold_results(rs) for pid, rs in groups.items()}
     rows = [fold(pid, rs, folds[pid]) for pid, rs in groups.items()]
@@ -160,10 +157,10 @@ def aggregate(run_dir: Path | str) -> Summary:
            "ab_axes": meta.get("ab_axes", {}),
            "noise": _rounded(noise.to_dict()) if noise else None,
            "columns": COLUMNS, "rows": rows}
-    out = run / "summary"
-    atomic_write_text(out / "summary.csv", _csv_text(rows))
-    atomic_write_text(out / "summary.json", json.dumps(doc, indent=1, default=str) + "\n")
-    return Summary(rows, out / "summary.csv", out / "summary.json", doc)
+    csv_path, json_path = run.file("summary", "summary.csv"), run.file("summary", "summary.json")
+    atomic_write_text(csv_path, _csv_text(rows))
+    atomic_write_text(json_path, json.dumps(doc, indent=1, default=str) + "\n")
+    return Summary(rows, csv_path, json_path, doc)
 
 
 NOT_MEASURED = ("skipped",)  # statuses that are no failure: the case could not run here

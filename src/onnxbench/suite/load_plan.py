@@ -12,6 +12,7 @@ every other case. Every value a user can get wrong is checked here, before anyth
 from __future__ import annotations
 
 import itertools
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,8 @@ PEAK_PROBES = 20    # a peak search's probes, for its time-out
 FLAGS = {"qps": "--qps", "concurrency": "--concurrency", "duration_s": "--duration",
          "bound_ms": "--p99/--bound", "percentile": "--percentile", "workers": "--workers",
          "max_batch": "--max-batch", "max_delay_ms": "--max-delay", "layout": "--layout",
-         "arrival": "--arrival", "generator": "--generator", "precision_pct": "--precision",
-         "confirm_s": "--confirm"}
+         "arrival": "--arrival", "generator": "--generator", "precision_pct": "--resolution",
+         "confirm_s": "--confirm", "name": "--scenario"}
 
 
 def scenario_name(qps: Sequence[float] | None, concurrency: Sequence[int] | None,
@@ -50,6 +51,13 @@ def scenario_name(qps: Sequence[float] | None, concurrency: Sequence[int] | None
         raise UserError("choose a load: --qps 100,200 (server), --concurrency 1,2,4 "
                         "(closed loop), --find-peak --p99 10ms, or --scenario offline "
                         "(single-stream is `onnxbench bench`)")
+    known = typing.get_args(LoadSpec.model_fields["name"].annotation)
+    if name not in known:
+        from onnxbench.core.options import did_you_mean
+
+        near = did_you_mean(name, known)
+        hint = f"did you mean {near!r}? " if near else ""
+        raise UserError(f"--scenario {name!r}: unknown; {hint}choose one of: {', '.join(known)}")
     return name
 
 
@@ -70,7 +78,7 @@ def load_specs(name: str, *, qps: Sequence[float] | None = None,
         try:
             out.append(LoadSpec(name=name, **values))
         except ValidationError as exc:
-            raise UserError(_flag_error(exc, values)) from None
+            raise UserError(_flag_error(exc, {"name": name, **values})) from None
     return out
 
 

@@ -36,7 +36,7 @@ def check_model(model: str, config: str | None = None, exporter: str | None = No
     fit in memory); a zoo/factory/plugin model is resolved, its config and exporter
     checked, its inputs sized."""
     from onnxbench.model.case_data import CaseData
-    from onnxbench.model.checks import check_bench_inputs, check_config
+    from onnxbench.model.checks import check_bench_inputs, check_config, check_seq
     from onnxbench.model.onnxfile import is_onnx_file
     from onnxbench.suite.schema import absolute_model
 
@@ -45,25 +45,13 @@ def check_model(model: str, config: str | None = None, exporter: str | None = No
     lengths = ([seq] if isinstance(seq, int) else list(seq or [])) + \
         [n for n, _ in data.seq_mix or []]  # every length is checked; the longest sizes
     if is_onnx_file(model):
-        from onnxbench.model.case_data import batch_from_inputs, check_against_graph
-        from onnxbench.model.dims import PinnedDim
+        from onnxbench.model.case_data import batch_from_inputs
         from onnxbench.model.inputs import load_onnx
 
         graph = load_onnx(model)
         batches = (positive(batch, "batch") if batch is not None
                    else [batch_from_inputs(graph, data) or 1])
-        try:
-            if not data.inputs:  # the user's own arrays are already in memory
-                check_bench_inputs(graph, batches, lengths, shapes=data.shapes)
-            check_against_graph(graph, data, batches, lengths)
-        except PinnedDim as exc:
-            raise PinnedDim(f"{Path(model).name}: {exc}") from None
-        if data.ranges and not data.inputs:
-            from onnxbench.model.range_probe import check_ranges
-
-            check_ranges(model, data.ranges, batch=min(batches),
-                         seq=lengths[0] if lengths else None,
-                         shapes=data.shapes, values=data.values)
+        _check_graph(model, graph, data, batches, lengths)
         return model, None, None, batches
     from onnxbench.model.frameworks import framework_of
     from onnxbench.model.zoo import resolve
@@ -75,18 +63,41 @@ def check_model(model: str, config: str | None = None, exporter: str | None = No
         raise UserError(f"{' and '.join(given)}: {model} makes its own inputs (shapes from its "
                         "config, ids inside its tables); they apply to an ONNX file's "
                         "synthesised inputs, so leave them out (or bench its exported .onnx)")
-    if lengths and not spec.has_seq:
-        from onnxbench.model.dims import NO_SEQ_FIX
-
-        raise UserError(f"{model}: no sequence axis (its inputs: "
-                        f"{', '.join(spec.input_names(config))}), so seq {lengths[0]} cannot "
-                        f"apply; {NO_SEQ_FIX}")
+    if data.seq_mix:
+        check_seq(spec, max(lengths), "--seq-mix length", None, f"model {model}")
     batches = positive(batch if batch is not None else [1], "batch")
     check_bench_inputs(spec, batches, lengths, config=config)
     fw = framework_of(spec)
     exporter = exporter or fw.exporters[0]
     fw.check_exporter(exporter, model)
     return model, config, exporter, batches
+
+
+def _check_graph(model: str, graph, data: CaseData, batches: list[int],
+                 lengths: list[int]) -> None:
+    """A bare graph against what it will run on: a sequence length only where it has a
+    sequence axis (``check_seq``), every batch and length against the dims it pins
+    (``PinnedDim``, named with the file), inputs that fit, and each ``--range`` end on ORT."""
+    from onnxbench.model.case_data import check_against_graph
+    from onnxbench.model.checks import check_bench_inputs, check_seq
+    from onnxbench.model.dims import PinnedDim
+
+    name = Path(model).name
+    if data.seq_mix:
+        check_seq(graph, max(lengths), "--seq-mix length", data.shapes, name)
+    try:
+        if not data.inputs:  # the user's own arrays are already in memory
+            check_bench_inputs(graph, batches, lengths, shapes=data.shapes)
+        else:
+            check_seq(graph, max(lengths) if lengths else None, "--seq", data.shapes, name)
+        check_against_graph(graph, data, batches, lengths)
+    except PinnedDim as exc:
+        raise PinnedDim(f"{name}: {exc}") from None
+    if data.ranges and not data.inputs:
+        from onnxbench.model.range_probe import check_ranges
+
+        check_ranges(model, data.ranges, batch=min(batches), seq=lengths[0] if lengths else None,
+                     shapes=data.shapes, values=data.values)
 
 
 __all__ = ["check_model", "positive"]

@@ -44,6 +44,8 @@ def find_suite(name_or_path: str) -> Path:
     """A built-in suite by name, or a user's YAML file by path."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
+        if path.is_dir():
+            raise UserError(f"{name_or_path}: is a directory; give the suite's .yaml file")
         if not path.is_file():
             raise UserError(f"{name_or_path}: no such suite file; give a YAML path or one of "
                             f"the built-in suites: {', '.join(builtin_names())}")
@@ -64,7 +66,7 @@ def load_suite(name_or_path: str) -> tuple[Suite, Path, str]:
 
 def executor_spec(text: str, source: str = "<suite>") -> ExecutorSpec:
     """Only the ``executor:`` of a suite's text (resume reads it from ``configs/``)."""
-    data = yaml.safe_load(text)
+    data = compose_suite_yaml(text, source)[1]
     value = data.get("executor") if isinstance(data, dict) else None
     try:
         return ExecutorSpec.model_validate(_executor_name(value) if value is not None else {})

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from onnxbench.core.case import Case, tag_colliding_models
+from onnxbench.core.errors import UserError
 from onnxbench.core.load_spec import LoadSpec, ScenarioBlock
-from onnxbench.core.policy import MeasurePolicy
+from onnxbench.core.policy import BOUNDS, MeasurePolicy, bounds_problem
 from onnxbench.model.onnxfile import is_onnx_file
 from onnxbench.suite.schema import (
     DEFAULT_RUNTIMES,
@@ -94,8 +95,15 @@ def measure_policy(*specs: MeasureSpec | None) -> MeasurePolicy:
         merged.setdefault("min_runs", runs)
         merged.setdefault("max_runs", runs)
         merged.setdefault("min_time_s", 0.0)
-    if merged.get("min_runs", 0) > merged.get("max_runs", 10**9):
-        merged["max_runs"] = merged["min_runs"]
+    defaults = MeasurePolicy().model_dump()
+    for low, high in BOUNDS:  # one bound given: the other's default gives way to it
+        if low in merged and high not in merged:
+            merged[high] = max(merged[low], defaults[high])
+        elif high in merged and low not in merged:
+            merged[low] = min(merged[high], defaults[low])
+    problem = bounds_problem(merged)  # both given, out of order: the user's to settle
+    if problem:
+        raise UserError(f"measure: {problem}")
     return MeasurePolicy(**merged)
 
 
@@ -213,3 +221,27 @@ def expand(suite: Suite) -> Plan:
 
     tables = [plan_record(t) for t in suite.tables]
     return Plan(suite.suite, cases, timeouts, ab_axes, suite.description, tables)
+
+
+def check_plan(plan: Plan, source: str) -> None:
+    """A plan read back (``configs/plan.json`` on ``--resume``: anyone may have edited it)
+    checked as a suite's cases are: each runtime known, its options and precision valid,
+    each time-out a positive number of seconds. UserError naming ``source`` and the case."""
+    import math
+
+    from onnxbench.runtimes.case_options import check_options
+    from onnxbench.runtimes.registry import validate_runtime_name
+    from onnxbench.suite.schema import check_precision
+
+    for case in plan.cases:
+        where = f"{source}: case {case.case_id}"
+        try:
+            validate_runtime_name(case.runtime)
+            check_options(case.runtime, case.options)
+            check_precision(case.runtime, case.precision)
+        except UserError as exc:
+            raise UserError(f"{where}: {exc}") from None
+        timeout = plan.timeout_for(case)
+        if not math.isfinite(timeout) or timeout <= 0:
+            raise UserError(f"{where}: timeout_s {timeout:g}: must be a positive number of "
+                            "seconds; fix the plan (or start the suite again)")

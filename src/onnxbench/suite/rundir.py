@@ -32,7 +32,8 @@ from typing import Any
 
 from onnxbench.core.case import Case
 from onnxbench.core.errors import UserError, os_error_message
-from onnxbench.core.result import atomic_write_text
+from onnxbench.core.files import in_dir, open_nofollow, scan
+from onnxbench.core.result import Result, atomic_write_text, read_result
 
 PLAN = "plan.json"
 PLAN_ROOM = 1 << 20  # free bytes wanted beyond the plan's own size before writing it
@@ -40,26 +41,56 @@ PLAN_ROOM = 1 << 20  # free bytes wanted beyond the plan's own size before writi
 
 @dataclass(frozen=True)
 class RunDir:
+    """A run directory; every path in it is made by ``file`` (checked: no link out of it,
+    ``onnxbench.core.files.in_dir``)."""
+
     path: Path
+
+    def file(self, *parts: str | os.PathLike[str]) -> Path:
+        """``path/parts``, refused in one line when a component leads out of the directory."""
+        return in_dir(self.path, *parts)
 
     @property
     def raw(self) -> Path:
-        return self.path / "raw"
+        return self.file("raw")
 
     @property
     def configs(self) -> Path:
-        return self.path / "configs"
+        return self.file("configs")
 
     @property
     def summary(self) -> Path:
-        return self.path / "summary"
+        return self.file("summary")
 
     @property
     def artifacts(self) -> Path:
-        return self.path / "artifacts"
+        return self.file("artifacts")
 
-    def result_path(self, case: Case) -> Path:
-        return self.raw / case.case_id / "result.json"
+    def result_path(self, case: Case | str) -> Path:
+        return self.file("raw", _case_id(case), "result.json")
+
+    def log_path(self, case: Case | str) -> Path:
+        return self.file("raw", _case_id(case), "worker.log")
+
+    def result_files(self) -> list[Path]:
+        """Every ``raw/*/result.json``, by case id, each checked."""
+        raw = self.raw
+        return [self.file("raw", p.parent.name, p.name) for p in sorted(raw.glob("*/result.json"))]
+
+    def read_results(self) -> list[Result]:
+        """Every result of the run (UserError naming an unreadable or outside one)."""
+        return [read_result(p) for p in self.result_files()]
+
+    def write_result(self, result: Result) -> Path:
+        """``raw/<case_id>/result.json``, written atomically at its checked path."""
+        path = self.result_path(result.case_id)
+        atomic_write_text(path, result.model_dump_json(indent=1))
+        return path
+
+    def check(self) -> RunDir:
+        """The whole tree holds no link out of it and no FIFO or device (``core.files.scan``)."""
+        scan(self.path)
+        return self
 
     def done(self, case: Case) -> bool:
         """The case has a final result (one lost with its Ray worker or node is not final)."""
@@ -72,8 +103,9 @@ class RunDir:
 
         The ``.lock`` file exists only while a process holds it: it is removed (still
         locked) on release, and a process that locked a file removed meanwhile tries again
-        on the new one, so two processes never both hold the directory."""
-        path = self.path / ".lock"
+        on the new one, so two processes never both hold the directory. A link at ``.lock``
+        is refused (opened without following it)."""
+        path = self.file(".lock")
         fd = _acquire(path, self.path)
         try:
             os.ftruncate(fd, 0)
@@ -90,7 +122,7 @@ class RunDir:
 def _acquire(path: Path, run_dir: Path) -> int:
     """An fd holding the flock of ``path``, the file that is at ``path`` now."""
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_nofollow(path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -109,6 +141,24 @@ def _acquire(path: Path, run_dir: Path) -> int:
         if same:
             return fd
         os.close(fd)  # its holder removed it as we opened it: lock the one there now
+
+
+def _case_id(case: Case | str) -> str:
+    return case if isinstance(case, str) else case.case_id
+
+
+def existing_run_dir(path: Path | str) -> RunDir:
+    """A run directory to read (aggregate, report, compare): one with ``raw/``, checked as
+    a whole (``RunDir.check``), or the folder given to ``--out`` while it holds one run
+    (``locate_run``); UserError (one line) otherwise."""
+    run = RunDir(locate_run(path))
+    if not run.path.is_dir():
+        raise UserError(f"{path}: no such run directory; pass a directory made by "
+                        "`onnxbench run`")
+    if not run.raw.is_dir():
+        raise UserError(f"{path}: not a run directory (no raw/ folder with result.json "
+                        "files); pass a directory made by `onnxbench run`")
+    return run.check()
 
 
 def _marked_rerun(path: Path) -> bool:
@@ -166,12 +216,16 @@ def locate_run(path: Path | str) -> Path:
 
 
 def open_run_dir(path: Path | str) -> RunDir:
-    """An existing run directory (for --resume); UserError when it is not one."""
+    """An existing run directory (for --resume), or the folder holding exactly one
+    (``locate_run``); UserError when it is not one."""
     run = RunDir(locate_run(path))
-    if not (run.configs / PLAN).is_file():
+    if not run.path.is_dir():
+        raise UserError(f"{path}: no such run directory; pass a directory made by "
+                        "`onnxbench run`")
+    if not run.file("configs", PLAN).is_file():
         raise UserError(f"{path}: not a run directory (no configs/{PLAN}); "
                         "pass a directory made by `onnxbench run`")
-    return run
+    return run.check()
 
 
 def write_configs(run: RunDir, plan_json: str, env: dict[str, Any],
@@ -181,17 +235,17 @@ def write_configs(run: RunDir, plan_json: str, env: dict[str, Any],
     empty directory is removed and the error is one line."""
     try:
         _check_room(run.configs, len(plan_json.encode()) + PLAN_ROOM)
-        atomic_write_text(run.configs / PLAN, plan_json)
+        atomic_write_text(run.file("configs", PLAN), plan_json)
     except OSError as exc:
         removed = _discard_skeleton(run)
         raise UserError(os_error_message(exc, "writing the plan; nothing ran" +
                                          (f", {run.path} removed" if removed else ""))) \
             from None
     if suite_text is not None:
-        atomic_write_text(run.configs / "suite.yaml", suite_text)
+        atomic_write_text(run.file("configs", "suite.yaml"), suite_text)
     env_text = json.dumps(env, indent=1, sort_keys=True, default=str)
-    atomic_write_text(run.configs / "env.json", env_text)
-    atomic_write_text(run.path / "env.json", env_text)
+    atomic_write_text(run.file("configs", "env.json"), env_text)
+    atomic_write_text(run.file("env.json"), env_text)
 
 
 def _check_room(folder: Path, needed: int) -> None:
@@ -216,26 +270,40 @@ def _discard_skeleton(run: RunDir) -> bool:
 
 
 def read_plan_text(run: RunDir) -> str:
-    return (run.configs / PLAN).read_text(encoding="utf-8")
+    return run.file("configs", PLAN).read_text(encoding="utf-8")
 
 
 def read_plan(run: RunDir):
-    """The plan of a run directory; UserError (one line) for a plan.json that is not one."""
-    from onnxbench.suite.plan import Plan
+    """The plan of a run directory, checked as a suite's is (``plan.check_plan``: it may
+    have been edited); UserError (one line) for a plan.json that is not one."""
+    from onnxbench.suite.plan import Plan, check_plan
 
-    path = run.configs / PLAN
+    path = run.file("configs", PLAN)
     try:
-        return Plan.from_json(read_plan_text(run))
+        plan = Plan.from_json(read_plan_text(run))
     except OSError as exc:
         raise UserError(os_error_message(exc, "reading the plan")) from None
     except (ValueError, KeyError, TypeError) as exc:  # JSON, pydantic (a ValueError), fields
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = _first_problem(exc)
         raise UserError(f"{path}: not a plan onnxbench wrote ({first[:200]}); "
                         "start the suite again") from None
+    check_plan(plan, str(path))
+    return plan
+
+
+def _first_problem(exc: Exception) -> str:
+    """One line for what is wrong with a plan: a pydantic error's field and message."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        err = errors()[0]
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        message = str(err.get("msg", "")).removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def read_env(run: RunDir) -> dict[str, Any]:
     try:
-        return json.loads((run.configs / "env.json").read_text(encoding="utf-8"))
+        return json.loads(run.file("configs", "env.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return {}

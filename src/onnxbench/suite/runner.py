@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from onnxbench.build.artifacts import cached_artifact, onnx_artifact, prepare_artifact
-from onnxbench.core.artifact import Artifact
+from onnxbench.core.artifact import META, Artifact
 from onnxbench.core.case import Case
-from onnxbench.core.errors import Skip, UserError, first_line
+from onnxbench.core.errors import Skip, UserError, first_line, os_error_message
 from onnxbench.core.result import Result
 from onnxbench.executors.base import Batch, Executor, Progress, ProgressFn
 from onnxbench.executors.local import LocalExecutor
-from onnxbench.isolation.worker import WorkerOutcome, preload, run_isolated
+from onnxbench.isolation.worker import WorkerOutcome, preload, run_isolated, warm_fork_server
 from onnxbench.model.onnxfile import is_onnx_file
 from onnxbench.suite.aggregate import Summary, aggregate
 from onnxbench.suite.plan import Plan
@@ -86,6 +86,7 @@ def build_artifacts(cases: list[Case], run: RunDir, plan: Plan, progress: Progre
         if is_onnx_file(case.model):
             built[key] = onnx_artifact(case)
             continue
+        run.file("artifacts", key, META)  # the key's folder and record stay inside the run
         cached = cached_artifact(case, run.artifacts)
         if cached is not None:
             built[key] = cached
@@ -93,7 +94,7 @@ def build_artifacts(cases: list[Case], run: RunDir, plan: Plan, progress: Progre
         progress(Progress("artifact", "start", key, 0, len(cases)))
         limit = timeout_s or max(plan.timeout_for(case), ARTIFACT_TIMEOUT_S)
         outcome = run_isolated(prepare_or_skip, case, run.artifacts, timeout_s=limit,
-                               log_path=run.artifacts / key / "worker.log")
+                               log_path=run.file("artifacts", key, "worker.log"))
         built[key] = outcome.value if outcome.ok else outcome
         skipped = isinstance(built[key], Skip)
         progress(Progress("artifact", "end", key, 0, len(cases),
@@ -148,6 +149,8 @@ def finish(run: RunDir, outcome: RunOutcome) -> RunOutcome:
     outcome.summary = aggregate(run.path)
     try:
         outcome.report = write_reports(run.path)
+    except OSError as exc:  # a full disk, a read-only folder: the path and what to do
+        outcome.report_error = os_error_message(exc, "writing the report")
     except Exception as exc:  # noqa: BLE001 - a report problem must not lose the run
         outcome.report_error = first_line(exc)
     return outcome
@@ -160,6 +163,10 @@ def run_suite(plan: Plan, out_root: Path | str, *, suite_text: str | None = None
     ``create_run_dir`` so it knows where to resume): configs, every case, summary, report."""
     run = run or create_run_dir(out_root, plan.suite)
     with run.lock():
+        if executor is None or isinstance(executor, LocalExecutor):
+            # the fork server imports torch & co. while this process collects the environment
+            preload(_model_modules(select(plan.cases, only)))
+            warm_fork_server(wait=False)
         env = collect_env()
         write_configs(run, plan.to_json(), env, suite_text)
         outcome = RunOutcome(run.path)

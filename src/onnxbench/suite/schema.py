@@ -19,11 +19,12 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 
 from onnxbench.core.errors import UserError
 from onnxbench.core.load_spec import ScenarioBlock
 from onnxbench.core.options import OptionError, number
+from onnxbench.core.policy import bounds_problem
 from onnxbench.runtimes.case_options import check_options
 from onnxbench.suite.tables import TableSpec
 from onnxbench.suite.trust import PATH_OPTIONS
@@ -65,6 +66,16 @@ class MeasureSpec(BaseModel):
     max_time_s: Float | None = Field(None, gt=0)
     target_ci_pct: Float | None = Field(None, gt=0)
     unstable_iqr_ratio: Float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> MeasureSpec:
+        fields = self.model_dump(exclude_none=True)
+        if "runs" in fields:  # runs: N is min = max = N unless one is given beside it
+            fields = {"min_runs": fields["runs"], "max_runs": fields["runs"], **fields}
+        problem = bounds_problem(fields)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class Axes(BaseModel):
@@ -193,12 +204,20 @@ def _check_models(i: int, entry: CaseEntry, where: tuple = ("model",),
         loc = ("cases", i, *where, j)
         path = model_file(model)
         if path is not None:
+            if Path(path).is_dir():
+                return loc, f"model file {path!r} is a directory; give the model file in it"
             if not Path(path).is_file():
                 return loc, f"model file {path!r} not found; give an existing path or a zoo name"
+            problem = _seq_problem(i, entry, defaults, model)
+            if problem:
+                return problem
             continue
         spec, problem = _zoo_spec(model)
         if problem:
             return loc, problem
+        problem = _seq_problem(i, entry, defaults, model)
+        if problem:
+            return problem
         for k, config in enumerate(entry.config or []):
             if config is not None and config not in spec.configs:
                 return (("cases", i, "config", k),
@@ -208,6 +227,20 @@ def _check_models(i: int, entry: CaseEntry, where: tuple = ("model",),
         problem = _check_exporters(i, entry, defaults, model, spec)
         if problem:
             return problem
+    return None
+
+
+def _seq_problem(i: int, entry: CaseEntry, defaults: Defaults | None,
+                 model: str) -> Problem | None:
+    """A ``seq`` axis only for models with a sequence axis (``model.checks.check_seq``)."""
+    from onnxbench.model.checks import check_model_seq
+
+    own = bool(entry.seq)
+    seqs = entry.seq if own else (defaults.seq if defaults else None)
+    try:
+        check_model_seq(model, max(seqs) if seqs else None, entry.shapes)
+    except UserError as exc:
+        return ("cases", i, "seq") if own else ("defaults", "seq"), str(exc)
     return None
 
 

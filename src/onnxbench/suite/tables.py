@@ -15,7 +15,7 @@ tables:
 A column is a *selector*: the points whose runtime is one of ``runtime``, whose precision
 is ``precision`` and whose options include ``options`` (an option a case does not set
 matches ``false``/``null``). Without ``columns`` every series gets its own column. The same
-specs come from ``onnxbench report --layout winner,totals,grid``; they are stored in
+specs come from ``onnxbench report --tables winner,totals,grid``; they are stored in
 ``configs/plan.json`` so a report rebuilt later renders them too.
 """
 
@@ -89,12 +89,12 @@ def plan_record(spec: TableSpec) -> dict[str, Any]:
 
 
 def parse_layouts(text: str | None, runs: int = DEFAULT_RUNS) -> list[TableSpec]:
-    """``--layout winner,totals,grid`` as table specs (default columns); UserError naming a
+    """``--tables winner,totals,grid`` as table specs (default columns); UserError naming a
     bad layout."""
     names = [n.strip() for n in (text or "").split(",") if n.strip()]
     bad = [n for n in names if n not in LAYOUTS]
     if bad:
-        raise UserError(f"--layout {','.join(bad)}: unknown layout; choose from "
+        raise UserError(f"--tables {','.join(bad)}: unknown layout; choose from "
                         f"{', '.join(LAYOUTS)} (comma-separated)")
     return [TableSpec(layout=n, runs=runs) for n in names]
 

@@ -20,29 +20,16 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from onnxbench.core.errors import UserError
+from onnxbench.core.files import confined, in_dir, inside
 
 if TYPE_CHECKING:
     from onnxbench.core.case import Case
 
 # options that name a file or a folder (model build options, the user's labelled data)
 PATH_OPTIONS = ("weights", "data_dir", "accuracy_data", "reference")
-
-
-def inside(path: Path | str, root: Path | str) -> bool:
-    """Does ``path`` (links followed) lie in ``root``?"""
-    real, base = os.path.realpath(path), os.path.realpath(root)
-    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
-
-
-def confined(path: Path | str, root: Path | str, what: str) -> Path:
-    """``path`` when it resolves inside ``root``; UserError naming ``what`` otherwise."""
-    if not inside(path, root):
-        raise UserError(f"{what}: {path} lies outside {root}; a run directory's records may "
-                        "only name files inside it (refusing to read it)")
-    return Path(path)
 
 
 def is_code(model: str) -> bool:
@@ -54,19 +41,28 @@ def is_code(model: str) -> bool:
 
 def plan_references(cases: Iterable[Case], run_dir: Path) -> tuple[list[str], list[str]]:
     """(code the plan would import, paths outside ``run_dir`` it would read)."""
+    cases = list(cases)
+    files = [v for c in cases for v in [c.inputs, *(c.options.get(k) for k in PATH_OPTIONS)]]
+    return references([c.model for c in cases], files, run_dir)
+
+
+def references(models: Iterable[str], files: Iterable[Any], run_dir: Path
+               ) -> tuple[list[str], list[str]]:
+    """(code among ``models``, models and ``files`` outside ``run_dir``): what a record read
+    back from a run directory would run or read."""
     from onnxbench.model.zoo import spec_names
 
     names = set(spec_names())
     code: dict[str, None] = {}
     outside: dict[str, None] = {}
-    for case in cases:
-        if is_code(case.model):
-            code[case.model] = None
-        elif case.model not in names and not inside(case.model, run_dir):
-            outside[case.model] = None
-        for value in [case.inputs, *(case.options.get(key) for key in PATH_OPTIONS)]:
-            if isinstance(value, str) and value and not inside(value, run_dir):
-                outside[value] = None
+    for model in models:
+        if is_code(model):
+            code[model] = None
+        elif model not in names and not inside(model, run_dir):
+            outside[model] = None
+    for value in files:
+        if isinstance(value, str) and value and not inside(value, run_dir):
+            outside[value] = None
     return list(code), list(outside)
 
 
@@ -97,7 +93,12 @@ def check_models_present(cases: Iterable[Case], run_dir: Path) -> None:
 
 
 def _refuse_references(cases: list[Case], run_dir: Path) -> None:
-    code, outside = plan_references(cases, run_dir)
+    refuse_untrusted(*plan_references(cases, run_dir), run_dir / "configs" / "plan.json")
+
+
+def refuse_untrusted(code: list[str], outside: list[str], record: Path) -> None:
+    """UserError naming ``record`` when it names code or outside files (a resume without
+    ``--trust``)."""
     if not code and not outside:
         return
     parts = []
@@ -105,15 +106,16 @@ def _refuse_references(cases: list[Case], run_dir: Path) -> None:
         parts.append(f"code it would run ({_few(code)})")
     if outside:
         parts.append(f"files outside the run directory ({_few(outside)})")
-    raise UserError(f"{run_dir / 'configs' / 'plan.json'}: names {' and '.join(parts)}; a run "
+    raise UserError(f"{record}: names {' and '.join(parts)}; a run "
                     "directory is data, so resuming it would trust whoever wrote it: add "
                     "--trust if you made it (or trust its author)")
 
 
 def check_artifact_records(run_dir: Path) -> None:
     """Every ``artifacts/*/artifact.json`` names only files inside ``artifacts/``."""
-    root = Path(run_dir) / "artifacts"
-    for meta_path in sorted(root.glob("*/artifact.json")):
+    root = in_dir(run_dir, "artifacts")  # the folder itself, too, may not lead out
+    for found in sorted(root.glob("*/artifact.json")):
+        meta_path = in_dir(run_dir, "artifacts", found.parent.name, found.name)
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

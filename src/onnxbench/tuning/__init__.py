@@ -116,19 +116,30 @@ def tune(model: str | Path, goal: str = "latency", *, batch: int | None = None,
                  started=started)
 
 
-def resume(run_dir: str | Path, *, progress: Callable[[Any], None] | None = None
-           ) -> TuneResult:
-    """Run a tune's search again on its directory: finished cases are read, not re-measured."""
+def resume(run_dir: str | Path, *, progress: Callable[[Any], None] | None = None,
+           trust: bool = False) -> TuneResult:
+    """Run a tune's search again on its directory: finished cases are read, not re-measured.
+
+    A run directory is data: it is checked whole (no link out of it), and a ``tune.json``
+    whose request names code (``file.py:factory``) or files outside it is refused unless
+    ``trust`` (as ``run --resume`` refuses such a plan)."""
+    from onnxbench.suite.rundir import open_run_dir
+    from onnxbench.suite.trust import references, refuse_untrusted
+
     started = time.monotonic()
-    path = Path(run_dir)
+    run = open_run_dir(run_dir)
+    record = run.file(TUNE_JSON)
     try:
-        doc = json.loads((path / TUNE_JSON).read_text(encoding="utf-8"))
+        doc = json.loads(record.read_text(encoding="utf-8"))
         req = Request(**doc["request"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{path}: not a tune run directory (no readable {TUNE_JSON}: "
+        raise UserError(f"{run.path}: not a tune run directory (no readable {TUNE_JSON}: "
                         f"{type(exc).__name__}); pass a directory made by `onnxbench tune`") \
             from None
-    return _tune(req, out=path.parent, progress=progress, run_dir=path, started=started)
+    if not trust:
+        refuse_untrusted(*references([str(req.model)], [req.accuracy_data], run.path), record)
+    return _tune(req, out=run.path.parent, progress=progress, run_dir=run.path,
+                 started=started)
 
 
 def _tune(req: Request, *, out: str | Path, started: float, dry_run: bool = False,
@@ -188,7 +199,7 @@ def _search(req: Request, chk: _Checked, result: TuneResult, out: str | Path, pr
         real = RunMeasure(run, target, g, env=env, progress=progress)
         if not run_dir:
             write_configs(run, real.plan.to_json(), env)
-        _write(run.path, req, result)  # the request first: an interrupted tune resumes
+        _write(run, req, result)  # the request first: an interrupted tune resumes
         search = Search(g, space.candidates, measure or real,
                         None if measure else real.compare, budget_s=chk.budget_s,
                         max_drop=chk.max_drop, seed=req.seed, start=chk.started,
@@ -198,7 +209,7 @@ def _search(req: Request, chk: _Checked, result: TuneResult, out: str | Path, pr
         result.decision = search.run()
         space.candidates += result.decision.added
         _answer(result, req, chk.accuracy)
-        _write(run.path, req, result)
+        _write(run, req, result)
         if measure is None:
             finish(run, RunOutcome(run.path))
     return result
@@ -218,15 +229,16 @@ def _answer(result: TuneResult, req: Request, accuracy: dict[str, Any]) -> None:
                                      seq=req.seq, accuracy=accuracy)
 
 
-def _write(path: Path, req: Request, result: TuneResult) -> None:
+def _write(run: Any, req: Request, result: TuneResult) -> None:
+    """``tune.json`` (and ``tune.md``) at their checked paths in ``run`` (a ``RunDir``)."""
     from onnxbench.core.result import atomic_write_text
     from onnxbench.tuning.render import markdown
 
     doc = {"request": vars(req), "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
            **result.to_dict()}
-    atomic_write_text(path / TUNE_JSON, json.dumps(doc, indent=1, default=str) + "\n")
+    atomic_write_text(run.file(TUNE_JSON), json.dumps(doc, indent=1, default=str) + "\n")
     if result.decision is not None:
-        atomic_write_text(path / "tune.md", markdown(doc))
+        atomic_write_text(run.file("tune.md"), markdown(doc))
 
 
 __all__ = ["Request", "TuneResult", "resume", "tune"]

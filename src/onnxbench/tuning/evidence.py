@@ -23,7 +23,6 @@ from typing import Any
 from onnxbench.core.case import Case
 from onnxbench.core.load_spec import LoadSpec
 from onnxbench.core.policy import MeasurePolicy
-from onnxbench.core.result import write_result
 from onnxbench.suite.plan import Plan
 from onnxbench.suite.rundir import RunDir
 from onnxbench.tuning.goals import Goal
@@ -98,7 +97,8 @@ class RunMeasure:
 
         self.run, self.target, self.goal, self.env = run, target, goal, env
         self.progress = progress or (lambda _p: None)
-        self.plan = read_plan(run) if (run.configs / "plan.json").is_file() else Plan(name, [])
+        self.plan = read_plan(run) if run.file("configs", "plan.json").is_file() \
+            else Plan(name, [])
         self.plan.description = f"tune: {goal.describe()}"
         self.broken: dict[str, str] = {}  # artifact key -> why its graph could not be built
 
@@ -112,7 +112,7 @@ class RunMeasure:
                 self.plan.cases.append(c)
                 self.plan.timeouts[c.case_id] = (case_timeout(c.scenario) if c.scenario
                                                  else TIMING_TIMEOUT_S)
-        atomic_write_text(self.run.configs / "plan.json", self.plan.to_json())
+        atomic_write_text(self.run.file("configs", "plan.json"), self.plan.to_json())
 
     def __call__(self, stage: str, fid: Fidelity, cands: list[Candidate], *,
                  limit_s: float | None = None) -> dict[str, Evidence]:
@@ -142,7 +142,7 @@ class RunMeasure:
         for key, group in cases.items():
             ev = out.get(key) or self.read(key, group, fid, limit)
             ev.build_s, ev.cached = build_s / len(cands), key in done
-            ev.findings = _findings(self.run.artifacts / group[0].artifact_key)
+            ev.findings = _findings(self.run.file("artifacts", group[0].artifact_key))
             out[key] = ev
         return out
 
@@ -192,7 +192,7 @@ class RunMeasure:
         if stopped:
             for r in stopped:  # the budget's doing, not the candidate's: resume runs it again
                 r.rerun = True
-                write_result(r, self.run.raw)
+                self.run.write_result(r)
             return Evidence(key, "budget", f"its case ran past the {limit_s:.0f} s left",
                             point_id=pid)
         if group[0].scenario is not None:
@@ -215,7 +215,7 @@ class RunMeasure:
 
         fid = Fidelity("timing", AB_BLOCK_S)  # the cases' sides; ab times its own blocks
         ca, cb = (make_case(self.target, self.goal, c, fid) for c in (a, b))
-        ab_run = create_run_dir(self.run.path / "ab", "ab")
+        ab_run = create_run_dir(self.run.file("ab"), "ab")
         _share(self.run.artifacts, ab_run.artifacts)
         settings = ABSettings(max_time_s=max(seconds, 1.0), threshold=0.02, target_ci=0.01)
         res = run_ab(ca, cb, settings, run=ab_run, progress=self.progress)

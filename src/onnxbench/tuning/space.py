@@ -187,7 +187,7 @@ def space_keys() -> tuple[str, ...]:
 
 def parse_space(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str, list[Any]]:
     """``["precision=fp32,int8-dynamic", "threads=1"]`` (or a mapping) → {dim: values}."""
-    import yaml
+    from onnxbench.suite.yamlsafe import option_value
 
     out: dict[str, list[Any]] = {}
     pairs: list[tuple[str, Any]] = []
@@ -199,7 +199,8 @@ def parse_space(items: Iterable[str] | Mapping[str, Any] | None) -> dict[str, li
             if not sep or not key.strip() or not value.strip():
                 raise UserError(f"--space {item!r}: expected KEY=V1,V2 (keys: "
                                 f"{', '.join(space_keys())})")
-            pairs.append((key.strip(), [yaml.safe_load(v.strip()) for v in value.split(",")]))
+            pairs.append((key.strip(), [option_value(v.strip(), f"--space {key.strip()}")
+                                        for v in value.split(",")]))
     for key, values in pairs:
         if key not in space_keys():
             from onnxbench.core.options import did_you_mean

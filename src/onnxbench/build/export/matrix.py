@@ -24,6 +24,7 @@ the cause, and the tracer's own warnings become the lint finding ``traced-contro
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -49,6 +50,8 @@ DEFAULT_BATCHES = (1, 2, 8, 64)
 DEFAULT_INPUT_SETS = 3
 PAD_TO = 2
 EXAMPLE_BATCH = 2  # torch.export specialises size-1 dims; traces bake batch-1 squeezes in
+EXPORT_TIMEOUT_S = 3600.0  # the export worker's limit (a large model's dynamo export: minutes)
+EXPORT_LOG = "export.log"  # the export worker's output, in the output folder
 
 Sets = dict[str, list[tuple[dict[str, np.ndarray], list[np.ndarray]]]]
 
@@ -248,21 +251,64 @@ def export_matrix(spec_name: str, config: str | None,
     ``<model>_<exporter>[_fixed].onnx`` and ``reference.json`` into ``out_dir``.
     ``all_mode`` (default: more than one exporter) adds a fixed variant of every exporter
     (every fix applied) where the framework has export-side fixes.
+
+    The numbers are checked first (``opset``, ``rtol``, ``atol``, ``batches``, ``seqs``:
+    nothing is written for a bad one); then it all runs in a worker (the model's code, the
+    exporters and ONNX Runtime never in the caller's process), whose output (the
+    exporters' warnings and IR dumps) goes to ``out_dir/export.log``.
     """
+    from functools import partial
+
+    from onnxbench.core.options import ExportOptions, checked
+    from onnxbench.isolation.call import call_isolated
+    from onnxbench.quality.parity import tolerances
+
+    opset = checked(ExportOptions, "opset", opset)
+    rtol, atol = tolerances(rtol, atol)
+    for what, values in (("batches", batches), ("seqs", seqs or ())):
+        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+        if bad:
+            raise UserError(f"{what} {bad[0]!r}: must be a positive integer")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir}: is a file; give a folder for the exports")
+    _checked(spec_name, config, exporters, fix)  # nothing is written for a bad name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = partial(_export_matrix, opset=opset, out_dir=out_dir, fix=fix, batches=batches,
+                  seqs=seqs, rtol=rtol, atol=atol, options=options, seed=seed,
+                  all_mode=all_mode, input_sets=input_sets)
+    return call_isolated(run, spec_name, config, exporters, what=f"export {spec_name}",
+                         timeout_s=EXPORT_TIMEOUT_S, log_path=out_dir / EXPORT_LOG)
+
+
+def _checked(spec_name: str, config: str | None, exporters: Sequence[str] | None,
+             fix: str | None) -> tuple[ModelSpec, Framework, tuple[str, ...]]:
+    """(spec, framework, exporters) with every name checked, before any work (a factory's
+    spec comes from its checking worker: no user code runs here)."""
     from onnxbench.model.frameworks import framework_of
     from onnxbench.model.zoo import resolve
 
     spec = resolve(spec_name)
-    spec.config(config)  # UserError for an unknown config, before any work
+    spec.config(config)  # UserError for an unknown config
     fw = framework_of(spec)
     exporters = tuple(exporters or fw.exporters)
     for exporter in exporters:
         fw.check_exporter(exporter, spec_name)
-    apply_fix(fix)  # UserError for an unknown fix name, before any work
+    apply_fix(fix)  # UserError for an unknown fix name
     if fix and not fw.fixes:
         raise UserError(f"--fix {fix}: export-side fixes apply to PyTorch models; "
                         f"{spec_name!r} is a {fw.label} model")
     fw.require(UserError)
+    return spec, fw, exporters
+
+
+def _export_matrix(spec_name: str, config: str | None, exporters: Sequence[str] | None, *,
+                   opset: int | None, out_dir: Path, fix: str | None,
+                   batches: Sequence[int], seqs: Sequence[int] | None, rtol: float,
+                   atol: float, options: Mapping[str, Any] | None, seed: int,
+                   all_mode: bool | None, input_sets: int) -> Matrix:
+    """``export_matrix``'s work, in its worker."""
+    spec, fw, exporters = _checked(spec_name, config, exporters, fix)
     all_mode = len(exporters) > 1 if all_mode is None else all_mode
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -288,7 +334,23 @@ def export_matrix(spec_name: str, config: str | None,
                         rtol, atol, extra)
         rows[0].notes += _failure_notes(fw, spec, model, result)
         matrix.rows.extend(rows)
+    write_record(matrix, out_dir)
     return matrix
+
+
+RECORD = "matrix.json"
+
+
+def write_record(matrix: Matrix, out_dir: Path) -> Path:
+    """``matrix.json`` in ``out_dir``: the matrix as data with the machine it ran on, so the
+    result can be read back (``report.matrix_md``) and committed, not only printed."""
+    from onnxbench.core.result import atomic_write_text
+    from onnxbench.isolation.env import collect
+
+    doc = {**matrix.to_dict(), "env": collect()}
+    path = Path(out_dir) / RECORD
+    atomic_write_text(path, json.dumps(doc, indent=1, default=str) + "\n")
+    return path
 
 
 def _failure_notes(fw: Framework, spec: ModelSpec, model: Any,

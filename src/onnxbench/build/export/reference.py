@@ -84,6 +84,9 @@ def read_reference(path: Path) -> tuple[dict[str, dict[str, np.ndarray]],
                                         dict[str, list[np.ndarray]], dict[str, Any]]:
     """(inputs_by_key, outputs_by_key, meta) from reference.json; UserError if it is not one."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; pass the reference.json file that "
+                        "`onnxbench export` wrote (inside its output folder)")
     if not path.is_file():
         raise UserError(f"{path}: reference file not found; pass the reference.json "
                         "that `onnxbench export` wrote")
@@ -120,8 +123,9 @@ def verify(model_path: Path, reference_path: Path, rtol: float, atol: float) -> 
     """
     from onnxbench.core.errors import first_line
     from onnxbench.model.inputs import load_onnx
-    from onnxbench.quality.parity import compare
+    from onnxbench.quality.parity import compare, tolerances
 
+    rtol, atol = tolerances(rtol, atol)
     model = load_onnx(model_path)
     inputs, outputs, meta = read_reference(reference_path)
     init = {i.name for i in model.graph.initializer}
@@ -154,8 +158,9 @@ def verify_inputs(model_path: Path, inputs_path: Path, against: Path | None, rto
     from onnxbench.core.errors import first_line
     from onnxbench.model.input_files import check_inputs, load_user_data
     from onnxbench.model.inputs import load_onnx
-    from onnxbench.quality.parity import compare
+    from onnxbench.quality.parity import compare, tolerances
 
+    rtol, atol = tolerances(rtol, atol)
     model = load_onnx(model_path)
     data = load_user_data(inputs_path)
     feeds = check_inputs(model, data, values)

@@ -104,8 +104,8 @@ def zoo_calibration(model: str, config: str | None, *, count: int = 8, batch: in
 
     spec = resolve(model)
     calibration_rows = getattr(spec, "calibration_rows", None)
-    if callable(calibration_rows):
-        x = calibration_rows(config, options)
+    x = calibration_rows(config, options) if callable(calibration_rows) else None
+    if x is not None:
         name = spec.input_names(config)[0]
         rows = [x[i:i + batch] for i in range(0, min(len(x), count * batch), batch)]
         return [{name: np.ascontiguousarray(r)} for r in rows], \
@@ -186,3 +186,34 @@ def quantize_static_int8(src: Path, dst: Path, feeds: Iterable[Mapping[str, np.n
     step.details["calibration_data"] = source
     step.details["calibration_batches"] = len(fitted)
     return step
+
+
+TRT_TABLE = "calibration.flatbuffers"  # the name ORT's TensorRT provider reads (its own format)
+
+
+def trt_calibration_table(src: Path, feeds: Iterable[Mapping[str, np.ndarray]], out_dir: Path,
+                          *, method: str = "minmax", source: str = "given inputs"
+                          ) -> dict[str, Any]:
+    """A TensorRT INT8 calibration table for ``src`` from ``feeds``, by ORT's own tools
+    (``create_calibrator`` on the CPU, ``write_calibration_table``): every tensor's dynamic
+    range, written as ``calibration.flatbuffers`` (with ``.json`` and ``.cache``) into
+    ``out_dir``, the folder ORT's TensorRT provider reads it from (its engine cache path).
+    Returns what was done, for the case's record."""
+    import tempfile
+
+    from onnxruntime.quantization import create_calibrator
+    from onnxruntime.quantization.quant_utils import write_calibration_table
+
+    fitted = _fit_feeds(Path(src), feeds)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="onnxbench-calib-") as tmp, quiet():
+        calibrator = create_calibrator(str(src), [],
+                                       augmented_model_path=str(Path(tmp) / "augmented.onnx"),
+                                       calibrate_method=calibration_method(method),
+                                       providers=["CPUExecutionProvider"])
+        calibrator.collect_data(_reader_class()(fitted))
+        ranges = calibrator.compute_data()
+        write_calibration_table(ranges, dir=str(out_dir))
+    return {"table": str(out_dir / TRT_TABLE), "method": method, "data": source,
+            "batches": len(fitted), "tensors": len(list(ranges.keys()))}

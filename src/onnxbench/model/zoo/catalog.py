@@ -1,7 +1,8 @@
 """The zoo as a table: one row per (model, config), for ``onnxbench zoo``.
 
 Specs import torch/transformers/deepctr only inside their methods, so listing the zoo
-stays cheap; a plugin's specs (Keras) list without their framework installed.
+imports no framework at all; a plugin's specs (Keras) list without their framework installed.
+Parameter counts build each model (on the meta device): they are counted only when asked.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from onnxbench.model.zoo import resolve, spec_names
 from onnxbench.model.zoo.base import ModelSpec
 
 
-def describe_zoo(model: str | None = None) -> list[dict[str, Any]]:
+def describe_zoo(model: str | None = None, *, params: bool = True) -> list[dict[str, Any]]:
     """One row per (model, config): name, config, description, parameters, inputs, outputs.
 
-    Parameter counts are taken on the meta device (no memory, no weights initialised), so
-    listing base/large transformers and the 40M-parameter DCNv2 configs stays quick.
+    ``params``: count the parameters (``None`` otherwise). Counting builds each model on the
+    meta device (no memory, no weights initialised) but imports its framework (torch,
+    deepctr, transformers, TensorFlow): seconds per model, where the rest takes none.
     """
     specs = [resolve(model)] if model else [resolve(name) for name in spec_names()]
     rows = []
@@ -28,7 +30,7 @@ def describe_zoo(model: str | None = None) -> list[dict[str, Any]]:
                 "default": config == spec.default_config,
                 "description": spec.description,
                 "settings": spec.describe(config),
-                "params": _params(spec, config),
+                "params": _params(spec, config) if params else None,
                 "inputs": spec.input_names(config),
                 "outputs": spec.output_names(config),
                 "has_seq": spec.has_seq, "default_seq": spec.default_seq,

@@ -161,6 +161,7 @@ class DCNv2Spec(ModelSpec):
     description = "deepctr-torch DCNMix (DCN-v2 with mixture of low-rank cross experts); dummy data"
     configs = CONFIGS
     default_config = "light"
+    preload = ("onnxbench.model.zoo.preloads",)  # deepctr_torch and scikit-learn, once
     # what the exporter matrix says when an exporter fails on this model (checked: scripting
     # the inner DCNMix alone, with jit-properties, fails on BaseModel.forward as below)
     export_notes: ClassVar[dict[str, str]] = {

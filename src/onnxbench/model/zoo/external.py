@@ -9,10 +9,14 @@ axis; ``make_inputs`` tiles the example rows along it to reach the requested bat
 Everything the user can get wrong (path, import, factory, return value, a ``sys.exit``)
 is a UserError that names the file and what is expected.
 
-The file is the user's code: importing it runs it. It is imported once per process (the
-spec is cached by path and modification time): onnxbench checks it before anything runs,
-the artifact worker builds and exports it, and a case worker rebuilds the module (or its
-example inputs), each in its own process.
+The file is the user's code: importing it runs it, so it runs only in worker processes
+(``onnxbench.isolation``), never in onnxbench's own. It is imported once per process that
+needs it (the spec is cached by path and modification time): a first worker checks it
+before anything runs (import, ``factory()``, one forward on the example inputs) and sends
+back only data (the example arrays and the output names), the artifact worker builds and
+exports it, and a case worker rebuilds the module (or its example inputs). A factory that
+crashes, hangs (``CHECK_TIMEOUT_S``) or exhausts memory in that first worker is one line,
+exit 2, and nothing runs.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 from onnxbench.core.errors import UserError, first_line
 from onnxbench.model.zoo.base import ModelSpec
 
+CHECK_TIMEOUT_S = 300.0  # the first worker's limit: import, factory() and one forward
 EXPECTED = "factory() must return (torch.nn.Module, example_inputs as dict name->tensor or tuple)"
 
 
@@ -91,28 +96,40 @@ class FactorySpec(ModelSpec):
     configs = {"default": {}}
     default_config = "default"
 
-    def __init__(self, where: str, fn: Callable[[], Any], example: dict[str, np.ndarray],
-                 outputs: list[str]) -> None:
+    def __init__(self, where: str, fn: Callable[[], Any] | None,
+                 example: dict[str, np.ndarray], outputs: list[str]) -> None:
         self.name = where
         self.description = f"user factory {where}"
         self._fn, self._example, self._outputs = fn, example, outputs
 
     @classmethod
     def from_path(cls, where: str) -> FactorySpec:
-        """Import ``file.py:factory``, call it once and check what it returns."""
-        path_text, _, factory = where.rpartition(":")
-        if not path_text.endswith(".py") or not factory.isidentifier():
-            raise UserError(f"model {where!r}: expected path/to/file.py:factory")
-        path = Path(path_text).expanduser()
-        if not path.is_file():
-            raise UserError(f"model {where!r}: file {path} does not exist")
+        """Import ``file.py:factory``, call it once and check what it returns: here in a
+        worker; in onnxbench's own process, in a worker of its own (only data comes back)."""
+        from onnxbench.isolation.worker import in_worker
+
+        path, factory = _locate(where)
         stat = path.stat()
         key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, factory)
         if key not in _LOADED:  # once per process: importing runs the user's code
-            fn = _load_factory(path, factory, where)
-            module, example = cls._call(fn, where)
-            _LOADED[key] = cls(where, fn, example, cls._output_names(module, example, where))
+            _LOADED[key] = cls._load(where, path, factory) if in_worker() else cls._probe(where)
         return _LOADED[key]
+
+    @classmethod
+    def _load(cls, where: str, path: Path, factory: str) -> FactorySpec:
+        fn = _load_factory(path, factory, where)
+        module, example = cls._call(fn, where)
+        return cls(where, fn, example, cls._output_names(module, example, where))
+
+    @classmethod
+    def _probe(cls, where: str) -> FactorySpec:
+        """The spec's data from a worker that loads the factory (``describe``)."""
+        from onnxbench.isolation.call import call_isolated
+
+        example, outputs = call_isolated(describe, where, timeout_s=CHECK_TIMEOUT_S,
+                                         what=f"model {where}: checking it (import, "
+                                              "factory(), one forward)")
+        return cls(where, None, example, outputs)
 
     @staticmethod
     def _call(fn: Callable[[], Any], where: str) -> tuple[Any, dict[str, np.ndarray]]:
@@ -154,9 +171,17 @@ class FactorySpec(ModelSpec):
 
     def build(self, config: str | None, *, seed: int = 0,
               options: Mapping[str, Any] | None = None, train: bool = True):
+        """The user's module, made by their factory: in a worker only."""
         import torch
 
+        from onnxbench.isolation.worker import in_worker
+
+        if not in_worker():  # a bug, not a user's mistake: keep the traceback
+            raise RuntimeError(f"{self.name}: a user's model is built only in a worker "
+                               "process (onnxbench.isolation), never in onnxbench's own")
         self.config(config)
+        if self._fn is None:  # a spec made by _probe, carried into the worker
+            self._fn = _load_factory(*_locate(self.name), self.name)
         torch.manual_seed(seed)
         module, _ = self._call(self._fn, self.name)
         return module.eval()
@@ -176,3 +201,24 @@ class FactorySpec(ModelSpec):
         """The example rows tiled (wrapping) along axis 0 to ``batch`` rows."""
         return {n: np.ascontiguousarray(np.take(v, np.arange(batch) % len(v), axis=0))
                 for n, v in self._example.items()}
+
+
+def _locate(where: str) -> tuple[Path, str]:
+    """(the .py file, the factory's name) of ``file.py:factory``; UserError when it is not
+    one or the file is not there."""
+    path_text, _, factory = where.rpartition(":")
+    if not path_text.endswith(".py") or not factory.isidentifier():
+        raise UserError(f"model {where!r}: expected path/to/file.py:factory")
+    path = Path(path_text).expanduser()
+    if path.is_dir():
+        raise UserError(f"model {where!r}: {path} is a directory; give the .py file that "
+                        "defines the factory")
+    if not path.is_file():
+        raise UserError(f"model {where!r}: file {path} does not exist")
+    return path, factory
+
+
+def describe(where: str) -> tuple[dict[str, np.ndarray], list[str]]:
+    """In a worker: the factory's example inputs and output names (plain data)."""
+    spec = FactorySpec.from_path(where)
+    return spec._example, spec._outputs

@@ -94,6 +94,7 @@ class MoESpec(ModelSpec):
                    "routing": "sparse"},
     }
     default_config = "default"
+    preload = ("onnxbench.model.zoo.preloads",)  # scikit-learn's digits, read once
 
     def settings(self, config: str | None, options: Mapping[str, Any] | None) -> dict[str, Any]:
         """The config's settings, with ``experts``/``top``/``emb``/``hidden``/``epochs``

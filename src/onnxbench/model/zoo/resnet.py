@@ -136,6 +136,16 @@ class ResNetSpec(ModelSpec):
             return None
         return preprocessed("held-out", self.image_size(config, options))
 
+    def calibration_rows(self, config: str | None = None,
+                         options: Mapping[str, Any] | None = None) -> np.ndarray | None:
+        """Training digits for int8 calibration (the held-out ones stay unseen until scored);
+        None for a config without data (calibration then uses seeded example inputs)."""
+        from onnxbench.model.zoo.digits import preprocessed
+
+        if self.config(config).get("data") != "digits":
+            return None
+        return preprocessed("train", self.image_size(config, options))[0]
+
     def evaluate(self, predict, config: str | None,
                  options: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """Top-1 accuracy on the held-out digits (``digits`` config only)."""

@@ -36,6 +36,7 @@ from onnxbench.measure.pairs import (
     run_sequential,
     run_units,
 )
+from onnxbench.measure.ratio import resolvable_str
 from onnxbench.measure.twolevel import PROCESS_PAIRED, components
 from onnxbench.suite.ab import design as designs
 from onnxbench.suite.ab.analysis import device as device_answer
@@ -125,7 +126,8 @@ class ABRun:
         if r.ci_low is None:
             return f"cannot tell ({r.note})"
         if r.verdict == "cannot tell" and r.resolvable_pct is not None:
-            return f"cannot tell (resolvable: ±{r.resolvable_pct:.2g} % in {o.elapsed_s:.0f} s)"
+            return (f"cannot tell (resolvable: {resolvable_str(r.resolvable_pct)} in "
+                    f"{o.elapsed_s:.0f} s)")
         return r.verdict
 
     def to_dict(self) -> dict[str, Any]:
@@ -189,10 +191,10 @@ def run_ab(a: Case, b: Case, settings: ABSettings | None = None, *,
         result = _measure(run, sides, settings, design, env, progress, clock)
         plan.cases = result.cases
         plan.timeouts = {c.case_id: settings.timeout_s for c in result.cases}
-        atomic_write_text(run.configs / "plan.json", plan.to_json())
+        atomic_write_text(run.file("configs", "plan.json"), plan.to_json())
         answer = ABRun(run.path, a, b, settings, result.outcome, build_s, result.design,
                        result.levels, result.device)
-        atomic_write_text(run.path / AB_JSON, json.dumps(answer.to_dict(), indent=1,
+        atomic_write_text(run.file(AB_JSON), json.dumps(answer.to_dict(), indent=1,
                                                          default=str) + "\n")
         finish(run, RunOutcome(run.path))
         return answer

@@ -65,9 +65,11 @@ def make_case(side: Side, *, batch: int, seq: int | None, seed: int,
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
     from onnxbench.runtimes.case_options import check_options
+    from onnxbench.suite.schema import check_precision
 
     try:
         check_options(side.runtime, side.options)
+        check_precision(side.runtime, side.precision)
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
     onnx = is_onnx_file(side.model)

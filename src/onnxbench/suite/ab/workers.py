@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.policy import MeasurePolicy
-from onnxbench.core.result import Result, write_result
+from onnxbench.core.result import Result
 from onnxbench.executors.base import Progress, ProgressFn, failed_result
 from onnxbench.isolation.worker import run_isolated
 from onnxbench.measure.interleave import ARMS
@@ -71,9 +71,9 @@ class Blocks:
         started = now_iso()
         outcome = run_isolated(execute_case, case, artifact, self.env,
                                timeout_s=self.settings.timeout_s,
-                               log_path=self.run.raw / case.case_id / "worker.log")
+                               log_path=self.run.log_path(case))
         result = outcome.value if outcome.ok else failed_result(case, outcome, started)
-        write_result(result, self.run.raw)
+        self.run.write_result(result)
         self.progress(Progress("case", "end", case.case_id, index + 1, index + 1, result.status,
                                result.reason, result.duration_s))
         if result.status != "ok" or result.stats is None:
@@ -121,11 +121,11 @@ class Processes:
         plan = self.settings.block_plan("a" if index % 2 == 0 else "b", self.process_s)
         outcome = run_isolated(execute_pair, cases, artifacts, plan, self.env, self.inputs(),
                                timeout_s=self.settings.timeout_s,
-                               log_path=self.run.raw / cases["a"].case_id / "worker.log")
+                               log_path=self.run.log_path(cases["a"]))
         results = outcome.value if outcome.ok else {
             arm: failed_result(cases[arm], outcome, started) for arm in ARMS}
         for result in results.values():
-            write_result(result, self.run.raw)
+            self.run.write_result(result)
         worst = next((results[arm] for arm in ARMS if results[arm].status != "ok"),
                      results["a"])
         self.progress(Progress("case", "end", name, index + 1, index + 1, worst.status,
@@ -153,12 +153,12 @@ class Processes:
 
         for results in self.results:
             for result in results.values():
-                write_result(add_stats(result), self.run.raw)
+                self.run.write_result(add_stats(result))
 
     def discard(self) -> None:
         """Remove what the processes wrote (before the design falls back)."""
         for case in self.cases:
-            shutil.rmtree(self.run.raw / case.case_id, ignore_errors=True)
+            shutil.rmtree(self.run.file("raw", case.case_id), ignore_errors=True)
 
 
 __all__ = ["Blocks", "Measured", "Processes", "block_case"]
