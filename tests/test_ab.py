@@ -51,7 +51,6 @@ BAD = {
     "same file twice": (["{a}", "{a}"], "only one side given"),
     "input names differ": (["{a}", "{chain}"], "take different inputs"),
     "input ranks differ": (["{a}", "{wide}"], "differ in input 'x'"),
-    "same names": (["{v1}", "{v2}"], "the same case id"),
     "torch on onnx": (["{a}", "--runtime", "ort-cpu,torch-cpu"], "B: runtime torch-cpu"),
     "unknown runtime": (["{a}", "--runtime", "ort-cpu,ort-gpu"], "unknown runtime 'ort-gpu'"),
     "three runtimes": (["{a}", "--runtime", "a,b,c"], "--runtime 'a,b,c'"),

@@ -59,9 +59,31 @@ def test_a_shift_inside_the_runs_noise_is_not_a_regression(tmp_path, capsys):
     """Process medians spread ±12 % in both runs: a 6 % shift is inside that noise."""
     a = write_run(tmp_path, "a", 1.0, seed=1, jitter=0.12)
     b = write_run(tmp_path, "b", 1.06, seed=2, jitter=0.12)
-    code, out, _ = run_cli(capsys, "compare", str(a), str(b), "--threshold", "5%", "--json")
+    code, out, _ = run_cli(capsys, "compare", str(a), str(b), "--threshold", "5%", "--json",
+                           "--allow-unresolved")
     assert code == 0
-    assert all(p["verdict"] == "cannot tell" for p in json.loads(out)["pairs"])
+    doc = json.loads(out)
+    assert all(p["verdict"] == "cannot tell" for p in doc["pairs"]) and not doc["regressions"]
+    assert len(doc["unresolved"]) == 2
+
+
+def test_a_gate_too_noisy_for_its_threshold_says_so_last_and_fails(tmp_path, capsys):
+    """Runs whose noise cannot see 5 % must not pass a 5 % gate silently ("0 regressions",
+    exit 0): the last line says what the gate cannot resolve and how to fix it; exit 1
+    unless --allow-unresolved. A threshold the runs do resolve passes."""
+    a = write_run(tmp_path, "a", 1.0, seed=1, jitter=0.12)
+    b = write_run(tmp_path, "b", 1.0, seed=2, jitter=0.12)
+    code, out, err = run_cli(capsys, "compare", str(a), str(b), "--threshold", "5%")
+    assert code == 1 and err.count("\n") == 1, err
+    assert "the gate cannot resolve 5%" in err and "--allow-unresolved" in err
+    assert "onnxbench ab" in err and "--processes" in err
+    assert "0 regression(s)" in out and "2 pair(s) too noisy to see 5%" in out
+    code, _, err = run_cli(capsys, "compare", str(a), str(b), "--threshold", "90%")
+    assert code == 0, err
+    tight_a = write_run(tmp_path, "ta", 1.0, seed=1)
+    tight_b = write_run(tmp_path, "tb", 1.0, seed=2)
+    code, _, err = run_cli(capsys, "compare", str(tight_a), str(tight_b), "--threshold", "5%")
+    assert code == 0, err
 
 
 def test_ok_in_a_but_failed_in_b_fails_the_gate(tmp_path, capsys):
@@ -79,10 +101,12 @@ def test_ok_in_a_but_failed_in_b_fails_the_gate(tmp_path, capsys):
 def test_single_process_runs_say_what_they_cannot_resolve(tmp_path, capsys):
     a = write_run(tmp_path, "a", 1.0, seed=1, processes=1)
     b = write_run(tmp_path, "b", 1.3, seed=2, processes=1)
-    code, out, _ = run_cli(capsys, "compare", str(a), str(b), "--json")
+    code, out, _ = run_cli(capsys, "compare", str(a), str(b), "--json", "--allow-unresolved")
     doc = json.loads(out)
     assert code == 0 and doc["noise"] == {"a": None, "b": None}
     assert all(p["verdict"] == "cannot tell" and "processes ≥ 3" in p["note"] for p in doc["pairs"])
+    code, _, err = run_cli(capsys, "compare", str(a), str(b))
+    assert code == 1 and "an unbounded CI" in err and "cannot resolve 5%" in err
 
 
 @pytest.mark.parametrize("bad", ["missing", "empty", "threshold"])
@@ -179,14 +203,16 @@ def test_two_runs_of_an_unchanged_suite_pass_and_a_real_regression_fails(tmp_pat
     model doubles its work in the third run: a regression far beyond any noise."""
     a = _suite_run(tmp_path, "a", 20, capsys)
     b = _suite_run(tmp_path, "b", 20, capsys)
-    code, out, err = run_cli(capsys, "compare", str(a), str(b), "--threshold", "5%", "--json")
+    code, out, err = run_cli(capsys, "compare", str(a), str(b), "--threshold", "5%", "--json",
+                             "--allow-unresolved")
     doc = json.loads(out)
     assert code == 0, err
     assert doc["noise"]["a"]["points"] == 3
     delay = [p for p in doc["pairs"] if "test-delay" in p["a"]]
     assert len(delay) == 2 and all(p["verdict"] in ("equivalent", "cannot tell") for p in delay)
     slow = _suite_run(tmp_path, "slow", 40, capsys)
-    code, out, err = run_cli(capsys, "compare", str(a), str(slow), "--threshold", "5%")
+    code, out, err = run_cli(capsys, "compare", str(a), str(slow), "--threshold", "5%",
+                             "--allow-unresolved")
     assert code == 1 and "1 significant regression(s)" in err and "chain" in err
 
 

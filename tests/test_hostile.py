@@ -69,7 +69,8 @@ def test_crafted_model_pt_in_a_run_dir_does_not_run_on_resume(tmp_path, capsys):
     run = crafted_run_dir(tmp_path, MOE_TORCH, {"torch_state": "model.pt"})
     crafted_pickle(run / "artifacts" / MOE_TORCH.artifact_key / "model.pt", marker)
     code, out, err = cli(capsys, "run", "--resume", str(run), "--quiet", "--json")
-    assert code == 0, err  # the case ran and failed; the run itself did not crash
+    # the case ran and failed (the run itself did not crash): no case succeeded, so exit 1
+    assert code == 1 and "no case succeeded" in err.splitlines()[-1], err
     (result,) = json.loads(out)["summary"]["rows"]
     assert result["status"] == "failed"
     assert "loading it could run code, so it is refused" in result["reason"]

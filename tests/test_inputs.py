@@ -10,6 +10,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from onnxbench.core.errors import UserError
+from onnxbench.model.dims import PinnedDim
 from onnxbench.model.inputs import describe_inputs, load_onnx, parse_range, parse_shape, synthesize
 
 
@@ -73,10 +74,12 @@ def test_unsupported_dtype_names_the_input():
 
 def test_scalar_input():
     model = identity_model({"temperature": (TensorProto.FLOAT, []), "k": (TensorProto.INT64, [])})
-    feeds = synthesize(model, batch=8, shapes={"k": []})
+    feeds = synthesize(model, batch=1, shapes={"k": []})
     assert feeds["temperature"].shape == () and feeds["temperature"].dtype == np.float32
     assert feeds["k"].shape == () and feeds["k"].dtype == np.int64
     ort_run(model, feeds)
+    with pytest.raises(PinnedDim, match="no batch axis"):  # batch 8 of scalars: a relabel
+        synthesize(model, batch=8, shapes={"k": []})
 
 
 def test_seeded_and_ranges():

@@ -39,6 +39,7 @@ _API: dict[str, str] = {
     "Run": "onnxbench.api",
     "UserError": "onnxbench.core.errors",
     "CheckFailed": "onnxbench.core.errors",
+    "RunFailed": "onnxbench.core.errors",
     "Skip": "onnxbench.core.errors",
 }
 
@@ -58,7 +59,7 @@ if TYPE_CHECKING:  # the names __getattr__ loads, for type checkers and editors
         tune,
         tune_resume,
     )
-    from onnxbench.core.errors import CheckFailed, Skip, UserError  # noqa: F401
+    from onnxbench.core.errors import CheckFailed, RunFailed, Skip, UserError  # noqa: F401
     from onnxbench.suite.ab import ab  # noqa: F401
 
 

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from onnxbench.core.artifact import read_json
 from onnxbench.core.case import Case, point_id
-from onnxbench.core.errors import UserError
+from onnxbench.core.errors import RunFailed, UserError
 from onnxbench.core.policy import MeasurePolicy
 from onnxbench.core.rundir import RunDir, existing_run_dir, open_run_dir
 from onnxbench.executors import make_executor
@@ -81,6 +81,23 @@ class Run:
         """How many cases ended how: ``{"ok": 4, "skipped": 1}``."""
         return dict(self.summary.get("statuses", {}))
 
+    @property
+    def status(self) -> str:
+        """``ok``, ``partial`` (some cases failed), ``failed`` (no case succeeded),
+        ``skipped`` (every case skipped here) or ``empty``."""
+        from onnxbench.suite.aggregate import run_status
+
+        return run_status(self.summary)
+
+    def check(self) -> Run:
+        """This run; ``RunFailed`` (with the first reason) when no case succeeded."""
+        from onnxbench.suite.aggregate import failure_line
+
+        line = failure_line(self.summary, self.path)
+        if line:
+            raise RunFailed(line, self)
+        return self
+
     def point(self, **fields: Any) -> dict[str, Any]:
         """The one row whose fields equal ``fields`` (``runtime="ort-cpu", batch=8``)."""
         found = [r for r in self.rows if all(r.get(k) == v for k, v in fields.items())]
@@ -95,13 +112,16 @@ class Run:
 
     def __str__(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in self.statuses.items()) or "no results"
-        return f"run {self.path} ({len(self.rows)} points; {counts})"
+        failed = " FAILED: no case succeeded" if self.status == "failed" else ""
+        return f"run {self.path} ({len(self.rows)} points; {counts}){failed}"
 
 
-def _from_outcome(outcome: RunOutcome) -> Run:
+def _from_outcome(outcome: RunOutcome, check: bool = True) -> Run:
+    """The run read back; with ``check``, ``RunFailed`` when no case succeeded."""
     reports = [Path(p) for p in outcome.report] if isinstance(outcome.report, list) else []
     summary = outcome.summary.document if outcome.summary else {}
-    return Run(Path(outcome.run_dir), summary, reports, outcome.report_error)
+    run = Run(Path(outcome.run_dir), summary, reports, outcome.report_error)
+    return run.check() if check else run
 
 
 def load_run(path: str | Path) -> Run:
@@ -163,12 +183,15 @@ def bench_plan(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",),
     for rt in rts:
         check_options(rt, opts)
     model, config, exporter, batches = check_model(str(model), config, exporter, data, batch,
-                                                   seqs[0])
+                                                   [s for s in seqs if s])
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise UserError(f"processes {processes!r}: must be a positive number of processes")
-    share = _policy(measure).split(processes)
+    policy = _policy(measure)
+    processes = policy.usable_processes(processes)
+    share = policy.split(processes)
     cases = [Case(model=model, config=config, exporter=exporter, runtime=rt, batch=b, seq=s,
-                  options=opts, measure=share, seed=seed, repeat=r, **data.fields())
+                  options=opts, measure=share, trim_runs=policy.trim(processes, r), seed=seed,
+                  repeat=r, **data.fields())
              for r in range(processes) for rt in rts for b in batches for s in seqs]
     label = re.sub(r"[^A-Za-z0-9.-]+", "-", Path(model.split(":")[0]).stem).strip("-")
     return Plan(name or f"bench-{label or 'model'}", cases,
@@ -200,15 +223,18 @@ class PlanArgs(TypedDict, total=False):
 
 def bench(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",),
           batch: Iterable[int] | None = None, *, out: str | Path = "runs",
-          progress: ProgressFn | None = None, **plan: Unpack[PlanArgs]) -> Run:
+          progress: ProgressFn | None = None, check: bool = True,
+          **plan: Unpack[PlanArgs]) -> Run:
     """Benchmark ``model`` on each runtime and batch size (and sequence length); returns the
     run read back. Each measurement runs in its own worker; a fresh run directory under
     ``out`` holds the results, the summary and the report. The other arguments are
     ``bench_plan``'s: ``seq``, ``config``, ``exporter``, ``options``, the inputs
     (``shapes``, ``ranges``, ``values``, ``inputs``, ``seq_mix``), ``measure``
     (``{"runs": 100, "warmup": 10}`` or a ``MeasurePolicy``), ``timeout_s``, ``seed``,
-    ``processes`` (worker processes per point, 3; the budget split over them)."""
-    return run_suite(bench_plan(model, runtimes, batch, **plan), out=out, progress=progress)
+    ``processes`` (worker processes per point, 3; the budget split over them).
+    ``check``: raise ``RunFailed`` (carrying the run) when no case succeeded."""
+    return run_suite(bench_plan(model, runtimes, batch, **plan), out=out, progress=progress,
+                     check=check)
 
 
 def load(model: str | Path, runtimes: Iterable[str] = ("ort-cpu",), *,
@@ -285,14 +311,16 @@ def _policy(measure: MeasurePolicy | Mapping[str, Any] | None) -> MeasurePolicy:
 
 def run_suite(suite: str | Path | Plan, *, out: str | Path = "runs", only: str | None = None,
               progress: ProgressFn | None = None, executor: Executor | str | None = None,
-              run_dir: RunDir | None = None, suite_text: str | None = None) -> Run:
+              run_dir: RunDir | None = None, suite_text: str | None = None,
+              check: bool = True) -> Run:
     """Run a suite (a built-in name, a YAML path, or a ``Plan``) into a fresh run directory
     under ``out`` (or ``run_dir``, made by the caller with ``create_run_dir`` so it knows
     where to resume); returns the run read back (summary rows, reports). Every case's inputs
     are checked (``preflight.check_plan_inputs``) before anything is created or runs: a
     UserError names the case that cannot fit. ``executor``: where the cases run (an
     ``Executor``, or a name: ``local``, the default, or ``ray``); ``suite_text``: the YAML a
-    ``Plan`` came from, kept in ``configs/suite.yaml``."""
+    ``Plan`` came from, kept in ``configs/suite.yaml``. ``check``: raise ``RunFailed``
+    (carrying the run) when no case succeeded."""
     from onnxbench.suite import runner
     from onnxbench.suite.parse import load_suite
     from onnxbench.suite.plan import Plan, expand
@@ -309,28 +337,30 @@ def run_suite(suite: str | Path | Plan, *, out: str | Path = "runs", only: str |
                         "see them with --dry-run (without --only)")
     outcome = runner.run_suite(plan, out, suite_text=text, only=only, progress=progress,
                                run=run_dir, executor=_executor(executor))
-    return _from_outcome(outcome)
+    return _from_outcome(outcome, check)
 
 
 def resume(run_dir: str | Path, *, only: str | None = None,
            progress: ProgressFn | None = None, trust: bool = False,
-           executor: Executor | str | None = None) -> Run:
+           executor: Executor | str | None = None, check: bool = True) -> Run:
     """Run the cases of ``run_dir`` that have no result yet (with any executor), then
     re-aggregate and report. A plan that names code or files outside the directory needs
-    ``trust``."""
+    ``trust``. ``check``: ``RunFailed`` (carrying the run) when no case succeeded."""
     from onnxbench.suite import runner
 
     return _from_outcome(runner.resume(run_dir, only=only, progress=progress, trust=trust,
-                                       executor=_executor(executor)))
+                                       executor=_executor(executor)), check)
 
 
 def aggregate(run_dir: str | Path) -> Run:
-    """Rebuild ``summary/`` (and the reports) from ``raw/`` alone; the run read back."""
+    """Rebuild ``summary/`` (and the reports) from ``raw/`` alone; the run read back, as
+    ``load_run`` reads it (a run where no case succeeded is returned, not raised: its
+    ``status`` says so and ``Run.check()`` raises)."""
     from onnxbench.suite.runner import RunOutcome, finish
 
     run = existing_run_dir(run_dir)  # a link out of it: one line, before the lock is taken
     with run.lock():
-        return _from_outcome(finish(run, RunOutcome(run.path)))
+        return _from_outcome(finish(run, RunOutcome(run.path)), check=False)
 
 
 def _executor(executor: Executor | str | None) -> Executor | None:

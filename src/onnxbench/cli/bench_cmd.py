@@ -125,6 +125,7 @@ def bench(
                    exporter=exporter, timeout_s=timeout, processes=processes)
     run = _run(plan, out, quiet)
     _print(run, json_out)
+    run.check()  # no case succeeded: exit 1, the first reason in the last line
 
 
 def plan_of(model: str, runtime: list[str], batch: str | None, seq: str | None, data: Any,
@@ -150,7 +151,7 @@ def _run(plan: Any, out: Path, quiet: bool) -> Any:
     from onnxbench.api import run_suite
 
     with progress_display(quiet, plan.cases) as progress:
-        return run_suite(plan, out=out, progress=progress)
+        return run_suite(plan, out=out, progress=progress, check=False)
 
 
 def _print(run: Any, json_out: bool) -> None:

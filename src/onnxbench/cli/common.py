@@ -31,6 +31,17 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=PIPED_WIDTH)
 
 
+def check_outcome(outcome: Any) -> None:
+    """``RunFailed`` (exit 1, the first reason in the last line) when no case of the run
+    (a runner's ``RunOutcome``) succeeded."""
+    from onnxbench.core.errors import RunFailed
+    from onnxbench.suite.aggregate import failure_line
+
+    line = failure_line(outcome.summary.document if outcome.summary else {}, outcome.run_dir)
+    if line:
+        raise RunFailed(line)
+
+
 def parse_int_list(flag: str, text: str | None) -> list[int]:
     """``"1,2,8"`` → [1, 2, 8]; UserError naming the flag unless all are positive integers."""
     if text is None:

@@ -247,7 +247,8 @@ def verify_command(
         for col in ("shape", "result", "max abs", "max rel", "min atol", "min rtol", "detail"):
             table.add_column(col, overflow="fold")
         for key, case in report["cases"].items():
-            mark = "[green]pass[/green]" if case["passed"] else "[red]FAIL[/red]"
+            mark = ("[green]pass[/green]" if case["passed"] else
+                    "[red]ORT error[/red]" if case.get("error") else "[red]FAIL[/red]")
             nums = [_num(case.get(k)) for k in ("max_abs", "max_rel", "min_atol", "min_rtol")]
             detail = case.get("error") or case.get("reason") or _first_bad(case)
             table.add_row(key, mark, *nums, _esc(detail))
@@ -256,9 +257,22 @@ def verify_command(
         if report["omitted"]:
             out.print(f"not in the reference (size cap): {', '.join(report['omitted'])}")
     if not report["passed"]:
-        bad = [k for k, c in report["cases"].items() if not c["passed"]]
-        raise CheckFailed(f"{onnx_path}: mismatch at {', '.join(bad)} (rtol={rtol:g}, "
-                          f"atol={atol:g})")
+        raise CheckFailed(verify_failure(str(onnx_path), report["cases"], rtol, atol))
+
+
+def verify_failure(path: str, cases: dict[str, dict[str, Any]], rtol: float, atol: float) -> str:
+    """The last line of a failed ``verify``: where ONNX Runtime errored (with its first
+    line) apart from where the outputs differ."""
+    errored = {k: c["error"] for k, c in cases.items() if not c["passed"] and c.get("error")}
+    differ = [k for k, c in cases.items() if not c["passed"] and k not in errored]
+    parts = []
+    if errored:
+        first = next(iter(errored))
+        parts.append(f"ONNX Runtime failed at {', '.join(errored)} (at {first}: "
+                     f"{errored[first]})")
+    if differ:
+        parts.append(f"mismatch at {', '.join(differ)} (rtol={rtol:g}, atol={atol:g})")
+    return f"{path}: " + "; ".join(parts)
 
 
 def _num(value: Any) -> str:

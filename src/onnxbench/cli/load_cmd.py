@@ -113,7 +113,7 @@ def load(
                    resolution, confirm, no_ceiling, batch, seq, config, exporter, data)
     if timeout is not None and timeout <= 0:
         raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
-    from onnxbench.cli.common import progress_display
+    from onnxbench.cli.common import check_outcome, progress_display
     from onnxbench.suite.load_plan import infeasible_reason, run_load
 
     with progress_display(quiet, cases) as progress:
@@ -133,16 +133,17 @@ def load(
                                "rows": outcome.summary.rows if outcome.summary else [],
                                "answers": answers(rep)}, indent=1, default=str))
         check_report_written(outcome.report_error, outcome.run_dir)
-        return
-    from onnxbench.cli.common import console as make_console
+    else:
+        from onnxbench.cli.common import console as make_console
 
-    console = make_console()
-    render_load(outcome.run_dir, console)
-    console.print(f"results: {outcome.run_dir}", highlight=False, soft_wrap=True)
-    from onnxbench.cli.answer import print_answer
+        console = make_console()
+        render_load(outcome.run_dir, console)
+        console.print(f"results: {outcome.run_dir}", highlight=False, soft_wrap=True)
+        from onnxbench.cli.answer import print_answer
 
-    print_answer(outcome.run_dir, console)
-    check_report_written(outcome.report_error, outcome.run_dir)
+        print_answer(outcome.run_dir, console)
+        check_report_written(outcome.report_error, outcome.run_dir)
+    check_outcome(outcome)  # no case succeeded: exit 1, the first reason in the last line
 
 
 def _confirm_s(text: str | None) -> float | None:

@@ -134,7 +134,8 @@ def profile_command(
     options: dict[str, Any] = {"profile": n_runs, **({"threads": threads} if threads else {})}
     plan = plan_of(model, runtime, batch, seq, data, options, PROFILE_TIMING, config=config,
                    exporter=exporter, timeout_s=timeout)
-    run_dir = _run(plan, out, quiet).path
+    run = _run(plan, out, quiet)
+    run_dir = run.path
     results = _results(run_dir)
     from onnxbench.cli.answer import answer_doc, print_answer
 
@@ -142,14 +143,15 @@ def profile_command(
         typer.echo(json.dumps({"run_dir": str(run_dir), "results": [
             {"case_id": r.case_id, "status": r.status, "reason": r.reason,
              "placement": r.placement, "profile": r.profile} for r in results],
-            **answer_doc(run_dir)}, indent=1, default=str))
-        return
-    _print(results, top)
-    from onnxbench.cli.common import console as make_console
+             **answer_doc(run_dir)}, indent=1, default=str))
+    else:
+        _print(results, top)
+        from onnxbench.cli.common import console as make_console
 
-    screen = make_console()
-    screen.print(f"results: {run_dir}", highlight=False, soft_wrap=True)
-    print_answer(run_dir, screen, profiles=False)
+        screen = make_console()
+        screen.print(f"results: {run_dir}", highlight=False, soft_wrap=True)
+        print_answer(run_dir, screen, profiles=False)
+    run.check()  # no case succeeded: exit 1, the first reason in the last line
 
 
 def register(app: typer.Typer) -> None:

@@ -73,10 +73,17 @@ def compare(run_a: Path = typer.Argument(..., help="baseline run directory (A)")
             run_b: Path = typer.Argument(..., help="candidate run directory (B)"),
             threshold: str = opt("--threshold", "5%",
                                  "practical margin: regressions beyond it fail (exit 1)"),
+            allow_missing: bool = typer.Option(
+                False, "--allow-missing", help="pass a case ok in A that B does not have"),
+            allow_unresolved: bool = typer.Option(
+                False, "--allow-unresolved",
+                help="pass when the runs are too noisy to see a change of --threshold"),
             as_json: bool = typer.Option(False, "--json", help="print one JSON document")) -> None:
-    """Match RUN_A and RUN_B by case id; judge each pair against both runs' measured
-    between-process noise; exit 1 on a regression beyond the threshold and the noise, or on a
-    case ok in A but not in B (a CI gate)."""
+    """Match RUN_A and RUN_B (run directories, or folders given to --out holding one run
+    each) by case id; judge each pair against both runs' measured between-process noise; exit
+    1 on a regression beyond the threshold and the noise, on a case ok in A but not in B or
+    missing from B, or when the runs are too noisy to see a regression of the threshold's size
+    (a CI gate)."""
     from onnxbench.report.compare import check_gate, compare_runs, parse_threshold
 
     comp = compare_runs(run_a, run_b, threshold=parse_threshold(threshold))
@@ -84,7 +91,7 @@ def compare(run_a: Path = typer.Argument(..., help="baseline run directory (A)")
         print(json.dumps(comp.to_dict(), indent=1, default=str))
     else:
         _print_comparison(comp)
-    check_gate(comp)
+    check_gate(comp, allow_missing=allow_missing, allow_unresolved=allow_unresolved)
 
 
 def _print_comparison(comp) -> None:
@@ -109,7 +116,9 @@ def _print_comparison(comp) -> None:
     console.print(f"between-process noise: {noise}", highlight=False, markup=False)
     console.print(f"{len(comp.regressions)} regression(s), {len(comp.improvements)} improvement(s) "
                   f"beyond {comp.threshold:.0%}; {len(comp.broken)} ok in A but not in B; "
-                  f"only in A: {len(comp.only_a)}, only in B: {len(comp.only_b)}", highlight=False)
+                  f"only in A: {len(comp.only_a)}, only in B: {len(comp.only_b)}; "
+                  f"{len(comp.unresolved)} pair(s) too noisy to see {comp.threshold:.0%}",
+                  highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -192,9 +192,11 @@ def run(
         with progress_display(quiet, selected) as progress:
             done = _interruptible(
                 lambda: api.run_suite(plan, out=out, suite_text=text, only=only,
-                                      progress=progress, run_dir=run_dir, executor=ex),
+                                      progress=progress, run_dir=run_dir, executor=ex,
+                                      check=False),
                 run_dir.path)
     _print_run(done, json_out)
+    done.check()  # no case succeeded: exit 1, the first reason in the last line
 
 
 def _resume(run_dir: Path, only: str | None, quiet: bool, json_out: bool,
@@ -208,8 +210,10 @@ def _resume(run_dir: Path, only: str | None, quiet: bool, json_out: bool,
     ex = _executor(_suite_executor(run_dir), executor, ray_address, pending)
     with progress_display(quiet, pending) as progress, closing(ex):
         done = _interruptible(lambda: api.resume(run_dir, only=only, progress=progress,
-                                                 trust=trust, executor=ex), run_dir)
+                                                 trust=trust, executor=ex, check=False),
+                              run_dir)
     _print_run(done, json_out)
+    done.check()  # no case succeeded: exit 1, the first reason in the last line
 
 
 def _interruptible(fn, run_dir: Path):

@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,7 +59,11 @@ class Case(BaseModel):
     scenario: LoadSpec | None = Field(None, description="a load point (onnxbench.scenarios); "
                                       "None is single-stream, one request at a time")
     hardware: str | None = Field(None, description="machine type (a Ray node resource) it runs on")
-    model_tag: str | None = Field(None, description="a short hash of the model, set by "
+    trim_runs: tuple[int, int] = Field(
+        (0, 0), description="(min_runs, max_runs) this process times fewer than measure's "
+        "share, so a point's processes add up to the runs asked for (not part of the id)")
+    model_tag: str | None = Field(None, description="the parent folders (else a short hash) "
+                                  "of the model, set by "
                                   "tag_colliding_models only where two models of one plan "
                                   "share a label (a/model.onnx, b/model.onnx)")
 
@@ -74,6 +79,16 @@ class Case(BaseModel):
         if self.options.get("pipeline"):
             return "pipeline"
         return "seq-mix" if self.seq_mix else "single-stream"
+
+    @property
+    def policy(self) -> MeasurePolicy:
+        """The measurement policy this process runs: ``measure`` less its ``trim_runs``."""
+        fewer_min, fewer_max = self.trim_runs
+        if not (fewer_min or fewer_max):
+            return self.measure
+        m = self.measure
+        return m.model_copy(update={"min_runs": max(1, m.min_runs - fewer_min),
+                                    "max_runs": max(1, m.max_runs - fewer_max)})
 
     @property
     def point_id(self) -> str:
@@ -109,17 +124,31 @@ def _model_part(case: Case) -> str:
 
 
 def tag_colliding_models(cases: Iterable[Case]) -> list[Case]:
-    """``cases`` with ``model_tag`` set (a short hash of the model string: paths are
-    absolute in a plan) on every case whose model shares its label with another model of
-    the same cases, so a/model.onnx and b/model.onnx get distinct case ids and artifact keys.
+    """``cases`` with ``model_tag`` set on every case whose model shares its label with
+    another model of the same cases, so v1/model.onnx and v2/model.onnx get distinct case
+    ids and artifact keys (``model-v1_...``, ``model-v2_...``): the tag is the nearest parent
+    folders that tell the colliding files apart, else a short hash of the model string.
     Models whose labels are unique keep their ids unchanged."""
     cases = list(cases)
     by_label: dict[str, set[str]] = {}
     for c in cases:
         by_label.setdefault(_slug(_model_label(c.model)), set()).add(c.model)
-    clash = {m for models in by_label.values() if len(models) > 1 for m in models}
-    return [c.model_copy(update={"model_tag": _short_hash(c.model)[:8]})
-            if c.model in clash and c.model_tag is None else c for c in cases]
+    tags = {m: tag for models in by_label.values() if len(models) > 1
+            for m, tag in _folder_tags(sorted(models)).items()}
+    return [c.model_copy(update={"model_tag": tags[c.model]})
+            if c.model in tags and c.model_tag is None else c for c in cases]
+
+
+def _folder_tags(models: list[str]) -> dict[str, str]:
+    """For models that share a label: the fewest trailing parent folders (joined by "-")
+    that tell them apart, or a short hash each where no folders do."""
+    parents = {m: [_slug(p) for p in Path(m.split(":", 1)[0]).parent.parts if p != "/"]
+               for m in models}
+    for depth in range(1, max(len(p) for p in parents.values()) + 1):
+        tags = {m: "-".join(p[-depth:])[-40:] for m, p in parents.items()}
+        if all(tags.values()) and len(set(tags.values())) == len(models):
+            return tags
+    return {m: _short_hash(m)[:8] for m in models}
 
 
 def _slug(text: str) -> str:

@@ -28,6 +28,16 @@ class CheckFailed(Exception):
     exit_code = 1
 
 
+class RunFailed(CheckFailed):
+    """A run in which no case succeeded (every one failed, crashed, ran out of memory or
+    timed out): exit code 1. ``run`` is what was made of it (``onnxbench.Run``: its rows
+    and results say why each case failed)."""
+
+    def __init__(self, message: str, run: object = None) -> None:
+        super().__init__(message)
+        self.run = run
+
+
 class Skip(Exception):
     """This case cannot run on this machine (absent provider, no GPU, no PyTorch model).
 

@@ -49,11 +49,27 @@ class MeasurePolicy(BaseModel):
             raise ValueError(problem)
         return self
 
+    def usable_processes(self, processes: int) -> int:
+        """``processes``, but never more than the timed runs (each process times one at
+        least): ``runs: 2`` in three processes runs in two."""
+        return max(1, min(processes, self.max_runs))
+
+    def trim(self, processes: int, index: int) -> tuple[int, int]:
+        """(min_runs, max_runs) that process ``index`` of ``processes`` times fewer than
+        ``split``'s share (rounded up), so the shares add up to this policy's counts exactly:
+        ``runs: 20`` in three processes is 7 + 7 + 6."""
+        def one(runs: int) -> int:
+            excess = _share(runs, processes) * processes - runs
+            return int(processes > 1 and index >= processes - excess)
+
+        return one(self.min_runs), one(self.max_runs)
+
     def split(self, processes: int) -> MeasurePolicy:
         """The per-process policy when a point's budget is shared by ``processes`` workers.
 
-        Run counts and times are divided (rounded up, at least one run); the warm-up is not
-        (every process warms up its own session); a precision target stays per process.
+        Run counts and times are divided (run counts rounded up, at least one run: ``trim``
+        says which processes time one fewer); the warm-up is not (every process warms up its
+        own session); a precision target stays per process.
         """
         if processes <= 1:
             return self

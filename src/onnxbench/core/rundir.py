@@ -100,21 +100,47 @@ class RunDir:
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the directory's lock for the duration; UserError if another process has it.
-        A link at ``.lock`` is refused (opened without following it)."""
-        fd = open_nofollow(self.file(".lock"), os.O_RDWR | os.O_CREAT)
+
+        The ``.lock`` file exists only while a process holds it: it is removed (still
+        locked) on release, and a process that locked a file removed meanwhile tries again
+        on the new one, so two processes never both hold the directory. A link at ``.lock``
+        is refused (opened without following it)."""
+        path = self.file(".lock")
+        fd = _acquire(path, self.path)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-                raise UserError(f"{self.path}: in use by another onnxbench process (pid "
-                                f"{holder}); wait for it to finish or use another directory")\
-                    from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             yield
         finally:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass  # a read-only directory keeps it: the flock still goes with the close
             os.close(fd)  # closing releases the flock
+
+
+def _acquire(path: Path, run_dir: Path) -> int:
+    """An fd holding the flock of ``path``, the file that is at ``path`` now."""
+    while True:
+        fd = open_nofollow(path, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise UserError(f"{run_dir}: in use by another onnxbench process (pid "
+                            f"{holder}); wait for it to finish or use another directory") \
+                from None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # its holder removed it as we opened it: lock the one there now
 
 
 def _case_id(case: Case | str) -> str:
@@ -123,8 +149,9 @@ def _case_id(case: Case | str) -> str:
 
 def existing_run_dir(path: Path | str) -> RunDir:
     """A run directory to read (aggregate, report, compare): one with ``raw/``, checked as
-    a whole (``RunDir.check``); UserError (one line) otherwise."""
-    run = RunDir(Path(path))
+    a whole (``RunDir.check``), or the folder given to ``--out`` while it holds one run
+    (``locate_run``); UserError (one line) otherwise."""
+    run = RunDir(locate_run(path))
     if not run.path.is_dir():
         raise UserError(f"{path}: no such run directory; pass a directory made by "
                         "`onnxbench run`")
@@ -161,9 +188,37 @@ def create_run_dir(out_root: Path | str, name: str, now: datetime | None = None)
     raise UserError(f"{root}: could not create a new run directory for {name!r}")
 
 
+def is_run_dir(path: Path) -> bool:
+    """Does ``path`` look like a run directory (its ``raw/`` or its plan)?"""
+    return (path / "raw").is_dir() or (path / "configs" / PLAN).is_file()
+
+
+def locate_run(path: Path | str) -> Path:
+    """``path`` itself when it is a run directory; else the one run directory it holds
+    (the folder given to ``--out``: ``runs/a`` holding ``bench-model_20260101-120000/``).
+    UserError naming the runs when it holds several; ``path`` unchanged when it holds none
+    (the caller says what is missing)."""
+    p = Path(path)
+    if not p.is_dir() or is_run_dir(p):
+        return p
+    try:
+        runs = sorted(c for c in p.iterdir()
+                      if c.is_dir() and not c.is_symlink() and is_run_dir(c))
+    except OSError:
+        return p
+    if len(runs) == 1:
+        return runs[0]
+    if runs:
+        names = ", ".join(r.name for r in runs[:4]) + (" ..." if len(runs) > 4 else "")
+        raise UserError(f"{p}: holds {len(runs)} runs ({names}), not one; pass the run "
+                        f"directory itself, e.g. {runs[-1]}")
+    return p
+
+
 def open_run_dir(path: Path | str) -> RunDir:
-    """An existing run directory (for --resume); UserError when it is not one."""
-    run = RunDir(Path(path))
+    """An existing run directory (for --resume), or the folder holding exactly one
+    (``locate_run``); UserError when it is not one."""
+    run = RunDir(locate_run(path))
     if not run.path.is_dir():
         raise UserError(f"{path}: no such run directory; pass a directory made by "
                         "`onnxbench run`")

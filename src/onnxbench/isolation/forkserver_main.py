@@ -6,7 +6,10 @@ meant for that, but CPython 3.11 never hands the fork server the script's path, 
 worker paid for the script's imports: under Ray, whose worker script imports Ray, about
 0.6 s a case. This imports the script (``ONNXBENCH_PARENT_MAIN``: its path and the
 parent's ``sys.argv``, which a child sees too) as multiprocessing would have; if that
-fails, each child imports it itself, as before.
+fails, each child imports it itself, as before. The parent names its script only when the
+fork server starts for a function defined in it (``worker._prime``): a worker of onnxbench's
+own functions starts with ``__main__`` hidden and needs no script, and a user's unguarded
+script imported here would run its whole benchmark inside the fork server (issue #24).
 """
 
 import json

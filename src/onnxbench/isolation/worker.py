@@ -116,12 +116,15 @@ def preload(modules: Iterable[str]) -> None:
         _CONTEXT.set_forkserver_preload(_forkserver_preload())
 
 
-def _prime(ctx: _Context) -> None:
-    """What the fork server reads when it starts: its preloads, and whom to die with."""
+def _prime(ctx: _Context, fn: Callable | None = None) -> None:
+    """What the fork server reads when it starts: its preloads, whom to die with, and the
+    parent's main script only when the function it starts for is defined there (a user's
+    plain script must never run again in the fork server: it would start its benchmark
+    there; onnxbench's own functions never need it, ``_main_module_hidden``)."""
     if ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(_forkserver_preload())
         os.environ[lifeline.PARENT_PID_ENV] = str(os.getpid())
-        path = _main_path()
+        path = _main_path() if fn is not None and _from_main(fn) else None
         os.environ[lifeline.MAIN_ENV] = json.dumps({"path": path, "argv": sys.argv}) \
             if path else ""
 
@@ -161,7 +164,8 @@ def wait_fork_server() -> None:
     ctx = _context()
     if ctx.get_start_method() == "forkserver":
         noop = ctx.Process(target=_noop, daemon=True)
-        noop.start()
+        with _main_module_hidden():  # a bare fork: nothing of the user's script runs again
+            noop.start()
         noop.join()
 
 
@@ -276,6 +280,45 @@ def _sigint_deferred() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
+_MAIN_LOCK = threading.Lock()
+
+
+def _from_main(fn: Callable) -> bool:
+    """Is ``fn`` defined in the user's main module (so its worker needs that module)?"""
+    return getattr(fn, "__module__", None) in ("__main__", "__mp_main__")
+
+
+@contextmanager
+def _main_module_hidden(keep: bool = False) -> Iterator[None]:
+    """Start a worker without the user's main module.
+
+    multiprocessing tells each new process (fork server and spawn alike) how to rebuild
+    ``__main__``: from its file (``init_main_from_path``) or its module name, and the child
+    runs it again, as ``__mp_main__``. For a user's plain ``python example.py`` (or a
+    script on stdin) that re-runs the whole script in every worker: its benchmark starts
+    again inside the worker and dies there. A worker needs nothing from ``__main__`` (it
+    runs onnxbench functions on plain data), so while it starts ``__main__`` is a bare
+    module with no file and no spec: the child is told to rebuild nothing, as for an
+    interactive session. (``keep``: a function of the main module itself is to run, which
+    needs multiprocessing's own rule: the script, guarded by ``if __name__ == "__main__"``.)
+    """
+    import types
+
+    with _MAIN_LOCK:
+        real = sys.modules.get("__main__")
+        if keep or real is None or (getattr(real, "__spec__", None) is None
+                                    and getattr(real, "__file__", None) is None):
+            yield
+            return
+        stand_in = types.ModuleType("__main__")
+        sys.modules["__main__"] = stand_in
+        try:
+            yield
+        finally:
+            if sys.modules.get("__main__") is stand_in:
+                sys.modules["__main__"] = real
+
+
 def _kill_group(proc) -> None:
     """Kill the worker and everything it started (its process group)."""
     if proc.pid is None:
@@ -322,7 +365,7 @@ def run_isolated(fn: Callable, *args: Any, timeout_s: float | None = None,
     A KeyboardInterrupt in the parent kills the worker and propagates.
     """
     ctx = _context()
-    _prime(ctx)
+    _prime(ctx, fn)
     parent_conn, child_conn = ctx.Pipe(duplex=False)
     log = os.fspath(log_path) if log_path is not None else None
     proc = ctx.Process(target=_child,
@@ -330,8 +373,8 @@ def run_isolated(fn: Callable, *args: Any, timeout_s: float | None = None,
     oom_before = oomkill.snapshot()
     start = time.monotonic()
     try:
-        with _sigint_deferred():  # a Ctrl-C mid-start would orphan a half-started worker
-            proc.start()
+        with _sigint_deferred(), _main_module_hidden(_from_main(fn)):
+            proc.start()  # (a Ctrl-C mid-start would orphan a half-started worker)
         child_conn.close()
         outcome = _wait(proc, parent_conn, start, timeout_s, oom_before)
     except BaseException:

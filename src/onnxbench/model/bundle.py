@@ -141,6 +141,7 @@ class Bundle:
         the first ``batch`` rows), else seeded ones, the spec's own or synthesised from the
         graph; ``case.values`` fill inputs with one number. ``seq`` overrides the case's (a
         mixed-shape case asks for each of its lengths; by default its heaviest one)."""
+        from onnxbench.model.dims import PinnedDim
         from onnxbench.model.inputs import fill_values, synthesize
 
         seq = seq or case.seq or main_length(case.seq_mix)
@@ -155,9 +156,12 @@ class Bundle:
                                                      options=self.artifact.options), case.values)
         if self.onnx_path is None:
             raise Skip("no ONNX graph and no source model to make inputs for")
-        return synthesize(self.onnx_path, batch=case.batch, seq=seq, shapes=case.shapes or None,
-                          ranges=case.ranges or None, values=case.values or None,
-                          seed=case.seed)
+        try:
+            return synthesize(self.onnx_path, batch=case.batch, seq=seq,
+                              shapes=case.shapes or None, ranges=case.ranges or None,
+                              values=case.values or None, seed=case.seed)
+        except PinnedDim as exc:  # a suite's batch or seq the graph does not have
+            raise Skip(str(exc)) from None
 
 
 __all__ = ["Bundle"]

@@ -34,19 +34,24 @@ class CaseData:
 
 
 def check_against_graph(model: onnx.ModelProto, data: CaseData, batches: list[int],
-                        seq: int | None) -> None:
+                        seqs: list[int]) -> None:
     """Everything checkable against a bare ONNX graph: inputs (names, dtypes, ranks, fixed
-    dims, enough rows for every batch), values, ranges, shapes, the labelled data."""
+    dims, enough rows for every batch), values, ranges, shapes, the labelled data; every
+    batch and sequence length (``seqs``, a mix's too) against the dims the graph pins."""
     from onnxbench.model.input_files import load_user_data, read_inputs, rows
-    from onnxbench.model.inputs import synthesize
+    from onnxbench.model.inputs import input_specs, synthesize
 
     if data.inputs:
         feeds = read_inputs(data.inputs, model, data.values)
         for b in batches:
             rows(feeds, model, b)
     else:
-        synthesize(model, batch=min(batches), seq=seq, shapes=data.shapes, ranges=data.ranges,
-                   values=data.values)
+        lengths: list[int | None] = list(seqs) or [None]
+        for b in batches:  # nothing allocated: shapes only
+            for s in lengths:
+                input_specs(model, batch=b, seq=s, shapes=data.shapes)
+        synthesize(model, batch=min(batches), seq=lengths[0], shapes=data.shapes,
+                   ranges=data.ranges, values=data.values)
     if data.options.get("accuracy_data"):
         from onnxbench.model.input_files import check_inputs
 

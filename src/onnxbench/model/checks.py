@@ -107,14 +107,8 @@ def seq_inputs(model: Any,
                shapes: Mapping[str, Sequence[int]] | None = None) -> list[str]:
     """``input:axis`` of every free dim a sequence length fills (none: the graph has no
     sequence axis, and a ``seq`` would change nothing but the case's name)."""
-    from onnxbench.model.inputs import (
-        as_model,
-        declared_dims,
-        elem_type,
-        graph_inputs,
-        is_seq_dim,
-        numpy_dtype,
-    )
+    from onnxbench.model.dims import declared_dims, is_seq_dim
+    from onnxbench.model.inputs import as_model, elem_type, graph_inputs, numpy_dtype
 
     proto = as_model(model)
     given = dict(shapes or {})
@@ -141,7 +135,8 @@ def check_seq(model: Any, seq: int | None, what: str,
     import onnx
 
     if isinstance(model, onnx.ModelProto):
-        from onnxbench.model.inputs import declared_dims, fmt_dims, graph_inputs
+        from onnxbench.model.dims import declared_dims, fmt_dims
+        from onnxbench.model.inputs import graph_inputs
 
         if seq_inputs(model, shapes):
             return
@@ -180,6 +175,8 @@ def check_plan_inputs(cases: Iterable[Case]) -> None:
     """Every case's inputs fit in memory (the largest batch and seq of each model; a shape
     mix at its longest length). A case on the user's own inputs is not sized: its arrays
     are the file's, already read (as ``suite.model_check.check_model`` does for ``bench``)."""
+    from onnxbench.model.dims import PinnedDim
+
     biggest: dict[tuple, tuple[Case, int]] = {}
     for case in cases:
         if case.inputs:
@@ -192,8 +189,11 @@ def check_plan_inputs(cases: Iterable[Case]) -> None:
     for case, seq in biggest.values():
         name = Path(case.model).name if is_onnx_file(case.model) else case.model
         model = onnx_graph(case.model) if is_onnx_file(case.model) else _spec(case.model)
-        nbytes, detail = input_bytes(model, case.batch, seq or None, shapes=case.shapes,
-                                     config=case.config, options=case.options)
+        try:
+            nbytes, detail = input_bytes(model, case.batch, seq or None, shapes=case.shapes,
+                                         config=case.config, options=case.options)
+        except PinnedDim:
+            continue  # a shape the graph pins: that case is skipped with the reason
         check_fits(nbytes, f"model {name} at batch {case.batch}" +
                    (f", seq {seq}" if seq else ""),
                    "lower the suite's batch (or seq)", detail)

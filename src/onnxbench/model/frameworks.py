@@ -126,6 +126,12 @@ def framework_of(spec: ModelSpec) -> Framework:
     return framework(spec.framework)
 
 
+def default_exporter(spec: ModelSpec) -> str:
+    """The exporter used where none is named (``bench``, a suite entry that runs an ONNX
+    graph, ``tune``): the spec's framework's first (``dynamo``, ``tf2onnx``)."""
+    return framework_of(spec).exporters[0]
+
+
 def known_exporters() -> tuple[str, ...]:
     """Every exporter of every framework (PyTorch's first, then the plugins')."""
     load_plugins()
@@ -141,6 +147,7 @@ def exporter_framework(exporter: str) -> Framework | None:
 __all__ = [
     "FRAMEWORKS",
     "Framework",
+    "default_exporter",
     "exporter_framework",
     "framework",
     "framework_of",

@@ -27,14 +27,8 @@ import numpy as np
 import onnx
 
 from onnxbench.core.errors import UserError, first_line
-from onnxbench.model.inputs import (
-    as_model,
-    declared_dims,
-    elem_type,
-    fmt_dims,
-    graph_inputs,
-    numpy_dtype,
-)
+from onnxbench.model.dims import declared_dims, fmt_dims
+from onnxbench.model.inputs import as_model, elem_type, graph_inputs, numpy_dtype
 
 LABELS = "labels"
 FORMATS = ("an .npz, a .npy, a folder of .npy files, or a folder of input_N.pb (ONNX Runtime "

@@ -1,18 +1,10 @@
-"""Seeded inputs synthesised from an ONNX graph's declared inputs, and dim resolution.
+"""Seeded inputs synthesised from an ONNX graph's declared inputs.
 
 Works on any ONNX file: the graph says each input's element type and dims (fixed numbers
 or symbols); the user supplies ``batch``, ``seq``, explicit shapes and integer value ranges.
 
-Dim resolution, first match wins, per dim:
-1. an explicit shape for the input (``--shape NAME=1,3,224,224``), or a symbol bound by one
-   (``--shape height=224`` binds the symbol ``height`` everywhere; an explicit input shape
-   also binds the symbols at its axes);
-2. a fixed dim from the graph;
-3. a symbol named like a sequence (seq, sequence, seq_len, sequence_length, ...) -> ``seq``;
-4. the first axis, or a symbol named like a batch (batch, batch_size, N, ...) -> ``batch``;
-5. the second axis of an integer input (token ids) -> ``seq``;
-6. a tf2onnx/ORT placeholder symbol ``unk__*`` -> ``batch``;
-anything left is a UserError naming the input, the dim and the ``--shape`` that sets it.
+Each input's concrete shape comes from ``onnxbench.model.dims`` (fixed dims, ``--shape``,
+``batch``, ``seq``; a batch or length the graph pins is refused there).
 
 Values: floats are standard normal (or uniform in ``ranges[name]``), integers uniform in
 ``ranges[name]`` with BOTH ends inclusive (``16000:16000`` is exactly 16000; default 0..99,
@@ -36,11 +28,9 @@ import onnx
 from onnx import TensorProto
 
 from onnxbench.core.errors import UserError, first_line, os_error_message
+from onnxbench.model.dims import bind_symbols, check_pinned, declared_dims, resolve_dims
 from onnxbench.model.onnxfile import check_declared_dims
 
-SEQ_NAMES = frozenset({"seq", "sequence", "seq_len", "seqlen", "sequence_length",
-                       "seq_length", "num_tokens", "tokens", "length"})
-BATCH_NAMES = frozenset({"batch", "batch_size", "batchsize", "n", "b", "bs", "num_batches"})
 DEFAULT_INT_RANGE = (0, 99)  # inclusive
 _MASK_RE = re.compile(r"mask", re.IGNORECASE)
 _UNSUPPORTED = {"float8", "float4", "int4", "uint4", "int2", "uint2", "complex"}
@@ -111,22 +101,6 @@ def numpy_dtype(elem_type: int, input_name: str = "?") -> np.dtype:
     return dtype
 
 
-def declared_dims(vi: onnx.ValueInfoProto) -> list[int | str | None] | None:
-    """Declared dims: int (fixed), str (symbol) or None (unknown); None if rank unknown."""
-    tt = vi.type.tensor_type
-    if not tt.HasField("shape"):
-        return None
-    out: list[int | str | None] = []
-    for d in tt.shape.dim:
-        if d.HasField("dim_value") and d.dim_value > 0:
-            out.append(int(d.dim_value))
-        elif d.HasField("dim_param") and d.dim_param:
-            out.append(d.dim_param)
-        else:
-            out.append(None)
-    return out
-
-
 def describe_inputs(model: str | Path | onnx.ModelProto) -> list[dict[str, Any]]:
     """Name, dtype and declared dims of every input (symbols as strings, unknown as "?")."""
     rows = []
@@ -142,91 +116,6 @@ def describe_inputs(model: str | Path | onnx.ModelProto) -> list[dict[str, Any]]
         rows.append({"name": vi.name, "onnx_type": onnx_name, "dtype": dtype,
                      "dims": None if dims is None else ["?" if d is None else d for d in dims]})
     return rows
-
-
-def resolve_shape(name: str, dims: list[int | str | None] | None, *, is_int: bool, batch: int,
-                  seq: int | None, explicit: Mapping[str, Sequence[int]],
-                  symbols: Mapping[str, int]) -> list[int]:
-    """Concrete shape of one input under the rules in the module docstring."""
-    if name in explicit:
-        return _check_explicit(name, dims, list(explicit[name]))
-    if dims is None:
-        raise UserError(f"input {name!r}: the graph does not declare its rank; "
-                        f"set it with --shape {name}=D0,D1,...")
-    return [_resolve_dim(name, axis, d, is_int=is_int, batch=batch, seq=seq, symbols=symbols)
-            for axis, d in enumerate(dims)]
-
-
-def _check_explicit(name: str, dims: list[int | str | None] | None, shape: list[int]) -> list[int]:
-    if dims is not None and len(dims) != len(shape):
-        raise UserError(f"--shape {name}: gives {len(shape)} dims but the input has rank "
-                        f"{len(dims)} ({fmt_dims(dims)})")
-    for axis, (want, got) in enumerate(zip(dims or [], shape)):
-        if isinstance(want, int) and want != got:
-            raise UserError(f"--shape {name}: dim {axis} is fixed to {want} in the graph, "
-                            f"not {got} ({fmt_dims(dims)})")
-    return shape
-
-
-def fmt_dims(dims: Sequence[int | str | None] | None) -> str:
-    if dims is None:
-        return "?"
-    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
-
-
-def _resolve_dim(name: str, axis: int, d: int | str | None, *, is_int: bool, batch: int,
-                 seq: int | None, symbols: Mapping[str, int]) -> int:
-    if isinstance(d, int):
-        return d
-    if d is not None and d in symbols:
-        return symbols[d]
-    key = (d or "").lower()
-    if _is_batch(axis, key):
-        return batch
-    if is_seq_dim(axis, key, is_int):
-        if seq is None:
-            raise UserError(f"input {name!r}: dim {axis} ({d or '?'}) is a sequence length; "
-                            f"set it with --seq N or --shape {name}=...")
-        return seq
-    if key.startswith("unk__"):
-        return batch
-    raise UserError(f"input {name!r}: dim {axis} ({d or 'unnamed'}) is symbolic and unresolved; "
-                    f"set it with --shape {name}=D0,D1,... or --shape {d or 'DIM'}=N")
-
-
-def _is_batch(axis: int, key: str) -> bool:
-    """A free dim the batch fills: axis 0, or one named like a batch (unless named seq)."""
-    named_seq = key in SEQ_NAMES or key.startswith(("seq", "sequence"))
-    return not named_seq and (axis == 0 or key in BATCH_NAMES or key.startswith("batch"))
-
-
-def is_seq_dim(axis: int, key: str, is_int: bool) -> bool:
-    """A free dim ``--seq`` fills: one named like a sequence, or axis 1 of integer ids."""
-    named_seq = key in SEQ_NAMES or key.startswith(("seq", "sequence"))
-    return named_seq or (not _is_batch(axis, key) and is_int and axis == 1)
-
-
-def _bind_symbols(inputs: Sequence[onnx.ValueInfoProto],
-                  shapes: Mapping[str, Sequence[int]]) -> dict[str, int]:
-    """Symbols bound by explicit shapes: ``--shape SYMBOL=N`` or an input's explicit shape."""
-    names = {vi.name for vi in inputs}
-    all_symbols: set[str] = set()
-    bound: dict[str, int] = {}
-    for vi in inputs:
-        dims = declared_dims(vi) or []
-        all_symbols |= {d for d in dims if isinstance(d, str)}
-        if vi.name in shapes and len(shapes[vi.name]) == len(dims):
-            bound.update({d: int(v) for d, v in zip(dims, shapes[vi.name]) if isinstance(d, str)})
-    for key, value in shapes.items():
-        if key in names:
-            continue
-        if key in all_symbols and len(value) == 1:
-            bound[key] = int(value[0])
-            continue
-        raise UserError(f"--shape {key}: no input or dim of that name; inputs: "
-                        f"{', '.join(sorted(names)) or 'none'}"
-                        + (f"; dims: {', '.join(sorted(all_symbols))}" if all_symbols else ""))
-    return bound
 
 
 def synthesize(model: str | Path | onnx.ModelProto, *, batch: int, seq: int | None = None,
@@ -267,14 +156,15 @@ def input_specs(model: str | Path | onnx.ModelProto, *, batch: int, seq: int | N
     """(dtype, concrete shape) of every declared input, without allocating anything."""
     shapes = dict(shapes or {})
     inputs = graph_inputs(as_model(model))
-    symbols = _bind_symbols(inputs, shapes)
-    out: dict[str, tuple[np.dtype, list[int]]] = {}
-    for vi in inputs:
-        dtype = numpy_dtype(elem_type(vi), vi.name)
-        out[vi.name] = (dtype, resolve_shape(vi.name, declared_dims(vi),
-                                             is_int=dtype.kind in "iu", batch=batch, seq=seq,
-                                             explicit=shapes, symbols=symbols))
-    return out
+    symbols = bind_symbols(inputs, shapes)
+    dtypes = {vi.name: numpy_dtype(elem_type(vi), vi.name) for vi in inputs}
+    resolved = {vi.name: (resolve_dims(vi.name, declared_dims(vi),
+                                       is_int=dtypes[vi.name].kind in "iu", batch=batch,
+                                       seq=seq, explicit=shapes, symbols=symbols),
+                          dtypes[vi.name].kind in "iu") for vi in inputs}
+    check_pinned(resolved, batch, seq)
+    return {name: (dtypes[name], [d.value for d in dims])
+            for name, (dims, _) in resolved.items()}
 
 
 def fill_values(feeds: Mapping[str, np.ndarray], values: Mapping[str, float] | None

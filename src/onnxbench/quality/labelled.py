@@ -103,8 +103,9 @@ def _feeds(data, bundle) -> tuple[dict[str, np.ndarray], int | None, str | None]
     """Checked feeds, the graph's fixed batch (None when free) and the graph path."""
     if bundle.onnx_path is None:
         return dict(data.inputs), None, None
+    from onnxbench.model.dims import declared_dims
     from onnxbench.model.input_files import check_inputs
-    from onnxbench.model.inputs import declared_dims, graph_inputs, load_onnx
+    from onnxbench.model.inputs import graph_inputs, load_onnx
 
     model = load_onnx(bundle.onnx_path)
     feeds = check_inputs(model, data, cast_floats=True)

@@ -6,14 +6,21 @@ Inside one run, an ``ab:`` axis (``configs/plan.json``'s ``ab_axes``) pairs poin
 only in that case field or option; the axis' first value is A, each other value a B. The
 statistics live in ``abtest`` (family-wise Bonferroni, one verdict for every comparison).
 
-The gate (``check_gate``) fails when a point that is ``ok`` in A is not ``ok`` in B, or on a
-regression: verdict ``slower`` (the CI, which carries both runs' measured noise, lies above
-1) with a ratio beyond the threshold.
+Two versions of one model whose files are named differently (``model_v1.onnx``,
+``model_v2.onnx``) share no case id; when each run holds one model, points are matched by the
+rest of the id (runtime, batch, options, ...).
+
+The gate (``check_gate``) fails when a point that is ``ok`` in A is not ``ok`` in B or is
+missing from B (unless ``allow_missing``), on a regression: verdict ``slower`` (the CI, which
+carries both runs' measured noise, lies above 1) with a ratio beyond the threshold, and when
+it cannot see a regression of the threshold's size (unless ``allow_unresolved``): a pair
+whose CI still reaches beyond 1 + threshold without being called a regression.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +78,7 @@ class Comparison:
     only_b: list[str] = field(default_factory=list)
     noise: dict[str, Any] = field(default_factory=dict)  # "a"/"b": the runs' noise
     kind: str = "runs"  # "runs" (two runs) or "ab" (one run's ab: pairs)
+    missing: list[str] = field(default_factory=list)  # ok in A, absent from B
 
     def tested(self) -> list[Pair]:
         return [p for p in self.pairs if p.result is not None]
@@ -93,6 +101,14 @@ class Comparison:
     def broken(self) -> list[Pair]:
         return [p for p in self.pairs if p.broke]
 
+    @property
+    def unresolved(self) -> list[Pair]:
+        """Pairs measured in both runs whose CI cannot rule out a slow-down beyond the
+        threshold, yet is no regression: the gate cannot see a change of that size there."""
+        regressions = {id(p) for p in self.regressions}
+        return [p for p, r in self.results() if id(p) not in regressions
+                and (r.ci_high is None or r.ci_high > 1 + self.threshold)]
+
     def methods(self) -> list[str]:
         return sorted({r.method for _, r in self.results()})
 
@@ -102,7 +118,8 @@ class Comparison:
                 "pairs": [p.to_dict() for p in self.pairs],
                 "regressions": [p.label for p in self.regressions],
                 "improvements": [p.label for p in self.improvements],
-                "broken": [p.label for p in self.broken],
+                "broken": [p.label for p in self.broken], "missing_in_b": self.missing,
+                "unresolved": [p.label for p in self.unresolved],
                 "only_in_a": self.only_a, "only_in_b": self.only_b, "noise": self.noise,
                 "methods": self.methods(),
                 "multiple_comparisons": f"Bonferroni across the {family} pairs with a CI"}
@@ -123,12 +140,18 @@ def compare_runs(run_a: str | Path | RunData, run_b: str | Path | RunData, *,
     """Match two runs by point id and judge every pair with both runs' measured noise."""
     ra = run_a if isinstance(run_a, RunData) else load_run(run_a)
     rb = run_b if isinstance(run_b, RunData) else load_run(run_b)
-    pa = {p.key: p for p in group_points(ra.results)}
-    pb = {p.key: p for p in group_points(rb.results)}
+    pa, pb = _matched(ra, rb)
     common = sorted((k for k in pa if k in pb), key=lambda k: _order(pa[k].case))
     if not common:
         raise UserError(f"{rb.run_dir}: no case id in common with {ra.run_dir}; "
-                        "compare two runs of the same suite")
+                        "compare two runs of the same suite (or of one model: a run of each "
+                        "version)")
+    if not any(p.median is not None for p in pa.values()):
+        raise UserError(f"{ra.run_dir}: no point was measured in run A ({_statuses(pa)}); "
+                        "nothing to compare against")
+    if not any(p.median is not None for p in pb.values()):  # the candidate broke everywhere
+        raise CheckFailed(f"{rb.run_dir}: no point was measured in run B ({_statuses(pb)}); "
+                          "every case ok in A is broken in B")
     noise_a, noise_b = ra.noise(), rb.noise()
     labels = row_labels(pa[k].case for k in common)  # what differs between rows, not the id
     pairs = [Pair(label, pa[k], pb[k]) for label, k in zip(labels, common)]
@@ -137,9 +160,35 @@ def compare_runs(run_a: str | Path | RunData, run_b: str | Path | RunData, *,
                             threshold=threshold, alpha=alpha)
     for pair, res in zip(tested, results):
         pair.result = res
-    return Comparison(pairs, threshold, [k for k in pa if k not in pb],
-                      [k for k in pb if k not in pa],
-                      {"a": _noise_doc(noise_a), "b": _noise_doc(noise_b)})
+    only_a = [k for k in pa if k not in pb]
+    return Comparison(pairs, threshold, only_a, [k for k in pb if k not in pa],
+                      {"a": _noise_doc(noise_a), "b": _noise_doc(noise_b)},
+                      missing=[k for k in only_a if pa[k].status == "ok"])
+
+
+def _matched(ra: RunData, rb: RunData) -> tuple[dict[str, Point], dict[str, Point]]:
+    """Both runs' points by key: the point id, or, where none is shared and each run holds
+    one model, the point id of a case that names no model (two versions of one model)."""
+    pa = {p.key: p for p in group_points(ra.results)}
+    pb = {p.key: p for p in group_points(rb.results)}
+    if any(k in pb for k in pa):
+        return pa, pb
+    models = [{p.case.model for p in points.values()} for points in (pa, pb)]
+    if any(len(m) != 1 for m in models):
+        return pa, pb
+    return ({_model_free(p): p for p in pa.values()}, {_model_free(p): p for p in pb.values()})
+
+
+def _model_free(point: Point) -> str:
+    """The point's id with the model's name left out ("model" in its place)."""
+    return point.case.model_copy(update={"model": "model", "model_tag": None}).point_id
+
+
+def _statuses(points: dict[str, Point]) -> str:
+    counts: dict[str, int] = {}
+    for p in points.values():
+        counts[p.status] = counts.get(p.status, 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
 
 
 def _axis_split(point: Point, axis: str, keys: set[str]) -> tuple[str, str]:
@@ -213,23 +262,60 @@ def _paired_medians(pair: Pair) -> tuple[list[float], list[float]]:
     return [a for a, _ in common], [b for _, b in common]
 
 
-def check_gate(comparison: Comparison) -> None:
-    """Raise CheckFailed naming what broke (ok → not ok) and the regressions beyond the
-    threshold and the noise."""
+def check_gate(comparison: Comparison, *, allow_missing: bool = False,
+               allow_unresolved: bool = False) -> None:
+    """Raise CheckFailed naming what broke (ok → not ok, or missing from B), the regressions
+    beyond the threshold and the noise, and the pairs where a regression of the threshold's
+    size would go unseen (see the module docstring)."""
     problems = []
     broken = comparison.broken
     if broken:
         first = broken[0]
         problems.append(f"{len(broken)} case(s) ok in A but not in B; first {first.label}: "
                         f"{first.b.status} ({first.b.reason})")
+    if comparison.missing and not allow_missing:
+        problems.append(f"{len(comparison.missing)} case(s) ok in A are missing from B; first "
+                        f"{comparison.missing[0]} (--allow-missing accepts that)")
     regs = [(p, p.result) for p in comparison.regressions if p.result is not None]
     if regs:
         worst, r = max(regs, key=lambda pr: pr[1].ratio or 0.0)
         problems.append(f"{len(regs)} significant regression(s) beyond "
                         f"{comparison.threshold:.0%} and the runs' noise; worst {worst.label}: "
                         f"{r.change_pct or 0:+.1f}% (CI {r.ci_low or 0:.3f}–{r.ci_high or 0:.3f})")
+    unresolved = comparison.unresolved
+    if unresolved and not allow_unresolved:
+        problems.append(unresolved_line(comparison))
     if problems:
         raise CheckFailed("; ".join(problems))
+
+
+def unresolved_line(comparison: Comparison) -> str:
+    """What the gate cannot see, and how to make it see: for the last line of ``compare``."""
+    pairs = comparison.unresolved
+    widest = max(pairs, key=lambda p: float("inf") if p.result is None or p.result.ci_high
+                 is None else p.result.ci_high)
+    r = widest.result
+    reach = ("an unbounded CI" if r is None or r.ci_high is None
+             else f"a CI up to {100 * (r.ci_high - 1):+.0f} %")
+    more = _more_processes(widest, r, comparison.threshold)
+    return (f"the gate cannot resolve {comparison.threshold:.0%}: {len(pairs)} of "
+            f"{len(comparison.tested())} pair(s) could hide a slow-down beyond it (widest: "
+            f"{widest.label}, {reach}); measure each run in {more} or use `onnxbench ab`; "
+            "--allow-unresolved accepts it")
+
+
+def _more_processes(pair: Pair, r: ABResult | None, threshold: float) -> str:
+    """How many processes a point would need for its CI's half-width to shrink to the
+    threshold (it falls as 1/sqrt(processes)): "about 40 processes (bench --processes 40;
+    now 20)", or just "more processes" where the width says nothing usable."""
+    now = max(pair.a.fold.n_processes, pair.b.fold.n_processes)
+    if r is None or r.resolvable_pct is None or now < 2:
+        return "3 or more processes a point (bench --processes, a suite's processes:)"
+    factor = (math.log1p(r.resolvable_pct / 100) / math.log1p(threshold)) ** 2
+    need = math.ceil(now * max(factor, 1.0) * 1.2)  # a margin: the width is itself noisy
+    if need > 200:
+        return f"many more processes than {now}"
+    return f"about {need} processes a point (bench --processes {need}; now {now})"
 
 
 def parse_threshold(text: str, flag: str = "--threshold") -> float:

@@ -78,8 +78,8 @@ def _read_json(path: Path) -> Any:
 
 
 def load_run(run_dir: str | Path) -> RunData:
-    """Read a run directory; UserError (one line) when it is not one, or when a link in it
-    leads out of it."""
+    """Read a run directory (or the folder holding exactly one: ``bench --out DIR``);
+    UserError (one line) when it is not one, or when a link in it leads out of it."""
     run = existing_run_dir(run_dir)
     results = run.read_results()  # UserError naming an unreadable result.json
     if not results:

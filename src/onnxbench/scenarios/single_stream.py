@@ -67,7 +67,7 @@ class SingleStream(Scenario):
               inputs: Any) -> tuple[Timing, dict[str, Any] | None]:
         """The timing loop on the bound inputs, and the device clock's figure after it."""
         call = runtime.bind(runtime.cast_inputs(inputs))
-        timing = measure(call, sync, case.measure)
+        timing = measure(call, sync, case.policy)
         timing.stages_ms.update(device_times(runtime, call, timing))
         return timing, None
 
@@ -85,5 +85,5 @@ class SeqMix(SingleStream):
             feeds, _ = pad_inputs(bundle.make_inputs(case, seq=seq), case)
             return runtime.bind(runtime.cast_inputs(feeds))
 
-        timing, mix = run_mix(bind, sync, case.measure, case.seq_mix or [], case.seed)
+        timing, mix = run_mix(bind, sync, case.policy, case.seq_mix or [], case.seed)
         return timing, mix

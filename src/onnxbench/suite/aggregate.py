@@ -144,7 +144,8 @@ def _plan_meta(run: RunDir) -> dict[str, Any]:
 
 
 def aggregate(run_dir: Path | str) -> Summary:
-    """Rebuild ``summary/`` from ``raw/`` (and the plan's name/axes); returns the rows."""
+    """Rebuild ``summary/`` from ``raw/`` (and the plan's name/axes); returns the rows.
+    ``run_dir`` may be the folder holding exactly one run (``--out DIR``)."""
     run = existing_run_dir(run_dir)  # links out of it refused, in one line
     results = run.read_results()  # UserError naming an unreadable result.json
     groups = by_point(results)
@@ -162,3 +163,33 @@ def aggregate(run_dir: Path | str) -> Summary:
     atomic_write_text(csv_path, _csv_text(rows))
     atomic_write_text(json_path, json.dumps(doc, indent=1, default=str) + "\n")
     return Summary(rows, csv_path, json_path, doc)
+
+
+NOT_MEASURED = ("skipped",)  # statuses that are no failure: the case could not run here
+
+
+def run_status(summary: dict[str, Any]) -> str:
+    """A run's status from its ``summary.json`` document: ``ok`` (every case that could run
+    here measured), ``partial`` (some measured, some failed), ``failed`` (no case measured and
+    at least one failed, crashed, ran out of memory or timed out), ``skipped`` (every case
+    skipped here), ``empty`` (no result)."""
+    statuses = dict(summary.get("statuses") or {})
+    if not statuses:
+        return "empty"
+    failed = sum(n for s, n in statuses.items() if s != "ok" and s not in NOT_MEASURED)
+    if statuses.get("ok"):
+        return "partial" if failed else "ok"
+    return "failed" if failed else "skipped"
+
+
+def failure_line(summary: dict[str, Any], run_dir: Path | str) -> str | None:
+    """One line saying that no case of the run succeeded, and the first reason; None unless
+    ``run_status`` is ``failed``."""
+    if run_status(summary) != "failed":
+        return None
+    counts = ", ".join(f"{n} {s}" for s, n in sorted((summary.get("statuses") or {}).items()))
+    first: dict[str, Any] = next((r for r in summary.get("rows", []) if r.get("status")
+                                  not in ("ok", *NOT_MEASURED)), {})
+    why = f"; first: {first.get('status')}: {first.get('reason')}" if first else ""
+    return f"no case succeeded in {run_dir} ({counts}){why}"
+

@@ -15,7 +15,8 @@ drift hits every point alike), and within one round the entries' order, then mod
 exporter, precision, runtime, batch, seq, load point (a ``scenario:`` block's cross product,
 see ``onnxbench.core.load_spec``), and the A/B values last, so the A and B of a pair run
 back to back, A first in even rounds and B first in odd ones (ABBA). Duplicate cases keep
-the first.
+the first. An entry that runs an ONNX graph of a zoo or factory model without naming an
+``exporter`` gets ``bench``'s default (the framework's first: ``dynamo``).
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ from onnxbench.core.load_spec import LoadSpec, ScenarioBlock
 from onnxbench.core.policy import BOUNDS, MeasurePolicy, bounds_problem
 from onnxbench.core.rundir import PLAN, RunDir, read_plan_text
 from onnxbench.measure.shape_mix import parse_mix
+from onnxbench.model.frameworks import default_exporter
 from onnxbench.model.onnxfile import is_onnx_file
+from onnxbench.model.zoo import resolve
 from onnxbench.runtimes.case_options import check_options
-from onnxbench.runtimes.registry import validate_runtime_name
+from onnxbench.runtimes.registry import runtime_class, validate_runtime_name
 from onnxbench.suite.schema import (
     DEFAULT_RUNTIMES,
     Axes,
@@ -119,24 +122,29 @@ def load_points(block: ScenarioBlock | None) -> list[LoadSpec | None]:
 def processes_of(entry: Axes, defaults: Axes) -> tuple[int, int]:
     """(worker processes per point, the factor its measure budget is split by).
 
-    ``processes: N`` splits the budget over N; ``repeats: N`` (the older spelling) gives each
+    ``processes: N`` splits the budget over N (never more processes than timed runs: each
+    times one at least); ``repeats: N`` (the older spelling) gives each
     of N processes the whole budget; neither: ``DEFAULT_PROCESSES``, split (one process for
     load points: a ``scenario:`` runs its own duration, which a split would not shorten).
     """
+    policy = measure_policy(defaults.measure, entry.measure)
     for source in (entry, defaults):
         if source.processes is not None:
-            return source.processes, source.processes
+            n = policy.usable_processes(source.processes)
+            return n, n
         if source.repeats is not None:
             return source.repeats, 1
     if _pick(entry, defaults, "scenario") is not None:
         return 1, 1
-    return DEFAULT_PROCESSES, DEFAULT_PROCESSES
+    n = policy.usable_processes(DEFAULT_PROCESSES)
+    return n, n
 
 
 def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, float]]:
     """Every case of one entry for one process index, with its time-out."""
     _, split = processes_of(entry, d)
-    policy = measure_policy(d.measure, entry.measure).split(split)
+    whole = measure_policy(d.measure, entry.measure)
+    policy, trim = whole.split(split), whole.trim(split, repeat)
     options = {**(d.options or {}), **(entry.options or {})}
     ab = entry.ab or {}
     ab_names = sorted(ab)
@@ -160,11 +168,25 @@ def _entry_cases(entry: CaseEntry, d: Axes, repeat: int) -> list[tuple[Case, flo
         if is_onnx_file(fields["model"]):  # a bare graph has no config and was not exported here
             fields["config"] = fields["exporter"] = None
         case = Case(**fields, shapes=entry.shapes or {}, ranges=entry.ranges or {},
-                    measure=policy, repeat=repeat, seed=int(_pick(entry, d, "seed", 0)),
+                    measure=policy, trim_runs=trim, repeat=repeat,
+                    seed=int(_pick(entry, d, "seed", 0)),
                     scenario=load, hardware=hardware,
                     **_data_fields(entry))
         out.append((case, timeout))
-    return out
+    return _default_exporter(out)
+
+
+def _default_exporter(cases: list[tuple[Case, float]]) -> list[tuple[Case, float]]:
+    """An entry without ``exporter:`` whose cases run an ONNX graph gets the exporter
+    ``bench`` defaults to (the model's framework's first: ``dynamo``, ``tf2onnx``) for all
+    its cases, PyTorch ones too (one artifact, one series per model, as in ``bench``); an
+    entry with no ONNX runtime keeps none (nothing is exported for it)."""
+    models = [c for c, _ in cases if not is_onnx_file(c.model)]
+    if not any(c.exporter is None for c in models) or not any(
+            runtime_class(c.runtime).framework == "onnx" for c in models):
+        return cases
+    return [(c.model_copy(update={"exporter": default_exporter(resolve(c.model))})
+             if c.exporter is None and not is_onnx_file(c.model) else c, t) for c, t in cases]
 
 
 def _data_fields(entry: CaseEntry) -> dict[str, Any]:

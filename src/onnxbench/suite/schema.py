@@ -27,7 +27,6 @@ from onnxbench.core.load_spec import ScenarioBlock
 from onnxbench.core.options import OptionError, number
 from onnxbench.core.policy import bounds_problem
 from onnxbench.executors import EXECUTORS
-from onnxbench.measure.shape_mix import parse_mix
 from onnxbench.model.checks import check_model_seq
 from onnxbench.model.frameworks import framework_of, known_exporters
 from onnxbench.model.onnxfile import is_onnx_file
@@ -35,6 +34,7 @@ from onnxbench.model.zoo import is_factory, resolve, spec_names
 from onnxbench.report.table_specs import TableSpec
 from onnxbench.runtimes.case_options import check_options
 from onnxbench.runtimes.registry import runtime_class, validate_runtime_name
+from onnxbench.suite.datacheck import Problem, check_data
 from onnxbench.suite.trust import PATH_OPTIONS
 
 AXES = ("model", "config", "exporter", "runtimes", "batch", "seq", "precision", "hardware")
@@ -145,55 +145,22 @@ class Suite(BaseModel):
         Field(default_factory=ExecutorSpec)
     defaults: Defaults = Field(default_factory=Defaults)
     cases: list[CaseEntry] = Field(min_length=1)
-    tables: list[TableSpec] = Field(default_factory=list)  # extra report tables (suite/tables.py)
-
+    tables: list[TableSpec] = Field(default_factory=list)  # extra report tables (table_specs)
 
 
 # ------------------------------------------------------------------ semantic checks
 
-Problem = tuple[tuple, str]
-
 
 def check_names(suite: Suite) -> Problem | None:
-    """Names pydantic cannot know: models, configs, runtimes, option values."""
+    """Names pydantic cannot know: models, configs, runtimes, option values; what the
+    cases run on (``suite.datacheck``)."""
     checks = [_check_executor(suite.executor), _check_axes(("defaults",), suite.defaults, None)]
     for i, entry in enumerate(suite.cases):
         checks.append(_check_models(i, entry, defaults=suite.defaults))
         checks.append(_check_axes(("cases", i), entry, entry))
-        checks.append(_check_data(i, entry, suite.defaults))
+        checks.append(check_data(i, entry, suite.defaults))
         checks.append(_check_ab(i, entry))
     return next((p for p in checks if p), None)
-
-
-def _check_data(i: int, entry: CaseEntry, defaults: Defaults) -> Problem | None:
-    """``inputs`` (a readable file matching a bare graph's inputs, with rows for every
-    batch), ``values`` and ``seq_mix``: checked here so a mistake stops the suite before it
-    runs (a dry run included)."""
-    try:
-        if entry.seq_mix is not None:
-            parse_mix(entry.seq_mix)
-    except UserError as exc:
-        return ("cases", i, "seq_mix"), str(exc)
-    graphs = [m for m in entry.model or [] if is_onnx_file(m) and Path(m).is_file()]
-    try:
-        for graph in graphs:
-            if entry.inputs:
-                from onnxbench.model.input_files import read_inputs, rows
-
-                feeds = read_inputs(entry.inputs, graph, entry.values)
-                for batch in entry.batch or defaults.batch or [1]:
-                    rows(feeds, graph, batch, f"--inputs {entry.inputs}")
-            elif entry.values:
-                from onnxbench.model.inputs import synthesize
-
-                synthesize(graph, batch=1, seq=1, shapes=entry.shapes, values=entry.values)
-        if entry.inputs and not graphs:
-            from onnxbench.model.input_files import load_user_data
-
-            load_user_data(entry.inputs)
-    except UserError as exc:
-        return ("cases", i, "inputs" if entry.inputs else "values"), str(exc)
-    return None
 
 
 def _check_ab(i: int, entry: CaseEntry) -> Problem | None:

@@ -32,7 +32,7 @@ from onnxbench.core.metrics import METRICS
 from onnxbench.core.policy import MeasurePolicy
 from onnxbench.core.result import read_result
 from onnxbench.core.rundir import RunDir, create_run_dir
-from onnxbench.model.frameworks import framework_of
+from onnxbench.model.frameworks import default_exporter
 from onnxbench.model.onnxfile import is_onnx_file
 from onnxbench.model.zoo import resolve
 from onnxbench.suite.plan import Plan
@@ -83,15 +83,11 @@ def make_case(target: Target, goal: Goal, cand: Candidate, fid: Fidelity,
         opts.update(target.accuracy)
     bare = is_onnx_file(target.model)
     return Case(model=target.model, config=None if bare else target.config,
-                exporter=None if bare else cand.exporter or _default_exporter(target.model),
+                exporter=None if bare else cand.exporter or default_exporter(resolve(target.model)),
                 runtime=cand.runtime, batch=target.batch, seq=target.seq,
                 precision=cand.precision, options=opts, measure=policy(fid.seconds),
                 repeat=repeat, seed=target.seed,
                 scenario=load_spec(goal, cand, fid) if load else None)
-
-
-def _default_exporter(model: str) -> str:
-    return framework_of(resolve(model)).exporters[0]
 
 
 class RunMeasure:

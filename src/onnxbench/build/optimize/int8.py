@@ -18,10 +18,12 @@ import numpy as np
 
 from onnxbench.build.optimize.report import StepReport, quiet, summarize_graph
 from onnxbench.core.errors import UserError
+from onnxbench.model.checks import seq_inputs
 from onnxbench.model.zoo import resolve
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 MODES = ("dynamic", "static")
+CALIBRATION_SEQ = 16  # a graph's sequence length for seeded calibration inputs
 # The compute-heavy ops only. Calibrating every float tensor also histograms constant ones
 # (the additive mask of an all-ones attention mask), on which the entropy and percentile
 # calibrators fail ("Too many bins"); the matmuls are where int8 pays anyway.
@@ -83,16 +85,22 @@ def _fit_feeds(path: Path, feeds: Iterable[Mapping[str, np.ndarray]]) -> list[di
     return fitted
 
 
-def synthetic_calibration(path: Path, *, count: int = 8, batch: int = 2, seq: int | None = 16,
+def synthetic_calibration(path: Path, *, count: int = 8, batch: int = 2, seq: int | None = None,
                           seed: int = 0, ranges: Mapping[str, tuple[float, float]] | None = None
                           ) -> list[dict[str, np.ndarray]]:
     """Seeded example inputs from the graph itself (the fallback when no data is known).
 
     Batch 2, not 1: a graph with a batch-1 hazard (a bare squeeze) must still calibrate.
+    ``seq`` None: ``CALIBRATION_SEQ`` where the graph has a sequence axis
+    (``model.checks.seq_inputs``), none elsewhere (a length given to a graph without one, or
+    one it pins otherwise, is refused: ``model.dims.PinnedDim``).
     """
-    from onnxbench.model.inputs import synthesize
+    from onnxbench.model.inputs import load_onnx, synthesize
 
-    return [synthesize(path, batch=batch, seq=seq, ranges=ranges, seed=seed + i)
+    graph = load_onnx(path)
+    if seq is None and seq_inputs(graph):
+        seq = CALIBRATION_SEQ
+    return [synthesize(graph, batch=batch, seq=seq, ranges=ranges, seed=seed + i)
             for i in range(count)]
 
 

@@ -217,8 +217,7 @@ def _calibration(current: Path, calibration_inputs: Iterable[Mapping] | None,
     if opts.get("model") and not is_onnx_file(str(opts["model"])):
         return int8.zoo_calibration(opts["model"], opts.get("config"), seq=opts.get("seq"),
                                     options=opts.get("model_options"))
-    feeds = int8.synthetic_calibration(current, seq=opts.get("seq") or 16,
-                                       ranges=opts.get("ranges"))
+    feeds = int8.synthetic_calibration(current, seq=opts.get("seq"), ranges=opts.get("ranges"))
     _check_feed_runs(current, feeds[0])
     return feeds, f"seeded example inputs synthesised from the graph ({len(feeds)} batches)"
 

@@ -184,7 +184,7 @@ def _measure_pipeline(case: Case, name: str, settings: PipelineSettings, sync, e
             out = fn(out)
         return out
 
-    timing = measure(e2e, sync, case.measure)
+    timing = measure(e2e, sync, case.policy)
     stats = summarize(timing.latencies_ms, unstable_iqr_ratio=case.measure.unstable_iqr_ratio)
     runs = max(STAGE_RUNS[0], min(len(images), STAGE_RUNS[1]))
     timing.stages_ms = _stage_medians(stages, images, sync, runs=runs)

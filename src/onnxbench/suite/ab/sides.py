@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from onnxbench.core.case import Case, point_id
+from onnxbench.core.case import Case, point_id, tag_colliding_models
 from onnxbench.core.errors import UserError
 from onnxbench.core.policy import MeasurePolicy
 from onnxbench.model.checks import check_bench_inputs
@@ -138,9 +138,10 @@ def make_cases(a: Side, b: Side, *, batch: int = 1, seq: int | None = None, seed
         raise UserError("only one side given: A and B are the same case; give two models, or "
                         "vary the runtime (--runtime A,B), --precision A,B, --config A,B or "
                         "--a-options / --b-options")
-    if point_id(ca.case_id) == point_id(cb.case_id):
-        raise UserError(f"A and B get the same case id ({point_id(ca.case_id)}): two model files "
-                        "with the same name; copy or rename one")
+    ca, cb = tag_colliding_models([ca, cb])  # v1/model.onnx, v2/model.onnx: model-v1, model-v2
+    if point_id(ca.case_id) == point_id(cb.case_id):  # a bug, not the user's: ids must differ
+        raise UserError(f"A and B get the same case id ({point_id(ca.case_id)}); give them "
+                        "different file names")
     check_compatible(ca, cb)
     for case in (ca, cb):
         _check_fits(case)
