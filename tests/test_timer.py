@@ -58,7 +58,7 @@ def test_max_time_rule():
 
 def test_max_rules_win_over_mins():
     m = FakeModel(constant(1 * MS))
-    t = measure(m, None, policy(min_runs=50, min_time_s=5.0, max_runs=5), clock=m.clock)
+    t = measure(m, None, policy(min_runs=5, min_time_s=5.0, max_runs=5), clock=m.clock)
     assert (t.stop_rule, len(t.latencies_ms)) == ("max_runs", 5)
     m = FakeModel(constant(1 * MS))
     t = measure(m, None, policy(min_runs=50, max_time_s=0.003, target_ci_pct=50),
