@@ -14,7 +14,7 @@ import typer
 from onnxbench.cli.common import parse_int_list
 from onnxbench.cli.flags import alias, parse_options, parse_pct
 from onnxbench.cli.flags import option as opt
-from onnxbench.core.errors import UserError
+from onnxbench.core.errors import CheckFailed, UserError
 
 
 def _pair(flag: str, text: str | None) -> str | tuple[str, str] | None:
@@ -108,9 +108,20 @@ def ab(
     if as_json:
         docs = [r.to_dict() for r in results]
         print(json.dumps(docs[0] if len(docs) == 1 else {"runs": docs}, indent=1, default=str))
-        return
-    for result in results:
-        _print(result)
+    else:
+        for result in results:
+            _print(result)
+    _check_compared(results)
+
+
+def _check_compared(results: list) -> None:
+    """A comparison whose blocks failed is no answer: exit 1 after its table (as a run in
+    which no case succeeded does), naming the run directory and why."""
+    failed = [r for r in results if r.verdict.startswith("not compared")]
+    if failed:
+        raise CheckFailed(f"{failed[0].verdict} (results: {failed[0].run_dir})"
+                          + (f"; {len(failed) - 1} more comparison(s) not compared"
+                             if len(failed) > 1 else ""))
 
 
 def _log_block(p) -> None:
