@@ -270,3 +270,28 @@ def test_verify_says_ort_errored_with_its_first_line(tmp_path, capsys):
     code, _, err = run_cli(capsys, "verify", table, "--inputs", tmp_path / "in.npz")
     assert code == 1 and err.count("\n") == 1, err
     assert "ONNX Runtime failed" in err and "idx=25" in err and "mismatch" not in err
+
+
+def write_bare_squeeze(path: Path) -> Path:
+    """x [batch, 1] -> Squeeze (no axes) -> Unsqueeze axis 1 -> Concat with x: the DCNMix
+    hazard in four nodes (batch 1 squeezes the batch axis away too)."""
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    nodes = [helper.make_node("Squeeze", ["x"], ["s"]),
+             helper.make_node("Unsqueeze", ["s", "axes"], ["u"]),
+             helper.make_node("Concat", ["u", "x"], ["y"], axis=1)]
+    return _save(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 1])],
+                 [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
+                 [axes], path)
+
+
+def test_a_failure_the_lint_foresaw_names_the_remedy(tmp_path, capsys):
+    """bench at batch 1 of a graph with a bare Squeeze fails in ORT; the failure line says
+    what the lint found and what to do, instead of ORT's message alone."""
+    model = write_bare_squeeze(tmp_path / "squeezy.onnx")
+    code, _out, err = run_cli(capsys, "bench", str(model), "--batch", "1",
+                              "--out", tmp_path / "runs", *FAST)
+    assert code == 1, err
+    assert "squeeze-no-axes" in err and "pad_batch_to=2" in err, err
+    code, _out, err = run_cli(capsys, "bench", str(model), "--batch", "2",
+                              "--out", tmp_path / "runs", *FAST)
+    assert code == 0, err  # the same graph runs at batch 2

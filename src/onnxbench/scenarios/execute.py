@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+import onnx
+
+from onnxbench.build.export.lint import lint, remedy_hint
 from onnxbench.core.artifact import Artifact
 from onnxbench.core.case import Case
 from onnxbench.core.errors import Skip, first_line
@@ -53,11 +57,17 @@ def execute_case(case: Case, artifact: Artifact, env: dict[str, Any] | None = No
     threads = pin_threads(case.options)
     runtime = get_runtime(case.runtime)
     base = dict(case_id=case.case_id, case=case, started_at=started)
+    bundle = Bundle.resolve(artifact)
     try:
-        result = _measure(case, Bundle.resolve(artifact), runtime, base)
+        result = _measure(case, bundle, runtime, base)
     except Skip as exc:
         result = Result(status="skipped", reason=first_line(exc, with_type=False) or "skipped",
                         **base)
+    except Exception as exc:
+        hint = _remedy(bundle)
+        if hint is None:
+            raise
+        raise RuntimeError(f"{first_line(exc)} ({hint})") from exc
     finally:
         _close(runtime)
     result.runtime_info = {**threads, **result.runtime_info}
@@ -67,6 +77,21 @@ def execute_case(case: Case, artifact: Artifact, env: dict[str, Any] | None = No
     result.env = env
     result.duration_s = round(time.monotonic() - t0, 6)
     return result
+
+
+def _remedy(bundle: Bundle) -> str | None:
+    """A failed graph's known remedy, from its lint (the artifact's record, or the user's
+    bare .onnx linted now: the failure has happened, so this costs the timing nothing)."""
+    if bundle.onnx_path is None:
+        return None
+    findings = bundle.meta.get("lint")
+    if findings is None:
+        try:
+            findings = [asdict(f) for f in lint(onnx.load(str(bundle.onnx_path),
+                                                          load_external_data=False))]
+        except Exception:  # noqa: BLE001 - no hint rather than a second error
+            return None
+    return remedy_hint(findings)
 
 
 def _measure(case: Case, bundle: Bundle, runtime: Runtime, base: dict[str, Any]) -> Result:

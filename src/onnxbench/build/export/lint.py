@@ -322,5 +322,24 @@ def lint(model: onnx.ModelProto) -> list[Finding]:
     return findings
 
 
+# what to do when a graph with this finding fails at run time (the rule's known remedies)
+REMEDIES = {
+    "squeeze-no-axes": "re-export with the squeeze-dims fix (-o fix=squeeze-dims; exact), or "
+                       "pad small batches (-o pad_batch_to=2)",
+    "reshape-baked-batch": "run at the batch the graph was exported with, or re-export with a "
+                           "dynamic batch axis",
+}
+
+
+def remedy_hint(findings: list[dict[str, Any]]) -> str | None:
+    """One sentence for a run-time failure of a graph whose lint (``artifact.json``'s
+    ``lint``) found an error with a known remedy; None when none applies."""
+    for f in findings:
+        fix = REMEDIES.get(str(f.get("rule")))
+        if fix and f.get("severity") == ERROR:
+            return f"the export's lint found {f['rule']} at {f.get('node')}: {fix}"
+    return None
+
+
 def has_errors(findings: list[Finding]) -> bool:
     return any(f.severity == ERROR for f in findings)
