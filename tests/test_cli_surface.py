@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from tests.clitools import run_cli
 
+from clitools import run_cli
 from onnxbench import __version__
 
 HEAVY = ("torch", "tensorflow", "transformers", "deepctr_torch", "onnxruntime", "onnx")

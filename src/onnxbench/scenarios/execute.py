@@ -67,7 +67,9 @@ def execute_case(case: Case, artifact: Artifact, env: dict[str, Any] | None = No
         hint = _remedy(bundle)
         if hint is None:
             raise
-        raise RuntimeError(f"{first_line(exc)} ({hint})") from exc
+        hinted = RuntimeError(f"{first_line(exc)} ({hint})")
+        hinted.show_type = False  # type: ignore[attr-defined]  # first_line's type prefix is in
+        raise hinted from exc
     finally:
         _close(runtime)
     result.runtime_info = {**threads, **result.runtime_info}

@@ -324,10 +324,8 @@ def lint(model: onnx.ModelProto) -> list[Finding]:
 
 # what to do when a graph with this finding fails at run time (the rule's known remedies)
 REMEDIES = {
-    "squeeze-no-axes": "re-export with the squeeze-dims fix (-o fix=squeeze-dims; exact), or "
-                       "pad small batches (-o pad_batch_to=2)",
-    "reshape-baked-batch": "run at the batch the graph was exported with, or re-export with a "
-                           "dynamic batch axis",
+    "squeeze-no-axes": "try -o fix=squeeze-dims or -o pad_batch_to=2",
+    "reshape-baked-batch": "run the batch it was exported at, or export a dynamic batch",
 }
 
 
@@ -337,7 +335,7 @@ def remedy_hint(findings: list[dict[str, Any]]) -> str | None:
     for f in findings:
         fix = REMEDIES.get(str(f.get("rule")))
         if fix and f.get("severity") == ERROR:
-            return f"the export's lint found {f['rule']} at {f.get('node')}: {fix}"
+            return f"lint: {f['rule']} at {f.get('node')}; {fix}"
     return None
 
 
