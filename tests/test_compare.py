@@ -187,7 +187,7 @@ def _suite_run(tmp: Path, name: str, layers: int, capsys) -> Path:
     tiny = tmp / "tiny.onnx"
     if not tiny.exists():
         write_tiny_onnx(tiny)
-    chain = write_chain(tmp / "chain.onnx", layers)
+    chain = write_chain(tmp / "chain.onnx", layers, dim=256)  # ~1 ms: compute, not call overhead
     suite = tmp / "gate.yaml"
     suite.write_text(SUITE.format(tiny=tiny, chain=chain))
     code, _, err = run_cli(capsys, "run", "--suite", str(suite), "--out", str(tmp / name),
@@ -213,7 +213,7 @@ def test_two_runs_of_an_unchanged_suite_pass_and_a_real_regression_fails(tmp_pat
     slow = _suite_run(tmp_path, "slow", 40, capsys)
     code, out, err = run_cli(capsys, "compare", str(a), str(slow), "--threshold", "5%",
                              "--allow-unresolved")
-    assert code == 1 and "1 significant regression(s)" in err and "chain" in err
+    assert code == 1 and "1 significant regression(s)" in err and "chain" in err, out + err
 
 
 def test_unbounded_ci_prints_capped_not_as_1e29():
