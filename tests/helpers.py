@@ -36,3 +36,13 @@ def write_chain(path: Path, layers: int, dim: int = 64) -> Path:
     model.ir_version = 8
     onnx.save(model, str(path))
     return path
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child the test interrupts with SIGINT: a shell that started the
+    tests in the background (``make test &``, CI wrappers) leaves SIGINT ignored, the child
+    inherits that, and Python then installs no KeyboardInterrupt handler (the signal is
+    lost, as nohup intends). The child gets the default back, as from a terminal."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

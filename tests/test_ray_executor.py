@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from clitools import run_cli as cli
-from helpers import write_tiny_onnx
+from helpers import default_sigint, write_tiny_onnx
 from onnxbench.core.result import read_results
 
 ray = pytest.importorskip("ray", reason="needs the [ray] extra: pip install 'onnxbench[ray]'")
@@ -201,7 +201,7 @@ def _driver_with_a_result(suite: Path, runs: Path, cluster: str) -> subprocess.P
     proc = subprocess.Popen([sys.executable, "-m", "onnxbench", "run", "--suite", str(suite),
                              "--out", str(runs), "--executor", "ray", "--ray-address", cluster,
                              "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None \
             and not list(runs.glob("*/raw/*/result.json")):

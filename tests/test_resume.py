@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from clitools import run_cli as cli
-from helpers import write_tiny_onnx
+from helpers import default_sigint, write_tiny_onnx
 from onnxbench.core.result import read_results
 
 SUITE = """
@@ -53,7 +53,7 @@ def _start_slow_suite(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     runs = tmp_path / "runs"
     proc = subprocess.Popen([sys.executable, "-m", "onnxbench", "run", "--suite", str(suite),
                              "--out", str(runs), "--quiet"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 60
     while not list(runs.glob("*/raw")) and time.monotonic() < deadline:
         time.sleep(0.05)
