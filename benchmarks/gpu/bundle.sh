@@ -8,6 +8,7 @@
 #
 # then N device calls back to back (the machine keeps /tmp ~30 s after a call), call k
 # carrying [".gpu/pk"]:  bash .gpu/pk/step.sh
+# (.gpu/wheels alone, one call, for PyTorch CUDA work without ORT's CUDA build.)
 # The last step joins the ORT parts, installs every wheel into /tmp/site and prints
 # `ready`; later calls on the same warm machine need no carry (`[ -e /tmp/site/.ready ]`).
 set -euo pipefail
@@ -65,6 +66,15 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 rm -rf /tmp/gpubundle && touch /tmp/site/.ready
 PYTHONPATH=/tmp/site python3 -c "import onnxruntime as o, pydantic, plotly, optuna; print('ready: onnxruntime', o.__version__, o.get_available_providers())"
 LAST
+# the wheels alone (no ORT CUDA: PyTorch CUDA work only), one call: bash .gpu/wheels/step.sh
+mkdir -p .gpu/wheels && cp "$cache/whl"/*.whl .gpu/wheels/
+cat > .gpu/wheels/step.sh <<'WHEELS'
+# carry .gpu/wheels: onnxbench's missing wheels only (ORT stays the image's CPU build)
+set -e
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/wheels/*.whl
+touch /tmp/site/.ready
+PYTHONPATH=/tmp/site python3 -c "import onnxruntime as o, pydantic, plotly, optuna; print('ready (wheels only): onnxruntime', o.__version__, o.get_available_providers())"
+WHEELS
 echo "built $n parts (sha256 of ORT $(sha256sum "$cache/$ort" | cut -c1-16)…):"
 du -sh .gpu/p* | sed 's/^/  /'
 echo "device calls, back to back: carry [\".gpu/pk\"], command: bash .gpu/pk/step.sh (k = 1 … $n)"
