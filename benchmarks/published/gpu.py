@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from onnxbench.report.evidence import Figure, leader_text, leaders
 from published.claims import faster, fig, tally, tally_text, vs
-from published.data import Context, Run, bullets, gpu_margin, md_tables, section, table
+from published.data import BENCH, Context, Run, bullets, gpu_margin, md_tables, section, table
 
 B1024 = "h100/2026-11-27-h100/dcnv2-b1024"
 BERT = "h100/2026-11-27-h100/bert-optimize-gpu"
@@ -101,6 +101,55 @@ def gpu_margins(ctx: Context) -> str:
             f"([ORT]({ctx.bench('h100/2026-11-27-h100-b/aa-ort-cuda/report.md')}), "
             f"[PyTorch]({ctx.bench('h100/2026-11-27-h100-b/aa-torch-cuda/report.md')})); "
             "a ratio inside that margin is written as a tie.")
+
+
+AB_GPU = "h100/2026-12-08-ab"
+
+
+def _ab_gpu_jobs() -> dict[tuple[str, str, str], list[dict]]:
+    """The GPU A/B lease's answers (``ab_gpu.py run``), by (cell, runtime, design)."""
+    import json
+
+    jobs: dict[tuple[str, str, str], list[dict]] = {}
+    for path in sorted((BENCH / AB_GPU / "jobs").glob("*.json")):
+        cell, runtime, design, _ = path.stem.split("_")
+        jobs.setdefault((cell, runtime, design), []).append(json.loads(path.read_text()))
+    if not jobs:
+        raise LookupError(f"no answers under docs/benchmarks/{AB_GPU}/jobs")
+    return jobs
+
+
+@section("gpu-ab")
+def gpu_ab(ctx: Context) -> str:
+    """A/A margins and the ~5 % difference on the H100, interleaved vs a process per block."""
+    import statistics
+
+    jobs = _ab_gpu_jobs()
+    names = {"ort-cuda": "ORT CUDA", "torch-cuda": "PyTorch eager CUDA"}
+    rows = []
+    for runtime in ("ort-cuda", "torch-cuda"):
+        for design in ("interleaved", "process"):
+            aa = jobs.get(("dcnv2-aa", runtime, design), [])
+            diff = jobs.get(("dcnv2-diff", runtime, design), [])
+            margins = [d["outcome"]["result"]["resolvable_pct"] for d in aa
+                       if d["outcome"]["result"].get("resolvable_pct") is not None]
+            called = sum(d["outcome"]["result"]["verdict"] in ("faster", "slower") for d in aa)
+            slower = sum(d["outcome"]["result"]["verdict"] == "slower" for d in diff)
+            ratios = ", ".join(f"{d['outcome']['result']['ratio']:.3f}" for d in diff
+                               if d["outcome"]["result"].get("ratio"))
+            rows.append([names[runtime], design,
+                         f"±{statistics.median(margins):.1f} % ({len(margins)})" if margins
+                         else "–", f"{called}/{len(aa)}",
+                         f"{slower}/{len(diff)} (B/A {ratios})" if diff else "–"])
+    head = (f"DCNv2 `heavy` at batch 1024 on one H100, each comparison one `onnxbench ab` at its "
+            f"defaults (60 s), A and B alternated in each worker process (`interleaved`, the "
+            f"default now) or a fresh process per block (`process`, the design before) "
+            f"([table and method]({ctx.bench('h100/ab-gpu.md')}), "
+            f"[answers]({ctx.bench(AB_GPU + '/jobs')})). Few runs per cell (one short lease): "
+            "the margins are indicative, the 9-of-10 target is not yet tested.")
+    return head + "\n\n" + table(["runtime", "design", "A/A resolvable in 60 s, median (runs)",
+                                   "A/A called different", "21 vs 20 cross layers called slower"],
+                                  rows)
 
 
 @section("gpu-fastest")
