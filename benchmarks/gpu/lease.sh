@@ -18,7 +18,7 @@
 #
 # A job cut short by the deadline keeps every finished case (SIGINT: like Ctrl-C) and is
 # resumed by the next call. Expects /tmp/site (PYTHONPATH) to hold ONNX Runtime's CUDA
-# build, Ray and the pure-Python packages the image lacks (.gpubundle: see lease-bundle.sh).
+# build, Ray and the pure-Python packages the image lacks (benchmarks/gpu/bundle.sh builds the carry bundle).
 # Dry run on a CPU machine (every GPU case is skipped with its reason; 1 lane):
 #   LANES=1 BUDGET_S=120 OUT=/tmp/o RUNS=/tmp/r PATH=.venv/bin:$PATH bash benchmarks/gpu/lease.sh
 set -uo pipefail
