@@ -5,7 +5,17 @@ between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->``. Importing the 
 registers them all.
 """
 
-from published import cpu, gpu, h100_docs, h100_first, refs_a, refs_b, refs_c, serving  # noqa: F401
+from published import (  # noqa: F401
+    cpu,
+    gpu,
+    h100_docs,
+    h100_first,
+    refs_a,
+    refs_b,
+    refs_c,
+    serving,
+    tuning,
+)
 from published.data import SECTIONS, Context
 
 __all__ = ["SECTIONS", "Context"]
