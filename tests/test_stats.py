@@ -74,3 +74,21 @@ def test_order_statistic_ci_narrows_with_n():
     small = median_ci_halfwidth_pct(rng.lognormal(0, 0.2, 50))
     large = median_ci_halfwidth_pct(rng.lognormal(0, 0.2, 5000))
     assert large < small / 3  # width shrinks ~ 1/sqrt(n): 10x
+
+
+def test_large_samples_use_the_order_statistic_ci_which_agrees_with_the_bootstrap():
+    """Above BOOTSTRAP_MAX_N latencies the report's CI is the binomial order-statistic one
+    (O(n), no 2000 resamples in every worker); both estimate the same interval."""
+    from onnxbench.measure.stats import BOOTSTRAP_MAX_N, order_median_ci
+
+    rng = np.random.default_rng(1)
+    x = rng.lognormal(0.0, 0.3, BOOTSTRAP_MAX_N)
+    b_lo, b_hi = bootstrap_median_ci(x, seed=0)
+    o_lo, o_hi = order_median_ci(x)
+    width = b_hi - b_lo
+    assert o_lo < np.median(x) < o_hi
+    assert abs(o_lo - b_lo) < 0.25 * width and abs(o_hi - b_hi) < 0.25 * width
+    big = summarize(np.concatenate([x, x[:10]]))
+    assert big.ci_method.startswith("order statistics")
+    assert big.median_ci_low < big.p50 < big.median_ci_high
+    assert summarize(x).ci_method.startswith("bootstrap")

@@ -54,8 +54,10 @@ class Serving:
     max_delay_ms: float = 2.0
 
     def label(self) -> str:
-        unit = {"processes": "processes", "per-thread": "sessions"}.get(self.layout, "threads")
-        text = f"{self.workers} {unit} ({self.layout})"
+        n, many = self.workers, self.workers > 1
+        text = {"processes": f"{n} worker process{'es' * many}",
+                "per-thread": f"{n} worker thread{'s' * many}, a session each"}.get(
+            self.layout, f"{n} worker thread{'s' * many} on one session ({self.layout})")
         if self.max_batch > 1:
             text += f", batching ≤ {self.max_batch} / {self.max_delay_ms:g} ms"
         return text
