@@ -182,3 +182,15 @@ def cpu(ctx: Context) -> str:
             _deberta(ctx), _moe(ctx), _keras(ctx)]
     assert BENCH.is_dir()
     return table(["question", "result", "from"], rows)
+
+
+@section("ray-overhead")
+def ray_overhead(ctx: Context) -> str:
+    """The per-case fixed cost of the Ray executor against the local one (its verdict lines)."""
+    text = (BENCH / "ray_overhead.md").read_text(encoding="utf-8")
+    lines = [ln for ln in text.splitlines() if ln.startswith("- `") and "fixed cost" in ln
+             and "(p50)" in ln]
+    if not lines:
+        raise ValueError("docs/benchmarks/ray_overhead.md has no verdict lines")
+    return (f"Per-case fixed cost on this 2-core machine (a local Ray cluster; "
+            f"[ray_overhead.md]({ctx.bench('ray_overhead.md')})):\n\n" + "\n".join(lines))

@@ -1,6 +1,6 @@
-"""The README's `tune` and executor results: tune against the exhaustive grid (docs/benchmarks/
-tune.md) and one committed tune answer (docs/benchmarks/tune-example/: its tune.json and
-tune.md, copied from a run of that benchmark) and the Ray executor's per-case cost."""
+"""The README's `tune` results: tune against the exhaustive grid (docs/benchmarks/tune.md)
+and one committed tune answer (docs/benchmarks/tune-example/: its tune.json and tune.md,
+copied from a run of that benchmark)."""
 
 from __future__ import annotations
 
@@ -53,14 +53,3 @@ def tune_example(ctx: Context) -> str:
             "<!-- docs-test: slow -->\n```sh\n" + " ".join(parts) + "\n```\n\n> "
             + doc["paragraph"].strip().replace("\n", "\n> "))
 
-
-@section("ray-overhead")
-def ray_overhead(ctx: Context) -> str:
-    """The per-case fixed cost of the Ray executor against the local one (its verdict lines)."""
-    text = (BENCH / "ray_overhead.md").read_text(encoding="utf-8")
-    lines = [ln for ln in text.splitlines() if ln.startswith("- `") and "fixed cost" in ln
-             and "(p50)" in ln]
-    if not lines:
-        raise ValueError("docs/benchmarks/ray_overhead.md has no verdict lines")
-    return (f"Per-case fixed cost on this 2-core machine (a local Ray cluster; "
-            f"[ray_overhead.md]({ctx.bench('ray_overhead.md')})):\n\n" + "\n".join(lines))

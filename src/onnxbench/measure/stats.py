@@ -99,15 +99,20 @@ def bootstrap_median_ci(x: np.ndarray, *, seed: int = 0,
     return float(lo), float(hi)
 
 
+def _order_ci_indices(n: int, level: float) -> tuple[int, int] | None:
+    """0-based indices of the binomial CI's order statistics [x_(r), x_(n-r+1)]; None when n
+    is too small for the level."""
+    r = order_ranks(n, 0.5, level)[0] if n >= 2 else 0  # symmetric: upper rank n - r + 1
+    return (r - 1, n - r) if r >= 1 else None
+
+
 def order_median_ci(x: np.ndarray, level: float = CI_LEVEL) -> tuple[float, float]:
-    """Distribution-free binomial CI of the median, [x_(r), x_(n-r+1)]: two partitions."""
-    n = int(x.size)
-    r = order_ranks(n, 0.5, level)[0] if n >= 2 else 0
-    if r < 1:
+    """Distribution-free binomial CI of the median, [x_(r), x_(n-r+1)]: one partition."""
+    idx = _order_ci_indices(int(x.size), level)
+    if idx is None:
         return float(np.min(x)), float(np.max(x))
-    lo_i, hi_i = r - 1, n - r
-    part = np.partition(x, (lo_i, hi_i))
-    return float(part[lo_i]), float(part[hi_i])
+    part = np.partition(x, idx)
+    return float(part[idx[0]]), float(part[idx[1]])
 
 
 def _row_medians(xs_sorted: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -132,12 +137,10 @@ def median_ci_halfwidth_pct(latencies: Sequence[float] | np.ndarray,
     """
     x = np.asarray(latencies)
     n = int(x.size)
-    if n < 2:
+    idx = _order_ci_indices(n, level)
+    if idx is None:
         return math.inf
-    r = order_ranks(n, 0.5, level)[0]  # symmetric: the upper rank is n - r + 1
-    if r < 1:
-        return math.inf
-    lo_i, hi_i = r - 1, n - r
+    lo_i, hi_i = idx
     mid = n // 2
     kth = sorted({lo_i, hi_i, mid, mid - 1 if n % 2 == 0 else mid})
     part = np.partition(x, kth)
